@@ -1,0 +1,248 @@
+// The HTTP face on one port: REST under /api/v1, /ws, /metrics, health, OpenAPI docs and the dashboard.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import fastifyWebsocket from '@fastify/websocket';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { eventJsonSchema, labelJsonSchema, OUTCOMES, validateLabel, type Decision } from '../contracts/index.ts';
+import type { EventIngest } from '../ingest/event-ingest.ts';
+import type { LiveSummary, Logger, PipelineMetrics } from '../observe/index.ts';
+import { CursorError, findDecision, findEvent, findLabel, listDeadLetters, listDecisions, upsertLabels, type Database } from '../store/index.ts';
+import type { DecisionFeed } from './decision-feed.ts';
+import { registerLiveFeed } from './live-feed.ts';
+
+export interface ApiContext {
+  ingest: EventIngest;
+  feed: DecisionFeed;
+  db: Database;
+  metrics: PipelineMetrics;
+  logger: Logger;
+  decideTimeoutMs: number;
+  /** The latest one-second summary. */
+  summary(): LiveSummary;
+  /** Write buffered rows now (a read-after-write for a re-sent event). */
+  flush(): Promise<void>;
+  ready(): boolean;
+}
+
+/** A request body that was not JSON: kept as text so it can be dead-lettered with the reason. */
+class UndecodableBody {
+  constructor(
+    readonly text: string,
+    readonly reason: string,
+  ) {}
+}
+
+const DASHBOARD = ['index.html', 'app.js', 'style.css'].map((file) => ({
+  file,
+  type: file.endsWith('.html') ? 'text/html; charset=utf-8' : file.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8',
+  body: readFileSync(fileURLToPath(new URL(`../dashboard/${file}`, import.meta.url))),
+}));
+
+const errorSchema = { type: 'object', properties: { error: { type: 'string' } }, additionalProperties: true };
+const fieldErrors = { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } } };
+const rejectionSchema = { type: 'object', properties: { index: { type: 'integer' }, event_id: { type: 'string' }, errors: fieldErrors } };
+const decisionSchema = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    decision_id: { type: 'string' },
+    event_id: { type: 'string' },
+    decision: { enum: [...OUTCOMES] },
+    risk_score: { type: 'number' },
+    reason: { type: 'string' },
+    reasons: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, source: { type: 'string' }, message: { type: 'string' } } } },
+    timestamp: { type: 'string' },
+    processing_time_ms: { type: 'number' },
+    model_version: { type: ['string', 'null'] },
+    rules_version: { type: 'string' },
+    late: { type: 'boolean' },
+    degraded: { type: 'string' },
+  },
+};
+// Bodies are validated by the contracts module (so refusals reach the dead-letter store);
+// the route schemas document them.
+const documentOnly = (): (() => true) => () => true;
+
+export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
+  const app = Fastify({ // pino's Logger is Fastify's logger; typing it as the base keeps the instance type plain.
+    loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    disableRequestLogging: true, bodyLimit: 16 * 1024 * 1024 });
+
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    try {
+      done(null, JSON.parse(body as string));
+    } catch (err) {
+      done(null, new UndecodableBody(body as string, `body is not valid JSON: ${(err as Error).message}`));
+    }
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: { info: { title: 'RTDS API', version: '1', description: 'Real-time decisions: events in, explained decisions out.' } },
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+  await app.register(fastifyWebsocket);
+
+  for (const asset of DASHBOARD) {
+    app.get(asset.file === 'index.html' ? '/' : `/${asset.file}`, { schema: { hide: true } }, (_req, reply) => reply.type(asset.type).send(asset.body));
+  }
+
+  app.get('/healthz', { schema: { tags: ['ops'] } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { schema: { tags: ['ops'] } }, async (_req, reply) => (ctx.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' })));
+  app.get('/metrics', { schema: { tags: ['ops'] } }, async (_req, reply) => reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics()));
+  app.get('/api/v1/summary', { schema: { tags: ['ops'] } }, async () => ctx.summary());
+
+  const eventsBody = { anyOf: [eventJsonSchema, { type: 'array', items: eventJsonSchema, maxItems: 10_000 }] };
+  app.post(
+    '/api/v1/events',
+    {
+      validatorCompiler: documentOnly,
+      schema: {
+        tags: ['events'],
+        summary: 'Accept one event or a batch; decisions follow asynchronously.',
+        body: eventsBody,
+        response: {
+          202: { type: 'object', properties: { accepted: { type: 'integer' }, event_ids: { type: 'array', items: { type: 'string' } }, rejected: { type: 'array', items: rejectionSchema } } },
+          400: { type: 'object', properties: { error: { type: 'string' }, accepted: { type: 'integer' }, rejected: { type: 'array', items: rejectionSchema } } },
+        },
+      },
+    },
+    async (req, reply) => {
+      if (req.body instanceof UndecodableBody) {
+        const rejection = ctx.ingest.rejectUndecodable('http', req.body.text, req.body.reason);
+        return reply.code(400).send({ error: 'invalid JSON', accepted: 0, rejected: [rejection] });
+      }
+      const inputs = Array.isArray(req.body) ? req.body : [req.body];
+      const result = await ctx.ingest.submit(inputs, 'http');
+      const body = { accepted: result.accepted.length, event_ids: result.accepted.map((e) => e.event_id), rejected: result.rejected };
+      return result.accepted.length === 0 ? reply.code(400).send({ error: 'no valid event', ...body }) : reply.code(202).send(body);
+    },
+  );
+
+  app.post(
+    '/api/v1/decide',
+    {
+      validatorCompiler: documentOnly,
+      schema: {
+        tags: ['events'],
+        summary: 'Submit one event and wait for its decision within the decide budget.',
+        body: eventJsonSchema,
+        response: { 200: decisionSchema, 400: { type: 'object', properties: { error: { type: 'string' }, rejected: { type: 'array', items: rejectionSchema } } }, 504: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      if (req.body instanceof UndecodableBody) {
+        const rejection = ctx.ingest.rejectUndecodable('http', req.body.text, req.body.reason);
+        return reply.code(400).send({ error: 'invalid JSON', rejected: [rejection] });
+      }
+      const eventId = (req.body as { event_id?: unknown } | null)?.event_id;
+      const wait = typeof eventId === 'string' ? ctx.feed.waitFor(eventId, ctx.decideTimeoutMs) : undefined;
+      const result = await ctx.ingest.submit([req.body], 'http');
+      if (result.accepted.length === 0 || wait === undefined) {
+        wait?.cancel();
+        return reply.code(400).send({ error: 'invalid event', rejected: result.rejected });
+      }
+      const outcome = await wait.promise;
+      if (outcome === 'timeout') return reply.code(504).send({ error: `no decision within ${ctx.decideTimeoutMs} ms; it will still be made and stored`, event_id: eventId });
+      if (outcome !== 'duplicate') return outcome;
+      await ctx.flush();
+      const stored = await findDecision(ctx.db, eventId as string);
+      return stored ?? reply.code(504).send({ error: 'duplicate event whose decision is not stored yet', event_id: eventId });
+    },
+  );
+
+  app.get(
+    '/api/v1/decisions',
+    {
+      schema: {
+        tags: ['decisions'],
+        summary: 'Decisions, newest first, with filters and cursor pagination.',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            decision: { enum: [...OUTCOMES] },
+            event_type: { type: 'string' },
+            user_id: { type: 'string' },
+            min_score: { type: 'number', minimum: 0, maximum: 1 },
+            since: { type: 'string', format: 'date-time' },
+            until: { type: 'string', format: 'date-time' },
+            limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+            cursor: { type: 'string' },
+          },
+        },
+        response: { 200: { type: 'object', properties: { items: { type: 'array', items: decisionSchema }, next_cursor: { type: ['string', 'null'] } } }, 400: errorSchema },
+      },
+    },
+    async (req, reply) => {
+      try {
+        return await listDecisions(ctx.db, req.query as Parameters<typeof listDecisions>[1]);
+      } catch (err) {
+        if (err instanceof CursorError) return reply.code(400).send({ error: err.message });
+        throw err;
+      }
+    },
+  );
+
+  app.get(
+    '/api/v1/events/:event_id',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'One event with its decision, features, reasons and label — or why it was refused.',
+        params: { type: 'object', properties: { event_id: { type: 'string' } }, required: ['event_id'] },
+      },
+    },
+    async (req, reply) => {
+      const { event_id } = req.params as { event_id: string };
+      const [event, decision, label] = await Promise.all([findEvent(ctx.db, event_id), findDecision(ctx.db, event_id), findLabel(ctx.db, event_id)]);
+      if (event === undefined) {
+        const refused = await listDeadLetters(ctx.db, 10, event_id);
+        if (refused.length > 0) return { event_id, status: 'dead_letter', dead_letters: refused };
+        return reply.code(404).send({ error: `event ${event_id} not found` });
+      }
+      const { features, ...rest } = decision ?? {};
+      return { event_id, status: decision === undefined ? 'pending' : 'decided', event, decision: decision === undefined ? null : (rest as Decision), features: features ?? null, reasons: decision?.reasons ?? [], label: label ?? null };
+    },
+  );
+
+  app.get(
+    '/api/v1/dead-letters',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'Refused inputs, newest first, with the reasons.',
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 }, event_id: { type: 'string' } } },
+      },
+    },
+    async (req) => {
+      const q = req.query as { limit: number; event_id?: string };
+      return { items: await listDeadLetters(ctx.db, q.limit, q.event_id) };
+    },
+  );
+
+  app.post(
+    '/api/v1/labels',
+    {
+      validatorCompiler: documentOnly,
+      schema: { tags: ['labels'], summary: 'Ground truth for past events (chargebacks, analyst verdicts).', body: { anyOf: [labelJsonSchema, { type: 'array', items: labelJsonSchema }] } },
+    },
+    async (req, reply) => {
+      if (req.body instanceof UndecodableBody) return reply.code(400).send({ error: req.body.reason });
+      const inputs: unknown[] = Array.isArray(req.body) ? req.body : [req.body];
+      const labels = [];
+      const rejected = [];
+      for (const [index, input] of inputs.entries()) {
+        const checked = validateLabel(input);
+        if (checked.ok) labels.push(checked.label);
+        else rejected.push({ index, errors: checked.errors });
+      }
+      await upsertLabels(ctx.db, labels);
+      return reply.code(labels.length === 0 ? 400 : 202).send({ accepted: labels.length, rejected });
+    },
+  );
+
+  registerLiveFeed(app, ctx);
+  return app;
+}

@@ -1,0 +1,109 @@
+// Configuration: every setting in one typed table with a default, an env var, a parser and a description.
+import path from 'node:path';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly value: string,
+    reason: string,
+  ) {
+    super(`${variable}=${JSON.stringify(value)}: ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Parser<T> = (raw: string) => T;
+
+const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Parser<number> =>
+  (raw) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`must be an integer in [${min}, ${max}]`);
+    return n;
+  };
+const num =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new Error(`must be a number in [${min}, ${max}]`);
+    return n;
+  };
+const bool: Parser<boolean> = (raw) => {
+  if (/^(1|true|yes|on)$/i.test(raw)) return true;
+  if (/^(0|false|no|off)$/i.test(raw)) return false;
+  throw new Error('must be true or false');
+};
+const text: Parser<string> = (raw) => raw;
+const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
+const oneOf =
+  <T extends string>(...values: T[]): Parser<T> =>
+  (raw) => {
+    if (!(values as string[]).includes(raw)) throw new Error(`must be one of ${values.join(', ')}`);
+    return raw as T;
+  };
+
+interface Setting<T> {
+  env: string;
+  default: string;
+  parse: Parser<T>;
+  doc: string;
+}
+const setting = <T>(env: string, def: string, parse: Parser<T>, doc: string): Setting<T> => ({ env, default: def, parse, doc });
+
+/** The settings table. README's configuration table is printed from it by `rtds config`. */
+export const SETTINGS = {
+  host: setting('RTDS_HOST', '127.0.0.1', text, 'Interface the HTTP server binds (use 0.0.0.0 to expose it).'),
+  port: setting('RTDS_PORT', '8501', int(0, 65535), 'HTTP port: dashboard, REST, WebSocket, /metrics.'),
+  dataDir: setting('RTDS_DATA_DIR', './data', text, 'Folder for the embedded database and trained models.'),
+  databaseUrl: setting('RTDS_DATABASE_URL', '', optionalText, 'PostgreSQL URL; unset means embedded PGlite under RTDS_DATA_DIR.'),
+  kafkaBrokers: setting('RTDS_KAFKA_BROKERS', '', optionalText, 'Kafka bootstrap servers; unset means the embedded in-process log.'),
+  partitions: setting('RTDS_PARTITIONS', '12', int(1, 1024), 'Partitions of the events log (key = user_id).'),
+  maxOutOfOrdernessMs: setting('RTDS_MAX_OUT_OF_ORDERNESS_MS', '5000', int(0), 'Watermark = max event time seen − this bound; older events are late.'),
+  stateRetentionMs: setting('RTDS_STATE_RETENTION_MS', String(24 * 3600_000), int(60_000), 'Per-user event history kept for windowed features (≥ the longest window).'),
+  threshold: setting('RTDS_THRESHOLD', '0.7', num(0.2, 1), 'Default reject threshold t: score ≥ t rejected, ≥ t − 0.2 flagged.'),
+  rulesFile: setting('RTDS_RULES_FILE', '', optionalText, 'JSON rule set (thresholds, limits, blocked countries); unset uses the built-in set.'),
+  modelDir: setting('RTDS_MODEL_DIR', '', optionalText, 'Model registry folder; default <RTDS_DATA_DIR>/models.'),
+  trainOnStart: setting('RTDS_TRAIN_ON_START', 'true', bool, 'Train a model at start when none exists (otherwise rules-only, degraded).'),
+  generator: setting('RTDS_GENERATOR', 'true', bool, '`rtds start` runs the traffic generator in-process.'),
+  generatorRate: setting('RTDS_GENERATOR_RATE', '50', num(0.1, 1_000_000), 'Events/s of the in-process generator.'),
+  generatorSeed: setting('RTDS_GENERATOR_SEED', '42', int(0), 'Seed of the in-process generator.'),
+  sinkBatchSize: setting('RTDS_SINK_BATCH_SIZE', '2000', int(1, 100_000), 'Rows per batched write to the store.'),
+  sinkFlushMs: setting('RTDS_SINK_FLUSH_MS', '50', int(1, 60_000), 'Longest a decision waits before it is written.'),
+  decideTimeoutMs: setting('RTDS_DECIDE_TIMEOUT_MS', '1000', int(1, 60_000), 'Budget of POST /api/v1/decide before it answers 504.'),
+  logLevel: setting('RTDS_LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'pino log level.'),
+} satisfies Record<string, Setting<unknown>>;
+
+type Settings = typeof SETTINGS;
+export type Config = { [K in keyof Settings]: Settings[K] extends Setting<infer T> ? T : never } & { modelDir: string };
+
+/**
+ * Read the configuration from an environment (process.env by default) with overrides from code
+ * (tests, CLI flags). Every invalid value is reported at once.
+ */
+export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const out: Record<string, unknown> = {};
+  const problems: ConfigError[] = [];
+  for (const [key, s] of Object.entries(SETTINGS) as [string, Setting<unknown>][]) {
+    if (key in overrides && overrides[key as keyof Config] !== undefined) {
+      out[key] = overrides[key as keyof Config];
+      continue;
+    }
+    const raw = env[s.env] ?? s.default;
+    try {
+      out[key] = s.parse(raw);
+    } catch (err) {
+      problems.push(new ConfigError(s.env, raw, (err as Error).message));
+    }
+  }
+  if (problems.length === 1) throw problems[0];
+  if (problems.length > 1) throw new AggregateError(problems, problems.map((p) => p.message).join('; '));
+  const config = out as Config;
+  config.modelDir ??= path.join(config.dataDir, 'models');
+  return config;
+}
+
+/** The configuration table in Markdown, for the README. */
+export function settingsTable(): string {
+  const rows = Object.values(SETTINGS).map((s: Setting<unknown>) => `| \`${s.env}\` | ${s.default === '' ? '(unset)' : `\`${s.default}\``} | ${s.doc} |`);
+  return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,45 @@
+// The decision contract: exactly one per valid event, explained by its reasons.
+import { createHash } from 'node:crypto';
+
+export const OUTCOMES = ['approved', 'flagged', 'rejected'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** Which step of the degradation ladder produced the score. */
+export const DEGRADATIONS = ['none', 'fallback_model', 'rules_only', 'safe_default'] as const;
+export type Degradation = (typeof DEGRADATIONS)[number];
+
+export type ReasonSource = 'model' | 'rule' | 'fallback';
+
+export interface Reason {
+  code: string;
+  source: ReasonSource;
+  message: string;
+}
+
+export interface Decision {
+  decision_id: string;
+  event_id: string;
+  decision: Outcome;
+  risk_score: number;
+  reason: string;
+  reasons: Reason[];
+  /** When the decision was made (RFC 3339). */
+  timestamp: string;
+  processing_time_ms: number;
+  model_version: string | null;
+  rules_version: string;
+  late: boolean;
+  degraded: Degradation;
+}
+
+/** Severity order: a rule can only make an outcome stricter. */
+export const SEVERITY: Record<Outcome, number> = { approved: 0, flagged: 1, rejected: 2 };
+
+/**
+ * Deterministic from the event id, so a re-sent or re-processed event maps to the same decision
+ * row and the store's primary key makes the write idempotent.
+ */
+export function decisionIdFor(eventId: string): string {
+  const h = createHash('sha256').update('rtds.decision\0').update(eventId).digest('hex');
+  return `dec_${h.slice(0, 32)}`;
+}

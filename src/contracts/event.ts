@@ -1,0 +1,160 @@
+// The event contract: the JSON a producer sends, its schema, and validation that names every bad field.
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+
+export const BUILT_IN_EVENT_TYPES = ['transaction', 'transfer', 'withdrawal', 'login', 'signup', 'password_change'] as const;
+/** Event types that move money: `amount` is required for them. */
+export const MONEY_MOVING_TYPES = ['transaction', 'transfer', 'withdrawal'] as const;
+export const METADATA_MAX_BYTES = 16 * 1024;
+
+/** An event as it arrives. `timestamp` is event time: RFC 3339 text or epoch milliseconds. */
+export interface EventInput {
+  event_id: string;
+  event_type: string;
+  timestamp: string | number;
+  user_id: string;
+  session_id?: string;
+  ip_address?: string;
+  country?: string;
+  channel?: string;
+  amount?: number;
+  currency?: string;
+  merchant_id?: string;
+  device_id?: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** A validated event; `event_time` is the timestamp normalised to epoch milliseconds. */
+export interface RtdsEvent extends EventInput {
+  event_time: number;
+}
+
+export interface FieldError {
+  field: string;
+  reason: string;
+}
+
+export type Validation = { ok: true; event: RtdsEvent } | { ok: false; errors: FieldError[]; event_id?: string };
+
+/** JSON Schema of the event; the HTTP API documents and validates with the same object. */
+export const eventJsonSchema = {
+  $id: 'rtds.event',
+  type: 'object',
+  required: ['event_id', 'event_type', 'timestamp', 'user_id'],
+  properties: {
+    event_id: { type: 'string', minLength: 1, maxLength: 128 },
+    event_type: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9_]*$' },
+    timestamp: {
+      anyOf: [
+        { type: 'string', format: 'date-time' },
+        { type: 'integer', minimum: 0 },
+      ],
+    },
+    user_id: { type: 'string', minLength: 1, maxLength: 128 },
+    session_id: { type: 'string', maxLength: 128 },
+    ip_address: { type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] },
+    country: { type: 'string', pattern: '^[A-Z]{2}$' },
+    channel: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[a-z][a-z0-9_]*$' },
+    amount: { type: 'number', minimum: 0 },
+    currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+    merchant_id: { type: 'string', minLength: 1, maxLength: 128 },
+    device_id: { type: 'string', minLength: 1, maxLength: 128 },
+    metadata: { type: 'object' },
+  },
+  additionalProperties: false,
+} as const;
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
+const ajv = new Ajv({ allErrors: true, strict: false });
+addFormats(ajv, ['date-time', 'ipv4', 'ipv6']);
+const checkSchema = ajv.compile<EventInput>(eventJsonSchema);
+
+const READABLE: Record<string, string> = {
+  required: 'is required',
+  additionalProperties: 'is not a field of the event contract',
+};
+
+/** Ajv reports one error per failed keyword; collapse them to one readable reason per field. */
+function fieldErrors(errors: ErrorObject[]): FieldError[] {
+  const byField = new Map<string, string>();
+  for (const e of errors) {
+    let field = e.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    let reason: string;
+    if (e.keyword === 'required') {
+      field = String((e.params as { missingProperty: string }).missingProperty);
+      reason = READABLE.required!;
+    } else if (e.keyword === 'additionalProperties') {
+      field = String((e.params as { additionalProperty: string }).additionalProperty);
+      reason = READABLE.additionalProperties!;
+    } else if (e.keyword === 'anyOf') {
+      continue; // the branch errors already say what is wrong
+    } else {
+      reason = describe(field, e);
+    }
+    if (!byField.has(field)) byField.set(field, reason);
+  }
+  return [...byField].map(([field, reason]) => ({ field, reason }));
+}
+
+function describe(field: string, e: ErrorObject): string {
+  switch (field) {
+    case 'timestamp':
+      return 'must be an RFC 3339 date-time string or non-negative epoch milliseconds';
+    case 'ip_address':
+      return 'must be an IPv4 or IPv6 address';
+    case 'country':
+      return 'must be an ISO 3166-1 alpha-2 code in upper case (e.g. "DE")';
+    case 'currency':
+      return 'must be an ISO 4217 code in upper case (e.g. "EUR")';
+    case 'amount':
+      return e.keyword === 'type' ? 'must be a finite number' : 'must be ≥ 0';
+    case 'event_type':
+    case 'channel':
+      return e.keyword === 'pattern' ? 'must be lower-case letters, digits and underscores' : `${e.message ?? 'is invalid'}`;
+    default:
+      return e.message ?? 'is invalid';
+  }
+}
+
+/**
+ * Validate one decoded event. Never throws: every problem is returned with its field, so a
+ * dead letter can say exactly what was wrong.
+ */
+export function validateEvent(input: unknown, eventTypes: ReadonlySet<string> = DEFAULT_EVENT_TYPES): Validation {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    return { ok: false, errors: [{ field: '(root)', reason: 'must be a JSON object' }] };
+  }
+  const raw = input as Record<string, unknown>;
+  const event_id = typeof raw.event_id === 'string' ? raw.event_id : undefined;
+  const errors = checkSchema(raw) ? [] : fieldErrors(checkSchema.errors ?? []);
+  const failed = new Set(errors.map((e) => e.field));
+
+  if (!failed.has('event_type') && typeof raw.event_type === 'string' && !eventTypes.has(raw.event_type)) {
+    errors.push({ field: 'event_type', reason: `unknown event type "${raw.event_type}"; known: ${[...eventTypes].join(', ')}` });
+  }
+  if (!failed.has('amount') && typeof raw.amount === 'number' && !Number.isFinite(raw.amount)) {
+    errors.push({ field: 'amount', reason: 'must be a finite number' });
+  }
+  if (raw.amount === undefined && typeof raw.event_type === 'string' && (MONEY_MOVING_TYPES as readonly string[]).includes(raw.event_type)) {
+    errors.push({ field: 'amount', reason: `is required for ${raw.event_type} events` });
+  }
+  if (!failed.has('metadata') && raw.metadata !== undefined && Buffer.byteLength(JSON.stringify(raw.metadata)) > METADATA_MAX_BYTES) {
+    errors.push({ field: 'metadata', reason: `must serialise to at most ${METADATA_MAX_BYTES} bytes` });
+  }
+  let event_time = NaN;
+  if (!failed.has('timestamp')) {
+    event_time = typeof raw.timestamp === 'number' ? raw.timestamp : Date.parse(raw.timestamp as string);
+    if (!Number.isFinite(event_time)) errors.push({ field: 'timestamp', reason: 'is not a real date' });
+  }
+  if (errors.length > 0) return event_id === undefined ? { ok: false, errors } : { ok: false, errors, event_id };
+  // A copy: the caller's object stays the contract JSON it was, e.g. for the log.
+  return { ok: true, event: { ...(raw as unknown as EventInput), event_time } };
+}
+
+export const DEFAULT_EVENT_TYPES: ReadonlySet<string> = new Set(BUILT_IN_EVENT_TYPES);
+
+/** The event as the contract defines it, without RTDS's derived fields (for files and the wire). */
+export function toEventInput(event: RtdsEvent): EventInput {
+  const { event_time: _derived, ...input } = event;
+  return input;
+}

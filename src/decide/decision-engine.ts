@@ -1,0 +1,107 @@
+// The decision engine: score thresholds per event type plus business rules, compiled once per rule set.
+import {
+  decisionIdFor,
+  SEVERITY,
+  type Decision,
+  type Degradation,
+  type Outcome,
+  type Reason,
+  type RtdsEvent,
+} from '../contracts/index.ts';
+import type { Rule, RuleSetDefinition } from './rule-set.ts';
+
+interface RuleHit {
+  outcome: Exclude<Outcome, 'approved'>;
+  reason: Reason;
+}
+type CompiledRule = (event: RtdsEvent) => RuleHit | null;
+
+const money = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 2 });
+
+function compile(rule: Rule): CompiledRule {
+  switch (rule.kind) {
+    case 'amount_limit': {
+      const { channel, currency, max, outcome, id } = rule;
+      const scope = [channel, currency].filter((s) => s !== undefined).join(' ');
+      return (e) =>
+        e.amount !== undefined && e.amount > max && (channel === undefined || e.channel === channel) && (currency === undefined || e.currency === currency)
+          ? { outcome, reason: { code: id, source: 'rule', message: `amount ${money(e.amount)} exceeds the ${scope === '' ? '' : `${scope} `}limit of ${money(max)}` } }
+          : null;
+    }
+    case 'blocked_country': {
+      const blocked = new Set(rule.countries);
+      const { outcome, id } = rule;
+      return (e) =>
+        e.country !== undefined && blocked.has(e.country)
+          ? { outcome, reason: { code: id, source: 'rule', message: `country ${e.country} is blocked` } }
+          : null;
+    }
+  }
+}
+
+export interface ScoredEvent {
+  event: RtdsEvent;
+  score: number;
+  scoreReasons: Reason[];
+  modelVersion: string | null;
+  degraded: Degradation;
+  late: boolean;
+  /** When the event was accepted (epoch ms), for processing_time_ms. */
+  acceptedAt: number;
+}
+
+/** One rule set, compiled: decides scored events. Immutable; a new version is a new engine. */
+export class DecisionEngine {
+  private readonly rules: CompiledRule[];
+  private readonly thresholds: Map<string, number>;
+  private readonly defaultThreshold: number;
+
+  constructor(readonly ruleSet: RuleSetDefinition) {
+    this.rules = ruleSet.rules.map(compile);
+    this.thresholds = new Map(Object.entries(ruleSet.thresholds));
+    this.defaultThreshold = ruleSet.thresholds.default;
+  }
+
+  get version(): string {
+    return this.ruleSet.version;
+  }
+
+  thresholdFor(eventType: string): number {
+    return this.thresholds.get(eventType) ?? this.defaultThreshold;
+  }
+
+  decide(s: ScoredEvent, now: number): Decision {
+    const { event, score } = s;
+    const t = this.thresholdFor(event.event_type);
+    const flagAt = t - this.ruleSet.flag_margin;
+    let outcome: Outcome = score >= t ? 'rejected' : score >= flagAt ? 'flagged' : 'approved';
+    const reasons: Reason[] = [...s.scoreReasons];
+    const drivers: string[] = [];
+    if (outcome !== 'approved') drivers.push(`risk score ${score.toFixed(2)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}`);
+    for (const rule of this.rules) {
+      const hit = rule(event);
+      if (hit === null) continue;
+      reasons.push(hit.reason);
+      drivers.push(hit.reason.message);
+      if (SEVERITY[hit.outcome] > SEVERITY[outcome]) outcome = hit.outcome;
+    }
+    const reason =
+      outcome === 'approved'
+        ? `Approved: risk score ${score.toFixed(2)} is below ${flagAt.toFixed(2)} and no rule fired.`
+        : `${outcome === 'rejected' ? 'Rejected' : 'Flagged'}: ${drivers.join('; ')}.`;
+    return {
+      decision_id: decisionIdFor(event.event_id),
+      event_id: event.event_id,
+      decision: outcome,
+      risk_score: score,
+      reason,
+      reasons,
+      timestamp: new Date(now).toISOString(),
+      processing_time_ms: Math.max(0, now - s.acceptedAt),
+      model_version: s.modelVersion,
+      rules_version: this.ruleSet.version,
+      late: s.late,
+      degraded: s.degraded,
+    };
+  }
+}

@@ -1,0 +1,3 @@
+// Decide stage: rule sets as data and the engine that turns a scored event into a decision.
+export { DecisionEngine, type ScoredEvent } from './decision-engine.ts';
+export { defaultRuleSet, loadRuleSetFile, parseRuleSet, RuleSetError, type Rule, type RuleSetDefinition } from './rule-set.ts';

@@ -1,0 +1,138 @@
+// Rule sets as data: their JSON shape, validation with readable errors, and the built-in default.
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import type { Outcome } from '../contracts/index.ts';
+
+export interface AmountLimitRule {
+  id: string;
+  kind: 'amount_limit';
+  description?: string;
+  /** Applies to this channel only; every channel when absent. */
+  channel?: string;
+  /** Applies to this currency only; every currency when absent. */
+  currency?: string;
+  max: number;
+  outcome: Exclude<Outcome, 'approved'>;
+}
+
+export interface BlockedCountryRule {
+  id: string;
+  kind: 'blocked_country';
+  description?: string;
+  countries: string[];
+  outcome: Exclude<Outcome, 'approved'>;
+}
+
+export type Rule = AmountLimitRule | BlockedCountryRule;
+
+export interface RuleSetDefinition {
+  version: string;
+  /** Reject threshold t per event type; `default` for the rest. Flag from t − flag_margin. */
+  thresholds: Record<string, number> & { default: number };
+  flag_margin: number;
+  rules: Rule[];
+}
+
+export class RuleSetError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: string[],
+  ) {
+    super(`invalid rule set (${source}): ${problems.join('; ')}`);
+    this.name = 'RuleSetError';
+  }
+}
+
+const outcome = { enum: ['flagged', 'rejected'] };
+const ruleSetSchema = {
+  type: 'object',
+  required: ['version', 'thresholds', 'rules'],
+  additionalProperties: false,
+  properties: {
+    version: { type: 'string', minLength: 1 },
+    thresholds: {
+      type: 'object',
+      required: ['default'],
+      additionalProperties: { type: 'number', minimum: 0, maximum: 1 },
+    },
+    flag_margin: { type: 'number', minimum: 0, maximum: 1 },
+    rules: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'kind'],
+        discriminator: { propertyName: 'kind' },
+        oneOf: [
+          {
+            properties: {
+              id: { type: 'string', minLength: 1 },
+              kind: { const: 'amount_limit' },
+              description: { type: 'string' },
+              channel: { type: 'string' },
+              currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+              max: { type: 'number', minimum: 0 },
+              outcome,
+            },
+            required: ['max', 'outcome'],
+            additionalProperties: false,
+          },
+          {
+            properties: {
+              id: { type: 'string', minLength: 1 },
+              kind: { const: 'blocked_country' },
+              description: { type: 'string' },
+              countries: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Z]{2}$' } },
+              outcome,
+            },
+            required: ['countries', 'outcome'],
+            additionalProperties: false,
+          },
+        ],
+      },
+    },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, strict: false, discriminator: true });
+const check = ajv.compile<RuleSetDefinition>(ruleSetSchema);
+
+/** Validate a parsed rule set; every problem is reported with its path. */
+export function parseRuleSet(input: unknown, source = 'inline'): RuleSetDefinition {
+  if (!check(input)) {
+    throw new RuleSetError(
+      source,
+      (check.errors ?? []).map((e) => `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}${e.keyword === 'additionalProperties' ? ` (${String((e.params as { additionalProperty: string }).additionalProperty)})` : ''}`),
+    );
+  }
+  const ids = new Set<string>();
+  for (const rule of input.rules) {
+    if (ids.has(rule.id)) throw new RuleSetError(source, [`rule id "${rule.id}" is used twice`]);
+    ids.add(rule.id);
+  }
+  return { ...input, flag_margin: input.flag_margin ?? 0.2 };
+}
+
+export function loadRuleSetFile(file: string): RuleSetDefinition {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new RuleSetError(file, [(err as Error).message]);
+  }
+  return parseRuleSet(parsed, file);
+}
+
+/** The rules RTDS starts with: the seed's thresholds plus a few common business rules. */
+export function defaultRuleSet(threshold = 0.7): RuleSetDefinition {
+  return {
+    version: 'builtin-1',
+    thresholds: { default: threshold },
+    flag_margin: 0.2,
+    rules: [
+      { id: 'sanctioned_country', kind: 'blocked_country', description: 'Countries under sanctions', countries: ['KP', 'IR', 'SY', 'CU'], outcome: 'rejected' },
+      { id: 'atm_limit', kind: 'amount_limit', description: 'ATM withdrawals above the daily cash limit', channel: 'atm', max: 1000, outcome: 'flagged' },
+      { id: 'pos_limit', kind: 'amount_limit', description: 'Card-present payments above the terminal limit', channel: 'pos', max: 5000, outcome: 'flagged' },
+      { id: 'hard_limit', kind: 'amount_limit', description: 'Any single movement above the hard limit', max: 50000, outcome: 'rejected' },
+    ],
+  };
+}

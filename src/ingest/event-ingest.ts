@@ -1,0 +1,61 @@
+// The ingest edge: validates incoming events, appends valid ones to the log, dead-letters the rest.
+import { validateEvent, type FieldError, type RtdsEvent } from '../contracts/index.ts';
+import type { DeadLetter } from '../store/index.ts';
+import type { EventLogProducer } from '../transport/log.ts';
+
+export interface Rejection {
+  index: number;
+  event_id?: string | undefined;
+  errors: FieldError[];
+}
+
+export interface IngestResult {
+  accepted: RtdsEvent[];
+  rejected: Rejection[];
+}
+
+export interface IngestOptions {
+  log: EventLogProducer;
+  /** Receives every refused input with its reasons; must not lose it. */
+  deadLetter: (letter: DeadLetter) => void;
+  eventTypes?: ReadonlySet<string>;
+  onAccepted?: (source: string, n: number) => void;
+  onRejected?: (source: string, rejection: Rejection) => void;
+}
+
+export class EventIngest {
+  constructor(private readonly options: IngestOptions) {}
+
+  /** Validate and append a batch; the order of `accepted` is the order of the input. */
+  async submit(inputs: readonly unknown[], source: string): Promise<IngestResult> {
+    const accepted: RtdsEvent[] = [];
+    const rejected: Rejection[] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      const checked = validateEvent(inputs[i], this.options.eventTypes);
+      if (checked.ok) {
+        // The log carries the contract's JSON, as a Kafka record would; the processor validates again.
+        await this.options.log.append(checked.event.user_id, inputs[i]);
+        accepted.push(checked.event);
+      } else {
+        const rejection = { index: i, event_id: checked.event_id, errors: checked.errors };
+        rejected.push(rejection);
+        this.reject(source, inputs[i], rejection);
+      }
+    }
+    if (accepted.length > 0) this.options.onAccepted?.(source, accepted.length);
+    return { accepted, rejected };
+  }
+
+  /** Dead-letter an input that could not even be decoded (e.g. malformed JSON). */
+  rejectUndecodable(source: string, payload: string, reason: string): Rejection {
+    const rejection = { index: 0, errors: [{ field: '(body)', reason }] };
+    this.options.deadLetter({ source, payload, errors: rejection.errors });
+    this.options.onRejected?.(source, rejection);
+    return rejection;
+  }
+
+  private reject(source: string, input: unknown, rejection: Rejection): void {
+    this.options.deadLetter({ source, event_id: rejection.event_id, payload: JSON.stringify(input) ?? String(input), errors: rejection.errors });
+    this.options.onRejected?.(source, rejection);
+  }
+}

@@ -1,0 +1,109 @@
+// Prometheus metrics of the pipeline and a rolling summary (rate, mix, latency percentiles) for the dashboard.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Decision, Outcome } from '../contracts/index.ts';
+
+export interface LiveSummary {
+  at: string;
+  events_per_second: number;
+  decisions_per_second: number;
+  decisions: Record<Outcome, number>;
+  dead_letters: number;
+  late: number;
+  degraded: number;
+  latency_ms: { p50: number; p99: number; max: number };
+  consumer_lag: number;
+  model_version: string | null;
+  rules_version: string;
+}
+
+const LATENCY_WINDOW = 4096;
+
+export class PipelineMetrics {
+  readonly registry = new Registry();
+  readonly eventsIn: Counter<'source'>;
+  readonly decisions: Counter<'decision' | 'event_type'>;
+  readonly deadLetters: Counter<'source'>;
+  readonly lateEvents: Counter;
+  readonly degraded: Counter<'degraded'>;
+  readonly latency: Histogram;
+  readonly lag: Gauge;
+  readonly sinkPending: Gauge;
+  readonly sinkFlush: Histogram;
+
+  // Rolling state for the summary: totals now vs at the previous tick, recent latencies.
+  private readonly totals = { events: 0, decisions: 0, approved: 0, flagged: 0, rejected: 0, deadLetters: 0, late: 0, degraded: 0 };
+  private previous = { events: 0, decisions: 0, at: performance.now() };
+  private readonly recentLatency = new Float64Array(LATENCY_WINDOW);
+  private recentCount = 0;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'rtds_' });
+    this.eventsIn = new Counter({ name: 'rtds_events_in_total', help: 'Events accepted into the pipeline, by source', labelNames: ['source'], registers });
+    this.decisions = new Counter({ name: 'rtds_decisions_total', help: 'Decisions made, by outcome and event type', labelNames: ['decision', 'event_type'], registers });
+    this.deadLetters = new Counter({ name: 'rtds_dead_letters_total', help: 'Invalid inputs sent to the dead-letter store, by source', labelNames: ['source'], registers });
+    this.lateEvents = new Counter({ name: 'rtds_late_events_total', help: 'Events behind the watermark when processed (still decided)', registers });
+    this.degraded = new Counter({ name: 'rtds_degraded_decisions_total', help: 'Decisions made below the main model, by degradation step', labelNames: ['degraded'], registers });
+    this.latency = new Histogram({
+      name: 'rtds_decision_latency_seconds',
+      help: 'From event accepted to decision available',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.lag = new Gauge({ name: 'rtds_consumer_lag_records', help: 'Records in the events log not yet processed', registers });
+    this.sinkPending = new Gauge({ name: 'rtds_sink_pending_rows', help: 'Rows waiting for the next batched write', registers });
+    this.sinkFlush = new Histogram({ name: 'rtds_sink_flush_seconds', help: 'Duration of one batched write', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers });
+  }
+
+  eventIn(source: string, n = 1): void {
+    this.eventsIn.inc({ source }, n);
+    this.totals.events += n;
+  }
+
+  deadLetter(source: string): void {
+    this.deadLetters.inc({ source });
+    this.totals.deadLetters++;
+  }
+
+  decided(d: Decision, eventType: string): void {
+    this.decisions.inc({ decision: d.decision, event_type: eventType });
+    this.latency.observe(d.processing_time_ms / 1000);
+    this.totals.decisions++;
+    this.totals[d.decision]++;
+    if (d.late) {
+      this.lateEvents.inc();
+      this.totals.late++;
+    }
+    if (d.degraded !== 'none') {
+      this.degraded.inc({ degraded: d.degraded });
+      this.totals.degraded++;
+    }
+    this.recentLatency[this.recentCount++ % LATENCY_WINDOW] = d.processing_time_ms;
+  }
+
+  /** The summary since the previous call; one ticker calls it once a second and shares the result. */
+  summary(context: { consumerLag: number; modelVersion: string | null; rulesVersion: string }): LiveSummary {
+    const now = performance.now();
+    const seconds = Math.max((now - this.previous.at) / 1000, 1e-3);
+    const n = Math.min(this.recentCount, LATENCY_WINDOW);
+    const sorted = Array.from(this.recentLatency.subarray(0, n)).sort((a, b) => a - b);
+    const pick = (q: number): number => (n === 0 ? 0 : Math.round(sorted[Math.min(n - 1, Math.floor(q * n))]! * 1000) / 1000);
+    const out: LiveSummary = {
+      at: new Date().toISOString(),
+      events_per_second: Math.round((this.totals.events - this.previous.events) / seconds),
+      decisions_per_second: Math.round((this.totals.decisions - this.previous.decisions) / seconds),
+      decisions: { approved: this.totals.approved, flagged: this.totals.flagged, rejected: this.totals.rejected },
+      dead_letters: this.totals.deadLetters,
+      late: this.totals.late,
+      degraded: this.totals.degraded,
+      latency_ms: { p50: pick(0.5), p99: pick(0.99), max: n === 0 ? 0 : sorted[n - 1]! },
+      consumer_lag: context.consumerLag,
+      model_version: context.modelVersion,
+      rules_version: context.rulesVersion,
+    };
+    this.previous = { events: this.totals.events, decisions: this.totals.decisions, at: now };
+    this.recentCount = 0; // percentiles describe the last tick only, so an idle system shows no stale latency
+    this.lag.set(context.consumerLag);
+    return out;
+  }
+}

@@ -1,0 +1,116 @@
+// The pipeline core, free of I/O: validate → features → score → decide for a batch of one partition.
+import { validateEvent, type Decision, type RtdsEvent } from '../contracts/index.ts';
+import type { DecisionEngine } from '../decide/index.ts';
+import type { DeadLetter } from '../store/index.ts';
+import type { Scorer, Score } from '../score/scorer.ts';
+import { SafeDefaultScorer } from '../score/safe-default-scorer.ts';
+import type { LogRecord } from '../transport/log.ts';
+import { PartitionTask } from './partition-task.ts';
+
+export type PipelineResult =
+  | { kind: 'decided'; event: RtdsEvent; decision: Decision; features: Float64Array }
+  | { kind: 'dead_letter'; letter: DeadLetter }
+  | { kind: 'duplicate'; event_id: string };
+
+export interface PipelineOptions {
+  /** Scorers in order of preference; the next one is used when one throws (the degradation ladder). */
+  scorers: Scorer[];
+  engine: DecisionEngine;
+  maxOutOfOrdernessMs: number;
+  retentionMs: number;
+  eventTypes?: ReadonlySet<string>;
+  /** Called when a scorer fails and the ladder steps down. */
+  onScorerError?: (scorer: Scorer, err: unknown) => void;
+}
+
+const SAFE_DEFAULT = new SafeDefaultScorer();
+
+export class DecisionPipeline {
+  private readonly tasks = new Map<number, PartitionTask>();
+  private scorers: Scorer[];
+  private engine: DecisionEngine;
+
+  constructor(private readonly options: PipelineOptions) {
+    this.scorers = options.scorers;
+    this.engine = options.engine;
+  }
+
+  get modelVersion(): string | null {
+    return this.scorers[0]?.version ?? null;
+  }
+
+  get rulesVersion(): string {
+    return this.engine.version;
+  }
+
+  /** Swap the scorers between batches; no event is scored by a half-installed model. */
+  useScorers(scorers: Scorer[]): void {
+    this.scorers = scorers;
+  }
+
+  useEngine(engine: DecisionEngine): void {
+    this.engine = engine;
+  }
+
+  private task(partition: number): PartitionTask {
+    let task = this.tasks.get(partition);
+    if (task === undefined) {
+      task = new PartitionTask(this.options.maxOutOfOrdernessMs, this.options.retentionMs);
+      this.tasks.set(partition, task);
+    }
+    return task;
+  }
+
+  /** Process records of one partition in offset order; every record yields exactly one result. */
+  processBatch(records: readonly LogRecord[], now: () => number = Date.now): PipelineResult[] {
+    const results: PipelineResult[] = new Array(records.length);
+    const events: RtdsEvent[] = [];
+    const vectors: Float64Array[] = [];
+    const lateness: boolean[] = [];
+    const slots: number[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const task = this.task(record.partition);
+      const checked = validateEvent(record.value, this.options.eventTypes);
+      if (!checked.ok) {
+        results[i] = { kind: 'dead_letter', letter: { source: 'log', event_id: checked.event_id, payload: JSON.stringify(record.value) ?? 'undefined', errors: checked.errors } };
+        continue;
+      }
+      const event = checked.event;
+      const step = task.step(event);
+      if (step === null) {
+        results[i] = { kind: 'duplicate', event_id: event.event_id };
+        continue;
+      }
+      events.push(event);
+      vectors.push(step.vector);
+      lateness.push(step.late);
+      slots.push(i);
+    }
+    if (events.length === 0) return results;
+
+    const { scores, scorer } = this.score(vectors, events);
+    const engine = this.engine;
+    const decidedAt = now();
+    for (let j = 0; j < events.length; j++) {
+      const score = scores[j]!;
+      const decision = engine.decide(
+        { event: events[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!, acceptedAt: records[slots[j]!]!.acceptedAt },
+        decidedAt,
+      );
+      results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]! };
+    }
+    return results;
+  }
+
+  private score(vectors: Float64Array[], events: RtdsEvent[]): { scores: Score[]; scorer: Scorer } {
+    for (const scorer of this.scorers) {
+      try {
+        return { scores: scorer.scoreBatch(vectors, events), scorer };
+      } catch (err) {
+        this.options.onScorerError?.(scorer, err);
+      }
+    }
+    return { scores: SAFE_DEFAULT.scoreBatch(vectors), scorer: SAFE_DEFAULT };
+  }
+}

@@ -1,0 +1,52 @@
+// The processor runtime: pulls batches from a record source, runs the pipeline, hands results on.
+import type { Decision, RtdsEvent } from '../contracts/index.ts';
+import type { DeadLetter } from '../store/index.ts';
+import type { LogRecord, RecordSource } from '../transport/log.ts';
+import type { DecisionPipeline } from './decision-pipeline.ts';
+
+/** Where the processor's results go: the store's sink, the live feeds, the metrics. */
+export interface ProcessorOutput {
+  decided(event: RtdsEvent, decision: Decision, features: Float64Array): void;
+  deadLetter(letter: DeadLetter): void;
+  duplicate(eventId: string): void;
+  /** Resolves when the output can take more (backpressure from the store). */
+  ready(): Promise<void>;
+}
+
+export class Processor {
+  constructor(
+    private readonly source: RecordSource,
+    private readonly pipeline: DecisionPipeline,
+    private readonly output: ProcessorOutput,
+  ) {}
+
+  start(): Promise<void> {
+    return this.source.start((batch) => this.handle(batch));
+  }
+
+  /** Stop consuming; with `drain`, first process every record already in the log. */
+  stop(options: { drain?: boolean } = {}): Promise<void> {
+    return this.source.stop(options);
+  }
+
+  lag(): number {
+    return this.source.lag();
+  }
+
+  private async handle(batch: LogRecord[]): Promise<void> {
+    await this.output.ready();
+    for (const result of this.pipeline.processBatch(batch)) {
+      switch (result.kind) {
+        case 'decided':
+          this.output.decided(result.event, result.decision, result.features);
+          break;
+        case 'dead_letter':
+          this.output.deadLetter(result.letter);
+          break;
+        case 'duplicate':
+          this.output.duplicate(result.event_id);
+          break;
+      }
+    }
+  }
+}

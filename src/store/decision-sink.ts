@@ -1,0 +1,110 @@
+// Batched, idempotent writer of events, decisions and dead letters: one transaction per flush.
+import type { RtdsEvent } from '../contracts/index.ts';
+import type { Database } from './database.ts';
+import { insertDeadLetters, type DeadLetter } from './dead-letters.ts';
+import { insertDecisions, type DecisionRecord } from './decisions.ts';
+import { insertEvents } from './events.ts';
+
+export interface DecidedEvent {
+  event: RtdsEvent;
+  decision: DecisionRecord;
+}
+
+export interface SinkOptions {
+  batchSize: number;
+  flushMs: number;
+  /** Called after each successful flush with the rows written. */
+  onFlush?: (written: { events: number; decisions: number; deadLetters: number; ms: number }) => void;
+  onError?: (err: unknown) => void;
+}
+
+/**
+ * Buffers what the processor produces and writes it in batches. A batch is retried until it
+ * lands, so nothing accepted is dropped; the primary keys make retries and re-sends harmless.
+ */
+export class DecisionSink {
+  private decided: DecidedEvent[] = [];
+  private deadLetters: DeadLetter[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private drainWaiters: (() => void)[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: SinkOptions,
+  ) {}
+
+  /** Rows waiting to be written: the processor slows down when this grows. */
+  get pending(): number {
+    return this.decided.length + this.deadLetters.length;
+  }
+
+  write(item: DecidedEvent): void {
+    this.decided.push(item);
+    this.schedule();
+  }
+
+  writeDeadLetter(letter: DeadLetter): void {
+    this.deadLetters.push(letter);
+    this.schedule();
+  }
+
+  /** Resolves once pending rows fall to `threshold` or below. */
+  async belowOrEqual(threshold: number): Promise<void> {
+    while (this.pending > threshold) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /** Write everything buffered now. */
+  async flush(): Promise<void> {
+    while (this.flushing !== undefined || this.pending > 0) {
+      if (this.flushing === undefined) this.flushing = this.writeBatch().finally(() => (this.flushing = undefined));
+      await this.flushing;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    await this.flush();
+  }
+
+  private schedule(): void {
+    if (this.flushing !== undefined) return;
+    if (this.pending >= this.options.batchSize) {
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timer = undefined;
+      void this.flush();
+    } else if (this.timer === undefined && !this.closed) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        void this.flush();
+      }, this.options.flushMs);
+    }
+  }
+
+  private async writeBatch(): Promise<void> {
+    const decided = this.decided.splice(0, this.options.batchSize);
+    const letters = this.deadLetters.splice(0, this.options.batchSize);
+    const started = performance.now();
+    try {
+      const written = await this.db.transaction(async (tx) => {
+        const events = await insertEvents(tx, decided.map((d) => d.event));
+        const decisions = await insertDecisions(tx, decided.map((d) => d.decision));
+        await insertDeadLetters(tx, letters);
+        return { events, decisions, deadLetters: letters.length };
+      });
+      this.options.onFlush?.({ ...written, ms: performance.now() - started });
+    } catch (err) {
+      // Put the batch back in front and retry after a pause: the store may be restarting.
+      this.decided = decided.concat(this.decided);
+      this.deadLetters = letters.concat(this.deadLetters);
+      this.options.onError?.(err);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      const waiters = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}

@@ -1,0 +1,51 @@
+// Repository of the `events` table.
+import type { EventInput, RtdsEvent } from '../contracts/index.ts';
+import type { Database } from './database.ts';
+
+type Queryable = Pick<Database, 'query'>;
+
+/** Insert events in one statement; an event id already stored is left as it was. */
+export async function insertEvents(db: Queryable, events: readonly RtdsEvent[]): Promise<number> {
+  if (events.length === 0) return 0;
+  const rows = await db.query<{ n: number }>(
+    `WITH ins AS (
+       INSERT INTO events (event_id, event_type, timestamp, user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata)
+       SELECT event_id, event_type, to_timestamp(event_time / 1000.0), user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata
+       FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, event_type text, event_time double precision, user_id text, session_id text, ip_address text,
+            country text, channel text, amount double precision, currency text, merchant_id text, device_id text, metadata jsonb)
+       ON CONFLICT (event_id) DO NOTHING
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM ins`,
+    [JSON.stringify(events)],
+  );
+  return rows[0]?.n ?? 0;
+}
+
+export interface StoredEvent extends EventInput {
+  created_at: string;
+}
+
+interface EventRow {
+  event_id: string;
+  event_type: string;
+  timestamp: Date;
+  user_id: string;
+  session_id: string | null;
+  ip_address: string | null;
+  country: string | null;
+  channel: string | null;
+  amount: number | null;
+  currency: string | null;
+  merchant_id: string | null;
+  device_id: string | null;
+  metadata: Record<string, unknown> | null;
+  created_at: Date;
+}
+
+export async function findEvent(db: Queryable, eventId: string): Promise<StoredEvent | undefined> {
+  const [row] = await db.query<EventRow>('SELECT * FROM events WHERE event_id = $1', [eventId]);
+  if (row === undefined) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) if (v !== null) out[k] = v instanceof Date ? v.toISOString() : v;
+  return out as unknown as StoredEvent;
+}

@@ -1,0 +1,83 @@
+// Schema migrations, applied in order once each; the seed's tables are the first step.
+import type { Database } from './database.ts';
+
+interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'seed tables: events, decisions; dead letters and labels',
+    sql: `
+      CREATE TABLE events (
+        event_id    text PRIMARY KEY,
+        event_type  text NOT NULL,
+        timestamp   timestamptz NOT NULL,
+        user_id     text NOT NULL,
+        session_id  text,
+        ip_address  text,
+        country     text,
+        channel     text,
+        amount      double precision,
+        currency    text,
+        merchant_id text,
+        device_id   text,
+        metadata    jsonb,
+        created_at  timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX events_user_time ON events (user_id, timestamp);
+
+      CREATE TABLE decisions (
+        decision_id        text PRIMARY KEY,
+        event_id           text NOT NULL UNIQUE,
+        decision           text NOT NULL CHECK (decision IN ('approved', 'flagged', 'rejected')),
+        risk_score         double precision NOT NULL,
+        reason             text NOT NULL,
+        reasons            jsonb NOT NULL,
+        features           jsonb,
+        timestamp          timestamptz NOT NULL,
+        processing_time_ms double precision NOT NULL,
+        model_version      text,
+        rules_version      text NOT NULL,
+        late               boolean NOT NULL DEFAULT false,
+        degraded           text NOT NULL DEFAULT 'none',
+        created_at         timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX decisions_time ON decisions (timestamp DESC, decision_id DESC);
+
+      CREATE TABLE dead_letters (
+        id          bigserial PRIMARY KEY,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        source      text NOT NULL,
+        event_id    text,
+        payload     text NOT NULL,
+        errors      jsonb NOT NULL
+      );
+      CREATE INDEX dead_letters_event ON dead_letters (event_id);
+
+      CREATE TABLE labels (
+        event_id    text PRIMARY KEY,
+        is_fraud    boolean NOT NULL,
+        labeled_at  timestamptz NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now()
+      );`,
+  },
+];
+
+export async function migrate(db: Database): Promise<number[]> {
+  await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const done = new Set((await db.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version));
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    await db.transaction(async (tx) => {
+      for (const statement of m.sql.split(';').map((s) => s.trim()).filter(Boolean)) await tx.query(statement);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2) ON CONFLICT DO NOTHING', [m.version, m.name]);
+    });
+    applied.push(m.version);
+  }
+  return applied;
+}

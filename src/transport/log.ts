@@ -1,0 +1,42 @@
+// The partitioned-log seam: what the processor reads and producers write, embedded or on Kafka.
+
+/** One record of a partition, as a consumer sees it. */
+export interface LogRecord {
+  partition: number;
+  offset: number;
+  /** Partition key (user_id for events). */
+  key: string;
+  /** The decoded payload; untrusted until validated. */
+  value: unknown;
+  /** When the log accepted the record (epoch ms, sub-ms precision where the transport has it). */
+  acceptedAt: number;
+}
+
+/** Producer side of the events log. */
+export interface EventLogProducer {
+  /** Append a record; records with the same key keep their order. */
+  append(key: string, value: unknown): Promise<void> | void;
+}
+
+/**
+ * Consumer side: delivers batches of one partition in offset order to a handler. A batch is
+ * committed when the handler's promise resolves; until then the source does not deliver that
+ * partition again, which is how backpressure reaches the log.
+ */
+export interface RecordSource {
+  start(handler: (batch: LogRecord[]) => Promise<void>): Promise<void>;
+  /** Stop delivering, after delivering what was already in the log when `drain` is true. */
+  stop(options?: { drain?: boolean }): Promise<void>;
+  /** Records appended but not yet committed, over all partitions. */
+  lag(): number;
+}
+
+/** Stable partition for a key: FNV-1a over UTF-16 code units, the same in every process. */
+export function partitionFor(key: string, partitions: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) % partitions;
+}

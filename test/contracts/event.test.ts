@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { decisionIdFor, validateEvent, validateLabel } from '../../src/contracts/index.ts';
+
+const good = {
+  event_id: 'evt-1',
+  event_type: 'transaction',
+  timestamp: '2026-11-26T10:00:00.250Z',
+  user_id: 'u-1',
+  amount: 12.5,
+  currency: 'EUR',
+  country: 'DE',
+  channel: 'web',
+  ip_address: '2001:db8::1',
+  device_id: 'd-1',
+  metadata: { basket: 3 },
+};
+
+const fields = (input: unknown): Record<string, string> => {
+  const v = validateEvent(input);
+  assert.equal(v.ok, false);
+  return Object.fromEntries((v as { errors: { field: string; reason: string }[] }).errors.map((e) => [e.field, e.reason]));
+};
+
+describe('event contract', () => {
+  it('accepts a complete event and normalises its event time to epoch ms', () => {
+    const v = validateEvent(good);
+    assert.ok(v.ok);
+    assert.equal(v.event.event_time, Date.parse('2026-11-26T10:00:00.250Z'));
+    assert.equal('event_time' in good, false, 'the input object is not modified');
+  });
+
+  it('accepts epoch milliseconds as the timestamp and an event without optional fields', () => {
+    const v = validateEvent({ event_id: 'e', event_type: 'login', timestamp: 1_700_000_000_000, user_id: 'u' });
+    assert.ok(v.ok);
+    assert.equal(v.event.event_time, 1_700_000_000_000);
+  });
+
+  it('names every bad field with its reason at once', () => {
+    const errors = fields({ ...good, timestamp: 'yesterday', country: 'de', amount: -3, ip_address: '300.1.1.1', currency: 'euro', channel: 'Web', extra: 1 });
+    assert.deepEqual(Object.keys(errors).sort(), ['amount', 'channel', 'country', 'currency', 'extra', 'ip_address', 'timestamp']);
+    assert.match(errors.timestamp!, /RFC 3339/);
+    assert.match(errors.country!, /ISO 3166-1/);
+    assert.match(errors.amount!, /≥ 0/);
+    assert.match(errors.extra!, /not a field/);
+  });
+
+  it('reports missing required fields and an unknown event type', () => {
+    const errors = fields({ event_type: 'teleport', amount: 1 });
+    assert.equal(errors.event_id, 'is required');
+    assert.equal(errors.user_id, 'is required');
+    assert.equal(errors.timestamp, 'is required');
+    assert.match(errors.event_type!, /unknown event type "teleport"/);
+  });
+
+  it('requires an amount on money-moving events only', () => {
+    const { amount: _a, ...noAmount } = good;
+    assert.match(fields(noAmount).amount!, /required for transaction/);
+    assert.ok(validateEvent({ ...noAmount, event_type: 'login' }).ok);
+  });
+
+  it('refuses oversized metadata, non-objects and non-finite amounts', () => {
+    assert.match(fields({ ...good, metadata: { blob: 'x'.repeat(17_000) } }).metadata!, /16384 bytes/);
+    assert.equal(fields('not an object')['(root)'], 'must be a JSON object');
+    assert.ok(fields({ ...good, amount: Number.POSITIVE_INFINITY }).amount);
+    assert.ok(fields({ ...good, event_id: 'x'.repeat(129) }).event_id);
+  });
+
+  it('keeps the event id of an invalid event so its dead letter can be found', () => {
+    const v = validateEvent({ ...good, amount: 'ten' });
+    assert.equal(v.ok, false);
+    assert.equal(!v.ok && v.event_id, 'evt-1');
+  });
+
+  it('derives the same decision id from the same event id, and different ones otherwise', () => {
+    assert.equal(decisionIdFor('a'), decisionIdFor('a'));
+    assert.notEqual(decisionIdFor('a'), decisionIdFor('b'));
+  });
+
+  it('validates labels with their field errors', () => {
+    assert.ok(validateLabel({ event_id: 'e', is_fraud: true }).ok);
+    const bad = validateLabel({ event_id: 'e', is_fraud: 'yes' });
+    assert.equal(bad.ok, false);
+    assert.equal(!bad.ok && bad.errors[0]!.field, 'is_fraud');
+  });
+});

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { validateEvent, type RtdsEvent } from '../../src/contracts/index.ts';
+import { featureIndex } from '../../src/features/index.ts';
+import { replayFeatures, Watermark } from '../../src/process/index.ts';
+
+const T0 = Date.parse('2026-11-26T12:00:00Z');
+let n = 0;
+function ev(offsetMs: number, extra: Partial<RtdsEvent> = {}): RtdsEvent {
+  const v = validateEvent({ event_id: `e${n++}`, event_type: 'transaction', timestamp: T0 + offsetMs, user_id: 'alice', amount: 10, country: 'DE', device_id: 'd1', channel: 'web', ...extra });
+  assert.ok(v.ok, JSON.stringify(v));
+  return v.event;
+}
+const f = (v: Float64Array, name: string): number => v[featureIndex(name)]!;
+
+describe('watermark', () => {
+  it('trails the largest event time by the bound and never moves back', () => {
+    const w = new Watermark(5000);
+    w.observe(T0 + 10_000);
+    assert.equal(w.current, T0 + 5000);
+    w.observe(T0 + 1000);
+    assert.equal(w.current, T0 + 5000);
+    assert.equal(w.isLate(T0 + 4999), true);
+    assert.equal(w.isLate(T0 + 5000), false);
+  });
+});
+
+describe('windowed user features on an out-of-order stream', () => {
+  // Arrival order differs from event time: the 20 s event arrives after the 40 s one.
+  const stream = [
+    ev(0, { amount: 100 }),
+    ev(40_000, { amount: 50 }),
+    ev(20_000, { amount: 30 }), // 20 s behind the max: late against a 5 s bound
+    ev(50_000, { amount: 1000, country: 'FR', device_id: 'd9' }),
+    ev(30 * 60_000, { amount: 5 }),
+    ev(26 * 3600_000, { amount: 7, event_type: 'login' } as Partial<RtdsEvent>),
+  ];
+  const out = replayFeatures(stream, 5000, 24 * 3600_000);
+
+  it('marks an event behind the watermark as late and still yields its features', () => {
+    assert.deepEqual(out.map((o) => o.late), [false, false, true, false, false, false]);
+  });
+
+  it('counts and sums each window over event time, including events that arrived out of order', () => {
+    const at50s = out[3]!.vector;
+    assert.equal(f(at50s, 'count_1m'), 4);
+    assert.equal(f(at50s, 'sum_1m'), 100 + 50 + 30 + 1000);
+    const at20s = out[2]!.vector; // the 40 s event happened later, so it is outside (t − 1 min, t]
+    assert.equal(f(at20s, 'count_1m'), 2);
+    assert.equal(f(at20s, 'sum_1m'), 130);
+    const at30m = out[4]!.vector;
+    assert.equal(f(at30m, 'count_1m'), 1);
+    assert.equal(f(at30m, 'count_1h'), 5);
+    assert.equal(f(at30m, 'sum_1h'), 1185);
+  });
+
+  it('forgets events beyond the 24 h window but keeps habits', () => {
+    const at26h = out[5]!.vector;
+    assert.equal(f(at26h, 'count_24h'), 1, 'only the event itself: the 30-min event is 25.5 h older');
+    assert.equal(f(at26h, 'first_event'), 0);
+    assert.equal(f(at26h, 'secs_since_prev'), (26 * 3600_000 - 30 * 60_000) / 1000);
+  });
+
+  it('compares the amount with the running mean and flags a new country and device', () => {
+    const at50s = out[3]!.vector;
+    assert.equal(f(at50s, 'amount_to_avg'), 1000 / 60);
+    assert.equal(f(at50s, 'new_country'), 1);
+    assert.equal(f(at50s, 'new_device'), 1);
+    assert.equal(f(out[1]!.vector, 'new_country'), 0);
+    assert.equal(f(out[0]!.vector, 'first_event'), 1);
+    assert.equal(f(out[0]!.vector, 'new_country'), 0, 'a first event is not "new" against an empty history');
+  });
+
+  it('measures seconds since the previous event in event time', () => {
+    assert.equal(f(out[1]!.vector, 'secs_since_prev'), 40);
+    assert.equal(f(out[2]!.vector, 'secs_since_prev'), 20, 'previous in event time is the 0 s event');
+    assert.equal(f(out[3]!.vector, 'secs_since_prev'), 10);
+  });
+
+  it('skips a re-sent event id so it neither counts twice nor gets a second result', () => {
+    const again = replayFeatures([stream[0]!, stream[1]!, stream[1]!], 5000, 24 * 3600_000);
+    assert.equal(again.length, 2);
+  });
+});

@@ -1,0 +1,118 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decisionIdFor, validateEvent, type Decision, type RtdsEvent } from '../../src/contracts/index.ts';
+import { DecisionSink, findDecision, findEvent, listDeadLetters, listDecisions, migrate, openDatabase, upsertLabels, findLabel, type Database } from '../../src/store/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+
+function event(i: number): RtdsEvent {
+  const v = validateEvent({ event_id: `e${i}`, event_type: i % 2 === 0 ? 'transaction' : 'login', timestamp: Date.UTC(2026, 10, 26, 12, 0, i), user_id: `u${i % 3}`, amount: i % 2 === 0 ? i * 10 : undefined, metadata: { i } });
+  assert.ok(v.ok);
+  return v.event;
+}
+function decision(e: RtdsEvent, outcome: Decision['decision'], score: number): Decision {
+  return {
+    decision_id: decisionIdFor(e.event_id),
+    event_id: e.event_id,
+    decision: outcome,
+    risk_score: score,
+    reason: `${outcome} for test`,
+    reasons: [{ code: 'model_score', source: 'model', message: 'test' }],
+    timestamp: new Date(e.event_time + 5).toISOString(),
+    processing_time_ms: 0.4,
+    model_version: 'v1',
+    rules_version: 'builtin-1',
+    late: false,
+    degraded: 'none',
+  };
+}
+
+/** The same behaviour is pinned on embedded PGlite and on the machine's PostgreSQL. */
+function storeSuite(kind: string, open: () => Promise<Database | { skip: string }>, cleanup: () => Promise<void>): void {
+  describe(`store on ${kind}`, () => {
+    let db: Database | undefined;
+    let skip: string | undefined;
+    before(async () => {
+      const opened = await open();
+      if ('skip' in opened) skip = opened.skip;
+      else db = opened;
+    });
+    after(async () => {
+      await db?.close();
+      await cleanup();
+    });
+
+    it('migrates once: a second run applies nothing', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      assert.deepEqual(await migrate(db!), []);
+    });
+
+    it('re-sending an event id never creates a second event or decision', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5 });
+      const events = Array.from({ length: 20 }, (_, i) => event(i));
+      for (const e of events) sink.write({ event: e, decision: decision(e, 'approved', 0.1) });
+      // The same ids again, in the same batch and in a later one, with a different outcome.
+      sink.write({ event: events[0]!, decision: decision(events[0]!, 'rejected', 0.9) });
+      await sink.flush();
+      for (const e of events.slice(0, 5)) sink.write({ event: e, decision: decision(e, 'rejected', 0.9) });
+      await sink.close();
+      const [counts] = await db!.query<{ events: number; decisions: number }>('SELECT (SELECT count(*) FROM events)::int AS events, (SELECT count(*) FROM decisions)::int AS decisions');
+      assert.deepEqual(counts, { events: 20, decisions: 20 });
+      assert.equal((await findDecision(db!, 'e0'))!.decision, 'approved', 'the first decision stands');
+    });
+
+    it('stores the event fields, JSONB metadata and event time faithfully', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const stored = await findEvent(db!, 'e4');
+      assert.equal(stored!.timestamp, new Date(Date.UTC(2026, 10, 26, 12, 0, 4)).toISOString());
+      assert.equal(stored!.amount, 40);
+      assert.deepEqual(stored!.metadata, { i: 4 });
+      assert.equal(stored!.user_id, 'u1');
+      assert.equal((await findEvent(db!, 'e1'))!.amount, undefined);
+    });
+
+    it('lists decisions newest first with filters and a stable cursor', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await listDecisions(db!, { limit: 6, cursor, event_type: 'transaction' });
+        seen.push(...page.items.map((d) => d.event_id));
+        cursor = page.next_cursor ?? undefined;
+      } while (cursor !== undefined);
+      assert.deepEqual(seen, Array.from({ length: 10 }, (_, i) => `e${18 - 2 * i}`));
+      const byUser = await listDecisions(db!, { limit: 100, user_id: 'u0' });
+      assert.ok(byUser.items.length > 0 && byUser.items.every((d) => d.user_id === 'u0'));
+      assert.equal((await listDecisions(db!, { limit: 100, decision: 'rejected' })).items.length, 0);
+    });
+
+    it('keeps dead letters with their reasons and the latest label per event', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5 });
+      sink.writeDeadLetter({ source: 'http', event_id: 'bad-1', payload: '{"event_id":"bad-1"}', errors: [{ field: 'user_id', reason: 'is required' }] });
+      await sink.close();
+      const [letter] = await listDeadLetters(db!, 10, 'bad-1');
+      assert.deepEqual(letter!.errors, [{ field: 'user_id', reason: 'is required' }]);
+      await upsertLabels(db!, [{ event_id: 'e2', is_fraud: false }, { event_id: 'e2', is_fraud: true }]);
+      assert.equal((await findLabel(db!, 'e2'))!.is_fraud, true);
+    });
+  });
+}
+
+const dir = mkdtempSync(path.join(tmpdir(), 'rtds-store-'));
+storeSuite('PGlite', () => openDatabase({ dataDir: dir }), async () => rmSync(dir, { recursive: true, force: true }));
+
+let pgDb: TestDatabase | undefined;
+storeSuite(
+  'PostgreSQL',
+  async () => {
+    const created = await createTestDatabase();
+    if ('skip' in created) return created;
+    pgDb = created;
+    return openDatabase({ databaseUrl: created.url, dataDir: dir });
+  },
+  async () => pgDb?.drop(),
+);
