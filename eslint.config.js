@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', '.rtds/', 'infra/kafka/target/', 'coverage/'] },
+  { ignores: ['node_modules/', 'data/', '.rtds/', '.scratch/', 'infra/kafka/target/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

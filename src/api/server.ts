@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { eventJsonSchema, labelJsonSchema, OUTCOMES, validateLabel, type Decision } from '../contracts/index.ts';
 import type { EventIngest } from '../ingest/event-ingest.ts';
 import type { LiveSummary, Logger, PipelineMetrics } from '../observe/index.ts';
@@ -68,7 +68,7 @@ const documentOnly = (): (() => true) => () => true;
 export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   const app = Fastify({ // pino's Logger is Fastify's logger; typing it as the base keeps the instance type plain.
     loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
-    disableRequestLogging: true, bodyLimit: 16 * 1024 * 1024 });
+    logController: new LogController({ disableRequestLogging: true }), bodyLimit: 16 * 1024 * 1024 });
 
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     try {
@@ -238,7 +238,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
         if (checked.ok) labels.push(checked.label);
         else rejected.push({ index, errors: checked.errors });
       }
-      await upsertLabels(ctx.db, labels);
+      if (labels.length > 0) await ctx.db.batch([upsertLabels(labels)]);
       return reply.code(labels.length === 0 ? 400 : 202).send({ accepted: labels.length, rejected });
     },
   );

@@ -64,9 +64,10 @@ export const eventJsonSchema = {
   additionalProperties: false,
 } as const;
 
-const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
+const addFormats = addFormatsModule as unknown as (ajv: Ajv, options: { mode: 'fast' | 'full'; formats: string[] }) => Ajv;
 const ajv = new Ajv({ allErrors: true, strict: false });
-addFormats(ajv, ['date-time', 'ipv4', 'ipv6']);
+// 'fast' formats: simpler regexes at half the cost; Date.parse below still rejects impossible dates.
+addFormats(ajv, { mode: 'fast', formats: ['date-time', 'ipv4', 'ipv6'] });
 const checkSchema = ajv.compile<EventInput>(eventJsonSchema);
 
 const READABLE: Record<string, string> = {

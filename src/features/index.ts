@@ -3,7 +3,7 @@ import type { RtdsEvent } from '../contracts/index.ts';
 import { UserHistory } from './user-history.ts';
 import { computeFeatures } from './vector.ts';
 
-export { FEATURES, FEATURE_NAMES, FEATURE_SET_VERSION, featureIndex, namedFeatures, type FeatureSpec, type Transform } from './vector.ts';
+export { FEATURES, FEATURE_NAMES, FEATURE_SET_VERSION, featureIndex, type FeatureSpec, type Transform } from './vector.ts';
 export { UserHistory } from './user-history.ts';
 
 /** Where the runtime keeps user histories; the features stage only gets and puts by key. */

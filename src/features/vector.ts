@@ -113,10 +113,3 @@ export function computeFeatures(history: UserHistory, event: RtdsEvent): Float64
   if (ci >= 0) v[CHANNEL_BASE + ci] = 1;
   return v;
 }
-
-/** Named view of a vector, for storage and explanations. */
-export function namedFeatures(v: Float64Array): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (let i = 0; i < FEATURES.length; i++) out[FEATURES[i]!.name] = Math.round(v[i]! * 1e6) / 1e6;
-  return out;
-}

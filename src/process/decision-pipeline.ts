@@ -4,7 +4,7 @@ import type { DecisionEngine } from '../decide/index.ts';
 import type { DeadLetter } from '../store/index.ts';
 import type { Scorer, Score } from '../score/scorer.ts';
 import { SafeDefaultScorer } from '../score/safe-default-scorer.ts';
-import type { LogRecord } from '../transport/log.ts';
+import { epochMs, type LogRecord } from '../transport/log.ts';
 import { PartitionTask } from './partition-task.ts';
 
 export type PipelineResult =
@@ -62,7 +62,7 @@ export class DecisionPipeline {
   }
 
   /** Process records of one partition in offset order; every record yields exactly one result. */
-  processBatch(records: readonly LogRecord[], now: () => number = Date.now): PipelineResult[] {
+  processBatch(records: readonly LogRecord[], now: () => number = epochMs): PipelineResult[] {
     const results: PipelineResult[] = new Array(records.length);
     const events: RtdsEvent[] = [];
     const vectors: Float64Array[] = [];

@@ -1,16 +1,33 @@
-// The database seam: PostgreSQL over the network (pg) or embedded in-process (PGlite), one interface.
+// The database seam: PostgreSQL over the network (pg) or embedded PGlite in a worker thread, one interface.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
+import { Worker } from 'node:worker_threads';
 import pg from 'pg';
+import type { WorkerRequest, WorkerResponse } from './embedded-worker.ts';
 import { migrate } from './migrations.ts';
+
+export interface Statement {
+  sql: string;
+  params: unknown[];
+}
 
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
-  /** Run statements inside one transaction. */
-  transaction<T>(work: (tx: Pick<Database, 'query'>) => Promise<T>): Promise<T>;
+  /** Run statements in order inside one transaction; each statement's rows, in order. */
+  batch(statements: Statement[]): Promise<unknown[][]>;
   close(): Promise<void>;
+}
+
+export class DatabaseError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+    readonly detail: string | undefined,
+  ) {
+    super(message);
+    this.name = 'DatabaseError';
+  }
 }
 
 class PostgresDatabase implements Database {
@@ -21,13 +38,14 @@ class PostgresDatabase implements Database {
     return (await this.pool.query(sql, params)).rows as T[];
   }
 
-  async transaction<T>(work: (tx: Pick<Database, 'query'>) => Promise<T>): Promise<T> {
+  async batch(statements: Statement[]): Promise<unknown[][]> {
     const client = await this.pool.connect();
     try {
       await client.query('BEGIN');
-      const result = await work({ query: async <R>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as R[] });
+      const results: unknown[][] = [];
+      for (const s of statements) results.push((await client.query(s.sql, s.params)).rows);
       await client.query('COMMIT');
-      return result;
+      return results;
     } catch (err) {
       await client.query('ROLLBACK');
       throw err;
@@ -41,22 +59,61 @@ class PostgresDatabase implements Database {
   }
 }
 
+/** PGlite behind a worker thread: requests are messages, answered in order. */
 class EmbeddedDatabase implements Database {
   readonly kind = 'pglite';
-  constructor(private readonly db: PGlite) {}
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 0;
+
+  constructor() {
+    // The worker is TypeScript too: it registers tsx's loader before importing its module, which
+    // works however this process got the loader (--import, the bin's register(), node:test).
+    const tsx = import.meta.resolve('tsx/esm/api');
+    const entry = new URL('./embedded-worker.ts', import.meta.url).href;
+    this.worker = new Worker(`import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`, { eval: true });
+    this.worker.on('message', (response: WorkerResponse) => {
+      const call = this.pending.get(response.id);
+      if (call === undefined) return;
+      this.pending.delete(response.id);
+      if (response.ok) call.resolve(response.result);
+      else call.reject(new DatabaseError(response.error.message, response.error.code, response.error.detail));
+    });
+    const failAll = (err: Error): void => {
+      for (const call of this.pending.values()) call.reject(err);
+      this.pending.clear();
+    };
+    this.worker.on('error', failAll);
+    this.worker.on('exit', (code) => failAll(new DatabaseError(`embedded database worker exited (code ${code})`, undefined, undefined)));
+  }
+
+  private call(request: DistributiveOmit<WorkerRequest, 'id'>): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ ...request, id });
+    });
+  }
+
+  async open(dir: string): Promise<void> {
+    await this.call({ op: 'open', dir });
+  }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
-    return (await this.db.query<T>(sql, params)).rows;
+    return (await this.call({ op: 'query', sql, params })) as T[];
   }
 
-  transaction<T>(work: (tx: Pick<Database, 'query'>) => Promise<T>): Promise<T> {
-    return this.db.transaction((tx) => work({ query: async <R>(sql: string, params: unknown[] = []) => (await tx.query<R>(sql, params)).rows }));
+  async batch(statements: Statement[]): Promise<unknown[][]> {
+    return (await this.call({ op: 'batch', statements })) as unknown[][];
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    await this.call({ op: 'close' });
+    await this.worker.terminate();
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; absent means embedded PGlite in `dataDir`. */
@@ -72,7 +129,14 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   } else {
     const dir = path.resolve(options.dataDir, 'pg');
     mkdirSync(dir, { recursive: true });
-    db = new EmbeddedDatabase(await PGlite.create(dir));
+    const embedded = new EmbeddedDatabase();
+    db = embedded;
+    try {
+      await embedded.open(dir);
+    } catch (err) {
+      await embedded.close().catch(() => undefined);
+      throw err;
+    }
   }
   try {
     await migrate(db);

@@ -1,6 +1,6 @@
 // Repository of the `dead_letters` table: every rejected input with the reasons it was refused.
 import type { FieldError } from '../contracts/index.ts';
-import type { Database } from './database.ts';
+import type { Database, Statement } from './database.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
@@ -13,13 +13,12 @@ export interface DeadLetter {
   errors: FieldError[];
 }
 
-export async function insertDeadLetters(db: Queryable, letters: readonly DeadLetter[]): Promise<void> {
-  if (letters.length === 0) return;
-  await db.query(
-    `INSERT INTO dead_letters (source, event_id, payload, errors)
-     SELECT source, event_id, payload, errors FROM jsonb_to_recordset($1::jsonb) AS r(source text, event_id text, payload text, errors jsonb)`,
-    [JSON.stringify(letters)],
-  );
+export function insertDeadLetters(letters: readonly DeadLetter[]): Statement {
+  return {
+    sql: `INSERT INTO dead_letters (source, event_id, payload, errors)
+          SELECT source, event_id, payload, errors FROM jsonb_to_recordset($1::jsonb) AS r(source text, event_id text, payload text, errors jsonb)`,
+    params: [JSON.stringify(letters)],
+  };
 }
 
 export interface StoredDeadLetter extends DeadLetter {

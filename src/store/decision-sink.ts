@@ -88,13 +88,12 @@ export class DecisionSink {
     const letters = this.deadLetters.splice(0, this.options.batchSize);
     const started = performance.now();
     try {
-      const written = await this.db.transaction(async (tx) => {
-        const events = await insertEvents(tx, decided.map((d) => d.event));
-        const decisions = await insertDecisions(tx, decided.map((d) => d.decision));
-        await insertDeadLetters(tx, letters);
-        return { events, decisions, deadLetters: letters.length };
-      });
-      this.options.onFlush?.({ ...written, ms: performance.now() - started });
+      const [events, decisions] = (await this.db.batch([
+        insertEvents(decided.map((d) => d.event)),
+        insertDecisions(decided.map((d) => d.decision)),
+        ...(letters.length === 0 ? [] : [insertDeadLetters(letters)]),
+      ])) as [{ n: number }[], { n: number }[]];
+      this.options.onFlush?.({ events: events[0]?.n ?? 0, decisions: decisions[0]?.n ?? 0, deadLetters: letters.length, ms: performance.now() - started });
     } catch (err) {
       // Put the batch back in front and retry after a pause: the store may be restarting.
       this.decided = decided.concat(this.decided);

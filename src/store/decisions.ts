@@ -1,47 +1,68 @@
 // Repository of the `decisions` table: idempotent batched inserts and cursor-paginated reads.
-import type { Decision, Outcome } from '../contracts/index.ts';
-import type { Database } from './database.ts';
+import { decisionIdFor, type Decision, type Outcome } from '../contracts/index.ts';
+import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/index.ts';
+import type { Database, Statement } from './database.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
-/** A decision with the features it was made from, as stored. */
+/** A decision with the feature vector it was made from. */
 export interface DecisionRecord extends Decision {
-  features?: Record<string, number>;
+  features?: Float64Array;
 }
 
-/** Insert decisions; a decision id already stored is kept, so a re-sent event has one decision. */
-export async function insertDecisions(db: Queryable, decisions: readonly DecisionRecord[]): Promise<number> {
-  if (decisions.length === 0) return 0;
-  const rows = await db.query<{ n: number }>(
-    `WITH ins AS (
-       INSERT INTO decisions (decision_id, event_id, decision, risk_score, reason, reasons, features, timestamp, processing_time_ms, model_version, rules_version, late, degraded)
-       SELECT decision_id, event_id, decision, risk_score, reason, reasons, features, timestamp, processing_time_ms, model_version, rules_version, late, degraded
-       FROM jsonb_to_recordset($1::jsonb) AS r(decision_id text, event_id text, decision text, risk_score double precision, reason text, reasons jsonb,
-            features jsonb, timestamp timestamptz, processing_time_ms double precision, model_version text, rules_version text, late boolean, degraded text)
-       ON CONFLICT DO NOTHING
-       RETURNING 1)
-     SELECT count(*)::int AS n FROM ins`,
-    [JSON.stringify(decisions)],
-  );
-  return rows[0]?.n ?? 0;
-}
-
-interface DecisionRow extends Omit<DecisionRecord, 'timestamp'> {
-  timestamp: Date;
-  created_at: Date;
+/** A decision as read back: features by name when this build knows their layout. */
+export interface StoredDecision extends Decision {
+  features?: Record<string, number> | number[];
   event_type?: string;
   user_id?: string;
 }
 
-function toRecord(row: DecisionRow): DecisionRecord & { event_type?: string; user_id?: string } {
-  const { created_at: _created, features, ...rest } = row;
-  const out = { ...rest, timestamp: row.timestamp.toISOString() };
-  return features === null || features === undefined ? out : { ...out, features };
+function encodeFeatures(v: Float64Array): string {
+  return `\\x${Buffer.from(Float32Array.from(v).buffer).toString('hex')}`;
 }
 
-export async function findDecision(db: Queryable, eventId: string): Promise<DecisionRecord | undefined> {
-  const [row] = await db.query<DecisionRow>('SELECT * FROM decisions WHERE event_id = $1', [eventId]);
-  return row === undefined ? undefined : toRecord(row);
+function decodeFeatures(bytes: Uint8Array, featureSet: string | null): Record<string, number> | number[] {
+  const copy = new Uint8Array(bytes); // aligned for the Float32Array view
+  const values = Array.from(new Float32Array(copy.buffer, 0, copy.byteLength >>> 2), (x) => Number(x.toPrecision(7)));
+  if (featureSet !== FEATURE_SET_VERSION || values.length !== FEATURE_NAMES.length) return values;
+  return Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, values[i]!]));
+}
+
+/** Insert decisions; a decision id already stored is kept, so a re-sent event has one decision. */
+export function insertDecisions(decisions: readonly DecisionRecord[]): Statement {
+  const rows = decisions.map((d) => ({ ...d, features: d.features === undefined ? null : encodeFeatures(d.features), feature_set: d.features === undefined ? null : FEATURE_SET_VERSION }));
+  return {
+    sql: `WITH ins AS (
+       INSERT INTO decisions (decision_id, event_id, decision, risk_score, reason, reasons, features, feature_set, timestamp, processing_time_ms, model_version, rules_version, late, degraded)
+       SELECT decision_id, event_id, decision, risk_score, reason, reasons, features, feature_set, timestamp, processing_time_ms, model_version, rules_version, late, degraded
+       FROM jsonb_to_recordset($1::jsonb) AS r(decision_id text, event_id text, decision text, risk_score double precision, reason text, reasons jsonb,
+            features bytea, feature_set text, timestamp timestamptz, processing_time_ms double precision, model_version text, rules_version text, late boolean, degraded text)
+       ON CONFLICT DO NOTHING
+       RETURNING 1)
+     SELECT count(*)::int AS n FROM ins`,
+    params: [JSON.stringify(rows)],
+  };
+}
+
+interface DecisionRow extends Omit<Decision, 'timestamp'> {
+  timestamp: Date;
+  created_at: Date;
+  features: Uint8Array | null;
+  feature_set: string | null;
+  event_type?: string;
+  user_id?: string;
+}
+
+function toStored(row: DecisionRow): StoredDecision {
+  const { created_at: _created, features, feature_set, ...rest } = row;
+  const out: StoredDecision = { ...rest, timestamp: row.timestamp.toISOString() };
+  if (features !== null) out.features = decodeFeatures(features, feature_set);
+  return out;
+}
+
+export async function findDecision(db: Queryable, eventId: string): Promise<StoredDecision | undefined> {
+  const [row] = await db.query<DecisionRow>('SELECT * FROM decisions WHERE decision_id = $1', [decisionIdFor(eventId)]);
+  return row === undefined ? undefined : toStored(row);
 }
 
 export interface DecisionQuery {
@@ -72,7 +93,7 @@ function decodeCursor(cursor: string): [string, string] {
 }
 
 /** Newest first, keyset-paginated on (timestamp, decision_id) so pages stay stable under inserts. */
-export async function listDecisions(db: Queryable, q: DecisionQuery): Promise<{ items: (DecisionRecord & { event_type?: string; user_id?: string })[]; next_cursor: string | null }> {
+export async function listDecisions(db: Queryable, q: DecisionQuery): Promise<{ items: StoredDecision[]; next_cursor: string | null }> {
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (clause: string, value: unknown): void => {
@@ -97,7 +118,7 @@ export async function listDecisions(db: Queryable, q: DecisionQuery): Promise<{ 
      ORDER BY d.timestamp DESC, d.decision_id DESC LIMIT $${params.length}`,
     params,
   );
-  const page = rows.slice(0, q.limit).map(toRecord);
+  const page = rows.slice(0, q.limit).map(toStored);
   const last = page[page.length - 1];
   return { items: page, next_cursor: rows.length > q.limit && last !== undefined ? encodeCursor(last.timestamp, last.decision_id) : null };
 }

@@ -1,14 +1,13 @@
 // Repository of the `events` table.
 import type { EventInput, RtdsEvent } from '../contracts/index.ts';
-import type { Database } from './database.ts';
+import type { Database, Statement } from './database.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
-/** Insert events in one statement; an event id already stored is left as it was. */
-export async function insertEvents(db: Queryable, events: readonly RtdsEvent[]): Promise<number> {
-  if (events.length === 0) return 0;
-  const rows = await db.query<{ n: number }>(
-    `WITH ins AS (
+/** Insert events in one statement; an event id already stored is left as it was. Returns the count inserted. */
+export function insertEvents(events: readonly RtdsEvent[]): Statement {
+  return {
+    sql: `WITH ins AS (
        INSERT INTO events (event_id, event_type, timestamp, user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata)
        SELECT event_id, event_type, to_timestamp(event_time / 1000.0), user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata
        FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, event_type text, event_time double precision, user_id text, session_id text, ip_address text,
@@ -16,9 +15,8 @@ export async function insertEvents(db: Queryable, events: readonly RtdsEvent[]):
        ON CONFLICT (event_id) DO NOTHING
        RETURNING 1)
      SELECT count(*)::int AS n FROM ins`,
-    [JSON.stringify(events)],
-  );
-  return rows[0]?.n ?? 0;
+    params: [JSON.stringify(events)],
+  };
 }
 
 export interface StoredEvent extends EventInput {

@@ -1,8 +1,8 @@
 // Store stage: PostgreSQL or PGlite behind one interface, one repository per table, a batched sink.
-export { openDatabase, type Database, type DatabaseOptions } from './database.ts';
+export { DatabaseError, openDatabase, type Database, type DatabaseOptions, type Statement } from './database.ts';
 export { migrate } from './migrations.ts';
 export { DecisionSink, type DecidedEvent, type SinkOptions } from './decision-sink.ts';
 export { findEvent, insertEvents, type StoredEvent } from './events.ts';
-export { CursorError, findDecision, insertDecisions, listDecisions, type DecisionQuery, type DecisionRecord } from './decisions.ts';
+export { CursorError, findDecision, insertDecisions, listDecisions, type DecisionQuery, type DecisionRecord, type StoredDecision } from './decisions.ts';
 export { insertDeadLetters, listDeadLetters, type DeadLetter, type StoredDeadLetter } from './dead-letters.ts';
 export { findLabel, upsertLabels } from './labels.ts';

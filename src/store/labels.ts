@@ -1,20 +1,19 @@
 // Repository of the `labels` table: the latest verdict per event wins.
 import type { Label } from '../contracts/index.ts';
-import type { Database } from './database.ts';
+import type { Database, Statement } from './database.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
-export async function upsertLabels(db: Queryable, labels: readonly Label[], now = Date.now()): Promise<void> {
-  if (labels.length === 0) return;
+export function upsertLabels(labels: readonly Label[], now = Date.now()): Statement {
   // One row per event: ON CONFLICT DO UPDATE cannot touch the same row twice in a statement.
   const latest = new Map(labels.map((l) => [l.event_id, l]));
   const rows = [...latest.values()].map((l) => ({ event_id: l.event_id, is_fraud: l.is_fraud, labeled_at: new Date(l.labeled_at === undefined ? now : l.labeled_at).toISOString() }));
-  await db.query(
-    `INSERT INTO labels (event_id, is_fraud, labeled_at)
-     SELECT event_id, is_fraud, labeled_at FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, is_fraud boolean, labeled_at timestamptz)
-     ON CONFLICT (event_id) DO UPDATE SET is_fraud = EXCLUDED.is_fraud, labeled_at = EXCLUDED.labeled_at, received_at = now()`,
-    [JSON.stringify(rows)],
-  );
+  return {
+    sql: `INSERT INTO labels (event_id, is_fraud, labeled_at)
+          SELECT event_id, is_fraud, labeled_at FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, is_fraud boolean, labeled_at timestamptz)
+          ON CONFLICT (event_id) DO UPDATE SET is_fraud = EXCLUDED.is_fraud, labeled_at = EXCLUDED.labeled_at, received_at = now()`,
+    params: [JSON.stringify(rows)],
+  };
 }
 
 export async function findLabel(db: Queryable, eventId: string): Promise<{ is_fraud: boolean; labeled_at: string } | undefined> {

@@ -31,6 +31,9 @@ export interface RecordSource {
   lag(): number;
 }
 
+/** Epoch milliseconds with sub-millisecond precision: the clock of acceptedAt and of decision latency. */
+export const epochMs = (): number => performance.timeOrigin + performance.now();
+
 /** Stable partition for a key: FNV-1a over UTF-16 code units, the same in every process. */
 export function partitionFor(key: string, partitions: number): number {
   let h = 0x811c9dc5;

@@ -96,7 +96,7 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
       await sink.close();
       const [letter] = await listDeadLetters(db!, 10, 'bad-1');
       assert.deepEqual(letter!.errors, [{ field: 'user_id', reason: 'is required' }]);
-      await upsertLabels(db!, [{ event_id: 'e2', is_fraud: false }, { event_id: 'e2', is_fraud: true }]);
+      await db!.batch([upsertLabels([{ event_id: 'e2', is_fraud: false }, { event_id: 'e2', is_fraud: true }])]);
       assert.equal((await findLabel(db!, 'e2'))!.is_fraud, true);
     });
   });

@@ -1,8 +1,5 @@
 // The embedded transport: an in-process partitioned log with consumer-side offsets, read like Kafka.
-import { performance } from 'node:perf_hooks';
-import { partitionFor, type EventLogProducer, type LogRecord, type RecordSource } from '../log.ts';
-
-const now = (): number => performance.timeOrigin + performance.now();
+import { epochMs, partitionFor, type EventLogProducer, type LogRecord, type RecordSource } from '../log.ts';
 
 class Partition {
   /** Records from `base` on; older ones were committed by every group and dropped. */
@@ -29,7 +26,7 @@ export class PartitionedLog implements EventLogProducer {
   append(key: string, value: unknown): void {
     const p = partitionFor(key, this.partitions);
     const part = this.parts[p]!;
-    part.records.push({ partition: p, offset: part.end, key, value, acceptedAt: now() });
+    part.records.push({ partition: p, offset: part.end, key, value, acceptedAt: epochMs() });
     for (const l of this.listeners) l(p);
   }
 

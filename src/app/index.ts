@@ -1,0 +1,132 @@
+// The whole system in one process: wires transport, processor, store, API and generator from the config.
+import type { Config } from '../config/index.ts';
+import { decisionIdFor } from '../contracts/index.ts';
+import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
+import { EventIngest } from '../ingest/event-ingest.ts';
+import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
+import { DecisionPipeline, Processor } from '../process/index.ts';
+import { DecisionSink, openDatabase, type Database } from '../store/index.ts';
+import { PartitionedLog } from '../transport/embedded/partitioned-log.ts';
+import { DecisionFeed } from '../api/decision-feed.ts';
+import { buildServer } from '../api/server.ts';
+import { LiveTraffic } from './live-traffic.ts';
+import { loadScorers } from './model.ts';
+
+export interface RunningApp {
+  /** Base URL of the HTTP server. */
+  url: string;
+  config: Config;
+  logger: Logger;
+  db: Database;
+  metrics: PipelineMetrics;
+  pipeline: DecisionPipeline;
+  ingest: EventIngest;
+  sink: DecisionSink;
+  /** Fresh decisions as they are made. */
+  feed: DecisionFeed;
+  /** Drain the log, flush the store, close everything. */
+  stop(): Promise<void>;
+}
+
+/** The sink holds at most this many batches before the processor waits for the store. */
+const SINK_HIGH_WATER_BATCHES = 8;
+const CONSUMER_GROUP = 'rtds-processor';
+
+export async function startApp(config: Config, options: { logger?: Logger } = {}): Promise<RunningApp> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const db = await openDatabase(config);
+  logger.info({ database: db.kind, dataDir: config.databaseUrl === undefined ? config.dataDir : undefined }, 'store ready');
+
+  const metrics = new PipelineMetrics();
+  const scorers = await loadScorers(config, logger);
+  const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile));
+  const pipeline = new DecisionPipeline({
+    scorers,
+    engine,
+    maxOutOfOrdernessMs: config.maxOutOfOrdernessMs,
+    retentionMs: config.stateRetentionMs,
+    onScorerError: (scorer, err) => logger.error({ err, model_version: scorer.version, degraded: scorer.degraded }, 'scorer failed; stepping down the degradation ladder'),
+  });
+
+  const sink = new DecisionSink(db, {
+    batchSize: config.sinkBatchSize,
+    flushMs: config.sinkFlushMs,
+    onFlush: ({ ms }) => metrics.sinkFlush.observe(ms / 1000),
+    onError: (err) => logger.error({ err }, 'store write failed; the batch is kept and retried'),
+  });
+  const feed = new DecisionFeed();
+  const log = new PartitionedLog(config.partitions);
+  const debug = logger.isLevelEnabled('debug');
+
+  const processor = new Processor(log.consumer(CONSUMER_GROUP), pipeline, {
+    decided(event, decision, features) {
+      sink.write({ event, decision: { ...decision, features } });
+      metrics.decided(decision, event.event_type);
+      feed.publish({ event, decision });
+      if (debug) logger.debug({ event_id: event.event_id, decision_id: decision.decision_id, decision: decision.decision, risk_score: decision.risk_score }, 'decided');
+    },
+    deadLetter(letter) {
+      sink.writeDeadLetter(letter);
+      metrics.deadLetter('log');
+      logger.warn({ event_id: letter.event_id, errors: letter.errors, source: letter.source }, 'invalid record dead-lettered');
+    },
+    duplicate(eventId) {
+      feed.duplicate(eventId);
+      metrics.duplicates.inc();
+      if (debug) logger.debug({ event_id: eventId, decision_id: decisionIdFor(eventId) }, 're-sent event ignored; its decision stands');
+    },
+    ready: () => sink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
+  });
+
+  const ingest = new EventIngest({
+    log,
+    deadLetter: (letter) => sink.writeDeadLetter(letter),
+    onAccepted: (source, n) => metrics.eventIn(source, n),
+    onRejected: (source, rejection) => {
+      metrics.deadLetter(source);
+      logger.warn({ event_id: rejection.event_id, errors: rejection.errors, source }, 'invalid event dead-lettered');
+    },
+  });
+
+  const summarise = (): LiveSummary => metrics.summary({ consumerLag: processor.lag(), modelVersion: pipeline.modelVersion, rulesVersion: pipeline.rulesVersion });
+  let latest = summarise();
+  const ticker = setInterval(() => {
+    latest = summarise();
+    metrics.sinkPending.set(sink.pending);
+  }, 1000);
+
+  let accepting = false;
+  const server = await buildServer({
+    ingest,
+    feed,
+    db,
+    metrics,
+    logger,
+    decideTimeoutMs: config.decideTimeoutMs,
+    summary: () => latest,
+    flush: () => sink.flush(),
+    ready: () => accepting,
+  });
+  await processor.start();
+  const url = await server.listen({ host: config.host, port: config.port });
+  accepting = true;
+
+  const traffic = config.generator ? new LiveTraffic({ ingest, db, rate: config.generatorRate, seed: config.generatorSeed, logger }) : undefined;
+  traffic?.start();
+  logger.info({ url, model_version: pipeline.modelVersion, rules_version: pipeline.rulesVersion, generator: config.generator ? config.generatorRate : false }, `RTDS is running: dashboard at ${url}/`);
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      accepting = false;
+      await traffic?.stop();
+      await server.close();
+      await processor.stop({ drain: true });
+      await sink.close();
+      clearInterval(ticker);
+      await db.close();
+      logger.info('stopped: log drained, store flushed');
+    })());
+
+  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, stop };
+}

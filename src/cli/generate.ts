@@ -1,0 +1,341 @@
+// `rtds generate`: labelled synthetic traffic to a file, stdout or a running RTDS — as fast as possible or at a set pace.
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Writable } from 'node:stream';
+import { parseArgs } from 'node:util';
+import { pace, TrafficGenerator, type GeneratedEvent, type TrafficOptions } from '../ingest/generator/index.ts';
+
+export const GENERATE_HELP = `Usage: rtds generate [options]
+
+Labelled synthetic traffic: users with habits, and fraud attacks (card testing, account
+takeover, impossible travel, amount spikes, a compromised merchant) mixed in at --fraud-rate.
+Events are contract JSON, one per line. The same --seed gives the same events.
+
+Where events go
+  --out <file>           JSONL file of events (default: stdout, unless --target is given)
+  --labels <file>        JSONL file of labels {"event_id","is_fraud","labeled_at"}, one per event;
+                         labeled_at is when the truth surfaces: a chargeback 1–14 days after a
+                         fraud, 14 days (the end of the chargeback window) after a genuine event
+  --with-labels          instead of bare events, write {"event":…,"label":…,"scenario":…} per line
+                         (scenario: normal, card_testing, account_takeover, …); excludes --labels
+  --target <url>         base URL of a running RTDS (e.g. http://127.0.0.1:8501): events are
+                         POSTed as JSON arrays to /api/v1/events, then their labels to /api/v1/labels
+  --skip-labels          with --target: do not POST labels
+
+How much, how fast
+  --count <n>            stop after n events
+  --duration <seconds>   stop after this much wall-clock time
+  --rate <events/s>      pace output to this many events per wall-clock second (default: as fast
+                         as possible). When paced, event time follows the wall clock: it starts now
+                         and advances at the same rate with no day/night rhythm, unless --start /
+                         --event-time-rate say otherwise; attacks already under way at the start
+                         (seen mid-way) keep the fraud share right from the first second.
+  A file needs --count or --duration; stdout and --target run until Ctrl-C, which flushes and exits.
+
+Traffic
+  --seed <n>             random seed (default 42)
+  --users <n>            users at the start (default 2000; sign-ups add more)
+  --fraud-rate <r>       share of events that belong to an attack, 0–0.5 (default 0.025)
+  --start <time>         event time of the first event: RFC 3339, epoch ms or "now"
+                         (default: now when --rate is given, else 2025-01-06T00:00:00Z)
+  --event-time-rate <r>  events per simulated second of event time (default: --rate when paced,
+                         else 25 events per user per day)
+  --disorder-ms <ms>     deliver ~5 % of events up to this many ms after later ones (default 0)
+  --id-prefix <text>     event id prefix (default evt_<seed>_)
+  --batch <n>            events per write / POST (default 500)
+  --quiet                no progress on stderr
+  --help                 this text
+`;
+
+const PROGRESS_MS = 3000;
+
+interface GenerateSettings {
+  traffic: TrafficOptions;
+  count: number;
+  durationMs: number;
+  rate: number | undefined;
+  out: string | undefined;
+  labels: string | undefined;
+  withLabels: boolean;
+  target: string | undefined;
+  targetLabels: boolean;
+  batch: number;
+  quiet: boolean;
+}
+
+export async function runGenerate(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      seed: { type: 'string' },
+      users: { type: 'string' },
+      'fraud-rate': { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      count: { type: 'string' },
+      out: { type: 'string' },
+      labels: { type: 'string' },
+      'with-labels': { type: 'boolean' },
+      target: { type: 'string' },
+      'skip-labels': { type: 'boolean' },
+      'disorder-ms': { type: 'string' },
+      start: { type: 'string' },
+      'event-time-rate': { type: 'string' },
+      'id-prefix': { type: 'string' },
+      batch: { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(GENERATE_HELP);
+    return;
+  }
+
+  const rate = optionalNumber('rate', values.rate, { positive: true });
+  const count = optionalNumber('count', values.count, { min: 1, integer: true });
+  const duration = optionalNumber('duration', values.duration, { positive: true });
+  const settings: GenerateSettings = {
+    traffic: {
+      seed: optionalNumber('seed', values.seed, { integer: true }) ?? 42,
+      users: optionalNumber('users', values.users, { min: 1, integer: true }),
+      fraudRate: optionalNumber('fraud-rate', values['fraud-rate'], { min: 0, max: 0.5 }),
+      start: parseStart(values.start ?? (rate === undefined ? undefined : 'now')),
+      eventTimeRate: optionalNumber('event-time-rate', values['event-time-rate'], { positive: true }) ?? rate,
+      // Paced output keeps event time in step with the wall clock, so arrivals ignore the time of day.
+      dailyRhythm: rate === undefined || values['event-time-rate'] !== undefined,
+      // A live stream is joined mid-flow: attacks already under way, so the fraud share is right from the start.
+      warmStart: rate !== undefined,
+      disorderMs: optionalNumber('disorder-ms', values['disorder-ms'], { min: 0 }),
+      idPrefix: values['id-prefix'],
+    },
+    count: count ?? Infinity,
+    durationMs: duration === undefined ? Infinity : duration * 1000,
+    rate,
+    out: values.out,
+    labels: values.labels,
+    withLabels: values['with-labels'] === true,
+    target: values.target?.replace(/\/+$/, ''),
+    targetLabels: values['skip-labels'] !== true,
+    batch: optionalNumber('batch', values.batch, { min: 1, integer: true }) ?? 500,
+    quiet: values.quiet === true,
+  };
+  if (settings.withLabels && settings.labels !== undefined) throw usage('--with-labels and --labels exclude each other');
+  if (settings.out !== undefined && count === undefined && duration === undefined) {
+    throw usage('writing to a file needs --count or --duration to end');
+  }
+  if (settings.target !== undefined && !/^https?:\/\//.test(settings.target)) throw usage(`--target must be an http(s) URL, got ${settings.target}`);
+  await generate(settings);
+}
+
+/** Where generated events go: any mix of an event stream, a label stream and an RTDS over HTTP. */
+class TrafficSinks {
+  private readonly events: LineSink | undefined;
+  private readonly labels: LineSink | undefined;
+
+  constructor(private readonly settings: GenerateSettings) {
+    const out = settings.out ?? (settings.target === undefined ? '-' : undefined);
+    this.events = out === undefined ? undefined : new LineSink(out);
+    this.labels = settings.labels === undefined ? undefined : new LineSink(settings.labels);
+  }
+
+  /** Set once stdout's reader has gone away (e.g. `| head`): nothing more can be delivered. */
+  get closed(): boolean {
+    return this.events?.closed === true || this.labels?.closed === true;
+  }
+
+  async deliver(batch: readonly GeneratedEvent[]): Promise<void> {
+    if (batch.length === 0) return;
+    const { settings } = this;
+    if (this.events !== undefined) {
+      let text = '';
+      if (settings.withLabels) {
+        for (const g of batch) text += `{"event":${JSON.stringify(g.event)},"label":${JSON.stringify(g.label)},"scenario":"${g.scenario}"}\n`;
+      } else {
+        for (const g of batch) text += JSON.stringify(g.event) + '\n';
+      }
+      await this.events.write(text);
+    }
+    if (this.labels !== undefined) {
+      let text = '';
+      for (const g of batch) text += JSON.stringify(g.label) + '\n';
+      await this.labels.write(text);
+    }
+    if (settings.target !== undefined) {
+      await postJson(`${settings.target}/api/v1/events`, batch.map((g) => g.event));
+      // After their events, so the server already knows the ids the labels refer to.
+      if (settings.targetLabels) await postJson(`${settings.target}/api/v1/labels`, batch.map((g) => g.label));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.events?.close();
+    await this.labels?.close();
+  }
+}
+
+/** Newline-delimited text to a file or stdout ("-"), waiting for 'drain' so a slow reader slows the generator instead of filling memory. */
+class LineSink {
+  private readonly stream: Writable;
+  private readonly ownsStream: boolean;
+  private failure: Error | undefined;
+  closed = false;
+  private readonly onError = (err: NodeJS.ErrnoException): void => {
+    if (err.code === 'EPIPE') this.closed = true;
+    else this.failure = err;
+  };
+
+  constructor(path: string) {
+    this.ownsStream = path !== '-';
+    this.stream = this.ownsStream ? createWriteStream(path) : process.stdout;
+    this.stream.on('error', this.onError);
+  }
+
+  async write(text: string): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    if (this.closed) return;
+    if (!this.stream.write(text)) await drained(this.stream);
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsStream) {
+      await new Promise<void>((resolve) => this.stream.end(resolve));
+    } else if (this.stream.writableNeedDrain && !this.closed) {
+      await once(this.stream, 'drain');
+    }
+    // After EPIPE, writes still in flight fail too; the listener stays so they are not uncaught.
+    if (!this.closed) this.stream.off('error', this.onError);
+    if (this.failure !== undefined) throw this.failure;
+  }
+}
+
+/** Resolves on 'drain' — or on 'close'/'error', which the sink handles itself — and leaves no listener behind. */
+function drained(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      stream.off('error', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+    stream.on('error', done);
+  });
+}
+
+async function generate(settings: GenerateSettings): Promise<void> {
+  const generator = new TrafficGenerator(settings.traffic);
+  const sinks = new TrafficSinks(settings);
+  const showProgress = !settings.quiet && (settings.out !== undefined || settings.target !== undefined);
+  const began = performance.now();
+  const deadline = began + settings.durationMs;
+  let emitted = 0;
+  let delivered = 0;
+  let fraud = 0;
+  let lastProgress = began;
+  let stopping = false;
+  const onInterrupt = (): void => {
+    if (stopping) process.exit(130); // a second Ctrl-C: the user does not want to wait for the flush
+    stopping = true;
+  };
+  process.on('SIGINT', onInterrupt);
+
+  const running = (): boolean => !stopping && !sinks.closed && emitted < settings.count && performance.now() < deadline;
+  const deliver = async (batch: GeneratedEvent[]): Promise<void> => {
+    await sinks.deliver(batch);
+    delivered += batch.length;
+    for (const g of batch) if (g.label.is_fraud) fraud++;
+    const now = performance.now();
+    if (showProgress && now - lastProgress >= PROGRESS_MS) {
+      lastProgress = now;
+      process.stderr.write(`generate: ${report(delivered, fraud, now - began)}\n`);
+    }
+  };
+
+  try {
+    if (settings.rate === undefined) {
+      while (running()) {
+        const batch = generator.take(Math.min(settings.batch, settings.count - emitted));
+        emitted += batch.length;
+        await deliver(batch);
+        // Let Ctrl-C and stream callbacks in even when every write completes synchronously.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    } else {
+      await pace(generator, { rate: settings.rate, count: settings.count, deadline, batch: settings.batch, running, deliver });
+    }
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    await sinks.close();
+  }
+  if (!settings.quiet) process.stderr.write(`generate: done, ${report(delivered, fraud, performance.now() - began)}\n`);
+}
+
+function report(events: number, fraud: number, elapsedMs: number): string {
+  const perSecond = elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : 0;
+  return `${events.toLocaleString('en-US')} events (${perSecond.toLocaleString('en-US')}/s), ${fraud.toLocaleString('en-US')} fraud`;
+}
+
+/** POSTs a JSON array; retries a few times when the server is unreachable or asks to back off (503/429). */
+async function postJson(url: string, body: unknown[]): Promise<void> {
+  const payload = JSON.stringify(body);
+  for (let attempt = 0; ; attempt++) {
+    const retryable = attempt < 3;
+    let response: Response;
+    try {
+      response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
+    } catch (err) {
+      if (retryable) {
+        await sleep(200 * 2 ** attempt);
+        continue;
+      }
+      throw new Error(`POST ${url} failed: ${(err as Error).message}`, { cause: err });
+    }
+    if (response.ok) {
+      await response.arrayBuffer(); // read the body so the connection goes back to the pool
+      return;
+    }
+    const text = await response.text();
+    if (retryable && (response.status === 503 || response.status === 429)) {
+      await sleep(200 * 2 ** attempt);
+      continue;
+    }
+    throw new Error(`POST ${url} answered ${response.status}: ${text.slice(0, 500)}`);
+  }
+}
+
+function usage(message: string): Error {
+  return new Error(`rtds generate: ${message} (see rtds generate --help)`);
+}
+
+interface NumberRule {
+  min?: number;
+  max?: number;
+  integer?: boolean;
+  /** Strictly above zero (a rate or a duration). */
+  positive?: boolean;
+}
+
+function optionalNumber(name: string, raw: string | undefined, rule: NumberRule): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  const { min = -Infinity, max = Infinity, integer = false, positive = false } = rule;
+  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)) || (positive && n <= 0)) {
+    const bounds = [positive ? '> 0' : '', min === -Infinity ? '' : `≥ ${min}`, max === Infinity ? '' : `≤ ${max}`].filter((b) => b !== '');
+    throw usage(`--${name} must be ${integer ? 'an integer' : 'a number'}${bounds.length === 0 ? '' : ` ${bounds.join(' and ')}`}, got "${raw}"`);
+  }
+  return n;
+}
+
+function parseStart(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (raw === 'now') return Date.now();
+  const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
+  if (!Number.isFinite(ms) || ms < 0) throw usage(`--start must be RFC 3339, epoch milliseconds or "now", got "${raw}"`);
+  return Math.floor(ms);
+}

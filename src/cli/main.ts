@@ -1,0 +1,85 @@
+// The `rtds` command line: thin commands that wire the stages together.
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, settingsTable, type Config } from '../config/index.ts';
+
+const USAGE = `rtds — real-time decision system
+
+usage: rtds <command> [options]
+
+commands:
+  start       run everything in one process (embedded log and PGlite unless configured)
+                --no-generator   do not run the traffic generator
+                --rate <n>       generator events/s            --seed <n>   generator seed
+                --port <n>       HTTP port (default 8501)
+  generate    write labelled synthetic traffic (rtds generate --help)
+  train       train, evaluate and register a model on generated traffic (rtds train --help)
+  bench       measure throughput and latency (rtds bench --help)
+  config      print the configuration table (env vars, defaults)
+
+Configuration comes from RTDS_* environment variables; see README.md.`;
+
+async function start(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { 'no-generator': { type: 'boolean' }, rate: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' } },
+  });
+  const overrides: Partial<Config> = {};
+  const env = { ...process.env };
+  if (values['no-generator'] === true) overrides.generator = false;
+  // Flags go through the same parsers as env vars, so they are validated alike.
+  if (values.rate !== undefined) env.RTDS_GENERATOR_RATE = values.rate;
+  if (values.seed !== undefined) env.RTDS_GENERATOR_SEED = values.seed;
+  if (values.port !== undefined) env.RTDS_PORT = values.port;
+  const config = loadConfig(overrides, env);
+  const { startApp } = await import('../app/index.ts');
+  const app = await startApp(config);
+  let signals = 0;
+  const shutdown = (signal: string): void => {
+    if (++signals > 1) {
+      app.logger.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(130);
+    }
+    app.logger.info({ signal }, 'draining: finishing events in the log and flushing the store (Ctrl-C again to force)');
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        app.logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...args] = argv;
+  switch (command) {
+    case 'start':
+      return start(args);
+    case 'generate':
+      return (await import('./generate.ts')).runGenerate(args);
+    case 'train':
+      return (await import('./train.ts')).runTrain(args);
+    case 'bench':
+      return (await import('../../bench/run.ts')).runBench(args);
+    case 'config':
+      console.log(settingsTable());
+      return;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return;
+    default:
+      console.error(`unknown command "${command}"\n\n${USAGE}`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError || err instanceof AggregateError) console.error(`configuration error: ${(err as Error).message}`);
+  else console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,69 @@
+// `rtds train`: train the seed's MLP on generated labelled history and register it as the active model.
+import { parseArgs } from 'node:util';
+import { trainOnGeneratedHistory } from '../app/training.ts';
+import { loadConfig } from '../config/index.ts';
+
+const HELP = `Usage: rtds train [options]
+
+Generates labelled traffic, computes features through the processor's own code (same
+watermark, same state), trains the MLP (64-32-16-1, dropout 0.2, Adam, class-weighted BCE) on
+the first 80 % in time, evaluates on the last 20 %, then registers the model under
+RTDS_MODEL_DIR (default <RTDS_DATA_DIR>/models) and activates it.
+
+  --events <n>    events of generated history (default 100000)
+  --users <n>     users in the generated population (default 2000)
+  --seed <n>      seed for traffic and weights (default 7)
+  --epochs <n>    training epochs (default 10)
+  --no-activate   register without activating
+  --help          this text
+`;
+
+export async function runTrain(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      events: { type: 'string', default: '100000' },
+      users: { type: 'string' },
+      seed: { type: 'string', default: '7' },
+      epochs: { type: 'string', default: '10' },
+      'no-activate': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(HELP);
+    return;
+  }
+  const int = (name: string, raw: string, min: number): number => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min) throw new Error(`rtds train: --${name} must be an integer ≥ ${min}, got "${raw}"`);
+    return n;
+  };
+  const config = loadConfig();
+  const epochs = int('epochs', values.epochs, 1);
+  const outcome = await trainOnGeneratedHistory({
+    modelDir: config.modelDir,
+    events: int('events', values.events, 1000),
+    seed: int('seed', values.seed, 0),
+    epochs,
+    ...(values.users === undefined ? {} : { users: int('users', values.users, 10) }),
+    maxOutOfOrdernessMs: config.maxOutOfOrdernessMs,
+    retentionMs: config.stateRetentionMs,
+    thresholds: [config.threshold - 0.2, config.threshold],
+    activate: values['no-activate'] !== true,
+    onEpoch: (p) =>
+      process.stderr.write(`epoch ${p.epoch}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.val_loss.toFixed(4)}  val_auc ${p.val_auc.toFixed(4)}  ${(p.elapsed_ms / 1000).toFixed(1)} s\n`),
+  });
+  const t = outcome.test;
+  const lines = [
+    `model ${outcome.version} ${values['no-activate'] === true ? 'registered' : 'registered and activated'} in ${config.modelDir} (${(outcome.durationMs / 1000).toFixed(1)} s, ${outcome.trainRows} training rows)`,
+    `held-out period: ${t.rows} events, ${t.positives} fraud`,
+    `  ROC-AUC ${t.roc_auc.toFixed(4)}   average precision ${t.average_precision.toFixed(4)}`,
+    ...t.at.map(
+      (m) =>
+        `  at ${m.threshold.toFixed(2)}: precision ${m.precision.toFixed(3)}  recall ${m.recall.toFixed(3)}  F1 ${m.f1.toFixed(3)}  accuracy ${m.accuracy.toFixed(4)}  (tp ${m.confusion.tp}, fp ${m.confusion.fp}, fn ${m.confusion.fn}, tn ${m.confusion.tn})`,
+    ),
+    'accuracy alone says little here: with ~2.5 % fraud, approving everything scores 97.5 %.',
+  ];
+  console.log(lines.join('\n'));
+}

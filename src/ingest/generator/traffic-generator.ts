@@ -1,0 +1,210 @@
+// The traffic generator: merges ordinary traffic with planned attacks on one simulated clock, stamps ids, and optionally delivers some events late.
+import { FRAUD_SCENARIOS, type FraudScenario, type GeneratedEvent } from './generated-event.ts';
+import { Population } from './population.ts';
+import { Prng, runningTotal } from './prng.ts';
+import { Routine, utcHour } from './routine.ts';
+import { ATTACKS, ATTACK_EXTENT, DEFAULT_SCENARIO_MIX, type AttackContext } from './scenarios.ts';
+import { TimeQueue } from './time-queue.ts';
+import { isoTimestamp } from './timestamp.ts';
+
+export interface TrafficOptions {
+  /** Same seed, same traffic. Default 42. */
+  seed?: number;
+  /** Users at the start (sign-ups add more). Default 2,000. */
+  users?: number;
+  /** Merchants in the home countries (plus one in each far country). Default 300. */
+  merchants?: number;
+  /** Share of events that belong to an attack, in [0, 0.5]. Default 0.025. */
+  fraudRate?: number;
+  /** Event time of the first event, epoch ms. Default 2025-01-06T00:00:00Z, so seeded runs are reproducible; pass Date.now() for live traffic. */
+  start?: number;
+  /**
+   * Events per simulated second, attacks included, averaged over the day (busy evenings get more,
+   * nights fewer). Default: 25 events per user per day, ≈ 0.58/s for 2,000 users.
+   */
+  eventTimeRate?: number;
+  /**
+   * Whether the arrival rate follows the population's day (busy evenings, quiet nights). Default
+   * true. Turn it off to make event time advance at exactly eventTimeRate on average — e.g. to
+   * keep event time in step with the wall clock when output is paced at the same rate.
+   */
+  dailyRhythm?: boolean;
+  /** Largest delivery delay of an out-of-order event, ms. Default 0: events leave in event-time order. */
+  disorderMs?: number;
+  /** Share of events delivered late when disorderMs > 0. Default 0.05. */
+  disorderProbability?: number;
+  /** Share of ordinary events that are a new user signing up. Default 0.002. */
+  signupRate?: number;
+  /** Relative weights of the fraud scenarios (missing ones keep their default; 0 turns one off). */
+  scenarioMix?: Partial<Record<FraudScenario, number>>;
+  /**
+   * Begin as if traffic had been flowing for hours: attacks already under way at `start` deliver
+   * their remaining steps, so the fraud share is right from the first event instead of building
+   * up over the longest attack's duration (up to two hours of event time). Such attacks are seen
+   * mid-way (a takeover's transfers without its login). Default false.
+   */
+  warmStart?: boolean;
+  /** Prefix of event ids, followed by a counter. Default `evt_<seed>_`. */
+  idPrefix?: string;
+}
+
+export const DEFAULT_START = Date.UTC(2025, 0, 6);
+const EVENTS_PER_USER_PER_DAY = 25;
+/**
+ * Chance that an attack starts at an ordinary event while the fraud budget is positive. Small, so
+ * attacks start at random moments rather than the instant the budget allows one.
+ */
+const ATTACK_START_CHANCE = 0.02;
+
+export class TrafficGenerator {
+  readonly seed: number;
+  readonly fraudRate: number;
+  readonly eventTimeRate: number;
+  readonly dailyRhythm: boolean;
+  readonly disorderMs: number;
+  readonly disorderProbability: number;
+  readonly population: Population;
+
+  private readonly rng: Prng;
+  /** Its own stream, so switching disorder on reorders the same events instead of making new ones. */
+  private readonly disorderRng: Prng;
+  private readonly routine: Routine;
+  private readonly idPrefix: string;
+  private readonly mixScenarios: FraudScenario[];
+  private readonly mixTotal: Float64Array;
+  private readonly attackContext: AttackContext;
+  /** Attack steps and follow-ups waiting for their event time. */
+  private readonly planned = new TimeQueue<GeneratedEvent>();
+  /** Events held back for late delivery, by delivery time. */
+  private readonly held = new TimeQueue<GeneratedEvent>();
+  /** The next in-order event, drawn early to know whether a held one is due first. */
+  private lookahead: GeneratedEvent | undefined;
+  /** Ordinary events per simulated ms: attacks bring the rest of eventTimeRate. */
+  private readonly ordinaryPerMs: number;
+  private nextOrdinaryAt: number;
+  private stamped = 0;
+  private attacks = 0;
+  /** fraudRate × events so far − attack events planned: an attack may start while it is positive, so the rate holds over time. */
+  private fraudBudget = 0;
+
+  constructor(options: TrafficOptions = {}) {
+    this.seed = options.seed ?? 42;
+    const users = options.users ?? 2000;
+    const merchants = options.merchants ?? 300;
+    this.fraudRate = options.fraudRate ?? 0.025;
+    const start = options.start ?? DEFAULT_START;
+    this.eventTimeRate = options.eventTimeRate ?? (users * EVENTS_PER_USER_PER_DAY) / 86_400;
+    this.dailyRhythm = options.dailyRhythm ?? true;
+    this.disorderMs = options.disorderMs ?? 0;
+    this.disorderProbability = options.disorderProbability ?? 0.05;
+    const signupRate = options.signupRate ?? 0.002;
+    this.idPrefix = options.idPrefix ?? `evt_${this.seed}_`;
+
+    check(Number.isFinite(this.seed), 'seed', 'must be a finite number');
+    check(Number.isInteger(users) && users >= 1, 'users', 'must be an integer ≥ 1');
+    check(Number.isInteger(merchants) && merchants >= 1, 'merchants', 'must be an integer ≥ 1');
+    check(this.fraudRate >= 0 && this.fraudRate <= 0.5, 'fraudRate', 'must be in [0, 0.5]');
+    check(Number.isFinite(start) && start >= 0, 'start', 'must be epoch milliseconds ≥ 0');
+    check(Number.isFinite(this.eventTimeRate) && this.eventTimeRate > 0, 'eventTimeRate', 'must be > 0');
+    check(Number.isFinite(this.disorderMs) && this.disorderMs >= 0, 'disorderMs', 'must be ≥ 0');
+    check(this.disorderProbability >= 0 && this.disorderProbability <= 1, 'disorderProbability', 'must be in [0, 1]');
+    check(signupRate >= 0 && signupRate <= 1, 'signupRate', 'must be in [0, 1]');
+
+    const mix = { ...DEFAULT_SCENARIO_MIX, ...options.scenarioMix };
+    this.mixScenarios = FRAUD_SCENARIOS.filter((s) => mix[s] > 0);
+    check(
+      FRAUD_SCENARIOS.every((s) => Number.isFinite(mix[s]) && mix[s] >= 0) && (this.mixScenarios.length > 0 || this.fraudRate === 0),
+      'scenarioMix',
+      'weights must be ≥ 0 and at least one > 0 when fraudRate > 0',
+    );
+    this.mixTotal = runningTotal(this.mixScenarios.map((s) => mix[s]));
+
+    this.rng = new Prng(this.seed);
+    this.disorderRng = new Prng(this.seed + 0x5eed);
+    this.population = new Population(this.rng, { users, merchants });
+    this.routine = new Routine(this.rng, this.population, signupRate, (time, event) => this.planned.push(time, event));
+    this.attackContext = { rng: this.rng, population: this.population, plan: (time, event) => this.planned.push(time, event), notBefore: 0 };
+    this.ordinaryPerMs = (this.eventTimeRate * (1 - this.fraudRate)) / 1000;
+    this.nextOrdinaryAt = start;
+    if (options.warmStart === true && this.fraudRate > 0) this.warmUp(start, mix);
+  }
+
+  /** Events handed out so far. */
+  get count(): number {
+    return this.stamped - (this.lookahead === undefined ? 0 : 1) - this.held.size;
+  }
+
+  /** The next event of the infinite stream. */
+  next(): GeneratedEvent {
+    if (this.disorderMs <= 0) return this.nextInOrder();
+    for (;;) {
+      const ahead = (this.lookahead ??= this.nextInOrder());
+      // A held event leaves once the stream has moved past its delivery time, so it is never
+      // more than disorderMs behind anything delivered before it.
+      if (this.held.peekTime() < ahead.time) return this.held.pop()!;
+      this.lookahead = undefined;
+      if (this.disorderRng.uniform() < this.disorderProbability) {
+        this.held.push(ahead.time + this.disorderRng.between(1, this.disorderMs), ahead);
+        continue;
+      }
+      return ahead;
+    }
+  }
+
+  take(n: number): GeneratedEvent[] {
+    const out: GeneratedEvent[] = [];
+    for (let i = 0; i < n; i++) out.push(this.next());
+    return out;
+  }
+
+  /** The in-order stream: whichever comes first of the next ordinary event and the next planned one. */
+  private nextInOrder(): GeneratedEvent {
+    let g: GeneratedEvent;
+    if (this.planned.peekTime() <= this.nextOrdinaryAt) {
+      g = this.planned.pop()!;
+    } else {
+      const now = this.nextOrdinaryAt;
+      g = this.routine.next(Math.floor(now));
+      // Poisson arrivals whose rate follows the population's day: busy at 19:00, quiet at 04:00.
+      const perMs = this.dailyRhythm ? this.ordinaryPerMs * this.population.activityAt(utcHour(now)) : this.ordinaryPerMs;
+      this.nextOrdinaryAt = now + this.rng.exponential(1 / perMs);
+      if (this.fraudBudget > 0 && this.mixScenarios.length > 0 && this.rng.uniform() < ATTACK_START_CHANCE) this.startAttack(now);
+    }
+    this.fraudBudget += this.fraudRate;
+    const id = this.idPrefix + ++this.stamped;
+    g.event.event_id = id;
+    g.label.event_id = id;
+    g.event.timestamp = isoTimestamp(g.time);
+    return g;
+  }
+
+  private startAttack(now: number): void {
+    const scenario = this.mixScenarios[this.rng.weightedIndex(this.mixTotal)]!;
+    // Starts a little after now, so every planned event lies ahead of the clock.
+    const start = Math.ceil(now + this.rng.exponential(5000));
+    const planned = ATTACKS[scenario](this.attackContext, start, this.attacks + 1);
+    if (planned > 0) this.attacks++;
+    this.fraudBudget -= planned;
+  }
+
+  /** Attacks started before `start` — a Poisson process at the long-run attack rate — keep their steps from `start` on. */
+  private warmUp(start: number, mix: Record<FraudScenario, number>): void {
+    const mixSum = this.mixScenarios.reduce((sum, s) => sum + mix[s], 0);
+    const meanEvents = this.mixScenarios.reduce((sum, s) => sum + mix[s] * ATTACK_EXTENT[s].meanEvents, 0) / mixSum;
+    // The budget rule starts fraudRate / meanEvents attacks per event in the long run.
+    const attacksPerMs = (this.fraudRate * this.eventTimeRate) / 1000 / meanEvents;
+    // Steps before `start` are history nobody sees; the budget is not charged for any of it.
+    const context: AttackContext = { ...this.attackContext, notBefore: start };
+    for (const scenario of this.mixScenarios) {
+      const meanGap = 1 / ((attacksPerMs * mix[scenario]) / mixSum);
+      const earliest = start - ATTACK_EXTENT[scenario].maxSpanMs;
+      for (let t = start - this.rng.exponential(meanGap); t > earliest; t -= this.rng.exponential(meanGap)) {
+        if (ATTACKS[scenario](context, Math.floor(t), this.attacks + 1) > 0) this.attacks++;
+      }
+    }
+  }
+}
+
+function check(ok: boolean, option: string, reason: string): void {
+  if (!ok) throw new RangeError(`TrafficGenerator option ${option} ${reason}`);
+}

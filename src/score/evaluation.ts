@@ -1,0 +1,159 @@
+// Model quality from scores and 0/1 labels: threshold metrics, ROC-AUC and average precision. Pure functions.
+
+export interface ConfusionMatrix {
+  /** Fraud scored at or above the threshold. */
+  tp: number;
+  /** Legitimate scored at or above the threshold. */
+  fp: number;
+  tn: number;
+  fn: number;
+}
+
+export interface ThresholdMetrics {
+  threshold: number;
+  accuracy: number;
+  /** tp / (tp + fp); 0 when nothing is predicted positive. */
+  precision: number;
+  /** tp / (tp + fn); 0 when there are no positives. */
+  recall: number;
+  f1: number;
+  confusion: ConfusionMatrix;
+}
+
+export interface ModelMetrics {
+  rows: number;
+  positives: number;
+  /** Rank-based ROC-AUC; NaN when only one class is present. */
+  roc_auc: number;
+  /** Average precision (area under the step precision-recall curve); NaN without positives. */
+  average_precision: number;
+  /** Threshold metrics, one per threshold asked for, in that order. */
+  at: ThresholdMetrics[];
+}
+
+function checkLengths(scores: ArrayLike<number>, labels: ArrayLike<number>): void {
+  if (scores.length !== labels.length) throw new RangeError(`${scores.length} scores but ${labels.length} labels`);
+}
+
+/** A score at or above `threshold` predicts fraud; a label counts as fraud when it is 1 (or any value ≥ 0.5). */
+export function confusionMatrix(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold = 0.5): ConfusionMatrix {
+  checkLengths(scores, labels);
+  let tp = 0, fp = 0, tn = 0, fn = 0;
+  for (let i = 0; i < scores.length; i++) {
+    const predicted = scores[i]! >= threshold;
+    const actual = labels[i]! >= 0.5;
+    if (predicted) {
+      if (actual) tp++;
+      else fp++;
+    } else if (actual) fn++;
+    else tn++;
+  }
+  return { tp, fp, tn, fn };
+}
+
+export function thresholdMetrics(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold = 0.5): ThresholdMetrics {
+  const confusion = confusionMatrix(scores, labels, threshold);
+  return { threshold, ...metricsOf(confusion) };
+}
+
+/** Accuracy, precision, recall and F1 of a confusion matrix (0 where a ratio has no denominator). */
+export function metricsOf(c: ConfusionMatrix): Omit<ThresholdMetrics, 'threshold'> {
+  const n = c.tp + c.fp + c.tn + c.fn;
+  const precision = c.tp + c.fp > 0 ? c.tp / (c.tp + c.fp) : 0;
+  const recall = c.tp + c.fn > 0 ? c.tp / (c.tp + c.fn) : 0;
+  const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
+  return { accuracy: n > 0 ? (c.tp + c.tn) / n : 0, precision, recall, f1, confusion: { ...c } };
+}
+
+/** Indices ordered by score, descending (NaN scores last). */
+function orderByScoreDesc(scores: ArrayLike<number>): Uint32Array {
+  const order = new Uint32Array(scores.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  const key = (i: number): number => {
+    const s = scores[i]!;
+    return Number.isNaN(s) ? -Infinity : s;
+  };
+  return order.sort((a, b) => key(b) - key(a));
+}
+
+/**
+ * ROC-AUC as the Mann–Whitney statistic: the probability that a random fraud outscores a random
+ * legitimate event, ties counting one half (average ranks). NaN when either class is absent.
+ */
+export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  checkLengths(scores, labels);
+  const order = orderByScoreDesc(scores);
+  const n = order.length;
+  let positives = 0;
+  // Walk groups of equal score from the top: each negative loses to every positive above its
+  // group and ties with the positives inside it.
+  let negatives = 0;
+  let wins = 0; // Σ over negatives of (positives above it) + ½ (positives tied with it)
+  let i = 0;
+  while (i < n) {
+    const s = scores[order[i]!]!;
+    let j = i;
+    let posInGroup = 0;
+    let negInGroup = 0;
+    while (j < n && sameScore(scores[order[j]!]!, s)) {
+      if (labels[order[j]!]! >= 0.5) posInGroup++;
+      else negInGroup++;
+      j++;
+    }
+    wins += negInGroup * (positives + posInGroup / 2);
+    positives += posInGroup;
+    negatives += negInGroup;
+    i = j;
+  }
+  if (positives === 0 || negatives === 0) return NaN;
+  return wins / (positives * negatives);
+}
+
+function sameScore(a: number, b: number): boolean {
+  return a === b || (Number.isNaN(a) && Number.isNaN(b));
+}
+
+/**
+ * Average precision: Σₖ (Rₖ − Rₖ₋₁)·Pₖ over the distinct score thresholds, highest first (the
+ * step-wise area under the precision–recall curve, as scikit-learn defines it). NaN without positives.
+ */
+export function averagePrecision(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  checkLengths(scores, labels);
+  let totalPositives = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]! >= 0.5) totalPositives++;
+  if (totalPositives === 0) return NaN;
+  const order = orderByScoreDesc(scores);
+  const n = order.length;
+  let tp = 0;
+  let seen = 0;
+  let ap = 0;
+  let i = 0;
+  while (i < n) {
+    const s = scores[order[i]!]!;
+    let groupTp = 0;
+    let j = i;
+    while (j < n && sameScore(scores[order[j]!]!, s)) {
+      if (labels[order[j]!]! >= 0.5) groupTp++;
+      j++;
+    }
+    tp += groupTp;
+    seen += j - i;
+    if (groupTp > 0) ap += (groupTp / totalPositives) * (tp / seen);
+    i = j;
+  }
+  return ap;
+}
+
+/** Everything a model's metadata and the Model Performance page report, at the given thresholds. */
+export function evaluateScores(scores: ArrayLike<number>, labels: ArrayLike<number>, thresholds: readonly number[] = [0.5, 0.7]): ModelMetrics {
+  checkLengths(scores, labels);
+  let positives = 0;
+  for (let i = 0; i < labels.length; i++) if (labels[i]! >= 0.5) positives++;
+  return {
+    rows: scores.length,
+    positives,
+    roc_auc: rocAuc(scores, labels),
+    average_precision: averagePrecision(scores, labels),
+    at: thresholds.map((t) => thresholdMetrics(scores, labels, t)),
+  };
+}

@@ -1,0 +1,51 @@
+// The scoring stage's public face: scorers, training, evaluation, artifacts and the model registry.
+export type { Score, Scorer } from './scorer.ts';
+export { SafeDefaultScorer } from './safe-default-scorer.ts';
+export { Standardiser, StandardiserFormatError, DEFAULT_STD_FLOOR, type StandardiserJson } from './preprocess.ts';
+export {
+  buildMlp,
+  trainModel,
+  predictRows,
+  seededRandom,
+  SEED_HIDDEN_LAYERS,
+  TrainingDataError,
+  type ClassWeighting,
+  type EpochProgress,
+  type MlpShape,
+  type TrainOptions,
+  type TrainedModel,
+  type TrainingInfo,
+} from './mlp.ts';
+export {
+  averagePrecision,
+  confusionMatrix,
+  evaluateScores,
+  metricsOf,
+  rocAuc,
+  thresholdMetrics,
+  type ConfusionMatrix,
+  type ModelMetrics,
+  type ThresholdMetrics,
+} from './evaluation.ts';
+export { DenseNetwork, UnsupportedModelError, ACTIVATIONS, type Activation, type DenseLayerWeights } from './dense-network.ts';
+export {
+  ModelRegistry,
+  saveArtifact,
+  loadArtifact,
+  readMetadata,
+  draftFromTraining,
+  ArtifactError,
+  FeatureSetMismatchError,
+  ModelVersionNotFoundError,
+  ARTIFACT_FORMAT,
+  type LoadOptions,
+  type ModelArtifact,
+  type ModelDraft,
+  type ModelListing,
+  type ModelMetadata,
+} from './artifact.ts';
+export { ModelScorer, ScoringInputError, type ModelScorerOptions } from './model-scorer.ts';
+export { RulesOnlyScorer, FALLBACK_SIGNALS, type FallbackSignal } from './rules-only-scorer.ts';
+export { serveActiveModel, type ServeOptions, type ServedScorer } from './load-scorer.ts';
+export { tensorflow, type Tf, type TfBackend, type TensorFlowOptions } from './tfjs.ts';
+export { formatValue } from './format.ts';

@@ -1,0 +1,49 @@
+// Picks the scorer to serve: the registry's active model, or the rules-only fallback when there is none.
+import type { ModelMetadata, ModelRegistry } from './artifact.ts';
+import { ModelScorer, type ModelScorerOptions } from './model-scorer.ts';
+import { RulesOnlyScorer } from './rules-only-scorer.ts';
+import type { Scorer } from './scorer.ts';
+
+export interface ServedScorer {
+  scorer: Scorer;
+  /** Scorers in order of preference for the pipeline's degradation ladder: the model, then rules-only. */
+  ladder: Scorer[];
+  /** The active model's metadata; null when the fallback serves. */
+  metadata: ModelMetadata | null;
+  /** Why the active model could not be served (e.g. a FeatureSetMismatchError); null otherwise. */
+  problem: Error | null;
+}
+
+export interface ServeOptions extends ModelScorerOptions {
+  /** Where a refused model is reported; default console.warn. */
+  log?: (message: string) => void;
+}
+
+/**
+ * Load the active model into a ModelScorer (its tfjs copy is disposed once read). With no
+ * active model, or one that cannot be served, the RulesOnlyScorer serves and `problem` says why.
+ */
+export async function serveActiveModel(registry: ModelRegistry, options: ServeOptions = {}): Promise<ServedScorer> {
+  const { log = (m: string) => console.warn(m), ...scorerOptions } = options;
+  let version: string | null = null;
+  try {
+    version = await registry.active();
+    if (version === null) return fallback(null);
+    const artifact = await registry.load(version);
+    try {
+      const scorer = ModelScorer.fromArtifact(artifact, scorerOptions);
+      return { scorer, ladder: [scorer, new RulesOnlyScorer()], metadata: artifact.metadata, problem: null };
+    } finally {
+      artifact.model.dispose();
+    }
+  } catch (e) {
+    const problem = e instanceof Error ? e : new Error(String(e));
+    log(`rtds score: cannot serve model ${version ?? '(unknown)'} from ${registry.dir}: ${problem.message}; scoring rules-only`);
+    return fallback(problem);
+  }
+}
+
+function fallback(problem: Error | null): ServedScorer {
+  const scorer = new RulesOnlyScorer();
+  return { scorer, ladder: [scorer], metadata: null, problem };
+}

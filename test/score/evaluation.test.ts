@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { averagePrecision, confusionMatrix, evaluateScores, rocAuc, thresholdMetrics } from '../../src/score/evaluation.ts';
+
+const close = (actual: number, expected: number, eps = 1e-12): void =>
+  assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
+
+// Positives score 0.9 and 0.8; negatives 0.8, 0.3, 0.1 — one positive ties with one negative.
+const scores = [0.9, 0.8, 0.8, 0.3, 0.1];
+const labels = [1, 0, 1, 0, 0];
+
+describe('evaluation metrics', () => {
+  it('counts a score equal to the threshold as predicted fraud in the confusion matrix', () => {
+    assert.deepEqual(confusionMatrix(scores, labels, 0.8), { tp: 2, fp: 1, tn: 2, fn: 0 });
+    assert.deepEqual(confusionMatrix(scores, labels, 0.85), { tp: 1, fp: 0, tn: 3, fn: 1 });
+  });
+
+  it('derives accuracy, precision, recall and F1 from the confusion matrix', () => {
+    const m = thresholdMetrics(scores, labels, 0.8);
+    close(m.accuracy, 4 / 5);
+    close(m.precision, 2 / 3);
+    close(m.recall, 1);
+    close(m.f1, 0.8);
+    const strict = thresholdMetrics(scores, labels, 0.85);
+    close(strict.precision, 1);
+    close(strict.recall, 0.5);
+    close(strict.f1, 2 / 3);
+  });
+
+  it('reports precision and F1 as 0 when nothing is predicted fraud', () => {
+    const m = thresholdMetrics([0.1, 0.2], [1, 0], 0.5);
+    assert.equal(m.precision, 0);
+    assert.equal(m.recall, 0);
+    assert.equal(m.f1, 0);
+    close(m.accuracy, 0.5);
+  });
+
+  it('computes ROC-AUC over all positive/negative pairs, a tie counting one half', () => {
+    // Pairs won: 0.9 beats all three negatives, 0.8 beats two and ties one: (3 + 2.5) / 6.
+    close(rocAuc(scores, labels), 5.5 / 6);
+    close(rocAuc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]), 0.75); // scikit-learn's documented example
+  });
+
+  it('gives AUC 0.5 when every score ties, 1 for a perfect and 0 for an inverted ranking', () => {
+    close(rocAuc([0.5, 0.5, 0.5, 0.5], [1, 0, 1, 0]), 0.5);
+    close(rocAuc([0.9, 0.8, 0.2, 0.1], [1, 1, 0, 0]), 1);
+    close(rocAuc([0.9, 0.8, 0.2, 0.1], [0, 0, 1, 1]), 0);
+  });
+
+  it('returns NaN for AUC when only one class is present', () => {
+    assert.ok(Number.isNaN(rocAuc([0.2, 0.7], [0, 0])));
+    assert.ok(Number.isNaN(rocAuc([0.2, 0.7], [1, 1])));
+  });
+
+  it('computes average precision as the step area under the precision-recall curve, ties grouped', () => {
+    // Threshold 0.9: P = 1, R = ½; threshold 0.8 (three rows): P = ⅔, R = 1 → ½·1 + ½·⅔.
+    close(averagePrecision(scores, labels), 0.5 + 1 / 3);
+    close(averagePrecision([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]), 0.5 * 1 + 0.5 * (2 / 3)); // scikit-learn: 0.8333
+    close(averagePrecision([0.5, 0.5, 0.5, 0.5], [1, 0, 0, 0]), 0.25);
+    assert.ok(Number.isNaN(averagePrecision([0.3], [0])));
+  });
+
+  it('summarises a model at each requested threshold', () => {
+    const m = evaluateScores(scores, labels, [0.5, 0.85]);
+    assert.equal(m.rows, 5);
+    assert.equal(m.positives, 2);
+    close(m.roc_auc, 5.5 / 6);
+    assert.deepEqual(
+      m.at.map((t) => t.threshold),
+      [0.5, 0.85],
+    );
+    assert.deepEqual(m.at[1]!.confusion, { tp: 1, fp: 0, tn: 3, fn: 1 });
+  });
+
+  it('refuses scores and labels of different lengths', () => {
+    assert.throws(() => rocAuc([0.1, 0.2], [1]), RangeError);
+  });
+});
