@@ -14,6 +14,7 @@ RTDS_MODEL_DIR (default <RTDS_DATA_DIR>/models) and activates it.
   --users <n>     users in the generated population (default 2000)
   --seed <n>      seed for traffic and weights (default 7)
   --epochs <n>    training epochs (default 10)
+  --class-weight <w>  weight of the fraud class: sqrt (default), balanced or none
   --no-activate   register without activating
   --help          this text
 `;
@@ -26,6 +27,7 @@ export async function runTrain(args: string[]): Promise<void> {
       users: { type: 'string' },
       seed: { type: 'string', default: '7' },
       epochs: { type: 'string', default: '10' },
+      'class-weight': { type: 'string', default: 'sqrt' },
       'no-activate': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -39,6 +41,8 @@ export async function runTrain(args: string[]): Promise<void> {
     if (!Number.isInteger(n) || n < min) throw new Error(`rtds train: --${name} must be an integer ≥ ${min}, got "${raw}"`);
     return n;
   };
+  const classWeight = values['class-weight'];
+  if (classWeight !== 'sqrt' && classWeight !== 'balanced' && classWeight !== 'none') throw new Error(`rtds train: --class-weight must be sqrt, balanced or none, got "${classWeight}"`);
   const config = loadConfig();
   const epochs = int('epochs', values.epochs, 1);
   const outcome = await trainOnGeneratedHistory({
@@ -51,6 +55,7 @@ export async function runTrain(args: string[]): Promise<void> {
     retentionMs: config.stateRetentionMs,
     thresholds: [config.threshold - 0.2, config.threshold],
     activate: values['no-activate'] !== true,
+    classWeight,
     onEpoch: (p) =>
       process.stderr.write(`epoch ${p.epoch}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.val_loss.toFixed(4)}  val_auc ${p.val_auc.toFixed(4)}  ${(p.elapsed_ms / 1000).toFixed(1)} s\n`),
   });

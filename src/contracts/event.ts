@@ -128,7 +128,8 @@ export function validateEvent(input: unknown, eventTypes: ReadonlySet<string> = 
   const raw = input as Record<string, unknown>;
   const event_id = typeof raw.event_id === 'string' ? raw.event_id : undefined;
   const errors = checkSchema(raw) ? [] : fieldErrors(checkSchema.errors ?? []);
-  const failed = new Set(errors.map((e) => e.field));
+  // The checks below skip a field the schema already refused: one reason per field.
+  const failed = errors.length === 0 ? NO_FIELDS : new Set(errors.map((e) => e.field));
 
   if (!failed.has('event_type') && typeof raw.event_type === 'string' && !eventTypes.has(raw.event_type)) {
     errors.push({ field: 'event_type', reason: `unknown event type "${raw.event_type}"; known: ${[...eventTypes].join(', ')}` });
@@ -136,7 +137,7 @@ export function validateEvent(input: unknown, eventTypes: ReadonlySet<string> = 
   if (!failed.has('amount') && typeof raw.amount === 'number' && !Number.isFinite(raw.amount)) {
     errors.push({ field: 'amount', reason: 'must be a finite number' });
   }
-  if (raw.amount === undefined && typeof raw.event_type === 'string' && (MONEY_MOVING_TYPES as readonly string[]).includes(raw.event_type)) {
+  if (raw.amount === undefined && typeof raw.event_type === 'string' && MONEY_MOVING.has(raw.event_type)) {
     errors.push({ field: 'amount', reason: `is required for ${raw.event_type} events` });
   }
   if (!failed.has('metadata') && raw.metadata !== undefined && Buffer.byteLength(JSON.stringify(raw.metadata)) > METADATA_MAX_BYTES) {
@@ -153,9 +154,5 @@ export function validateEvent(input: unknown, eventTypes: ReadonlySet<string> = 
 }
 
 export const DEFAULT_EVENT_TYPES: ReadonlySet<string> = new Set(BUILT_IN_EVENT_TYPES);
-
-/** The event as the contract defines it, without RTDS's derived fields (for files and the wire). */
-export function toEventInput(event: RtdsEvent): EventInput {
-  const { event_time: _derived, ...input } = event;
-  return input;
-}
+const MONEY_MOVING: ReadonlySet<string> = new Set(MONEY_MOVING_TYPES);
+const NO_FIELDS: ReadonlySet<string> = new Set();

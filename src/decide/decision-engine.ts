@@ -70,25 +70,28 @@ export class DecisionEngine {
     return this.thresholds.get(eventType) ?? this.defaultThreshold;
   }
 
-  decide(s: ScoredEvent, now: number): Decision {
+  /**
+   * Decide one scored event. `decidedAt` is shared by a batch (one clock read and one date
+   * format per batch, not per event). The score's reasons array becomes the decision's.
+   */
+  decide(s: ScoredEvent, decidedAt: { ms: number; iso: string }): Decision {
     const { event, score } = s;
     const t = this.thresholdFor(event.event_type);
     const flagAt = t - this.ruleSet.flag_margin;
     let outcome: Outcome = score >= t ? 'rejected' : score >= flagAt ? 'flagged' : 'approved';
-    const reasons: Reason[] = [...s.scoreReasons];
-    const drivers: string[] = [];
-    if (outcome !== 'approved') drivers.push(`risk score ${score.toFixed(2)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}`);
+    const reasons = s.scoreReasons;
+    let drivers = outcome === 'approved' ? '' : `risk score ${score.toFixed(2)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}`;
     for (const rule of this.rules) {
       const hit = rule(event);
       if (hit === null) continue;
       reasons.push(hit.reason);
-      drivers.push(hit.reason.message);
+      drivers = drivers === '' ? hit.reason.message : `${drivers}; ${hit.reason.message}`;
       if (SEVERITY[hit.outcome] > SEVERITY[outcome]) outcome = hit.outcome;
     }
     const reason =
       outcome === 'approved'
         ? `Approved: risk score ${score.toFixed(2)} is below ${flagAt.toFixed(2)} and no rule fired.`
-        : `${outcome === 'rejected' ? 'Rejected' : 'Flagged'}: ${drivers.join('; ')}.`;
+        : `${outcome === 'rejected' ? 'Rejected' : 'Flagged'}: ${drivers}.`;
     return {
       decision_id: decisionIdFor(event.event_id),
       event_id: event.event_id,
@@ -96,8 +99,8 @@ export class DecisionEngine {
       risk_score: score,
       reason,
       reasons,
-      timestamp: new Date(now).toISOString(),
-      processing_time_ms: Math.max(0, now - s.acceptedAt),
+      timestamp: decidedAt.iso,
+      processing_time_ms: Math.max(0, decidedAt.ms - s.acceptedAt),
       model_version: s.modelVersion,
       rules_version: this.ruleSet.version,
       late: s.late,

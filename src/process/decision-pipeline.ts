@@ -91,7 +91,8 @@ export class DecisionPipeline {
 
     const { scores, scorer } = this.score(vectors, events);
     const engine = this.engine;
-    const decidedAt = now();
+    const ms = now();
+    const decidedAt = { ms, iso: new Date(ms).toISOString() };
     for (let j = 0; j < events.length; j++) {
       const score = scores[j]!;
       const decision = engine.decide(

@@ -323,12 +323,6 @@ export class ModelRegistry {
     return loadArtifact(await this.existingVersionDir(version), this.options);
   }
 
-  /** The active model, or null when none is active. */
-  async loadActive(): Promise<ModelArtifact | null> {
-    const version = await this.active();
-    return version === null ? null : this.load(version);
-  }
-
   private async existingVersionDir(version: string): Promise<string> {
     const dir = path.join(this.dir, version);
     if (!VERSION_PATTERN.test(version) || !(await isDirectory(dir))) throw new ModelVersionNotFoundError(this.dir, version);

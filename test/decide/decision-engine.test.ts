@@ -3,6 +3,8 @@ import { describe, it } from 'node:test';
 import { validateEvent, type RtdsEvent } from '../../src/contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, parseRuleSet, RuleSetError, type ScoredEvent } from '../../src/decide/index.ts';
 
+const at = (ms: number): { ms: number; iso: string } => ({ ms, iso: new Date(ms).toISOString() });
+
 function scored(score: number, fields: Record<string, unknown> = {}): ScoredEvent {
   const v = validateEvent({ event_id: 'e1', event_type: 'transaction', timestamp: 0, user_id: 'u', amount: 20, channel: 'web', country: 'DE', ...fields });
   assert.ok(v.ok);
@@ -12,47 +14,47 @@ function scored(score: number, fields: Record<string, unknown> = {}): ScoredEven
 describe('thresholds', () => {
   const engine = new DecisionEngine(defaultRuleSet(0.7));
   it('rejects at t, flags from t − 0.2, approves below', () => {
-    assert.equal(engine.decide(scored(0.7), 1001).decision, 'rejected');
-    assert.equal(engine.decide(scored(0.69), 1001).decision, 'flagged');
-    assert.equal(engine.decide(scored(0.5), 1001).decision, 'flagged');
-    assert.equal(engine.decide(scored(0.49), 1001).decision, 'approved');
+    assert.equal(engine.decide(scored(0.7), at(1001)).decision, 'rejected');
+    assert.equal(engine.decide(scored(0.69), at(1001)).decision, 'flagged');
+    assert.equal(engine.decide(scored(0.5), at(1001)).decision, 'flagged');
+    assert.equal(engine.decide(scored(0.49), at(1001)).decision, 'approved');
   });
 
   it('uses the threshold of the event type when one is configured', () => {
     const perType = new DecisionEngine(parseRuleSet({ version: 'x', thresholds: { default: 0.7, login: 0.9 }, rules: [] }));
-    assert.equal(perType.decide(scored(0.8), 0).decision, 'rejected');
-    assert.equal(perType.decide(scored(0.8, { event_type: 'login' }), 0).decision, 'flagged');
+    assert.equal(perType.decide(scored(0.8), at(0)).decision, 'rejected');
+    assert.equal(perType.decide(scored(0.8, { event_type: 'login' }), at(0)).decision, 'flagged');
   });
 
   it('explains the decision with a sentence and every reason, and records versions and timing', () => {
-    const d = engine.decide(scored(0.93), 1003.5);
+    const d = engine.decide(scored(0.93), at(1003.5));
     assert.match(d.reason, /^Rejected: risk score 0\.93 ≥ 0\.70 for transaction/);
     assert.deepEqual(d.reasons.map((r) => r.code), ['model_score']);
     assert.equal(d.processing_time_ms, 3.5);
     assert.equal(d.rules_version, 'builtin-1');
     assert.equal(d.model_version, 'v1');
-    assert.match(engine.decide(scored(0.1), 0).reason, /^Approved/);
+    assert.match(engine.decide(scored(0.1), at(0)).reason, /^Approved/);
   });
 });
 
 describe('business rules', () => {
   const engine = new DecisionEngine(defaultRuleSet(0.7));
   it('rejects a blocked country whatever the score', () => {
-    const d = engine.decide(scored(0.01, { country: 'KP' }), 0);
+    const d = engine.decide(scored(0.01, { country: 'KP' }), at(0));
     assert.equal(d.decision, 'rejected');
     assert.ok(d.reasons.some((r) => r.code === 'sanctioned_country' && r.source === 'rule' && /KP is blocked/.test(r.message)));
   });
 
   it('applies amount limits per channel only on that channel', () => {
-    assert.equal(engine.decide(scored(0.01, { channel: 'atm', amount: 1500, event_type: 'withdrawal' }), 0).decision, 'flagged');
-    assert.equal(engine.decide(scored(0.01, { channel: 'web', amount: 1500 }), 0).decision, 'approved');
-    const d = engine.decide(scored(0.01, { channel: 'web', amount: 60_000 }), 0);
+    assert.equal(engine.decide(scored(0.01, { channel: 'atm', amount: 1500, event_type: 'withdrawal' }), at(0)).decision, 'flagged');
+    assert.equal(engine.decide(scored(0.01, { channel: 'web', amount: 1500 }), at(0)).decision, 'approved');
+    const d = engine.decide(scored(0.01, { channel: 'web', amount: 60_000 }), at(0));
     assert.equal(d.decision, 'rejected');
     assert.match(d.reason, /amount 60,000 exceeds the limit of 50,000/);
   });
 
   it('never lets a rule soften what the score decided', () => {
-    assert.equal(engine.decide(scored(0.95, { channel: 'atm', amount: 1500, event_type: 'withdrawal' }), 0).decision, 'rejected');
+    assert.equal(engine.decide(scored(0.95, { channel: 'atm', amount: 1500, event_type: 'withdrawal' }), at(0)).decision, 'rejected');
   });
 });
 

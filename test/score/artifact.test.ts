@@ -142,7 +142,6 @@ describe('model artifacts and the registry', () => {
   it('numbers saved versions v1, v2, … and serves the one activated', async () => {
     const registry = new ModelRegistry(path.join(tmp, 'registry'));
     assert.equal(await registry.active(), null);
-    assert.equal(await registry.loadActive(), null);
     assert.equal(await registry.save(draft()), 'v1');
     assert.equal(await registry.save(draft()), 'v2');
     assert.equal(await registry.active(), null, 'saving does not activate');
@@ -158,9 +157,9 @@ describe('model artifacts and the registry', () => {
         ['v2', false, 'v2'],
       ],
     );
-    const active = await registry.loadActive();
-    assert.equal(active?.metadata.version, 'v1');
-    active?.model.dispose();
+    const active = await registry.load((await registry.active())!);
+    assert.equal(active.metadata.version, 'v1');
+    active.model.dispose();
   });
 
   it('gives concurrent saves distinct versions, each with its own metadata', async () => {

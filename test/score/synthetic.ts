@@ -1,17 +1,9 @@
 // Test data: labelled raw feature vectors from a seeded generator, where fraud depends on the features.
 import { FEATURES, featureIndex } from '../../src/features/vector.ts';
+import { seededRandom } from '../../src/score/mlp.ts';
 
-/** mulberry32. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The training code's own seeded generator, so tests and training share one PRNG. */
+export const rng = seededRandom;
 
 function normal(random: () => number): number {
   const u = Math.max(random(), 1e-12);

@@ -70,39 +70,26 @@ export function onlineAction(type: string, user: User, at: OnlineOrigin): EventI
 
 /** A purchase (with merchant) or transfer (without) through an app or website. */
 export function onlinePayment(type: string, user: User, at: OnlineOrigin, amount: number, currency: string, merchantId?: string): EventInput {
-  return merchantId === undefined
-    ? {
-        event_id: '',
-        event_type: type,
-        timestamp: '',
-        user_id: user.id,
-        session_id: at.session,
-        ip_address: at.ip,
-        country: at.country,
-        channel: at.channel,
-        device_id: at.device,
-        amount,
-        currency,
-      }
-    : {
-        event_id: '',
-        event_type: type,
-        timestamp: '',
-        user_id: user.id,
-        session_id: at.session,
-        ip_address: at.ip,
-        country: at.country,
-        channel: at.channel,
-        device_id: at.device,
-        amount,
-        currency,
-        merchant_id: merchantId,
-      };
+  const event: EventInput = {
+    event_id: '',
+    event_type: type,
+    timestamp: '',
+    user_id: user.id,
+    session_id: at.session,
+    ip_address: at.ip,
+    country: at.country,
+    channel: at.channel,
+    device_id: at.device,
+    amount,
+    currency,
+  };
+  if (merchantId !== undefined) event.merchant_id = merchantId;
+  return event;
 }
 
 /** Money moved at a shop terminal or an ATM, or pushed by a merchant: no device or address of the user's. */
 export function terminalPayment(type: string, user: User, channel: string, country: string, amount: number, currency: string, merchantId?: string): EventInput {
-  return merchantId === undefined
-    ? { event_id: '', event_type: type, timestamp: '', user_id: user.id, country, channel, amount, currency }
-    : { event_id: '', event_type: type, timestamp: '', user_id: user.id, country, channel, amount, currency, merchant_id: merchantId };
+  const event: EventInput = { event_id: '', event_type: type, timestamp: '', user_id: user.id, country, channel, amount, currency };
+  if (merchantId !== undefined) event.merchant_id = merchantId;
+  return event;
 }
