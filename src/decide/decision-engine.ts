@@ -80,7 +80,11 @@ export class DecisionEngine {
     const flagAt = t - this.ruleSet.flag_margin;
     let outcome: Outcome = score >= t ? 'rejected' : score >= flagAt ? 'flagged' : 'approved';
     const reasons = s.scoreReasons;
-    let drivers = outcome === 'approved' ? '' : `risk score ${score.toFixed(2)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}`;
+    // The scorer's first reason states the score; the rest say what drove it (top features, signals).
+    let drivers =
+      outcome === 'approved'
+        ? ''
+        : `risk score ${score.toFixed(2)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
     for (const rule of this.rules) {
       const hit = rule(event);
       if (hit === null) continue;

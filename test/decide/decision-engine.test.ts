@@ -35,6 +35,12 @@ describe('thresholds', () => {
     assert.equal(d.model_version, 'v1');
     assert.match(engine.decide(scored(0.1), at(0)).reason, /^Approved/);
   });
+
+  it('names what drove a risky score in the sentence', () => {
+    const s = scored(0.9);
+    s.scoreReasons.push({ code: 'model_feature', source: 'model', message: 'amount_to_avg = 23.4 raised the score by 0.31' });
+    assert.equal(engine.decide(s, at(0)).reason, 'Rejected: risk score 0.90 ≥ 0.70 for transaction (amount_to_avg = 23.4 raised the score by 0.31).');
+  });
 });
 
 describe('business rules', () => {
