@@ -6,11 +6,14 @@ import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, Processor } from '../process/index.ts';
 import { DecisionSink, openDatabase, type Database } from '../store/index.ts';
-import { PartitionedLog } from '../transport/embedded/partitioned-log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import { buildServer } from '../api/server.ts';
 import { LiveTraffic } from './live-traffic.ts';
 import { loadScorers } from './model.ts';
+import { openTransport } from './transport.ts';
+
+/** A processor-less process (API only) still has a Processor object; it reads nothing. */
+const NO_SOURCE = { start: async () => undefined, stop: async () => undefined, lag: () => 0 };
 
 export interface RunningApp {
   /** Base URL of the HTTP server. */
@@ -30,9 +33,16 @@ export interface RunningApp {
 
 /** The sink holds at most this many batches before the processor waits for the store. */
 const SINK_HIGH_WATER_BATCHES = 8;
-const CONSUMER_GROUP = 'rtds-processor';
 
-export async function startApp(config: Config, options: { logger?: Logger } = {}): Promise<RunningApp> {
+export interface AppRoles {
+  /** HTTP API, dashboard and (with the generator setting) synthetic traffic. */
+  api: boolean;
+  /** A processor instance: consumes the events log and decides. */
+  processor: boolean;
+}
+
+export async function startApp(config: Config, options: { logger?: Logger; roles?: AppRoles } = {}): Promise<RunningApp> {
+  const roles = options.roles ?? { api: true, processor: true };
   const logger = options.logger ?? createLogger(config.logLevel);
   const db = await openDatabase(config);
   logger.info({ database: db.kind, dataDir: config.databaseUrl === undefined ? config.dataDir : undefined }, 'store ready');
@@ -55,18 +65,21 @@ export async function startApp(config: Config, options: { logger?: Logger } = {}
     onError: (err) => logger.error({ err }, 'store write failed; the batch is kept and retried'),
   });
   const feed = new DecisionFeed();
-  const log = new PartitionedLog(config.partitions);
+  const transport = await openTransport(config, logger);
+  const side = transport.sideOutputs;
   const debug = logger.isLevelEnabled('debug');
 
-  const processor = new Processor(log.consumer(CONSUMER_GROUP), pipeline, {
+  const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, {
     decided(event, decision, features) {
       sink.write({ event, decision: { ...decision, features } });
+      side?.decided(event, decision);
       metrics.decided(decision, event.event_type);
       feed.publish({ event, decision });
       if (debug) logger.debug({ event_id: event.event_id, decision_id: decision.decision_id, decision: decision.decision, risk_score: decision.risk_score }, 'decided');
     },
     deadLetter(letter) {
       sink.writeDeadLetter(letter);
+      side?.deadLetter(letter);
       metrics.deadLetter('log');
       logger.warn({ event_id: letter.event_id, errors: letter.errors, source: letter.source }, 'invalid record dead-lettered');
     },
@@ -76,11 +89,16 @@ export async function startApp(config: Config, options: { logger?: Logger } = {}
       if (debug) logger.debug({ event_id: eventId, decision_id: decisionIdFor(eventId) }, 're-sent event ignored; its decision stands');
     },
     ready: () => sink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
+    // On Kafka the source commits offsets after this: the store and the topics have it all.
+    ...(side === undefined ? {} : { durable: async () => void (await Promise.all([sink.flush(), side.settle()])) }),
   });
 
   const ingest = new EventIngest({
-    log,
-    deadLetter: (letter) => sink.writeDeadLetter(letter),
+    log: transport.producer,
+    deadLetter: (letter) => {
+      sink.writeDeadLetter(letter);
+      side?.deadLetter(letter);
+    },
     onAccepted: (source, n) => metrics.eventIn(source, n),
     onRejected: (source, rejection) => {
       metrics.deadLetter(source);
@@ -96,33 +114,37 @@ export async function startApp(config: Config, options: { logger?: Logger } = {}
   }, 1000);
 
   let accepting = false;
-  const server = await buildServer({
-    ingest,
-    feed,
-    db,
-    metrics,
-    logger,
-    decideTimeoutMs: config.decideTimeoutMs,
-    summary: () => latest,
-    flush: () => sink.flush(),
-    ready: () => accepting,
-  });
+  const server = roles.api
+    ? await buildServer({
+        ingest,
+        feed,
+        db,
+        metrics,
+        logger,
+        decideTimeoutMs: config.decideTimeoutMs,
+        summary: () => latest,
+        flush: () => sink.flush(),
+        ready: () => accepting,
+      })
+    : undefined;
   await processor.start();
-  const url = await server.listen({ host: config.host, port: config.port });
+  const url = server === undefined ? '' : await server.listen({ host: config.host, port: config.port });
   accepting = true;
 
-  const traffic = config.generator ? new LiveTraffic({ ingest, db, rate: config.generatorRate, seed: config.generatorSeed, logger }) : undefined;
+  const traffic = roles.api && config.generator ? new LiveTraffic({ ingest, db, rate: config.generatorRate, seed: config.generatorSeed, logger }) : undefined;
   traffic?.start();
-  logger.info({ url, model_version: pipeline.modelVersion, rules_version: pipeline.rulesVersion, generator: config.generator ? config.generatorRate : false }, `RTDS is running: dashboard at ${url}/`);
+  const running = { transport: transport.kind, roles, model_version: pipeline.modelVersion, rules_version: pipeline.rulesVersion, generator: traffic === undefined ? false : config.generatorRate };
+  logger.info({ url, ...running }, server === undefined ? 'RTDS processor is running' : `RTDS is running: dashboard at ${url}/`);
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       accepting = false;
       await traffic?.stop();
-      await server.close();
+      await server?.close();
       await processor.stop({ drain: true });
       await sink.close();
+      await transport.close();
       clearInterval(ticker);
       await db.close();
       logger.info('stopped: log drained, store flushed');

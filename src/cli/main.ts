@@ -1,5 +1,6 @@
 // The `rtds` command line: thin commands that wire the stages together.
 import { parseArgs } from 'node:util';
+import type { RunningApp } from '../app/index.ts';
 import { ConfigError, loadConfig, settingsTable, type Config } from '../config/index.ts';
 
 const USAGE = `rtds — real-time decision system
@@ -11,6 +12,7 @@ commands:
                 --no-generator   do not run the traffic generator
                 --rate <n>       generator events/s            --seed <n>   generator seed
                 --port <n>       HTTP port (default 8501)
+  processor   one processor instance in the Kafka consumer group (needs RTDS_KAFKA_BROKERS)
   generate    write labelled synthetic traffic (rtds generate --help)
   train       train, evaluate and register a model on generated traffic (rtds train --help)
   bench       measure throughput and latency (rtds bench --help)
@@ -18,21 +20,8 @@ commands:
 
 Configuration comes from RTDS_* environment variables; see README.md.`;
 
-async function start(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { 'no-generator': { type: 'boolean' }, rate: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' } },
-  });
-  const overrides: Partial<Config> = {};
-  const env = { ...process.env };
-  if (values['no-generator'] === true) overrides.generator = false;
-  // Flags go through the same parsers as env vars, so they are validated alike.
-  if (values.rate !== undefined) env.RTDS_GENERATOR_RATE = values.rate;
-  if (values.seed !== undefined) env.RTDS_GENERATOR_SEED = values.seed;
-  if (values.port !== undefined) env.RTDS_PORT = values.port;
-  const config = loadConfig(overrides, env);
-  const { startApp } = await import('../app/index.ts');
-  const app = await startApp(config);
+/** Run until SIGINT/SIGTERM, then drain and exit; a second signal exits at once. */
+function runUntilSignalled(app: RunningApp): void {
   let signals = 0;
   const shutdown = (signal: string): void => {
     if (++signals > 1) {
@@ -52,11 +41,39 @@ async function start(args: string[]): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
+async function processor(): Promise<void> {
+  const config = loadConfig();
+  if (config.kafkaBrokers === undefined) throw new ConfigError('RTDS_KAFKA_BROKERS', '', 'rtds processor joins a Kafka consumer group; set the brokers (the embedded log lives inside `rtds start`)');
+  // Several processes must not open one embedded database folder.
+  if (config.databaseUrl === undefined) throw new ConfigError('RTDS_DATABASE_URL', '', 'rtds processor writes to a shared PostgreSQL; set its URL');
+  const { startApp } = await import('../app/index.ts');
+  runUntilSignalled(await startApp(config, { roles: { api: false, processor: true } }));
+}
+
+async function start(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { 'no-generator': { type: 'boolean' }, rate: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' } },
+  });
+  const overrides: Partial<Config> = {};
+  const env = { ...process.env };
+  if (values['no-generator'] === true) overrides.generator = false;
+  // Flags go through the same parsers as env vars, so they are validated alike.
+  if (values.rate !== undefined) env.RTDS_GENERATOR_RATE = values.rate;
+  if (values.seed !== undefined) env.RTDS_GENERATOR_SEED = values.seed;
+  if (values.port !== undefined) env.RTDS_PORT = values.port;
+  const config = loadConfig(overrides, env);
+  const { startApp } = await import('../app/index.ts');
+  runUntilSignalled(await startApp(config));
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...args] = argv;
   switch (command) {
     case 'start':
       return start(args);
+    case 'processor':
+      return processor();
     case 'generate':
       return (await import('./generate.ts')).runGenerate(args);
     case 'train':

@@ -30,11 +30,14 @@ export class EventIngest {
   async submit(inputs: readonly unknown[], source: string): Promise<IngestResult> {
     const accepted: RtdsEvent[] = [];
     const rejected: Rejection[] = [];
+    const appends: Promise<void>[] = [];
     for (let i = 0; i < inputs.length; i++) {
       const checked = validateEvent(inputs[i], this.options.eventTypes);
       if (checked.ok) {
         // The log carries the contract's JSON, as a Kafka record would; the processor validates again.
-        await this.options.log.append(checked.event.user_id, inputs[i]);
+        // Appends are awaited together, so a lingering producer sends the batch in one request.
+        const appended = this.options.log.append(checked.event.user_id, inputs[i]);
+        if (appended !== undefined) appends.push(appended);
         accepted.push(checked.event);
       } else {
         const rejection = { index: i, event_id: checked.event_id, errors: checked.errors };
@@ -42,6 +45,7 @@ export class EventIngest {
         this.reject(source, inputs[i], rejection);
       }
     }
+    await Promise.all(appends);
     if (accepted.length > 0) this.options.onAccepted?.(source, accepted.length);
     return { accepted, rejected };
   }

@@ -4,7 +4,7 @@ import type { DecisionEngine } from '../decide/index.ts';
 import type { DeadLetter } from '../store/index.ts';
 import type { Scorer, Score } from '../score/scorer.ts';
 import { SafeDefaultScorer } from '../score/safe-default-scorer.ts';
-import { epochMs, type LogRecord } from '../transport/log.ts';
+import { epochMs, UndecodableRecord, type LogRecord } from '../transport/log.ts';
 import { PartitionTask } from './partition-task.ts';
 
 export type PipelineResult =
@@ -71,6 +71,10 @@ export class DecisionPipeline {
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const task = this.task(record.partition);
+      if (record.value instanceof UndecodableRecord) {
+        results[i] = { kind: 'dead_letter', letter: { source: 'log', payload: record.value.text, errors: [{ field: '(record)', reason: record.value.reason }] } };
+        continue;
+      }
       const checked = validateEvent(record.value, this.options.eventTypes);
       if (!checked.ok) {
         results[i] = { kind: 'dead_letter', letter: { source: 'log', event_id: checked.event_id, payload: JSON.stringify(record.value) ?? 'undefined', errors: checked.errors } };

@@ -11,6 +11,11 @@ export interface ProcessorOutput {
   duplicate(eventId: string): void;
   /** Resolves when the output can take more (backpressure from the store). */
   ready(): Promise<void>;
+  /**
+   * Resolves when what was handed over is durable. The source commits its offsets only after,
+   * so a crash replays rather than loses. Absent where the log itself is not durable (embedded).
+   */
+  durable?: () => Promise<void>;
 }
 
 export class Processor {
@@ -48,5 +53,6 @@ export class Processor {
           break;
       }
     }
+    await this.output.durable?.();
   }
 }

@@ -12,6 +12,14 @@ export interface LogRecord {
   acceptedAt: number;
 }
 
+/** A record whose bytes are not JSON: it still reaches the pipeline, which dead-letters it with this reason. */
+export class UndecodableRecord {
+  constructor(
+    readonly text: string,
+    readonly reason: string,
+  ) {}
+}
+
 /** Producer side of the events log. */
 export interface EventLogProducer {
   /** Append a record; records with the same key keep their order. */

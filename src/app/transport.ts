@@ -1,0 +1,72 @@
+// Chooses the transport from the configuration: the embedded log, or Kafka with its side-output topics.
+import type { Config } from '../config/index.ts';
+import type { Decision, RtdsEvent } from '../contracts/index.ts';
+import type { Logger } from '../observe/index.ts';
+import type { DeadLetter } from '../store/index.ts';
+import { PartitionedLog } from '../transport/embedded/partitioned-log.ts';
+import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
+import { KafkaRecordSource } from '../transport/kafka/kafka-source.ts';
+import { ensureTopics, topicNames } from '../transport/kafka/topics.ts';
+import type { EventLogProducer, RecordSource } from '../transport/log.ts';
+
+/** What the processor publishes besides the store: decisions, dead letters and late events as topics. */
+export interface SideOutputs {
+  decided(event: RtdsEvent, decision: Decision): void;
+  deadLetter(letter: DeadLetter): void;
+  /** Resolves when everything published so far is acknowledged. */
+  settle(): Promise<void>;
+}
+
+export interface Transport {
+  kind: 'embedded' | 'kafka';
+  producer: EventLogProducer;
+  /** The processor's source; created on demand, since an API-only process has none. */
+  source(): RecordSource;
+  sideOutputs: SideOutputs | undefined;
+  close(): Promise<void>;
+}
+
+const PROCESSOR_CONSUMER_GROUP = 'rtds-processor';
+
+export async function openTransport(config: Config, logger: Logger): Promise<Transport> {
+  if (config.kafkaBrokers === undefined) {
+    const log = new PartitionedLog(config.partitions);
+    return { kind: 'embedded', producer: log, source: () => log.consumer(PROCESSOR_CONSUMER_GROUP), sideOutputs: undefined, close: async () => undefined };
+  }
+  const brokers = config.kafkaBrokers.split(',').map((b) => b.trim());
+  const topics = topicNames(config.kafkaTopicPrefix);
+  const created = await ensureTopics(brokers, topics, config.partitions);
+  if (created.length > 0) logger.info({ topics: created, partitions: config.partitions }, 'created Kafka topics');
+  const clientId = `rtds-${process.pid}`;
+  const producer = new KafkaProducer({ brokers, clientId, topic: topics.events, lingerMs: config.kafkaLingerMs, batchSize: config.kafkaBatchSize, compression: config.kafkaCompression });
+  let inFlight: Promise<void>[] = [];
+  const track = (p: Promise<void>): void => {
+    inFlight.push(p);
+  };
+  const sources: KafkaRecordSource[] = [];
+  return {
+    kind: 'kafka',
+    producer,
+    source: () => {
+      const source = new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10 });
+      sources.push(source);
+      return source;
+    },
+    sideOutputs: {
+      decided(event, decision) {
+        track(producer.publish(topics.decisions, event.user_id, JSON.stringify(decision)));
+        if (decision.late) track(producer.publish(topics.late, event.user_id, JSON.stringify(event)));
+      },
+      deadLetter(letter) {
+        // The error travels in headers so the payload stays exactly what was received.
+        track(producer.publish(topics.deadLetters, letter.event_id ?? '', letter.payload, { 'rtds.error': JSON.stringify(letter.errors), 'rtds.source': letter.source }));
+      },
+      async settle() {
+        const pending = inFlight;
+        inFlight = [];
+        await Promise.all(pending);
+      },
+    },
+    close: () => producer.close(),
+  };
+}

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Producer, stringSerializers } from '@platformatic/kafka';
+import { startApp, type RunningApp } from '../../src/app/index.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { decisionIdFor } from '../../src/contracts/index.ts';
+import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
+import { KafkaRecordSource } from '../../src/transport/kafka/kafka-source.ts';
+import { ensureTopics, topicNames } from '../../src/transport/kafka/topics.ts';
+import type { LogRecord } from '../../src/transport/log.ts';
+import { kafkaAvailable, readTopic, TEST_BROKERS, testTopicPrefix } from '../support/kafka.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+
+const T0 = Date.parse('2026-11-26T09:00:00Z');
+const event = (i: number, user: string): Record<string, unknown> => ({
+  event_id: `k-${i}`,
+  event_type: 'transaction',
+  timestamp: new Date(T0 + i * 10).toISOString(),
+  user_id: user,
+  amount: 10 + (i % 50),
+  channel: 'web',
+  country: 'DE',
+});
+
+describe('Kafka transport against the real broker', () => {
+  let skip: string | undefined;
+  before(async () => {
+    const available = await kafkaAvailable();
+    if (available !== true) skip = available.skip;
+  });
+
+  it("keeps each user's events in order across partitions and commits offsets after each batch", async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    const topics = topicNames(testTopicPrefix());
+    await ensureTopics(TEST_BROKERS, topics, 6);
+    const producer = new KafkaProducer({ brokers: TEST_BROKERS, clientId: 'order-test', topic: topics.events, lingerMs: 5, batchSize: 500, compression: 'snappy' });
+    const sent = Array.from({ length: 2000 }, (_, i) => event(i, `user-${i % 25}`));
+    await Promise.all(sent.map((e) => producer.append(e.user_id as string, e)));
+    await producer.close();
+
+    const seen = new Map<string, number[]>();
+    let total = 0;
+    let resolveAll!: () => void;
+    const all = new Promise<void>((resolve) => (resolveAll = resolve));
+    const source = new KafkaRecordSource({ brokers: TEST_BROKERS, groupId: `order-${topics.events}`, clientId: 'order-test', topic: topics.events, maxWaitMs: 20 });
+    await source.start(async (batch: LogRecord[]) => {
+      for (const r of batch) {
+        const v = r.value as { user_id: string; event_id: string };
+        assert.equal(r.key, v.user_id, 'records are keyed by user');
+        const list = seen.get(v.user_id) ?? [];
+        list.push(Number(v.event_id.slice(2)));
+        seen.set(v.user_id, list);
+      }
+      total += batch.length;
+      if (total >= sent.length) resolveAll();
+    });
+    await all;
+    await source.stop({ drain: true });
+    assert.equal(total, sent.length);
+    for (const [user, ids] of seen) assert.deepEqual(ids, [...ids].sort((a, b) => a - b), `events of ${user} in order`);
+    assert.equal(seen.size, 25);
+  });
+});
+
+describe('the app on Kafka and PostgreSQL', () => {
+  let skip: string | undefined;
+  let app: RunningApp;
+  let db: TestDatabase;
+  let dataDir: string;
+  const prefix = testTopicPrefix();
+  const topics = topicNames(prefix);
+
+  before(async () => {
+    const available = await kafkaAvailable();
+    if (available !== true) {
+      skip = available.skip;
+      return;
+    }
+    const created = await createTestDatabase();
+    if ('skip' in created) {
+      skip = created.skip;
+      return;
+    }
+    db = created;
+    dataDir = mkdtempSync(path.join(tmpdir(), 'rtds-kafka-'));
+    app = await startApp(
+      loadConfig(
+        { dataDir, databaseUrl: db.url, kafkaBrokers: TEST_BROKERS.join(','), kafkaTopicPrefix: prefix, kafkaGroup: `group-${prefix}`, partitions: 4, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5 },
+        {},
+      ),
+    );
+  });
+  after(async () => {
+    if (skip !== undefined) return;
+    await app.stop();
+    await db.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('decides events from HTTP and from other producers exactly once, stored in PostgreSQL and on the decisions topic', async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    const wanted = new Set<string>();
+    const decided = new Promise<void>((resolve) =>
+      app.feed.subscribe(({ decision }) => {
+        wanted.delete(decision.event_id);
+        if (wanted.size === 0) resolve();
+      }),
+    );
+    const viaHttp = Array.from({ length: 300 }, (_, i) => event(i, `u-${i % 7}`));
+    // A record as kcat or kafka-console-producer would write it: plain JSON value, key user_id.
+    const foreign = event(1000, 'u-foreign');
+    for (const e of [...viaHttp, foreign]) wanted.add(e.event_id as string);
+    const res = await fetch(`${app.url}/api/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(viaHttp) });
+    assert.equal(res.status, 202);
+    const plain = new Producer({ clientId: 'plain', bootstrapBrokers: TEST_BROKERS, serializers: stringSerializers });
+    await plain.send({ messages: [{ topic: topics.events, key: 'u-foreign', value: JSON.stringify(foreign) }] });
+    // …and the same HTTP batch again: re-sent ids must not be decided twice.
+    assert.equal((await fetch(`${app.url}/api/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(viaHttp.slice(0, 50)) })).status, 202);
+    await plain.close();
+    await decided;
+    await app.sink.flush();
+
+    const [row] = await app.db.query<{ decisions: number; events: number }>('SELECT (SELECT count(*) FROM decisions)::int AS decisions, (SELECT count(*) FROM events)::int AS events');
+    assert.deepEqual(row, { decisions: 301, events: 301 });
+    const onTopic = await readTopic(topics.decisions, 301);
+    const ids = new Set(onTopic.map((m) => (JSON.parse(m.value) as { decision_id: string }).decision_id));
+    assert.ok(ids.has(decisionIdFor('k-1000')));
+    assert.ok(ids.has(decisionIdFor('k-0')));
+  });
+
+  it('sends poison records to the dead-letter topic with the error in headers and keeps the partition flowing', async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    const after = event(2000, 'u-poison');
+    const decided = new Promise<void>((resolve) =>
+      app.feed.subscribe(({ decision }) => {
+        if (decision.event_id === after.event_id) resolve();
+      }),
+    );
+    const plain = new Producer({ clientId: 'poison', bootstrapBrokers: TEST_BROKERS, serializers: stringSerializers });
+    await plain.send({
+      messages: [
+        { topic: topics.events, key: 'u-poison', value: 'this is { not json' },
+        { topic: topics.events, key: 'u-poison', value: JSON.stringify({ event_id: 'k-bad', event_type: 'transaction', timestamp: 'soon', user_id: 'u-poison' }) },
+        { topic: topics.events, key: 'u-poison', value: JSON.stringify(after) },
+      ],
+    });
+    await plain.close();
+    await decided; // the valid record behind the poison ones was decided
+    const letters = await readTopic(topics.deadLetters, 2);
+    const errors = letters.map((m) => JSON.parse(m.headers.get('rtds.error')!) as { field: string; reason: string }[]);
+    assert.match(errors[0]![0]!.reason, /not valid JSON/);
+    assert.equal(letters[0]!.value, 'this is { not json');
+    assert.deepEqual(errors[1]!.map((e) => e.field).sort(), ['amount', 'timestamp']);
+    await app.sink.flush();
+    const stored = await app.db.query<{ payload: string }>("SELECT payload FROM dead_letters WHERE source = 'log' ORDER BY id");
+    assert.deepEqual(
+      stored.map((r) => r.payload.slice(0, 10)),
+      ['this is { ', '{"event_id'],
+    );
+  });
+});
