@@ -4,8 +4,8 @@ import { decisionIdFor } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
-import { DecisionPipeline, Processor } from '../process/index.ts';
-import { DecisionSink, openDatabase, type Database } from '../store/index.ts';
+import { DecisionPipeline, Processor, type ProcessorOutput } from '../process/index.ts';
+import { DecisionSink, loadPartitionHistory, openDatabase, type Database } from '../store/index.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import { buildServer } from '../api/server.ts';
 import { LiveTraffic } from './live-traffic.ts';
@@ -69,9 +69,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const side = transport.sideOutputs;
   const debug = logger.isLevelEnabled('debug');
 
-  const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, {
-    decided(event, decision, features) {
-      sink.write({ event, decision: { ...decision, features } });
+  const output: ProcessorOutput = {
+    decided(event, decision, features, position) {
+      sink.write({ event, decision: { ...decision, features }, position });
       side?.decided(event, decision);
       metrics.decided(decision, event.event_type);
       feed.publish({ event, decision });
@@ -91,7 +91,17 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     ready: () => sink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
     // On Kafka the source commits offsets after this: the store and the topics have it all.
     ...(side === undefined ? {} : { durable: async () => void (await Promise.all([sink.flush(), side.settle()])) }),
-  });
+  };
+  // On Kafka a partition can arrive from another instance: its state is rebuilt from the events
+  // the store holds for it (the store is the changelog; see README).
+  const history =
+    side === undefined
+      ? undefined
+      : {
+          load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, partition, beforeOffset),
+          onRestored: (partition: number, events: number, ms: number) => logger.info({ partition, events, ms: Math.round(ms) }, 'partition state restored from the store'),
+        };
+  const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, history);
 
   const ingest = new EventIngest({
     log: transport.producer,

@@ -48,7 +48,7 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
     kind: 'kafka',
     producer,
     source: () => {
-      const source = new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10 });
+      const source = new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10, sessionTimeoutMs: config.kafkaSessionTimeoutMs });
       sources.push(source);
       return source;
     },

@@ -60,6 +60,7 @@ export const SETTINGS = {
   partitions: setting('RTDS_PARTITIONS', '12', int(1, 1024), 'Partitions of the events log (key = user_id); on Kafka, of topics RTDS creates.'),
   kafkaTopicPrefix: setting('RTDS_KAFKA_TOPIC_PREFIX', 'rtds.', text, 'Prefix of the Kafka topics (events, decisions, labels, events.dlq, events.late).'),
   kafkaGroup: setting('RTDS_KAFKA_GROUP', 'rtds-processor', text, 'Consumer group of the processor instances.'),
+  kafkaSessionTimeoutMs: setting('RTDS_KAFKA_SESSION_TIMEOUT_MS', '10000', int(1000, 600_000), 'A processor silent this long leaves the group and its partitions move (Kafka’s default is 45–60 s).'),
   kafkaLingerMs: setting('RTDS_KAFKA_LINGER_MS', '5', int(0, 1000), 'How long a produced record waits for others to share its request.'),
   kafkaBatchSize: setting('RTDS_KAFKA_BATCH_SIZE', '1000', int(1, 100_000), 'Records per produce request at most.'),
   kafkaCompression: setting('RTDS_KAFKA_COMPRESSION', 'snappy', oneOf('none', 'gzip', 'snappy', 'lz4', 'zstd'), 'Compression of produced batches.'),

@@ -4,11 +4,11 @@ import type { DecisionEngine } from '../decide/index.ts';
 import type { DeadLetter } from '../store/index.ts';
 import type { Scorer, Score } from '../score/scorer.ts';
 import { SafeDefaultScorer } from '../score/safe-default-scorer.ts';
-import { epochMs, UndecodableRecord, type LogRecord } from '../transport/log.ts';
+import { epochMs, UndecodableRecord, type LogPosition, type LogRecord } from '../transport/log.ts';
 import { PartitionTask } from './partition-task.ts';
 
 export type PipelineResult =
-  | { kind: 'decided'; event: RtdsEvent; decision: Decision; features: Float64Array }
+  | { kind: 'decided'; event: RtdsEvent; decision: Decision; features: Float64Array; position: LogPosition }
   | { kind: 'dead_letter'; letter: DeadLetter }
   | { kind: 'duplicate'; event_id: string };
 
@@ -52,6 +52,27 @@ export class DecisionPipeline {
     this.engine = engine;
   }
 
+  /** Whether the state of `partition` is missing or stale for a batch starting at `offset`. */
+  needsRestore(partition: number, offset: number): boolean {
+    return this.tasks.get(partition)?.nextOffset !== offset;
+  }
+
+  /**
+   * Rebuild a partition's state from its history (every event decided before `nextOffset`, in
+   * offset order) — the same steps that built it online, so features continue exactly.
+   */
+  restore(partition: number, history: Iterable<RtdsEvent>, nextOffset: number): number {
+    const task = new PartitionTask(this.options.maxOutOfOrdernessMs, this.options.retentionMs);
+    let n = 0;
+    for (const event of history) {
+      task.step(event);
+      n++;
+    }
+    task.nextOffset = nextOffset;
+    this.tasks.set(partition, task);
+    return n;
+  }
+
   private task(partition: number): PartitionTask {
     let task = this.tasks.get(partition);
     if (task === undefined) {
@@ -71,6 +92,7 @@ export class DecisionPipeline {
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const task = this.task(record.partition);
+      task.nextOffset = record.offset + 1;
       if (record.value instanceof UndecodableRecord) {
         results[i] = { kind: 'dead_letter', letter: { source: 'log', payload: record.value.text, errors: [{ field: '(record)', reason: record.value.reason }] } };
         continue;
@@ -103,7 +125,8 @@ export class DecisionPipeline {
         { event: events[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!, acceptedAt: records[slots[j]!]!.acceptedAt },
         decidedAt,
       );
-      results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]! };
+      const record = records[slots[j]!]!;
+      results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset } };
     }
     return results;
   }

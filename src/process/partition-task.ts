@@ -7,6 +7,8 @@ import { Watermark } from './watermark.ts';
 export class PartitionTask {
   readonly watermark: Watermark;
   private readonly features: UserFeatures;
+  /** Offset of the next record this state expects; any other means records were processed elsewhere. */
+  nextOffset = 0;
 
   constructor(maxOutOfOrdernessMs: number, retentionMs: number) {
     this.watermark = new Watermark(maxOutOfOrdernessMs);

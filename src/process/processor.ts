@@ -1,12 +1,12 @@
 // The processor runtime: pulls batches from a record source, runs the pipeline, hands results on.
 import type { Decision, RtdsEvent } from '../contracts/index.ts';
 import type { DeadLetter } from '../store/index.ts';
-import type { LogRecord, RecordSource } from '../transport/log.ts';
+import type { LogPosition, LogRecord, RecordSource } from '../transport/log.ts';
 import type { DecisionPipeline } from './decision-pipeline.ts';
 
 /** Where the processor's results go: the store's sink, the live feeds, the metrics. */
 export interface ProcessorOutput {
-  decided(event: RtdsEvent, decision: Decision, features: Float64Array): void;
+  decided(event: RtdsEvent, decision: Decision, features: Float64Array, position: LogPosition): void;
   deadLetter(letter: DeadLetter): void;
   duplicate(eventId: string): void;
   /** Resolves when the output can take more (backpressure from the store). */
@@ -18,11 +18,18 @@ export interface ProcessorOutput {
   durable?: () => Promise<void>;
 }
 
+/**
+ * Reads a partition's decided history before `beforeOffset`, in offset order: how state follows a
+ * partition to another instance (see README, "On Kafka and PostgreSQL").
+ */
+export type PartitionHistory = (partition: number, beforeOffset: number) => Promise<RtdsEvent[]>;
+
 export class Processor {
   constructor(
     private readonly source: RecordSource,
     private readonly pipeline: DecisionPipeline,
     private readonly output: ProcessorOutput,
+    private readonly history?: { load: PartitionHistory; onRestored?: (partition: number, events: number, ms: number) => void },
   ) {}
 
   start(): Promise<void> {
@@ -40,10 +47,11 @@ export class Processor {
 
   private async handle(batch: LogRecord[]): Promise<void> {
     await this.output.ready();
+    if (this.history !== undefined) await this.restoreStale(batch);
     for (const result of this.pipeline.processBatch(batch)) {
       switch (result.kind) {
         case 'decided':
-          this.output.decided(result.event, result.decision, result.features);
+          this.output.decided(result.event, result.decision, result.features, result.position);
           break;
         case 'dead_letter':
           this.output.deadLetter(result.letter);
@@ -54,5 +62,17 @@ export class Processor {
       }
     }
     await this.output.durable?.();
+  }
+
+  /** A partition seen for the first time, or again after others processed it, gets its state back first. */
+  private async restoreStale(batch: LogRecord[]): Promise<void> {
+    const first = new Map<number, number>();
+    for (const r of batch) if (!first.has(r.partition)) first.set(r.partition, r.offset);
+    for (const [partition, offset] of first) {
+      if (!this.pipeline.needsRestore(partition, offset)) continue;
+      const started = performance.now();
+      const events = await this.history!.load(partition, offset);
+      this.history!.onRestored?.(partition, this.pipeline.restore(partition, events, offset), performance.now() - started);
+    }
   }
 }

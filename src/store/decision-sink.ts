@@ -1,5 +1,6 @@
 // Batched, idempotent writer of events, decisions and dead letters: one transaction per flush.
 import type { RtdsEvent } from '../contracts/index.ts';
+import type { LogPosition } from '../transport/log.ts';
 import type { Database } from './database.ts';
 import { insertDeadLetters, type DeadLetter } from './dead-letters.ts';
 import { insertDecisions, type DecisionRecord } from './decisions.ts';
@@ -8,6 +9,7 @@ import { insertEvents } from './events.ts';
 export interface DecidedEvent {
   event: RtdsEvent;
   decision: DecisionRecord;
+  position?: LogPosition;
 }
 
 export interface SinkOptions {
@@ -89,7 +91,7 @@ export class DecisionSink {
     const started = performance.now();
     try {
       const [events, decisions] = (await this.db.batch([
-        insertEvents(decided.map((d) => d.event)),
+        insertEvents(decided),
         insertDecisions(decided.map((d) => d.decision)),
         ...(letters.length === 0 ? [] : [insertDeadLetters(letters)]),
       ])) as [{ n: number }[], { n: number }[]];

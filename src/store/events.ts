@@ -1,22 +1,51 @@
 // Repository of the `events` table.
 import type { EventInput, RtdsEvent } from '../contracts/index.ts';
+import type { LogPosition } from '../transport/log.ts';
 import type { Database, Statement } from './database.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
+/** An event to store, with where it was read from the log (absent for events that never were). */
+export interface LoggedEvent {
+  event: RtdsEvent;
+  position?: LogPosition | undefined;
+}
+
 /** Insert events in one statement; an event id already stored is left as it was. Returns the count inserted. */
-export function insertEvents(events: readonly RtdsEvent[]): Statement {
+export function insertEvents(rows: readonly LoggedEvent[]): Statement {
+  const json = rows.map(({ event, position }) => (position === undefined ? event : { ...event, log_partition: position.partition, log_offset: position.offset }));
   return {
     sql: `WITH ins AS (
-       INSERT INTO events (event_id, event_type, timestamp, user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata)
-       SELECT event_id, event_type, to_timestamp(event_time / 1000.0), user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata
+       INSERT INTO events (event_id, event_type, timestamp, user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_partition, log_offset)
+       SELECT event_id, event_type, to_timestamp(event_time / 1000.0), user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_partition, log_offset
        FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, event_type text, event_time double precision, user_id text, session_id text, ip_address text,
-            country text, channel text, amount double precision, currency text, merchant_id text, device_id text, metadata jsonb)
+            country text, channel text, amount double precision, currency text, merchant_id text, device_id text, metadata jsonb, log_partition integer, log_offset bigint)
        ON CONFLICT (event_id) DO NOTHING
        RETURNING 1)
      SELECT count(*)::int AS n FROM ins`,
-    params: [JSON.stringify(events)],
+    params: [JSON.stringify(json)],
   };
+}
+
+/**
+ * The events decided from one partition before `beforeOffset`, in offset order, as the
+ * processor saw them. Stored before the offsets were committed, so this is the partition's
+ * complete decided history.
+ */
+export async function loadPartitionHistory(db: Queryable, partition: number, beforeOffset: number): Promise<RtdsEvent[]> {
+  const rows = await db.query<EventRow & { event_time: number }>(
+    `SELECT *, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time FROM events WHERE log_partition = $1 AND log_offset < $2 ORDER BY log_offset`,
+    [partition, beforeOffset],
+  );
+  return rows.map((row) => {
+    const event: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(row)) {
+      if (v === null || k === 'created_at' || k === 'log_partition' || k === 'log_offset') continue;
+      event[k] = v instanceof Date ? v.toISOString() : v;
+    }
+    event.event_time = Math.round(row.event_time);
+    return event as unknown as RtdsEvent;
+  });
 }
 
 export interface StoredEvent extends EventInput {

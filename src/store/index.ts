@@ -2,7 +2,7 @@
 export { DatabaseError, openDatabase, type Database, type DatabaseOptions, type Statement } from './database.ts';
 export { migrate } from './migrations.ts';
 export { DecisionSink, type DecidedEvent, type SinkOptions } from './decision-sink.ts';
-export { findEvent, insertEvents, type StoredEvent } from './events.ts';
+export { findEvent, insertEvents, loadPartitionHistory, type LoggedEvent, type StoredEvent } from './events.ts';
 export { CursorError, findDecision, insertDecisions, listDecisions, type DecisionQuery, type DecisionRecord, type StoredDecision } from './decisions.ts';
 export { insertDeadLetters, listDeadLetters, type DeadLetter, type StoredDeadLetter } from './dead-letters.ts';
 export { findLabel, upsertLabels } from './labels.ts';

@@ -68,6 +68,13 @@ const MIGRATIONS: Migration[] = [
         received_at timestamptz NOT NULL DEFAULT now()
       );`,
   },
+  {
+    version: 2,
+    name: 'events remember their log position: the history a processor restores a partition from',
+    sql: `
+      ALTER TABLE events ADD COLUMN log_partition integer, ADD COLUMN log_offset bigint;
+      CREATE INDEX events_log_position ON events (log_partition, log_offset)`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

@@ -1,5 +1,11 @@
 // The partitioned-log seam: what the processor reads and producers write, embedded or on Kafka.
 
+/** Where a record sits in the log. */
+export interface LogPosition {
+  partition: number;
+  offset: number;
+}
+
 /** One record of a partition, as a consumer sees it. */
 export interface LogRecord {
   partition: number;

@@ -45,7 +45,7 @@ describe('Kafka transport against the real broker', () => {
     let total = 0;
     let resolveAll!: () => void;
     const all = new Promise<void>((resolve) => (resolveAll = resolve));
-    const source = new KafkaRecordSource({ brokers: TEST_BROKERS, groupId: `order-${topics.events}`, clientId: 'order-test', topic: topics.events, maxWaitMs: 20 });
+    const source = new KafkaRecordSource({ brokers: TEST_BROKERS, groupId: `order-${topics.events}`, clientId: 'order-test', topic: topics.events, maxWaitMs: 20, sessionTimeoutMs: 10_000 });
     await source.start(async (batch: LogRecord[]) => {
       for (const r of batch) {
         const v = r.value as { user_id: string; event_id: string };

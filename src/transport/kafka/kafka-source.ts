@@ -11,6 +11,8 @@ export interface KafkaSourceOptions {
   topic: string;
   /** Longest a fetch waits for data; small keeps latency low. */
   maxWaitMs: number;
+  /** A member silent this long is evicted and its partitions reassigned. */
+  sessionTimeoutMs: number;
 }
 
 export class KafkaRecordSource implements RecordSource {
@@ -31,6 +33,12 @@ export class KafkaRecordSource implements RecordSource {
       // Only what producers committed: aborted transactions never reach the pipeline.
       isolationLevel: 1,
       maxWaitTime: options.maxWaitMs,
+      sessionTimeout: options.sessionTimeoutMs,
+      rebalanceTimeout: 2 * options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(100, Math.floor(options.sessionTimeoutMs / 10)),
+      // A JoinGroup waits in the broker until the rebalance completes — for a killed member, until
+      // its session expires — so requests may take longer than the rebalance timeout.
+      timeout: 2 * options.sessionTimeoutMs + 5000,
     });
   }
 
