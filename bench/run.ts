@@ -19,8 +19,9 @@ const HELP = `Usage: rtds bench [options]
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, e2e, latency, inference, training
-                    (default: all but training, which takes about a minute and a half)
+  --only <list>     comma-separated subset of: core, e2e, latency, inference, training, kafka
+                    (default: all but training, which takes about a minute and a half, and kafka,
+                    which needs RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a scratch database)
   --help            this text
 
 Uses the active model under RTDS_MODEL_DIR, or trains one into a temporary registry first.`;
@@ -103,8 +104,8 @@ const WARM_UP_S = 2;
  * Offer `rate` events/s spread evenly (not in bursts) for `seconds` after a warm-up (JIT, the
  * store's worker), and take each decision's accepted → available time.
  */
-async function benchLatency(config: Config, rate: number, seconds: number): Promise<void> {
-  const app = await startApp(config);
+async function benchLatency(config: Config, rate: number, seconds: number, label = 'embedded'): Promise<void> {
+  const app = await startApp(config, { roles: { api: false, processor: true } });
   const latencies: number[] = [];
   let measuring = false;
   const unsubscribe = app.feed.subscribe(({ decision }) => {
@@ -126,8 +127,36 @@ async function benchLatency(config: Config, rate: number, seconds: number): Prom
   unsubscribe();
   const sorted = Float64Array.from(latencies).sort();
   console.log(
-    `latency at ${fmt(rate)} events/s offered (${fmt(latencies.length)} events over ${seconds} s after ${WARM_UP_S} s of warm-up, arrivals spread evenly): p50 ${ms(percentile(sorted, 0.5))} ms, p99 ${ms(percentile(sorted, 0.99))} ms, p99.9 ${ms(percentile(sorted, 0.999))} ms, max ${ms(sorted[sorted.length - 1] ?? NaN)} ms  [accepted → decision available]`,
+    `${label} latency at ${fmt(rate)} events/s offered (${fmt(latencies.length)} events over ${seconds} s after ${WARM_UP_S} s of warm-up, arrivals spread evenly): p50 ${ms(percentile(sorted, 0.5))} ms, p99 ${ms(percentile(sorted, 0.99))} ms, p99.9 ${ms(percentile(sorted, 0.999))} ms, max ${ms(sorted[sorted.length - 1] ?? NaN)} ms  [accepted → decision available]`,
   );
+}
+
+/**
+ * Kafka + PostgreSQL: events produced as fast as the ingest edge takes them, until every
+ * decision is durable; then latency at a fixed offered rate. Topics of its own (prefix bench.<time>.).
+ */
+async function benchKafka(base: Config, rate: number, seconds: number, events: unknown[]): Promise<void> {
+  if (base.kafkaBrokers === undefined || base.databaseUrl === undefined) throw new Error('bench kafka: set RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL (a scratch database)');
+  const config = loadConfig({ ...base, kafkaTopicPrefix: `bench.${Date.now().toString(36)}.`, kafkaGroup: `bench-${Date.now().toString(36)}`, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' });
+  const app = await startApp(config, { roles: { api: false, processor: true } });
+  let decided = 0;
+  let resolveAll!: () => void;
+  const all = new Promise<void>((resolve) => (resolveAll = resolve));
+  const unsubscribe = app.feed.subscribe(() => {
+    if (++decided === events.length) resolveAll();
+  });
+  const began = performance.now();
+  for (let i = 0; i < events.length; i += 5000) await app.ingest.submit(events.slice(i, i + 5000), 'bench');
+  const produced = performance.now();
+  await all;
+  await app.sink.flush();
+  const seconds_ = (performance.now() - began) / 1000;
+  unsubscribe();
+  await app.stop();
+  console.log(
+    `kafka end to end (at least once, offsets after the store): ${fmt(events.length / seconds_)} events/s  [produce → ${config.partitions} partitions → processor → PostgreSQL + decisions topic; produced at ${fmt(events.length / ((produced - began) / 1000))} events/s]`,
+  );
+  await benchLatency(loadConfig({ ...config, kafkaTopicPrefix: `${config.kafkaTopicPrefix}lat.`, kafkaGroup: `${config.kafkaGroup}-lat` }), rate, seconds, 'kafka');
 }
 
 async function benchScoring(): Promise<void> {
@@ -167,11 +196,14 @@ export async function runBench(args: string[]): Promise<void> {
       const rules = benchCore(base, [new RulesOnlyScorer()], events, 'rules-only scorer');
       console.log(`  model cost: rules-only core is ${(rules / model).toFixed(2)}× the model core`);
     }
-    const appConfig = (name: string): Config => loadConfig({ ...base, dataDir: path.join(scratch, name), modelDir, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' });
+    // The embedded runs ignore RTDS_KAFKA_BROKERS / RTDS_DATABASE_URL: they measure the embedded path.
+    const { kafkaBrokers: _brokers, databaseUrl: _url, ...embedded } = base;
+    const appConfig = (name: string): Config => loadConfig({ ...embedded, dataDir: path.join(scratch, name), modelDir, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' }, {});
     if (only.has('e2e')) await benchEndToEnd(appConfig('e2e'), events);
     if (only.has('latency')) await benchLatency(appConfig('latency'), Number(values.rate), Number(values.seconds));
     if (only.has('inference')) await benchScoring();
     if (only.has('training')) await benchTrainingTime();
+    if (only.has('kafka')) await benchKafka(loadConfig({ ...base, dataDir: path.join(scratch, 'kafka'), modelDir }), Number(values.rate), Number(values.seconds), events);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -29,6 +29,7 @@ export interface Transport {
 const PROCESSOR_CONSUMER_GROUP = 'rtds-processor';
 
 export async function openTransport(config: Config, logger: Logger): Promise<Transport> {
+  const onError = (err: unknown): void => logger.error({ err }, 'a batch failed; its offsets stay uncommitted and it will be read again');
   if (config.kafkaBrokers === undefined) {
     const log = new PartitionedLog(config.partitions);
     return { kind: 'embedded', producer: log, source: () => log.consumer(PROCESSOR_CONSUMER_GROUP), sideOutputs: undefined, close: async () => undefined };
@@ -48,7 +49,7 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
     kind: 'kafka',
     producer,
     source: () => {
-      const source = new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10, sessionTimeoutMs: config.kafkaSessionTimeoutMs });
+      const source = new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10, sessionTimeoutMs: config.kafkaSessionTimeoutMs, onError });
       sources.push(source);
       return source;
     },

@@ -13,6 +13,8 @@ export interface KafkaSourceOptions {
   maxWaitMs: number;
   /** A member silent this long is evicted and its partitions reassigned. */
   sessionTimeoutMs: number;
+  /** A batch that could not be handled or committed; it is not committed, so it is read again. */
+  onError?: (err: unknown) => void;
 }
 
 export class KafkaRecordSource implements RecordSource {
@@ -23,6 +25,7 @@ export class KafkaRecordSource implements RecordSource {
   private handler: ((batch: LogRecord[]) => Promise<void>) | undefined;
   private readonly endOffsets = new Map<number, bigint>();
   private readonly doneOffsets = new Map<number, bigint>();
+  private stopped = false;
 
   constructor(private readonly options: KafkaSourceOptions) {
     this.consumer = new Consumer({
@@ -46,9 +49,15 @@ export class KafkaRecordSource implements RecordSource {
     this.handler = handler;
     this.stream = await this.consumer.consume({ topics: [this.options.topic], autocommit: false, mode: 'committed', fallbackMode: 'earliest' });
     this.stream.on('data', (message: KafkaMessage) => {
+      if (this.stopped) return; // uncommitted: the next owner of the partition reads it
       this.buffer.push(message);
       this.endOffsets.set(message.partition, message.offset + 1n);
-      this.draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain());
+      this.draining ??= new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => this.drain())
+        .catch((err: unknown) => {
+          this.draining = undefined;
+          this.options.onError?.(err);
+        });
     });
     this.stream.on('error', () => undefined); // surfaced by the consumer's own reconnects; a closed stream ends consumption
   }
@@ -67,7 +76,7 @@ export class KafkaRecordSource implements RecordSource {
    */
   private async drain(): Promise<void> {
     const stream = this.stream!;
-    while (this.buffer.length > 0) {
+    while (this.buffer.length > 0 && !this.stopped) {
       const messages = this.buffer;
       this.buffer = [];
       stream.pause();
@@ -84,6 +93,7 @@ export class KafkaRecordSource implements RecordSource {
   async stop(options: { drain?: boolean } = {}): Promise<void> {
     this.stream?.pause();
     if (options.drain === true) await this.draining;
+    this.stopped = true;
     await this.stream?.close();
     await this.consumer.close(true);
   }
