@@ -50,9 +50,6 @@ export interface OnlineOrigin {
   session: string;
 }
 
-// Each event is built as one object literal with all its fields: properties added later would
-// cost V8 an extra backing store per event.
-
 /** A login, sign-up or password change through an app or website. */
 export function onlineAction(type: string, user: User, at: OnlineOrigin): EventInput {
   return {
@@ -70,19 +67,9 @@ export function onlineAction(type: string, user: User, at: OnlineOrigin): EventI
 
 /** A purchase (with merchant) or transfer (without) through an app or website. */
 export function onlinePayment(type: string, user: User, at: OnlineOrigin, amount: number, currency: string, merchantId?: string): EventInput {
-  const event: EventInput = {
-    event_id: '',
-    event_type: type,
-    timestamp: '',
-    user_id: user.id,
-    session_id: at.session,
-    ip_address: at.ip,
-    country: at.country,
-    channel: at.channel,
-    device_id: at.device,
-    amount,
-    currency,
-  };
+  const event = onlineAction(type, user, at);
+  event.amount = amount;
+  event.currency = currency;
   if (merchantId !== undefined) event.merchant_id = merchantId;
   return event;
 }
