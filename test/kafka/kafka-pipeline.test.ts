@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Producer, stringSerializers } from '@platformatic/kafka';
+import { murmur2, Producer, stringSerializers } from '@platformatic/kafka';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { decisionIdFor } from '../../src/contracts/index.ts';
@@ -44,12 +44,19 @@ describe('Kafka transport against the real broker', () => {
     const seen = new Map<string, number[]>();
     let total = 0;
     let resolveAll!: () => void;
-    const all = new Promise<void>((resolve) => (resolveAll = resolve));
-    const source = new KafkaRecordSource({ brokers: TEST_BROKERS, groupId: `order-${topics.events}`, clientId: 'order-test', topic: topics.events, maxWaitMs: 20, sessionTimeoutMs: 10_000 });
+    let failed!: (err: unknown) => void;
+    const all = new Promise<void>((resolve, reject) => {
+      resolveAll = resolve;
+      failed = reject;
+    });
+    // An assertion failing inside the handler fails the batch, and with it the test.
+    const source = new KafkaRecordSource({ brokers: TEST_BROKERS, groupId: `order-${topics.events}`, clientId: 'order-test', topic: topics.events, maxWaitMs: 20, sessionTimeoutMs: 10_000, onError: (err) => failed(err) });
     await source.start(async (batch: LogRecord[]) => {
       for (const r of batch) {
         const v = r.value as { user_id: string; event_id: string };
         assert.equal(r.key, v.user_id, 'records are keyed by user');
+        // Java's formula, so Kafka's own tools put a user's events on the same partition.
+        assert.equal(r.partition, (murmur2(Buffer.from(r.key)) & 0x7fffffff) % 6, `partition of ${r.key}`);
         const list = seen.get(v.user_id) ?? [];
         list.push(Number(v.event_id.slice(2)));
         seen.set(v.user_id, list);
@@ -57,8 +64,11 @@ describe('Kafka transport against the real broker', () => {
       total += batch.length;
       if (total >= sent.length) resolveAll();
     });
-    await all;
-    await source.stop({ drain: true });
+    try {
+      await all;
+    } finally {
+      await source.stop({ drain: true });
+    }
     assert.equal(total, sent.length);
     for (const [user, ids] of seen) assert.deepEqual(ids, [...ids].sort((a, b) => a - b), `events of ${user} in order`);
     assert.equal(seen.size, 25);

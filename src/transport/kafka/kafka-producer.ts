@@ -1,5 +1,5 @@
 // Produces to Kafka with a short linger: appends within a few milliseconds travel in one request.
-import { Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka';
+import { compatibilityPartitioner, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka';
 import type { EventLogProducer } from '../log.ts';
 
 export interface KafkaProducerOptions {
@@ -36,6 +36,10 @@ export class KafkaProducer implements EventLogProducer {
       acks: -1,
       compression: options.compression,
       autocreateTopics: false,
+      // Java's partitioner (murmur2 & 0x7fffffff): a user's events land on the same partition
+      // whether they come from RTDS or from Kafka's own tools. The client's default (murmur2 >>> 0)
+      // differs for keys whose hash has the top bit set, which would split a user's state.
+      partitioner: compatibilityPartitioner,
     });
   }
 
