@@ -5,7 +5,7 @@ import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, Processor, type ProcessorOutput } from '../process/index.ts';
-import { DecisionSink, loadPartitionHistory, openDatabase, type Database } from '../store/index.ts';
+import { DecisionSink, loadPartitionHistory, openDatabase, type Database, type DeadLetter } from '../store/index.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import { buildServer } from '../api/server.ts';
 import { LiveTraffic } from './live-traffic.ts';
@@ -69,6 +69,13 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const side = transport.sideOutputs;
   const debug = logger.isLevelEnabled('debug');
 
+  // Every refused input — at the HTTP edge or read from the log — takes this one path.
+  const deadLetter = (letter: DeadLetter): void => {
+    sink.writeDeadLetter(letter);
+    side?.deadLetter(letter);
+    metrics.deadLetter(letter.source);
+    logger.warn({ event_id: letter.event_id, errors: letter.errors, source: letter.source }, 'invalid input dead-lettered');
+  };
   const output: ProcessorOutput = {
     decided(event, decision, features, position) {
       sink.write({ event, decision: { ...decision, features }, position });
@@ -77,12 +84,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       feed.publish({ event, decision });
       if (debug) logger.debug({ event_id: event.event_id, decision_id: decision.decision_id, decision: decision.decision, risk_score: decision.risk_score }, 'decided');
     },
-    deadLetter(letter) {
-      sink.writeDeadLetter(letter);
-      side?.deadLetter(letter);
-      metrics.deadLetter('log');
-      logger.warn({ event_id: letter.event_id, errors: letter.errors, source: letter.source }, 'invalid record dead-lettered');
-    },
+    deadLetter,
     duplicate(eventId) {
       feed.duplicate(eventId);
       metrics.duplicates.inc();
@@ -105,15 +107,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
 
   const ingest = new EventIngest({
     log: transport.producer,
-    deadLetter: (letter) => {
-      sink.writeDeadLetter(letter);
-      side?.deadLetter(letter);
-    },
+    deadLetter,
     onAccepted: (source, n) => metrics.eventIn(source, n),
-    onRejected: (source, rejection) => {
-      metrics.deadLetter(source);
-      logger.warn({ event_id: rejection.event_id, errors: rejection.errors, source }, 'invalid event dead-lettered');
-    },
   });
 
   const summarise = (): LiveSummary => metrics.summary({ consumerLag: processor.lag(), modelVersion: pipeline.modelVersion, rulesVersion: pipeline.rulesVersion });

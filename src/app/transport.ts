@@ -29,7 +29,8 @@ export interface Transport {
 const PROCESSOR_CONSUMER_GROUP = 'rtds-processor';
 
 export async function openTransport(config: Config, logger: Logger): Promise<Transport> {
-  const onError = (err: unknown): void => logger.error({ err }, 'a batch failed; its offsets stay uncommitted and it will be read again');
+  const onError = (err: unknown): void =>
+    logger.error({ err }, 'the Kafka source failed and stopped consuming; its offsets stay uncommitted, so a restarted processor reads the batch again');
   if (config.kafkaBrokers === undefined) {
     const log = new PartitionedLog(config.partitions);
     return { kind: 'embedded', producer: log, source: () => log.consumer(PROCESSOR_CONSUMER_GROUP), sideOutputs: undefined, close: async () => undefined };
@@ -44,15 +45,10 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
   const track = (p: Promise<void>): void => {
     inFlight.push(p);
   };
-  const sources: KafkaRecordSource[] = [];
   return {
     kind: 'kafka',
     producer,
-    source: () => {
-      const source = new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10, sessionTimeoutMs: config.kafkaSessionTimeoutMs, onError });
-      sources.push(source);
-      return source;
-    },
+    source: () => new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10, sessionTimeoutMs: config.kafkaSessionTimeoutMs, onError }),
     sideOutputs: {
       decided(event, decision) {
         track(producer.publish(topics.decisions, event.user_id, JSON.stringify(decision)));

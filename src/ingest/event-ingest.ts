@@ -16,11 +16,10 @@ export interface IngestResult {
 
 export interface IngestOptions {
   log: EventLogProducer;
-  /** Receives every refused input with its reasons; must not lose it. */
+  /** Receives every refused input with its source and reasons; must not lose it. */
   deadLetter: (letter: DeadLetter) => void;
   eventTypes?: ReadonlySet<string>;
   onAccepted?: (source: string, n: number) => void;
-  onRejected?: (source: string, rejection: Rejection) => void;
 }
 
 export class EventIngest {
@@ -54,12 +53,10 @@ export class EventIngest {
   rejectUndecodable(source: string, payload: string, reason: string): Rejection {
     const rejection = { index: 0, errors: [{ field: '(body)', reason }] };
     this.options.deadLetter({ source, payload, errors: rejection.errors });
-    this.options.onRejected?.(source, rejection);
     return rejection;
   }
 
   private reject(source: string, input: unknown, rejection: Rejection): void {
     this.options.deadLetter({ source, event_id: rejection.event_id, payload: JSON.stringify(input) ?? String(input), errors: rejection.errors });
-    this.options.onRejected?.(source, rejection);
   }
 }

@@ -121,11 +121,11 @@ export class DecisionPipeline {
     const decidedAt = { ms, iso: new Date(ms).toISOString() };
     for (let j = 0; j < events.length; j++) {
       const score = scores[j]!;
+      const record = records[slots[j]!]!;
       const decision = engine.decide(
-        { event: events[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!, acceptedAt: records[slots[j]!]!.acceptedAt },
+        { event: events[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!, acceptedAt: record.acceptedAt },
         decidedAt,
       );
-      const record = records[slots[j]!]!;
       results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset } };
     }
     return results;

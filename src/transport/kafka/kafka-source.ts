@@ -52,6 +52,7 @@ export class KafkaRecordSource implements RecordSource {
       if (this.stopped) return; // uncommitted: the next owner of the partition reads it
       this.buffer.push(message);
       this.endOffsets.set(message.partition, message.offset + 1n);
+      if (!this.doneOffsets.has(message.partition)) this.doneOffsets.set(message.partition, message.offset);
       this.draining ??= new Promise<void>((resolve) => setImmediate(resolve))
         .then(() => this.drain())
         .catch((err: unknown) => {
@@ -59,13 +60,14 @@ export class KafkaRecordSource implements RecordSource {
           this.options.onError?.(err);
         });
     });
-    this.stream.on('error', () => undefined); // surfaced by the consumer's own reconnects; a closed stream ends consumption
+    this.stream.on('error', (err: unknown) => this.options.onError?.(err));
   }
 
   lag(): number {
     let lag = 0n;
-    for (const [p, end] of this.endOffsets) lag += end - (this.doneOffsets.get(p) ?? end);
-    return Number(lag) + this.buffer.length;
+    // Records fetched but not yet committed, buffered ones included.
+    for (const [p, end] of this.endOffsets) lag += end - this.doneOffsets.get(p)!;
+    return Number(lag);
   }
 
   /**
