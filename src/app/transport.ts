@@ -7,13 +7,18 @@ import { PartitionedLog } from '../transport/embedded/partitioned-log.ts';
 import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
 import { KafkaRecordSource } from '../transport/kafka/kafka-source.ts';
 import { ensureTopics, topicNames } from '../transport/kafka/topics.ts';
+import { TransactionalOutput } from '../transport/kafka/transactional-output.ts';
+import { hostname } from 'node:os';
 import type { EventLogProducer, RecordSource } from '../transport/log.ts';
 
 /** What the processor publishes besides the store: decisions, dead letters and late events as topics. */
 export interface SideOutputs {
   decided(event: RtdsEvent, decision: Decision): void;
   deadLetter(letter: DeadLetter): void;
-  /** Resolves when everything published so far is acknowledged. */
+  /**
+   * Resolves when everything published outside a transaction is acknowledged. In exactly-once
+   * mode what a batch read from the log produced is sent later, in the batch's transaction.
+   */
   settle(): Promise<void>;
 }
 
@@ -30,7 +35,7 @@ const PROCESSOR_CONSUMER_GROUP = 'rtds-processor';
 
 export async function openTransport(config: Config, logger: Logger): Promise<Transport> {
   const onError = (err: unknown): void =>
-    logger.error({ err }, 'the Kafka source failed and stopped consuming; its offsets stay uncommitted, so a restarted processor reads the batch again');
+    logger.error({ err }, 'Kafka batch or fetch failed; rejoining the group to read from the committed offsets (state is restored where it ran ahead)');
   if (config.kafkaBrokers === undefined) {
     const log = new PartitionedLog(config.partitions);
     return { kind: 'embedded', producer: log, source: () => log.consumer(PROCESSOR_CONSUMER_GROUP), sideOutputs: undefined, close: async () => undefined };
@@ -41,22 +46,36 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
   if (created.length > 0) logger.info({ topics: created, partitions: config.partitions }, 'created Kafka topics');
   const clientId = `rtds-${process.pid}`;
   const producer = new KafkaProducer({ brokers, clientId, topic: topics.events, lingerMs: config.kafkaLingerMs, batchSize: config.kafkaBatchSize, compression: config.kafkaCompression });
+  // Created with the source: an API-only process has no transactions.
+  let transactions: TransactionalOutput | undefined;
   let inFlight: Promise<void>[] = [];
-  const track = (p: Promise<void>): void => {
-    inFlight.push(p);
+  const publish = (fromLog: boolean, topic: string, key: string, value: string, headers?: Record<string, string>): void => {
+    if (fromLog && transactions !== undefined) transactions.publish(topic, key, value, headers);
+    else inFlight.push(producer.publish(topic, key, value, headers));
   };
   return {
     kind: 'kafka',
     producer,
-    source: () => new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10, sessionTimeoutMs: config.kafkaSessionTimeoutMs, onError }),
+    source: () => {
+      if (config.kafkaExactlyOnce)
+        transactions = new TransactionalOutput({
+          brokers,
+          clientId,
+          transactionalId: `${config.kafkaGroup}-${config.instanceId ?? `${hostname()}-${process.pid}`}`,
+          batchSize: config.kafkaBatchSize,
+          compression: config.kafkaCompression,
+          transactionTimeoutMs: config.kafkaTransactionTimeoutMs,
+        });
+      return new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10, sessionTimeoutMs: config.kafkaSessionTimeoutMs, maxRecordBytes: config.maxEventBytes, transactions, onError });
+    },
     sideOutputs: {
       decided(event, decision) {
-        track(producer.publish(topics.decisions, event.user_id, JSON.stringify(decision)));
-        if (decision.late) track(producer.publish(topics.late, event.user_id, JSON.stringify(event)));
+        publish(true, topics.decisions, event.user_id, JSON.stringify(decision));
+        if (decision.late) publish(true, topics.late, event.user_id, JSON.stringify(event));
       },
       deadLetter(letter) {
         // The error travels in headers so the payload stays exactly what was received.
-        track(producer.publish(topics.deadLetters, letter.event_id ?? '', letter.payload, { 'rtds.error': JSON.stringify(letter.errors), 'rtds.source': letter.source }));
+        publish(letter.source === 'log', topics.deadLetters, letter.event_id ?? '', letter.payload, { 'rtds.error': JSON.stringify(letter.errors), 'rtds.source': letter.source });
       },
       async settle() {
         const pending = inFlight;
@@ -64,6 +83,9 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
         await Promise.all(pending);
       },
     },
-    close: () => producer.close(),
+    close: async () => {
+      await transactions?.close();
+      await producer.close();
+    },
   };
 }

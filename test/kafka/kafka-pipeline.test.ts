@@ -11,7 +11,7 @@ import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
 import { KafkaRecordSource } from '../../src/transport/kafka/kafka-source.ts';
 import { ensureTopics, topicNames } from '../../src/transport/kafka/topics.ts';
 import type { LogRecord } from '../../src/transport/log.ts';
-import { kafkaAvailable, readTopic, TEST_BROKERS, testTopicPrefix } from '../support/kafka.ts';
+import { kafkaAvailable, readCommitted, TEST_BROKERS, testTopicPrefix } from '../support/kafka.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
 const T0 = Date.parse('2026-11-26T09:00:00Z');
@@ -50,7 +50,7 @@ describe('Kafka transport against the real broker', () => {
       failed = reject;
     });
     // An assertion failing inside the handler fails the batch, and with it the test.
-    const source = new KafkaRecordSource({ brokers: TEST_BROKERS, groupId: `order-${topics.events}`, clientId: 'order-test', topic: topics.events, maxWaitMs: 20, sessionTimeoutMs: 10_000, onError: (err) => failed(err) });
+    const source = new KafkaRecordSource({ brokers: TEST_BROKERS, groupId: `order-${topics.events}`, clientId: 'order-test', topic: topics.events, maxWaitMs: 20, sessionTimeoutMs: 10_000, maxRecordBytes: 65_536, onError: (err) => failed(err) });
     await source.start(async (batch: LogRecord[]) => {
       for (const r of batch) {
         const v = r.value as { user_id: string; event_id: string };
@@ -135,8 +135,11 @@ describe('the app on Kafka and PostgreSQL', () => {
 
     const [row] = await app.db.query<{ decisions: number; events: number }>('SELECT (SELECT count(*) FROM decisions)::int AS decisions, (SELECT count(*) FROM events)::int AS events');
     assert.deepEqual(row, { decisions: 301, events: 301 });
-    const onTopic = await readTopic(topics.decisions, 301);
+    // Exactly once on the topic too: no more decisions than events, re-sent ones included.
+    const onTopic = await readCommitted(topics.decisions, 4, 301);
+    assert.equal(onTopic.length, 301);
     const ids = new Set(onTopic.map((m) => (JSON.parse(m.value) as { decision_id: string }).decision_id));
+    assert.equal(ids.size, 301);
     assert.ok(ids.has(decisionIdFor('k-1000')));
     assert.ok(ids.has(decisionIdFor('k-0')));
   });
@@ -154,21 +157,28 @@ describe('the app on Kafka and PostgreSQL', () => {
       messages: [
         { topic: topics.events, key: 'u-poison', value: 'this is { not json' },
         { topic: topics.events, key: 'u-poison', value: JSON.stringify({ event_id: 'k-bad', event_type: 'transaction', timestamp: 'soon', user_id: 'u-poison' }) },
+        { topic: topics.events, key: 'u-poison', value: JSON.stringify({ ...event(1999, 'u-poison'), metadata: { blob: 'x'.repeat(70_000) } }) },
         { topic: topics.events, key: 'u-poison', value: JSON.stringify(after) },
       ],
     });
     await plain.close();
     await decided; // the valid record behind the poison ones was decided
-    const letters = await readTopic(topics.deadLetters, 2);
-    const errors = letters.map((m) => JSON.parse(m.headers.get('rtds.error')!) as { field: string; reason: string }[]);
-    assert.match(errors[0]![0]!.reason, /not valid JSON/);
-    assert.equal(letters[0]!.value, 'this is { not json');
-    assert.deepEqual(errors[1]!.map((e) => e.field).sort(), ['amount', 'timestamp']);
+    const letters = await readCommitted(topics.deadLetters, 4, 3);
+    assert.equal(letters.length, 3);
+    // Dead letters of different keys may sit on different partitions: found by payload, not order.
+    const errorsOf = (payloadStart: string): { field: string; reason: string }[] => {
+      const letter = letters.find((m) => m.value.startsWith(payloadStart));
+      assert.ok(letter, `a dead letter with payload ${payloadStart}…`);
+      return JSON.parse(letter.headers.get('rtds.error')!) as { field: string; reason: string }[];
+    };
+    assert.match(errorsOf('this is { not json')[0]!.reason, /not valid JSON/);
+    assert.deepEqual(errorsOf('{"event_id":"k-bad"').map((e) => e.field).sort(), ['amount', 'timestamp']);
+    assert.match(errorsOf('{"event_id":"k-1999"')[0]!.reason, /^value is 70\d{3} bytes, over the 65536-byte limit/);
     await app.sink.flush();
     const stored = await app.db.query<{ payload: string }>("SELECT payload FROM dead_letters WHERE source = 'log' ORDER BY id");
     assert.deepEqual(
       stored.map((r) => r.payload.slice(0, 10)),
-      ['this is { ', '{"event_id'],
+      ['this is { ', '{"event_id', '{"event_id'],
     );
   });
 });

@@ -11,7 +11,7 @@ import { TrafficGenerator } from '../../src/ingest/generator/index.ts';
 import { replayFeatures } from '../../src/process/index.ts';
 import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
 import { ensureTopics, topicNames } from '../../src/transport/kafka/topics.ts';
-import { kafkaAvailable, TEST_BROKERS, testTopicPrefix } from '../support/kafka.ts';
+import { kafkaAvailable, readCommitted, TEST_BROKERS, testTopicPrefix } from '../support/kafka.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/rtds.js', import.meta.url));
@@ -110,6 +110,11 @@ describe('processor instances in a consumer group, one killed midway', () => {
               (SELECT count(*) FROM events)::int AS events, (SELECT count(*) FROM events WHERE log_offset IS NOT NULL)::int AS positioned`,
     );
     assert.deepEqual(counts[0], { decisions: EVENTS, distinct_events: EVENTS, events: EVENTS, positioned: EVENTS });
+    // The decisions topic, read committed: the killed processor's open transaction was aborted,
+    // and what the survivor re-decided appears once.
+    const onTopic = await readCommitted(topicNames(prefix).decisions, PARTITIONS, EVENTS);
+    assert.equal(new Set(onTopic.map((m) => m.key + (JSON.parse(m.value) as { decision_id: string }).decision_id)).size, EVENTS);
+    assert.equal(onTopic.length, EVENTS);
 
     // The reference: each partition's events replayed in offset order by one fresh task.
     const { rows } = await client.query<{ event_id: string; log_partition: number; features: Buffer }>(

@@ -1,6 +1,6 @@
 // The machine's Kafka broker for tests (started by infra/kafka/kafka.sh); skipped locally when down, required under CI.
 import { randomBytes } from 'node:crypto';
-import { Consumer, stringDeserializers, type Message } from '@platformatic/kafka';
+import { Consumer, Producer, stringDeserializers, stringSerializers, type Message } from '@platformatic/kafka';
 import { connect } from 'node:net';
 
 export const TEST_BROKERS = (process.env.RTDS_TEST_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -23,16 +23,36 @@ export async function kafkaAvailable(): Promise<true | { skip: string }> {
 /** Topics of their own for each test: a fresh prefix. */
 export const testTopicPrefix = (): string => `test.${randomBytes(4).toString('hex')}.`;
 
-/** Read `count` records of a topic from the beginning, in a group of their own. */
-export async function readTopic(topic: string, count: number): Promise<Message<string, string, string, string>[]> {
-  const consumer = new Consumer({ groupId: `test-reader-${randomBytes(4).toString('hex')}`, clientId: 'test-reader', bootstrapBrokers: TEST_BROKERS, deserializers: stringDeserializers, maxWaitTime: 50 });
+type Record = Message<string, string, string, string>;
+
+/**
+ * Everything committed to a topic, as a read_committed consumer sees it, once at least `atLeast`
+ * records are there. Then a marker record is appended to each partition and the read ends when
+ * every marker came back: all records before them were seen, so a count is exact (no waiting
+ * for "no more to come").
+ */
+export async function readCommitted(topic: string, partitions: number, atLeast: number): Promise<Record[]> {
+  const marker = `end-of-read-${randomBytes(4).toString('hex')}`;
+  const appendMarkers = async (): Promise<void> => {
+    const producer = new Producer({ clientId: 'test-marker', bootstrapBrokers: TEST_BROKERS, serializers: stringSerializers });
+    await producer.send({ messages: Array.from({ length: partitions }, (_, partition) => ({ topic, partition, key: marker, value: marker })) });
+    await producer.close();
+  };
+  const consumer = new Consumer({ groupId: `test-reader-${randomBytes(4).toString('hex')}`, clientId: 'test-reader', bootstrapBrokers: TEST_BROKERS, deserializers: stringDeserializers, maxWaitTime: 50, isolationLevel: 1 });
   try {
     const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
-    const out: Message<string, string, string, string>[] = [];
-    for await (const message of stream) {
-      out.push(message as Message<string, string, string, string>);
-      if (out.length >= count) break;
+    const out: Record[] = [];
+    let markers = 0;
+    let marked: Promise<void> | undefined = atLeast <= 0 ? appendMarkers() : undefined;
+    for await (const message of stream as AsyncIterable<Record>) {
+      if (message.key === marker) {
+        if (++markers === partitions) break;
+      } else if (!message.key.startsWith('end-of-read-')) {
+        out.push(message);
+        if (out.length >= atLeast) marked ??= appendMarkers();
+      }
     }
+    await marked;
     await stream.close();
     return out;
   } finally {

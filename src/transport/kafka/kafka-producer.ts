@@ -1,6 +1,7 @@
 // Produces to Kafka with a short linger: appends within a few milliseconds travel in one request.
 import { compatibilityPartitioner, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka';
 import type { EventLogProducer } from '../log.ts';
+import { RETRY } from './retry.ts';
 
 export interface KafkaProducerOptions {
   brokers: string[];
@@ -40,6 +41,7 @@ export class KafkaProducer implements EventLogProducer {
       // whether they come from RTDS or from Kafka's own tools. The client's default (murmur2 >>> 0)
       // differs for keys whose hash has the top bit set, which would split a user's state.
       partitioner: compatibilityPartitioner,
+      ...RETRY,
     });
   }
 

@@ -1,8 +1,11 @@
-// Reads the events topic as a member of a consumer group: what arrived is one batch, offsets committed after it is durable.
+// Reads the events topic as a member of a consumer group: what arrived is one batch, committed after it is handled.
 import { Consumer, stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
 import { UndecodableRecord, type LogRecord, type RecordSource } from '../log.ts';
+import { RETRY } from './retry.ts';
+import type { TransactionalOutput } from './transactional-output.ts';
 
 type KafkaMessage = Message<string, string, string, string>;
+type KafkaConsumer = Consumer<string, string, string, string>;
 
 export interface KafkaSourceOptions {
   brokers: string[];
@@ -13,54 +16,33 @@ export interface KafkaSourceOptions {
   maxWaitMs: number;
   /** A member silent this long is evicted and its partitions reassigned. */
   sessionTimeoutMs: number;
-  /** A batch that could not be handled or committed; it is not committed, so it is read again. */
+  /** Larger record values are dead-lettered undecoded. */
+  maxRecordBytes: number;
+  /**
+   * Exactly-once: each batch's offsets commit in the transaction that carries its outputs.
+   * Without it, offsets are committed after the handler resolves (at least once).
+   */
+  transactions?: TransactionalOutput;
+  /** A batch that could not be handled or committed; the source rejoins the group and reads it again. */
   onError?: (err: unknown) => void;
 }
 
 export class KafkaRecordSource implements RecordSource {
-  private readonly consumer: Consumer<string, string, string, string>;
+  private consumer: KafkaConsumer | undefined;
   private stream: MessagesStream<string, string, string, string> | undefined;
   private buffer: KafkaMessage[] = [];
   private draining: Promise<void> | undefined;
+  private recovering: Promise<void> | undefined;
   private handler: ((batch: LogRecord[]) => Promise<void>) | undefined;
   private readonly endOffsets = new Map<number, bigint>();
   private readonly doneOffsets = new Map<number, bigint>();
   private stopped = false;
 
-  constructor(private readonly options: KafkaSourceOptions) {
-    this.consumer = new Consumer({
-      groupId: options.groupId,
-      clientId: options.clientId,
-      bootstrapBrokers: options.brokers,
-      deserializers: stringDeserializers,
-      // Only what producers committed: aborted transactions never reach the pipeline.
-      isolationLevel: 1,
-      maxWaitTime: options.maxWaitMs,
-      sessionTimeout: options.sessionTimeoutMs,
-      rebalanceTimeout: 2 * options.sessionTimeoutMs,
-      heartbeatInterval: Math.max(100, Math.floor(options.sessionTimeoutMs / 10)),
-      // A JoinGroup waits in the broker until the rebalance completes — for a killed member, until
-      // its session expires — so requests may take longer than the rebalance timeout.
-      timeout: 2 * options.sessionTimeoutMs + 5000,
-    });
-  }
+  constructor(private readonly options: KafkaSourceOptions) {}
 
   async start(handler: (batch: LogRecord[]) => Promise<void>): Promise<void> {
     this.handler = handler;
-    this.stream = await this.consumer.consume({ topics: [this.options.topic], autocommit: false, mode: 'committed', fallbackMode: 'earliest' });
-    this.stream.on('data', (message: KafkaMessage) => {
-      if (this.stopped) return; // uncommitted: the next owner of the partition reads it
-      this.buffer.push(message);
-      this.endOffsets.set(message.partition, message.offset + 1n);
-      if (!this.doneOffsets.has(message.partition)) this.doneOffsets.set(message.partition, message.offset);
-      this.draining ??= new Promise<void>((resolve) => setImmediate(resolve))
-        .then(() => this.drain())
-        .catch((err: unknown) => {
-          this.draining = undefined;
-          this.options.onError?.(err);
-        });
-    });
-    this.stream.on('error', (err: unknown) => this.options.onError?.(err));
+    await this.join();
   }
 
   lag(): number {
@@ -70,43 +52,122 @@ export class KafkaRecordSource implements RecordSource {
     return Number(lag);
   }
 
-  /**
-   * Hand everything that arrived to the handler as one batch (each partition's records stay in
-   * offset order), then commit each partition's last offset. The handler resolves only when its
-   * results are durable, so a crash before the commit replays the batch: at least once, and the
-   * store's keys make the replay harmless.
-   */
-  private async drain(): Promise<void> {
-    const stream = this.stream!;
-    while (this.buffer.length > 0 && !this.stopped) {
-      const messages = this.buffer;
-      this.buffer = [];
-      stream.pause();
-      await this.handler!(messages.map(toRecord));
-      const last = new Map<number, KafkaMessage>();
-      for (const m of messages) last.set(m.partition, m);
-      await Promise.all([...last.values()].map((m) => m.commit()));
-      for (const [partition, m] of last) this.doneOffsets.set(partition, m.offset + 1n);
-      stream.resume();
-    }
-    this.draining = undefined;
-  }
-
   async stop(options: { drain?: boolean } = {}): Promise<void> {
     this.stream?.pause();
     if (options.drain === true) await this.draining;
     this.stopped = true;
-    await this.stream?.close();
-    await this.consumer.close(true);
+    await this.recovering;
+    await this.leave();
+  }
+
+  /** Join the group and consume from the committed offsets. */
+  private async join(): Promise<void> {
+    const consumer = new Consumer({
+      groupId: this.options.groupId,
+      clientId: this.options.clientId,
+      bootstrapBrokers: this.options.brokers,
+      deserializers: stringDeserializers,
+      // Only what producers committed: aborted transactions never reach the pipeline.
+      isolationLevel: 1,
+      maxWaitTime: this.options.maxWaitMs,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      rebalanceTimeout: 2 * this.options.sessionTimeoutMs,
+      heartbeatInterval: Math.max(100, Math.floor(this.options.sessionTimeoutMs / 10)),
+      // A JoinGroup waits in the broker until the rebalance completes — for a killed member, until
+      // its session expires — so requests may take longer than the rebalance timeout.
+      timeout: 2 * this.options.sessionTimeoutMs + 5000,
+      ...RETRY,
+    });
+    this.consumer = consumer;
+    const stream = await consumer.consume({ topics: [this.options.topic], autocommit: false, mode: 'committed', fallbackMode: 'earliest' });
+    this.stream = stream;
+    stream.on('data', (message: KafkaMessage) => {
+      // Uncommitted after a stop or a failure: whoever owns the partition next reads it again.
+      if (this.stopped || this.stream !== stream) return;
+      this.buffer.push(message);
+      this.endOffsets.set(message.partition, message.offset + 1n);
+      if (!this.doneOffsets.has(message.partition)) this.doneOffsets.set(message.partition, message.offset);
+      this.draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain(consumer, stream));
+    });
+    stream.on('error', (err: unknown) => this.fail(err));
+  }
+
+  private async leave(): Promise<void> {
+    const { stream, consumer } = this;
+    this.stream = undefined;
+    this.consumer = undefined;
+    // Best effort: after a failure the connection may already be gone.
+    await stream?.close().catch(() => undefined);
+    await (consumer?.close(true) as Promise<void> | undefined)?.catch(() => undefined);
+  }
+
+  /**
+   * Hand everything that arrived to the handler as one batch (each partition's records stay in
+   * offset order), then commit each partition's last offset. The handler resolves only when its
+   * results are durable, so a crash before the commit replays the batch.
+   */
+  private async drain(consumer: KafkaConsumer, stream: MessagesStream<string, string, string, string>): Promise<void> {
+    try {
+      while (this.buffer.length > 0 && !this.stopped && this.stream === stream) {
+        const messages = this.buffer;
+        this.buffer = [];
+        stream.pause();
+        await this.handler!(messages.map((m) => toRecord(m, this.options.maxRecordBytes)));
+        const last = new Map<number, KafkaMessage>();
+        for (const m of messages) last.set(m.partition, m);
+        if (this.options.transactions === undefined) await Promise.all([...last.values()].map((m) => m.commit()));
+        else await this.options.transactions.commit(consumer, last.values());
+        for (const [partition, m] of last) this.doneOffsets.set(partition, m.offset + 1n);
+        stream.resume();
+      }
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.draining = undefined;
+    }
+  }
+
+  /**
+   * A failed batch, commit or fetch: drop what was read but not committed, leave the group and
+   * join again. The group hands back the committed offsets; the processor sees them behind its
+   * state and restores the affected partitions before going on. Retried with backoff, so the
+   * processor rides out a broker restart.
+   */
+  private fail(err: unknown): void {
+    if (this.stopped) return;
+    this.options.onError?.(err);
+    this.recovering ??= (async () => {
+      this.buffer = [];
+      this.options.transactions?.discard();
+      this.endOffsets.clear();
+      this.doneOffsets.clear();
+      await this.leave();
+      for (let attempt = 1; !this.stopped; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(250 * attempt, 5000)));
+        if (this.stopped) return;
+        try {
+          await this.join();
+          return;
+        } catch (joinErr) {
+          this.options.onError?.(joinErr);
+          await this.leave();
+        }
+      }
+    })().finally(() => (this.recovering = undefined));
   }
 }
 
-function toRecord(m: KafkaMessage): LogRecord {
+function toRecord(m: KafkaMessage, maxBytes: number): LogRecord {
   let value: unknown;
-  try {
-    value = JSON.parse(m.value);
-  } catch (err) {
-    value = new UndecodableRecord(m.value, `value is not valid JSON: ${(err as Error).message}`);
+  const bytes = Buffer.byteLength(m.value);
+  if (bytes > maxBytes) {
+    value = new UndecodableRecord(m.value, `value is ${bytes} bytes, over the ${maxBytes}-byte limit of an event`);
+  } else {
+    try {
+      value = JSON.parse(m.value);
+    } catch (err) {
+      value = new UndecodableRecord(m.value, `value is not valid JSON: ${(err as Error).message}`);
+    }
   }
   return { partition: m.partition, offset: Number(m.offset), key: m.key, value, acceptedAt: Number(m.timestamp) };
 }
