@@ -27,6 +27,8 @@ export interface RunningApp {
   sink: DecisionSink;
   /** Fresh decisions as they are made. */
   feed: DecisionFeed;
+  /** Events appended to the log and not yet committed by this process's processor. */
+  lag(): number;
   /** Drain the log, flush the store, close everything. */
   stop(): Promise<void>;
 }
@@ -61,6 +63,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const sink = new DecisionSink(db, {
     batchSize: config.sinkBatchSize,
     flushMs: config.sinkFlushMs,
+    // One PGlite connection runs one transaction at a time.
+    concurrency: db.kind === 'pglite' ? 1 : config.sinkConcurrency,
     onFlush: ({ ms }) => metrics.sinkFlush.observe(ms / 1000),
     onError: (err) => logger.error({ err }, 'store write failed; the batch is kept and retried'),
   });
@@ -155,5 +159,5 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       logger.info('stopped: log drained, store flushed');
     })());
 
-  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, stop };
+  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, lag: () => processor.lag(), stop };
 }

@@ -16,8 +16,8 @@ export interface SideOutputs {
   decided(event: RtdsEvent, decision: Decision): void;
   deadLetter(letter: DeadLetter): void;
   /**
-   * Resolves when everything published outside a transaction is acknowledged. In exactly-once
-   * mode what a batch read from the log produced is sent later, in the batch's transaction.
+   * Resolves when everything published so far is acknowledged — in exactly-once mode, what the
+   * batch read from the log produced is sent inside its transaction, visible once it commits.
    */
   settle(): Promise<void>;
 }
@@ -80,7 +80,7 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
       async settle() {
         const pending = inFlight;
         inFlight = [];
-        await Promise.all(pending);
+        await Promise.all([...pending, transactions?.send()]);
       },
     },
     close: async () => {

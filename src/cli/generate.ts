@@ -4,7 +4,10 @@ import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import { pace, TrafficGenerator, type GeneratedEvent, type TrafficOptions } from '../ingest/generator/index.ts';
+import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
+import { ensureTopics, topicNames, type TopicNames } from '../transport/kafka/topics.ts';
 
 export const GENERATE_HELP = `Usage: rtds generate [options]
 
@@ -21,6 +24,8 @@ Where events go
                          (scenario: normal, card_testing, account_takeover, …); excludes --labels
   --target <url>         base URL of a running RTDS (e.g. http://127.0.0.1:8501): events are
                          POSTed as JSON arrays to /api/v1/events, then their labels to /api/v1/labels
+  --target kafka         produce events to <prefix>events (key user_id) and labels to
+                         <prefix>labels (key event_id) on RTDS_KAFKA_BROKERS
   --skip-labels          with --target: do not POST labels
 
 How much, how fast
@@ -127,7 +132,7 @@ export async function runGenerate(args: string[]): Promise<void> {
   if (settings.out !== undefined && count === undefined && duration === undefined) {
     throw usage('writing to a file needs --count or --duration to end');
   }
-  if (settings.target !== undefined && !/^https?:\/\//.test(settings.target)) throw usage(`--target must be an http(s) URL, got ${settings.target}`);
+  if (settings.target !== undefined && settings.target !== 'kafka' && !/^https?:\/\//.test(settings.target)) throw usage(`--target must be an http(s) URL or kafka, got ${settings.target}`);
   await generate(settings);
 }
 
@@ -135,11 +140,13 @@ export async function runGenerate(args: string[]): Promise<void> {
 class TrafficSinks {
   private readonly events: LineSink | undefined;
   private readonly labels: LineSink | undefined;
+  private readonly kafka: KafkaTraffic | undefined;
 
   constructor(private readonly settings: GenerateSettings) {
     const out = settings.out ?? (settings.target === undefined ? '-' : undefined);
     this.events = out === undefined ? undefined : new LineSink(out);
     this.labels = settings.labels === undefined ? undefined : new LineSink(settings.labels);
+    this.kafka = settings.target === 'kafka' ? new KafkaTraffic(loadConfig()) : undefined;
   }
 
   /** Set once stdout's reader has gone away (e.g. `| head`): nothing more can be delivered. */
@@ -164,7 +171,9 @@ class TrafficSinks {
       for (const g of batch) text += JSON.stringify(g.label) + '\n';
       await this.labels.write(text);
     }
-    if (settings.target !== undefined) {
+    if (this.kafka !== undefined) {
+      await this.kafka.deliver(batch, settings.targetLabels);
+    } else if (settings.target !== undefined) {
       await postJson(`${settings.target}/api/v1/events`, batch.map((g) => g.event));
       // After their events, so the server already knows the ids the labels refer to.
       if (settings.targetLabels) await postJson(`${settings.target}/api/v1/labels`, batch.map((g) => g.label));
@@ -174,6 +183,41 @@ class TrafficSinks {
   async close(): Promise<void> {
     await this.events?.close();
     await this.labels?.close();
+    await this.kafka?.close();
+  }
+}
+
+/** Events and labels straight onto the contract's topics, as any producer of the organisation would write them. */
+class KafkaTraffic {
+  private readonly producer: KafkaProducer;
+  private readonly topics: TopicNames;
+  /** The topics exist before the first send (created as RTDS itself would). */
+  private readonly created: Promise<unknown>;
+
+  constructor(config: Config) {
+    if (config.kafkaBrokers === undefined) throw new ConfigError('RTDS_KAFKA_BROKERS', '', '--target kafka needs the brokers');
+    const brokers = config.kafkaBrokers.split(',').map((b) => b.trim());
+    this.topics = topicNames(config.kafkaTopicPrefix);
+    this.created = ensureTopics(brokers, this.topics, config.partitions);
+    this.producer = new KafkaProducer({
+      brokers,
+      clientId: `rtds-generate-${process.pid}`,
+      topic: this.topics.events,
+      lingerMs: config.kafkaLingerMs,
+      batchSize: config.kafkaBatchSize,
+      compression: config.kafkaCompression,
+    });
+  }
+
+  async deliver(batch: readonly GeneratedEvent[], labels: boolean): Promise<void> {
+    await this.created;
+    const sent: Promise<void>[] = batch.map((g) => this.producer.append(g.event.user_id, g.event));
+    if (labels) for (const g of batch) sent.push(this.producer.publish(this.topics.labels, g.label.event_id, JSON.stringify(g.label)));
+    await Promise.all(sent);
+  }
+
+  close(): Promise<void> {
+    return this.producer.close();
   }
 }
 

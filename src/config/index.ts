@@ -78,6 +78,7 @@ export const SETTINGS = {
   generatorRate: setting('RTDS_GENERATOR_RATE', '50', num(0.1, 1_000_000), 'Events/s of the in-process generator.'),
   generatorSeed: setting('RTDS_GENERATOR_SEED', '42', int(0), 'Seed of the in-process generator.'),
   sinkBatchSize: setting('RTDS_SINK_BATCH_SIZE', '2000', int(1, 100_000), 'Rows per batched write to the store.'),
+  sinkConcurrency: setting('RTDS_SINK_CONCURRENCY', '4', int(1, 64), 'Batches written to PostgreSQL at once, each on its own connection (the embedded store writes one at a time).'),
   sinkFlushMs: setting('RTDS_SINK_FLUSH_MS', '50', int(1, 60_000), 'Longest a decision waits before it is written.'),
   decideTimeoutMs: setting('RTDS_DECIDE_TIMEOUT_MS', '1000', int(1, 60_000), 'Budget of POST /api/v1/decide before it answers 504.'),
   logLevel: setting('RTDS_LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'pino log level.'),

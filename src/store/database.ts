@@ -119,13 +119,15 @@ export interface DatabaseOptions {
   /** PostgreSQL URL; absent means embedded PGlite in `dataDir`. */
   databaseUrl?: string | undefined;
   dataDir: string;
+  /** Concurrent batched writes the pool must serve next to the API's reads. */
+  sinkConcurrency?: number;
 }
 
 /** Open the configured database and bring its schema up to date. */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   let db: Database;
   if (options.databaseUrl !== undefined) {
-    db = new PostgresDatabase(new pg.Pool({ connectionString: options.databaseUrl, max: 4 }));
+    db = new PostgresDatabase(new pg.Pool({ connectionString: options.databaseUrl, max: (options.sinkConcurrency ?? 1) + 4 }));
   } else {
     const dir = path.resolve(options.dataDir, 'pg');
     mkdirSync(dir, { recursive: true });

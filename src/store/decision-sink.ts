@@ -15,6 +15,8 @@ export interface DecidedEvent {
 export interface SinkOptions {
   batchSize: number;
   flushMs: number;
+  /** Batches written at once (each in its own transaction, on its own connection). */
+  concurrency: number;
   /** Called after each successful flush with the rows written. */
   onFlush?: (written: { events: number; decisions: number; deadLetters: number; ms: number }) => void;
   onError?: (err: unknown) => void;
@@ -28,7 +30,7 @@ export class DecisionSink {
   private decided: DecidedEvent[] = [];
   private deadLetters: DeadLetter[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> | undefined;
+  private readonly writing = new Set<Promise<void>>();
   private drainWaiters: (() => void)[] = [];
   private closed = false;
 
@@ -59,9 +61,9 @@ export class DecisionSink {
 
   /** Write everything buffered now. */
   async flush(): Promise<void> {
-    while (this.flushing !== undefined || this.pending > 0) {
-      if (this.flushing === undefined) this.flushing = this.writeBatch().finally(() => (this.flushing = undefined));
-      await this.flushing;
+    while (this.writing.size > 0 || this.pending > 0) {
+      this.startWrites();
+      await Promise.race(this.writing);
     }
   }
 
@@ -71,12 +73,25 @@ export class DecisionSink {
     await this.flush();
   }
 
+  /** Start batches while connections are free; rows are independent, so batches may land in any order. */
+  private startWrites(): void {
+    while (this.writing.size < this.options.concurrency && this.pending > 0) {
+      const write: Promise<void> = this.writeBatch().finally(() => {
+        this.writing.delete(write);
+        // Rows that gathered meanwhile: a full batch goes now, a partial one on the timer.
+        if (this.pending > 0) this.schedule();
+      });
+      this.writing.add(write);
+    }
+  }
+
   private schedule(): void {
-    if (this.flushing !== undefined) return;
     if (this.pending >= this.options.batchSize) {
       if (this.timer !== undefined) clearTimeout(this.timer);
       this.timer = undefined;
-      void this.flush();
+      this.startWrites();
+    } else if (this.writing.size > 0) {
+      return; // the running write's completion picks the rest up
     } else if (this.timer === undefined && !this.closed) {
       this.timer = setTimeout(() => {
         this.timer = undefined;

@@ -51,7 +51,7 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
 
     it('re-sending an event id never creates a second event or decision', async (t) => {
       if (skip !== undefined) return t.skip(skip);
-      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5 });
+      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5, concurrency: 2 });
       const events = Array.from({ length: 20 }, (_, i) => event(i));
       for (const e of events) sink.write({ event: e, decision: decision(e, 'approved', 0.1) });
       // The same ids again, in the same batch and in a later one, with a different outcome.
@@ -91,7 +91,7 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
 
     it('keeps dead letters with their reasons and the latest label per event', async (t) => {
       if (skip !== undefined) return t.skip(skip);
-      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5 });
+      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5, concurrency: 2 });
       sink.writeDeadLetter({ source: 'http', event_id: 'bad-1', payload: '{"event_id":"bad-1"}', errors: [{ field: 'user_id', reason: 'is required' }] });
       await sink.close();
       const [letter] = await listDeadLetters(db!, 10, 'bad-1');

@@ -34,8 +34,12 @@ export class KafkaRecordSource implements RecordSource {
   private draining: Promise<void> | undefined;
   private recovering: Promise<void> | undefined;
   private handler: ((batch: LogRecord[]) => Promise<void>) | undefined;
+  /** Per partition: one past the last record fetched, and one past the last committed. */
   private readonly endOffsets = new Map<number, bigint>();
   private readonly doneOffsets = new Map<number, bigint>();
+  /** Per partition: the broker's end offset, polled — what the group has yet to fetch counts as lag too. */
+  private brokerEnds: readonly bigint[] = [];
+  private lagPoll: NodeJS.Timeout | undefined;
   private stopped = false;
 
   constructor(private readonly options: KafkaSourceOptions) {}
@@ -45,10 +49,14 @@ export class KafkaRecordSource implements RecordSource {
     await this.join();
   }
 
+  /** Records behind on the partitions this instance has consumed: appended to the topic but not yet committed. */
   lag(): number {
     let lag = 0n;
-    // Records fetched but not yet committed, buffered ones included.
-    for (const [p, end] of this.endOffsets) lag += end - this.doneOffsets.get(p)!;
+    for (const [p, done] of this.doneOffsets) {
+      const fetched = this.endOffsets.get(p) ?? done;
+      const appended = this.brokerEnds[p] ?? fetched;
+      lag += (appended > fetched ? appended : fetched) - done;
+    }
     return Number(lag);
   }
 
@@ -56,6 +64,7 @@ export class KafkaRecordSource implements RecordSource {
     this.stream?.pause();
     if (options.drain === true) await this.draining;
     this.stopped = true;
+    clearInterval(this.lagPoll);
     await this.recovering;
     await this.leave();
   }
@@ -90,6 +99,12 @@ export class KafkaRecordSource implements RecordSource {
       this.draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.drain(consumer, stream));
     });
     stream.on('error', (err: unknown) => this.fail(err));
+    this.lagPoll ??= setInterval(() => {
+      this.consumer
+        ?.listOffsets({ topics: [this.options.topic] })
+        .then((ends) => (this.brokerEnds = ends.get(this.options.topic) ?? []))
+        .catch(() => undefined); // a gauge; the next poll tries again
+    }, 1000).unref();
   }
 
   private async leave(): Promise<void> {
@@ -138,7 +153,7 @@ export class KafkaRecordSource implements RecordSource {
     this.options.onError?.(err);
     this.recovering ??= (async () => {
       this.buffer = [];
-      this.options.transactions?.discard();
+      await this.options.transactions?.abort();
       this.endOffsets.clear();
       this.doneOffsets.clear();
       await this.leave();

@@ -1,5 +1,8 @@
 // The processor's writes to Kafka in exactly-once mode: a batch's outputs and its consumed offsets commit together.
 import { compatibilityPartitioner, Producer, stringSerializers, type Consumer, type Message, type MessageToProduce } from '@platformatic/kafka';
+
+/** The client does not export its Transaction class by name. */
+type Transaction = Awaited<ReturnType<Producer<string, string, string, string>['beginTransaction']>>;
 import { RETRY } from './retry.ts';
 
 type Outgoing = MessageToProduce<string, string, string, string>;
@@ -25,6 +28,9 @@ export interface TransactionalOutputOptions {
 export class TransactionalOutput {
   private readonly producer: Producer<string, string, string, string>;
   private pending: Outgoing[] = [];
+  private transaction: Transaction | undefined;
+  /** Sends of the open transaction, in order. */
+  private sending: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: TransactionalOutputOptions) {
     this.producer = new Producer({
@@ -49,31 +55,55 @@ export class TransactionalOutput {
     this.pending.push(message);
   }
 
-  /** Forget what the failed batch published: it will be handled again. */
-  discard(): void {
+  /**
+   * Send what was published so far inside the open transaction (begun if needed), so the
+   * records travel while the store writes the batch; they stay invisible until `commit`.
+   */
+  send(): Promise<void> {
+    const records = this.pending;
     this.pending = [];
+    this.sending = this.sending.then(async () => {
+      const tx = await this.open();
+      // In order and one request at a time: concurrent idempotent sends lose records (see
+      // KafkaProducer), and one request for a large batch exceeds the broker's message size.
+      for (let i = 0; i < records.length; i += this.options.batchSize) await tx.send({ messages: records.slice(i, i + this.options.batchSize) });
+    });
+    return this.sending;
   }
 
   /** Commit the batch's records and, for each partition, the offset after `last` of it. */
   async commit(consumer: Consumer<string, string, string, string>, last: Iterable<Message<string, string, string, string>>): Promise<void> {
-    const records = this.pending;
-    this.pending = [];
-    const tx = await this.producer.beginTransaction();
     try {
-      // In order and one request at a time: concurrent idempotent sends lose records (see
-      // KafkaProducer), and one request for a large batch exceeds the broker's message size.
-      for (let i = 0; i < records.length; i += this.options.batchSize) await tx.send({ messages: records.slice(i, i + this.options.batchSize) });
+      await this.send();
+      const tx = await this.open();
       await tx.addConsumer(consumer);
       // One at a time as well: the client merges concurrent offset commits into the first one.
       for (const m of last) await tx.addOffset(m);
       await tx.commit();
+      this.transaction = undefined;
     } catch (err) {
-      await tx.abort().catch(() => tx.cancel());
+      await this.abort();
       throw err;
     }
   }
 
+  /** Drop the failed batch's records and abort its transaction: the batch will be handled again. */
+  async abort(): Promise<void> {
+    this.pending = [];
+    this.sending = Promise.resolve();
+    const tx = this.transaction;
+    this.transaction = undefined;
+    // When the broker is unreachable the abort fails too; the broker aborts at the timeout.
+    if (tx !== undefined && !tx.completed) await tx.abort().catch(() => tx.cancel());
+  }
+
   async close(): Promise<void> {
+    await this.abort();
     await this.producer.close();
+  }
+
+  private async open(): Promise<Transaction> {
+    this.transaction ??= await this.producer.beginTransaction();
+    return this.transaction;
   }
 }
