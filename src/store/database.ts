@@ -2,19 +2,38 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { WorkerRequest, WorkerResponse } from './embedded-worker.ts';
 import { migrate } from './migrations.ts';
 
-export interface Statement {
+export interface SqlStatement {
   sql: string;
   params: unknown[];
 }
 
+/** Rows in PostgreSQL's COPY text format, loaded into `table`: the fastest way in, and all-or-nothing. */
+export interface CopyStatement {
+  copyInto: string;
+  columns: readonly string[];
+  /** One line per row (see copy-text.ts). */
+  text: string;
+}
+
+export type Statement = SqlStatement | CopyStatement;
+
+/** The SQL of a COPY; PGlite reads the rows from an attached blob, PostgreSQL from the connection. */
+export const copySql = (s: CopyStatement, from: 'STDIN' | "'/dev/blob'"): string => `COPY ${s.copyInto} (${s.columns.join(', ')}) FROM ${from}`;
+
+/** A unique key was already taken (SQLSTATE 23505): a COPY met a row stored before. */
+export const isUniqueViolation = (err: unknown): boolean => (err as { code?: unknown }).code === '23505';
+
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
-  /** Run statements in order inside one transaction; each statement's rows, in order. */
+  /** Run statements in order inside one transaction; each statement's rows (none for a COPY), in order. */
   batch(statements: Statement[]): Promise<unknown[][]>;
   close(): Promise<void>;
 }
@@ -43,7 +62,14 @@ class PostgresDatabase implements Database {
     try {
       await client.query('BEGIN');
       const results: unknown[][] = [];
-      for (const s of statements) results.push((await client.query(s.sql, s.params)).rows);
+      for (const s of statements) {
+        if ('copyInto' in s) {
+          await pipeline(Readable.from([s.text]), client.query(copyFrom(copySql(s, 'STDIN'))));
+          results.push([]);
+        } else {
+          results.push((await client.query(s.sql, s.params)).rows);
+        }
+      }
       await client.query('COMMIT');
       return results;
     } catch (err) {

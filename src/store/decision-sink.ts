@@ -1,10 +1,10 @@
 // Batched, idempotent writer of events, decisions and dead letters: one transaction per flush.
 import type { RtdsEvent } from '../contracts/index.ts';
 import type { LogPosition } from '../transport/log.ts';
-import type { Database } from './database.ts';
+import { isUniqueViolation, type Database } from './database.ts';
 import { insertDeadLetters, type DeadLetter } from './dead-letters.ts';
-import { insertDecisions, type DecisionRecord } from './decisions.ts';
-import { insertEvents } from './events.ts';
+import { copyDecisions, insertDecisions, type DecisionRecord } from './decisions.ts';
+import { copyEvents, insertEvents } from './events.ts';
 
 export interface DecidedEvent {
   event: RtdsEvent;
@@ -17,8 +17,8 @@ export interface SinkOptions {
   flushMs: number;
   /** Batches written at once (each in its own transaction, on its own connection). */
   concurrency: number;
-  /** Called after each successful flush with the rows written. */
-  onFlush?: (written: { events: number; decisions: number; deadLetters: number; ms: number }) => void;
+  /** Called after each successful flush with the decided events and dead letters written. */
+  onFlush?: (written: { rows: number; deadLetters: number; ms: number }) => void;
   onError?: (err: unknown) => void;
 }
 
@@ -105,12 +105,16 @@ export class DecisionSink {
     const letters = this.deadLetters.splice(0, this.options.batchSize);
     const started = performance.now();
     try {
-      const [events, decisions] = (await this.db.batch([
-        insertEvents(decided),
-        insertDecisions(decided.map((d) => d.decision)),
-        ...(letters.length === 0 ? [] : [insertDeadLetters(letters)]),
-      ])) as [{ n: number }[], { n: number }[]];
-      this.options.onFlush?.({ events: events[0]?.n ?? 0, decisions: decisions[0]?.n ?? 0, deadLetters: letters.length, ms: performance.now() - started });
+      const letterRows = letters.length === 0 ? [] : [insertDeadLetters(letters)];
+      try {
+        // COPY first: new rows are the rule. One stored before (a batch replayed after a failure)
+        // fails the whole COPY, and the batch is written again skipping what exists.
+        await this.db.batch([copyEvents(decided), copyDecisions(decided.map((d) => d.decision)), ...letterRows]);
+      } catch (err) {
+        if (!isUniqueViolation(err)) throw err;
+        await this.db.batch([insertEvents(decided), insertDecisions(decided.map((d) => d.decision)), ...letterRows]);
+      }
+      this.options.onFlush?.({ rows: decided.length, deadLetters: letters.length, ms: performance.now() - started });
     } catch (err) {
       // Put the batch back in front and retry after a pause: the store may be restarting.
       this.decided = decided.concat(this.decided);

@@ -1,7 +1,8 @@
 // Repository of the `decisions` table: idempotent batched inserts and cursor-paginated reads.
 import { decisionIdFor, type Decision, type Outcome } from '../contracts/index.ts';
 import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/index.ts';
-import type { Database, Statement } from './database.ts';
+import { copyLine } from './copy-text.ts';
+import type { CopyStatement, Database, Statement } from './database.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
@@ -32,16 +33,28 @@ function decodeFeatures(bytes: Uint8Array, featureSet: string | null): Record<st
 export function insertDecisions(decisions: readonly DecisionRecord[]): Statement {
   const rows = decisions.map((d) => ({ ...d, features: d.features === undefined ? null : encodeFeatures(d.features), feature_set: d.features === undefined ? null : FEATURE_SET_VERSION }));
   return {
-    sql: `WITH ins AS (
-       INSERT INTO decisions (decision_id, event_id, decision, risk_score, reason, reasons, features, feature_set, timestamp, processing_time_ms, model_version, rules_version, late, degraded)
+    sql: `INSERT INTO decisions (decision_id, event_id, decision, risk_score, reason, reasons, features, feature_set, timestamp, processing_time_ms, model_version, rules_version, late, degraded)
        SELECT decision_id, event_id, decision, risk_score, reason, reasons, features, feature_set, timestamp, processing_time_ms, model_version, rules_version, late, degraded
        FROM jsonb_to_recordset($1::jsonb) AS r(decision_id text, event_id text, decision text, risk_score double precision, reason text, reasons jsonb,
             features bytea, feature_set text, timestamp timestamptz, processing_time_ms double precision, model_version text, rules_version text, late boolean, degraded text)
-       ON CONFLICT DO NOTHING
-       RETURNING 1)
-     SELECT count(*)::int AS n FROM ins`,
+       ON CONFLICT DO NOTHING`,
     params: [JSON.stringify(rows)],
   };
+}
+
+const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'degraded'];
+
+/** The same rows as `insertDecisions` by COPY: several times faster, but it fails whole if one decision id is already stored. */
+export function copyDecisions(decisions: readonly DecisionRecord[]): CopyStatement {
+  let text = '';
+  for (const d of decisions) {
+    const features = d.features === undefined ? null : encodeFeatures(d.features);
+    text += copyLine([
+      d.decision_id, d.event_id, d.decision, d.risk_score, d.reason, JSON.stringify(d.reasons), features, features === null ? null : FEATURE_SET_VERSION,
+      d.timestamp, d.processing_time_ms, d.model_version, d.rules_version, d.late, d.degraded,
+    ]);
+  }
+  return { copyInto: 'decisions', columns: DECISION_COLUMNS, text };
 }
 
 interface DecisionRow extends Omit<Decision, 'timestamp'> {

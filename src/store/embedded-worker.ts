@@ -1,11 +1,12 @@
 // Runs embedded PostgreSQL (PGlite) in a worker thread, so its work neither blocks decisions nor shares their core.
 import { parentPort } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
+import { copySql, type Statement } from './database.ts';
 
 export type WorkerRequest =
   | { id: number; op: 'open'; dir: string }
   | { id: number; op: 'query'; sql: string; params: unknown[] }
-  | { id: number; op: 'batch'; statements: { sql: string; params: unknown[] }[] }
+  | { id: number; op: 'batch'; statements: Statement[] }
   | { id: number; op: 'close' };
 
 export type WorkerResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { message: string; code?: string; detail?: string } };
@@ -22,7 +23,10 @@ async function handle(request: WorkerRequest): Promise<unknown> {
     case 'batch':
       return open().transaction(async (tx) => {
         const results: unknown[][] = [];
-        for (const s of request.statements) results.push((await tx.query(s.sql, s.params)).rows);
+        for (const s of request.statements) {
+          if ('copyInto' in s) results.push((await tx.query(copySql(s, "'/dev/blob'"), [], { blob: new Blob([s.text]) })).rows);
+          else results.push((await tx.query(s.sql, s.params)).rows);
+        }
         return results;
       });
     case 'close':

@@ -1,7 +1,8 @@
 // Repository of the `events` table.
 import type { EventInput, RtdsEvent } from '../contracts/index.ts';
 import type { LogPosition } from '../transport/log.ts';
-import type { Database, Statement } from './database.ts';
+import { copyLine } from './copy-text.ts';
+import type { CopyStatement, Database, Statement } from './database.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
@@ -11,20 +12,31 @@ export interface LoggedEvent {
   position?: LogPosition | undefined;
 }
 
-/** Insert events in one statement; an event id already stored is left as it was. Returns the count inserted. */
+/** Insert events in one statement; an event id already stored is left as it was. */
 export function insertEvents(rows: readonly LoggedEvent[]): Statement {
   const json = rows.map(({ event, position }) => (position === undefined ? event : { ...event, log_partition: position.partition, log_offset: position.offset }));
   return {
-    sql: `WITH ins AS (
-       INSERT INTO events (event_id, event_type, timestamp, user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_partition, log_offset)
+    sql: `INSERT INTO events (event_id, event_type, timestamp, user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_partition, log_offset)
        SELECT event_id, event_type, to_timestamp(event_time / 1000.0), user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_partition, log_offset
        FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, event_type text, event_time double precision, user_id text, session_id text, ip_address text,
             country text, channel text, amount double precision, currency text, merchant_id text, device_id text, metadata jsonb, log_partition integer, log_offset bigint)
-       ON CONFLICT (event_id) DO NOTHING
-       RETURNING 1)
-     SELECT count(*)::int AS n FROM ins`,
+       ON CONFLICT (event_id) DO NOTHING`,
     params: [JSON.stringify(json)],
   };
+}
+
+const EVENT_COLUMNS = ['event_id', 'event_type', 'timestamp', 'user_id', 'session_id', 'ip_address', 'country', 'channel', 'amount', 'currency', 'merchant_id', 'device_id', 'metadata', 'log_partition', 'log_offset'];
+
+/** The same rows as `insertEvents` by COPY: several times faster, but it fails whole if one event id is already stored. */
+export function copyEvents(rows: readonly LoggedEvent[]): CopyStatement {
+  let text = '';
+  for (const { event: e, position } of rows) {
+    text += copyLine([
+      e.event_id, e.event_type, new Date(e.event_time).toISOString(), e.user_id, e.session_id, e.ip_address, e.country, e.channel, e.amount,
+      e.currency, e.merchant_id, e.device_id, e.metadata === undefined ? null : JSON.stringify(e.metadata), position?.partition, position?.offset,
+    ]);
+  }
+  return { copyInto: 'events', columns: EVENT_COLUMNS, text };
 }
 
 /**

@@ -74,6 +74,24 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
       assert.equal((await findEvent(db!, 'e1'))!.amount, undefined);
     });
 
+    it('stores text with tabs, newlines, backslashes and non-ASCII exactly (the COPY path escapes them)', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const tricky = 'tab\there\nnew line \\N back\\slash\r — 東京 \u0001';
+      const checked = validateEvent({ event_id: 'e-tricky\t1', event_type: 'login', timestamp: Date.UTC(2026, 10, 26, 13), user_id: 'u\\x', device_id: tricky, metadata: { note: tricky, nested: [tricky] } });
+      assert.ok(checked.ok);
+      const d = { ...decision(checked.event, 'flagged', 0.5), reason: tricky, features: Float64Array.from([0.25, -1, 3e-8]) };
+      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5, concurrency: 1 });
+      sink.write({ event: checked.event, decision: d });
+      await sink.close();
+      const stored = await findEvent(db!, 'e-tricky\t1');
+      assert.equal(stored!.device_id, tricky);
+      assert.equal(stored!.user_id, 'u\\x');
+      assert.deepEqual(stored!.metadata, { note: tricky, nested: [tricky] });
+      const storedDecision = await findDecision(db!, 'e-tricky\t1');
+      assert.equal(storedDecision!.reason, tricky);
+      assert.deepEqual(Object.values(storedDecision!.features!).slice(0, 3), [0.25, -1, 3e-8]);
+    });
+
     it('lists decisions newest first with filters and a stable cursor', async (t) => {
       if (skip !== undefined) return t.skip(skip);
       const seen: string[] = [];
