@@ -1,9 +1,12 @@
 // `rtds bench` / `npm run bench`: throughput of the pipeline core, embedded end to end, and latency at a fixed rate.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startApp } from '../src/app/index.ts';
+import { startApp, type RunningApp } from '../src/app/index.ts';
 import { FIRST_START_TRAINING } from '../src/app/model.ts';
 import { trainOnGeneratedHistory } from '../src/app/training.ts';
 import { loadConfig, type Config } from '../src/config/index.ts';
@@ -12,9 +15,10 @@ import { TrafficGenerator } from '../src/ingest/generator/index.ts';
 import { DecisionPipeline } from '../src/process/index.ts';
 import { ModelRegistry, RulesOnlyScorer, serveActiveModel, type Scorer } from '../src/score/index.ts';
 import { Consumer, stringDeserializers, type Message } from '@platformatic/kafka';
-import type { Decision } from '../src/contracts/index.ts';
-import { topicNames } from '../src/transport/kafka/topics.ts';
-import { epochMs, partitionFor, type LogRecord } from '../src/transport/log.ts';
+import { validateEvent, type Decision } from '../src/contracts/index.ts';
+import { KafkaProducer } from '../src/transport/kafka/kafka-producer.ts';
+import { ensureTopics, topicNames } from '../src/transport/kafka/topics.ts';
+import { partitionFor, type LogRecord } from '../src/transport/log.ts';
 import { benchExplanation, benchInference, benchTraining } from './scoring.ts';
 
 const HELP = `Usage: rtds bench [options]
@@ -28,6 +32,8 @@ const HELP = `Usage: rtds bench [options]
   --help            this text
 
 Uses the active model under RTDS_MODEL_DIR, or trains one into a temporary registry first.`;
+
+const BIN = fileURLToPath(new URL('../bin/rtds.js', import.meta.url));
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (n: number): string => n.toFixed(3);
@@ -111,7 +117,7 @@ async function benchLatency(config: Config, rate: number, seconds: number, label
   const app = await startApp(config, { roles: { api: false, processor: true } });
   const latencies: number[] = [];
   let measuring = false;
-  const unsubscribe = app.feed.subscribe(({ decision }) => {
+  const unsubscribe = app.feed.subscribe((decision) => {
     if (measuring) latencies.push(decision.processing_time_ms);
   });
   const generator = new TrafficGenerator({ seed: 11, users: 20_000, start: Date.now(), eventTimeRate: rate, dailyRhythm: false, warmStart: true });
@@ -134,110 +140,144 @@ async function benchLatency(config: Config, rate: number, seconds: number, label
   );
 }
 
-/** A fresh topic prefix and group per Kafka run, so runs never read each other's records. */
-function kafkaRunConfig(base: Config, exactlyOnce: boolean, run: string): Config {
+/**
+ * A fresh topic prefix and group per Kafka run, so runs never read each other's records; `tag`
+ * also prefixes the run's event ids, since the runs share one database.
+ */
+function kafkaRunConfig(base: Config, exactlyOnce: boolean, run: string): Config & { tag: string } {
   const tag = `${Date.now().toString(36)}.${run}`;
-  return loadConfig({ ...base, kafkaExactlyOnce: exactlyOnce, kafkaTopicPrefix: `bench.${tag}.`, kafkaGroup: `bench-${tag}`, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' });
+  return { tag, ...loadConfig({ ...base, kafkaExactlyOnce: exactlyOnce, kafkaTopicPrefix: `bench.${tag}.`, kafkaGroup: `bench-${tag}`, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' }) };
+}
+
+/** `rtds generate --target kafka` in a process of its own, as a producer of the organisation would run. */
+async function generateOnKafka(config: Config & { tag: string }, args: string[]): Promise<void> {
+  const { NODE_TEST_CONTEXT: _runner, ...env } = process.env;
+  const child = spawn(process.execPath, [BIN, 'generate', '--target', 'kafka', '--skip-labels', '--quiet', '--id-prefix', `${config.tag}_`, ...args], {
+    env: { ...env, RTDS_KAFKA_BROKERS: config.kafkaBrokers, RTDS_KAFKA_TOPIC_PREFIX: config.kafkaTopicPrefix, RTDS_PARTITIONS: String(config.partitions) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`rtds generate exited with ${code}`);
+}
+
+/** Resolves when the processor has committed every record the topic holds (polled, as the broker's end offsets are). */
+async function caughtUp(app: RunningApp): Promise<void> {
+  for (let zeroes = 0; zeroes < 3; ) {
+    zeroes = app.lag() === 0 ? zeroes + 1 : 0;
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }
 
 /**
- * Kafka + PostgreSQL under overload: every event offered as fast as the ingest edge takes them,
- * timed until the processor has stored and committed the last decision. The processor's lag is
- * sampled each second meanwhile: how far behind it falls and how fast it catches up.
+ * Sustained throughput: the events topic is loaded first, then one processor drains it, timed
+ * from its first decision until the last is stored and committed (its transaction, in
+ * exactly-once mode). Joining the group and opening the producer are start-up, not throughput.
  */
-async function benchKafkaThroughput(config: Config, events: unknown[], mode: string): Promise<void> {
+async function benchKafkaThroughput(config: Config & { tag: string }, generated: unknown[], mode: string): Promise<number> {
+  const events = (generated as { event_id: string; user_id: string }[]).map((e) => ({ ...e, event_id: `${config.tag}_${e.event_id}` }));
+  const topics = topicNames(config.kafkaTopicPrefix);
+  await ensureTopics(config.kafkaBrokers!.split(','), topics, config.partitions);
+  const producer = new KafkaProducer({ brokers: config.kafkaBrokers!.split(','), clientId: 'bench-load', topic: topics.events, lingerMs: 5, batchSize: config.kafkaBatchSize, compression: config.kafkaCompression });
+  const loading = performance.now();
+  for (let i = 0; i < events.length; i += 10_000) await Promise.all(events.slice(i, i + 10_000).map((e) => producer.append(e.user_id, e)));
+  await producer.close();
+  const loaded = (performance.now() - loading) / 1000;
+  // Each distinct valid event gets one decision; re-sent ids and invalid events do not.
+  const ids = new Set<string>();
+  for (const e of events) {
+    const checked = validateEvent(e);
+    if (checked.ok) ids.add(checked.event.event_id);
+  }
   const app = await startApp(config, { roles: { api: false, processor: true } });
   let decided = 0;
-  let resolveAll!: () => void;
-  const all = new Promise<void>((resolve) => (resolveAll = resolve));
-  const unsubscribe = app.feed.subscribe(() => {
-    if (++decided === events.length) resolveAll();
-  });
-  const samples: { s: number; lag: number; decided: number }[] = [];
+  let began = 0;
+  const all = new Promise<void>((resolve) =>
+    app.feed.subscribe(() => {
+      if (decided++ === 0) began = performance.now();
+      if (decided === ids.size) resolve();
+    }),
+  );
+  await all;
+  await app.stop(); // the last batch stored and committed
+  const sustained = events.length / ((performance.now() - began) / 1000);
+  console.log(
+    `kafka ${mode}: ${fmt(sustained)} events/s decided, stored and committed  [${fmt(events.length)} events loaded into ${config.partitions} partitions first (${fmt(events.length / loaded)} events/s), then drained by one processor → PostgreSQL + topics]`,
+  );
+  return sustained;
+}
+
+/**
+ * Overload: a separate producer offers more than the processor takes for `seconds`; the lag is
+ * sampled each second while it grows and while the processor catches up after the producer stops.
+ */
+async function benchKafkaOverload(config: Config & { tag: string }, rate: number, seconds: number, mode: string): Promise<void> {
+  const app = await startApp(config, { roles: { api: false, processor: true } });
+  const samples: number[] = [];
   let rss = 0;
-  const began = performance.now();
   const sampler = setInterval(() => {
-    samples.push({ s: (performance.now() - began) / 1000, lag: app.lag(), decided });
+    samples.push(app.lag());
     rss = Math.max(rss, process.memoryUsage().rss);
   }, 1000);
-  for (let i = 0; i < events.length; i += 5000) await app.ingest.submit(events.slice(i, i + 5000), 'bench');
-  const produced = performance.now();
-  await all;
-  await app.stop(); // the last batch committed (its transaction, in exactly-once mode) and stored
+  const began = performance.now();
+  await generateOnKafka(config, ['--rate', String(Math.round(rate)), '--duration', String(seconds), '--seed', '12']);
+  const offered = (performance.now() - began) / 1000;
+  await caughtUp(app);
+  const total = (performance.now() - began) / 1000;
   clearInterval(sampler);
-  unsubscribe();
-  const seconds = (performance.now() - began) / 1000;
-  const peak = samples.reduce((a, b) => (b.lag > a.lag ? b : a), { s: 0, lag: 0, decided: 0 });
+  await app.stop();
   console.log(
-    `kafka ${mode}: ${fmt(events.length / seconds)} events/s decided, stored and committed  [${fmt(events.length)} events offered at ${fmt(events.length / ((produced - began) / 1000))} events/s → ${config.partitions} partitions → one processor → PostgreSQL + topics]`,
-  );
-  console.log(
-    `  lag under overload: ${samples.map((x) => fmt(x.lag)).join(' → ')} (each second); peak ${fmt(peak.lag)} at ${peak.s.toFixed(0)} s, then drained at ${fmt((events.length - peak.decided) / Math.max(0.001, seconds - peak.s))} events/s; RSS peak ${fmt(rss / 2 ** 20)} MiB`,
+    `  ${mode} under overload (${fmt(rate)} events/s offered by another process for ${seconds} s): lag ${samples.map(fmt).join(' → ')} (each second); peak ${fmt(Math.max(0, ...samples))}, caught up ${(total - offered).toFixed(1)} s after the producer stopped; processor RSS peak ${fmt(rss / 2 ** 20)} MiB`,
   );
 }
 
 /**
- * Latency at a fixed offered rate, seen from outside: a read_committed consumer of the decisions
- * topic takes each decision's arrival minus the moment the event was handed to the producer
- * (so the producer's linger counts), next to the processor's own accepted → decided time.
+ * Latency at a fixed rate offered by a separate producer. A read_committed consumer of the
+ * decisions topic takes each decision's arrival minus the broker's timestamp of its event
+ * (accepted); the processor's own accepted → decided time is shown next to it.
  */
-async function benchKafkaLatency(config: Config, rate: number, seconds: number, mode: string): Promise<void> {
+async function benchKafkaLatency(config: Config & { tag: string }, rate: number, seconds: number, mode: string): Promise<void> {
   const app = await startApp(config, { roles: { api: false, processor: true } });
-  const submitted = new Map<string, number>();
+  let decided = 0;
+  const unsubscribe = app.feed.subscribe(() => void decided++);
   const visible: number[] = [];
   const decidedIn: number[] = [];
-  // The generator also sends duplicates and invalid events, which get no decision: wait for those decided.
-  let decided = 0;
-  const unsubscribe = app.feed.subscribe(({ event }) => {
-    if (submitted.has(event.event_id)) decided++;
-  });
+  let received = 0;
+  const measureFrom = Date.now() + WARM_UP_S * 1000;
   const reader = new Consumer({ groupId: `${config.kafkaGroup}-reader`, clientId: 'bench-reader', bootstrapBrokers: config.kafkaBrokers!.split(','), deserializers: stringDeserializers, maxWaitTime: 5, isolationLevel: 1 });
   const stream = await reader.consume({ topics: [topicNames(config.kafkaTopicPrefix).decisions], mode: 'earliest', autocommit: false });
   stream.on('data', (m: Message<string, string, string, string>) => {
+    received++;
     const decision = JSON.parse(m.value) as Decision;
-    const at = submitted.get(decision.event_id);
-    if (at === undefined) return; // warm-up
-    visible.push(epochMs() - at);
+    const accepted = Date.parse(decision.timestamp) - decision.processing_time_ms;
+    if (accepted < measureFrom) return; // warm-up
+    visible.push(Date.now() - accepted);
     decidedIn.push(decision.processing_time_ms);
   });
-  const generator = new TrafficGenerator({ seed: 11, users: 20_000, start: Date.now(), eventTimeRate: rate, dailyRhythm: false, warmStart: true });
-  const began = performance.now();
-  const warmUp = Math.round(rate * WARM_UP_S);
-  const total = warmUp + Math.round(rate * seconds);
-  let offered = 0;
-  const appends: Promise<unknown>[] = [];
-  while (offered < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - began) * rate) / 1000));
-    for (; offered < due; offered++) {
-      const event = generator.next().event;
-      if (offered >= warmUp) submitted.set(event.event_id, epochMs());
-      appends.push(app.ingest.submit([event], 'bench'));
-    }
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-  await Promise.all(appends);
+  await generateOnKafka(config, ['--rate', String(rate), '--duration', String(WARM_UP_S + seconds), '--seed', '11', '--users', '20000', '--batch', '50']);
+  await caughtUp(app);
   await app.stop();
   unsubscribe();
-  // The last transaction is committed; the reader gets its decisions within a few fetches.
-  while (visible.length < decided) await new Promise((resolve) => setTimeout(resolve, 20));
+  while (received < decided) await new Promise((resolve) => setTimeout(resolve, 20));
   await stream.close();
   await reader.close(true);
   const q = (xs: number[]): string => {
     const sorted = Float64Array.from(xs).sort();
     return `p50 ${ms(percentile(sorted, 0.5))} ms, p99 ${ms(percentile(sorted, 0.99))} ms, max ${ms(sorted[sorted.length - 1] ?? NaN)} ms`;
   };
-  console.log(`kafka ${mode} latency at ${fmt(rate)} events/s offered (${fmt(visible.length)} events over ${seconds} s after ${WARM_UP_S} s of warm-up, arrivals spread evenly):`);
-  console.log(`  handed to producer → decision visible to a read_committed consumer: ${q(visible)}`);
-  console.log(`  accepted by the broker → decided in the processor: ${q(decidedIn)}`);
+  console.log(`  ${mode} latency at ${fmt(rate)} events/s offered by another process (${fmt(visible.length)} decisions over ${seconds} s after ${WARM_UP_S} s of warm-up):`);
+  console.log(`    accepted by the broker → decision visible to a read_committed consumer: ${q(visible)}`);
+  console.log(`    accepted by the broker → decided in the processor: ${q(decidedIn)}`);
 }
 
 async function benchKafka(base: Config, rate: number, seconds: number, events: unknown[]): Promise<void> {
   if (base.kafkaBrokers === undefined || base.databaseUrl === undefined) throw new Error('bench kafka: set RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL (a scratch database)');
+  console.log(`kafka settings: ${base.partitions} partitions, linger ${base.kafkaLingerMs} ms, ${base.kafkaCompression}, store batches of ${base.sinkBatchSize} × ${base.sinkConcurrency} connections`);
   for (const [exactlyOnce, mode] of [
     [true, 'exactly-once'],
     [false, 'at-least-once'],
   ] as const) {
-    await benchKafkaThroughput(kafkaRunConfig(base, exactlyOnce, `${mode}-tput`), events, mode);
+    const sustained = await benchKafkaThroughput(kafkaRunConfig(base, exactlyOnce, `${mode}-tput`), events, mode);
+    await benchKafkaOverload(kafkaRunConfig(base, exactlyOnce, `${mode}-over`), 1.5 * sustained, seconds, mode);
     await benchKafkaLatency(kafkaRunConfig(base, exactlyOnce, `${mode}-lat`), rate, seconds, mode);
   }
 }

@@ -1,24 +1,19 @@
 // Fan-out of fresh decisions to whoever waits for them: synchronous decide calls and live viewers.
-import type { Decision, RtdsEvent } from '../contracts/index.ts';
-
-export interface FeedItem {
-  event: RtdsEvent;
-  decision: Decision;
-}
+import type { Decision, PublishedDecision } from '../contracts/index.ts';
 
 type Waiter = { resolve: (d: Decision | 'duplicate') => void };
 
 export class DecisionFeed {
   private readonly waiters = new Map<string, Waiter>();
-  private readonly subscribers = new Set<(item: FeedItem) => void>();
+  private readonly subscribers = new Set<(decision: PublishedDecision) => void>();
 
-  publish(item: FeedItem): void {
-    const waiter = this.waiters.get(item.event.event_id);
+  publish(decision: PublishedDecision): void {
+    const waiter = this.waiters.get(decision.event_id);
     if (waiter !== undefined) {
-      this.waiters.delete(item.event.event_id);
-      waiter.resolve(item.decision);
+      this.waiters.delete(decision.event_id);
+      waiter.resolve(decision);
     }
-    for (const s of this.subscribers) s(item);
+    for (const s of this.subscribers) s(decision);
   }
 
   /** A re-sent event gets no new decision; its waiter learns so and reads the stored one. */
@@ -54,7 +49,7 @@ export class DecisionFeed {
     };
   }
 
-  subscribe(listener: (item: FeedItem) => void): () => void {
+  subscribe(listener: (decision: PublishedDecision) => void): () => void {
     this.subscribers.add(listener);
     return () => this.subscribers.delete(listener);
   }

@@ -11,10 +11,10 @@ export function registerLiveFeed(app: FastifyInstance, ctx: ApiContext): void {
   const sockets = new Set<WebSocket>();
   let batch: unknown[] = [];
 
-  const unsubscribe = ctx.feed.subscribe(({ event, decision }) => {
+  const unsubscribe = ctx.feed.subscribe((decision) => {
     if (sockets.size === 0) return;
     if (batch.length >= MAX_PER_TICK) batch.shift();
-    batch.push({ ...decision, event_type: event.event_type, user_id: event.user_id, amount: event.amount ?? null, country: event.country ?? null, channel: event.channel ?? null });
+    batch.push(decision);
   });
   const send = (message: unknown): void => {
     const text = JSON.stringify(message);

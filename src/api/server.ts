@@ -137,6 +137,10 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
         return reply.code(400).send({ error: 'invalid JSON', rejected: [rejection] });
       }
       const eventId = (req.body as { event_id?: unknown } | null)?.event_id;
+      // Asking again about a decided event answers from the store: idempotent, and on Kafka the
+      // processor that sees the re-sent id may be another process.
+      const known = typeof eventId === 'string' ? await findDecision(ctx.db, eventId) : undefined;
+      if (known !== undefined) return known;
       const wait = typeof eventId === 'string' ? ctx.feed.waitFor(eventId, ctx.decideTimeoutMs) : undefined;
       const result = await ctx.ingest.submit([req.body], 'http');
       if (result.accepted.length === 0 || wait === undefined) {

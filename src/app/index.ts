@@ -1,6 +1,6 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
 import type { Config } from '../config/index.ts';
-import { decisionIdFor } from '../contracts/index.ts';
+import { decisionIdFor, publishDecision, type PublishedDecision } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
@@ -72,6 +72,10 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const transport = await openTransport(config, logger);
   const side = transport.sideOutputs;
   const debug = logger.isLevelEnabled('debug');
+  // What this process counts and shows live: with an API on Kafka, every processor's committed
+  // decisions from the topic (another instance may own the event's partition); otherwise its own.
+  const followTopic = roles.api && transport.followDecisions !== undefined;
+  feed.subscribe((d) => metrics.decided(d, d.event_type));
 
   // Every refused input — at the HTTP edge or read from the log — takes this one path.
   const deadLetter = (letter: DeadLetter): void => {
@@ -82,10 +86,10 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   };
   const output: ProcessorOutput = {
     decided(event, decision, features, position) {
-      sink.write({ event, decision: { ...decision, features }, position });
-      side?.decided(event, decision);
-      metrics.decided(decision, event.event_type);
-      feed.publish({ event, decision });
+      sink.write({ event, decision: { ...decision, features }, position: { log: transport.eventsLog, ...position } });
+      const published = publishDecision(event, decision);
+      side?.decided(event, published);
+      if (!followTopic) feed.publish(published);
       if (debug) logger.debug({ event_id: event.event_id, decision_id: decision.decision_id, decision: decision.decision, risk_score: decision.risk_score }, 'decided');
     },
     deadLetter,
@@ -104,10 +108,11 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     side === undefined
       ? undefined
       : {
-          load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, partition, beforeOffset),
+          load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset),
           onRestored: (partition: number, events: number, ms: number) => logger.info({ partition, events, ms: Math.round(ms) }, 'partition state restored from the store'),
         };
   const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, history);
+  const following = followTopic ? await transport.followDecisions!((value) => feed.publish(JSON.parse(value) as PublishedDecision)) : undefined;
 
   const ingest = new EventIngest({
     log: transport.producer,
@@ -152,6 +157,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       await traffic?.stop();
       await server?.close();
       await processor.stop({ drain: true });
+      await following?.close();
       await sink.close();
       await transport.close();
       clearInterval(ticker);

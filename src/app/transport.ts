@@ -1,11 +1,12 @@
 // Chooses the transport from the configuration: the embedded log, or Kafka with its side-output topics.
 import type { Config } from '../config/index.ts';
-import type { Decision, RtdsEvent } from '../contracts/index.ts';
+import type { PublishedDecision, RtdsEvent } from '../contracts/index.ts';
 import type { Logger } from '../observe/index.ts';
 import type { DeadLetter } from '../store/index.ts';
 import { PartitionedLog } from '../transport/embedded/partitioned-log.ts';
 import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
 import { KafkaRecordSource } from '../transport/kafka/kafka-source.ts';
+import { TopicTail } from '../transport/kafka/topic-tail.ts';
 import { ensureTopics, topicNames } from '../transport/kafka/topics.ts';
 import { TransactionalOutput } from '../transport/kafka/transactional-output.ts';
 import { hostname } from 'node:os';
@@ -13,7 +14,7 @@ import type { EventLogProducer, RecordSource } from '../transport/log.ts';
 
 /** What the processor publishes besides the store: decisions, dead letters and late events as topics. */
 export interface SideOutputs {
-  decided(event: RtdsEvent, decision: Decision): void;
+  decided(event: RtdsEvent, decision: PublishedDecision): void;
   deadLetter(letter: DeadLetter): void;
   /**
    * Resolves when everything published so far is acknowledged — in exactly-once mode, what the
@@ -24,10 +25,17 @@ export interface SideOutputs {
 
 export interface Transport {
   kind: 'embedded' | 'kafka';
+  /** Name of the events log (the topic on Kafka): stored with each event's position. */
+  eventsLog: string;
   producer: EventLogProducer;
   /** The processor's source; created on demand, since an API-only process has none. */
   source(): RecordSource;
   sideOutputs: SideOutputs | undefined;
+  /**
+   * On Kafka, the committed decisions of every processor (each value a published decision), from
+   * now on; absent on the embedded log, whose only processor is in this process.
+   */
+  followDecisions?: (onValue: (value: string) => void) => Promise<{ close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -38,7 +46,7 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
     logger.error({ err }, 'Kafka batch or fetch failed; rejoining the group to read from the committed offsets (state is restored where it ran ahead)');
   if (config.kafkaBrokers === undefined) {
     const log = new PartitionedLog(config.partitions);
-    return { kind: 'embedded', producer: log, source: () => log.consumer(PROCESSOR_CONSUMER_GROUP), sideOutputs: undefined, close: async () => undefined };
+    return { kind: 'embedded', eventsLog: 'embedded', producer: log, source: () => log.consumer(PROCESSOR_CONSUMER_GROUP), sideOutputs: undefined, close: async () => undefined };
   }
   const brokers = config.kafkaBrokers.split(',').map((b) => b.trim());
   const topics = topicNames(config.kafkaTopicPrefix);
@@ -55,6 +63,7 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
   };
   return {
     kind: 'kafka',
+    eventsLog: topics.events,
     producer,
     source: () => {
       if (config.kafkaExactlyOnce)
@@ -67,6 +76,11 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
           transactionTimeoutMs: config.kafkaTransactionTimeoutMs,
         });
       return new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10, sessionTimeoutMs: config.kafkaSessionTimeoutMs, maxRecordBytes: config.maxEventBytes, transactions, onError });
+    },
+    followDecisions: async (onValue) => {
+      const tail = new TopicTail({ brokers, clientId, topic: topics.decisions, onValue, onError: (err) => logger.error({ err }, 'following the decisions topic failed') });
+      await tail.start();
+      return tail;
     },
     sideOutputs: {
       decided(event, decision) {

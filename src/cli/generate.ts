@@ -1,13 +1,11 @@
 // `rtds generate`: labelled synthetic traffic to a file, stdout or a running RTDS — as fast as possible or at a set pace.
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type Config } from '../config/index.ts';
+import { loadConfig } from '../config/index.ts';
 import { pace, TrafficGenerator, type GeneratedEvent, type TrafficOptions } from '../ingest/generator/index.ts';
-import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
-import { ensureTopics, topicNames, type TopicNames } from '../transport/kafka/topics.ts';
+import { CommandOptions, counted, Interruption, KafkaTraffic, postJson, Progress } from './traffic-targets.ts';
 
 export const GENERATE_HELP = `Usage: rtds generate [options]
 
@@ -53,7 +51,7 @@ Traffic
   --help                 this text
 `;
 
-const PROGRESS_MS = 3000;
+const options = new CommandOptions('generate');
 
 interface GenerateSettings {
   traffic: TrafficOptions;
@@ -100,21 +98,21 @@ export async function runGenerate(args: string[]): Promise<void> {
     return;
   }
 
-  const rate = optionalNumber('rate', values.rate, { positive: true });
-  const count = optionalNumber('count', values.count, { min: 1, integer: true });
-  const duration = optionalNumber('duration', values.duration, { positive: true });
+  const rate = options.number('rate', values.rate, { positive: true });
+  const count = options.number('count', values.count, { min: 1, integer: true });
+  const duration = options.number('duration', values.duration, { positive: true });
   const settings: GenerateSettings = {
     traffic: {
-      seed: optionalNumber('seed', values.seed, { integer: true }) ?? 42,
-      users: optionalNumber('users', values.users, { min: 1, integer: true }),
-      fraudRate: optionalNumber('fraud-rate', values['fraud-rate'], { min: 0, max: 0.5 }),
+      seed: options.number('seed', values.seed, { integer: true }) ?? 42,
+      users: options.number('users', values.users, { min: 1, integer: true }),
+      fraudRate: options.number('fraud-rate', values['fraud-rate'], { min: 0, max: 0.5 }),
       start: parseStart(values.start ?? (rate === undefined ? undefined : 'now')),
-      eventTimeRate: optionalNumber('event-time-rate', values['event-time-rate'], { positive: true }) ?? rate,
+      eventTimeRate: options.number('event-time-rate', values['event-time-rate'], { positive: true }) ?? rate,
       // Paced output keeps event time in step with the wall clock, so arrivals ignore the time of day.
       dailyRhythm: rate === undefined || values['event-time-rate'] !== undefined,
       // A live stream is joined mid-flow: attacks already under way, so the fraud share is right from the start.
       warmStart: rate !== undefined,
-      disorderMs: optionalNumber('disorder-ms', values['disorder-ms'], { min: 0 }),
+      disorderMs: options.number('disorder-ms', values['disorder-ms'], { min: 0 }),
       idPrefix: values['id-prefix'],
     },
     count: count ?? Infinity,
@@ -123,16 +121,15 @@ export async function runGenerate(args: string[]): Promise<void> {
     out: values.out,
     labels: values.labels,
     withLabels: values['with-labels'] === true,
-    target: values.target?.replace(/\/+$/, ''),
+    target: options.target(values.target),
     targetLabels: values['skip-labels'] !== true,
-    batch: optionalNumber('batch', values.batch, { min: 1, integer: true }) ?? 500,
+    batch: options.number('batch', values.batch, { min: 1, integer: true }) ?? 500,
     quiet: values.quiet === true,
   };
-  if (settings.withLabels && settings.labels !== undefined) throw usage('--with-labels and --labels exclude each other');
+  if (settings.withLabels && settings.labels !== undefined) throw options.usage('--with-labels and --labels exclude each other');
   if (settings.out !== undefined && count === undefined && duration === undefined) {
-    throw usage('writing to a file needs --count or --duration to end');
+    throw options.usage('writing to a file needs --count or --duration to end');
   }
-  if (settings.target !== undefined && settings.target !== 'kafka' && !/^https?:\/\//.test(settings.target)) throw usage(`--target must be an http(s) URL or kafka, got ${settings.target}`);
   await generate(settings);
 }
 
@@ -146,7 +143,7 @@ class TrafficSinks {
     const out = settings.out ?? (settings.target === undefined ? '-' : undefined);
     this.events = out === undefined ? undefined : new LineSink(out);
     this.labels = settings.labels === undefined ? undefined : new LineSink(settings.labels);
-    this.kafka = settings.target === 'kafka' ? new KafkaTraffic(loadConfig()) : undefined;
+    this.kafka = settings.target === 'kafka' ? new KafkaTraffic(loadConfig(), 'generate') : undefined;
   }
 
   /** Set once stdout's reader has gone away (e.g. `| head`): nothing more can be delivered. */
@@ -172,7 +169,10 @@ class TrafficSinks {
       await this.labels.write(text);
     }
     if (this.kafka !== undefined) {
-      await this.kafka.deliver(batch, settings.targetLabels);
+      await this.kafka.deliver(
+        batch.map((g) => g.event),
+        settings.targetLabels ? batch.map((g) => g.label) : [],
+      );
     } else if (settings.target !== undefined) {
       await postJson(`${settings.target}/api/v1/events`, batch.map((g) => g.event));
       // After their events, so the server already knows the ids the labels refer to.
@@ -184,40 +184,6 @@ class TrafficSinks {
     await this.events?.close();
     await this.labels?.close();
     await this.kafka?.close();
-  }
-}
-
-/** Events and labels straight onto the contract's topics, as any producer of the organisation would write them. */
-class KafkaTraffic {
-  private readonly producer: KafkaProducer;
-  private readonly topics: TopicNames;
-  /** The topics exist before the first send (created as RTDS itself would). */
-  private readonly created: Promise<unknown>;
-
-  constructor(config: Config) {
-    if (config.kafkaBrokers === undefined) throw new ConfigError('RTDS_KAFKA_BROKERS', '', '--target kafka needs the brokers');
-    const brokers = config.kafkaBrokers.split(',').map((b) => b.trim());
-    this.topics = topicNames(config.kafkaTopicPrefix);
-    this.created = ensureTopics(brokers, this.topics, config.partitions);
-    this.producer = new KafkaProducer({
-      brokers,
-      clientId: `rtds-generate-${process.pid}`,
-      topic: this.topics.events,
-      lingerMs: config.kafkaLingerMs,
-      batchSize: config.kafkaBatchSize,
-      compression: config.kafkaCompression,
-    });
-  }
-
-  async deliver(batch: readonly GeneratedEvent[], labels: boolean): Promise<void> {
-    await this.created;
-    const sent: Promise<void>[] = batch.map((g) => this.producer.append(g.event.user_id, g.event));
-    if (labels) for (const g of batch) sent.push(this.producer.publish(this.topics.labels, g.label.event_id, JSON.stringify(g.label)));
-    await Promise.all(sent);
-  }
-
-  close(): Promise<void> {
-    return this.producer.close();
   }
 }
 
@@ -275,30 +241,19 @@ function drained(stream: Writable): Promise<void> {
 async function generate(settings: GenerateSettings): Promise<void> {
   const generator = new TrafficGenerator(settings.traffic);
   const sinks = new TrafficSinks(settings);
-  const showProgress = !settings.quiet && (settings.out !== undefined || settings.target !== undefined);
-  const began = performance.now();
-  const deadline = began + settings.durationMs;
+  const progress = new Progress('generate', !settings.quiet && (settings.out !== undefined || settings.target !== undefined));
+  const deadline = progress.began + settings.durationMs;
   let emitted = 0;
   let delivered = 0;
   let fraud = 0;
-  let lastProgress = began;
-  let stopping = false;
-  const onInterrupt = (): void => {
-    if (stopping) process.exit(130); // a second Ctrl-C: the user does not want to wait for the flush
-    stopping = true;
-  };
-  process.on('SIGINT', onInterrupt);
+  const interruption = new Interruption();
 
-  const running = (): boolean => !stopping && !sinks.closed && emitted < settings.count && performance.now() < deadline;
+  const running = (): boolean => !interruption.requested && !sinks.closed && emitted < settings.count && performance.now() < deadline;
   const deliver = async (batch: GeneratedEvent[]): Promise<void> => {
     await sinks.deliver(batch);
     delivered += batch.length;
     for (const g of batch) if (g.label.is_fraud) fraud++;
-    const now = performance.now();
-    if (showProgress && now - lastProgress >= PROGRESS_MS) {
-      lastProgress = now;
-      process.stderr.write(`generate: ${report(delivered, fraud, now - began)}\n`);
-    }
+    progress.tick((elapsedMs) => report(delivered, fraud, elapsedMs));
   };
 
   try {
@@ -314,72 +269,20 @@ async function generate(settings: GenerateSettings): Promise<void> {
       await pace(generator, { rate: settings.rate, count: settings.count, deadline, batch: settings.batch, running, deliver });
     }
   } finally {
-    process.off('SIGINT', onInterrupt);
+    interruption.release();
     await sinks.close();
   }
-  if (!settings.quiet) process.stderr.write(`generate: done, ${report(delivered, fraud, performance.now() - began)}\n`);
+  if (!settings.quiet) process.stderr.write(`generate: done, ${report(delivered, fraud, performance.now() - progress.began)}\n`);
 }
 
 function report(events: number, fraud: number, elapsedMs: number): string {
-  const perSecond = elapsedMs > 0 ? Math.round((events * 1000) / elapsedMs) : 0;
-  return `${events.toLocaleString('en-US')} events (${perSecond.toLocaleString('en-US')}/s), ${fraud.toLocaleString('en-US')} fraud`;
-}
-
-/** POSTs a JSON array; retries a few times when the server is unreachable or asks to back off (503/429). */
-async function postJson(url: string, body: unknown[]): Promise<void> {
-  const payload = JSON.stringify(body);
-  for (let attempt = 0; ; attempt++) {
-    const retryable = attempt < 3;
-    let response: Response;
-    try {
-      response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: payload });
-    } catch (err) {
-      if (retryable) {
-        await sleep(200 * 2 ** attempt);
-        continue;
-      }
-      throw new Error(`POST ${url} failed: ${(err as Error).message}`, { cause: err });
-    }
-    if (response.ok) {
-      await response.arrayBuffer(); // read the body so the connection goes back to the pool
-      return;
-    }
-    const text = await response.text();
-    if (retryable && (response.status === 503 || response.status === 429)) {
-      await sleep(200 * 2 ** attempt);
-      continue;
-    }
-    throw new Error(`POST ${url} answered ${response.status}: ${text.slice(0, 500)}`);
-  }
-}
-
-function usage(message: string): Error {
-  return new Error(`rtds generate: ${message} (see rtds generate --help)`);
-}
-
-interface NumberRule {
-  min?: number;
-  max?: number;
-  integer?: boolean;
-  /** Strictly above zero (a rate or a duration). */
-  positive?: boolean;
-}
-
-function optionalNumber(name: string, raw: string | undefined, rule: NumberRule): number | undefined {
-  if (raw === undefined) return undefined;
-  const n = Number(raw);
-  const { min = -Infinity, max = Infinity, integer = false, positive = false } = rule;
-  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)) || (positive && n <= 0)) {
-    const bounds = [positive ? '> 0' : '', min === -Infinity ? '' : `≥ ${min}`, max === Infinity ? '' : `≤ ${max}`].filter((b) => b !== '');
-    throw usage(`--${name} must be ${integer ? 'an integer' : 'a number'}${bounds.length === 0 ? '' : ` ${bounds.join(' and ')}`}, got "${raw}"`);
-  }
-  return n;
+  return `${counted(events, 'events', elapsedMs)}, ${fraud.toLocaleString('en-US')} fraud`;
 }
 
 function parseStart(raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   if (raw === 'now') return Date.now();
   const ms = /^\d+$/.test(raw) ? Number(raw) : Date.parse(raw);
-  if (!Number.isFinite(ms) || ms < 0) throw usage(`--start must be RFC 3339, epoch milliseconds or "now", got "${raw}"`);
+  if (!Number.isFinite(ms) || ms < 0) throw options.usage(`--start must be RFC 3339, epoch milliseconds or "now", got "${raw}"`);
   return Math.floor(ms);
 }

@@ -12,8 +12,10 @@ commands:
                 --no-generator   do not run the traffic generator
                 --rate <n>       generator events/s            --seed <n>   generator seed
                 --port <n>       HTTP port (default 8501)
+                --no-processor   API, dashboard and generator only; on Kafka, processors run apart
   processor   one processor instance in the Kafka consumer group (needs RTDS_KAFKA_BROKERS)
   generate    write labelled synthetic traffic (rtds generate --help)
+  replay      send recorded events back into RTDS over HTTP or Kafka (rtds replay --help)
   train       train, evaluate and register a model on generated traffic (rtds train --help)
   bench       measure throughput and latency (rtds bench --help)
   config      print the configuration table (env vars, defaults)
@@ -53,7 +55,7 @@ async function processor(): Promise<void> {
 async function start(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { 'no-generator': { type: 'boolean' }, rate: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' } },
+    options: { 'no-generator': { type: 'boolean' }, 'no-processor': { type: 'boolean' }, rate: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' } },
   });
   const overrides: Partial<Config> = {};
   const env = { ...process.env };
@@ -63,8 +65,10 @@ async function start(args: string[]): Promise<void> {
   if (values.seed !== undefined) env.RTDS_GENERATOR_SEED = values.seed;
   if (values.port !== undefined) env.RTDS_PORT = values.port;
   const config = loadConfig(overrides, env);
+  const processor = values['no-processor'] !== true;
+  if (!processor && config.kafkaBrokers === undefined) throw new ConfigError('RTDS_KAFKA_BROKERS', '', '--no-processor leaves deciding to `rtds processor` instances on Kafka; the embedded log has no other processor');
   const { startApp } = await import('../app/index.ts');
-  runUntilSignalled(await startApp(config));
+  runUntilSignalled(await startApp(config, { roles: { api: true, processor } }));
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -76,6 +80,9 @@ async function main(argv: string[]): Promise<void> {
       return processor();
     case 'generate':
       return (await import('./generate.ts')).runGenerate(args);
+    case 'replay':
+      await (await import('./replay.ts')).runReplay(args);
+      return;
     case 'train':
       return (await import('./train.ts')).runTrain(args);
     case 'bench':

@@ -30,6 +30,22 @@ export interface Decision {
   degraded: Degradation;
 }
 
+/**
+ * A decision as published — on the decisions topic and the live feed — with the event fields a
+ * reader routes and displays it by, so it needs no join with the events.
+ */
+export interface PublishedDecision extends Decision {
+  event_type: string;
+  user_id: string;
+  amount: number | null;
+  country: string | null;
+  channel: string | null;
+}
+
+export function publishDecision(event: { event_type: string; user_id: string; amount?: number; country?: string; channel?: string }, decision: Decision): PublishedDecision {
+  return { ...decision, event_type: event.event_type, user_id: event.user_id, amount: event.amount ?? null, country: event.country ?? null, channel: event.channel ?? null };
+}
+
 /** Severity order: a rule can only make an outcome stricter. */
 export const SEVERITY: Record<Outcome, number> = { approved: 0, flagged: 1, rejected: 2 };
 

@@ -1,15 +1,14 @@
 // Batched, idempotent writer of events, decisions and dead letters: one transaction per flush.
 import type { RtdsEvent } from '../contracts/index.ts';
-import type { LogPosition } from '../transport/log.ts';
 import { isUniqueViolation, type Database } from './database.ts';
 import { insertDeadLetters, type DeadLetter } from './dead-letters.ts';
 import { copyDecisions, insertDecisions, type DecisionRecord } from './decisions.ts';
-import { copyEvents, insertEvents } from './events.ts';
+import { copyEvents, insertEvents, type StoredPosition } from './events.ts';
 
 export interface DecidedEvent {
   event: RtdsEvent;
   decision: DecisionRecord;
-  position?: LogPosition;
+  position?: StoredPosition;
 }
 
 export interface SinkOptions {

@@ -6,26 +6,31 @@ import type { CopyStatement, Database, Statement } from './database.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
+/** Where a stored event was read: the log (topic) by name, and its position there. */
+export interface StoredPosition extends LogPosition {
+  log: string;
+}
+
 /** An event to store, with where it was read from the log (absent for events that never were). */
 export interface LoggedEvent {
   event: RtdsEvent;
-  position?: LogPosition | undefined;
+  position?: StoredPosition | undefined;
 }
 
 /** Insert events in one statement; an event id already stored is left as it was. */
 export function insertEvents(rows: readonly LoggedEvent[]): Statement {
-  const json = rows.map(({ event, position }) => (position === undefined ? event : { ...event, log_partition: position.partition, log_offset: position.offset }));
+  const json = rows.map(({ event, position }) => (position === undefined ? event : { ...event, log_topic: position.log, log_partition: position.partition, log_offset: position.offset }));
   return {
-    sql: `INSERT INTO events (event_id, event_type, timestamp, user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_partition, log_offset)
-       SELECT event_id, event_type, to_timestamp(event_time / 1000.0), user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_partition, log_offset
+    sql: `INSERT INTO events (event_id, event_type, timestamp, user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_topic, log_partition, log_offset)
+       SELECT event_id, event_type, to_timestamp(event_time / 1000.0), user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_topic, log_partition, log_offset
        FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, event_type text, event_time double precision, user_id text, session_id text, ip_address text,
-            country text, channel text, amount double precision, currency text, merchant_id text, device_id text, metadata jsonb, log_partition integer, log_offset bigint)
+            country text, channel text, amount double precision, currency text, merchant_id text, device_id text, metadata jsonb, log_topic text, log_partition integer, log_offset bigint)
        ON CONFLICT (event_id) DO NOTHING`,
     params: [JSON.stringify(json)],
   };
 }
 
-const EVENT_COLUMNS = ['event_id', 'event_type', 'timestamp', 'user_id', 'session_id', 'ip_address', 'country', 'channel', 'amount', 'currency', 'merchant_id', 'device_id', 'metadata', 'log_partition', 'log_offset'];
+const EVENT_COLUMNS = ['event_id', 'event_type', 'timestamp', 'user_id', 'session_id', 'ip_address', 'country', 'channel', 'amount', 'currency', 'merchant_id', 'device_id', 'metadata', 'log_topic', 'log_partition', 'log_offset'];
 
 /** The same rows as `insertEvents` by COPY: several times faster, but it fails whole if one event id is already stored. */
 export function copyEvents(rows: readonly LoggedEvent[]): CopyStatement {
@@ -33,26 +38,26 @@ export function copyEvents(rows: readonly LoggedEvent[]): CopyStatement {
   for (const { event: e, position } of rows) {
     text += copyLine([
       e.event_id, e.event_type, new Date(e.event_time).toISOString(), e.user_id, e.session_id, e.ip_address, e.country, e.channel, e.amount,
-      e.currency, e.merchant_id, e.device_id, e.metadata === undefined ? null : JSON.stringify(e.metadata), position?.partition, position?.offset,
+      e.currency, e.merchant_id, e.device_id, e.metadata === undefined ? null : JSON.stringify(e.metadata), position?.log, position?.partition, position?.offset,
     ]);
   }
   return { copyInto: 'events', columns: EVENT_COLUMNS, text };
 }
 
 /**
- * The events decided from one partition before `beforeOffset`, in offset order, as the
+ * The events decided from one partition of `log` before `beforeOffset`, in offset order, as the
  * processor saw them. Stored before the offsets were committed, so this is the partition's
  * complete decided history.
  */
-export async function loadPartitionHistory(db: Queryable, partition: number, beforeOffset: number): Promise<RtdsEvent[]> {
+export async function loadPartitionHistory(db: Queryable, log: string, partition: number, beforeOffset: number): Promise<RtdsEvent[]> {
   const rows = await db.query<EventRow & { event_time: number }>(
-    `SELECT *, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time FROM events WHERE log_partition = $1 AND log_offset < $2 ORDER BY log_offset`,
-    [partition, beforeOffset],
+    `SELECT *, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time FROM events WHERE log_topic = $1 AND log_partition = $2 AND log_offset < $3 ORDER BY log_offset`,
+    [log, partition, beforeOffset],
   );
   return rows.map((row) => {
     const event: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(row)) {
-      if (v === null || k === 'created_at' || k === 'log_partition' || k === 'log_offset') continue;
+      if (v === null || k === 'created_at' || k === 'log_topic' || k === 'log_partition' || k === 'log_offset') continue;
       event[k] = v instanceof Date ? v.toISOString() : v;
     }
     event.event_time = Math.round(row.event_time);

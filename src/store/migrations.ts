@@ -75,6 +75,14 @@ const MIGRATIONS: Migration[] = [
       ALTER TABLE events ADD COLUMN log_partition integer, ADD COLUMN log_offset bigint;
       CREATE INDEX events_log_position ON events (log_partition, log_offset)`,
   },
+  {
+    version: 3,
+    name: 'log positions name their log: one database may serve several topics (prefixes) without mixing their histories',
+    sql: `
+      ALTER TABLE events ADD COLUMN log_topic text;
+      DROP INDEX events_log_position;
+      CREATE INDEX events_log_position ON events (log_topic, log_partition, log_offset)`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

@@ -114,7 +114,7 @@ describe('the app on Kafka and PostgreSQL', () => {
     if (skip !== undefined) return t.skip(skip);
     const wanted = new Set<string>();
     const decided = new Promise<void>((resolve) =>
-      app.feed.subscribe(({ decision }) => {
+      app.feed.subscribe((decision) => {
         wanted.delete(decision.event_id);
         if (wanted.size === 0) resolve();
       }),
@@ -148,7 +148,7 @@ describe('the app on Kafka and PostgreSQL', () => {
     if (skip !== undefined) return t.skip(skip);
     const after = event(2000, 'u-poison');
     const decided = new Promise<void>((resolve) =>
-      app.feed.subscribe(({ decision }) => {
+      app.feed.subscribe((decision) => {
         if (decision.event_id === after.event_id) resolve();
       }),
     );

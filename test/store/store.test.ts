@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decisionIdFor, validateEvent, type Decision, type RtdsEvent } from '../../src/contracts/index.ts';
-import { DecisionSink, findDecision, findEvent, listDeadLetters, listDecisions, migrate, openDatabase, upsertLabels, findLabel, type Database } from '../../src/store/index.ts';
+import { DecisionSink, findDecision, findEvent, listDeadLetters, listDecisions, loadPartitionHistory, migrate, openDatabase, upsertLabels, findLabel, type Database } from '../../src/store/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
 function event(i: number): RtdsEvent {
@@ -116,6 +116,22 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
       assert.deepEqual(letter!.errors, [{ field: 'user_id', reason: 'is required' }]);
       await db!.batch([upsertLabels([{ event_id: 'e2', is_fraud: false }, { event_id: 'e2', is_fraud: true }])]);
       assert.equal((await findLabel(db!, 'e2'))!.is_fraud, true);
+    });
+
+    it("restores a partition's history from its own log only, in offset order", async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5, concurrency: 1 });
+      // Two topics sharing the database, with the same partition and offsets.
+      for (const [log, base] of [['topic-a', 100], ['topic-b', 200]] as const) {
+        for (let offset = 2; offset >= 0; offset--) {
+          const e = event(base + offset);
+          sink.write({ event: e, decision: decision(e, 'approved', 0.1), position: { log, partition: 3, offset } });
+        }
+      }
+      await sink.close();
+      const history = await loadPartitionHistory(db!, 'topic-a', 3, 2);
+      assert.deepEqual(history.map((e) => e.event_id), ['e100', 'e101']);
+      assert.equal(history[0]!.event_time, event(100).event_time);
     });
   });
 }

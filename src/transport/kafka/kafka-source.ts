@@ -5,6 +5,9 @@ import { RETRY } from './retry.ts';
 import type { TransactionalOutput } from './transactional-output.ts';
 
 type KafkaMessage = Message<string, string, string, string>;
+
+/** Records handed to the processor at once at most. */
+const MAX_BATCH = 5000;
 type KafkaConsumer = Consumer<string, string, string, string>;
 
 export interface KafkaSourceOptions {
@@ -124,8 +127,9 @@ export class KafkaRecordSource implements RecordSource {
   private async drain(consumer: KafkaConsumer, stream: MessagesStream<string, string, string, string>): Promise<void> {
     try {
       while (this.buffer.length > 0 && !this.stopped && this.stream === stream) {
-        const messages = this.buffer;
-        this.buffer = [];
+        // Bounded: after a backlog, one batch stays a few milliseconds of work and megabytes of memory.
+        const messages = this.buffer.length <= MAX_BATCH ? this.buffer : this.buffer.slice(0, MAX_BATCH);
+        this.buffer = messages === this.buffer ? [] : this.buffer.slice(MAX_BATCH);
         stream.pause();
         await this.handler!(messages.map((m) => toRecord(m, this.options.maxRecordBytes)));
         const last = new Map<number, KafkaMessage>();

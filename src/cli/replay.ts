@@ -1,0 +1,263 @@
+// `rtds replay`: recorded events back into RTDS — over HTTP or straight onto Kafka — line for line, as fast as possible or at a set pace.
+import { open } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/index.ts';
+import { CommandOptions, counted, Interruption, KafkaTraffic, postJson, Progress, type TrafficRecord } from './traffic-targets.ts';
+
+export const REPLAY_HELP = `Usage: rtds replay --in <file|-> --target <url>|kafka [options]
+
+Sends recorded events back into RTDS, one per line of JSON Lines as rtds generate writes them:
+bare events (--out), or {"event":…,"label":…,"scenario":…} lines (--with-labels), whose event is
+replayed and whose label follows it. Every line is delivered as it is: one that is not JSON or
+breaks the event contract still goes, and RTDS dead-letters it with the reason.
+
+Where events come from and go
+  --in <file|->          JSONL file to replay; - reads stdin
+  --target <url>         base URL of a running RTDS (e.g. http://127.0.0.1:8501): events are
+                         POSTed as JSON arrays to /api/v1/events, then their labels to /api/v1/labels
+  --target kafka         produce each line as it is (of a --with-labels line, its event) to
+                         <prefix>events (key: its user_id, else empty) and labels to
+                         <prefix>labels (key event_id) on RTDS_KAFKA_BROKERS
+  --skip-labels          do not deliver the labels of --with-labels lines
+
+How fast (default: as fast as possible)
+  --rate <events/s>      this many events per wall-clock second
+  --speed <factor>       the original gaps in event time (the timestamp field), divided by the
+                         factor: 1 is real time, 10 ten times faster; excludes --rate.
+                         Lines without a readable timestamp follow their predecessor at once.
+
+  --batch <n>            events per POST / produce round (default 500)
+  --quiet                no progress on stderr
+  --help                 this text
+`;
+
+/** Lines due this close together travel in one batch instead of one request each. */
+const BATCH_WINDOW_MS = 20;
+
+const options = new CommandOptions('replay');
+
+/** How lines are spaced in wall-clock time; undefined: as fast as possible. */
+export type Pacing = { rate: number } | { speed: number } | undefined;
+
+interface ReplaySettings {
+  in: string;
+  target: string;
+  pacing: Pacing;
+  labels: boolean;
+  batch: number;
+  quiet: boolean;
+}
+
+/** What a replay did: lines read, lines delivered, labels delivered with them. */
+export interface ReplayTally {
+  lines: number;
+  delivered: number;
+  labels: number;
+}
+
+/** Returns the tally, or undefined when only the help was asked for. */
+export async function runReplay(args: string[]): Promise<ReplayTally | undefined> {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      in: { type: 'string' },
+      target: { type: 'string' },
+      rate: { type: 'string' },
+      speed: { type: 'string' },
+      batch: { type: 'string' },
+      'skip-labels': { type: 'boolean' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help === true) {
+    process.stdout.write(REPLAY_HELP);
+    return undefined;
+  }
+
+  if (values.in === undefined) throw options.usage('--in <file> is required (- reads stdin)');
+  const target = options.target(values.target);
+  if (target === undefined) throw options.usage('say where the events go: --target <url> of a running RTDS, or --target kafka');
+  const rate = options.number('rate', values.rate, { positive: true });
+  const speed = options.number('speed', values.speed, { positive: true });
+  if (rate !== undefined && speed !== undefined) throw options.usage('--rate and --speed exclude each other: pace by events per second or by the original event-time gaps');
+  return replay({
+    in: values.in,
+    target,
+    pacing: rate !== undefined ? { rate } : speed !== undefined ? { speed } : undefined,
+    labels: values['skip-labels'] !== true,
+    batch: options.number('batch', values.batch, { min: 1, integer: true }) ?? 500,
+    quiet: values.quiet === true,
+  });
+}
+
+/** One input line, ready for either target. Its `key` and `value` are the Kafka record. */
+export interface ReplayLine extends TrafficRecord {
+  /** The element of an HTTP batch: the line's own JSON text, or the line as a JSON string when it is not JSON. */
+  json: string;
+  /** Epoch ms of the event's timestamp, when it can be read. */
+  eventTime: number | undefined;
+  /** The label of a --with-labels line, keyed by its event_id. */
+  label: TrafficRecord | undefined;
+}
+
+const WRAPPER_FIELDS = new Set(['event', 'label', 'scenario']);
+
+/** Reads what it can from a line without judging it: validation is RTDS's job, so its dead letters say why. */
+export function readLine(text: string): ReplayLine {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { key: '', value: text, json: JSON.stringify(text), eventTime: undefined, label: undefined };
+  }
+  if (isWrapper(parsed)) {
+    const value = JSON.stringify(parsed.event);
+    const label = parsed.label ?? undefined;
+    return {
+      key: field(parsed.event, 'user_id') ?? '',
+      value,
+      json: value,
+      eventTime: eventTime(parsed.event),
+      label: label === undefined ? undefined : { key: field(label, 'event_id') ?? '', value: JSON.stringify(label) },
+    };
+  }
+  return { key: field(parsed, 'user_id') ?? '', value: text, json: text, eventTime: eventTime(parsed), label: undefined };
+}
+
+/** A `rtds generate --with-labels` line; an event never matches, as the contract has no field `event`. */
+function isWrapper(value: unknown): value is { event: unknown; label?: unknown } {
+  return isObject(value) && 'event' in value && Object.keys(value).every((k) => WRAPPER_FIELDS.has(k));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function field(value: unknown, name: string): string | undefined {
+  const v = isObject(value) ? value[name] : undefined;
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The timestamp as the contract reads it: epoch ms, or RFC 3339 text. */
+function eventTime(event: unknown): number | undefined {
+  const t = isObject(event) ? event.timestamp : undefined;
+  const ms = typeof t === 'number' ? t : typeof t === 'string' ? Date.parse(t) : NaN;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * When each line is due, in ms after the replay began (undefined: at once). `rate` spaces lines
+ * evenly; `speed` divides the gaps between event times, measured from the first line with one — a
+ * line earlier than that (out of order) is due at once.
+ */
+export function replaySchedule(pacing: Pacing): (eventTime: number | undefined) => number | undefined {
+  if (pacing === undefined) return () => undefined;
+  if ('rate' in pacing) {
+    let index = 0;
+    return () => (index++ * 1000) / pacing.rate;
+  }
+  let first: number | undefined;
+  return (time) => {
+    if (time === undefined) return undefined;
+    first ??= time;
+    return (time - first) / pacing.speed;
+  };
+}
+
+interface ReplayTarget {
+  deliver(lines: readonly ReplayLine[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+function openTarget(settings: ReplaySettings): ReplayTarget {
+  const withLabels = (lines: readonly ReplayLine[]): TrafficRecord[] => {
+    if (!settings.labels) return [];
+    const labels: TrafficRecord[] = [];
+    for (const line of lines) if (line.label !== undefined) labels.push(line.label);
+    return labels;
+  };
+  if (settings.target === 'kafka') {
+    const kafka = new KafkaTraffic(loadConfig(), 'replay');
+    return { deliver: (lines) => kafka.deliverRecords(lines, withLabels(lines)), close: () => kafka.close() };
+  }
+  const base = settings.target;
+  return {
+    async deliver(lines) {
+      // 400: RTDS refused every event of the batch and dead-lettered each; they were delivered.
+      await postJson(`${base}/api/v1/events`, `[${lines.map((l) => l.json).join(',')}]`, { accept: [400] });
+      const labels = withLabels(lines);
+      // After their events, so the server already knows the ids the labels refer to.
+      if (labels.length > 0) await postJson(`${base}/api/v1/labels`, `[${labels.map((l) => l.value).join(',')}]`);
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
+async function replay(settings: ReplaySettings): Promise<ReplayTally> {
+  const input = await openInput(settings.in);
+  let target: ReplayTarget;
+  try {
+    target = openTarget(settings);
+  } catch (err) {
+    input.destroy();
+    throw err;
+  }
+  const tally: ReplayTally = { lines: 0, delivered: 0, labels: 0 };
+  const progress = new Progress('replay', !settings.quiet);
+  const report = (elapsedMs: number): string =>
+    `delivered ${counted(tally.delivered, 'lines', elapsedMs)}` + (tally.labels === 0 ? '' : `, ${tally.labels.toLocaleString('en-US')} labels`);
+  const schedule = replaySchedule(settings.pacing);
+  const interruption = new Interruption();
+  let pending: ReplayLine[] = [];
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    await target.deliver(pending);
+    tally.delivered += pending.length;
+    if (settings.labels) for (const line of pending) if (line.label !== undefined) tally.labels++;
+    pending = [];
+    progress.tick(report);
+  };
+
+  try {
+    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+      tally.lines++;
+      const line = readLine(text);
+      const due = schedule(line.eventTime);
+      if (due !== undefined && progress.began + due - performance.now() > BATCH_WINDOW_MS) {
+        // Nothing held back while waiting: what is due goes out first.
+        await flush();
+        const wait = progress.began + due - performance.now();
+        // Ctrl-C cuts the wait short; the line read is still delivered below.
+        if (wait > 0) await sleep(wait, undefined, { signal: interruption.signal }).catch(() => undefined);
+      }
+      pending.push(line);
+      if (pending.length >= settings.batch) await flush();
+      if (interruption.requested) break;
+    }
+    await flush();
+  } catch (err) {
+    throw new Error(`rtds replay: stopped after delivering ${tally.delivered} of the ${tally.lines} lines read: ${(err as Error).message}`, { cause: err });
+  } finally {
+    interruption.release();
+    input.destroy();
+    await target.close();
+  }
+  if (!settings.quiet) process.stderr.write(`replay: ${interruption.requested ? 'interrupted' : 'done'}, ${report(performance.now() - progress.began)}\n`);
+  return tally;
+}
+
+/** Opened up front, so a missing file is reported before anything is sent. */
+async function openInput(path: string): Promise<Readable> {
+  if (path === '-') return process.stdin;
+  try {
+    return (await open(path)).createReadStream();
+  } catch (err) {
+    throw options.usage(`cannot read --in ${path}: ${(err as Error).message}`);
+  }
+}

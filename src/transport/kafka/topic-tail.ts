@@ -1,0 +1,45 @@
+// Follows a topic from now on, read committed: how an API process sees every decision any processor commits.
+import { randomUUID } from 'node:crypto';
+import { Consumer, stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
+import { RETRY } from './retry.ts';
+
+export interface TopicTailOptions {
+  brokers: string[];
+  clientId: string;
+  topic: string;
+  onValue: (value: string) => void;
+  onError: (err: unknown) => void;
+}
+
+/**
+ * A consumer in a group of its own (every API process sees every record, none is shared out),
+ * starting at the end: what is committed from now on. Offsets are never committed — a restarted
+ * process follows from its new start, as a live view should.
+ */
+export class TopicTail {
+  private readonly consumer: Consumer<string, string, string, string>;
+  private stream: MessagesStream<string, string, string, string> | undefined;
+
+  constructor(private readonly options: TopicTailOptions) {
+    this.consumer = new Consumer({
+      groupId: `rtds-tail-${randomUUID()}`,
+      clientId: options.clientId,
+      bootstrapBrokers: options.brokers,
+      deserializers: stringDeserializers,
+      isolationLevel: 1,
+      maxWaitTime: 5,
+      ...RETRY,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.stream = await this.consumer.consume({ topics: [this.options.topic], mode: 'latest', autocommit: false });
+    this.stream.on('data', (m: Message<string, string, string, string>) => this.options.onValue(m.value));
+    this.stream.on('error', this.options.onError);
+  }
+
+  async close(): Promise<void> {
+    await this.stream?.close();
+    await this.consumer.close(true);
+  }
+}

@@ -1,0 +1,139 @@
+// `rtds replay`: recorded lines go back into a running RTDS one for one — valid events decided, broken ones dead-lettered with the reason.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startApp, type RunningApp } from '../../src/app/index.ts';
+import { runGenerate } from '../../src/cli/generate.ts';
+import { readLine, replaySchedule, runReplay } from '../../src/cli/replay.ts';
+import { loadConfig } from '../../src/config/index.ts';
+
+const T0 = Date.parse('2026-11-26T09:00:00Z');
+
+function event(id: string, offsetMs: number, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { event_id: id, event_type: 'transaction', timestamp: new Date(T0 + offsetMs).toISOString(), user_id: `user-${id}`, amount: 25, currency: 'EUR', channel: 'web', country: 'DE', ...extra };
+}
+
+const jsonl = (lines: readonly unknown[]): string => lines.map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n';
+
+describe('readLine', () => {
+  it('keeps a bare event untouched, keyed by its user, timed by its timestamp', () => {
+    const text = JSON.stringify(event('r-1', 1000));
+    assert.deepEqual(readLine(text), { key: 'user-r-1', value: text, json: text, eventTime: T0 + 1000, label: undefined });
+  });
+
+  it('takes the event and the label out of a --with-labels line', () => {
+    const line = readLine(JSON.stringify({ event: event('r-2', 0), label: { event_id: 'r-2', is_fraud: true }, scenario: 'card_testing' }));
+    assert.equal(line.key, 'user-r-2');
+    assert.deepEqual(JSON.parse(line.value), event('r-2', 0));
+    assert.deepEqual(line.label, { key: 'r-2', value: '{"event_id":"r-2","is_fraud":true}' });
+  });
+
+  it('keeps a line that is not JSON as it is: the raw value for Kafka with no key, a JSON string for HTTP', () => {
+    const text = '{"event_id": "broken", ';
+    assert.deepEqual(readLine(text), { key: '', value: text, json: JSON.stringify(text), eventTime: undefined, label: undefined });
+  });
+});
+
+describe('replaySchedule', () => {
+  it('--speed divides the event-time gaps from the first timed line; untimed and earlier lines are due at once', () => {
+    const due = replaySchedule({ speed: 10 });
+    assert.deepEqual(
+      [T0 + 5000, T0 + 6000, undefined, T0 + 5500, T0 + 4000, T0 + 25_000].map((t) => due(t)),
+      [0, 100, undefined, 50, -100, 2000],
+    );
+    assert.equal(replaySchedule({ speed: 0.5 })(T0), 0);
+  });
+
+  it('--rate spaces lines evenly whatever their timestamps', () => {
+    const due = replaySchedule({ rate: 4 });
+    assert.deepEqual([T0, undefined, T0 - 9000, T0].map((t) => due(t)), [0, 250, 500, 750]);
+  });
+
+  it('without pacing every line is due at once', () => {
+    assert.equal(replaySchedule(undefined)(T0), undefined);
+  });
+});
+
+describe('runReplay arguments', () => {
+  it('refuses --rate with --speed, a missing --target or --in, a bad target and a missing file', async () => {
+    await assert.rejects(runReplay(['--in', 'x.jsonl', '--target', 'kafka', '--rate', '10', '--speed', '2']), /--rate and --speed exclude each other/);
+    await assert.rejects(runReplay(['--in', 'x.jsonl']), /--target <url>.*--target kafka/);
+    await assert.rejects(runReplay(['--target', 'kafka']), /--in <file> is required/);
+    await assert.rejects(runReplay(['--in', 'x.jsonl', '--target', 'ftp://host']), /--target must be an http\(s\) URL or kafka/);
+    await assert.rejects(runReplay(['--in', path.join(tmpdir(), 'rtds-replay-missing.jsonl'), '--target', 'http://127.0.0.1:1']), /cannot read --in .*ENOENT/);
+    await assert.rejects(runReplay(['--in', 'x.jsonl', '--target', 'kafka', '--speed', '0']), /--speed must be a number > 0/);
+  });
+});
+
+describe('runReplay over HTTP into an embedded RTDS', () => {
+  let app: RunningApp;
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'rtds-replay-'));
+    app = await startApp(loadConfig({ dataDir: path.join(dir, 'data'), port: 0, generator: false, trainOnStart: false, logLevel: 'silent' }, {}));
+  });
+  after(async () => {
+    await app.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Decisions come from the processor after the POST is answered: wait until the store holds them all. */
+  async function decided(ids: readonly string[]): Promise<Set<string>> {
+    const deadline = performance.now() + 10_000;
+    for (;;) {
+      await app.sink.flush();
+      const rows = await app.db.query<{ event_id: string }>('SELECT event_id FROM decisions WHERE event_id = ANY($1)', [ids]);
+      const found = new Set(rows.map((r) => r.event_id));
+      if (found.size === ids.length || performance.now() > deadline) return found;
+      await sleep(20);
+    }
+  }
+
+  it('delivers every line: valid events are decided, a broken line and a contract-breaking event are dead-lettered with their reasons', async () => {
+    const valid = Array.from({ length: 5 }, (_, i) => event(`replay-${i}`, i * 1000));
+    const broken = '{"event_id": "replay-broken", "user_id": ';
+    const contractBreaking = event('replay-bad-amount', 2500, { amount: -3 });
+    const file = path.join(dir, 'events.jsonl');
+    await writeFile(file, jsonl([...valid.slice(0, 3), broken, ...valid.slice(3), contractBreaking]));
+
+    // Batches of 3: the last holds only the contract-breaking event, which RTDS refuses whole (400).
+    const tally = await runReplay(['--in', file, '--target', `${app.url}/`, '--batch', '3', '--quiet']);
+    assert.deepEqual(tally, { lines: 7, delivered: 7, labels: 0 });
+
+    const ids = valid.map((e) => e.event_id as string);
+    assert.deepEqual([...(await decided(ids))].sort(), ids);
+    const letters = await app.db.query<{ event_id: string | null; payload: string; errors: { field: string; reason: string }[] }>(
+      "SELECT event_id, payload, errors FROM dead_letters WHERE payload LIKE '%replay-%' ORDER BY id",
+    );
+    assert.equal(letters.length, 2);
+    const [notJson, badAmount] = letters;
+    assert.equal(JSON.parse(notJson!.payload), broken, 'the broken line arrives as it was written');
+    assert.deepEqual(notJson!.errors, [{ field: '(root)', reason: 'must be a JSON object' }]);
+    assert.equal(badAmount!.event_id, 'replay-bad-amount');
+    assert.deepEqual(badAmount!.errors, [{ field: 'amount', reason: 'must be ≥ 0' }]);
+  });
+
+  it('replays a `rtds generate --with-labels` file: each event decided, each label stored', async () => {
+    const file = path.join(dir, 'traffic.jsonl');
+    await runGenerate(['--count', '40', '--with-labels', '--out', file, '--id-prefix', 'replay_gen_', '--quiet']);
+    const tally = await runReplay(['--in', file, '--target', app.url, '--quiet']);
+    assert.deepEqual(tally, { lines: 40, delivered: 40, labels: 40 });
+    const ids = Array.from({ length: 40 }, (_, i) => `replay_gen_${i + 1}`);
+    assert.equal((await decided(ids)).size, 40);
+    const [row] = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM labels WHERE event_id LIKE 'replay_gen_%'");
+    assert.equal(row!.n, 40);
+  });
+
+  it('--speed keeps the event-time gaps, shortened by the factor', async () => {
+    const file = path.join(dir, 'paced.jsonl');
+    await writeFile(file, jsonl([event('replay-paced-0', 0), event('replay-paced-1', 1500), event('replay-paced-2', 3000)]));
+    const began = performance.now();
+    const tally = await runReplay(['--in', file, '--target', app.url, '--speed', '10', '--quiet']);
+    const elapsed = performance.now() - began;
+    assert.equal(tally?.delivered, 3);
+    assert.ok(elapsed >= 280 && elapsed < 2000, `3 s of event time at --speed 10 took ${Math.round(elapsed)} ms`);
+  });
+});

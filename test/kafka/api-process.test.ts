@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import WebSocket from 'ws';
+import { startApp, type RunningApp } from '../../src/app/index.ts';
+import { loadConfig, type Config } from '../../src/config/index.ts';
+import { kafkaAvailable, TEST_BROKERS, testTopicPrefix } from '../support/kafka.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+
+const T0 = Date.parse('2026-11-26T10:00:00Z');
+const event = (i: number): Record<string, unknown> => ({
+  event_id: `api-${i}`,
+  event_type: 'transaction',
+  timestamp: new Date(T0 + i * 1000).toISOString(),
+  user_id: `user-${i % 5}`,
+  amount: 20 + i,
+  channel: 'app',
+  country: 'FR',
+});
+
+describe('an API process without a processor, on Kafka', () => {
+  let skip: string | undefined;
+  let api: RunningApp;
+  let processor: RunningApp;
+  let db: TestDatabase;
+  let dataDir: string;
+
+  before(async () => {
+    const available = await kafkaAvailable();
+    if (available !== true) return void (skip = available.skip);
+    const created = await createTestDatabase();
+    if ('skip' in created) return void (skip = created.skip);
+    db = created;
+    dataDir = mkdtempSync(path.join(tmpdir(), 'rtds-api-'));
+    const prefix = testTopicPrefix();
+    const config = (overrides: Partial<Config>): Config =>
+      loadConfig({ dataDir, databaseUrl: db.url, kafkaBrokers: TEST_BROKERS.join(','), kafkaTopicPrefix: prefix, kafkaGroup: `group-${prefix}`, partitions: 3, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, ...overrides }, {});
+    // Two processes' worth: the processor decides; the API only ingests and reads.
+    processor = await startApp(config({}), { roles: { api: false, processor: true } });
+    api = await startApp(config({}), { roles: { api: true, processor: false } });
+  });
+  after(async () => {
+    if (skip !== undefined) return;
+    await api.stop();
+    await processor.stop();
+    await db.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers POST /api/v1/decide with the decision another process made, and again from the store', async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    const decide = (): Promise<Response> => fetch(`${api.url}/api/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event(1)) });
+    const first = await decide();
+    assert.equal(first.status, 200);
+    const decision = (await first.json()) as { decision_id: string; decision: string; event_id: string; risk_score: number; reason: string; timestamp: string };
+    assert.equal(decision.event_id, 'api-1');
+    assert.equal(decision.decision_id, 'dec_api-1');
+    // The same event again: the stored decision, not a second one, not a timeout.
+    const again = await decide();
+    assert.equal(again.status, 200);
+    const stored = (await again.json()) as typeof decision;
+    const essentials = (d: typeof decision): unknown[] => [d.decision_id, d.decision, d.risk_score, d.reason, d.timestamp];
+    assert.deepEqual(essentials(stored), essentials(decision));
+  });
+
+  it('streams every committed decision over /ws, with the event fields a viewer needs', async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    const ws = new WebSocket(`${api.url.replace('http', 'ws')}/ws`);
+    const wanted = new Set(['api-10', 'api-11', 'api-12', 'api-13']);
+    const seen = new Map<string, { user_id: string; amount: number; event_type: string }>();
+    const allSeen = new Promise<void>((resolve) =>
+      ws.on('message', (raw) => {
+        const m = JSON.parse(String(raw)) as { type: string; data: { event_id: string; user_id: string; amount: number; event_type: string }[] };
+        if (m.type !== 'decisions') return;
+        for (const d of m.data) if (wanted.has(d.event_id)) seen.set(d.event_id, d);
+        if (seen.size === wanted.size) resolve();
+      }),
+    );
+    await new Promise((resolve) => ws.once('open', resolve));
+    const res = await fetch(`${api.url}/api/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([10, 11, 12, 13].map(event)) });
+    assert.equal(res.status, 202);
+    await allSeen;
+    ws.close();
+    assert.deepEqual(
+      { user_id: seen.get('api-12')!.user_id, amount: seen.get('api-12')!.amount, event_type: seen.get('api-12')!.event_type },
+      { user_id: 'user-2', amount: 32, event_type: 'transaction' },
+    );
+    // The API process counts what it saw on the topic, though it decided nothing itself.
+    assert.ok((await (await fetch(`${api.url}/metrics`)).text()).match(/rtds_decisions_total\{[^}]*\} [1-9]/), 'decisions counted from the topic');
+  });
+});
