@@ -1,6 +1,6 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
 import type { Config } from '../config/index.ts';
-import { decisionIdFor, publishDecision, type PublishedDecision } from '../contracts/index.ts';
+import { decisionIdFor, parsePublishedDecision, publishDecision } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
@@ -112,7 +112,14 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
           onRestored: (partition: number, events: number, ms: number) => logger.info({ partition, events, ms: Math.round(ms) }, 'partition state restored from the store'),
         };
   const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, history);
-  const following = followTopic ? await transport.followDecisions!((value) => feed.publish(JSON.parse(value) as PublishedDecision)) : undefined;
+  // Any producer can write to the topic: a record that is not a decision is skipped, not fatal.
+  const following = followTopic
+    ? await transport.followDecisions!((value) => {
+        const decision = parsePublishedDecision(value);
+        if (decision === undefined) logger.warn({ value: value.slice(0, 200) }, 'skipped a record of the decisions topic that is not a decision');
+        else feed.publish(decision);
+      })
+    : undefined;
 
   const ingest = new EventIngest({
     log: transport.producer,

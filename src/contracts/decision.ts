@@ -46,6 +46,19 @@ export function publishDecision(event: { event_type: string; user_id: string; am
   return { ...decision, event_type: event.event_type, user_id: event.user_id, amount: event.amount ?? null, country: event.country ?? null, channel: event.channel ?? null };
 }
 
+/** A published decision read back from its JSON, or undefined when the text is not one. */
+export function parsePublishedDecision(text: string): PublishedDecision | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const d = value as Partial<PublishedDecision> | null;
+  const ok = typeof d === 'object' && d !== null && typeof d.decision_id === 'string' && typeof d.event_id === 'string' && typeof d.event_type === 'string' && OUTCOMES.includes(d.decision as Outcome);
+  return ok ? (d as PublishedDecision) : undefined;
+}
+
 /** Severity order: a rule can only make an outcome stricter. */
 export const SEVERITY: Record<Outcome, number> = { approved: 0, flagged: 1, rejected: 2 };
 

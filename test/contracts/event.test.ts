@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decisionIdFor, validateEvent, validateLabel } from '../../src/contracts/index.ts';
+import { decisionIdFor, parsePublishedDecision, publishDecision, validateEvent, validateLabel } from '../../src/contracts/index.ts';
 
 const good = {
   event_id: 'evt-1',
@@ -82,5 +82,34 @@ describe('event contract', () => {
     const bad = validateLabel({ event_id: 'e', is_fraud: 'yes' });
     assert.equal(bad.ok, false);
     assert.equal(!bad.ok && bad.errors[0]!.field, 'is_fraud');
+  });
+});
+
+describe('published decision', () => {
+  const decision = {
+    decision_id: 'dec_e1',
+    event_id: 'e1',
+    decision: 'flagged' as const,
+    risk_score: 0.6,
+    reason: 'r',
+    reasons: [],
+    timestamp: '2026-11-26T12:00:00.000Z',
+    processing_time_ms: 1,
+    model_version: null,
+    rules_version: 'r1',
+    late: false,
+    degraded: 'none' as const,
+  };
+
+  it('carries the event fields a reader routes by, and reads back from its JSON', () => {
+    const published = publishDecision({ event_type: 'login', user_id: 'u1', country: 'DE' }, decision);
+    assert.deepEqual([published.event_type, published.user_id, published.amount, published.country, published.channel], ['login', 'u1', null, 'DE', null]);
+    assert.deepEqual(parsePublishedDecision(JSON.stringify(published)), published);
+  });
+
+  it('reads anything else on the topic as no decision', () => {
+    for (const text of ['end-of-read-1', '{}', '[]', 'null', JSON.stringify({ ...decision, event_type: 'login', decision: 'maybe' }), JSON.stringify(decision)]) {
+      assert.equal(parsePublishedDecision(text), undefined, text);
+    }
   });
 });

@@ -36,8 +36,9 @@ describe('an API process without a processor, on Kafka', () => {
     dataDir = mkdtempSync(path.join(tmpdir(), 'rtds-api-'));
     const prefix = testTopicPrefix();
     const config = (overrides: Partial<Config>): Config =>
-      loadConfig({ dataDir, databaseUrl: db.url, kafkaBrokers: TEST_BROKERS.join(','), kafkaTopicPrefix: prefix, kafkaGroup: `group-${prefix}`, partitions: 3, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, ...overrides }, {});
-    // Two processes' worth: the processor decides; the API only ingests and reads.
+      loadConfig({ dataDir, databaseUrl: db.url, kafkaBrokers: TEST_BROKERS.join(','), kafkaTopicPrefix: prefix, kafkaGroup: `group-${prefix}`, partitions: 3, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, decideTimeoutMs: 30_000, ...overrides }, {});
+    // Two processes' worth: the processor decides; the API only ingests and reads. The decide budget is
+    // generous: on a fresh broker the first transaction waits for Kafka to create its transaction log.
     processor = await startApp(config({}), { roles: { api: false, processor: true } });
     api = await startApp(config({}), { roles: { api: true, processor: false } });
   });
