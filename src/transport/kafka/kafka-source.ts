@@ -7,7 +7,7 @@ import type { TransactionalOutput } from './transactional-output.ts';
 type KafkaMessage = Message<string, string, string, string>;
 
 /** Records handed to the processor at once at most. */
-const MAX_BATCH = 5000;
+const MAX_BATCH = 20_000;
 type KafkaConsumer = Consumer<string, string, string, string>;
 
 export interface KafkaSourceOptions {
