@@ -51,7 +51,12 @@ export class DatabaseError extends Error {
 
 class PostgresDatabase implements Database {
   readonly kind = 'postgres';
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly pool: pg.Pool) {
+    // An idle pooled connection the server closes (a restart, a terminated backend) is dropped
+    // by the pool and the next query opens another; without a listener the event would crash
+    // the process.
+    pool.on('error', () => undefined);
+  }
 
   async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
     return (await this.pool.query(sql, params)).rows as T[];

@@ -12,10 +12,35 @@ export interface KafkaProducerOptions {
   lingerMs: number;
   /** Messages per request at most. */
   batchSize: number;
-  compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+  compression: Compression;
 }
 
 type Outgoing = MessageToProduce<string, string, string, string>;
+
+export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+
+/**
+ * How RTDS produces, transactional or not: idempotent (acks = all, producer id + sequence
+ * numbers), string keys and values, topics never auto-created, Java's partitioner.
+ */
+export function idempotentProducer(options: { brokers: string[]; clientId: string; compression: Compression; transactionalId?: string; timeout?: number }): Producer<string, string, string, string> {
+  return new Producer({
+    clientId: options.clientId,
+    bootstrapBrokers: options.brokers,
+    serializers: stringSerializers,
+    idempotent: true,
+    acks: -1,
+    compression: options.compression,
+    autocreateTopics: false,
+    // Java's partitioner (murmur2 & 0x7fffffff): a user's events land on the same partition
+    // whether they come from RTDS or from Kafka's own tools. The client's default (murmur2 >>> 0)
+    // differs for keys whose hash has the top bit set, which would split a user's state.
+    partitioner: compatibilityPartitioner,
+    ...RETRY,
+    ...(options.transactionalId === undefined ? {} : { transactionalId: options.transactionalId }),
+    ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
+  });
+}
 
 /**
  * Idempotent (acks = all, producer id + sequence numbers), so a retried request never writes a
@@ -29,20 +54,7 @@ export class KafkaProducer implements EventLogProducer {
   private inFlight: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: KafkaProducerOptions) {
-    this.producer = new Producer({
-      clientId: options.clientId,
-      bootstrapBrokers: options.brokers,
-      serializers: stringSerializers,
-      idempotent: true,
-      acks: -1,
-      compression: options.compression,
-      autocreateTopics: false,
-      // Java's partitioner (murmur2 & 0x7fffffff): a user's events land on the same partition
-      // whether they come from RTDS or from Kafka's own tools. The client's default (murmur2 >>> 0)
-      // differs for keys whose hash has the top bit set, which would split a user's state.
-      partitioner: compatibilityPartitioner,
-      ...RETRY,
-    });
+    this.producer = idempotentProducer(options);
   }
 
   /** Append an event (any JSON value) keyed by its user. */

@@ -1,9 +1,9 @@
 // The processor's writes to Kafka in exactly-once mode: a batch's outputs and its consumed offsets commit together.
-import { compatibilityPartitioner, Producer, stringSerializers, type Consumer, type Message, type MessageToProduce } from '@platformatic/kafka';
+import type { Consumer, Message, MessageToProduce, Producer } from '@platformatic/kafka';
+import { idempotentProducer, type Compression } from './kafka-producer.ts';
 
 /** The client does not export its Transaction class by name. */
 type Transaction = Awaited<ReturnType<Producer<string, string, string, string>['beginTransaction']>>;
-import { RETRY } from './retry.ts';
 
 type Outgoing = MessageToProduce<string, string, string, string>;
 
@@ -14,7 +14,7 @@ export interface TransactionalOutputOptions {
   transactionalId: string;
   /** Records per produce request at most (bounded also by the broker's message size limit). */
   batchSize: number;
-  compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+  compression: Compression;
   /** An open transaction older than this is aborted by the broker (a processor that died mid-batch). */
   transactionTimeoutMs: number;
 }
@@ -33,19 +33,13 @@ export class TransactionalOutput {
   private sending: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: TransactionalOutputOptions) {
-    this.producer = new Producer({
+    this.producer = idempotentProducer({
+      brokers: options.brokers,
       clientId: options.clientId,
-      bootstrapBrokers: options.brokers,
-      serializers: stringSerializers,
-      idempotent: true,
-      acks: -1,
-      transactionalId: options.transactionalId,
       compression: options.compression,
-      autocreateTopics: false,
-      partitioner: compatibilityPartitioner,
+      transactionalId: options.transactionalId,
       // Sent to the broker as the transaction timeout, and used as the request timeout.
       timeout: options.transactionTimeoutMs,
-      ...RETRY,
     });
   }
 
