@@ -1,13 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
-import { loadConfig, type Config } from '../../src/config/index.ts';
-import { kafkaAvailable, TEST_BROKERS, testTopicPrefix } from '../support/kafka.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { openKafkaTestbed, type KafkaTestbed } from '../support/kafka.ts';
 
 const T0 = Date.parse('2026-11-26T10:00:00Z');
 const event = (i: number): Record<string, unknown> => ({
@@ -22,32 +17,24 @@ const event = (i: number): Record<string, unknown> => ({
 
 describe('an API process without a processor, on Kafka', () => {
   let skip: string | undefined;
+  let bed: KafkaTestbed;
   let api: RunningApp;
   let processor: RunningApp;
-  let db: TestDatabase;
-  let dataDir: string;
 
   before(async () => {
-    const available = await kafkaAvailable();
-    if (available !== true) return void (skip = available.skip);
-    const created = await createTestDatabase();
-    if ('skip' in created) return void (skip = created.skip);
-    db = created;
-    dataDir = mkdtempSync(path.join(tmpdir(), 'rtds-api-'));
-    const prefix = testTopicPrefix();
-    const config = (overrides: Partial<Config>): Config =>
-      loadConfig({ dataDir, databaseUrl: db.url, kafkaBrokers: TEST_BROKERS.join(','), kafkaTopicPrefix: prefix, kafkaGroup: `group-${prefix}`, partitions: 3, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, decideTimeoutMs: 30_000, ...overrides }, {});
+    const opened = await openKafkaTestbed(3);
+    if ('skip' in opened) return void (skip = opened.skip);
+    bed = opened;
     // Two processes' worth: the processor decides; the API only ingests and reads. The decide budget is
     // generous: on a fresh broker the first transaction waits for Kafka to create its transaction log.
-    processor = await startApp(config({}), { roles: { api: false, processor: true } });
-    api = await startApp(config({}), { roles: { api: true, processor: false } });
+    processor = await startApp(bed.config(), { roles: { api: false, processor: true } });
+    api = await startApp(bed.config({ decideTimeoutMs: 30_000 }), { roles: { api: true, processor: false } });
   });
   after(async () => {
     if (skip !== undefined) return;
     await api.stop();
     await processor.stop();
-    await db.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await bed.close();
   });
 
   it('answers POST /api/v1/decide with the decision another process made, and again from the store', async (t) => {

@@ -1,18 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { murmur2, Producer, stringSerializers } from '@platformatic/kafka';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
-import { loadConfig } from '../../src/config/index.ts';
 import { decisionIdFor } from '../../src/contracts/index.ts';
 import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
 import { KafkaRecordSource } from '../../src/transport/kafka/kafka-source.ts';
-import { ensureTopics, topicNames } from '../../src/transport/kafka/topics.ts';
+import { ensureTopics, topicNames, type TopicNames } from '../../src/transport/kafka/topics.ts';
 import type { LogRecord } from '../../src/transport/log.ts';
-import { kafkaAvailable, readCommitted, TEST_BROKERS, testTopicPrefix } from '../support/kafka.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { kafkaAvailable, openKafkaTestbed, readCommitted, TEST_BROKERS, testTopicPrefix, type KafkaTestbed } from '../support/kafka.ts';
 
 const T0 = Date.parse('2026-11-26T09:00:00Z');
 const event = (i: number, user: string): Record<string, unknown> => ({
@@ -77,37 +72,21 @@ describe('Kafka transport against the real broker', () => {
 
 describe('the app on Kafka and PostgreSQL', () => {
   let skip: string | undefined;
+  let bed: KafkaTestbed;
   let app: RunningApp;
-  let db: TestDatabase;
-  let dataDir: string;
-  const prefix = testTopicPrefix();
-  const topics = topicNames(prefix);
+  let topics: TopicNames;
 
   before(async () => {
-    const available = await kafkaAvailable();
-    if (available !== true) {
-      skip = available.skip;
-      return;
-    }
-    const created = await createTestDatabase();
-    if ('skip' in created) {
-      skip = created.skip;
-      return;
-    }
-    db = created;
-    dataDir = mkdtempSync(path.join(tmpdir(), 'rtds-kafka-'));
-    app = await startApp(
-      loadConfig(
-        { dataDir, databaseUrl: db.url, kafkaBrokers: TEST_BROKERS.join(','), kafkaTopicPrefix: prefix, kafkaGroup: `group-${prefix}`, partitions: 4, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5 },
-        {},
-      ),
-    );
+    const opened = await openKafkaTestbed(4);
+    if ('skip' in opened) return void (skip = opened.skip);
+    bed = opened;
+    topics = topicNames(bed.prefix);
+    app = await startApp(bed.config());
   });
   after(async () => {
     if (skip !== undefined) return;
     await app.stop();
-    await db.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await bed.close();
   });
 
   it('decides events from HTTP and from other producers exactly once, stored in PostgreSQL and on the decisions topic', async (t) => {

@@ -1,7 +1,12 @@
 // The machine's Kafka broker for tests (started by infra/kafka/kafka.sh); skipped locally when down, required under CI.
 import { randomBytes } from 'node:crypto';
 import { Consumer, Producer, stringDeserializers, stringSerializers, type Message } from '@platformatic/kafka';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../src/config/index.ts';
+import { createTestDatabase, type TestDatabase } from './postgres.ts';
 
 export const TEST_BROKERS = (process.env.RTDS_TEST_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 
@@ -58,4 +63,40 @@ export async function readCommitted(topic: string, partitions: number, atLeast: 
   } finally {
     await consumer.close(true);
   }
+}
+
+/** What a test of the app on Kafka needs: the broker, a database and a data folder of its own, and topics under a fresh prefix. */
+export interface KafkaTestbed {
+  db: TestDatabase;
+  dataDir: string;
+  prefix: string;
+  partitions: number;
+  /** The app's configuration on this testbed (quiet, no generator, no training). */
+  config(overrides?: Partial<Config>): Config;
+  /** Drop the database and the folder. */
+  close(): Promise<void>;
+}
+
+export async function openKafkaTestbed(partitions: number): Promise<KafkaTestbed | { skip: string }> {
+  const available = await kafkaAvailable();
+  if (available !== true) return available;
+  const created = await createTestDatabase();
+  if ('skip' in created) return created;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'rtds-kafka-'));
+  const prefix = testTopicPrefix();
+  return {
+    db: created,
+    dataDir,
+    prefix,
+    partitions,
+    config: (overrides = {}) =>
+      loadConfig(
+        { dataDir, databaseUrl: created.url, kafkaBrokers: TEST_BROKERS.join(','), kafkaTopicPrefix: prefix, kafkaGroup: `group-${prefix}`, partitions, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, ...overrides },
+        {},
+      ),
+    async close() {
+      await created.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
 }
