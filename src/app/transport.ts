@@ -1,4 +1,5 @@
 // Chooses the transport from the configuration: the embedded log, or Kafka with its side-output topics.
+import { hostname } from 'node:os';
 import type { Config } from '../config/index.ts';
 import type { PublishedDecision, RtdsEvent } from '../contracts/index.ts';
 import type { Logger } from '../observe/index.ts';
@@ -9,7 +10,6 @@ import { KafkaRecordSource } from '../transport/kafka/kafka-source.ts';
 import { TopicTail } from '../transport/kafka/topic-tail.ts';
 import { ensureTopics, topicNames } from '../transport/kafka/topics.ts';
 import { TransactionalOutput } from '../transport/kafka/transactional-output.ts';
-import { hostname } from 'node:os';
 import type { EventLogProducer, RecordSource } from '../transport/log.ts';
 
 /** What the processor publishes besides the store: decisions, dead letters and late events as topics. */
