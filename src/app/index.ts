@@ -60,16 +60,17 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     onScorerError: (scorer, err) => logger.error({ err, model_version: scorer.version, degraded: scorer.degraded }, 'scorer failed; stepping down the degradation ladder'),
   });
 
+  const transport = await openTransport(config, logger);
   const sink = new DecisionSink(db, {
     batchSize: config.sinkBatchSize,
     flushMs: config.sinkFlushMs,
     // One PGlite connection runs one transaction at a time.
     concurrency: db.kind === 'pglite' ? 1 : config.sinkConcurrency,
+    log: transport.eventsLog,
     onFlush: ({ ms }) => metrics.sinkFlush.observe(ms / 1000),
     onError: (err) => logger.error({ err }, 'store write failed; the batch is kept and retried'),
   });
   const feed = new DecisionFeed();
-  const transport = await openTransport(config, logger);
   const side = transport.sideOutputs;
   const debug = logger.isLevelEnabled('debug');
   // What this process counts and shows live: with an API on Kafka, every processor's committed
@@ -86,7 +87,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   };
   const output: ProcessorOutput = {
     decided(event, decision, features, position) {
-      sink.write({ event, decision: { ...decision, features }, position: { log: transport.eventsLog, ...position } });
+      sink.write({ event, decision: { ...decision, features }, position });
       const published = publishDecision(event, decision);
       side?.decided(event, published);
       if (!followTopic) feed.publish(published);

@@ -1,6 +1,7 @@
 // Repository of the `dead_letters` table: every rejected input with the reasons it was refused.
 import type { FieldError } from '../contracts/index.ts';
-import type { Database, Statement } from './database.ts';
+import type { Database } from './database.ts';
+import type { Statement } from './statement.ts';
 
 type Queryable = Pick<Database, 'query'>;
 

@@ -1,14 +1,16 @@
 // Batched, idempotent writer of events, decisions and dead letters: one transaction per flush.
 import type { RtdsEvent } from '../contracts/index.ts';
-import { isUniqueViolation, type Database } from './database.ts';
+import type { LogPosition } from '../transport/log.ts';
+import type { Database } from './database.ts';
+import { isUniqueViolation } from './statement.ts';
 import { insertDeadLetters, type DeadLetter } from './dead-letters.ts';
 import { copyDecisions, insertDecisions, type DecisionRecord } from './decisions.ts';
-import { copyEvents, insertEvents, type StoredPosition } from './events.ts';
+import { copyEvents, insertEvents } from './events.ts';
 
 export interface DecidedEvent {
   event: RtdsEvent;
   decision: DecisionRecord;
-  position?: StoredPosition;
+  position?: LogPosition;
 }
 
 export interface SinkOptions {
@@ -16,6 +18,8 @@ export interface SinkOptions {
   flushMs: number;
   /** Batches written at once (each in its own transaction, on its own connection). */
   concurrency: number;
+  /** Name of the log (topic) the events' positions refer to. */
+  log?: string;
   /** Called after each successful flush with the decided events and dead letters written. */
   onFlush?: (written: { rows: number; deadLetters: number; ms: number }) => void;
   onError?: (err: unknown) => void;
@@ -108,10 +112,10 @@ export class DecisionSink {
       try {
         // COPY first: new rows are the rule. One stored before (a batch replayed after a failure)
         // fails the whole COPY, and the batch is written again skipping what exists.
-        await this.db.batch([copyEvents(decided), copyDecisions(decided.map((d) => d.decision)), ...letterRows]);
+        await this.db.batch([copyEvents(decided, this.options.log), copyDecisions(decided.map((d) => d.decision)), ...letterRows]);
       } catch (err) {
         if (!isUniqueViolation(err)) throw err;
-        await this.db.batch([insertEvents(decided), insertDecisions(decided.map((d) => d.decision)), ...letterRows]);
+        await this.db.batch([insertEvents(decided, this.options.log), insertDecisions(decided.map((d) => d.decision)), ...letterRows]);
       }
       this.options.onFlush?.({ rows: decided.length, deadLetters: letters.length, ms: performance.now() - started });
     } catch (err) {

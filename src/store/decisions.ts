@@ -2,7 +2,8 @@
 import { decisionIdFor, type Decision, type Outcome } from '../contracts/index.ts';
 import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/index.ts';
 import { copyLine } from './copy-text.ts';
-import type { CopyStatement, Database, Statement } from './database.ts';
+import type { Database } from './database.ts';
+import type { CopyStatement, Statement } from './statement.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
@@ -29,12 +30,14 @@ function decodeFeatures(bytes: Uint8Array, featureSet: string | null): Record<st
   return Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, values[i]!]));
 }
 
+const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'degraded'];
+
 /** Insert decisions; a decision id already stored is kept, so a re-sent event has one decision. */
 export function insertDecisions(decisions: readonly DecisionRecord[]): Statement {
   const rows = decisions.map((d) => ({ ...d, features: d.features === undefined ? null : encodeFeatures(d.features), feature_set: d.features === undefined ? null : FEATURE_SET_VERSION }));
   return {
-    sql: `INSERT INTO decisions (decision_id, event_id, decision, risk_score, reason, reasons, features, feature_set, timestamp, processing_time_ms, model_version, rules_version, late, degraded)
-       SELECT decision_id, event_id, decision, risk_score, reason, reasons, features, feature_set, timestamp, processing_time_ms, model_version, rules_version, late, degraded
+    sql: `INSERT INTO decisions (${DECISION_COLUMNS.join(', ')})
+       SELECT ${DECISION_COLUMNS.join(', ')}
        FROM jsonb_to_recordset($1::jsonb) AS r(decision_id text, event_id text, decision text, risk_score double precision, reason text, reasons jsonb,
             features bytea, feature_set text, timestamp timestamptz, processing_time_ms double precision, model_version text, rules_version text, late boolean, degraded text)
        ON CONFLICT DO NOTHING`,
@@ -42,7 +45,6 @@ export function insertDecisions(decisions: readonly DecisionRecord[]): Statement
   };
 }
 
-const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'degraded'];
 
 /** The same rows as `insertDecisions` by COPY: several times faster, but it fails whole if one decision id is already stored. */
 export function copyDecisions(decisions: readonly DecisionRecord[]): CopyStatement {

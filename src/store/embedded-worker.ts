@@ -1,7 +1,7 @@
 // Runs embedded PostgreSQL (PGlite) in a worker thread, so its work neither blocks decisions nor shares their core.
 import { parentPort } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { copySql, type Statement } from './database.ts';
+import { copySql, type Statement } from './statement.ts';
 
 export type WorkerRequest =
   | { id: number; op: 'open'; dir: string }

@@ -2,26 +2,29 @@
 import type { EventInput, RtdsEvent } from '../contracts/index.ts';
 import type { LogPosition } from '../transport/log.ts';
 import { copyLine } from './copy-text.ts';
-import type { CopyStatement, Database, Statement } from './database.ts';
+import type { Database } from './database.ts';
+import type { CopyStatement, Statement } from './statement.ts';
 
 type Queryable = Pick<Database, 'query'>;
-
-/** Where a stored event was read: the log (topic) by name, and its position there. */
-export interface StoredPosition extends LogPosition {
-  log: string;
-}
 
 /** An event to store, with where it was read from the log (absent for events that never were). */
 export interface LoggedEvent {
   event: RtdsEvent;
-  position?: StoredPosition | undefined;
+  position?: LogPosition | undefined;
 }
 
-/** Insert events in one statement; an event id already stored is left as it was. */
-export function insertEvents(rows: readonly LoggedEvent[]): Statement {
-  const json = rows.map(({ event, position }) => (position === undefined ? event : { ...event, log_topic: position.log, log_partition: position.partition, log_offset: position.offset }));
+/** The contract's fields, as columns; then where the event was read from. */
+const CONTRACT_COLUMNS = ['event_id', 'event_type', 'timestamp', 'user_id', 'session_id', 'ip_address', 'country', 'channel', 'amount', 'currency', 'merchant_id', 'device_id', 'metadata'];
+const EVENT_COLUMNS = [...CONTRACT_COLUMNS, 'log_topic', 'log_partition', 'log_offset'];
+
+/**
+ * Insert events in one statement; an event id already stored is left as it was. `log` names
+ * the log (topic) the positions refer to.
+ */
+export function insertEvents(rows: readonly LoggedEvent[], log?: string): Statement {
+  const json = rows.map(({ event, position }) => (position === undefined ? event : { ...event, log_topic: log, log_partition: position.partition, log_offset: position.offset }));
   return {
-    sql: `INSERT INTO events (event_id, event_type, timestamp, user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_topic, log_partition, log_offset)
+    sql: `INSERT INTO events (${EVENT_COLUMNS.join(', ')})
        SELECT event_id, event_type, to_timestamp(event_time / 1000.0), user_id, session_id, ip_address, country, channel, amount, currency, merchant_id, device_id, metadata, log_topic, log_partition, log_offset
        FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, event_type text, event_time double precision, user_id text, session_id text, ip_address text,
             country text, channel text, amount double precision, currency text, merchant_id text, device_id text, metadata jsonb, log_topic text, log_partition integer, log_offset bigint)
@@ -30,15 +33,13 @@ export function insertEvents(rows: readonly LoggedEvent[]): Statement {
   };
 }
 
-const EVENT_COLUMNS = ['event_id', 'event_type', 'timestamp', 'user_id', 'session_id', 'ip_address', 'country', 'channel', 'amount', 'currency', 'merchant_id', 'device_id', 'metadata', 'log_topic', 'log_partition', 'log_offset'];
-
 /** The same rows as `insertEvents` by COPY: several times faster, but it fails whole if one event id is already stored. */
-export function copyEvents(rows: readonly LoggedEvent[]): CopyStatement {
+export function copyEvents(rows: readonly LoggedEvent[], log?: string): CopyStatement {
   let text = '';
   for (const { event: e, position } of rows) {
     text += copyLine([
       e.event_id, e.event_type, new Date(e.event_time).toISOString(), e.user_id, e.session_id, e.ip_address, e.country, e.channel, e.amount,
-      e.currency, e.merchant_id, e.device_id, e.metadata === undefined ? null : JSON.stringify(e.metadata), position?.log, position?.partition, position?.offset,
+      e.currency, e.merchant_id, e.device_id, e.metadata === undefined ? null : JSON.stringify(e.metadata), position === undefined ? null : log, position?.partition, position?.offset,
     ]);
   }
   return { copyInto: 'events', columns: EVENT_COLUMNS, text };
@@ -51,18 +52,18 @@ export function copyEvents(rows: readonly LoggedEvent[]): CopyStatement {
  */
 export async function loadPartitionHistory(db: Queryable, log: string, partition: number, beforeOffset: number): Promise<RtdsEvent[]> {
   const rows = await db.query<EventRow & { event_time: number }>(
-    `SELECT *, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time FROM events WHERE log_topic = $1 AND log_partition = $2 AND log_offset < $3 ORDER BY log_offset`,
+    `SELECT ${CONTRACT_COLUMNS.join(', ')}, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time
+       FROM events WHERE log_topic = $1 AND log_partition = $2 AND log_offset < $3 ORDER BY log_offset`,
     [log, partition, beforeOffset],
   );
-  return rows.map((row) => {
-    const event: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(row)) {
-      if (v === null || k === 'created_at' || k === 'log_topic' || k === 'log_partition' || k === 'log_offset') continue;
-      event[k] = v instanceof Date ? v.toISOString() : v;
-    }
-    event.event_time = Math.round(row.event_time);
-    return event as unknown as RtdsEvent;
-  });
+  return rows.map((row) => ({ ...fromRow(row), event_time: Math.round(row.event_time) }) as unknown as RtdsEvent);
+}
+
+/** A row as the contract writes it: absent fields instead of nulls, timestamps as RFC 3339. */
+function fromRow(row: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(row)) if (v !== null) out[k] = v instanceof Date ? v.toISOString() : v;
+  return out;
 }
 
 export interface StoredEvent extends EventInput {
@@ -88,8 +89,5 @@ interface EventRow {
 
 export async function findEvent(db: Queryable, eventId: string): Promise<StoredEvent | undefined> {
   const [row] = await db.query<EventRow>('SELECT * FROM events WHERE event_id = $1', [eventId]);
-  if (row === undefined) return undefined;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(row)) if (v !== null) out[k] = v instanceof Date ? v.toISOString() : v;
-  return out as unknown as StoredEvent;
+  return row === undefined ? undefined : (fromRow(row) as unknown as StoredEvent);
 }

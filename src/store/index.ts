@@ -1,5 +1,6 @@
 // Store stage: PostgreSQL or PGlite behind one interface, one repository per table, a batched sink.
-export { DatabaseError, openDatabase, type Database, type DatabaseOptions, type Statement } from './database.ts';
+export { DatabaseError, openDatabase, type Database, type DatabaseOptions } from './database.ts';
+export type { Statement } from './statement.ts';
 export { migrate } from './migrations.ts';
 export { DecisionSink, type DecidedEvent, type SinkOptions } from './decision-sink.ts';
 export { findEvent, insertEvents, loadPartitionHistory, type LoggedEvent, type StoredEvent } from './events.ts';

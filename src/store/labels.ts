@@ -1,6 +1,7 @@
 // Repository of the `labels` table: the latest verdict per event wins.
 import type { Label } from '../contracts/index.ts';
-import type { Database, Statement } from './database.ts';
+import type { Database } from './database.ts';
+import type { Statement } from './statement.ts';
 
 type Queryable = Pick<Database, 'query'>;
 

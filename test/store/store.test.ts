@@ -120,15 +120,15 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
 
     it("restores a partition's history from its own log only, in offset order", async (t) => {
       if (skip !== undefined) return t.skip(skip);
-      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5, concurrency: 1 });
       // Two topics sharing the database, with the same partition and offsets.
       for (const [log, base] of [['topic-a', 100], ['topic-b', 200]] as const) {
+        const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5, concurrency: 1, log });
         for (let offset = 2; offset >= 0; offset--) {
           const e = event(base + offset);
-          sink.write({ event: e, decision: decision(e, 'approved', 0.1), position: { log, partition: 3, offset } });
+          sink.write({ event: e, decision: decision(e, 'approved', 0.1), position: { partition: 3, offset } });
         }
+        await sink.close();
       }
-      await sink.close();
       const history = await loadPartitionHistory(db!, 'topic-a', 3, 2);
       assert.deepEqual(history.map((e) => e.event_id), ['e100', 'e101']);
       assert.equal(history[0]!.event_time, event(100).event_time);

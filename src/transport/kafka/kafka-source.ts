@@ -190,9 +190,9 @@ export class KafkaRecordSource implements RecordSource {
 
 function toRecord(m: KafkaMessage, maxBytes: number): LogRecord {
   let value: unknown;
-  const bytes = Buffer.byteLength(m.value);
-  if (bytes > maxBytes) {
-    value = new UndecodableRecord(m.value, `value is ${bytes} bytes, over the ${maxBytes}-byte limit of an event`);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: most records are judged by length alone.
+  if (m.value.length * 3 > maxBytes && Buffer.byteLength(m.value) > maxBytes) {
+    value = new UndecodableRecord(m.value, `value is ${Buffer.byteLength(m.value)} bytes, over the ${maxBytes}-byte limit of an event`);
   } else {
     try {
       value = JSON.parse(m.value);
