@@ -17,8 +17,8 @@ export interface SideOutputs {
   decided(event: RtdsEvent, decision: PublishedDecision): void;
   deadLetter(letter: DeadLetter): void;
   /**
-   * Resolves when everything published so far is acknowledged — in exactly-once mode, what the
-   * batch read from the log produced is sent inside its transaction, visible once it commits.
+   * Resolves when everything published so far is acknowledged. In exactly-once mode what a batch
+   * read from the log published is not among it: that travels in the batch's transaction.
    */
   settle(): Promise<void>;
 }
@@ -94,7 +94,7 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
       async settle() {
         const pending = inFlight;
         inFlight = [];
-        await Promise.all([...pending, transactions?.send()]);
+        await Promise.all(pending);
       },
     },
     close: async () => {

@@ -1,7 +1,7 @@
 // The processor runtime: pulls batches from a record source, runs the pipeline, hands results on.
 import type { Decision, RtdsEvent } from '../contracts/index.ts';
 import type { DeadLetter } from '../store/index.ts';
-import type { LogPosition, LogRecord, RecordSource } from '../transport/log.ts';
+import type { HandledBatch, LogPosition, LogRecord, RecordSource } from '../transport/log.ts';
 import type { DecisionPipeline } from './decision-pipeline.ts';
 
 /** Where the processor's results go: the store's sink, the live feeds, the metrics. */
@@ -12,8 +12,9 @@ export interface ProcessorOutput {
   /** Resolves when the output can take more (backpressure from the store). */
   ready(): Promise<void>;
   /**
-   * Resolves when what was handed over is durable. The source commits its offsets only after,
-   * so a crash replays rather than loses. Absent where the log itself is not durable (embedded).
+   * Resolves when everything handed over before the call is durable. The source commits a batch's
+   * offsets only after, so a crash replays rather than loses. Absent where the log itself is not
+   * durable (embedded).
    */
   durable?: () => Promise<void>;
 }
@@ -45,7 +46,7 @@ export class Processor {
     return this.source.lag();
   }
 
-  private async handle(batch: LogRecord[]): Promise<void> {
+  private async handle(batch: LogRecord[]): Promise<HandledBatch> {
     await this.output.ready();
     if (this.history !== undefined) await this.restoreStale(batch);
     for (const result of this.pipeline.processBatch(batch)) {
@@ -61,7 +62,7 @@ export class Processor {
           break;
       }
     }
-    await this.output.durable?.();
+    return { durable: this.output.durable?.() ?? Promise.resolve() };
   }
 
   /** A partition seen for the first time, or again after others processed it, gets its state back first. */

@@ -25,6 +25,13 @@ export interface SinkOptions {
   onError?: (err: unknown) => void;
 }
 
+/** Rows sealed for one write: one transaction on one connection. */
+interface Chunk {
+  decided: DecidedEvent[];
+  letters: DeadLetter[];
+  written: Promise<void>;
+}
+
 /**
  * Buffers what the processor produces and writes it in batches. A batch is retried until it
  * lands, so nothing accepted is dropped; the primary keys make retries and re-sends harmless.
@@ -33,7 +40,12 @@ export class DecisionSink {
   private decided: DecidedEvent[] = [];
   private deadLetters: DeadLetter[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private readonly writing = new Set<Promise<void>>();
+  /** Sealed chunks waiting for a connection, oldest first. */
+  private readonly queue: { chunk: Chunk; done: () => void }[] = [];
+  /** Sealed chunks not yet written (queued or on a connection), and their rows. */
+  private readonly unwritten = new Set<Chunk>();
+  private unwrittenRows = 0;
+  private writing = 0;
   private drainWaiters: (() => void)[] = [];
   private closed = false;
 
@@ -44,17 +56,17 @@ export class DecisionSink {
 
   /** Rows waiting to be written: the processor slows down when this grows. */
   get pending(): number {
-    return this.decided.length + this.deadLetters.length;
+    return this.decided.length + this.deadLetters.length + this.unwrittenRows;
   }
 
   write(item: DecidedEvent): void {
     this.decided.push(item);
-    this.schedule();
+    this.added();
   }
 
   writeDeadLetter(letter: DeadLetter): void {
     this.deadLetters.push(letter);
-    this.schedule();
+    this.added();
   }
 
   /** Resolves once pending rows fall to `threshold` or below. */
@@ -62,72 +74,80 @@ export class DecisionSink {
     while (this.pending > threshold) await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Write everything buffered now. */
+  /**
+   * Resolves when every row handed over before the call is written. Rows handed over later do
+   * not hold it up, so a caller can wait for its batch while the next one is being produced.
+   */
   async flush(): Promise<void> {
-    while (this.writing.size > 0 || this.pending > 0) {
-      this.startWrites();
-      await Promise.race(this.writing);
-    }
+    this.seal();
+    await Promise.all([...this.unwritten].map((c) => c.written));
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.timer !== undefined) clearTimeout(this.timer);
     await this.flush();
   }
 
-  /** Start batches while connections are free; rows are independent, so batches may land in any order. */
+  private added(): void {
+    // A full batch goes now; a partial one after a short wait for company.
+    if (this.decided.length >= this.options.batchSize || this.deadLetters.length >= this.options.batchSize) this.seal();
+    else if (this.timer === undefined && !this.closed) this.timer = setTimeout(() => this.seal(), this.options.flushMs);
+  }
+
+  /** Cut everything buffered into chunks and queue them for the connections. */
+  private seal(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.decided.length > 0 || this.deadLetters.length > 0) {
+      const decided = this.decided.splice(0, this.options.batchSize);
+      const letters = this.deadLetters.splice(0, this.options.batchSize);
+      let done!: () => void;
+      const chunk: Chunk = { decided, letters, written: new Promise<void>((resolve) => (done = resolve)) };
+      this.unwritten.add(chunk);
+      this.unwrittenRows += decided.length + letters.length;
+      this.queue.push({ chunk, done });
+    }
+    this.startWrites();
+  }
+
+  /** Write chunks while connections are free; rows are independent, so chunks may land in any order. */
   private startWrites(): void {
-    while (this.writing.size < this.options.concurrency && this.pending > 0) {
-      const write: Promise<void> = this.writeBatch().finally(() => {
-        this.writing.delete(write);
-        // Rows that gathered meanwhile: a full batch goes now, a partial one on the timer.
-        if (this.pending > 0) this.schedule();
+    while (this.writing < this.options.concurrency && this.queue.length > 0) {
+      const { chunk, done } = this.queue.shift()!;
+      this.writing++;
+      void this.writeUntilStored(chunk).then(() => {
+        this.writing--;
+        this.unwritten.delete(chunk);
+        this.unwrittenRows -= chunk.decided.length + chunk.letters.length;
+        done();
+        const waiters = this.drainWaiters;
+        this.drainWaiters = [];
+        for (const w of waiters) w();
+        this.startWrites();
       });
-      this.writing.add(write);
     }
   }
 
-  private schedule(): void {
-    if (this.pending >= this.options.batchSize) {
-      if (this.timer !== undefined) clearTimeout(this.timer);
-      this.timer = undefined;
-      this.startWrites();
-    } else if (this.writing.size > 0) {
-      return; // the running write's completion picks the rest up
-    } else if (this.timer === undefined && !this.closed) {
-      this.timer = setTimeout(() => {
-        this.timer = undefined;
-        void this.flush();
-      }, this.options.flushMs);
-    }
-  }
-
-  private async writeBatch(): Promise<void> {
-    const decided = this.decided.splice(0, this.options.batchSize);
-    const letters = this.deadLetters.splice(0, this.options.batchSize);
-    const started = performance.now();
-    try {
-      const letterRows = letters.length === 0 ? [] : [insertDeadLetters(letters)];
+  /** One transaction per chunk, retried after a pause until it lands: the store may be restarting. */
+  private async writeUntilStored({ decided, letters }: Chunk): Promise<void> {
+    for (;;) {
+      const started = performance.now();
       try {
-        // COPY first: new rows are the rule. One stored before (a batch replayed after a failure)
-        // fails the whole COPY, and the batch is written again skipping what exists.
-        await this.db.batch([copyEvents(decided, this.options.log), copyDecisions(decided.map((d) => d.decision)), ...letterRows]);
+        const letterRows = letters.length === 0 ? [] : [insertDeadLetters(letters)];
+        try {
+          // COPY first: new rows are the rule. One stored before (a batch replayed after a failure)
+          // fails the whole COPY, and the batch is written again skipping what exists.
+          await this.db.batch([copyEvents(decided, this.options.log), copyDecisions(decided.map((d) => d.decision)), ...letterRows]);
+        } catch (err) {
+          if (!isUniqueViolation(err)) throw err;
+          await this.db.batch([insertEvents(decided, this.options.log), insertDecisions(decided.map((d) => d.decision)), ...letterRows]);
+        }
+        this.options.onFlush?.({ rows: decided.length, deadLetters: letters.length, ms: performance.now() - started });
+        return;
       } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
-        await this.db.batch([insertEvents(decided, this.options.log), insertDecisions(decided.map((d) => d.decision)), ...letterRows]);
+        this.options.onError?.(err);
+        await new Promise((resolve) => setTimeout(resolve, 500));
       }
-      this.options.onFlush?.({ rows: decided.length, deadLetters: letters.length, ms: performance.now() - started });
-    } catch (err) {
-      // Put the batch back in front and retry after a pause: the store may be restarting.
-      this.decided = decided.concat(this.decided);
-      this.deadLetters = letters.concat(this.deadLetters);
-      this.options.onError?.(err);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    } finally {
-      const waiters = this.drainWaiters;
-      this.drainWaiters = [];
-      for (const w of waiters) w();
     }
   }
 }

@@ -32,13 +32,24 @@ export interface EventLogProducer {
   append(key: string, value: unknown): Promise<void> | void;
 }
 
+/** A batch the handler has processed: its results are decided, and durable once `durable` resolves. */
+export interface HandledBatch {
+  durable: Promise<void>;
+}
+
 /**
- * Consumer side: delivers batches of one partition in offset order to a handler. A batch is
- * committed when the handler's promise resolves; until then the source does not deliver that
- * partition again, which is how backpressure reaches the log.
+ * Resolves when the batch is processed. The source delivers the next batch then, while it waits
+ * for `durable` to commit this one: processing overlaps the store and the commit.
+ */
+export type BatchHandler = (batch: LogRecord[]) => Promise<HandledBatch>;
+
+/**
+ * Consumer side: delivers batches in offset order per partition to a handler, and commits a batch
+ * once its results are durable. Work handled but not yet committed is bounded, which is how
+ * backpressure reaches the log.
  */
 export interface RecordSource {
-  start(handler: (batch: LogRecord[]) => Promise<void>): Promise<void>;
+  start(handler: BatchHandler): Promise<void>;
   /** Stop delivering, after delivering what was already in the log when `drain` is true. */
   stop(options?: { drain?: boolean }): Promise<void>;
   /** Records appended but not yet committed, over all partitions. */

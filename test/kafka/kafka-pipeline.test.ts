@@ -58,6 +58,7 @@ describe('Kafka transport against the real broker', () => {
       }
       total += batch.length;
       if (total >= sent.length) resolveAll();
+      return { durable: Promise.resolve() };
     });
     try {
       await all;

@@ -1,5 +1,5 @@
 // The embedded transport: an in-process partitioned log with consumer-side offsets, read like Kafka.
-import { epochMs, partitionFor, type EventLogProducer, type LogRecord, type RecordSource } from '../log.ts';
+import { epochMs, partitionFor, type BatchHandler, type EventLogProducer, type LogRecord, type RecordSource } from '../log.ts';
 
 class Partition {
   /** Records from `base` on; older ones were committed by every group and dropped. */
@@ -81,7 +81,7 @@ export class PartitionedLog implements EventLogProducer {
 
 /** Delivers each partition's records in order, one in-flight batch per partition. */
 class EmbeddedConsumer implements RecordSource {
-  private handler: ((batch: LogRecord[]) => Promise<void>) | undefined;
+  private handler: BatchHandler | undefined;
   private readonly inFlight = new Set<number>();
   private readonly pending = new Set<number>();
   private scheduled = false;
@@ -95,7 +95,7 @@ class EmbeddedConsumer implements RecordSource {
     private readonly maxBatch: number,
   ) {}
 
-  async start(handler: (batch: LogRecord[]) => Promise<void>): Promise<void> {
+  async start(handler: BatchHandler): Promise<void> {
     this.handler = handler;
     this.unsubscribe = this.log.onAppend((p) => this.wake(p));
     for (let p = 0; p < this.log.partitions; p++) this.wake(p);
@@ -139,20 +139,22 @@ class EmbeddedConsumer implements RecordSource {
       if (batch.length === 0) continue;
       this.inFlight.add(p);
       const next = batch[batch.length - 1]!.offset + 1;
-      this.handler!(batch).then(
-        () => {
-          this.log.commit(this.group, p, next);
-          this.inFlight.delete(p);
-          if (this.log.endOffset(p) > next) this.wake(p);
-          this.settle();
-        },
-        (err: unknown) => {
-          // The handler owns error handling per record; a rejected batch is a bug, so surface it.
-          this.inFlight.delete(p);
-          this.settle();
-          throw err;
-        },
-      );
+      this.handler!(batch)
+        .then((handled) => handled.durable)
+        .then(
+          () => {
+            this.log.commit(this.group, p, next);
+            this.inFlight.delete(p);
+            if (this.log.endOffset(p) > next) this.wake(p);
+            this.settle();
+          },
+          (err: unknown) => {
+            // The handler owns error handling per record; a rejected batch is a bug, so surface it.
+            this.inFlight.delete(p);
+            this.settle();
+            throw err;
+          },
+        );
     }
     this.settle();
   }

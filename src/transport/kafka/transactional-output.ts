@@ -20,17 +20,18 @@ export interface TransactionalOutputOptions {
 }
 
 /**
- * Collects what the processor publishes while it handles a batch, then commits it in one Kafka
- * transaction with the batch's consumed offsets (KIP-447: the offsets carry the consumer's group
+ * Collects what the processor publishes while it handles batches, then commits it in one Kafka
+ * transaction with the batches' consumed offsets (KIP-447: the offsets carry the consumer's group
  * generation, so a processor that lost its partitions in a rebalance cannot commit them). Readers
  * with isolation read_committed see a batch's decisions all at once or never.
  */
 export class TransactionalOutput {
   private readonly producer: Producer<string, string, string, string>;
-  private pending: Outgoing[] = [];
+  /** Published by the batch being handled. */
+  private current: Outgoing[] = [];
+  /** Published by handled batches, for the next transaction. */
+  private sealed: Outgoing[] = [];
   private transaction: Transaction | undefined;
-  /** Sends of the open transaction, in order. */
-  private sending: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: TransactionalOutputOptions) {
     this.producer = idempotentProducer({
@@ -46,32 +47,32 @@ export class TransactionalOutput {
   publish(topic: string, key: string, value: string, headers?: Record<string, string>): void {
     const message: Outgoing = { topic, key, value };
     if (headers !== undefined) message.headers = headers;
-    this.pending.push(message);
+    this.current.push(message);
   }
 
   /**
-   * Send what was published so far inside the open transaction (begun if needed), so the
-   * records travel while the store writes the batch; they stay invisible until `commit`.
+   * The batch being handled is done: what it published goes into the next `commit`, together
+   * with its offsets. Called by the source between two batches.
    */
-  send(): Promise<void> {
-    const records = this.pending;
-    this.pending = [];
-    this.sending = this.sending.then(async () => {
-      const tx = await this.open();
-      // In order and one request at a time: concurrent idempotent sends lose records (see
-      // KafkaProducer), and one request for a large batch exceeds the broker's message size.
-      for (let i = 0; i < records.length; i += this.options.batchSize) await tx.send({ messages: records.slice(i, i + this.options.batchSize) });
-    });
-    return this.sending;
+  seal(): void {
+    for (const m of this.current) this.sealed.push(m);
+    this.current = [];
   }
 
-  /** Commit the batch's records and, for each partition, the offset after `last` of it. */
-  async commit(consumer: Consumer<string, string, string, string>, last: Iterable<Message<string, string, string, string>>): Promise<void> {
+  /**
+   * One transaction: what the sealed batches published, and for each partition the offset after
+   * `last` of it. The records travel while `stored` (the store's write of those batches) is
+   * pending; the offsets go in only after it. One commit at a time.
+   */
+  async commit(consumer: Consumer<string, string, string, string>, last: Iterable<Message<string, string, string, string>>, stored: Promise<void>): Promise<void> {
+    const records = this.sealed;
+    this.sealed = [];
     try {
-      await this.send();
-      const tx = await this.open();
+      const tx = await this.producer.beginTransaction();
+      this.transaction = tx;
+      await Promise.all([this.send(tx, records), stored]);
       await tx.addConsumer(consumer);
-      // One at a time as well: the client merges concurrent offset commits into the first one.
+      // One at a time: the client merges concurrent offset commits into the first one.
       for (const m of last) await tx.addOffset(m);
       await tx.commit();
       this.transaction = undefined;
@@ -81,10 +82,10 @@ export class TransactionalOutput {
     }
   }
 
-  /** Drop the failed batch's records and abort its transaction: the batch will be handled again. */
+  /** Drop what uncommitted batches published and abort the open transaction: they will be handled again. */
   async abort(): Promise<void> {
-    this.pending = [];
-    this.sending = Promise.resolve();
+    this.current = [];
+    this.sealed = [];
     const tx = this.transaction;
     this.transaction = undefined;
     // When the broker is unreachable the abort fails too; the broker aborts at the timeout.
@@ -96,8 +97,11 @@ export class TransactionalOutput {
     await this.producer.close();
   }
 
-  private async open(): Promise<Transaction> {
-    this.transaction ??= await this.producer.beginTransaction();
-    return this.transaction;
+  /**
+   * In order and one request at a time: concurrent idempotent sends lose records (see
+   * KafkaProducer), and one request for a large batch exceeds the broker's message size.
+   */
+  private async send(tx: Transaction, records: Outgoing[]): Promise<void> {
+    for (let i = 0; i < records.length; i += this.options.batchSize) await tx.send({ messages: records.slice(i, i + this.options.batchSize) });
   }
 }
