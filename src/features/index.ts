@@ -3,7 +3,9 @@ import type { RtdsEvent } from '../contracts/index.ts';
 import { UserHistory } from './user-history.ts';
 import { computeFeatures } from './vector.ts';
 
-export { FEATURES, FEATURE_NAMES, FEATURE_SET_VERSION, featureIndex, type FeatureSpec, type Transform } from './vector.ts';
+export { FEATURES, FEATURE_NAMES, FEATURE_SET_VERSION, featureIndex, type FeatureColumn, type Transform } from './vector.ts';
+export { FeatureSet, FeatureState, type EventTiming } from './feature-set.ts';
+export { AGGREGATIONS, FeatureSpecError, parseDuration, parseFeatureSpecs, parseFeatureSpecText, type AggregateFeatureSpec, type Aggregation, type DerivedFeatureSpec, type FeatureSpec, type WindowSpec } from './spec.ts';
 export { UserHistory } from './user-history.ts';
 
 /** Where the runtime keeps user histories; the features stage only gets and puts by key. */

@@ -15,15 +15,15 @@ export const CHANNEL_ONE_HOT = ['web', 'mobile', 'pos', 'atm', 'api'] as const;
  */
 export type Transform = 'none' | 'log1p';
 
-export interface FeatureSpec {
+export interface FeatureColumn {
   name: string;
   transform: Transform;
   doc: string;
 }
 
-const spec = (name: string, transform: Transform, doc: string): FeatureSpec => ({ name, transform, doc });
+const spec = (name: string, transform: Transform, doc: string): FeatureColumn => ({ name, transform, doc });
 
-export const FEATURES: readonly FeatureSpec[] = [
+export const FEATURES: readonly FeatureColumn[] = [
   spec('amount', 'log1p', 'Amount of this event (0 when none).'),
   spec('count_1m', 'log1p', "User's events with event time in the minute ending at this event, this one included."),
   spec('count_1h', 'log1p', "User's events in the hour ending at this event."),

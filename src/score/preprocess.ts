@@ -1,5 +1,5 @@
 // The model's input shaping: each feature's transform, then the standardisation fitted on training data.
-import { FEATURES, type FeatureSpec, type Transform } from '../features/vector.ts';
+import { FEATURES, type FeatureColumn, type Transform } from '../features/vector.ts';
 
 /** The JSON form saved in a model's metadata; a Standardiser is rebuilt from it exactly. */
 export interface StandardiserJson {
@@ -50,7 +50,7 @@ export class Standardiser {
   }
 
   /** Fit on raw vectors: transform each feature, then take its mean and (population) std. */
-  static fit(rows: readonly Float64Array[], features: readonly FeatureSpec[] = FEATURES, stdFloor = DEFAULT_STD_FLOOR): Standardiser {
+  static fit(rows: readonly Float64Array[], features: readonly FeatureColumn[] = FEATURES, stdFloor = DEFAULT_STD_FLOOR): Standardiser {
     const d = features.length;
     if (rows.length === 0) throw new RangeError('cannot fit a standardiser on zero rows');
     const transforms = features.map((f) => f.transform);

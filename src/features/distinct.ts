@@ -1,0 +1,96 @@
+// Distinct values of a window: exact while few, a HyperLogLog sketch once many.
+
+/** Values kept exactly per tile before the tile switches to a sketch. */
+export const DISTINCT_EXACT_LIMIT = 64;
+/** 2^8 registers: ≈ 6.5 % standard error, 256 bytes per sketch. */
+const P = 8;
+const M = 1 << P;
+const ALPHA = 0.7213 / (1 + 1.079 / M);
+
+/** 32-bit hash of a value's text: FNV-1a, then murmur3's finaliser so every bit mixes. */
+function hash(value: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < value.length; i++) {
+    h ^= value.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+function addToSketch(registers: Uint8Array, value: string): void {
+  const h = hash(value);
+  const index = h >>> (32 - P);
+  const rest = (h << P) >>> 0;
+  const rank = rest === 0 ? 32 - P + 1 : Math.clz32(rest) + 1;
+  if (rank > registers[index]!) registers[index] = rank;
+}
+
+function estimate(registers: Uint8Array): number {
+  let sum = 0;
+  let zeros = 0;
+  for (let i = 0; i < M; i++) {
+    sum += 2 ** -registers[i]!;
+    if (registers[i] === 0) zeros++;
+  }
+  const raw = (ALPHA * M * M) / sum;
+  // Small ranges: linear counting is the better estimate.
+  return raw <= 2.5 * M && zeros > 0 ? M * Math.log(M / zeros) : raw;
+}
+
+/** The distinct values of one tile. */
+export class DistinctValues {
+  private exact: Set<string> | undefined = new Set();
+  private sketch: Uint8Array | undefined;
+
+  add(value: string): void {
+    if (this.exact !== undefined) {
+      this.exact.add(value);
+      if (this.exact.size > DISTINCT_EXACT_LIMIT) {
+        this.sketch = new Uint8Array(M);
+        for (const v of this.exact) addToSketch(this.sketch, v);
+        this.exact = undefined;
+      }
+    } else {
+      addToSketch(this.sketch!, value);
+    }
+  }
+
+  merge(other: DistinctValues): void {
+    if (other.exact !== undefined) for (const v of other.exact) this.add(v);
+    else {
+      if (this.sketch === undefined) {
+        this.sketch = new Uint8Array(M);
+        for (const v of this.exact!) addToSketch(this.sketch, v);
+        this.exact = undefined;
+      }
+      const theirs = other.sketch!;
+      for (let i = 0; i < M; i++) if (theirs[i]! > this.sketch[i]!) this.sketch[i] = theirs[i]!;
+    }
+  }
+
+  /** Exact while every tile involved stayed under the limit; an estimate otherwise. */
+  static countOf(parts: readonly DistinctValues[]): number {
+    if (parts.length === 1 && parts[0]!.exact !== undefined) return parts[0]!.exact.size;
+    if (parts.every((p) => p.exact !== undefined)) {
+      const union = new Set<string>();
+      for (const p of parts) for (const v of p.exact!) union.add(v);
+      return union.size;
+    }
+    const registers = new Uint8Array(M);
+    for (const p of parts) {
+      if (p.exact !== undefined) for (const v of p.exact) addToSketch(registers, v);
+      else for (let i = 0; i < M; i++) if (p.sketch![i]! > registers[i]!) registers[i] = p.sketch![i]!;
+    }
+    return Math.round(estimate(registers));
+  }
+
+  /** Bytes held, roughly: for the state's memory report. */
+  get bytes(): number {
+    return this.exact !== undefined ? 64 + this.exact.size * 40 : 64 + M;
+  }
+}

@@ -1,0 +1,300 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import type { RtdsEvent } from '../../src/contracts/index.ts';
+import { FeatureSet, FeatureSpecError, parseFeatureSpecs, parseFeatureSpecText, type AggregateFeatureSpec, type FeatureSpec } from '../../src/features/index.ts';
+import { Watermark } from '../../src/process/index.ts';
+
+const T0 = Date.parse('2026-11-26T00:00:00Z');
+
+/** Runs a stream through a feature set the way a partition task does: watermark, lateness, then compute. */
+function stream(set: FeatureSet, events: readonly RtdsEvent[], outOfOrdernessMs: number, allowedLatenessMs: number): Float64Array[] {
+  const state = set.newState();
+  const watermark = new Watermark(outOfOrdernessMs);
+  return events.map((event) => {
+    const tooLate = event.event_time < watermark.current - allowedLatenessMs;
+    watermark.observe(event.event_time);
+    return set.compute(state, event, { tooLate, earliest: watermark.current - allowedLatenessMs });
+  });
+}
+
+// ---- The oracle: every value computed from scratch over the events that arrived before. ----
+
+function keyOf(e: RtdsEvent, fields: readonly string[]): string | undefined {
+  const parts = fields.map((f) => e[f as keyof RtdsEvent]);
+  return parts.some((p) => p === undefined) ? undefined : parts.join('\u001f');
+}
+
+function passes(e: RtdsEvent, spec: AggregateFeatureSpec): boolean {
+  return Object.entries(spec.filter ?? {}).every(([f, values]) => values.includes(String(e[f as keyof RtdsEvent] ?? '\u0000')));
+}
+
+/** Members (by arrival index) of the window of event `i` at time t, among `members` (same entity, counted). */
+function windowMembers(spec: AggregateFeatureSpec, events: readonly RtdsEvent[], members: number[], t: number, earliest: number): number[] {
+  const w = spec.window;
+  if (w.kind === 'session') {
+    // Sessions: runs of the members less than gap apart; those no admitted event can reach are gone;
+    // the window is the union of the remaining runs that t is less than gap from.
+    const sorted = [...members].sort((a, b) => events[a]!.event_time - events[b]!.event_time || a - b);
+    const runs: number[][] = [];
+    for (const j of sorted) {
+      const run = runs[runs.length - 1];
+      if (run !== undefined && events[j]!.event_time - events[run[run.length - 1]!]!.event_time < w.gap) run.push(j);
+      else runs.push([j]);
+    }
+    return runs
+      .filter((run) => {
+        const start = events[run[0]!]!.event_time;
+        const end = events[run[run.length - 1]!]!.event_time;
+        return end + w.gap > earliest && start - w.gap < t && t < end + w.gap;
+      })
+      .flat();
+  }
+  const hop = w.kind === 'tumbling' ? w.size : w.hop;
+  const hops = w.kind === 'tumbling' ? 1 : w.size / w.hop;
+  const last = Math.floor(t / hop);
+  const first = Math.max(last, Math.floor(earliest / hop)) - hops + 1;
+  return members.filter((j) => {
+    const k = Math.floor(events[j]!.event_time / hop);
+    return k >= first && k <= last;
+  });
+}
+
+function oracleValue(spec: AggregateFeatureSpec, events: readonly RtdsEvent[], chosen: number[], t: number): number {
+  const withValue = chosen.filter((j) => typeof events[j]![spec.field as keyof RtdsEvent] === 'number');
+  const values = withValue.map((j) => events[j]![spec.field as keyof RtdsEvent] as number);
+  const n = values.length;
+  const mean = values.reduce((a, b) => a + b, 0) / n;
+  switch (spec.aggregate) {
+    case 'count':
+      return chosen.length;
+    case 'sum':
+      return values.reduce((a, b) => a + b, 0);
+    case 'mean':
+      return n === 0 ? spec.default : mean;
+    case 'min':
+      return n === 0 ? spec.default : Math.min(...values);
+    case 'max':
+      return n === 0 ? spec.default : Math.max(...values);
+    case 'std':
+      return n === 0 ? spec.default : Math.sqrt(values.reduce((a, v) => a + (v - mean) ** 2, 0) / n);
+    case 'distinct':
+      return new Set(chosen.flatMap((j) => (events[j]![spec.field as keyof RtdsEvent] === undefined ? [] : [String(events[j]![spec.field as keyof RtdsEvent])]))).size;
+    case 'last': {
+      if (n === 0) return spec.default;
+      const latest = withValue.reduce((a, b) => (events[b]!.event_time > events[a]!.event_time || (events[b]!.event_time === events[a]!.event_time && b > a) ? b : a));
+      return events[latest]![spec.field as keyof RtdsEvent] as number;
+    }
+    case 'time_since_last': {
+      if (chosen.length === 0) return spec.default;
+      return Math.max(0, t - Math.max(...chosen.map((j) => events[j]!.event_time))) / 1000;
+    }
+  }
+}
+
+function oracle(specs: readonly AggregateFeatureSpec[], events: readonly RtdsEvent[], outOfOrdernessMs: number, allowedLatenessMs: number): number[][] {
+  let max = -Infinity;
+  const admitted: boolean[] = [];
+  return events.map((e, i) => {
+    const tooLate = e.event_time < max - outOfOrdernessMs - allowedLatenessMs;
+    max = Math.max(max, e.event_time);
+    admitted.push(!tooLate);
+    const earliest = max - outOfOrdernessMs - allowedLatenessMs;
+    return specs.map((spec) => {
+      const key = keyOf(e, spec.entity);
+      if (key === undefined) return spec.default;
+      const before: number[] = [];
+      for (let j = 0; j < i; j++) if (admitted[j] && passes(events[j]!, spec) && keyOf(events[j]!, spec.entity) === key) before.push(j);
+      const previousOnly = spec.aggregate === 'last' || spec.aggregate === 'time_since_last';
+      const members = !previousOnly && !tooLate && passes(e, spec) ? [...before, i] : before;
+      return oracleValue(spec, events, windowMembers(spec, events, members, e.event_time, earliest), e.event_time);
+    });
+  });
+}
+
+// ---- Generators ----
+
+const arbEvent = fc.record({
+  // Whole minutes half the time: events land exactly on window edges and exactly a gap apart.
+  offsetS: fc.oneof(fc.integer({ min: 0, max: 3 * 3600 }), fc.integer({ min: 0, max: 180 }).map((m) => m * 60)),
+  user: fc.constantFrom('ann', 'bob', 'cy'),
+  merchant: fc.option(fc.constantFrom('m1', 'm2'), { nil: undefined }),
+  type: fc.constantFrom('transaction', 'login'),
+  channel: fc.constantFrom('web', 'pos'),
+  amount: fc.option(fc.integer({ min: 0, max: 5000 }), { nil: undefined }),
+  device: fc.constantFrom('d1', 'd2', 'd3', 'd4'),
+  country: fc.option(fc.constantFrom('DE', 'FR', 'US'), { nil: undefined }),
+});
+
+type RawEvent = typeof arbEvent extends fc.Arbitrary<infer R> ? R : never;
+
+const toEvents = (raw: RawEvent[]): RtdsEvent[] =>
+  raw.map((r, i) => {
+    const e: RtdsEvent = { event_id: `e${i}`, event_type: r.type, timestamp: T0 + r.offsetS * 1000, event_time: T0 + r.offsetS * 1000, user_id: r.user, channel: r.channel, device_id: r.device };
+    if (r.merchant !== undefined) e.merchant_id = r.merchant;
+    if (r.amount !== undefined) e.amount = r.amount;
+    if (r.country !== undefined) e.country = r.country;
+    return e;
+  });
+
+const arbWindow = fc.oneof(
+  fc.record({ kind: fc.constant('tumbling'), size: fc.constantFrom('1m', '10m', '1h') }),
+  fc.constantFrom({ kind: 'hopping', size: '10m', hop: '1m' }, { kind: 'hopping', size: '1h', hop: '10m' }, { kind: 'sliding', size: '30m', hop: '30m' }),
+  fc.record({ kind: fc.constant('session'), gap: fc.constantFrom('30s', '5m', '20m') }),
+);
+
+const arbSpec = fc
+  .record({
+    entity: fc.constantFrom(['user_id'], ['merchant_id'], ['user_id', 'device_id'], 'channel'),
+    filter: fc.option(fc.constantFrom({ event_type: ['transaction'] }, { channel: ['web', 'pos'] }, { event_type: 'login', channel: 'web' }), { nil: undefined }),
+    window: arbWindow,
+    aggregate: fc.constantFrom('count', 'sum', 'mean', 'min', 'max', 'std', 'distinct', 'last', 'time_since_last'),
+    distinctField: fc.constantFrom('device_id', 'country'),
+    default: fc.constantFrom(0, -1),
+  })
+  .map(({ distinctField, ...s }) => {
+    const field = s.aggregate === 'distinct' ? distinctField : ['count', 'time_since_last'].includes(s.aggregate) ? undefined : 'amount';
+    return { ...s, ...(field === undefined ? {} : { field }), ...(s.filter === undefined ? { filter: undefined } : {}) };
+  });
+
+function closeTo(actual: number, expected: number): boolean {
+  return Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
+}
+
+describe('declarative features against a brute-force oracle', () => {
+  it('equal the oracle on random out-of-order streams and random specs', () => {
+    fc.assert(
+      fc.property(
+        fc.array(arbEvent, { minLength: 1, maxLength: 60 }),
+        fc.array(arbSpec, { minLength: 1, maxLength: 6 }),
+        fc.constantFrom(0, 5000, 60_000),
+        fc.constantFrom(0, 30_000, 600_000),
+        (raw, rawSpecs, outOfOrdernessMs, allowedLatenessMs) => {
+          const specs = parseFeatureSpecs(rawSpecs.map((s, i) => ({ name: `f${i}`, ...Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) }))) as AggregateFeatureSpec[];
+          const events = toEvents(raw);
+          const got = stream(new FeatureSet(specs), events, outOfOrdernessMs, allowedLatenessMs);
+          const want = oracle(specs, events, outOfOrdernessMs, allowedLatenessMs);
+          for (let i = 0; i < events.length; i++) {
+            for (let f = 0; f < specs.length; f++) {
+              if (!closeTo(got[i]![f]!, want[i]![f]!)) {
+                throw new Error(`event ${i} (${JSON.stringify(events[i])}), feature ${JSON.stringify(specs[f])}: streamed ${got[i]![f]}, oracle ${want[i]![f]}`);
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 400, seed: 42 },
+    );
+  });
+});
+
+const ev = (i: number, offsetS: number, extra: Partial<RtdsEvent> = {}): RtdsEvent => ({
+  event_id: `x${i}`,
+  event_type: 'transaction',
+  timestamp: T0 + offsetS * 1000,
+  event_time: T0 + offsetS * 1000,
+  user_id: 'ann',
+  amount: 10,
+  ...extra,
+});
+
+describe('feature specs as data', () => {
+  it('reads YAML and JSON alike, durations in units', () => {
+    const yaml = parseFeatureSpecText(`
+features:
+  - name: tx_count_1h
+    entity: user_id
+    filter: { event_type: [transaction, transfer] }
+    window: { kind: hopping, size: 1h, hop: 5m }
+    aggregate: count
+`);
+    const json = parseFeatureSpecText(JSON.stringify([{ name: 'tx_count_1h', entity: ['user_id'], filter: { event_type: ['transaction', 'transfer'] }, window: { kind: 'hopping', size: 3_600_000, hop: '5m' }, aggregate: 'count' }]));
+    assert.deepEqual(yaml, json);
+    assert.deepEqual((yaml[0] as AggregateFeatureSpec).window, { kind: 'hopping', size: 3_600_000, hop: 300_000 });
+  });
+
+  const refuses = (value: unknown, path: string, reason: RegExp): void => {
+    assert.throws(
+      () => new FeatureSet(parseFeatureSpecs(value)),
+      (err: unknown) => err instanceof FeatureSpecError && err.path === path && reason.test(err.reason),
+      `${path} ${reason}`,
+    );
+  };
+  const base = { name: 'f', entity: 'user_id', window: { kind: 'tumbling', size: '1h' }, aggregate: 'sum', field: 'amount' };
+
+  it('names the offending path and the reason', () => {
+    refuses([base, { ...base, window: { kind: 'hopping', size: '1h', hop: '7m' } }], 'features[1].window.hop', /whole number of hops/);
+    refuses([{ ...base, entity: 'shoe_size' }], 'features[0].entity[0]', /expected an event field/);
+    refuses([{ ...base, aggregate: 'median' }], 'features[0].aggregate', /expected one of/);
+    refuses([{ ...base, field: 'country' }], 'features[0].field', /numeric field/);
+    refuses([{ ...base, aggregate: 'count' }], 'features[0].field', /takes no field/);
+    refuses([{ ...base, window: { kind: 'tumbling', size: '-3h' } }], 'features[0].window.size', /positive duration/);
+    refuses([base, base], 'features[1].name', /declared twice/);
+    refuses([{ ...base, colour: 'red' }], 'features[0].colour', /unknown key/);
+    refuses([base, { name: 'g', expression: 'f / nope' }], 'features[1].expression', /"nope" is neither/);
+    refuses([{ name: 'g', expression: 'f * 2' }, base], 'features[0].expression', /"f" is neither an earlier feature/);
+    refuses([base, { name: 'g', expression: 'f +' }], 'features[1].expression', /Parse error/);
+  });
+});
+
+describe('derived features', () => {
+  const specs: FeatureSpec[] = parseFeatureSpecs([
+    { name: 'mean_amount_30d', entity: 'user_id', window: { kind: 'hopping', size: '30d', hop: '1d' }, aggregate: 'mean', field: 'amount' },
+    { name: 'amount_to_mean_30d', expression: 'amount / max(mean_amount_30d, 1)' },
+    { name: 'night', expression: 'hour_of_day < 6 or hour_of_day >= 22' },
+    { name: 'web_login', expression: 'event_type == "login" and channel == "web"' },
+  ]);
+  const set = new FeatureSet(specs);
+
+  it('computes expressions over features and event fields, booleans as 1/0', () => {
+    const out = stream(set, [ev(0, 3600, { amount: 100 }), ev(1, 12 * 3600, { amount: 300 }), ev(2, 23 * 3600, { amount: 50, event_type: 'login', channel: 'web' })], 5000, 0);
+    assert.equal(out[0]![1], 1, 'the first amount against its own mean');
+    assert.equal(out[1]![1], 300 / 200);
+    assert.equal(out[0]![2], 1, '01:00 UTC is night');
+    assert.equal(out[1]![2], 0);
+    assert.equal(out[2]![2], 1, '23:00 UTC is night');
+    assert.equal(out[2]![3], 1);
+    assert.equal(out[1]![3], 0);
+  });
+
+  it('gives 0 where an expression has no finite value', () => {
+    const zero = new FeatureSet(parseFeatureSpecs([{ name: 'inf', expression: 'amount / 0' }]));
+    assert.equal(stream(zero, [ev(0, 0)], 0, 0)[0]![0], 0);
+  });
+});
+
+describe('feature state', () => {
+  it('counts distinct values exactly while few and within a few percent when many', () => {
+    const set = new FeatureSet(parseFeatureSpecs([{ name: 'devices', entity: 'user_id', window: { kind: 'hopping', size: '1h', hop: '10m' }, aggregate: 'distinct', field: 'device_id' }]));
+    const few = stream(set, Array.from({ length: 40 }, (_, i) => ev(i, i, { device_id: `d${i % 30}` })), 0, 0);
+    assert.equal(few[39]![0], 30);
+    const many = stream(set, Array.from({ length: 5000 }, (_, i) => ev(i, i * 0.5, { device_id: `d${i}` })), 0, 0);
+    const estimate = many[4999]![0]!;
+    assert.ok(Math.abs(estimate - 5000) / 5000 < 0.2, `estimate ${estimate} of 5000`);
+  });
+
+  it('evicts an idle entity once no admitted event can reach its windows (TTL)', () => {
+    const set = new FeatureSet(parseFeatureSpecs([{ name: 'c', entity: 'user_id', window: { kind: 'hopping', size: '1h', hop: '10m' }, aggregate: 'count' }]));
+    const state = set.newState();
+    const watermark = new Watermark(0);
+    const feed = (e: RtdsEvent): Float64Array => {
+      watermark.observe(e.event_time);
+      return set.compute(state, e, { tooLate: false, earliest: watermark.current });
+    };
+    for (let u = 0; u < 100; u++) feed(ev(u, 0, { user_id: `u${u}` }));
+    assert.equal(state.size().entities, 100);
+    const bytesPerEntity = state.size().bytes / 100;
+    assert.ok(bytesPerEntity > 0 && bytesPerEntity < 1024, `${bytesPerEntity} bytes per entity`);
+    // Two hours later one user is active; the others' windows are out of reach and go.
+    for (let i = 0; i < 100; i++) feed(ev(1000 + i, 2 * 3600 + i, { user_id: 'u0' }));
+    assert.equal(state.size().entities, 1);
+    assert.equal(feed(ev(5000, 2 * 3600 + 200, { user_id: 'u1' }))[0], 1, 'a returning user starts afresh');
+  });
+
+  it('decides a too-late event on what state remains, without adding it', () => {
+    const set = new FeatureSet(parseFeatureSpecs([{ name: 'c', entity: 'user_id', window: { kind: 'tumbling', size: '1h' }, aggregate: 'count' }]));
+    // 10 min of out-of-orderness allowed in total; the 30-min-old event is beyond it.
+    const out = stream(set, [ev(0, 3000), ev(1, 3500), ev(2, 1200), ev(3, 3590)], 5 * 60_000, 5 * 60_000);
+    assert.deepEqual(out.map((v) => v[0]), [1, 2, 2, 3]);
+  });
+});
