@@ -9,7 +9,8 @@ import { parseArgs } from 'node:util';
 import { startApp, type RunningApp } from '../src/app/index.ts';
 import { FIRST_START_TRAINING } from '../src/app/model.ts';
 import { trainOnGeneratedHistory } from '../src/app/training.ts';
-import { loadConfig, type Config } from '../src/config/index.ts';
+import { eventTimeOptions, loadConfig, type Config } from '../src/config/index.ts';
+import { DEFAULT_FEATURE_SET } from '../src/features/index.ts';
 import { DecisionEngine, defaultRuleSet } from '../src/decide/index.ts';
 import { TrafficGenerator } from '../src/ingest/generator/index.ts';
 import { DecisionPipeline } from '../src/process/index.ts';
@@ -52,7 +53,7 @@ async function modelDirWithActiveModel(config: Config, scratch: string): Promise
   if ((await new ModelRegistry(config.modelDir).active()) !== null) return config.modelDir;
   const dir = path.join(scratch, 'models');
   process.stderr.write(`bench: no active model in ${config.modelDir}; training one (${FIRST_START_TRAINING.events} events)…\n`);
-  await trainOnGeneratedHistory({ modelDir: dir, ...FIRST_START_TRAINING, maxOutOfOrdernessMs: config.maxOutOfOrdernessMs, retentionMs: config.stateRetentionMs, thresholds: [0.5, 0.7] });
+  await trainOnGeneratedHistory({ modelDir: dir, ...FIRST_START_TRAINING, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), thresholds: [0.5, 0.7] });
   return dir;
 }
 
@@ -79,7 +80,7 @@ function toBatches(events: unknown[], partitions: number, batchSize: number): Lo
 function benchCore(config: Config, scorers: Scorer[], events: unknown[], label: string): number {
   const batches = toBatches(events, config.partitions, 512);
   const run = (): number => {
-    const pipeline = new DecisionPipeline({ scorers, engine: new DecisionEngine(defaultRuleSet(config.threshold)), maxOutOfOrdernessMs: config.maxOutOfOrdernessMs, retentionMs: config.stateRetentionMs });
+    const pipeline = new DecisionPipeline({ scorers, engine: new DecisionEngine(defaultRuleSet(config.threshold)), features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config) });
     const began = performance.now();
     let decided = 0;
     for (const batch of batches) for (const r of pipeline.processBatch(batch)) if (r.kind === 'decided') decided++;

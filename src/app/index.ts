@@ -1,5 +1,6 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
-import type { Config } from '../config/index.ts';
+import { eventTimeOptions, type Config } from '../config/index.ts';
+import { DEFAULT_FEATURE_SET } from '../features/index.ts';
 import { decisionIdFor, parsePublishedDecision, publishDecision } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
@@ -55,8 +56,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const pipeline = new DecisionPipeline({
     scorers,
     engine,
-    maxOutOfOrdernessMs: config.maxOutOfOrdernessMs,
-    retentionMs: config.stateRetentionMs,
+    features: DEFAULT_FEATURE_SET,
+    eventTime: eventTimeOptions(config),
     onScorerError: (scorer, err) => logger.error({ err, model_version: scorer.version, degraded: scorer.degraded }, 'scorer failed; stepping down the degradation ladder'),
   });
 

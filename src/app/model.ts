@@ -1,5 +1,6 @@
 // Which scorers the pipeline starts with: the active model (trained at first start if asked), then rules only.
-import type { Config } from '../config/index.ts';
+import { eventTimeOptions, type Config } from '../config/index.ts';
+import { DEFAULT_FEATURE_SET } from '../features/index.ts';
 import type { Logger } from '../observe/index.ts';
 import { ModelRegistry, serveActiveModel, type Scorer } from '../score/index.ts';
 import { trainOnGeneratedHistory } from './training.ts';
@@ -14,8 +15,8 @@ export async function loadScorers(config: Config, logger: Logger): Promise<Score
     const outcome = await trainOnGeneratedHistory({
       modelDir: config.modelDir,
       ...FIRST_START_TRAINING,
-      maxOutOfOrdernessMs: config.maxOutOfOrdernessMs,
-      retentionMs: config.stateRetentionMs,
+      features: DEFAULT_FEATURE_SET,
+      eventTime: eventTimeOptions(config),
       thresholds: [config.threshold - 0.2, config.threshold],
       onEpoch: (p) => logger.info({ epoch: p.epoch, epochs: p.epochs, loss: round(p.loss), val_auc: round(p.val_auc) }, 'training'),
     });

@@ -1,7 +1,8 @@
 // The training workflow: generated labelled history → the processor's own features → MLP → held-out evaluation → registry.
 import { validateEvent } from '../contracts/index.ts';
 import { TrafficGenerator } from '../ingest/generator/index.ts';
-import { replayFeatures } from '../process/index.ts';
+import type { FeatureSet } from '../features/index.ts';
+import { replayFeatures, type EventTimeOptions } from '../process/index.ts';
 import { draftFromTraining, evaluateScores, ModelRegistry, ModelScorer, trainModel, ARTIFACT_FORMAT, type ClassWeighting, type EpochProgress, type ModelMetrics } from '../score/index.ts';
 
 export interface TrainingRun {
@@ -11,8 +12,8 @@ export interface TrainingRun {
   seed: number;
   epochs: number;
   users?: number;
-  maxOutOfOrdernessMs: number;
-  retentionMs: number;
+  features: FeatureSet;
+  eventTime: EventTimeOptions;
   /** Thresholds at which the held-out metrics are reported. */
   thresholds: readonly number[];
   testShare?: number;
@@ -45,7 +46,7 @@ export async function trainOnGeneratedHistory(run: TrainingRun): Promise<Trainin
     isFraud.set(g.label.event_id, g.label.is_fraud);
     return checked.event;
   });
-  const rows = replayFeatures(events, run.maxOutOfOrdernessMs, run.retentionMs);
+  const rows = replayFeatures(events, run.features, run.eventTime);
   // Split by time, not at random: the model is judged on a period it has never seen, as in production.
   const cut = Math.floor(rows.length * (1 - (run.testShare ?? 0.2)));
   const train = rows.slice(0, cut);

@@ -1,7 +1,8 @@
 // `rtds train`: train the seed's MLP on generated labelled history and register it as the active model.
 import { parseArgs } from 'node:util';
 import { trainOnGeneratedHistory } from '../app/training.ts';
-import { loadConfig } from '../config/index.ts';
+import { eventTimeOptions, loadConfig } from '../config/index.ts';
+import { DEFAULT_FEATURE_SET } from '../features/index.ts';
 
 const HELP = `Usage: rtds train [options]
 
@@ -51,8 +52,8 @@ export async function runTrain(args: string[]): Promise<void> {
     seed: int('seed', values.seed, 0),
     epochs,
     ...(values.users === undefined ? {} : { users: int('users', values.users, 10) }),
-    maxOutOfOrdernessMs: config.maxOutOfOrdernessMs,
-    retentionMs: config.stateRetentionMs,
+    features: DEFAULT_FEATURE_SET,
+    eventTime: eventTimeOptions(config),
     thresholds: [config.threshold - 0.2, config.threshold],
     activate: values['no-activate'] !== true,
     classWeight,

@@ -68,8 +68,9 @@ export const SETTINGS = {
   kafkaLingerMs: setting('RTDS_KAFKA_LINGER_MS', '5', int(0, 1000), 'How long a produced record waits for others to share its request.'),
   kafkaBatchSize: setting('RTDS_KAFKA_BATCH_SIZE', '1000', int(1, 100_000), 'Records per produce request at most.'),
   kafkaCompression: setting('RTDS_KAFKA_COMPRESSION', 'snappy', oneOf('none', 'gzip', 'snappy', 'lz4', 'zstd'), 'Compression of produced batches.'),
-  maxOutOfOrdernessMs: setting('RTDS_MAX_OUT_OF_ORDERNESS_MS', '5000', int(0), 'Watermark = max event time seen − this bound; older events are late.'),
-  stateRetentionMs: setting('RTDS_STATE_RETENTION_MS', String(24 * 3600_000), int(60_000), 'Per-user event history kept for windowed features (≥ the longest window).'),
+  maxOutOfOrdernessMs: setting('RTDS_MAX_OUT_OF_ORDERNESS_MS', '5000', int(0), 'Watermark = max event time seen (per partition) − this bound.'),
+  allowedLatenessMs: setting('RTDS_ALLOWED_LATENESS_MS', '0', int(0), 'How far behind the watermark an event still joins its windows; later ones are decided, join no window and go to the late side output.'),
+  dedupeWindowMs: setting('RTDS_DEDUPE_WINDOW_MS', String(10 * 60_000), int(0), 'How long (event time, behind the watermark) event ids are remembered so a re-sent event is skipped; the store keeps the first decision of older ones.'),
   threshold: setting('RTDS_THRESHOLD', '0.7', num(0.2, 1), 'Default reject threshold t: score ≥ t rejected, ≥ t − 0.2 flagged.'),
   rulesFile: setting('RTDS_RULES_FILE', '', optionalText, 'JSON rule set (thresholds, limits, blocked countries); unset uses the built-in set.'),
   modelDir: setting('RTDS_MODEL_DIR', '', optionalText, 'Model registry folder; default <RTDS_DATA_DIR>/models.'),
@@ -117,4 +118,9 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
 export function settingsTable(): string {
   const rows = Object.values(SETTINGS).map((s: Setting<unknown>) => `| \`${s.env}\` | ${s.default === '' ? '(unset)' : `\`${s.default}\``} | ${s.doc} |`);
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+/** The event-time settings that the processor and training share, so both judge lateness alike. */
+export function eventTimeOptions(config: Config): { maxOutOfOrdernessMs: number; allowedLatenessMs: number; dedupeWindowMs: number } {
+  return { maxOutOfOrdernessMs: config.maxOutOfOrdernessMs, allowedLatenessMs: config.allowedLatenessMs, dedupeWindowMs: config.dedupeWindowMs };
 }

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { compileExpression } from 'filtrex';
 import type { RtdsEvent } from '../contracts/index.ts';
-import { isDerived, FeatureSpecError, TEXT_FIELDS, type AggregateFeatureSpec, type Aggregation, type FeatureSpec, type WindowSpec } from './spec.ts';
+import { isDerived, FeatureSpecError, TEXT_FIELDS, type AggregateFeatureSpec, type Aggregation, type FeatureSpec, type Transform, type WindowSpec } from './spec.ts';
 import { DistinctValues } from './distinct.ts';
 import { horizonOf, newWindowState, Tally, type WindowState } from './window-state.ts';
 
@@ -73,6 +73,13 @@ export class FeatureState {
   }
 }
 
+/** A feature as a model input: its name, how the model sees it, what it means. */
+export interface FeatureColumn {
+  name: string;
+  transform: Transform;
+  doc: string;
+}
+
 /** How an event meets the state: its arrival, and whether it is later than the allowed lateness. */
 export interface EventTiming {
   /** Later than the watermark minus the allowed lateness: decided, but it joins no window. */
@@ -109,15 +116,18 @@ const DAY = 86_400_000;
  */
 export class FeatureSet {
   readonly names: readonly string[];
+  readonly columns: readonly FeatureColumn[];
   /** Changes whenever a spec changes: models record it and refuse vectors of another set. */
   readonly version: string;
   /** The longest a window reaches back: state older than this behind the earliest admitted time is gone. */
   readonly horizonMs: number;
   private readonly groups: Group[] = [];
   private readonly derived: Derived[] = [];
+  private readonly aggregateIndexes: number[] = [];
 
   constructor(readonly specs: readonly FeatureSpec[]) {
     this.names = specs.map((s) => s.name);
+    this.columns = specs.map((s) => ({ name: s.name, transform: s.transform ?? 'none', doc: s.doc ?? '' }));
     this.version = `features-${createHash('sha256').update(JSON.stringify(specs)).digest('hex').slice(0, 12)}`;
     const byKey = new Map<string, Group>();
     const byBase = new Map<string, Group>();
@@ -125,10 +135,20 @@ export class FeatureSet {
     specs.forEach((spec, index) => {
       const path = `features[${index}]`;
       if (isDerived(spec)) this.derived.push({ index, evaluate: compileDerived(spec, path, known) });
-      else this.attach(byKey, byBase, spec, index);
+      else {
+        this.attach(byKey, byBase, spec, index);
+        this.aggregateIndexes.push(index);
+      }
       known.add(spec.name);
     });
     this.horizonMs = Math.max(0, ...this.groups.map((g) => horizonOf(g.window)));
+  }
+
+  /** Position of a feature in the vector. */
+  indexOf(name: string): number {
+    const i = this.names.indexOf(name);
+    if (i < 0) throw new Error(`unknown feature "${name}"`);
+    return i;
   }
 
   /** Features over the same entity, filter, window and field share a group; counts and times need no field and join any. */
@@ -207,9 +227,15 @@ export class FeatureSet {
       pi: Math.PI,
     };
     for (const f of TEXT_FIELDS) data[f] = event[f] ?? '';
-    for (let i = 0; i < this.names.length; i++) data[this.names[i]!] = v[i];
+    // A name means an earlier feature, else an event value: derived features enter as they are computed.
+    for (const i of this.aggregateIndexes) data[this.names[i]!] = v[i];
     for (const d of this.derived) {
-      const out = d.evaluate(data);
+      let out: unknown;
+      try {
+        out = d.evaluate(data);
+      } catch {
+        out = undefined; // e.g. arithmetic on a missing text field: no value, like a division by zero
+      }
       const value = typeof out === 'boolean' ? Number(out) : typeof out === 'number' && Number.isFinite(out) ? out : 0;
       v[d.index] = value;
       data[this.names[d.index]!] = value;

@@ -15,10 +15,22 @@ export type Aggregation = (typeof AGGREGATIONS)[number];
  */
 export type WindowSpec = { kind: 'tumbling'; size: number } | { kind: 'hopping'; size: number; hop: number } | { kind: 'session'; gap: number };
 
-/** An aggregate of one entity's events over a window. */
-export interface AggregateFeatureSpec {
+/**
+ * How a model sees a feature's value before its standardisation: counts and amounts are heavy
+ * tailed, so `log1p`. Raw values are what decisions and the API show.
+ */
+export type Transform = 'none' | 'log1p';
+
+/** What every feature declares besides how it is computed. */
+interface FeatureBase {
   name: string;
   doc?: string;
+  /** Default `none`. */
+  transform?: Transform;
+}
+
+/** An aggregate of one entity's events over a window. */
+export interface AggregateFeatureSpec extends FeatureBase {
   /** Event fields whose values together identify the entity (e.g. ["user_id"], ["merchant_id"], ["user_id", "device_id"]). */
   entity: string[];
   /** Only events whose field has one of the listed values count (e.g. { event_type: ["transaction"] }). */
@@ -32,9 +44,7 @@ export interface AggregateFeatureSpec {
 }
 
 /** A value computed from other features and the event's numeric fields, e.g. `amount / max(mean_amount_30d, 1)`. */
-export interface DerivedFeatureSpec {
-  name: string;
-  doc?: string;
+export interface DerivedFeatureSpec extends FeatureBase {
   expression: string;
 }
 
@@ -111,13 +121,14 @@ function parseOne(value: unknown, path: string): FeatureSpec {
   const o = object(value, path);
   if (typeof o.name !== 'string' || !NAME.test(o.name)) throw new FeatureSpecError(`${path}.name`, 'expected a name of lower-case letters, digits and _ starting with a letter');
   if (o.doc !== undefined && typeof o.doc !== 'string') throw new FeatureSpecError(`${path}.doc`, 'expected text');
-  const doc = o.doc === undefined ? {} : { doc: o.doc };
+  if (o.transform !== undefined && o.transform !== 'none' && o.transform !== 'log1p') throw new FeatureSpecError(`${path}.transform`, `expected none or log1p, got ${JSON.stringify(o.transform)}`);
+  const doc = { ...(o.doc === undefined ? {} : { doc: o.doc }), ...(o.transform === undefined ? {} : { transform: o.transform as Transform }) };
   if ('expression' in o) {
-    only(o, ['name', 'doc', 'expression'], path);
+    only(o, ['name', 'doc', 'transform', 'expression'], path);
     if (typeof o.expression !== 'string' || o.expression.trim() === '') throw new FeatureSpecError(`${path}.expression`, 'expected an expression');
     return { name: o.name, ...doc, expression: o.expression };
   }
-  only(o, ['name', 'doc', 'entity', 'filter', 'window', 'aggregate', 'field', 'default'], path);
+  only(o, ['name', 'doc', 'transform', 'entity', 'filter', 'window', 'aggregate', 'field', 'default'], path);
   const entityList = typeof o.entity === 'string' ? [o.entity] : o.entity;
   if (!Array.isArray(entityList) || entityList.length === 0) throw new FeatureSpecError(`${path}.entity`, 'expected an event field or a list of them');
   const entity = entityList.map((f, i) => textField(f, `${path}.entity[${i}]`));

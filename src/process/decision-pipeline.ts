@@ -1,11 +1,12 @@
 // The pipeline core, free of I/O: validate → features → score → decide for a batch of one partition.
 import { validateEvent, type Decision, type RtdsEvent } from '../contracts/index.ts';
 import type { DecisionEngine } from '../decide/index.ts';
+import type { FeatureSet } from '../features/index.ts';
 import type { DeadLetter } from '../store/index.ts';
 import type { Scorer, Score } from '../score/scorer.ts';
 import { SafeDefaultScorer } from '../score/safe-default-scorer.ts';
 import { epochMs, UndecodableRecord, type LogPosition, type LogRecord } from '../transport/log.ts';
-import { PartitionTask } from './partition-task.ts';
+import { PartitionTask, type EventTimeOptions } from './partition-task.ts';
 
 export type PipelineResult =
   | { kind: 'decided'; event: RtdsEvent; decision: Decision; features: Float64Array; position: LogPosition }
@@ -16,8 +17,8 @@ export interface PipelineOptions {
   /** Scorers in order of preference; the next one is used when one throws (the degradation ladder). */
   scorers: Scorer[];
   engine: DecisionEngine;
-  maxOutOfOrdernessMs: number;
-  retentionMs: number;
+  features: FeatureSet;
+  eventTime: EventTimeOptions;
   eventTypes?: ReadonlySet<string>;
   /** Called when a scorer fails and the ladder steps down. */
   onScorerError?: (scorer: Scorer, err: unknown) => void;
@@ -62,7 +63,7 @@ export class DecisionPipeline {
    * offset order) — the same steps that built it online, so features continue exactly.
    */
   restore(partition: number, history: Iterable<RtdsEvent>, nextOffset: number): number {
-    const task = new PartitionTask(this.options.maxOutOfOrdernessMs, this.options.retentionMs);
+    const task = new PartitionTask(this.options.features, this.options.eventTime);
     let n = 0;
     for (const event of history) {
       task.step(event);
@@ -76,7 +77,7 @@ export class DecisionPipeline {
   private task(partition: number): PartitionTask {
     let task = this.tasks.get(partition);
     if (task === undefined) {
-      task = new PartitionTask(this.options.maxOutOfOrdernessMs, this.options.retentionMs);
+      task = new PartitionTask(this.options.features, this.options.eventTime);
       this.tasks.set(partition, task);
     }
     return task;

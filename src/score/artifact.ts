@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
-import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/vector.ts';
+import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/index.ts';
 import type { ModelMetrics } from './evaluation.ts';
 import type { TrainedModel, TrainingInfo } from './mlp.ts';
 import { Standardiser, type StandardiserJson } from './preprocess.ts';

@@ -1,6 +1,6 @@
 // The seed's network (Dense 64-32-16-1, ReLU, 20 % dropout, sigmoid) in TensorFlow.js, and its reproducible training.
 import type * as TF from '@tensorflow/tfjs';
-import { FEATURES, type FeatureColumn } from '../features/vector.ts';
+import { FEATURES, type FeatureColumn } from '../features/index.ts';
 import { evaluateScores, rocAuc, type ModelMetrics } from './evaluation.ts';
 import { Standardiser } from './preprocess.ts';
 import { tensorflow, type Tf, type TfBackend } from './tfjs.ts';

@@ -1,5 +1,5 @@
 // The model's input shaping: each feature's transform, then the standardisation fitted on training data.
-import { FEATURES, type FeatureColumn, type Transform } from '../features/vector.ts';
+import { FEATURES, type FeatureColumn, type Transform } from '../features/index.ts';
 
 /** The JSON form saved in a model's metadata; a Standardiser is rebuilt from it exactly. */
 export interface StandardiserJson {

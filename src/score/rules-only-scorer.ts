@@ -1,6 +1,6 @@
 // The no-model fallback: a transparent, hand-weighted risk score from the raw features, every signal explained.
 import type { Reason, RtdsEvent } from '../contracts/index.ts';
-import { FEATURES, featureIndex } from '../features/vector.ts';
+import { FEATURES, featureIndex } from '../features/index.ts';
 import { formatValue } from './format.ts';
 import type { Score, Scorer } from './scorer.ts';
 

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
 import { validateEvent, type RtdsEvent } from '../../src/contracts/index.ts';
+import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
 import { TrafficGenerator } from '../../src/ingest/generator/index.ts';
 import { replayFeatures } from '../../src/process/index.ts';
 import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
@@ -132,7 +134,7 @@ describe('processor instances in a consumer group, one killed midway', () => {
     const stored = new Map(rows.map((r) => [r.event_id, new Float32Array(new Uint8Array(r.features).buffer)]));
     let compared = 0;
     for (const events of partitions.values()) {
-      for (const { event, vector } of replayFeatures(events, 5000, 24 * 3600_000)) {
+      for (const { event, vector } of replayFeatures(events, DEFAULT_FEATURE_SET, eventTimeOptions(loadConfig({}, {})))) {
         assert.deepEqual(stored.get(event.event_id), Float32Array.from(vector), `features of ${event.event_id}`);
         compared++;
       }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateEvent, type RtdsEvent } from '../../src/contracts/index.ts';
-import { featureIndex } from '../../src/features/index.ts';
+import { DEFAULT_FEATURE_SET, featureIndex } from '../../src/features/index.ts';
 import { replayFeatures, Watermark } from '../../src/process/index.ts';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
@@ -25,45 +25,51 @@ describe('watermark', () => {
   });
 });
 
-describe('windowed user features on an out-of-order stream', () => {
+describe('the default features on an out-of-order stream', () => {
   // Arrival order differs from event time: the 20 s event arrives after the 40 s one.
   const stream = [
     ev(0, { amount: 100 }),
     ev(40_000, { amount: 50 }),
-    ev(20_000, { amount: 30 }), // 20 s behind the max: late against a 5 s bound
+    ev(20_000, { amount: 30 }), // 20 s behind the max, 15 s behind the watermark: late with no allowed lateness
     ev(50_000, { amount: 1000, country: 'FR', device_id: 'd9' }),
     ev(30 * 60_000, { amount: 5 }),
     ev(26 * 3600_000, { amount: 7, event_type: 'login' } as Partial<RtdsEvent>),
   ];
-  const out = replayFeatures(stream, 5000, 24 * 3600_000);
+  const eventTime = { maxOutOfOrdernessMs: 5000, allowedLatenessMs: 0, dedupeWindowMs: 600_000 };
+  const out = replayFeatures(stream, DEFAULT_FEATURE_SET, eventTime);
 
-  it('marks an event behind the watermark as late and still yields its features', () => {
+  it('marks an event later than the allowed lateness as late; it joins no window but gets its features', () => {
     assert.deepEqual(out.map((o) => o.late), [false, false, true, false, false, false]);
+    const at20s = out[2]!.vector; // read from the windows as they are: the 0 s event only
+    assert.equal(f(at20s, 'count_1m'), 1);
+    assert.equal(f(at20s, 'sum_1m'), 100);
+    const at50s = out[3]!.vector;
+    assert.equal(f(at50s, 'count_1m'), 3, 'the late event is not counted');
+    assert.equal(f(at50s, 'sum_1m'), 100 + 50 + 1000);
   });
 
-  it('counts and sums each window over event time, including events that arrived out of order', () => {
-    const at50s = out[3]!.vector;
-    assert.equal(f(at50s, 'count_1m'), 4);
-    assert.equal(f(at50s, 'sum_1m'), 100 + 50 + 30 + 1000);
-    const at20s = out[2]!.vector; // the 40 s event happened later, so it is outside (t − 1 min, t]
-    assert.equal(f(at20s, 'count_1m'), 2);
-    assert.equal(f(at20s, 'sum_1m'), 130);
+  it('lets an event within the allowed lateness join its windows', () => {
+    const lenient = replayFeatures(stream, DEFAULT_FEATURE_SET, { ...eventTime, allowedLatenessMs: 30_000 });
+    assert.equal(lenient[2]!.late, false);
+    assert.equal(f(lenient[2]!.vector, 'count_1m'), 2, 'the 0 s event and itself; the 40 s event is in a later tile');
+    assert.equal(f(lenient[3]!.vector, 'count_1m'), 4);
+  });
+
+  it('counts and sums hopping windows over event time', () => {
     const at30m = out[4]!.vector;
     assert.equal(f(at30m, 'count_1m'), 1);
-    assert.equal(f(at30m, 'count_1h'), 5);
-    assert.equal(f(at30m, 'sum_1h'), 1185);
-  });
-
-  it('forgets events beyond the 24 h window but keeps habits', () => {
+    assert.equal(f(at30m, 'count_1h'), 4);
+    assert.equal(f(at30m, 'sum_1h'), 1155);
     const at26h = out[5]!.vector;
-    assert.equal(f(at26h, 'count_24h'), 1, 'only the event itself: the 30-min event is 25.5 h older');
+    assert.equal(f(at26h, 'count_24h'), 1, 'only the event itself: the others are 25.5 h and more older');
+    assert.equal(f(at26h, 'user_events_30d'), 5);
     assert.equal(f(at26h, 'first_event'), 0);
     assert.equal(f(at26h, 'secs_since_prev'), (26 * 3600_000 - 30 * 60_000) / 1000);
   });
 
-  it('compares the amount with the running mean and flags a new country and device', () => {
+  it('compares the amount with the 30-day mean and flags a new country and device', () => {
     const at50s = out[3]!.vector;
-    assert.equal(f(at50s, 'amount_to_avg'), 1000 / 60);
+    assert.equal(f(at50s, 'amount_to_avg'), 1000 / ((100 + 50 + 1000) / 3));
     assert.equal(f(at50s, 'new_country'), 1);
     assert.equal(f(at50s, 'new_device'), 1);
     assert.equal(f(out[1]!.vector, 'new_country'), 0);
@@ -73,12 +79,12 @@ describe('windowed user features on an out-of-order stream', () => {
 
   it('measures seconds since the previous event in event time', () => {
     assert.equal(f(out[1]!.vector, 'secs_since_prev'), 40);
-    assert.equal(f(out[2]!.vector, 'secs_since_prev'), 20, 'previous in event time is the 0 s event');
+    assert.equal(f(out[2]!.vector, 'secs_since_prev'), 0, 'the latest earlier-processed event (40 s) happened after it');
     assert.equal(f(out[3]!.vector, 'secs_since_prev'), 10);
   });
 
   it('skips a re-sent event id so it neither counts twice nor gets a second result', () => {
-    const again = replayFeatures([stream[0]!, stream[1]!, stream[1]!], 5000, 24 * 3600_000);
+    const again = replayFeatures([stream[0]!, stream[1]!, stream[1]!], DEFAULT_FEATURE_SET, eventTime);
     assert.equal(again.length, 2);
   });
 });

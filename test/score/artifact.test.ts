@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type * as TF from '@tensorflow/tfjs';
-import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../../src/features/vector.ts';
+import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../../src/features/index.ts';
 import {
   FeatureSetMismatchError,
   ModelRegistry,

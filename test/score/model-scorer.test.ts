@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type * as TF from '@tensorflow/tfjs';
 import type { RtdsEvent } from '../../src/contracts/index.ts';
-import { FEATURES, featureIndex } from '../../src/features/vector.ts';
+import { FEATURES, featureIndex } from '../../src/features/index.ts';
 import { DenseNetwork } from '../../src/score/dense-network.ts';
 import { ModelScorer, ScoringInputError } from '../../src/score/model-scorer.ts';
 import { Standardiser } from '../../src/score/preprocess.ts';

@@ -1,6 +1,6 @@
 // Test helpers: a seed-shaped MLP with random (non-zero) biases, and tfjs predictions for comparison.
 import type * as TF from '@tensorflow/tfjs';
-import { FEATURES } from '../../src/features/vector.ts';
+import { FEATURES } from '../../src/features/index.ts';
 import { buildMlp } from '../../src/score/mlp.ts';
 import type { Tf } from '../../src/score/tfjs.ts';
 import { rng } from './synthetic.ts';

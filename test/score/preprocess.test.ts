@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { FEATURES, featureIndex } from '../../src/features/vector.ts';
+import { FEATURES, featureIndex } from '../../src/features/index.ts';
 import { Standardiser, StandardiserFormatError } from '../../src/score/preprocess.ts';
 import { syntheticDataset } from './synthetic.ts';
 

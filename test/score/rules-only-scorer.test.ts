@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RtdsEvent } from '../../src/contracts/index.ts';
-import { FEATURES, featureIndex } from '../../src/features/vector.ts';
+import { FEATURES, featureIndex } from '../../src/features/index.ts';
 import { rocAuc } from '../../src/score/evaluation.ts';
 import { FALLBACK_SIGNALS, RulesOnlyScorer } from '../../src/score/rules-only-scorer.ts';
 import { syntheticDataset } from './synthetic.ts';

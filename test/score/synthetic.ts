@@ -1,5 +1,5 @@
 // Test data: labelled raw feature vectors from a seeded generator, where fraud depends on the features.
-import { FEATURES, featureIndex } from '../../src/features/vector.ts';
+import { FEATURES, featureIndex } from '../../src/features/index.ts';
 import { seededRandom } from '../../src/score/mlp.ts';
 
 /** The training code's own seeded generator, so tests and training share one PRNG. */
