@@ -10,8 +10,8 @@ import { startApp, type RunningApp } from '../src/app/index.ts';
 import { FIRST_START_TRAINING } from '../src/app/model.ts';
 import { trainOnGeneratedHistory } from '../src/app/training.ts';
 import { eventTimeOptions, loadConfig, type Config } from '../src/config/index.ts';
-import { DEFAULT_FEATURE_SET } from '../src/features/index.ts';
 import { DecisionEngine, defaultRuleSet } from '../src/decide/index.ts';
+import { DEFAULT_FEATURE_SET } from '../src/features/index.ts';
 import { TrafficGenerator } from '../src/ingest/generator/index.ts';
 import { DecisionPipeline } from '../src/process/index.ts';
 import { ModelRegistry, RulesOnlyScorer, serveActiveModel, type Scorer } from '../src/score/index.ts';
@@ -21,13 +21,15 @@ import { KafkaProducer } from '../src/transport/kafka/kafka-producer.ts';
 import { ensureTopics, topicNames } from '../src/transport/kafka/topics.ts';
 import { partitionFor, type LogRecord } from '../src/transport/log.ts';
 import { benchExplanation, benchInference, benchTraining } from './scoring.ts';
+import { benchDefaultFeatures, benchFeatureCounts, benchStateMemory } from './features.ts';
 
 const HELP = `Usage: rtds bench [options]
 
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, e2e, latency, inference, training, kafka
+  --only <list>     comma-separated subset of: core, e2e, latency, inference, training, kafka, features
+  --users <n>       users whose feature state the features run holds (default 1000000)
                     (default: all but training, which takes about a minute and a half, and kafka,
                     which needs RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a scratch database)
   --help            this text
@@ -299,6 +301,24 @@ async function benchScoring(): Promise<void> {
   console.log(`explanation of a risky event (occlusion over the top candidates): ${(await benchExplanation()).toFixed(1)} µs extra`);
 }
 
+function benchFeatures(config: Config, generated: unknown[], users: number): void {
+  const events = generated.map((e) => {
+    const checked = validateEvent(e);
+    if (!checked.ok) throw new Error('bench: the generator produced an invalid event');
+    return checked.event;
+  });
+  const eventTime = eventTimeOptions(config);
+  const own = benchDefaultFeatures(events, eventTime, config.partitions);
+  console.log(`features, default set (${DEFAULT_FEATURE_SET.names.length} features in ${DEFAULT_FEATURE_SET.groupCount} groups): ${own.perEventUs.toFixed(1)} µs per event (${fmt(own.rate)} events/s on one core)  [feature step only: watermark, dedupe, windows, expressions]`);
+  for (const r of benchFeatureCounts(events, eventTime, config.partitions, [10, 50, 200])) {
+    console.log(`features, ${String(r.features).padStart(3)} synthetic features (${r.groups} groups): ${fmt(r.rate)} events/s; with the n-64-32-16-1 MLP scoring them: ${fmt(r.withModel)} events/s`);
+  }
+  const m = benchStateMemory(users, 3, eventTime);
+  console.log(
+    `feature state of the default set: ${fmt(m.users)} users × 3 events over 30 days → ${fmt(m.heapBytes / 2 ** 20)} MiB of heap, ${fmt(m.perUserBytes)} bytes per user (${fmt(m.entities)} entities of 3 kinds; ${fmt(m.eventIds)} event ids remembered; built in ${m.seconds.toFixed(1)} s)`,
+  );
+}
+
 async function benchTrainingTime(): Promise<void> {
   for (const backend of ['wasm', 'cpu'] as const) {
     const t = await benchTraining({ rows: 50_000, epochs: 15, backend });
@@ -309,7 +329,7 @@ async function benchTrainingTime(): Promise<void> {
 export async function runBench(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { events: { type: 'string', default: '200000' }, rate: { type: 'string', default: '5000' }, seconds: { type: 'string', default: '10' }, only: { type: 'string' }, help: { type: 'boolean' } },
+    options: { events: { type: 'string', default: '200000' }, rate: { type: 'string', default: '5000' }, seconds: { type: 'string', default: '10' }, users: { type: 'string', default: '1000000' }, only: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help === true) return void console.log(HELP);
   const only = new Set((values.only ?? 'core,e2e,latency,inference').split(','));
@@ -334,6 +354,7 @@ export async function runBench(args: string[]): Promise<void> {
     if (only.has('latency')) await benchLatency(appConfig('latency'), Number(values.rate), Number(values.seconds));
     if (only.has('inference')) await benchScoring();
     if (only.has('training')) await benchTrainingTime();
+    if (only.has('features')) benchFeatures(base, events, Number(values.users));
     if (only.has('kafka')) await benchKafka(loadConfig({ ...base, dataDir: path.join(scratch, 'kafka'), modelDir }), Number(values.rate), Number(values.seconds), events);
   } finally {
     rmSync(scratch, { recursive: true, force: true });

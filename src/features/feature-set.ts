@@ -2,25 +2,47 @@
 import { createHash } from 'node:crypto';
 import { compileExpression } from 'filtrex';
 import type { RtdsEvent } from '../contracts/index.ts';
-import { isDerived, FeatureSpecError, TEXT_FIELDS, type AggregateFeatureSpec, type Aggregation, type FeatureSpec, type Transform, type WindowSpec } from './spec.ts';
+import { isDerived, FeatureSpecError, TEXT_FIELDS, type AggregateFeatureSpec, type Aggregation, type FeatureSpec, type Transform } from './spec.ts';
 import { DistinctValues } from './distinct.ts';
-import { horizonOf, newWindowState, Tally, type WindowState } from './window-state.ts';
+import { windowBytes, windowKind, TallyLayout, WindowRead, type SlotSets, type Slots, type WindowHolder, type WindowKind } from './window-state.ts';
 
-/** Entities whose windows are checked for expiry per event: expired state goes in a steady trickle. */
-const SWEEP_PER_EVENT = 4;
+/** Entities of each kind checked for expiry per event: expired state goes in a steady trickle. */
+const SWEEP_PER_EVENT = 2;
 const KEY_SEPARATOR = '\u001f';
 
-/** Features of one (entity, filter, window, field): they share one state per entity. */
+interface Output {
+  index: number;
+  kind: Aggregation;
+  fallback: number;
+}
+
+/** Features of one (entity, filter, window, field): they share one window per entity. */
 interface Group {
-  entity: readonly (keyof RtdsEvent)[];
+  /** Position of its window among those of its entity kind. */
+  slot: number;
   filter: readonly { field: keyof RtdsEvent; values: ReadonlySet<string> }[];
-  window: WindowSpec;
+  window: WindowKind;
   /** Numeric field aggregated, or text field counted distinct. */
-  field: string | undefined;
+  field: keyof RtdsEvent | undefined;
   numeric: boolean;
   /** Read before the event joins its window (last, time_since_last: "the previous one"), and after. */
-  before: { index: number; kind: Aggregation; fallback: number }[];
-  after: { index: number; kind: Aggregation; fallback: number }[];
+  before: Output[];
+  after: Output[];
+  read: WindowRead;
+}
+
+/** Groups keyed by the same entity fields: an entity of the kind holds one window per group. */
+interface EntityKind {
+  fields: readonly (keyof RtdsEvent)[];
+  groups: Group[];
+  /**
+   * After its latest event an entity's windows all become unreachable within `reach`, and
+   * the first of them within `firstGone` (window plus one hop, for the tile being filled).
+   */
+  reach: number;
+  firstGone: number;
+  /** Whether any of its groups counts distinct values. */
+  distinct: boolean;
 }
 
 interface Derived {
@@ -28,46 +50,41 @@ interface Derived {
   evaluate: (data: Record<string, unknown>) => unknown;
 }
 
-interface EntityState {
-  window: WindowState;
+/**
+ * An entity's windows, one per group of its kind (undefined until an event joins it), the
+ * distinct sets of those that count distinct values, and its latest event time.
+ */
+interface EntityWindows extends WindowHolder {
+  latest: number;
 }
 
 /** One partition's keyed feature state. */
 export class FeatureState {
   /** Arrival counter: orders events with equal event time. */
   seq = 0;
-  readonly entities: Map<string, EntityState>[];
-  private readonly cursors: (IterableIterator<[string, EntityState]> | undefined)[];
+  /** Per entity kind: the entities, and their keys in a list the expiry sweep walks. */
+  readonly entities: Map<string, EntityWindows>[];
+  readonly keys: string[][];
+  readonly cursors: number[];
 
-  constructor(groups: number) {
-    this.entities = Array.from({ length: groups }, () => new Map());
-    this.cursors = new Array(groups).fill(undefined);
+  constructor(kinds: number) {
+    this.entities = Array.from({ length: kinds }, () => new Map());
+    this.keys = Array.from({ length: kinds }, () => []);
+    this.cursors = new Array<number>(kinds).fill(0);
   }
 
-  /** Check a few entities of each group for expiry, round-robin: state of idle entities goes away. */
-  sweep(earliest: number): void {
-    for (let g = 0; g < this.entities.length; g++) {
-      const map = this.entities[g]!;
-      for (let n = 0; n < SWEEP_PER_EVENT && map.size > 0; n++) {
-        let next = this.cursors[g]?.next();
-        if (next === undefined || next.done === true) {
-          this.cursors[g] = map.entries();
-          next = this.cursors[g]!.next();
-          if (next.done === true) break;
-        }
-        const [key, entity] = next.value;
-        if (entity.window.evict(earliest)) map.delete(key);
-      }
-    }
-  }
-
-  /** Entities held (over all groups) and their approximate bytes: the state's memory report. */
+  /** Entities held (over all kinds) and their approximate bytes: the state's memory report. */
   size(): { entities: number; bytes: number } {
     let entities = 0;
     let bytes = 0;
     for (const map of this.entities) {
       entities += map.size;
-      for (const [key, e] of map) bytes += 80 + key.length * 2 + e.window.bytes;
+      for (const [key, entity] of map) {
+        bytes += 64 + key.length * 2 + 40 + entity.windows.length * 8;
+        entity.windows.forEach((w, i) => {
+          if (w !== undefined) bytes += windowBytes(w, entity.sets?.[i]);
+        });
+      }
     }
     return { entities, bytes };
   }
@@ -121,27 +138,86 @@ export class FeatureSet {
   readonly version: string;
   /** The longest a window reaches back: state older than this behind the earliest admitted time is gone. */
   readonly horizonMs: number;
-  private readonly groups: Group[] = [];
+  private readonly kinds: EntityKind[] = [];
   private readonly derived: Derived[] = [];
   private readonly aggregateIndexes: number[] = [];
+  private readonly expressionData: Record<string, unknown> = { pi: Math.PI };
 
   constructor(readonly specs: readonly FeatureSpec[]) {
     this.names = specs.map((s) => s.name);
     this.columns = specs.map((s) => ({ name: s.name, transform: s.transform ?? 'none', doc: s.doc ?? '' }));
     this.version = `features-${createHash('sha256').update(JSON.stringify(specs)).digest('hex').slice(0, 12)}`;
-    const byKey = new Map<string, Group>();
-    const byBase = new Map<string, Group>();
+    const aggregates: [AggregateFeatureSpec, number][] = [];
     const known = new Set<string>();
     specs.forEach((spec, index) => {
-      const path = `features[${index}]`;
-      if (isDerived(spec)) this.derived.push({ index, evaluate: compileDerived(spec, path, known) });
+      if (isDerived(spec)) this.derived.push({ index, evaluate: compileDerived(spec, `features[${index}]`, known) });
       else {
-        this.attach(byKey, byBase, spec, index);
+        aggregates.push([spec, index]);
         this.aggregateIndexes.push(index);
       }
       known.add(spec.name);
     });
-    this.horizonMs = Math.max(0, ...this.groups.map((g) => horizonOf(g.window)));
+    this.plan(aggregates);
+    this.horizonMs = Math.max(0, ...this.kinds.flatMap((k) => k.groups.map((g) => g.window.horizonMs)));
+  }
+
+  /**
+   * Features over the same entity, filter, window and field share a group; counts and times
+   * need no field and join any group over the same entity, filter and window. Each group's
+   * tallies keep just what its features read.
+   */
+  private plan(aggregates: readonly [AggregateFeatureSpec, number][]): void {
+    const members = new Map<string, { spec: AggregateFeatureSpec; field: string | undefined; outputs: Output[]; aggregations: Set<Aggregation> }>();
+    const byBase = new Map<string, string>();
+    for (const [spec, index] of aggregates) {
+      const filter = Object.entries(spec.filter ?? {}).sort(([a], [b]) => a.localeCompare(b));
+      const base = JSON.stringify([spec.entity, filter, spec.window]);
+      // A distinct count and a numeric aggregate of the same field keep different tallies.
+      const key = spec.field === undefined ? (byBase.get(base) ?? `${base}|`) : `${base}|${spec.aggregate === 'distinct' ? 'distinct ' : ''}${spec.field}`;
+      let group = members.get(key);
+      if (group === undefined) {
+        group = { spec, field: undefined, outputs: [], aggregations: new Set() };
+        members.set(key, group);
+        if (!byBase.has(base)) byBase.set(base, key);
+      }
+      group.field ??= spec.field;
+      group.outputs.push({ index, kind: spec.aggregate, fallback: spec.default });
+      group.aggregations.add(spec.aggregate);
+    }
+    const kinds = new Map<string, EntityKind>();
+    for (const { spec, field, outputs, aggregations } of members.values()) {
+      const entityKey = JSON.stringify(spec.entity);
+      let kind = kinds.get(entityKey);
+      if (kind === undefined) {
+        kind = { fields: spec.entity as (keyof RtdsEvent)[], groups: [], reach: 0, firstGone: Infinity, distinct: false };
+        kinds.set(entityKey, kind);
+        this.kinds.push(kind);
+      }
+      const numeric = field !== undefined && !aggregations.has('distinct');
+      const layout = new TallyLayout(aggregations, numeric);
+      const previousOnly = (o: Output): boolean => o.kind === 'last' || o.kind === 'time_since_last';
+      kind.groups.push({
+        slot: kind.groups.length,
+        filter: Object.entries(spec.filter ?? {}).map(([f, values]) => ({ field: f as keyof RtdsEvent, values: new Set(values) })),
+        window: windowKind(spec.window, layout),
+        field: field as keyof RtdsEvent | undefined,
+        numeric,
+        before: outputs.filter(previousOnly),
+        after: outputs.filter((o) => !previousOnly(o)),
+        read: new WindowRead(layout),
+      });
+    }
+    for (const kind of this.kinds) {
+      const gone = kind.groups.map((g) => g.window.horizonMs + g.window.slotMs);
+      kind.reach = Math.max(...gone);
+      kind.firstGone = Math.min(...gone);
+      kind.distinct = kind.groups.some((g) => g.window.layout.distinct);
+    }
+  }
+
+  /** Groups of features that share one window per entity (same entity, filter, window and field). */
+  get groupCount(): number {
+    return this.kinds.reduce((n, k) => n + k.groups.length, 0);
   }
 
   /** Position of a feature in the vector. */
@@ -151,33 +227,8 @@ export class FeatureSet {
     return i;
   }
 
-  /** Features over the same entity, filter, window and field share a group; counts and times need no field and join any. */
-  private attach(byKey: Map<string, Group>, byBase: Map<string, Group>, spec: AggregateFeatureSpec, index: number): void {
-    const filter = Object.entries(spec.filter ?? {}).sort(([a], [b]) => a.localeCompare(b));
-    const base = JSON.stringify([spec.entity, filter, spec.window]);
-    const key = `${base}|${spec.field ?? ''}`;
-    let group = spec.field === undefined ? byBase.get(base) : byKey.get(key);
-    if (group === undefined) {
-      group = {
-        entity: spec.entity as (keyof RtdsEvent)[],
-        filter: filter.map(([field, values]) => ({ field: field as keyof RtdsEvent, values: new Set(values) })),
-        window: spec.window,
-        field: spec.field,
-        numeric: spec.field !== undefined && spec.aggregate !== 'distinct',
-        before: [],
-        after: [],
-      };
-      byKey.set(key, group);
-      if (!byBase.has(base)) byBase.set(base, group);
-      this.groups.push(group);
-    }
-    const output = { index, kind: spec.aggregate, fallback: spec.default };
-    if (spec.aggregate === 'last' || spec.aggregate === 'time_since_last') group.before.push(output);
-    else group.after.push(output);
-  }
-
   newState(): FeatureState {
-    return new FeatureState(this.groups.length);
+    return new FeatureState(this.kinds.length);
   }
 
   /** The event's features from `state`, which it then joins (unless too late). */
@@ -185,47 +236,86 @@ export class FeatureSet {
     const v = new Float64Array(this.names.length);
     const t = event.event_time;
     const seq = state.seq++;
-    for (let g = 0; g < this.groups.length; g++) {
-      const group = this.groups[g]!;
-      const key = entityKey(event, group.entity);
+    const { earliest } = timing;
+    for (let k = 0; k < this.kinds.length; k++) {
+      const kind = this.kinds[k]!;
+      const key = entityKey(event, kind.fields);
       if (key === undefined) {
-        for (const o of group.before) v[o.index] = o.fallback;
-        for (const o of group.after) v[o.index] = o.fallback;
+        for (const g of kind.groups) {
+          for (const o of g.before) v[o.index] = o.fallback;
+          for (const o of g.after) v[o.index] = o.fallback;
+        }
         continue;
       }
-      const map = state.entities[g]!;
+      const map = state.entities[k]!;
       let entity = map.get(key);
-      if (group.before.length > 0) read(group.before, entity?.window.window(t, timing.earliest) ?? [], t, v);
-      if (!timing.tooLate && passes(event, group)) {
-        if (entity === undefined) {
-          entity = { window: newWindowState(group.window) };
-          map.set(key, entity);
+      for (const g of kind.groups) {
+        if (g.before.length > 0) this.read(g, entity, t, earliest, g.before, v);
+        if (!timing.tooLate && passes(event, g)) {
+          if (entity === undefined) {
+            entity = { latest: t, windows: new Array<Slots | undefined>(kind.groups.length).fill(undefined), sets: kind.distinct ? new Array<SlotSets>(kind.groups.length).fill(undefined) : undefined };
+            map.set(key, entity);
+            state.keys[k]!.push(key);
+          }
+          const raw = g.field === undefined ? undefined : event[g.field];
+          g.window.add(entity, g.slot, t, seq, g.numeric && typeof raw === 'number' ? raw : undefined, !g.numeric && raw !== undefined ? String(raw) : undefined);
+          if (t > entity.latest) entity.latest = t;
         }
-        const raw = group.field === undefined ? undefined : event[group.field as keyof RtdsEvent];
-        entity.window.add({
-          time: t,
-          seq,
-          value: group.numeric && typeof raw === 'number' ? raw : undefined,
-          distinct: !group.numeric && raw !== undefined ? String(raw) : undefined,
-        });
-        entity.window.evict(timing.earliest);
+        if (g.after.length > 0) this.read(g, entity, t, earliest, g.after, v);
       }
-      if (group.after.length > 0) read(group.after, entity?.window.window(t, timing.earliest) ?? [], t, v);
+      // Touched: its windows forget what no admitted event can reach any more.
+      if (entity !== undefined) evictWindows(kind, entity, earliest);
     }
     if (this.derived.length > 0) this.derive(event, v);
-    state.sweep(timing.earliest);
+    this.sweep(state, earliest);
     return v;
+  }
+
+  private read(g: Group, entity: EntityWindows | undefined, t: number, earliest: number, outputs: readonly Output[], v: Float64Array): void {
+    const r = g.read;
+    if (entity === undefined) r.reset();
+    else g.window.read(entity, g.slot, t, earliest, r);
+    for (const o of outputs) {
+      const value = o.kind === 'distinct' ? (r.sets.length === 0 ? 0 : DistinctValues.countOf(r.sets)) : g.window.layout.read(o.kind, r.tally, 0, t);
+      v[o.index] = value ?? o.fallback;
+    }
+  }
+
+  /**
+   * Visit a few entities of each kind, round-robin: one idle past all its windows goes, one idle
+   * past some of them has those emptied. A recently active one costs a comparison.
+   */
+  private sweep(state: FeatureState, earliest: number): void {
+    for (let k = 0; k < this.kinds.length; k++) {
+      const keys = state.keys[k]!;
+      const map = state.entities[k]!;
+      const kind = this.kinds[k]!;
+      for (let n = 0; n < SWEEP_PER_EVENT && keys.length > 0; n++) {
+        let cursor = state.cursors[k]!;
+        if (cursor >= keys.length) cursor = 0;
+        const key = keys[cursor]!;
+        const entity = map.get(key);
+        if (entity === undefined || entity.latest + kind.reach <= earliest) {
+          map.delete(key);
+          keys[cursor] = keys[keys.length - 1]!;
+          keys.pop();
+        } else {
+          if (entity.latest + kind.firstGone <= earliest) dropUnreachable(kind, entity, earliest);
+          cursor++;
+        }
+        state.cursors[k] = cursor;
+      }
+    }
   }
 
   private derive(event: RtdsEvent, v: Float64Array): void {
     const t = event.event_time;
-    const data: Record<string, unknown> = {
-      amount: event.amount ?? 0,
-      event_time: t,
-      hour_of_day: ((((t % DAY) + DAY) % DAY) / 3_600_000),
-      day_of_week: (Math.floor(t / DAY) + 4) % 7, // 1970-01-01 was a Thursday; 0 = Sunday
-      pi: Math.PI,
-    };
+    // One object, refilled per event: expressions read it, nothing keeps it.
+    const data = this.expressionData;
+    data.amount = event.amount ?? 0;
+    data.event_time = t;
+    data.hour_of_day = (((t % DAY) + DAY) % DAY) / 3_600_000;
+    data.day_of_week = (Math.floor(t / DAY) + 4) % 7; // 1970-01-01 was a Thursday; 0 = Sunday
     for (const f of TEXT_FIELDS) data[f] = event[f] ?? '';
     // A name means an earlier feature, else an event value: derived features enter as they are computed.
     for (const i of this.aggregateIndexes) data[this.names[i]!] = v[i];
@@ -257,53 +347,24 @@ function entityKey(event: RtdsEvent, fields: readonly (keyof RtdsEvent)[]): stri
   return key;
 }
 
+/** Remove the windows that the entity's latest event no longer reaches: a comparison each. */
+function dropUnreachable(kind: EntityKind, entity: EntityWindows, earliest: number): void {
+  for (const g of kind.groups) {
+    if (entity.windows[g.slot] !== undefined && entity.latest + g.window.horizonMs + g.window.slotMs <= earliest) {
+      entity.windows[g.slot] = undefined;
+      if (entity.sets !== undefined) entity.sets[g.slot] = undefined;
+    }
+  }
+}
+
+function evictWindows(kind: EntityKind, entity: EntityWindows, earliest: number): void {
+  for (const g of kind.groups) g.window.evict(entity, g.slot, earliest);
+}
+
 function passes(event: RtdsEvent, group: Group): boolean {
   for (const f of group.filter) {
     const value = event[f.field];
     if (value === undefined || !f.values.has(String(value))) return false;
   }
   return true;
-}
-
-function read(outputs: Group['after'], parts: Tally[], t: number, v: Float64Array): void {
-  let merged: Tally | undefined;
-  for (const o of outputs) {
-    let value: number | undefined;
-    if (o.kind === 'distinct') {
-      const sets = parts.flatMap((p) => (p.distinct === undefined ? [] : [p.distinct]));
-      value = sets.length === 0 ? 0 : DistinctValues.countOf(sets);
-    } else {
-      if (merged === undefined) {
-        if (parts.length === 1) merged = parts[0]!;
-        else {
-          merged = new Tally();
-          for (const p of parts) merged.merge(p);
-        }
-      }
-      value = readTally(o.kind, merged, t);
-    }
-    v[o.index] = value ?? o.fallback;
-  }
-}
-
-function readTally(kind: Exclude<Aggregation, 'distinct'>, a: Tally, t: number): number | undefined {
-  switch (kind) {
-    case 'count':
-      return a.count;
-    case 'sum':
-      return a.sum;
-    case 'mean':
-      return a.n === 0 ? undefined : a.mean;
-    case 'min':
-      return a.n === 0 ? undefined : a.min;
-    case 'max':
-      return a.n === 0 ? undefined : a.max;
-    case 'std':
-      return a.n === 0 ? undefined : Math.sqrt(Math.max(0, a.m2 / a.n));
-    case 'last':
-      return a.n === 0 ? undefined : a.lastValue;
-    case 'time_since_last':
-      // Seconds; an earlier-processed event that happened after this one is "no time ago".
-      return a.count === 0 ? undefined : Math.max(0, t - a.latestTime) / 1000;
-  }
 }

@@ -1,228 +1,365 @@
-// One entity's events in one kind of window, kept as mergeable tallies: tiles for tumbling and hopping windows, runs for sessions.
+// An entity's events in one window kind, kept as compact mergeable tallies: hop-long tiles, or session runs.
 import { DistinctValues } from './distinct.ts';
-import type { WindowSpec } from './spec.ts';
+import type { Aggregation, WindowSpec } from './spec.ts';
 
-/** What an event brings to a tally. */
-export interface Contribution {
-  time: number;
-  /** Arrival order within the partition: breaks ties in event time. */
-  seq: number;
-  /** The aggregated field's value, when the group aggregates a numeric field and the event has it. */
-  value: number | undefined;
-  /** The field's text, when the group counts distinct values and the event has it. */
-  distinct: string | undefined;
-}
+/**
+ * Which running aggregates a tally keeps, as offsets into its slot of numbers (-1: not kept).
+ * Derived from the aggregations of the features sharing the state, so a count-only window keeps
+ * one number per tile and a tile of a 30-day window costs a few dozen bytes.
+ */
+export class TallyLayout {
+  /** Numbers per tally, after the slot's header (a tile's index, or a run's start and end). */
+  readonly size: number;
+  readonly count = 0;
+  readonly latest: number;
+  readonly n: number;
+  readonly sum: number;
+  readonly moments: number;
+  readonly min: number;
+  readonly max: number;
+  readonly last: number;
+  readonly distinct: boolean;
+  /** A tally of no events. */
+  readonly empty: readonly number[];
+  private readonly emptyArray: Float64Array;
 
-/** Running aggregates of some events; two tallies merge into the tally of both. */
-export class Tally {
-  count = 0;
-  /** Events with a value, their sum, mean and sum of squared deviations (Welford / Chan). */
-  n = 0;
-  sum = 0;
-  mean = 0;
-  m2 = 0;
-  min = Infinity;
-  max = -Infinity;
-  /** The latest event (by time, then arrival), and the latest one with a value. */
-  latestTime = -Infinity;
-  latestSeq = -1;
-  valueTime = -Infinity;
-  valueSeq = -1;
-  lastValue = 0;
-  distinct: DistinctValues | undefined;
+  constructor(aggregations: ReadonlySet<Aggregation>, numeric: boolean) {
+    let size = 1;
+    const take = (wanted: boolean, width: number): number => {
+      if (!wanted) return -1;
+      size += width;
+      return size - width;
+    };
+    const has = (a: Aggregation): boolean => aggregations.has(a);
+    this.latest = take(has('time_since_last'), 2);
+    this.n = take(numeric, 1);
+    this.sum = take(has('sum'), 1);
+    this.moments = take(has('mean') || has('std'), 2);
+    this.min = take(has('min'), 1);
+    this.max = take(has('max'), 1);
+    this.last = take(has('last'), 3);
+    this.distinct = has('distinct');
+    this.size = size;
+    const empty = new Array<number>(size).fill(0);
+    if (this.latest >= 0) [empty[this.latest], empty[this.latest + 1]] = [-Infinity, -1];
+    if (this.min >= 0) empty[this.min] = Infinity;
+    if (this.max >= 0) empty[this.max] = -Infinity;
+    if (this.last >= 0) [empty[this.last], empty[this.last + 1]] = [-Infinity, -1];
+    this.empty = empty;
+    this.emptyArray = Float64Array.from(empty);
+  }
 
-  add(c: Contribution): void {
-    this.count++;
-    if (c.time > this.latestTime || (c.time === this.latestTime && c.seq > this.latestSeq)) {
-      this.latestTime = c.time;
-      this.latestSeq = c.seq;
-    }
-    if (c.value !== undefined) {
-      const v = c.value;
-      this.n++;
-      this.sum += v;
-      const delta = v - this.mean;
-      this.mean += delta / this.n;
-      this.m2 += delta * (v - this.mean);
-      if (v < this.min) this.min = v;
-      if (v > this.max) this.max = v;
-      if (c.time > this.valueTime || (c.time === this.valueTime && c.seq > this.valueSeq)) {
-        this.valueTime = c.time;
-        this.valueSeq = c.seq;
-        this.lastValue = v;
+  /** Make the tally at the start of `d` a tally of no events. */
+  clear(d: Float64Array): void {
+    d.set(this.emptyArray);
+  }
+
+  /** Add one event to the tally at `d[o…]`. */
+  add(d: number[] | Float64Array, o: number, time: number, seq: number, value: number | undefined): void {
+    d[o]!++;
+    if (this.latest >= 0) {
+      const l = o + this.latest;
+      if (time > d[l]! || (time === d[l] && seq > d[l + 1]!)) {
+        d[l] = time;
+        d[l + 1] = seq;
       }
     }
-    if (c.distinct !== undefined) (this.distinct ??= new DistinctValues()).add(c.distinct);
-  }
-
-  merge(o: Tally): void {
-    this.count += o.count;
-    if (o.latestTime > this.latestTime || (o.latestTime === this.latestTime && o.latestSeq > this.latestSeq)) {
-      this.latestTime = o.latestTime;
-      this.latestSeq = o.latestSeq;
+    if (value === undefined || this.n < 0) return;
+    const n = ++d[o + this.n]!;
+    if (this.sum >= 0) d[o + this.sum]! += value;
+    if (this.moments >= 0) {
+      // Welford's update of the mean and the sum of squared deviations.
+      const m = o + this.moments;
+      const delta = value - d[m]!;
+      d[m]! += delta / n;
+      d[m + 1]! += delta * (value - d[m]!);
     }
-    if (o.n > 0) {
-      const n = this.n + o.n;
-      const delta = o.mean - this.mean;
-      this.m2 += o.m2 + (delta * delta * this.n * o.n) / n;
-      this.mean += (delta * o.n) / n;
-      this.n = n;
-      this.sum += o.sum;
-      if (o.min < this.min) this.min = o.min;
-      if (o.max > this.max) this.max = o.max;
-      if (o.valueTime > this.valueTime || (o.valueTime === this.valueTime && o.valueSeq > this.valueSeq)) {
-        this.valueTime = o.valueTime;
-        this.valueSeq = o.valueSeq;
-        this.lastValue = o.lastValue;
+    if (this.min >= 0 && value < d[o + this.min]!) d[o + this.min] = value;
+    if (this.max >= 0 && value > d[o + this.max]!) d[o + this.max] = value;
+    if (this.last >= 0) {
+      const l = o + this.last;
+      if (time > d[l]! || (time === d[l] && seq > d[l + 1]!)) {
+        d[l] = time;
+        d[l + 1] = seq;
+        d[l + 2] = value;
       }
     }
-    if (o.distinct !== undefined) (this.distinct ??= new DistinctValues()).merge(o.distinct);
   }
 
-  /** Bytes held, roughly: for the state's memory report. */
-  get bytes(): number {
-    return 120 + (this.distinct?.bytes ?? 0);
+  /** Merge the tally at `s[so…]` into the one at `d[o…]`. */
+  merge(d: number[] | Float64Array, o: number, s: readonly number[] | Float64Array, so: number): void {
+    d[o]! += s[so]!;
+    if (this.latest >= 0) {
+      const l = o + this.latest;
+      const sl = so + this.latest;
+      if (s[sl]! > d[l]! || (s[sl] === d[l] && s[sl + 1]! > d[l + 1]!)) {
+        d[l] = s[sl]!;
+        d[l + 1] = s[sl + 1]!;
+      }
+    }
+    if (this.n < 0) return;
+    const nb = s[so + this.n]!;
+    if (nb === 0) return;
+    const na = d[o + this.n]!;
+    const n = na + nb;
+    d[o + this.n] = n;
+    if (this.sum >= 0) d[o + this.sum]! += s[so + this.sum]!;
+    if (this.moments >= 0) {
+      // Chan et al.: combine two (n, mean, M2) summaries exactly.
+      const m = o + this.moments;
+      const sm = so + this.moments;
+      const delta = s[sm]! - d[m]!;
+      d[m + 1]! += s[sm + 1]! + (delta * delta * na * nb) / n;
+      d[m]! += (delta * nb) / n;
+    }
+    if (this.min >= 0 && s[so + this.min]! < d[o + this.min]!) d[o + this.min] = s[so + this.min]!;
+    if (this.max >= 0 && s[so + this.max]! > d[o + this.max]!) d[o + this.max] = s[so + this.max]!;
+    if (this.last >= 0) {
+      const l = o + this.last;
+      const sl = so + this.last;
+      if (s[sl]! > d[l]! || (s[sl] === d[l] && s[sl + 1]! > d[l + 1]!)) {
+        d[l] = s[sl]!;
+        d[l + 1] = s[sl + 1]!;
+        d[l + 2] = s[sl + 2]!;
+      }
+    }
+  }
+
+  /** An aggregation of the tally at `d[o…]`, read at event time `t`; undefined when there is nothing to aggregate. */
+  read(kind: Exclude<Aggregation, 'distinct'>, d: Float64Array, o: number, t: number): number | undefined {
+    const n = this.n < 0 ? 0 : d[o + this.n]!;
+    switch (kind) {
+      case 'count':
+        return d[o]!;
+      case 'sum':
+        return d[o + this.sum]!;
+      case 'mean':
+        return n === 0 ? undefined : d[o + this.moments]!;
+      case 'std':
+        return n === 0 ? undefined : Math.sqrt(Math.max(0, d[o + this.moments + 1]! / n));
+      case 'min':
+        return n === 0 ? undefined : d[o + this.min]!;
+      case 'max':
+        return n === 0 ? undefined : d[o + this.max]!;
+      case 'last':
+        return n === 0 ? undefined : d[o + this.last + 2]!;
+      case 'time_since_last':
+        // Seconds; an earlier-processed event that happened after this one is "no time ago".
+        return d[o]! === 0 ? undefined : Math.max(0, t - d[o + this.latest]!) / 1000;
+    }
   }
 }
 
-/** An entity's state for one window kind: add events, read the window at a time, forget the past. */
-export interface WindowState {
-  add(c: Contribution): void;
+/**
+ * One entity's state for one window: slots of numbers (a header, then a tally) in time order, in
+ * one flat array, and, when distinct values are counted, one set per slot in a second array.
+ */
+export type Slots = number[];
+export type SlotSets = DistinctValues[] | undefined;
+
+/** What a window read gathers: the merged tally, and the distinct sets of the slots read. Reused across reads. */
+export class WindowRead {
+  readonly tally: Float64Array;
+  readonly sets: DistinctValues[] = [];
+
+  constructor(private readonly layout: TallyLayout) {
+    this.tally = new Float64Array(layout.size);
+  }
+
+  /** Back to a read of nothing. */
+  reset(): void {
+    this.layout.clear(this.tally);
+    this.sets.length = 0;
+  }
+}
+
+/**
+ * Where an entity keeps its windows, by group position: slot arrays and, for distinct counts,
+ * set arrays. Kinds replace an array rather than grow it in place: an array that grew keeps
+ * spare capacity, and across a million entities spare capacity is most of the memory.
+ */
+export interface WindowHolder {
+  windows: (Slots | undefined)[];
+  sets: SlotSets[] | undefined;
+}
+
+/** `a` with `count` items at `start` replaced by `insert`, in a new array of exactly the needed length. */
+function spliced<T>(a: T[], start: number, count: number, insert: readonly T[]): T[] {
+  if (start === a.length) return a.concat(insert);
+  return a.slice(0, start).concat(insert, a.slice(start + count));
+}
+
+/** The behaviour of one window kind over an entity's slots: add an event, read the window at a time, forget the past. */
+export interface WindowKind {
+  readonly layout: TallyLayout;
+  /** How far before the earliest admissible event time the window reaches. */
+  readonly horizonMs: number;
+  /** Time one slot spans beyond an event in it (a tile's hop; 0 for a session run). */
+  readonly slotMs: number;
+  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void;
   /**
-   * Tallies of the window the event at `t` falls in (that event included only if added), leaving
-   * out what no event at or after `earliest` could see: whether or not it is evicted yet, it is
-   * not read, so values never depend on when eviction ran.
+   * Merge into `into` the window the event at `t` falls in (that event included only if added),
+   * leaving out what no event at or after `earliest` could see: whether or not it is evicted
+   * yet, it is not read, so values never depend on when eviction ran.
    */
-  window(t: number, earliest: number): Tally[];
-  /** Forget what no event at or after `earliest` (event time) can fall in. True when empty. */
-  evict(earliest: number): boolean;
-  readonly bytes: number;
+  read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead): void;
+  /** Forget what no event at or after `earliest` can fall in; a window left empty is removed. */
+  evict(h: WindowHolder, at: number, earliest: number): void;
 }
 
-/** Tumbling and hopping windows: one tally per hop-long tile, the window the last size/hop tiles. */
-export class TiledWindow implements WindowState {
-  private readonly tiles: number[] = [];
-  private readonly tallies: Tally[] = [];
+/** Drop the first `drop` slots of the window at `at` (all of them: remove it). */
+function dropFront(h: WindowHolder, at: number, drop: number, stride: number): void {
+  const s = h.windows[at]!;
+  if (drop * stride >= s.length) {
+    h.windows[at] = undefined;
+    if (h.sets !== undefined) h.sets[at] = undefined;
+  } else {
+    h.windows[at] = s.slice(drop * stride);
+    if (h.sets?.[at] !== undefined) h.sets[at] = h.sets[at].slice(drop);
+  }
+}
+
+/** Tumbling and hopping windows: one tally per hop-long tile; slot = [tile index, …tally]. */
+export class TiledWindows implements WindowKind {
+  private readonly stride: number;
+  readonly horizonMs: number;
+  readonly slotMs: number;
 
   constructor(
+    readonly layout: TallyLayout,
     private readonly hop: number,
     private readonly hops: number,
-  ) {}
-
-  add(c: Contribution): void {
-    const k = Math.floor(c.time / this.hop);
-    let i = this.tiles.length;
-    while (i > 0 && this.tiles[i - 1]! > k) i--;
-    if (i > 0 && this.tiles[i - 1] === k) {
-      this.tallies[i - 1]!.add(c);
-      return;
-    }
-    const tally = new Tally();
-    tally.add(c);
-    this.tiles.splice(i, 0, k);
-    this.tallies.splice(i, 0, tally);
+  ) {
+    this.stride = 1 + layout.size;
+    this.horizonMs = hop * hops;
+    this.slotMs = hop;
   }
 
-  window(t: number, earliest: number): Tally[] {
+  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void {
+    const k = Math.floor(time / this.hop);
+    const stride = this.stride;
+    let s = h.windows[at] ?? [];
+    let i = s.length / stride;
+    while (i > 0 && s[(i - 1) * stride]! > k) i--;
+    if (i === 0 || s[(i - 1) * stride] !== k) {
+      s = spliced(s, i * stride, 0, [k, ...this.layout.empty]);
+      h.windows[at] = s;
+      if (h.sets !== undefined && this.layout.distinct) h.sets[at] = spliced(h.sets[at] ?? [], i, 0, [new DistinctValues()]);
+      i++;
+    }
+    this.layout.add(s, (i - 1) * stride + 1, time, seq, value);
+    if (distinct !== undefined) h.sets?.[at]?.[i - 1]!.add(distinct);
+  }
+
+  read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead): void {
+    into.reset();
+    const s = h.windows[at];
+    if (s === undefined) return;
+    const sets = h.sets?.[at];
     const last = Math.floor(t / this.hop);
     const first = Math.max(last, Math.floor(earliest / this.hop)) - this.hops + 1;
-    const out: Tally[] = [];
-    for (let i = this.tiles.length - 1; i >= 0; i--) {
-      const k = this.tiles[i]!;
+    const stride = this.stride;
+    for (let i = s.length / stride - 1; i >= 0; i--) {
+      const k = s[i * stride]!;
       if (k < first) break;
-      if (k <= last) out.push(this.tallies[i]!);
+      if (k > last) continue;
+      this.layout.merge(into.tally, 0, s, i * stride + 1);
+      if (sets !== undefined) into.sets.push(sets[i]!);
     }
-    return out;
   }
 
-  evict(earliest: number): boolean {
+  evict(h: WindowHolder, at: number, earliest: number): void {
+    const s = h.windows[at];
+    if (s === undefined) return;
     const first = Math.floor(earliest / this.hop) - this.hops + 1;
     let drop = 0;
-    while (drop < this.tiles.length && this.tiles[drop]! < first) drop++;
-    if (drop > 0) {
-      this.tiles.splice(0, drop);
-      this.tallies.splice(0, drop);
-    }
-    return this.tiles.length === 0;
-  }
-
-  get bytes(): number {
-    let b = 64 + this.tiles.length * 16;
-    for (const t of this.tallies) b += t.bytes;
-    return b;
+    while (drop * this.stride < s.length && s[drop * this.stride]! < first) drop++;
+    if (drop > 0) dropFront(h, at, drop, this.stride);
   }
 }
 
-/** Session windows: runs of events less than `gap` apart, merged when an event bridges two. */
-export class SessionWindow implements WindowState {
-  private readonly starts: number[] = [];
-  private readonly ends: number[] = [];
-  private readonly tallies: Tally[] = [];
+/** Session windows: runs of events less than `gap` apart, merged when an event bridges two; slot = [start, end, …tally]. */
+export class SessionWindows implements WindowKind {
+  private readonly stride: number;
+  readonly horizonMs: number;
+  readonly slotMs: number;
 
-  constructor(private readonly gap: number) {}
+  constructor(
+    readonly layout: TallyLayout,
+    private readonly gap: number,
+  ) {
+    this.stride = 2 + layout.size;
+    this.horizonMs = gap;
+    this.slotMs = 0;
+  }
 
-  /** Indexes [from, to) of the runs an event at `t` joins: start − gap < t < end + gap. */
-  private touching(t: number): [number, number] {
-    let from = this.starts.length;
-    while (from > 0 && this.ends[from - 1]! + this.gap > t) from--;
+  /** Runs [from, to) an event at `t` joins: start − gap < t < end + gap. Runs are a gap or more apart. */
+  private touching(s: readonly number[], t: number): [number, number] {
+    const stride = this.stride;
+    let from = s.length / stride;
+    while (from > 0 && s[(from - 1) * stride + 1]! + this.gap > t) from--;
     let to = from;
-    while (to < this.starts.length && this.starts[to]! - this.gap < t) to++;
+    while (to * stride < s.length && s[to * stride]! - this.gap < t) to++;
     return [from, to];
   }
 
-  add(c: Contribution): void {
-    const [from, to] = this.touching(c.time);
-    const tally = new Tally();
-    let start = c.time;
-    let end = c.time;
+  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void {
+    const stride = this.stride;
+    const s = h.windows[at] ?? [];
+    const sets = h.sets?.[at] ?? (this.layout.distinct ? [] : undefined);
+    const [from, to] = this.touching(s, time);
+    const run = [time, time, ...this.layout.empty];
+    const set = sets === undefined ? undefined : new DistinctValues();
     for (let i = from; i < to; i++) {
-      tally.merge(this.tallies[i]!);
-      start = Math.min(start, this.starts[i]!);
-      end = Math.max(end, this.ends[i]!);
+      run[0] = Math.min(run[0]!, s[i * stride]!);
+      run[1] = Math.max(run[1]!, s[i * stride + 1]!);
+      this.layout.merge(run, 2, s, i * stride + 2);
+      if (set !== undefined) set.merge(sets![i]!);
     }
-    tally.add(c);
-    this.starts.splice(from, to - from, start);
-    this.ends.splice(from, to - from, end);
-    this.tallies.splice(from, to - from, tally);
+    this.layout.add(run, 2, time, seq, value);
+    if (set !== undefined && distinct !== undefined) set.add(distinct);
+    h.windows[at] = spliced(s, from * stride, (to - from) * stride, run);
+    if (set !== undefined && h.sets !== undefined) h.sets[at] = spliced(sets!, from, to - from, [set]);
   }
 
-  window(t: number, earliest: number): Tally[] {
-    const [from, to] = this.touching(t);
-    const out: Tally[] = [];
-    for (let i = from; i < to; i++) if (this.ends[i]! + this.gap > earliest) out.push(this.tallies[i]!);
-    return out;
+  read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead): void {
+    into.reset();
+    const s = h.windows[at];
+    if (s === undefined) return;
+    const sets = h.sets?.[at];
+    const stride = this.stride;
+    const [from, to] = this.touching(s, t);
+    for (let i = from; i < to; i++) {
+      if (s[i * stride + 1]! + this.gap <= earliest) continue;
+      this.layout.merge(into.tally, 0, s, i * stride + 2);
+      if (sets !== undefined) into.sets.push(sets[i]!);
+    }
   }
 
-  evict(earliest: number): boolean {
+  evict(h: WindowHolder, at: number, earliest: number): void {
+    const s = h.windows[at];
+    if (s === undefined) return;
+    const stride = this.stride;
     let drop = 0;
-    while (drop < this.starts.length && this.ends[drop]! + this.gap <= earliest) drop++;
-    if (drop > 0) {
-      this.starts.splice(0, drop);
-      this.ends.splice(0, drop);
-      this.tallies.splice(0, drop);
-    }
-    return this.starts.length === 0;
-  }
-
-  get bytes(): number {
-    let b = 64 + this.starts.length * 24;
-    for (const t of this.tallies) b += t.bytes;
-    return b;
+    while (drop * stride < s.length && s[drop * stride + 1]! + this.gap <= earliest) drop++;
+    if (drop > 0) dropFront(h, at, drop, stride);
   }
 }
 
-export function newWindowState(w: WindowSpec): WindowState {
+export function windowKind(w: WindowSpec, layout: TallyLayout): WindowKind {
   switch (w.kind) {
     case 'tumbling':
-      return new TiledWindow(w.size, 1);
+      return new TiledWindows(layout, w.size, 1);
     case 'hopping':
-      return new TiledWindow(w.hop, w.size / w.hop);
+      return new TiledWindows(layout, w.hop, w.size / w.hop);
     case 'session':
-      return new SessionWindow(w.gap);
+      return new SessionWindows(layout, w.gap);
   }
 }
 
-/** How far behind the earliest admissible event time a window can still reach: its state's horizon. */
-export function horizonOf(w: WindowSpec): number {
-  return w.kind === 'session' ? w.gap : w.size;
+/** Bytes a window's data holds, roughly: for the state's memory report. */
+export function windowBytes(s: Slots, sets: SlotSets): number {
+  let bytes = 32 + 16 + s.length * 8;
+  for (const set of sets ?? []) bytes += set.bytes;
+  return bytes;
 }

@@ -149,7 +149,7 @@ const arbSpec = fc
     filter: fc.option(fc.constantFrom({ event_type: ['transaction'] }, { channel: ['web', 'pos'] }, { event_type: 'login', channel: 'web' }), { nil: undefined }),
     window: arbWindow,
     aggregate: fc.constantFrom('count', 'sum', 'mean', 'min', 'max', 'std', 'distinct', 'last', 'time_since_last'),
-    distinctField: fc.constantFrom('device_id', 'country'),
+    distinctField: fc.constantFrom('device_id', 'country', 'amount'),
     default: fc.constantFrom(0, -1),
   })
   .map(({ distinctField, ...s }) => {

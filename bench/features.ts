@@ -1,0 +1,145 @@
+// Measures the features stage: update cost per event, memory per entity, and throughput as feature sets grow.
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { RtdsEvent } from '../src/contracts/index.ts';
+import { DEFAULT_FEATURE_SET, FeatureSet, parseFeatureSpecs } from '../src/features/index.ts';
+import { PartitionTask, type EventTimeOptions } from '../src/process/index.ts';
+import { DenseNetwork } from '../src/score/dense-network.ts';
+import { seededRandom } from '../src/score/mlp.ts';
+import { partitionFor } from '../src/transport/log.ts';
+
+/** Events per second through one PartitionTask per partition (feature step only), best of three runs after a warm-up. */
+function stepRate(features: FeatureSet, events: readonly RtdsEvent[], eventTime: EventTimeOptions, partitions: number, after?: (v: Float64Array) => void): number {
+  const byPartition = events.map((e) => partitionFor(e.user_id, partitions));
+  const run = (): number => {
+    const tasks = Array.from({ length: partitions }, () => new PartitionTask(features, eventTime));
+    const began = performance.now();
+    for (let i = 0; i < events.length; i++) {
+      const step = tasks[byPartition[i]!]!.step(events[i]!);
+      if (step !== null && after !== undefined) after(step.vector);
+    }
+    return events.length / ((performance.now() - began) / 1000);
+  };
+  run();
+  return Math.max(run(), run(), run());
+}
+
+/** Feature-update cost per event of the default set, over the bench's generated traffic. */
+export function benchDefaultFeatures(events: readonly RtdsEvent[], eventTime: EventTimeOptions, partitions: number): { perEventUs: number; rate: number } {
+  const rate = stepRate(DEFAULT_FEATURE_SET, events, eventTime, partitions);
+  return { perEventUs: 1e6 / rate, rate };
+}
+
+const WINDOWS = [
+  { kind: 'hopping', size: '1m', hop: '10s' },
+  { kind: 'hopping', size: '1h', hop: '5m' },
+  { kind: 'hopping', size: '24h', hop: '1h' },
+  { kind: 'hopping', size: '30d', hop: '1d' },
+  { kind: 'session', gap: '30m' },
+];
+const ENTITIES = [['user_id'], ['user_id', 'device_id'], ['user_id', 'country'], ['user_id', 'channel']];
+const AGGREGATES: [string, string | undefined][] = [
+  ['count', undefined],
+  ['sum', 'amount'],
+  ['mean', 'amount'],
+  ['max', 'amount'],
+  ['std', 'amount'],
+  ['distinct', 'device_id'],
+  ['last', 'amount'],
+  ['time_since_last', undefined],
+];
+
+/** A synthetic feature set of `n` features: every tenth derived, the rest cycling through entities, windows and aggregations. */
+export function syntheticFeatureSet(n: number): FeatureSet {
+  const specs: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    if (i % 10 === 9) {
+      specs.push({ name: `f${i}`, expression: `f${i - 1} / max(f${i - 2}, 1)` });
+      continue;
+    }
+    const [aggregate, field] = AGGREGATES[i % AGGREGATES.length]!;
+    specs.push({
+      name: `f${i}`,
+      entity: ENTITIES[Math.floor(i / AGGREGATES.length) % ENTITIES.length],
+      ...(i % 3 === 0 ? { filter: { event_type: ['transaction', 'transfer', 'withdrawal'] } } : {}),
+      window: WINDOWS[Math.floor(i / (AGGREGATES.length * ENTITIES.length)) % WINDOWS.length],
+      aggregate,
+      ...(field === undefined ? {} : { field }),
+    });
+  }
+  return new FeatureSet(parseFeatureSpecs(specs));
+}
+
+/** The seed's MLP shape (n-64-32-16-1) with random weights, to score vectors of any width. */
+function randomMlp(inputSize: number): DenseNetwork {
+  const random = seededRandom(5);
+  const sizes = [inputSize, 64, 32, 16, 1];
+  return new DenseNetwork(
+    sizes.slice(1).map((m, k) => ({
+      inputSize: sizes[k]!,
+      outputSize: m,
+      kernel: Float32Array.from({ length: sizes[k]! * m }, () => (random() - 0.5) * 0.2),
+      bias: new Float32Array(m),
+      activation: k === sizes.length - 2 ? 'sigmoid' : 'relu',
+    })),
+  );
+}
+
+/**
+ * Events per second for feature sets of each size: features alone, and features plus the MLP
+ * scoring the vectors in batches of 512 (the processor's two costliest steps).
+ */
+export function benchFeatureCounts(events: readonly RtdsEvent[], eventTime: EventTimeOptions, partitions: number, sizes: readonly number[]): { features: number; rate: number; withModel: number; groups: number }[] {
+  return sizes.map((n) => {
+    const set = syntheticFeatureSet(n);
+    const network = randomMlp(n);
+    const block = new Float32Array(512 * n);
+    const out = new Float32Array(512);
+    let rows = 0;
+    const score = (v: Float64Array): void => {
+      block.set(v, rows * n);
+      if (++rows === 512) {
+        network.predict(block, out, 512);
+        rows = 0;
+      }
+    };
+    return { features: n, rate: stepRate(set, events, eventTime, partitions), withModel: stepRate(set, events, eventTime, partitions, score), groups: set.groupCount };
+  });
+}
+
+/**
+ * Heap held by the default set's state for `users` users with `perUser` events each, spread over
+ * 30 days of event time in time order, measured after full garbage collections.
+ */
+export function benchStateMemory(users: number, perUser: number, eventTime: EventTimeOptions): { users: number; heapBytes: number; perUserBytes: number; entities: number; eventIds: number; seconds: number } {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const random = seededRandom(9);
+  const start = Date.parse('2026-10-01T00:00:00Z');
+  const span = 30 * 86_400_000;
+  const times = Float64Array.from({ length: users * perUser }, () => start + Math.floor(random() * span)).sort();
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const task = new PartitionTask(DEFAULT_FEATURE_SET, eventTime);
+  const began = performance.now();
+  for (let i = 0; i < times.length; i++) {
+    const u = i % users;
+    task.step({
+      event_id: `m${i}`,
+      event_type: i % 5 === 0 ? 'login' : 'transaction',
+      timestamp: times[i]!,
+      event_time: times[i]!,
+      user_id: `user-${u}`,
+      amount: 10 + (i % 200),
+      country: u % 7 === 0 ? 'FR' : 'DE',
+      device_id: `dev-${u}-${i % 2}`,
+      ip_address: `10.${u % 250}.${i % 250}.1`,
+      channel: 'web',
+    });
+  }
+  const seconds = (performance.now() - began) / 1000;
+  gc();
+  const heapBytes = process.memoryUsage().heapUsed - before;
+  const size = task.size();
+  return { users, heapBytes, perUserBytes: heapBytes / users, entities: size.entities, eventIds: size.eventIds, seconds };
+}
