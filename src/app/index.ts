@@ -1,6 +1,6 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
 import { eventTimeOptions, type Config } from '../config/index.ts';
-import { DEFAULT_FEATURE_SET } from '../features/index.ts';
+import { loadFeatureSet } from '../features/index.ts';
 import { decisionIdFor, parsePublishedDecision, publishDecision } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
@@ -51,12 +51,14 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   logger.info({ database: db.kind, dataDir: config.databaseUrl === undefined ? config.dataDir : undefined }, 'store ready');
 
   const metrics = new PipelineMetrics();
-  const scorers = await loadScorers(config, logger);
+  const featureSet = loadFeatureSet(config.featuresFile);
+  logger.info({ feature_set: featureSet.version, features: featureSet.names.length, file: config.featuresFile }, 'feature set loaded');
+  const scorers = await loadScorers(config, logger, featureSet);
   const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile));
   const pipeline = new DecisionPipeline({
     scorers,
     engine,
-    features: DEFAULT_FEATURE_SET,
+    features: featureSet,
     eventTime: eventTimeOptions(config),
     onScorerError: (scorer, err) => logger.error({ err, model_version: scorer.version, degraded: scorer.degraded }, 'scorer failed; stepping down the degradation ladder'),
   });
@@ -88,7 +90,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   };
   const output: ProcessorOutput = {
     decided(event, decision, features, position) {
-      sink.write({ event, decision: { ...decision, features }, position });
+      sink.write({ event, decision: { ...decision, features, feature_set: pipeline.featureSetVersion }, position });
       const published = publishDecision(event, decision);
       side?.decided(event, published);
       if (!followTopic) feed.publish(published);

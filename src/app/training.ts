@@ -56,9 +56,9 @@ export async function trainOnGeneratedHistory(run: TrainingRun): Promise<Trainin
   const trained = await trainModel(
     train.map((r) => r.vector),
     train.map(label),
-    { epochs: run.epochs, seed: run.seed, thresholds: run.thresholds, classWeight: run.classWeight ?? 'sqrt', ...(run.onEpoch === undefined ? {} : { onEpoch: run.onEpoch }) },
+    { epochs: run.epochs, seed: run.seed, thresholds: run.thresholds, classWeight: run.classWeight ?? 'sqrt', features: run.features.columns, ...(run.onEpoch === undefined ? {} : { onEpoch: run.onEpoch }) },
   );
-  const draft = draftFromTraining(trained, `MLP on ${run.events} generated events (seed ${run.seed}); metrics on the last ${test.length} events`);
+  const draft = draftFromTraining(trained, `MLP on ${run.events} generated events (seed ${run.seed}); metrics on the last ${test.length} events`, run.features.version);
   const candidate = ModelScorer.fromArtifact({ model: trained.model, metadata: { ...draft.metadata, format: ARTIFACT_FORMAT, version: 'candidate', created_at: new Date().toISOString() } });
   const scores = candidate.scoreBatch(
     test.map((r) => r.vector),
@@ -71,7 +71,7 @@ export async function trainOnGeneratedHistory(run: TrainingRun): Promise<Trainin
   );
   draft.metadata.metrics = testMetrics;
 
-  const registry = new ModelRegistry(run.modelDir);
+  const registry = new ModelRegistry(run.modelDir, { featureSetVersion: run.features.version });
   const version = await registry.save(draft);
   if (run.activate !== false) await registry.activate(version);
   trained.model.dispose();

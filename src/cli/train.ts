@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { trainOnGeneratedHistory } from '../app/training.ts';
 import { eventTimeOptions, loadConfig } from '../config/index.ts';
-import { DEFAULT_FEATURE_SET } from '../features/index.ts';
+import { loadFeatureSet } from '../features/index.ts';
 
 const HELP = `Usage: rtds train [options]
 
@@ -52,7 +52,7 @@ export async function runTrain(args: string[]): Promise<void> {
     seed: int('seed', values.seed, 0),
     epochs,
     ...(values.users === undefined ? {} : { users: int('users', values.users, 10) }),
-    features: DEFAULT_FEATURE_SET,
+    features: loadFeatureSet(config.featuresFile),
     eventTime: eventTimeOptions(config),
     thresholds: [config.threshold - 0.2, config.threshold],
     activate: values['no-activate'] !== true,

@@ -72,6 +72,7 @@ export const SETTINGS = {
   allowedLatenessMs: setting('RTDS_ALLOWED_LATENESS_MS', '0', int(0), 'How far behind the watermark an event still joins its windows; later ones are decided, join no window and go to the late side output.'),
   dedupeWindowMs: setting('RTDS_DEDUPE_WINDOW_MS', String(10 * 60_000), int(0), 'How long (event time, behind the watermark) event ids are remembered so a re-sent event is skipped; the store keeps the first decision of older ones.'),
   threshold: setting('RTDS_THRESHOLD', '0.7', num(0.2, 1), 'Default reject threshold t: score ≥ t rejected, ≥ t − 0.2 flagged.'),
+  featuresFile: setting('RTDS_FEATURES_FILE', '', optionalText, 'YAML or JSON feature specs (docs/features.md); unset uses the default fraud set. Models record the set they were trained on.'),
   rulesFile: setting('RTDS_RULES_FILE', '', optionalText, 'JSON rule set (thresholds, limits, blocked countries); unset uses the built-in set.'),
   modelDir: setting('RTDS_MODEL_DIR', '', optionalText, 'Model registry folder; default <RTDS_DATA_DIR>/models.'),
   trainOnStart: setting('RTDS_TRAIN_ON_START', 'true', bool, 'Train a model at start when none exists (otherwise rules-only, degraded).'),

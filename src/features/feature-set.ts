@@ -132,6 +132,13 @@ const DAY = 86_400_000;
  * processor calls it online, and training replays history through the same processor step.
  */
 export class FeatureSet {
+  /** Names of every feature set built in this process, by version: how stored vectors are read back by name. */
+  private static readonly known = new Map<string, readonly string[]>();
+
+  static namesOf(version: string): readonly string[] | undefined {
+    return FeatureSet.known.get(version);
+  }
+
   readonly names: readonly string[];
   readonly columns: readonly FeatureColumn[];
   /** Changes whenever a spec changes: models record it and refuse vectors of another set. */
@@ -147,6 +154,7 @@ export class FeatureSet {
     this.names = specs.map((s) => s.name);
     this.columns = specs.map((s) => ({ name: s.name, transform: s.transform ?? 'none', doc: s.doc ?? '' }));
     this.version = `features-${createHash('sha256').update(JSON.stringify(specs)).digest('hex').slice(0, 12)}`;
+    FeatureSet.known.set(this.version, this.names);
     const aggregates: [AggregateFeatureSpec, number][] = [];
     const known = new Set<string>();
     specs.forEach((spec, index) => {

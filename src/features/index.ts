@@ -1,5 +1,5 @@
 // Features stage: feature specs as data, compiled into the one function from an event and keyed state to a feature vector.
-export { DEFAULT_FEATURE_SET, FEATURES, FEATURE_NAMES, FEATURE_SET_VERSION, featureIndex } from './default-features.ts';
+export { DEFAULT_FEATURE_SET, FEATURES, FEATURE_NAMES, FEATURE_SET_VERSION, featureIndex, loadFeatureSet } from './default-features.ts';
 export { FeatureSet, FeatureState, type EventTiming, type FeatureColumn } from './feature-set.ts';
 export {
   AGGREGATIONS,

@@ -40,6 +40,10 @@ export class DecisionPipeline {
     return this.scorers[0]?.version ?? null;
   }
 
+  get featureSetVersion(): string {
+    return this.options.features.version;
+  }
+
   get rulesVersion(): string {
     return this.engine.version;
   }

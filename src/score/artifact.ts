@@ -78,12 +78,12 @@ export interface LoadOptions {
   backend?: TfBackend;
 }
 
-/** Describe a freshly trained model for saving. */
-export function draftFromTraining(trained: TrainedModel, description?: string): ModelDraft {
+/** Describe a freshly trained model for saving; `featureSetVersion` is the set its input came from. */
+export function draftFromTraining(trained: TrainedModel, description?: string, featureSetVersion: string = FEATURE_SET_VERSION): ModelDraft {
   return {
     model: trained.model,
     metadata: {
-      feature_set_version: FEATURE_SET_VERSION,
+      feature_set_version: featureSetVersion,
       feature_names: [...trained.standardiser.features],
       standardiser: trained.standardiser.toJSON(),
       metrics: trained.metrics,

@@ -1,7 +1,9 @@
 // Picks the scorer to serve: the registry's active model, or the rules-only fallback when there is none.
 import type { ModelMetadata, ModelRegistry } from './artifact.ts';
 import { ModelScorer, type ModelScorerOptions } from './model-scorer.ts';
-import { RulesOnlyScorer } from './rules-only-scorer.ts';
+import { DEFAULT_FEATURE_SET, type FeatureSet } from '../features/index.ts';
+import { MissingFeaturesError, RulesOnlyScorer } from './rules-only-scorer.ts';
+import { SafeDefaultScorer } from './safe-default-scorer.ts';
 import type { Scorer } from './scorer.ts';
 
 export interface ServedScorer {
@@ -17,6 +19,8 @@ export interface ServedScorer {
 export interface ServeOptions extends ModelScorerOptions {
   /** Where a refused model is reported; default console.warn. */
   log?: (message: string) => void;
+  /** The feature set the pipeline computes (the registry should refuse models of another); default the default set. */
+  features?: FeatureSet;
 }
 
 /**
@@ -24,26 +28,38 @@ export interface ServeOptions extends ModelScorerOptions {
  * active model, or one that cannot be served, the RulesOnlyScorer serves and `problem` says why.
  */
 export async function serveActiveModel(registry: ModelRegistry, options: ServeOptions = {}): Promise<ServedScorer> {
-  const { log = (m: string) => console.warn(m), ...scorerOptions } = options;
+  const { log = (m: string) => console.warn(m), features = DEFAULT_FEATURE_SET, ...scorerOptions } = options;
+  const rules = rulesOnly(features, log);
   let version: string | null = null;
   try {
     version = await registry.active();
-    if (version === null) return fallback(null);
+    if (version === null) return fallback(null, rules);
     const artifact = await registry.load(version);
     try {
       const scorer = ModelScorer.fromArtifact(artifact, scorerOptions);
-      return { scorer, ladder: [scorer, new RulesOnlyScorer()], metadata: artifact.metadata, problem: null };
+      return { scorer, ladder: rules === undefined ? [scorer] : [scorer, rules], metadata: artifact.metadata, problem: null };
     } finally {
       artifact.model.dispose();
     }
   } catch (e) {
     const problem = e instanceof Error ? e : new Error(String(e));
     log(`rtds score: cannot serve model ${version ?? '(unknown)'} from ${registry.dir}: ${problem.message}; scoring rules-only`);
-    return fallback(problem);
+    return fallback(problem, rules);
   }
 }
 
-function fallback(problem: Error | null): ServedScorer {
-  const scorer = new RulesOnlyScorer();
+/** With no model the rules-only scorer serves; without the features it reads, the safe default does. */
+function fallback(problem: Error | null, rules: RulesOnlyScorer | undefined): ServedScorer {
+  const scorer = rules ?? new SafeDefaultScorer();
   return { scorer, ladder: [scorer], metadata: null, problem };
+}
+
+function rulesOnly(features: FeatureSet, log: (message: string) => void): RulesOnlyScorer | undefined {
+  try {
+    return new RulesOnlyScorer(features);
+  } catch (err) {
+    if (!(err instanceof MissingFeaturesError)) throw err;
+    log(`rtds score: ${err.message}; without a model, events get the safe default`);
+    return undefined;
+  }
 }

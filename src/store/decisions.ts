@@ -1,15 +1,16 @@
 // Repository of the `decisions` table: idempotent batched inserts and cursor-paginated reads.
 import { decisionIdFor, type Decision, type Outcome } from '../contracts/index.ts';
-import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/index.ts';
+import { FeatureSet } from '../features/index.ts';
 import { copyLine } from './copy-text.ts';
 import type { Database } from './database.ts';
 import type { CopyStatement, Statement } from './statement.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
-/** A decision with the feature vector it was made from. */
+/** A decision with the feature vector it was made from, and that vector's feature set version. */
 export interface DecisionRecord extends Decision {
   features?: Float64Array;
+  feature_set?: string;
 }
 
 /** A decision as read back: features by name when this build knows their layout. */
@@ -26,15 +27,16 @@ function encodeFeatures(v: Float64Array): string {
 function decodeFeatures(bytes: Uint8Array, featureSet: string | null): Record<string, number> | number[] {
   const copy = new Uint8Array(bytes); // aligned for the Float32Array view
   const values = Array.from(new Float32Array(copy.buffer, 0, copy.byteLength >>> 2), (x) => Number(x.toPrecision(7)));
-  if (featureSet !== FEATURE_SET_VERSION || values.length !== FEATURE_NAMES.length) return values;
-  return Object.fromEntries(FEATURE_NAMES.map((name, i) => [name, values[i]!]));
+  const names = featureSet === null ? undefined : FeatureSet.namesOf(featureSet);
+  if (names === undefined || values.length !== names.length) return values;
+  return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
 }
 
 const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'degraded'];
 
 /** Insert decisions; a decision id already stored is kept, so a re-sent event has one decision. */
 export function insertDecisions(decisions: readonly DecisionRecord[]): Statement {
-  const rows = decisions.map((d) => ({ ...d, features: d.features === undefined ? null : encodeFeatures(d.features), feature_set: d.features === undefined ? null : FEATURE_SET_VERSION }));
+  const rows = decisions.map((d) => ({ ...d, features: d.features === undefined ? null : encodeFeatures(d.features), feature_set: d.features === undefined ? null : (d.feature_set ?? null) }));
   return {
     sql: `INSERT INTO decisions (${DECISION_COLUMNS.join(', ')})
        SELECT ${DECISION_COLUMNS.join(', ')}
@@ -52,7 +54,7 @@ export function copyDecisions(decisions: readonly DecisionRecord[]): CopyStateme
   for (const d of decisions) {
     const features = d.features === undefined ? null : encodeFeatures(d.features);
     text += copyLine([
-      d.decision_id, d.event_id, d.decision, d.risk_score, d.reason, JSON.stringify(d.reasons), features, features === null ? null : FEATURE_SET_VERSION,
+      d.decision_id, d.event_id, d.decision, d.risk_score, d.reason, JSON.stringify(d.reasons), features, features === null ? null : (d.feature_set ?? null),
       d.timestamp, d.processing_time_ms, d.model_version, d.rules_version, d.late, d.degraded,
     ]);
   }
