@@ -16,6 +16,7 @@ commands:
   processor   one processor instance in the Kafka consumer group (needs RTDS_KAFKA_BROKERS)
   generate    write labelled synthetic traffic (rtds generate --help)
   replay      send recorded events back into RTDS over HTTP or Kafka (rtds replay --help)
+  features    the feature matrix of an events (and labels) file, as the processor computes it (rtds features --help)
   train       train, evaluate and register a model on generated traffic (rtds train --help)
   bench       measure throughput and latency (rtds bench --help)
   config      print the configuration table (env vars, defaults)
@@ -83,6 +84,8 @@ async function main(argv: string[]): Promise<void> {
     case 'replay':
       await (await import('./replay.ts')).runReplay(args);
       return;
+    case 'features':
+      return (await import('./features.ts')).runFeatures(args);
     case 'train':
       return (await import('./train.ts')).runTrain(args);
     case 'bench':
