@@ -42,7 +42,9 @@ function estimate(registers: Uint8Array): number {
   return raw <= 2.5 * M && zeros > 0 ? M * Math.log(M / zeros) : raw;
 }
 
-/** Reused by every union of exact values: a count allocates nothing. */
+/** Reused by every union of exact values, so a count allocates nothing: a list while short (most unions are), a set past that. */
+const SHORT_UNION = 32;
+const shortUnion: string[] = [];
 const union = new Set<string>();
 
 /** The distinct values of one tile: a short list (most entities have few), a sketch past the limit. */
@@ -80,17 +82,39 @@ export class DistinctValues {
   /** Exact while every tile involved stayed under the limit; an estimate otherwise. */
   static countOf(parts: readonly DistinctValues[]): number {
     if (parts.length === 1 && parts[0]!.exact !== undefined) return parts[0]!.exact.length;
-    if (parts.every((p) => p.exact !== undefined)) {
-      union.clear();
-      for (const p of parts) for (const v of p.exact!) union.add(v);
-      return union.size;
-    }
+    if (parts.every((p) => p.exact !== undefined)) return DistinctValues.unionSize(parts);
     const registers = new Uint8Array(M);
     for (const p of parts) {
       if (p.exact !== undefined) for (const v of p.exact) addToSketch(registers, v);
       else for (let i = 0; i < M; i++) if (p.sketch![i]! > registers[i]!) registers[i] = p.sketch![i]!;
     }
     return Math.round(estimate(registers));
+  }
+
+  private static unionSize(parts: readonly DistinctValues[]): number {
+    shortUnion.length = 0;
+    let i = 0;
+    let j = 0;
+    for (; i < parts.length; i++) {
+      const values = parts[i]!.exact!;
+      for (j = 0; j < values.length; j++) {
+        if (shortUnion.includes(values[j]!)) continue;
+        if (shortUnion.length === SHORT_UNION) return DistinctValues.longUnionSize(parts, i, j);
+        shortUnion.push(values[j]!);
+      }
+    }
+    return shortUnion.length;
+  }
+
+  /** The union grew past the short list at value `j` of part `i`: go on with a set. */
+  private static longUnionSize(parts: readonly DistinctValues[], i: number, j: number): number {
+    union.clear();
+    for (const v of shortUnion) union.add(v);
+    for (; i < parts.length; i++, j = 0) {
+      const values = parts[i]!.exact!;
+      for (; j < values.length; j++) union.add(values[j]!);
+    }
+    return union.size;
   }
 
   /** Bytes held, roughly: for the state's memory report. */

@@ -7,7 +7,7 @@ import { DistinctValues } from './distinct.ts';
 import { windowBytes, windowKind, TallyLayout, WindowRead, type SlotSets, type Slots, type WindowHolder, type WindowKind } from './window-state.ts';
 
 /** Entities of each kind checked for expiry per event: expired state goes in a steady trickle. */
-const SWEEP_PER_EVENT = 2;
+const SWEEP_PER_EVENT = 1;
 const KEY_SEPARATOR = '\u001f';
 
 interface Output {

@@ -268,6 +268,10 @@ describe('feature state', () => {
     const set = new FeatureSet(parseFeatureSpecs([{ name: 'devices', entity: 'user_id', window: { kind: 'hopping', size: '1h', hop: '10m' }, aggregate: 'distinct', field: 'device_id' }]));
     const few = stream(set, Array.from({ length: 40 }, (_, i) => ev(i, i, { device_id: `d${i % 30}` })), 0, 0);
     assert.equal(few[39]![0], 30);
+    // Spread over six tiles, with repeats across them: the union is still exact.
+    const spread = stream(set, Array.from({ length: 120 }, (_, i) => ev(i, i * 25, { device_id: `d${i % 50}` })), 0, 0);
+    assert.equal(spread[119]![0], 50);
+    assert.equal(spread[20]![0], 21);
     const many = stream(set, Array.from({ length: 5000 }, (_, i) => ev(i, i * 0.5, { device_id: `d${i}` })), 0, 0);
     const estimate = many[4999]![0]!;
     assert.ok(Math.abs(estimate - 5000) / 5000 < 0.2, `estimate ${estimate} of 5000`);
