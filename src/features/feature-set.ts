@@ -1,13 +1,13 @@
 // A feature set compiled from specs: the one function that turns an event and keyed state into a feature vector.
 import { createHash } from 'node:crypto';
-import { compileExpression } from 'filtrex';
 import type { RtdsEvent } from '../contracts/index.ts';
-import { isDerived, FeatureSpecError, TEXT_FIELDS, type AggregateFeatureSpec, type Aggregation, type FeatureSpec, type Transform } from './spec.ts';
+import { DerivedFeatures } from './derived-features.ts';
+import { isDerived, type AggregateFeatureSpec, type Aggregation, type FeatureSpec, type Transform } from './spec.ts';
 import { DistinctValues } from './distinct.ts';
 import { windowBytes, windowKind, TallyLayout, WindowRead, type SlotSets, type Slots, type WindowHolder, type WindowKind } from './window-state.ts';
 
 /** Entities of each kind checked for expiry per event: expired state goes in a steady trickle. */
-const SWEEP_PER_EVENT = 1;
+const SWEEP_PER_EVENT = 2;
 const KEY_SEPARATOR = '\u001f';
 
 interface Output {
@@ -45,10 +45,6 @@ interface EntityKind {
   distinct: boolean;
 }
 
-interface Derived {
-  index: number;
-  evaluate: (data: Record<string, unknown>) => unknown;
-}
 
 /**
  * An entity's windows, one per group of its kind (undefined until an event joins it), the
@@ -105,28 +101,6 @@ export interface EventTiming {
   earliest: number;
 }
 
-const FUNCTIONS = { log1p: Math.log1p, exp: Math.exp, sin: Math.sin, cos: Math.cos, tanh: Math.tanh, sign: Math.sign };
-const RESERVED = new Set(['and', 'or', 'not', 'if', 'then', 'else', 'in', 'mod', 'true', 'false', 'abs', 'ceil', 'floor', 'log', 'log2', 'log10', 'max', 'min', 'round', 'sqrt', 'exists', 'empty', ...Object.keys(FUNCTIONS)]);
-/** Event values an expression may read besides the features. */
-const EXPRESSION_FIELDS = ['amount', 'event_time', 'hour_of_day', 'day_of_week', 'pi', ...TEXT_FIELDS];
-
-function compileDerived(spec: { name: string; expression: string }, path: string, known: ReadonlySet<string>): Derived['evaluate'] {
-  // Identifiers outside quoted text must name an earlier feature or an event value.
-  const bare = spec.expression.replace(/"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'/g, '');
-  for (const id of bare.match(/[A-Za-z_][A-Za-z0-9_]*/g) ?? []) {
-    if (!RESERVED.has(id) && !known.has(id) && !EXPRESSION_FIELDS.includes(id)) {
-      throw new FeatureSpecError(`${path}.expression`, `"${id}" is neither an earlier feature nor one of ${EXPRESSION_FIELDS.join(', ')}`);
-    }
-  }
-  try {
-    return compileExpression(spec.expression, { extraFunctions: FUNCTIONS });
-  } catch (err) {
-    throw new FeatureSpecError(`${path}.expression`, (err as Error).message.split('\n').slice(0, 3).join(' '));
-  }
-}
-
-const DAY = 86_400_000;
-
 /**
  * Compiled feature specs. `compute` is the only path from events to feature values: the
  * processor calls it online, and training replays history through the same processor step.
@@ -146,9 +120,7 @@ export class FeatureSet {
   /** The longest a window reaches back: state older than this behind the earliest admitted time is gone. */
   readonly horizonMs: number;
   private readonly kinds: EntityKind[] = [];
-  private readonly derived: Derived[] = [];
-  private readonly aggregateIndexes: number[] = [];
-  private readonly expressionData: Record<string, unknown> = { pi: Math.PI };
+  private readonly derived: DerivedFeatures;
 
   constructor(readonly specs: readonly FeatureSpec[]) {
     this.names = specs.map((s) => s.name);
@@ -156,15 +128,10 @@ export class FeatureSet {
     this.version = `features-${createHash('sha256').update(JSON.stringify(specs)).digest('hex').slice(0, 12)}`;
     FeatureSet.known.set(this.version, this.names);
     const aggregates: [AggregateFeatureSpec, number][] = [];
-    const known = new Set<string>();
     specs.forEach((spec, index) => {
-      if (isDerived(spec)) this.derived.push({ index, evaluate: compileDerived(spec, `features[${index}]`, known) });
-      else {
-        aggregates.push([spec, index]);
-        this.aggregateIndexes.push(index);
-      }
-      known.add(spec.name);
+      if (!isDerived(spec)) aggregates.push([spec, index]);
     });
+    this.derived = new DerivedFeatures(specs);
     this.plan(aggregates);
     this.horizonMs = Math.max(0, ...this.kinds.flatMap((k) => k.groups.map((g) => g.window.horizonMs)));
   }
@@ -274,7 +241,7 @@ export class FeatureSet {
       // Touched: its windows forget what no admitted event can reach any more.
       if (entity !== undefined) evictWindows(kind, entity, earliest);
     }
-    if (this.derived.length > 0) this.derive(event, v);
+    this.derived.compute(event, v);
     this.sweep(state, earliest);
     return v;
   }
@@ -313,30 +280,6 @@ export class FeatureSet {
         }
         state.cursors[k] = cursor;
       }
-    }
-  }
-
-  private derive(event: RtdsEvent, v: Float64Array): void {
-    const t = event.event_time;
-    // One object, refilled per event: expressions read it, nothing keeps it.
-    const data = this.expressionData;
-    data.amount = event.amount ?? 0;
-    data.event_time = t;
-    data.hour_of_day = (((t % DAY) + DAY) % DAY) / 3_600_000;
-    data.day_of_week = (Math.floor(t / DAY) + 4) % 7; // 1970-01-01 was a Thursday; 0 = Sunday
-    for (const f of TEXT_FIELDS) data[f] = event[f] ?? '';
-    // A name means an earlier feature, else an event value: derived features enter as they are computed.
-    for (const i of this.aggregateIndexes) data[this.names[i]!] = v[i];
-    for (const d of this.derived) {
-      let out: unknown;
-      try {
-        out = d.evaluate(data);
-      } catch {
-        out = undefined; // e.g. arithmetic on a missing text field: no value, like a division by zero
-      }
-      const value = typeof out === 'boolean' ? Number(out) : typeof out === 'number' && Number.isFinite(out) ? out : 0;
-      v[d.index] = value;
-      data[this.names[d.index]!] = value;
     }
   }
 }
