@@ -1,12 +1,13 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
 import { eventTimeOptions, type Config } from '../config/index.ts';
-import { loadFeatureSet } from '../features/index.ts';
-import { decisionIdFor, parsePublishedDecision, publishDecision } from '../contracts/index.ts';
+import { decisionIdFor, parsePublishedDecision, publishDecision, type RtdsEvent } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
+import { loadFeatureSet, type FeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, Processor, type ProcessorOutput } from '../process/index.ts';
-import { DecisionSink, loadPartitionHistory, openDatabase, type Database, type DeadLetter } from '../store/index.ts';
+import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter } from '../store/index.ts';
+import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import { buildServer } from '../api/server.ts';
 import { LiveTraffic } from './live-traffic.ts';
@@ -116,6 +117,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
           onRestored: (partition: number, events: number, ms: number) => logger.info({ partition, events, ms: Math.round(ms) }, 'partition state restored from the store'),
         };
   const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, history);
+  if (roles.processor && transport.kind === 'embedded') await restoreEmbedded(db, pipeline, featureSet, config, logger);
   // Any producer can write to the topic: a record that is not a decision is skipped, not fatal.
   const following = followTopic
     ? await transport.followDecisions!((value) => {
@@ -177,4 +179,23 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     })());
 
   return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, lag: () => processor.lag(), stop };
+}
+
+/**
+ * The embedded log lives in memory, so after a restart each partition's state is rebuilt from the
+ * events the store holds, run after run in log order, back as far as any value can reach.
+ */
+async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, features: FeatureSet, config: Config, logger: Logger): Promise<void> {
+  const started = performance.now();
+  const reach = config.maxOutOfOrdernessMs + config.allowedLatenessMs + Math.max(features.reachMs, config.dedupeWindowMs);
+  const events = await loadEmbeddedHistory(db, (latest) => latest - reach);
+  const byPartition = new Map<number, RtdsEvent[]>();
+  for (const e of events) {
+    const p = partitionFor(e.user_id, config.partitions);
+    let list = byPartition.get(p);
+    if (list === undefined) byPartition.set(p, (list = []));
+    list.push(e);
+  }
+  for (const [p, list] of byPartition) pipeline.restore(p, list, 0);
+  if (events.length > 0) logger.info({ events: events.length, partitions: byPartition.size, ms: Math.round(performance.now() - started) }, 'feature state restored from the store');
 }

@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../config/index.ts';
 import type { PublishedDecision, RtdsEvent } from '../contracts/index.ts';
 import type { Logger } from '../observe/index.ts';
-import type { DeadLetter } from '../store/index.ts';
+import { EMBEDDED_LOG, type DeadLetter } from '../store/index.ts';
 import { PartitionedLog } from '../transport/embedded/partitioned-log.ts';
 import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
 import { KafkaRecordSource } from '../transport/kafka/kafka-source.ts';
@@ -46,7 +46,8 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
     logger.error({ err }, 'Kafka batch or fetch failed; rejoining the group to read from the committed offsets (state is restored where it ran ahead)');
   if (config.kafkaBrokers === undefined) {
     const log = new PartitionedLog(config.partitions);
-    return { kind: 'embedded', eventsLog: 'embedded', producer: log, source: () => log.consumer(PROCESSOR_CONSUMER_GROUP), sideOutputs: undefined, close: async () => undefined };
+    // Each run's log starts at offset 0 again: the start time tells the runs apart in the store.
+    return { kind: 'embedded', eventsLog: `${EMBEDDED_LOG}@${new Date().toISOString()}`, producer: log, source: () => log.consumer(PROCESSOR_CONSUMER_GROUP), sideOutputs: undefined, close: async () => undefined };
   }
   const brokers = config.kafkaBrokers.split(',').map((b) => b.trim());
   const topics = topicNames(config.kafkaTopicPrefix);

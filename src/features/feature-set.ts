@@ -117,8 +117,11 @@ export class FeatureSet {
   readonly columns: readonly FeatureColumn[];
   /** Changes whenever a spec changes: models record it and refuse vectors of another set. */
   readonly version: string;
-  /** The longest a window reaches back: state older than this behind the earliest admitted time is gone. */
-  readonly horizonMs: number;
+  /**
+   * How far behind the earliest admitted time an event can still matter (a window and its
+   * partly filled tile): events older than that no longer change any value.
+   */
+  reachMs = 0;
   private readonly kinds: EntityKind[] = [];
   private readonly derived: DerivedFeatures;
 
@@ -133,7 +136,6 @@ export class FeatureSet {
     });
     this.derived = new DerivedFeatures(specs);
     this.plan(aggregates);
-    this.horizonMs = Math.max(0, ...this.kinds.flatMap((k) => k.groups.map((g) => g.window.horizonMs)));
   }
 
   /**
@@ -185,6 +187,7 @@ export class FeatureSet {
     for (const kind of this.kinds) {
       const gone = kind.groups.map((g) => g.window.horizonMs + g.window.slotMs);
       kind.reach = Math.max(...gone);
+      this.reachMs = Math.max(this.reachMs, kind.reach);
       kind.firstGone = Math.min(...gone);
       kind.distinct = kind.groups.some((g) => g.window.layout.distinct);
     }

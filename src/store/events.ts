@@ -59,6 +59,25 @@ export async function loadPartitionHistory(db: Queryable, log: string, partition
   return rows.map((row) => ({ ...fromRow(row), event_time: Math.round(row.event_time) }) as unknown as RtdsEvent);
 }
 
+/**
+ * The events stored from every run of the embedded log (topics `embedded@<start time>`) with an
+ * event time at or after `since`, run by run and in log order within each: how an embedded
+ * processor rebuilds its state after a restart. `since` gets the latest event time stored.
+ */
+export async function loadEmbeddedHistory(db: Queryable, since: (latest: number) => number): Promise<RtdsEvent[]> {
+  const [latest] = await db.query<{ t: number | null }>(`SELECT (extract(epoch FROM max(timestamp)) * 1000)::float8 AS t FROM events WHERE log_topic LIKE '${EMBEDDED_LOG}@%'`);
+  if (latest?.t === null || latest?.t === undefined) return [];
+  const rows = await db.query<EventRow & { event_time: number }>(
+    `SELECT ${CONTRACT_COLUMNS.join(', ')}, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time
+       FROM events WHERE log_topic LIKE '${EMBEDDED_LOG}@%' AND timestamp >= $1 ORDER BY log_topic, log_partition, log_offset`,
+    [new Date(since(latest.t))],
+  );
+  return rows.map((row) => ({ ...fromRow(row), event_time: Math.round(row.event_time) }) as unknown as RtdsEvent);
+}
+
+/** Name of the embedded log in `log_topic`, suffixed with `@` and the run's start time. */
+export const EMBEDDED_LOG = 'embedded';
+
 /** A row as the contract writes it: absent fields instead of nulls, timestamps as RFC 3339. */
 function fromRow(row: object): Record<string, unknown> {
   const out: Record<string, unknown> = {};
