@@ -2,7 +2,7 @@
 import { eventTimeOptions, type Config } from '../config/index.ts';
 import { decisionIdFor, parsePublishedDecision, publishDecision, type RtdsEvent } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
-import { loadFeatureSet, type FeatureSet } from '../features/index.ts';
+import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, Processor, type ProcessorOutput } from '../process/index.ts';
@@ -107,17 +107,19 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     // On Kafka the source commits offsets after this: the store and the topics have it all.
     ...(side === undefined ? {} : { durable: async () => void (await Promise.all([sink.flush(), side.settle()])) }),
   };
+  // How far behind its latest event a partition's history still changes a value: what a restore replays.
+  const historyReach = config.maxOutOfOrdernessMs + config.allowedLatenessMs + Math.max(featureSet.reachMs, config.dedupeWindowMs);
   // On Kafka a partition can arrive from another instance: its state is rebuilt from the events
   // the store holds for it (the store is the changelog; see README).
   const history =
     side === undefined
       ? undefined
       : {
-          load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset),
+          load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, historyReach),
           onRestored: (partition: number, events: number, ms: number) => logger.info({ partition, events, ms: Math.round(ms) }, 'partition state restored from the store'),
         };
   const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, history);
-  if (roles.processor && transport.kind === 'embedded') await restoreEmbedded(db, pipeline, featureSet, config, logger);
+  if (roles.processor && transport.kind === 'embedded') await restoreEmbedded(db, pipeline, historyReach, config, logger);
   // Any producer can write to the topic: a record that is not a decision is skipped, not fatal.
   const following = followTopic
     ? await transport.followDecisions!((value) => {
@@ -185,9 +187,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
  * The embedded log lives in memory, so after a restart each partition's state is rebuilt from the
  * events the store holds, run after run in log order, back as far as any value can reach.
  */
-async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, features: FeatureSet, config: Config, logger: Logger): Promise<void> {
+async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: number, config: Config, logger: Logger): Promise<void> {
   const started = performance.now();
-  const reach = config.maxOutOfOrdernessMs + config.allowedLatenessMs + Math.max(features.reachMs, config.dedupeWindowMs);
   const events = await loadEmbeddedHistory(db, (latest) => latest - reach);
   const byPartition = new Map<number, RtdsEvent[]>();
   for (const e of events) {

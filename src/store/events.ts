@@ -47,14 +47,16 @@ export function copyEvents(rows: readonly LoggedEvent[], log?: string): CopyStat
 
 /**
  * The events decided from one partition of `log` before `beforeOffset`, in offset order, as the
- * processor saw them. Stored before the offsets were committed, so this is the partition's
- * complete decided history.
+ * processor saw them — those with an event time within `reachMs` of the latest among them, since
+ * older ones no longer change any value. Stored before the offsets were committed, so nothing
+ * decided is missing.
  */
-export async function loadPartitionHistory(db: Queryable, log: string, partition: number, beforeOffset: number): Promise<RtdsEvent[]> {
+export async function loadPartitionHistory(db: Queryable, log: string, partition: number, beforeOffset: number, reachMs: number): Promise<RtdsEvent[]> {
   const rows = await db.query<EventRow & { event_time: number }>(
-    `SELECT ${CONTRACT_COLUMNS.join(', ')}, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time
-       FROM events WHERE log_topic = $1 AND log_partition = $2 AND log_offset < $3 ORDER BY log_offset`,
-    [log, partition, beforeOffset],
+    `WITH part AS (SELECT * FROM events WHERE log_topic = $1 AND log_partition = $2 AND log_offset < $3)
+     SELECT ${CONTRACT_COLUMNS.join(', ')}, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time
+       FROM part WHERE timestamp >= (SELECT max(timestamp) FROM part) - $4::float8 * interval '1 millisecond' ORDER BY log_offset`,
+    [log, partition, beforeOffset, reachMs],
   );
   return rows.map((row) => ({ ...fromRow(row), event_time: Math.round(row.event_time) }) as unknown as RtdsEvent);
 }

@@ -129,9 +129,11 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
         }
         await sink.close();
       }
-      const history = await loadPartitionHistory(db!, 'topic-a', 3, 2);
+      const history = await loadPartitionHistory(db!, 'topic-a', 3, 2, 60_000);
       assert.deepEqual(history.map((e) => e.event_id), ['e100', 'e101']);
       assert.equal(history[0]!.event_time, event(100).event_time);
+      // Only what is within reach of the latest event (101 s) is replayed.
+      assert.deepEqual((await loadPartitionHistory(db!, 'topic-a', 3, 2, 500)).map((e) => e.event_id), ['e101']);
     });
   });
 }
