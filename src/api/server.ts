@@ -6,6 +6,7 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { eventJsonSchema, labelJsonSchema, OUTCOMES, validateLabel, type Decision } from '../contracts/index.ts';
+import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest } from '../ingest/event-ingest.ts';
 import type { LiveSummary, Logger, PipelineMetrics } from '../observe/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, listDeadLetters, listDecisions, upsertLabels, type Database } from '../store/index.ts';
@@ -19,6 +20,8 @@ export interface ApiContext {
   metrics: PipelineMetrics;
   logger: Logger;
   decideTimeoutMs: number;
+  /** The feature set the processors compute. */
+  features: Pick<FeatureSet, 'version' | 'specs'>;
   /** The latest one-second summary. */
   summary(): LiveSummary;
   /** Write buffered rows now (a read-after-write for a re-sent event). */
@@ -92,6 +95,8 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   app.get('/readyz', { schema: { tags: ['ops'] } }, async (_req, reply) => (ctx.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' })));
   app.get('/metrics', { schema: { tags: ['ops'] } }, async (_req, reply) => reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics()));
   app.get('/api/v1/summary', { schema: { tags: ['ops'] } }, async () => ctx.summary());
+  // The features decisions are made from, as declared (docs/features.md): what `features` of an event mean.
+  app.get('/api/v1/features', { schema: { tags: ['ops'] } }, async () => ({ feature_set: ctx.features.version, features: ctx.features.specs }));
 
   const eventsBody = { anyOf: [eventJsonSchema, { type: 'array', items: eventJsonSchema, maxItems: 10_000 }] };
   app.post(

@@ -141,6 +141,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     latest = summarise();
     metrics.sinkPending.set(sink.pending);
   }, 1000);
+  if (roles.processor) metrics.measureState(() => pipeline.stateSize());
 
   let accepting = false;
   const server = roles.api
@@ -151,6 +152,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         metrics,
         logger,
         decideTimeoutMs: config.decideTimeoutMs,
+        features: featureSet,
         summary: () => latest,
         flush: () => sink.flush(),
         ready: () => accepting,

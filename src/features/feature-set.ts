@@ -69,20 +69,27 @@ export class FeatureState {
     this.cursors = new Array<number>(kinds).fill(0);
   }
 
-  /** Entities held (over all kinds) and their approximate bytes: the state's memory report. */
-  size(): { entities: number; bytes: number } {
+  /**
+   * Entities held (over all kinds) and their approximate bytes: the state's memory report. With
+   * `sample`, bytes are extrapolated from at most that many entities of each kind.
+   */
+  size(sample = Infinity): { entities: number; bytes: number } {
     let entities = 0;
     let bytes = 0;
     for (const map of this.entities) {
       entities += map.size;
+      let seen = 0;
+      let sampled = 0;
       for (const [key, entity] of map) {
-        bytes += 64 + key.length * 2 + 40 + entity.windows.length * 8;
+        if (seen++ === sample) break;
+        sampled += 64 + key.length * 2 + 40 + entity.windows.length * 8;
         entity.windows.forEach((w, i) => {
-          if (w !== undefined) bytes += windowBytes(w, entity.sets?.[i]);
+          if (w !== undefined) sampled += windowBytes(w, entity.sets?.[i]);
         });
       }
+      bytes += seen === 0 ? 0 : (sampled / Math.min(seen, map.size)) * map.size;
     }
-    return { entities, bytes };
+    return { entities, bytes: Math.round(bytes) };
   }
 }
 

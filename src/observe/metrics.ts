@@ -29,6 +29,8 @@ export class PipelineMetrics {
   readonly latency: Histogram;
   readonly lag: Gauge;
   readonly sinkPending: Gauge;
+  /** Measures the processor's keyed state when /metrics is scraped; none in a process without a processor. */
+  private stateSize: (() => { entities: number; bytes: number; eventIds: number }) | undefined;
   readonly sinkFlush: Histogram;
 
   // Rolling state for the summary: totals now vs at the previous tick, recent latencies.
@@ -54,8 +56,28 @@ export class PipelineMetrics {
     });
     this.lag = new Gauge({ name: 'rtds_consumer_lag_records', help: 'Records in the events log not yet processed', registers });
     this.sinkPending = new Gauge({ name: 'rtds_sink_pending_rows', help: 'Rows waiting for the next batched write', registers });
+    const measured = (pick: (s: { entities: number; bytes: number; eventIds: number }) => number): number | undefined => (this.stateSize === undefined ? undefined : pick(this.stateSize()));
+    const state = (name: string, help: string, pick: (s: { entities: number; bytes: number; eventIds: number }) => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          const value = measured(pick);
+          if (value !== undefined) this.set(value);
+        },
+      });
+    };
+    state('rtds_feature_state_entities', 'Entities (users, user+device, …) with feature state in this processor', (s) => s.entities);
+    state('rtds_feature_state_bytes', 'Approximate bytes of feature state in this processor (estimated from a sample of entities)', (s) => s.bytes);
+    state('rtds_dedupe_event_ids', 'Event ids remembered to skip re-sent events', (s) => s.eventIds);
     this.sinkFlush = new Histogram({ name: 'rtds_sink_flush_seconds', help: 'Duration of one batched write', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers });
   }
+  /** Report the processor's keyed state (entities, bytes, remembered ids) on each scrape. */
+  measureState(size: () => { entities: number; bytes: number; eventIds: number }): void {
+    this.stateSize = size;
+  }
+
 
   eventIn(source: string, n = 1): void {
     this.eventsIn.inc({ source }, n);

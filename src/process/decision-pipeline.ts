@@ -25,6 +25,8 @@ export interface PipelineOptions {
 }
 
 const SAFE_DEFAULT = new SafeDefaultScorer();
+/** Entities per kind and partition whose bytes are counted to estimate the state's size. */
+const STATE_SAMPLE = 200;
 
 export class DecisionPipeline {
   private readonly tasks = new Map<number, PartitionTask>();
@@ -55,6 +57,18 @@ export class DecisionPipeline {
 
   useEngine(engine: DecisionEngine): void {
     this.engine = engine;
+  }
+
+  /** The keyed state over all partitions: entities, approximate bytes (sampled), event ids remembered. */
+  stateSize(): { entities: number; bytes: number; eventIds: number } {
+    const total = { entities: 0, bytes: 0, eventIds: 0 };
+    for (const task of this.tasks.values()) {
+      const s = task.size(STATE_SAMPLE);
+      total.entities += s.entities;
+      total.bytes += s.bytes;
+      total.eventIds += s.eventIds;
+    }
+    return total;
   }
 
   /** Whether the state of `partition` is missing or stale for a batch starting at `offset`. */

@@ -44,8 +44,8 @@ export class PartitionTask {
     return { vector, late };
   }
 
-  /** Entities in the feature state, their approximate bytes, and event ids remembered. */
-  size(): { entities: number; bytes: number; eventIds: number } {
-    return { ...this.state.size(), eventIds: this.recent.size };
+  /** Entities in the feature state, their approximate bytes (from a sample when given), and event ids remembered. */
+  size(sample?: number): { entities: number; bytes: number; eventIds: number } {
+    return { ...this.state.size(sample), eventIds: this.recent.size };
   }
 }

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
 import { openDatabase } from '../../src/store/index.ts';
 
 const T0 = Date.parse('2026-11-26T09:00:00Z');
@@ -134,6 +135,17 @@ describe('the embedded app over HTTP', () => {
     assert.match(text, /rtds_dead_letters_total\{source="http"\} 4/);
     assert.match(text, /rtds_decisions_total\{decision="rejected",event_type="transaction"\} [1-9]/);
     assert.match(text, /rtds_decision_latency_seconds_bucket/);
+    // Measured at the scrape: 17 users, in each entity kind of the default set that their events reach.
+    const entities = Number(/rtds_feature_state_entities (\d+)/.exec(text)?.[1]);
+    assert.ok(entities >= 17 && entities <= 3 * 18, `${entities} entities`);
+    const bytes = Number(/rtds_feature_state_bytes (\d+)/.exec(text)?.[1]);
+    assert.ok(bytes > entities * 50 && bytes < entities * 20_000, `${bytes} bytes for ${entities} entities`);
+  });
+
+  it('lists the feature set decisions are made from', async () => {
+    const body = (await (await fetch(`${app.url}/api/v1/features`)).json()) as { feature_set: string; features: { name: string }[] };
+    assert.equal(body.feature_set, DEFAULT_FEATURE_SET.version);
+    assert.deepEqual(body.features.map((f) => f.name), [...DEFAULT_FEATURE_SET.names]);
   });
 
   it('accepts labels and refuses malformed ones', async () => {
