@@ -308,6 +308,15 @@ export class SessionWindows implements WindowKind {
     const s = h.windows[at] ?? [];
     const sets = h.sets?.[at] ?? (this.layout.distinct ? [] : undefined);
     const [from, to] = this.touching(s, time);
+    if (to - from === 1) {
+      // The common case: the event joins one run, which grows in place.
+      const o = from * stride;
+      if (time < s[o]!) s[o] = time;
+      if (time > s[o + 1]!) s[o + 1] = time;
+      this.layout.add(s, o + 2, time, seq, value);
+      if (distinct !== undefined) sets?.[from]!.add(distinct);
+      return;
+    }
     const run = [time, time, ...this.layout.empty];
     const set = sets === undefined ? undefined : new DistinctValues();
     for (let i = from; i < to; i++) {
