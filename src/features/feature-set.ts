@@ -45,7 +45,6 @@ interface EntityKind {
   distinct: boolean;
 }
 
-
 /**
  * An entity's windows, one per group of its kind (undefined until an event joins it), the
  * distinct sets of those that count distinct values, and its latest event time.
@@ -81,13 +80,14 @@ export class FeatureState {
       let seen = 0;
       let sampled = 0;
       for (const [key, entity] of map) {
-        if (seen++ === sample) break;
+        if (seen === sample) break;
+        seen++;
         sampled += 64 + key.length * 2 + 40 + entity.windows.length * 8;
         entity.windows.forEach((w, i) => {
           if (w !== undefined) sampled += windowBytes(w, entity.sets?.[i]);
         });
       }
-      bytes += seen === 0 ? 0 : (sampled / Math.min(seen, map.size)) * map.size;
+      bytes += seen === 0 ? 0 : (sampled / seen) * map.size;
     }
     return { entities, bytes: Math.round(bytes) };
   }

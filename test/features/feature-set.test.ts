@@ -289,6 +289,10 @@ describe('feature state', () => {
     assert.equal(state.size().entities, 100);
     const bytesPerEntity = state.size().bytes / 100;
     assert.ok(bytesPerEntity > 0 && bytesPerEntity < 1024, `${bytesPerEntity} bytes per entity`);
+    // Alike entities: ten of them tell the size of all within the keys' length differences.
+    const sampled = state.size(10);
+    assert.equal(sampled.entities, 100);
+    assert.ok(Math.abs(sampled.bytes - state.size().bytes) <= 0.02 * state.size().bytes, `sampled ${sampled.bytes} vs ${state.size().bytes}`);
     // Two hours later one user is active; the others' windows are out of reach and go.
     for (let i = 0; i < 100; i++) feed(ev(1000 + i, 2 * 3600 + i, { user_id: 'u0' }));
     assert.equal(state.size().entities, 1);
