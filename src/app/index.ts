@@ -71,6 +71,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     // One PGlite connection runs one transaction at a time.
     concurrency: db.kind === 'pglite' ? 1 : config.sinkConcurrency,
     log: transport.eventsLog,
+    featureSet: featureSet.version,
     onFlush: ({ ms }) => metrics.sinkFlush.observe(ms / 1000),
     onError: (err) => logger.error({ err }, 'store write failed; the batch is kept and retried'),
   });
@@ -91,7 +92,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   };
   const output: ProcessorOutput = {
     decided(event, decision, features, position) {
-      sink.write({ event, decision: { ...decision, features, feature_set: pipeline.featureSetVersion }, position });
+      sink.write({ event, decision, features, position });
       const published = publishDecision(event, decision);
       side?.decided(event, published);
       if (!followTopic) feed.publish(published);
@@ -107,19 +108,17 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     // On Kafka the source commits offsets after this: the store and the topics have it all.
     ...(side === undefined ? {} : { durable: async () => void (await Promise.all([sink.flush(), side.settle()])) }),
   };
-  // How far behind its latest event a partition's history still changes a value: what a restore replays.
-  const historyReach = config.maxOutOfOrdernessMs + config.allowedLatenessMs + Math.max(featureSet.reachMs, config.dedupeWindowMs);
   // On Kafka a partition can arrive from another instance: its state is rebuilt from the events
   // the store holds for it (the store is the changelog; see README).
   const history =
     side === undefined
       ? undefined
       : {
-          load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, historyReach),
+          load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, pipeline.restoreReachMs),
           onRestored: (partition: number, events: number, ms: number) => logger.info({ partition, events, ms: Math.round(ms) }, 'partition state restored from the store'),
         };
   const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, history);
-  if (roles.processor && transport.kind === 'embedded') await restoreEmbedded(db, pipeline, historyReach, config, logger);
+  if (roles.processor && transport.kind === 'embedded') await restoreEmbedded(db, pipeline, config, logger);
   // Any producer can write to the topic: a record that is not a decision is skipped, not fatal.
   const following = followTopic
     ? await transport.followDecisions!((value) => {
@@ -189,9 +188,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
  * The embedded log lives in memory, so after a restart each partition's state is rebuilt from the
  * events the store holds, run after run in log order, back as far as any value can reach.
  */
-async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: number, config: Config, logger: Logger): Promise<void> {
+async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, config: Config, logger: Logger): Promise<void> {
   const started = performance.now();
-  const events = await loadEmbeddedHistory(db, (latest) => latest - reach);
+  const events = await loadEmbeddedHistory(db, pipeline.restoreReachMs);
   const byPartition = new Map<number, RtdsEvent[]>();
   for (const e of events) {
     const p = partitionFor(e.user_id, config.partitions);

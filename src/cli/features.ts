@@ -1,12 +1,12 @@
 // `rtds features`: the feature matrix of a labelled history, computed by the processor's own step — the input to training.
-import { createReadStream, createWriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { eventTimeOptions, loadConfig } from '../config/index.ts';
 import { validateEvent, validateLabel, type RtdsEvent } from '../contracts/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { replayFeatures } from '../process/index.ts';
+import { LineSink } from './line-sink.ts';
 
 const HELP = `rtds features — the feature matrix of a history, as the processor computes it
 
@@ -72,23 +72,17 @@ export async function runFeatures(args: string[]): Promise<void> {
   events.sort((a, b) => a.event_time - b.event_time);
   const rows = replayFeatures(events, features, eventTimeOptions(config));
 
-  const out = values.out === undefined ? process.stdout : createWriteStream(values.out);
-  const write = async (text: string): Promise<void> => {
-    if (!out.write(text)) await once(out, 'drain');
-  };
-  await write(['event_id', 'event_time', 'late', 'is_fraud', ...features.names].map(csvField).join(',') + '\n');
+  const out = new LineSink(values.out ?? '-');
+  await out.write(['event_id', 'event_time', 'late', 'is_fraud', ...features.names].map(csvField).join(',') + '\n');
   let fraud = 0;
   let labelled = 0;
   for (const { event, vector, late } of rows) {
     const label = labels.get(event.event_id);
     if (label !== undefined) labelled++;
     if (label === true) fraud++;
-    await write(`${csvField(event.event_id)},${new Date(event.event_time).toISOString()},${late ? 1 : 0},${label === undefined ? '' : label ? 1 : 0},${Array.from(vector).join(',')}\n`);
+    await out.write(`${csvField(event.event_id)},${new Date(event.event_time).toISOString()},${late ? 1 : 0},${label === undefined ? '' : label ? 1 : 0},${Array.from(vector).join(',')}\n`);
   }
-  if (out !== process.stdout) {
-    out.end();
-    await once(out, 'finish');
-  }
+  await out.close();
   process.stderr.write(
     `rtds features: ${rows.length} rows × ${features.names.length} features (${features.version}) in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
       `${invalid} invalid lines skipped, ${events.length - rows.length} re-sent events skipped, ${labelled} labelled (${fraud} fraud)\n`,

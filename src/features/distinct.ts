@@ -53,42 +53,39 @@ export class DistinctValues {
   private sketch: Uint8Array | undefined;
 
   add(value: string): void {
-    if (this.exact !== undefined) {
-      if (this.exact.includes(value)) return;
-      this.exact.push(value);
-      if (this.exact.length > DISTINCT_EXACT_LIMIT) {
-        this.sketch = new Uint8Array(M);
-        for (const v of this.exact) addToSketch(this.sketch, v);
-        this.exact = undefined;
-      }
-    } else {
-      addToSketch(this.sketch!, value);
-    }
+    if (this.exact === undefined) return addToSketch(this.sketch!, value);
+    if (this.exact.includes(value)) return;
+    this.exact.push(value);
+    if (this.exact.length > DISTINCT_EXACT_LIMIT) this.toSketch();
   }
 
   merge(other: DistinctValues): void {
-    if (other.exact !== undefined) for (const v of other.exact) this.add(v);
-    else {
-      if (this.sketch === undefined) {
-        this.sketch = new Uint8Array(M);
-        for (const v of this.exact!) addToSketch(this.sketch, v);
-        this.exact = undefined;
-      }
-      const theirs = other.sketch!;
-      for (let i = 0; i < M; i++) if (theirs[i]! > this.sketch[i]!) this.sketch[i] = theirs[i]!;
+    if (other.exact !== undefined) {
+      for (const v of other.exact) this.add(v);
+      return;
     }
+    const mine = this.sketch ?? this.toSketch();
+    const theirs = other.sketch!;
+    for (let i = 0; i < M; i++) if (theirs[i]! > mine[i]!) mine[i] = theirs[i]!;
   }
 
   /** Exact while every tile involved stayed under the limit; an estimate otherwise. */
   static countOf(parts: readonly DistinctValues[]): number {
     if (parts.length === 1 && parts[0]!.exact !== undefined) return parts[0]!.exact.length;
     if (parts.every((p) => p.exact !== undefined)) return DistinctValues.unionSize(parts);
-    const registers = new Uint8Array(M);
-    for (const p of parts) {
-      if (p.exact !== undefined) for (const v of p.exact) addToSketch(registers, v);
-      else for (let i = 0; i < M; i++) if (p.sketch![i]! > registers[i]!) registers[i] = p.sketch![i]!;
-    }
+    const all = new DistinctValues();
+    const registers = all.toSketch();
+    for (const p of parts) all.merge(p);
     return Math.round(estimate(registers));
+  }
+
+  /** From the exact list to a sketch of the same values. */
+  private toSketch(): Uint8Array {
+    const sketch = new Uint8Array(M);
+    for (const v of this.exact!) addToSketch(sketch, v);
+    this.exact = undefined;
+    this.sketch = sketch;
+    return sketch;
   }
 
   private static unionSize(parts: readonly DistinctValues[]): number {

@@ -35,10 +35,7 @@ interface Group {
 interface EntityKind {
   fields: readonly (keyof RtdsEvent)[];
   groups: Group[];
-  /**
-   * After its latest event an entity's windows all become unreachable within `reach`, and
-   * the first of them within `firstGone` (window plus one hop, for the tile being filled).
-   */
+  /** After its latest event an entity's windows all become unreachable within `reach`, and the first of them within `firstGone`. */
   reach: number;
   firstGone: number;
   /** Whether any of its groups counts distinct values. */
@@ -128,7 +125,7 @@ export class FeatureSet {
    * How far behind the earliest admitted time an event can still matter (a window and its
    * partly filled tile): events older than that no longer change any value.
    */
-  reachMs = 0;
+  readonly reachMs: number;
   private readonly kinds: EntityKind[] = [];
   private readonly derived: DerivedFeatures;
 
@@ -143,6 +140,7 @@ export class FeatureSet {
     });
     this.derived = new DerivedFeatures(specs);
     this.plan(aggregates);
+    this.reachMs = Math.max(0, ...this.kinds.map((k) => k.reach));
   }
 
   /**
@@ -151,7 +149,7 @@ export class FeatureSet {
    * tallies keep just what its features read.
    */
   private plan(aggregates: readonly [AggregateFeatureSpec, number][]): void {
-    const members = new Map<string, { spec: AggregateFeatureSpec; field: string | undefined; outputs: Output[]; aggregations: Set<Aggregation> }>();
+    const members = new Map<string, { spec: AggregateFeatureSpec; filter: [string, string[]][]; field: string | undefined; outputs: Output[]; aggregations: Set<Aggregation> }>();
     const byBase = new Map<string, string>();
     for (const [spec, index] of aggregates) {
       const filter = Object.entries(spec.filter ?? {}).sort(([a], [b]) => a.localeCompare(b));
@@ -160,7 +158,7 @@ export class FeatureSet {
       const key = spec.field === undefined ? (byBase.get(base) ?? `${base}|`) : `${base}|${spec.aggregate === 'distinct' ? 'distinct ' : ''}${spec.field}`;
       let group = members.get(key);
       if (group === undefined) {
-        group = { spec, field: undefined, outputs: [], aggregations: new Set() };
+        group = { spec, filter, field: undefined, outputs: [], aggregations: new Set() };
         members.set(key, group);
         if (!byBase.has(base)) byBase.set(base, key);
       }
@@ -169,7 +167,7 @@ export class FeatureSet {
       group.aggregations.add(spec.aggregate);
     }
     const kinds = new Map<string, EntityKind>();
-    for (const { spec, field, outputs, aggregations } of members.values()) {
+    for (const { spec, filter, field, outputs, aggregations } of members.values()) {
       const entityKey = JSON.stringify(spec.entity);
       let kind = kinds.get(entityKey);
       if (kind === undefined) {
@@ -182,7 +180,7 @@ export class FeatureSet {
       const previousOnly = (o: Output): boolean => o.kind === 'last' || o.kind === 'time_since_last';
       kind.groups.push({
         slot: kind.groups.length,
-        filter: Object.entries(spec.filter ?? {}).map(([f, values]) => ({ field: f as keyof RtdsEvent, values: new Set(values) })),
+        filter: filter.map(([f, values]) => ({ field: f as keyof RtdsEvent, values: new Set(values) })),
         window: windowKind(spec.window, layout),
         field: field as keyof RtdsEvent | undefined,
         numeric,
@@ -192,10 +190,9 @@ export class FeatureSet {
       });
     }
     for (const kind of this.kinds) {
-      const gone = kind.groups.map((g) => g.window.horizonMs + g.window.slotMs);
-      kind.reach = Math.max(...gone);
-      this.reachMs = Math.max(this.reachMs, kind.reach);
-      kind.firstGone = Math.min(...gone);
+      const reaches = kind.groups.map((g) => g.window.reachMs);
+      kind.reach = Math.max(...reaches);
+      kind.firstGone = Math.min(...reaches);
       kind.distinct = kind.groups.some((g) => g.window.layout.distinct);
     }
   }
@@ -311,7 +308,7 @@ function entityKey(event: RtdsEvent, fields: readonly (keyof RtdsEvent)[]): stri
 /** Remove the windows that the entity's latest event no longer reaches: a comparison each. */
 function dropUnreachable(kind: EntityKind, entity: EntityWindows, earliest: number): void {
   for (const g of kind.groups) {
-    if (entity.windows[g.slot] !== undefined && entity.latest + g.window.horizonMs + g.window.slotMs <= earliest) {
+    if (entity.windows[g.slot] !== undefined && entity.latest + g.window.reachMs <= earliest) {
       entity.windows[g.slot] = undefined;
       if (entity.sets !== undefined) entity.sets[g.slot] = undefined;
     }

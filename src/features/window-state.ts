@@ -2,6 +2,17 @@
 import { DistinctValues } from './distinct.ts';
 import type { Aggregation, WindowSpec } from './spec.ts';
 
+/** Whether (time, seq) comes after the (time, seq) pair stored at `d[at]`, `d[at + 1]`: event time first, then arrival. */
+function later(time: number, seq: number, d: ArrayLike<number>, at: number): boolean {
+  return time > d[at]! || (time === d[at] && seq > d[at + 1]!);
+}
+
+/** Copy the `width` numbers at `s[from]` (a time, a seq, then any value) over `d[at]` when they are later. */
+function takeIfLater(d: number[] | Float64Array, at: number, s: ArrayLike<number>, from: number, width: number): void {
+  if (!later(s[from]!, s[from + 1]!, d, at)) return;
+  for (let k = 0; k < width; k++) d[at + k] = s[from + k]!;
+}
+
 /**
  * Which running aggregates a tally keeps, as offsets into its slot of numbers (-1: not kept).
  * Derived from the aggregations of the features sharing the state, so a count-only window keeps
@@ -57,12 +68,9 @@ export class TallyLayout {
   /** Add one event to the tally at `d[o…]`. */
   add(d: number[] | Float64Array, o: number, time: number, seq: number, value: number | undefined): void {
     d[o]!++;
-    if (this.latest >= 0) {
-      const l = o + this.latest;
-      if (time > d[l]! || (time === d[l] && seq > d[l + 1]!)) {
-        d[l] = time;
-        d[l + 1] = seq;
-      }
+    if (this.latest >= 0 && later(time, seq, d, o + this.latest)) {
+      d[o + this.latest] = time;
+      d[o + this.latest + 1] = seq;
     }
     if (value === undefined || this.n < 0) return;
     const n = ++d[o + this.n]!;
@@ -76,27 +84,17 @@ export class TallyLayout {
     }
     if (this.min >= 0 && value < d[o + this.min]!) d[o + this.min] = value;
     if (this.max >= 0 && value > d[o + this.max]!) d[o + this.max] = value;
-    if (this.last >= 0) {
-      const l = o + this.last;
-      if (time > d[l]! || (time === d[l] && seq > d[l + 1]!)) {
-        d[l] = time;
-        d[l + 1] = seq;
-        d[l + 2] = value;
-      }
+    if (this.last >= 0 && later(time, seq, d, o + this.last)) {
+      d[o + this.last] = time;
+      d[o + this.last + 1] = seq;
+      d[o + this.last + 2] = value;
     }
   }
 
   /** Merge the tally at `s[so…]` into the one at `d[o…]`. */
   merge(d: number[] | Float64Array, o: number, s: readonly number[] | Float64Array, so: number): void {
     d[o]! += s[so]!;
-    if (this.latest >= 0) {
-      const l = o + this.latest;
-      const sl = so + this.latest;
-      if (s[sl]! > d[l]! || (s[sl] === d[l] && s[sl + 1]! > d[l + 1]!)) {
-        d[l] = s[sl]!;
-        d[l + 1] = s[sl + 1]!;
-      }
-    }
+    if (this.latest >= 0) takeIfLater(d, o + this.latest, s, so + this.latest, 2);
     if (this.n < 0) return;
     const nb = s[so + this.n]!;
     if (nb === 0) return;
@@ -114,15 +112,7 @@ export class TallyLayout {
     }
     if (this.min >= 0 && s[so + this.min]! < d[o + this.min]!) d[o + this.min] = s[so + this.min]!;
     if (this.max >= 0 && s[so + this.max]! > d[o + this.max]!) d[o + this.max] = s[so + this.max]!;
-    if (this.last >= 0) {
-      const l = o + this.last;
-      const sl = so + this.last;
-      if (s[sl]! > d[l]! || (s[sl] === d[l] && s[sl + 1]! > d[l + 1]!)) {
-        d[l] = s[sl]!;
-        d[l + 1] = s[sl + 1]!;
-        d[l + 2] = s[sl + 2]!;
-      }
-    }
+    if (this.last >= 0) takeIfLater(d, o + this.last, s, so + this.last, 3);
   }
 
   /** An aggregation of the tally at `d[o…]`, read at event time `t`; undefined when there is nothing to aggregate. */
@@ -192,10 +182,11 @@ function spliced<T>(a: T[], start: number, count: number, insert: readonly T[]):
 /** The behaviour of one window kind over an entity's slots: add an event, read the window at a time, forget the past. */
 export interface WindowKind {
   readonly layout: TallyLayout;
-  /** How far before the earliest admissible event time the window reaches. */
-  readonly horizonMs: number;
-  /** Time one slot spans beyond an event in it (a tile's hop; 0 for a session run). */
-  readonly slotMs: number;
+  /**
+   * How far behind an entity's latest event in it the window is still read: its length, plus
+   * the hop of the tile that event filled (a session run ends at its latest event).
+   */
+  readonly reachMs: number;
   add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void;
   /**
    * Merge into `into` the window the event at `t` falls in (that event included only if added),
@@ -222,8 +213,7 @@ function dropFront(h: WindowHolder, at: number, drop: number, stride: number): v
 /** Tumbling and hopping windows: one tally per hop-long tile; slot = [tile index, …tally]. */
 export class TiledWindows implements WindowKind {
   private readonly stride: number;
-  readonly horizonMs: number;
-  readonly slotMs: number;
+  readonly reachMs: number;
 
   constructor(
     readonly layout: TallyLayout,
@@ -231,8 +221,7 @@ export class TiledWindows implements WindowKind {
     private readonly hops: number,
   ) {
     this.stride = 1 + layout.size;
-    this.horizonMs = hop * hops;
-    this.slotMs = hop;
+    this.reachMs = hop * (hops + 1);
   }
 
   add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void {
@@ -281,16 +270,14 @@ export class TiledWindows implements WindowKind {
 /** Session windows: runs of events less than `gap` apart, merged when an event bridges two; slot = [start, end, …tally]. */
 export class SessionWindows implements WindowKind {
   private readonly stride: number;
-  readonly horizonMs: number;
-  readonly slotMs: number;
+  readonly reachMs: number;
 
   constructor(
     readonly layout: TallyLayout,
     private readonly gap: number,
   ) {
     this.stride = 2 + layout.size;
-    this.horizonMs = gap;
-    this.slotMs = 0;
+    this.reachMs = gap;
   }
 
   /** Runs [from, to) an event at `t` joins: start − gap < t < end + gap. Runs are a gap or more apart. */

@@ -42,8 +42,10 @@ export class DecisionPipeline {
     return this.scorers[0]?.version ?? null;
   }
 
-  get featureSetVersion(): string {
-    return this.options.features.version;
+  /** How far behind a partition's latest event its history still changes a value: what a restore replays. */
+  get restoreReachMs(): number {
+    const { maxOutOfOrdernessMs, allowedLatenessMs, dedupeWindowMs } = this.options.eventTime;
+    return maxOutOfOrdernessMs + allowedLatenessMs + Math.max(this.options.features.reachMs, dedupeWindowMs);
   }
 
   get rulesVersion(): string {

@@ -7,9 +7,8 @@ import { insertDeadLetters, type DeadLetter } from './dead-letters.ts';
 import { copyDecisions, insertDecisions, type DecisionRecord } from './decisions.ts';
 import { copyEvents, insertEvents } from './events.ts';
 
-export interface DecidedEvent {
+export interface DecidedEvent extends DecisionRecord {
   event: RtdsEvent;
-  decision: DecisionRecord;
   position?: LogPosition;
 }
 
@@ -20,6 +19,8 @@ export interface SinkOptions {
   concurrency: number;
   /** Name of the log (topic) the events' positions refer to. */
   log?: string;
+  /** Version of the feature set the decisions' vectors come from. */
+  featureSet?: string;
   /** Called after each successful flush with the decided events and dead letters written. */
   onFlush?: (written: { rows: number; deadLetters: number; ms: number }) => void;
   onError?: (err: unknown) => void;
@@ -137,10 +138,10 @@ export class DecisionSink {
         try {
           // COPY first: new rows are the rule. One stored before (a batch replayed after a failure)
           // fails the whole COPY, and the batch is written again skipping what exists.
-          await this.db.batch([copyEvents(decided, this.options.log), copyDecisions(decided.map((d) => d.decision)), ...letterRows]);
+          await this.db.batch([copyEvents(decided, this.options.log), copyDecisions(decided, this.options.featureSet), ...letterRows]);
         } catch (err) {
           if (!isUniqueViolation(err)) throw err;
-          await this.db.batch([insertEvents(decided, this.options.log), insertDecisions(decided.map((d) => d.decision)), ...letterRows]);
+          await this.db.batch([insertEvents(decided, this.options.log), insertDecisions(decided, this.options.featureSet), ...letterRows]);
         }
         this.options.onFlush?.({ rows: decided.length, deadLetters: letters.length, ms: performance.now() - started });
         return;

@@ -7,10 +7,10 @@ import type { CopyStatement, Statement } from './statement.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
-/** A decision with the feature vector it was made from, and that vector's feature set version. */
-export interface DecisionRecord extends Decision {
+/** A decision with the feature vector it was made from. */
+export interface DecisionRecord {
+  decision: Decision;
   features?: Float64Array;
-  feature_set?: string;
 }
 
 /** A decision as read back: features by name when this build knows their layout. */
@@ -34,9 +34,12 @@ function decodeFeatures(bytes: Uint8Array, featureSet: string | null): Record<st
 
 const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'degraded'];
 
-/** Insert decisions; a decision id already stored is kept, so a re-sent event has one decision. */
-export function insertDecisions(decisions: readonly DecisionRecord[]): Statement {
-  const rows = decisions.map((d) => ({ ...d, features: d.features === undefined ? null : encodeFeatures(d.features), feature_set: d.features === undefined ? null : (d.feature_set ?? null) }));
+/**
+ * Insert decisions; a decision id already stored is kept, so a re-sent event has one decision.
+ * `featureSet` is the version of the feature vectors, stored to read them back by name.
+ */
+export function insertDecisions(records: readonly DecisionRecord[], featureSet?: string): Statement {
+  const rows = records.map(({ decision, features }) => ({ ...decision, features: features === undefined ? null : encodeFeatures(features), feature_set: features === undefined ? null : (featureSet ?? null) }));
   return {
     sql: `INSERT INTO decisions (${DECISION_COLUMNS.join(', ')})
        SELECT ${DECISION_COLUMNS.join(', ')}
@@ -47,14 +50,13 @@ export function insertDecisions(decisions: readonly DecisionRecord[]): Statement
   };
 }
 
-
 /** The same rows as `insertDecisions` by COPY: several times faster, but it fails whole if one decision id is already stored. */
-export function copyDecisions(decisions: readonly DecisionRecord[]): CopyStatement {
+export function copyDecisions(records: readonly DecisionRecord[], featureSet?: string): CopyStatement {
   let text = '';
-  for (const d of decisions) {
-    const features = d.features === undefined ? null : encodeFeatures(d.features);
+  for (const { decision: d, features: vector } of records) {
+    const features = vector === undefined ? null : encodeFeatures(vector);
     text += copyLine([
-      d.decision_id, d.event_id, d.decision, d.risk_score, d.reason, JSON.stringify(d.reasons), features, features === null ? null : (d.feature_set ?? null),
+      d.decision_id, d.event_id, d.decision, d.risk_score, d.reason, JSON.stringify(d.reasons), features, features === null ? null : (featureSet ?? null),
       d.timestamp, d.processing_time_ms, d.model_version, d.rules_version, d.late, d.degraded,
     ]);
   }

@@ -45,40 +45,40 @@ export function copyEvents(rows: readonly LoggedEvent[], log?: string): CopyStat
   return { copyInto: 'events', columns: EVENT_COLUMNS, text };
 }
 
-/**
- * The events decided from one partition of `log` before `beforeOffset`, in offset order, as the
- * processor saw them — those with an event time within `reachMs` of the latest among them, since
- * older ones no longer change any value. Stored before the offsets were committed, so nothing
- * decided is missing.
- */
-export async function loadPartitionHistory(db: Queryable, log: string, partition: number, beforeOffset: number, reachMs: number): Promise<RtdsEvent[]> {
-  const rows = await db.query<EventRow & { event_time: number }>(
-    `WITH part AS (SELECT * FROM events WHERE log_topic = $1 AND log_partition = $2 AND log_offset < $3)
-     SELECT ${CONTRACT_COLUMNS.join(', ')}, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time
-       FROM part WHERE timestamp >= (SELECT max(timestamp) FROM part) - $4::float8 * interval '1 millisecond' ORDER BY log_offset`,
-    [log, partition, beforeOffset, reachMs],
-  );
-  return rows.map((row) => ({ ...fromRow(row), event_time: Math.round(row.event_time) }) as unknown as RtdsEvent);
-}
-
-/**
- * The events stored from every run of the embedded log (topics `embedded@<start time>`) with an
- * event time at or after `since`, run by run and in log order within each: how an embedded
- * processor rebuilds its state after a restart. `since` gets the latest event time stored.
- */
-export async function loadEmbeddedHistory(db: Queryable, since: (latest: number) => number): Promise<RtdsEvent[]> {
-  const [latest] = await db.query<{ t: number | null }>(`SELECT (extract(epoch FROM max(timestamp)) * 1000)::float8 AS t FROM events WHERE log_topic LIKE '${EMBEDDED_LOG}@%'`);
-  if (latest?.t === null || latest?.t === undefined) return [];
-  const rows = await db.query<EventRow & { event_time: number }>(
-    `SELECT ${CONTRACT_COLUMNS.join(', ')}, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time
-       FROM events WHERE log_topic LIKE '${EMBEDDED_LOG}@%' AND timestamp >= $1 ORDER BY log_topic, log_partition, log_offset`,
-    [new Date(since(latest.t))],
-  );
-  return rows.map((row) => ({ ...fromRow(row), event_time: Math.round(row.event_time) }) as unknown as RtdsEvent);
-}
-
 /** Name of the embedded log in `log_topic`, suffixed with `@` and the run's start time. */
 export const EMBEDDED_LOG = 'embedded';
+
+/**
+ * The events of one slice of the log (`where`, over `params`) whose event time is within
+ * `reachMs` of the latest among them — older ones no longer change any value — in `order`.
+ */
+async function recentHistory(db: Queryable, where: string, params: unknown[], reachMs: number, order: string): Promise<RtdsEvent[]> {
+  const rows = await db.query<EventRow & { event_time: number }>(
+    `WITH slice AS (SELECT * FROM events WHERE ${where})
+     SELECT ${CONTRACT_COLUMNS.join(', ')}, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time
+       FROM slice WHERE timestamp >= (SELECT max(timestamp) FROM slice) - $${params.length + 1}::float8 * interval '1 millisecond' ORDER BY ${order}`,
+    [...params, reachMs],
+  );
+  return rows.map((row) => ({ ...fromRow(row), event_time: Math.round(row.event_time) }) as unknown as RtdsEvent);
+}
+
+/**
+ * The events decided from one partition of `log` before `beforeOffset`, in offset order, as the
+ * processor saw them, back as far as `reachMs` reaches. Stored before the offsets were committed,
+ * so nothing decided is missing.
+ */
+export function loadPartitionHistory(db: Queryable, log: string, partition: number, beforeOffset: number, reachMs: number): Promise<RtdsEvent[]> {
+  return recentHistory(db, 'log_topic = $1 AND log_partition = $2 AND log_offset < $3', [log, partition, beforeOffset], reachMs, 'log_offset');
+}
+
+/**
+ * The events stored from every run of the embedded log (topics `embedded@<start time>`), back as
+ * far as `reachMs` reaches, run by run and in log order within each: how an embedded processor
+ * rebuilds its state after a restart.
+ */
+export function loadEmbeddedHistory(db: Queryable, reachMs: number): Promise<RtdsEvent[]> {
+  return recentHistory(db, `log_topic LIKE '${EMBEDDED_LOG}@%'`, [], reachMs, 'log_topic, log_partition, log_offset');
+}
 
 /** A row as the contract writes it: absent fields instead of nulls, timestamps as RFC 3339. */
 function fromRow(row: object): Record<string, unknown> {

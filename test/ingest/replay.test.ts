@@ -80,15 +80,33 @@ describe('runReplay over HTTP into an embedded RTDS', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  /** Decisions come from the processor after the POST is answered: wait until the store holds them all. */
+  /**
+   * Decisions come from the processor after the POST is answered: wait for the live feed to
+   * announce the ones not stored yet, then read them back from the store. A decision announced
+   * before the subscription was handed to the sink before it, so the flush covers it.
+   */
   async function decided(ids: readonly string[]): Promise<Set<string>> {
-    const deadline = performance.now() + 10_000;
-    for (;;) {
+    const stored = async (): Promise<Set<string>> => {
       await app.sink.flush();
       const rows = await app.db.query<{ event_id: string }>('SELECT event_id FROM decisions WHERE event_id = ANY($1)', [ids]);
-      const found = new Set(rows.map((r) => r.event_id));
-      if (found.size === ids.length || performance.now() > deadline) return found;
-      await sleep(20);
+      return new Set(rows.map((r) => r.event_id));
+    };
+    const waiting = new Set(ids);
+    let unsubscribe = (): void => undefined;
+    const announced = new Promise<void>((resolve) => {
+      unsubscribe = app.feed.subscribe((d) => {
+        waiting.delete(d.event_id);
+        if (waiting.size === 0) resolve();
+      });
+    });
+    try {
+      const found = await stored();
+      for (const id of found) waiting.delete(id);
+      if (waiting.size === 0) return found;
+      await Promise.race([announced, sleep(10_000, undefined, { ref: false })]); // the bound only turns a missing decision into a failure
+      return await stored();
+    } finally {
+      unsubscribe();
     }
   }
 

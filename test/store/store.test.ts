@@ -79,9 +79,9 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
       const tricky = 'tab\there\nnew line \\N back\\slash\r — 東京 \u0001';
       const checked = validateEvent({ event_id: 'e-tricky\t1', event_type: 'login', timestamp: Date.UTC(2026, 10, 26, 13), user_id: 'u\\x', device_id: tricky, metadata: { note: tricky, nested: [tricky] } });
       assert.ok(checked.ok);
-      const d = { ...decision(checked.event, 'flagged', 0.5), reason: tricky, features: Float64Array.from([0.25, -1, 3e-8]) };
+      const d = { ...decision(checked.event, 'flagged', 0.5), reason: tricky };
       const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5, concurrency: 1 });
-      sink.write({ event: checked.event, decision: d });
+      sink.write({ event: checked.event, decision: d, features: Float64Array.from([0.25, -1, 3e-8]) });
       await sink.close();
       const stored = await findEvent(db!, 'e-tricky\t1');
       assert.equal(stored!.device_id, tricky);
