@@ -1,15 +1,17 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
 import { eventTimeOptions, type Config } from '../config/index.ts';
-import { decisionIdFor, parsePublishedDecision, publishDecision, type RtdsEvent } from '../contracts/index.ts';
+import { decisionIdFor, parsePublishedDecision, publishDecision, type LabelledEvent, type RtdsEvent } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, Processor, type ProcessorOutput } from '../process/index.ts';
-import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter } from '../store/index.ts';
+import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import { buildServer } from '../api/server.ts';
+import { LabelFeed } from './label-feed.ts';
+import { labelIntake } from './label-intake.ts';
 import { LiveTraffic } from './live-traffic.ts';
 import { loadScorers } from './model.ts';
 import { openTransport } from './transport.ts';
@@ -29,6 +31,8 @@ export interface RunningApp {
   sink: DecisionSink;
   /** Fresh decisions as they are made. */
   feed: DecisionFeed;
+  /** Stored verdicts on their way to label-driven features; absent when the feature set has none, or no processor runs here. */
+  labels: LabelFeed | undefined;
   /** Events appended to the log and not yet committed by this process's processor. */
   lag(): number;
   /** Drain the log, flush the store, close everything. */
@@ -110,15 +114,42 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   };
   // On Kafka a partition can arrive from another instance: its state is rebuilt from the events
   // the store holds for it (the store is the changelog; see README).
+  const reach: HistoryReach = { ms: pipeline.restoreReachMs, verdicts: pipeline.usesLabels };
   const history =
     side === undefined
       ? undefined
       : {
-          load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, pipeline.restoreReachMs),
+          load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, reach),
           onRestored: (partition: number, events: number, ms: number) => logger.info({ partition, events, ms: Math.round(ms) }, 'partition state restored from the store'),
         };
   const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, history);
-  if (roles.processor && transport.kind === 'embedded') await restoreEmbedded(db, pipeline, config, logger);
+  if (roles.processor && transport.kind === 'embedded') await restoreEmbedded(db, pipeline, reach, config, logger);
+  // Verdicts reach label-driven features through the store, whichever way they arrived.
+  const labels =
+    roles.processor && pipeline.usesLabels
+      ? new LabelFeed({
+          db,
+          pipeline,
+          route: (l) => (transport.kind === 'embedded' ? partitionFor(l.labelled.event.user_id, config.partitions) : l.log_topic === transport.eventsLog ? (l.log_partition ?? undefined) : undefined),
+          intervalMs: config.labelPollMs,
+          logger,
+          onApplied: (n) => metrics.labelsApplied.inc(n),
+        })
+      : undefined;
+  await labels?.start();
+  // On Kafka the processors' group also stores the labels topic: the store is where verdicts are joined to events.
+  const labelSource = roles.processor ? transport.labelSource?.() : undefined;
+  await labelSource?.start(
+    labelIntake(
+      db,
+      (letter) => {
+        sink.writeDeadLetter(letter);
+        metrics.deadLetter(letter.source);
+        logger.warn({ event_id: letter.event_id, errors: letter.errors, source: letter.source }, 'invalid label dead-lettered');
+      },
+      () => sink.flush(),
+    ),
+  );
   // Any producer can write to the topic: a record that is not a decision is skipped, not fatal.
   const following = followTopic
     ? await transport.followDecisions!((value) => {
@@ -173,6 +204,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       await traffic?.stop();
       await server?.close();
       await processor.stop({ drain: true });
+      await labelSource?.stop();
+      await labels?.stop();
       await following?.close();
       await sink.close();
       await transport.close();
@@ -181,23 +214,25 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       logger.info('stopped: log drained, store flushed');
     })());
 
-  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, lag: () => processor.lag(), stop };
+  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, lag: () => processor.lag(), stop };
 }
 
 /**
  * The embedded log lives in memory, so after a restart each partition's state is rebuilt from the
  * events the store holds, run after run in log order, back as far as any value can reach.
  */
-async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, config: Config, logger: Logger): Promise<void> {
+async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: HistoryReach, config: Config, logger: Logger): Promise<void> {
   const started = performance.now();
-  const events = await loadEmbeddedHistory(db, pipeline.restoreReachMs);
-  const byPartition = new Map<number, RtdsEvent[]>();
-  for (const e of events) {
+  const { events, verdicts } = await loadEmbeddedHistory(db, reach);
+  const byPartition = new Map<number, { events: RtdsEvent[]; verdicts: LabelledEvent[] }>();
+  const of = (e: RtdsEvent): { events: RtdsEvent[]; verdicts: LabelledEvent[] } => {
     const p = partitionFor(e.user_id, config.partitions);
-    let list = byPartition.get(p);
-    if (list === undefined) byPartition.set(p, (list = []));
-    list.push(e);
-  }
-  for (const [p, list] of byPartition) pipeline.restore(p, list, 0);
-  if (events.length > 0) logger.info({ events: events.length, partitions: byPartition.size, ms: Math.round(performance.now() - started) }, 'feature state restored from the store');
+    let history = byPartition.get(p);
+    if (history === undefined) byPartition.set(p, (history = { events: [], verdicts: [] }));
+    return history;
+  };
+  for (const e of events) of(e).events.push(e);
+  for (const v of verdicts) of(v.event).verdicts.push(v);
+  for (const [p, history] of byPartition) pipeline.restore(p, history, 0);
+  if (events.length > 0) logger.info({ events: events.length, verdicts: verdicts.length, partitions: byPartition.size, ms: Math.round(performance.now() - started) }, 'feature state restored from the store');
 }

@@ -1,5 +1,5 @@
 // The training workflow: generated labelled history → the processor's own features → MLP → held-out evaluation → registry.
-import { validateEvent } from '../contracts/index.ts';
+import { validateEvent, type Label } from '../contracts/index.ts';
 import { TrafficGenerator } from '../ingest/generator/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import { replayFeatures, type EventTimeOptions } from '../process/index.ts';
@@ -39,19 +39,20 @@ export interface TrainingOutcome {
 export async function trainOnGeneratedHistory(run: TrainingRun): Promise<TrainingOutcome> {
   const started = performance.now();
   const generated = new TrafficGenerator({ seed: run.seed, ...(run.users === undefined ? {} : { users: run.users }) }).take(run.events);
-  const isFraud = new Map<string, boolean>();
+  const labels = new Map<string, Label>();
   const events = generated.map((g) => {
     const checked = validateEvent(g.event);
     if (!checked.ok) throw new Error(`generator produced an invalid event ${g.event.event_id}: ${JSON.stringify(checked.errors)}`);
-    isFraud.set(g.label.event_id, g.label.is_fraud);
+    labels.set(g.label.event_id, g.label);
     return checked.event;
   });
-  const rows = replayFeatures(events, run.features, run.eventTime);
+  // Labels count for label-driven features only from when they are known, as online.
+  const rows = replayFeatures(events, run.features, run.eventTime, labels);
   // Split by time, not at random: the model is judged on a period it has never seen, as in production.
   const cut = Math.floor(rows.length * (1 - (run.testShare ?? 0.2)));
   const train = rows.slice(0, cut);
   const test = rows.slice(cut);
-  const label = (r: (typeof rows)[number]): number => (isFraud.get(r.event.event_id) === true ? 1 : 0);
+  const label = (r: (typeof rows)[number]): number => (labels.get(r.event.event_id)?.is_fraud === true ? 1 : 0);
 
   const trained = await trainModel(
     train.map((r) => r.vector),

@@ -30,6 +30,8 @@ export interface Transport {
   producer: EventLogProducer;
   /** The processor's source; created on demand, since an API-only process has none. */
   source(): RecordSource;
+  /** On Kafka, the labels topic read by the processors' group, committed once stored; absent on the embedded log. */
+  labelSource?: () => RecordSource;
   sideOutputs: SideOutputs | undefined;
   /**
    * On Kafka, the committed decisions of every processor (each value a published decision), from
@@ -78,6 +80,8 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
         });
       return new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10, sessionTimeoutMs: config.kafkaSessionTimeoutMs, maxRecordBytes: config.maxEventBytes, transactions, onError });
     },
+    labelSource: () =>
+      new KafkaRecordSource({ brokers, groupId: `${config.kafkaGroup}-labels`, clientId, topic: topics.labels, maxWaitMs: 100, sessionTimeoutMs: config.kafkaSessionTimeoutMs, maxRecordBytes: config.maxEventBytes, onError }),
     followDecisions: async (onValue) => {
       const tail = new TopicTail({ brokers, clientId, topic: topics.decisions, onValue, onError: (err) => logger.error({ err }, 'following the decisions topic failed') });
       await tail.start();

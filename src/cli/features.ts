@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { eventTimeOptions, loadConfig } from '../config/index.ts';
-import { validateEvent, validateLabel, type RtdsEvent } from '../contracts/index.ts';
+import { validateEvent, validateLabel, type Label, type RtdsEvent } from '../contracts/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { replayFeatures } from '../process/index.ts';
 import { LineSink } from './line-sink.ts';
@@ -20,7 +20,8 @@ usage: rtds features --events <file> [--labels <file>] [--out <file>]
 Events are replayed in event-time order (ties in file order) through the processor's partition
 step with its watermark, allowed lateness and de-duplication (RTDS_MAX_OUT_OF_ORDERNESS_MS,
 RTDS_ALLOWED_LATENESS_MS, RTDS_DEDUPE_WINDOW_MS), so a model trained on the matrix sees the values
-it will be served.`;
+it will be served. Label-driven features (fraud_count, fraud_rate) count a label from its
+labeled_at on (from its event's time without one): the label delay is honoured, as online.`;
 
 async function* lines(file: string): AsyncGenerator<[number, string]> {
   let n = 0;
@@ -59,25 +60,25 @@ export async function runFeatures(args: string[]): Promise<void> {
       process.stderr.write(`${values.events}:${n}: ${checked.errors.map((e) => `${e.field} ${e.reason}`).join('; ')}\n`);
     }
   }
-  const labels = new Map<string, boolean>();
+  const labels = new Map<string, Label>();
   if (values.labels !== undefined) {
     for await (const [n, line] of lines(values.labels)) {
       const checked = validateLabel(parseLine(line));
-      if (checked.ok) labels.set(checked.label.event_id, checked.label.is_fraud);
+      if (checked.ok) labels.set(checked.label.event_id, checked.label);
       else process.stderr.write(`${values.labels}:${n}: ${checked.errors.map((e) => `${e.field} ${e.reason}`).join('; ')}\n`);
     }
   }
 
   // Array.prototype.sort is stable: equal event times keep their file order.
   events.sort((a, b) => a.event_time - b.event_time);
-  const rows = replayFeatures(events, features, eventTimeOptions(config));
+  const rows = replayFeatures(events, features, eventTimeOptions(config), labels);
 
   const out = new LineSink(values.out ?? '-');
   await out.write(['event_id', 'event_time', 'late', 'is_fraud', ...features.names].map(csvField).join(',') + '\n');
   let fraud = 0;
   let labelled = 0;
   for (const { event, vector, late } of rows) {
-    const label = labels.get(event.event_id);
+    const label = labels.get(event.event_id)?.is_fraud;
     if (label !== undefined) labelled++;
     if (label === true) fraud++;
     await out.write(`${csvField(event.event_id)},${new Date(event.event_time).toISOString()},${late ? 1 : 0},${label === undefined ? '' : label ? 1 : 0},${Array.from(vector).join(',')}\n`);

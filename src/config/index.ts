@@ -73,6 +73,7 @@ export const SETTINGS = {
   dedupeWindowMs: setting('RTDS_DEDUPE_WINDOW_MS', String(10 * 60_000), int(0), 'How long (event time, behind the watermark) event ids are remembered so a re-sent event is skipped; the store keeps the first decision of older ones.'),
   threshold: setting('RTDS_THRESHOLD', '0.7', num(0.2, 1), 'Default reject threshold t: score ≥ t rejected, ≥ t − 0.2 flagged.'),
   featuresFile: setting('RTDS_FEATURES_FILE', '', optionalText, 'YAML or JSON feature specs (docs/features.md); unset uses the default fraud set. Models record the set they were trained on.'),
+  labelPollMs: setting('RTDS_LABEL_POLL_MS', '1000', int(10), 'How often a processor reads newly stored labels for label-driven features (fraud_count, fraud_rate); only when the feature set has some.'),
   rulesFile: setting('RTDS_RULES_FILE', '', optionalText, 'JSON rule set (thresholds, limits, blocked countries); unset uses the built-in set.'),
   modelDir: setting('RTDS_MODEL_DIR', '', optionalText, 'Model registry folder; default <RTDS_DATA_DIR>/models.'),
   trainOnStart: setting('RTDS_TRAIN_ON_START', 'true', bool, 'Train a model at start when none exists (otherwise rules-only, degraded).'),

@@ -1,12 +1,20 @@
 // The label contract: late-arriving ground truth (chargebacks, analyst verdicts) for an event.
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import type { FieldError } from './event.ts';
+import type { FieldError, RtdsEvent } from './event.ts';
 
 export interface Label {
   event_id: string;
   is_fraud: boolean;
   labeled_at?: string | number;
+}
+
+/** A label joined to the event it judges: where label-driven features find the event's entities and time. */
+export interface LabelledEvent {
+  event: RtdsEvent;
+  is_fraud: boolean;
+  /** When the verdict became known, epoch ms: it counts for events at or after this time. */
+  labeled_at: number;
 }
 
 export const labelJsonSchema = {

@@ -1,10 +1,11 @@
 // A feature set compiled from specs: the one function that turns an event and keyed state into a feature vector.
 import { createHash } from 'node:crypto';
-import type { RtdsEvent } from '../contracts/index.ts';
+import type { LabelledEvent, RtdsEvent } from '../contracts/index.ts';
 import { DerivedFeatures } from './derived-features.ts';
 import { isDerived, type AggregateFeatureSpec, type Aggregation, type FeatureSpec, type Transform } from './spec.ts';
 import { DistinctValues } from './distinct.ts';
-import { windowBytes, windowKind, TallyLayout, WindowRead, type SlotSets, type Slots, type WindowHolder, type WindowKind } from './window-state.ts';
+import { PendingLabels } from './pending-labels.ts';
+import { windowBytes, windowKind, TallyLayout, TiledWindows, WindowRead, type SlotSets, type Slots, type WindowHolder, type WindowKind } from './window-state.ts';
 
 /** Entities of each kind checked for expiry per event: expired state goes in a steady trickle. */
 const SWEEP_PER_EVENT = 2;
@@ -29,6 +30,8 @@ interface Group {
   before: Output[];
   after: Output[];
   read: WindowRead;
+  /** The window, when it counts fraud labels (a label delay and a fraud aggregation). */
+  labels: TiledWindows | undefined;
 }
 
 /** Groups keyed by the same entity fields: an entity of the kind holds one window per group. */
@@ -40,6 +43,8 @@ interface EntityKind {
   firstGone: number;
   /** Whether any of its groups counts distinct values. */
   distinct: boolean;
+  /** Its groups that count fraud labels. */
+  labelled: Group[];
 }
 
 /**
@@ -58,6 +63,12 @@ export class FeatureState {
   readonly entities: Map<string, EntityWindows>[];
   readonly keys: string[][];
   readonly cursors: number[];
+  /** Labels received and not yet known at the latest event time. */
+  readonly pending = new PendingLabels();
+  /** Events counted as fraud, with their event time: a later verdict of "not fraud" uncounts them. */
+  readonly fraud = new Map<string, number>();
+  /** Size of `fraud` at which events beyond reach are forgotten. */
+  fraudPurgeAt = 1024;
 
   constructor(kinds: number) {
     this.entities = Array.from({ length: kinds }, () => new Map());
@@ -86,6 +97,8 @@ export class FeatureState {
       }
       bytes += seen === 0 ? 0 : (sampled / seen) * map.size;
     }
+    // A pending label holds its event (≈ 400 bytes); a counted one an id and a time.
+    bytes += this.pending.size * 400 + this.fraud.size * 80;
     return { entities, bytes: Math.round(bytes) };
   }
 }
@@ -126,6 +139,8 @@ export class FeatureSet {
    * partly filled tile): events older than that no longer change any value.
    */
   readonly reachMs: number;
+  /** Whether any feature counts fraud labels: only then are labels routed to the state. */
+  readonly usesLabels: boolean;
   private readonly kinds: EntityKind[] = [];
   private readonly derived: DerivedFeatures;
 
@@ -141,6 +156,7 @@ export class FeatureSet {
     this.derived = new DerivedFeatures(specs);
     this.plan(aggregates);
     this.reachMs = Math.max(0, ...this.kinds.map((k) => k.reach));
+    this.usesLabels = this.kinds.some((k) => k.labelled.length > 0);
   }
 
   /**
@@ -153,7 +169,7 @@ export class FeatureSet {
     const byBase = new Map<string, string>();
     for (const [spec, index] of aggregates) {
       const filter = Object.entries(spec.filter ?? {}).sort(([a], [b]) => a.localeCompare(b));
-      const base = JSON.stringify([spec.entity, filter, spec.window]);
+      const base = JSON.stringify([spec.entity, filter, spec.window, spec.label_delay]);
       // A distinct count and a numeric aggregate of the same field keep different tallies.
       const key = spec.field === undefined ? (byBase.get(base) ?? `${base}|`) : `${base}|${spec.aggregate === 'distinct' ? 'distinct ' : ''}${spec.field}`;
       let group = members.get(key);
@@ -171,23 +187,27 @@ export class FeatureSet {
       const entityKey = JSON.stringify(spec.entity);
       let kind = kinds.get(entityKey);
       if (kind === undefined) {
-        kind = { fields: spec.entity as (keyof RtdsEvent)[], groups: [], reach: 0, firstGone: Infinity, distinct: false };
+        kind = { fields: spec.entity as (keyof RtdsEvent)[], groups: [], reach: 0, firstGone: Infinity, distinct: false, labelled: [] };
         kinds.set(entityKey, kind);
         this.kinds.push(kind);
       }
       const numeric = field !== undefined && !aggregations.has('distinct');
       const layout = new TallyLayout(aggregations, numeric);
       const previousOnly = (o: Output): boolean => o.kind === 'last' || o.kind === 'time_since_last';
-      kind.groups.push({
+      const window = windowKind(spec.window, layout, spec.label_delay);
+      const group: Group = {
         slot: kind.groups.length,
         filter: filter.map(([f, values]) => ({ field: f as keyof RtdsEvent, values: new Set(values) })),
-        window: windowKind(spec.window, layout),
+        window,
         field: field as keyof RtdsEvent | undefined,
         numeric,
         before: outputs.filter(previousOnly),
         after: outputs.filter((o) => !previousOnly(o)),
         read: new WindowRead(layout),
-      });
+        labels: layout.fraud >= 0 && window instanceof TiledWindows ? window : undefined,
+      };
+      kind.groups.push(group);
+      if (group.labels !== undefined) kind.labelled.push(group);
     }
     for (const kind of this.kinds) {
       const reaches = kind.groups.map((g) => g.window.reachMs);
@@ -213,12 +233,23 @@ export class FeatureSet {
     return new FeatureState(this.kinds.length);
   }
 
+  /**
+   * Hand `state` a label of an event it has processed. It counts for the events at or after its
+   * `labeled_at` (in event time): online a label is applied when it is both received and known,
+   * in training when it is known, so both see it from the same event on when labels are received
+   * by the time they are known.
+   */
+  label(state: FeatureState, label: LabelledEvent): void {
+    if (this.usesLabels) state.pending.push(label);
+  }
+
   /** The event's features from `state`, which it then joins (unless too late). */
   compute(state: FeatureState, event: RtdsEvent, timing: EventTiming): Float64Array {
     const v = new Float64Array(this.names.length);
     const t = event.event_time;
     const seq = state.seq++;
     const { earliest } = timing;
+    if (state.pending.dueBy(t)) this.applyLabels(state, t, earliest);
     for (let k = 0; k < this.kinds.length; k++) {
       const kind = this.kinds[k]!;
       const key = entityKey(event, kind.fields);
@@ -251,6 +282,29 @@ export class FeatureSet {
     this.derived.compute(event, v);
     this.sweep(state, earliest);
     return v;
+  }
+
+  /** Count (or, on a later "not fraud", uncount) the labels known at `t` in the tiles of their events. */
+  private applyLabels(state: FeatureState, t: number, earliest: number): void {
+    while (state.pending.dueBy(t)) {
+      const { event, is_fraud } = state.pending.pop()!;
+      if (state.fraud.has(event.event_id) === is_fraud) continue;
+      const delta = is_fraud ? 1 : -1;
+      for (let k = 0; k < this.kinds.length; k++) {
+        const kind = this.kinds[k]!;
+        if (kind.labelled.length === 0) continue;
+        const key = entityKey(event, kind.fields);
+        const entity = key === undefined ? undefined : state.entities[k]!.get(key);
+        if (entity === undefined) continue;
+        for (const g of kind.labelled) if (passes(event, g)) g.labels!.label(entity, g.slot, event.event_time, delta);
+      }
+      if (is_fraud) state.fraud.set(event.event_id, event.event_time);
+      else state.fraud.delete(event.event_id);
+    }
+    if (state.fraud.size >= state.fraudPurgeAt) {
+      for (const [id, time] of state.fraud) if (time + this.reachMs <= earliest) state.fraud.delete(id);
+      state.fraudPurgeAt = Math.max(1024, 2 * state.fraud.size);
+    }
   }
 
   private read(g: Group, entity: EntityWindows | undefined, t: number, earliest: number, outputs: readonly Output[], v: Float64Array): void {

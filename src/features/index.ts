@@ -3,6 +3,7 @@ export { DEFAULT_FEATURE_SET, FEATURES, FEATURE_NAMES, FEATURE_SET_VERSION, feat
 export { FeatureSet, FeatureState, type EventTiming, type FeatureColumn } from './feature-set.ts';
 export {
   AGGREGATIONS,
+  LABEL_AGGREGATIONS,
   FeatureSpecError,
   parseDuration,
   parseFeatureSpecs,

@@ -2,7 +2,7 @@
 import { parse as parseYaml } from 'yaml';
 
 /** Aggregations a windowed feature can take over the events of its window. */
-export const AGGREGATIONS = ['count', 'sum', 'mean', 'min', 'max', 'std', 'distinct', 'last', 'time_since_last'] as const;
+export const AGGREGATIONS = ['count', 'sum', 'mean', 'min', 'max', 'std', 'distinct', 'last', 'time_since_last', 'fraud_count', 'fraud_rate'] as const;
 export type Aggregation = (typeof AGGREGATIONS)[number];
 
 /**
@@ -41,6 +41,12 @@ export interface AggregateFeatureSpec extends FeatureBase {
   field?: string;
   /** Value when there is nothing to aggregate (an empty window, a missing entity field). Default 0. */
   default: number;
+  /**
+   * The window ends this long before the event (ms): it is made of the whole tiles that end at
+   * or before t − label_delay. Required by `fraud_count` and `fraud_rate`, whose labels arrive
+   * days after the events they judge; allowed with tumbling and hopping windows.
+   */
+  label_delay?: number;
 }
 
 /** A value computed from other features and the event's numeric fields, e.g. `amount / max(mean_amount_30d, 1)`. */
@@ -79,6 +85,8 @@ export function parseDuration(value: unknown, path: string): number {
 
 const NAME = /^[a-z][a-z0-9_]*$/;
 const NEEDS_FIELD: ReadonlySet<Aggregation> = new Set(['sum', 'mean', 'min', 'max', 'std', 'distinct', 'last']);
+/** Aggregations of fraud labels: they read a window that ends a label delay before the event. */
+export const LABEL_AGGREGATIONS: ReadonlySet<Aggregation> = new Set(['fraud_count', 'fraud_rate']);
 
 function object(value: unknown, path: string): Record<string, unknown> {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FeatureSpecError(path, 'expected an object');
@@ -128,7 +136,7 @@ function parseOne(value: unknown, path: string): FeatureSpec {
     if (typeof o.expression !== 'string' || o.expression.trim() === '') throw new FeatureSpecError(`${path}.expression`, 'expected an expression');
     return { name: o.name, ...doc, expression: o.expression };
   }
-  only(o, ['name', 'doc', 'transform', 'entity', 'filter', 'window', 'aggregate', 'field', 'default'], path);
+  only(o, ['name', 'doc', 'transform', 'entity', 'filter', 'window', 'aggregate', 'field', 'default', 'label_delay'], path);
   const entityList = typeof o.entity === 'string' ? [o.entity] : o.entity;
   if (!Array.isArray(entityList) || entityList.length === 0) throw new FeatureSpecError(`${path}.entity`, 'expected an event field or a list of them');
   const entity = entityList.map((f, i) => textField(f, `${path}.entity[${i}]`));
@@ -154,9 +162,16 @@ function parseOne(value: unknown, path: string): FeatureSpec {
     throw new FeatureSpecError(`${path}.field`, `${aggregate} takes no field`);
   }
   if (o.default !== undefined && (typeof o.default !== 'number' || !Number.isFinite(o.default))) throw new FeatureSpecError(`${path}.default`, 'expected a finite number');
-  const spec: AggregateFeatureSpec = { name: o.name, ...doc, entity, window: parseWindow(o.window, `${path}.window`), aggregate, default: (o.default as number | undefined) ?? 0 };
+  const window = parseWindow(o.window, `${path}.window`);
+  const spec: AggregateFeatureSpec = { name: o.name, ...doc, entity, window, aggregate, default: (o.default as number | undefined) ?? 0 };
   if (filter !== undefined) spec.filter = filter;
   if (field !== undefined) spec.field = field;
+  if (o.label_delay === undefined) {
+    if (LABEL_AGGREGATIONS.has(aggregate)) throw new FeatureSpecError(`${path}.label_delay`, `${aggregate} needs a label_delay: how long before the event its window ends (e.g. "7d"), since labels arrive after the events they judge`);
+  } else {
+    if (window.kind === 'session') throw new FeatureSpecError(`${path}.label_delay`, 'a label delay needs a tumbling or hopping window');
+    spec.label_delay = o.label_delay === 0 || o.label_delay === '0' ? 0 : parseDuration(o.label_delay, `${path}.label_delay`);
+  }
   return spec;
 }
 

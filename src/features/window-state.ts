@@ -29,6 +29,8 @@ export class TallyLayout {
   readonly min: number;
   readonly max: number;
   readonly last: number;
+  /** Events of the tally labelled fraud (labels arrive later and are added to the tile of their event). */
+  readonly fraud: number;
   readonly distinct: boolean;
   /** A tally of no events. */
   readonly empty: readonly number[];
@@ -49,6 +51,7 @@ export class TallyLayout {
     this.min = take(has('min'), 1);
     this.max = take(has('max'), 1);
     this.last = take(has('last'), 3);
+    this.fraud = take(has('fraud_count') || has('fraud_rate'), 1);
     this.distinct = has('distinct');
     this.size = size;
     const empty = new Array<number>(size).fill(0);
@@ -94,6 +97,7 @@ export class TallyLayout {
   /** Merge the tally at `s[so…]` into the one at `d[o…]`. */
   merge(d: number[] | Float64Array, o: number, s: readonly number[] | Float64Array, so: number): void {
     d[o]! += s[so]!;
+    if (this.fraud >= 0) d[o + this.fraud]! += s[so + this.fraud]!;
     if (this.latest >= 0) takeIfLater(d, o + this.latest, s, so + this.latest, 2);
     if (this.n < 0) return;
     const nb = s[so + this.n]!;
@@ -136,6 +140,11 @@ export class TallyLayout {
       case 'time_since_last':
         // Seconds; an earlier-processed event that happened after this one is "no time ago".
         return d[o]! === 0 ? undefined : Math.max(0, t - d[o + this.latest]!) / 1000;
+      case 'fraud_count':
+        return d[o + this.fraud]!;
+      case 'fraud_rate':
+        // At most 1: an event too late to join its window still carries its label.
+        return d[o]! === 0 ? undefined : Math.min(1, d[o + this.fraud]! / d[o]!);
     }
   }
 }
@@ -210,18 +219,31 @@ function dropFront(h: WindowHolder, at: number, drop: number, stride: number): v
   }
 }
 
-/** Tumbling and hopping windows: one tally per hop-long tile; slot = [tile index, …tally]. */
+/**
+ * Tumbling and hopping windows: one tally per hop-long tile; slot = [tile index, …tally]. With a
+ * label delay the window read is the `hops` whole tiles that end at or before t − delay, and a
+ * fraud label adds to the tile of the event it judges.
+ */
 export class TiledWindows implements WindowKind {
   private readonly stride: number;
   readonly reachMs: number;
+  /** Tiles between the one holding t − delay and the window's last: 0, or 1 with a label delay. */
+  private readonly skip: number;
 
   constructor(
     readonly layout: TallyLayout,
     private readonly hop: number,
     private readonly hops: number,
+    private readonly delay: number | undefined = undefined,
   ) {
     this.stride = 1 + layout.size;
-    this.reachMs = hop * (hops + 1);
+    this.skip = delay === undefined ? 0 : 1;
+    this.reachMs = hop * (hops + 1) + (delay ?? 0);
+  }
+
+  /** The last tile the window read at `t` holds. */
+  private lastTile(t: number): number {
+    return Math.floor((t - (this.delay ?? 0)) / this.hop) - this.skip;
   }
 
   add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void {
@@ -240,13 +262,32 @@ export class TiledWindows implements WindowKind {
     if (distinct !== undefined) h.sets?.[at]?.[i - 1]!.add(distinct);
   }
 
+  /**
+   * Count (`delta` 1) or uncount (−1) a fraud label of the event at `time`, in that event's tile.
+   * False when the tile is gone (beyond reach) or never held an event.
+   */
+  label(h: WindowHolder, at: number, time: number, delta: number): boolean {
+    const s = h.windows[at];
+    if (s === undefined) return false;
+    const k = Math.floor(time / this.hop);
+    for (let i = s.length / this.stride - 1; i >= 0; i--) {
+      const o = i * this.stride;
+      if (s[o]! < k) return false;
+      if (s[o] === k) {
+        s[o + 1 + this.layout.fraud]! += delta;
+        return true;
+      }
+    }
+    return false;
+  }
+
   read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead): void {
     into.reset();
     const s = h.windows[at];
     if (s === undefined) return;
     const sets = h.sets?.[at];
-    const last = Math.floor(t / this.hop);
-    const first = Math.max(last, Math.floor(earliest / this.hop)) - this.hops + 1;
+    const last = this.lastTile(t);
+    const first = Math.max(last, this.lastTile(earliest)) - this.hops + 1;
     const stride = this.stride;
     for (let i = s.length / stride - 1; i >= 0; i--) {
       const k = s[i * stride]!;
@@ -260,7 +301,7 @@ export class TiledWindows implements WindowKind {
   evict(h: WindowHolder, at: number, earliest: number): void {
     const s = h.windows[at];
     if (s === undefined) return;
-    const first = Math.floor(earliest / this.hop) - this.hops + 1;
+    const first = this.lastTile(earliest) - this.hops + 1;
     let drop = 0;
     while (drop * this.stride < s.length && s[drop * this.stride]! < first) drop++;
     if (drop > 0) dropFront(h, at, drop, this.stride);
@@ -342,12 +383,13 @@ export class SessionWindows implements WindowKind {
   }
 }
 
-export function windowKind(w: WindowSpec, layout: TallyLayout): WindowKind {
+/** The window kind of a spec's window; `labelDelay` (tiled windows only) ends it that long before the event. */
+export function windowKind(w: WindowSpec, layout: TallyLayout, labelDelay?: number): WindowKind {
   switch (w.kind) {
     case 'tumbling':
-      return new TiledWindows(layout, w.size, 1);
+      return new TiledWindows(layout, w.size, 1, labelDelay);
     case 'hopping':
-      return new TiledWindows(layout, w.hop, w.size / w.hop);
+      return new TiledWindows(layout, w.hop, w.size / w.hop, labelDelay);
     case 'session':
       return new SessionWindows(layout, w.gap);
   }

@@ -1,5 +1,5 @@
 // The pipeline core, free of I/O: validate → features → score → decide for a batch of one partition.
-import { validateEvent, type Decision, type RtdsEvent } from '../contracts/index.ts';
+import { validateEvent, type Decision, type LabelledEvent, type RtdsEvent } from '../contracts/index.ts';
 import type { DecisionEngine } from '../decide/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { DeadLetter } from '../store/index.ts';
@@ -12,6 +12,12 @@ export type PipelineResult =
   | { kind: 'decided'; event: RtdsEvent; decision: Decision; features: Float64Array; position: LogPosition }
   | { kind: 'dead_letter'; letter: DeadLetter }
   | { kind: 'duplicate'; event_id: string };
+
+/** A partition's recent history: its events in log order and the fraud verdicts known for them. */
+export interface PartitionHistory {
+  events: Iterable<RtdsEvent>;
+  verdicts: Iterable<LabelledEvent>;
+}
 
 export interface PipelineOptions {
   /** Scorers in order of preference; the next one is used when one throws (the degradation ladder). */
@@ -48,6 +54,11 @@ export class DecisionPipeline {
     return maxOutOfOrdernessMs + allowedLatenessMs + Math.max(this.options.features.reachMs, dedupeWindowMs);
   }
 
+  /** Whether features count fraud labels: only then are verdicts routed to the partitions. */
+  get usesLabels(): boolean {
+    return this.options.features.usesLabels;
+  }
+
   get rulesVersion(): string {
     return this.engine.version;
   }
@@ -80,18 +91,31 @@ export class DecisionPipeline {
 
   /**
    * Rebuild a partition's state from its history (every event decided before `nextOffset`, in
-   * offset order) — the same steps that built it online, so features continue exactly.
+   * offset order, then their verdicts) — the same steps that built it online, so features
+   * continue exactly. A verdict counts from its `labeled_at` on, so handing them over after the
+   * events changes no value read after the restore.
    */
-  restore(partition: number, history: Iterable<RtdsEvent>, nextOffset: number): number {
+  restore(partition: number, history: PartitionHistory, nextOffset: number): number {
     const task = new PartitionTask(this.options.features, this.options.eventTime);
     let n = 0;
-    for (const event of history) {
+    for (const event of history.events) {
       task.step(event);
       n++;
     }
+    for (const verdict of history.verdicts) task.label(verdict);
     task.nextOffset = nextOffset;
     this.tasks.set(partition, task);
     return n;
+  }
+
+  /**
+   * A verdict on an event of `partition`, for its label-driven features. False when this process
+   * holds no state for the partition: the instance that restores it reads the verdict from the store.
+   */
+  label(partition: number, verdict: LabelledEvent): boolean {
+    const task = this.tasks.get(partition);
+    task?.label(verdict);
+    return task !== undefined;
   }
 
   private task(partition: number): PartitionTask {

@@ -1,5 +1,5 @@
 // State owned by one partition — its watermark, feature state and recent event ids — and the step that advances it.
-import type { RtdsEvent } from '../contracts/index.ts';
+import type { LabelledEvent, RtdsEvent } from '../contracts/index.ts';
 import type { FeatureSet, FeatureState } from '../features/index.ts';
 import { RecentEventIds } from './recent-event-ids.ts';
 import { Watermark } from './watermark.ts';
@@ -42,6 +42,11 @@ export class PartitionTask {
     const vector = this.features.compute(this.state, event, { tooLate: late, earliest });
     this.recent.evict(earliest);
     return { vector, late };
+  }
+
+  /** A label of an event this partition has processed: label-driven features count it from its `labeled_at` on. */
+  label(label: LabelledEvent): void {
+    this.features.label(this.state, label);
   }
 
   /** Entities in the feature state, their approximate bytes (from a sample when given), and event ids remembered. */

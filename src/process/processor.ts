@@ -2,7 +2,7 @@
 import type { Decision, RtdsEvent } from '../contracts/index.ts';
 import type { DeadLetter } from '../store/index.ts';
 import type { HandledBatch, LogPosition, LogRecord, RecordSource } from '../transport/log.ts';
-import type { DecisionPipeline } from './decision-pipeline.ts';
+import type { DecisionPipeline, PartitionHistory } from './decision-pipeline.ts';
 
 /** Where the processor's results go: the store's sink, the live feeds, the metrics. */
 export interface ProcessorOutput {
@@ -20,17 +20,17 @@ export interface ProcessorOutput {
 }
 
 /**
- * Reads a partition's decided history before `beforeOffset`, in offset order: how state follows a
- * partition to another instance (see README, "On Kafka and PostgreSQL").
+ * Reads a partition's decided history before `beforeOffset`, in offset order, with its fraud
+ * verdicts: how state follows a partition to another instance (see README, "On Kafka and PostgreSQL").
  */
-export type PartitionHistory = (partition: number, beforeOffset: number) => Promise<RtdsEvent[]>;
+export type LoadPartitionHistory = (partition: number, beforeOffset: number) => Promise<PartitionHistory>;
 
 export class Processor {
   constructor(
     private readonly source: RecordSource,
     private readonly pipeline: DecisionPipeline,
     private readonly output: ProcessorOutput,
-    private readonly history?: { load: PartitionHistory; onRestored?: (partition: number, events: number, ms: number) => void },
+    private readonly history?: { load: LoadPartitionHistory; onRestored?: (partition: number, events: number, ms: number) => void },
   ) {}
 
   start(): Promise<void> {
@@ -72,8 +72,8 @@ export class Processor {
     for (const [partition, offset] of first) {
       if (!this.pipeline.needsRestore(partition, offset)) continue;
       const started = performance.now();
-      const events = await this.history!.load(partition, offset);
-      this.history!.onRestored?.(partition, this.pipeline.restore(partition, events, offset), performance.now() - started);
+      const history = await this.history!.load(partition, offset);
+      this.history!.onRestored?.(partition, this.pipeline.restore(partition, history, offset), performance.now() - started);
     }
   }
 }

@@ -1,5 +1,5 @@
 // Replays a history through the processor's own partition step: the training matrix equals what runs online.
-import type { RtdsEvent } from '../contracts/index.ts';
+import type { Label, RtdsEvent } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import { PartitionTask, type EventTimeOptions } from './partition-task.ts';
 
@@ -9,16 +9,26 @@ export interface ReplayedEvent {
   late: boolean;
 }
 
+/** Epoch ms of a label's `labeled_at`; a label without one is known from its event's time. */
+export function labelKnownAt(label: Label, event: RtdsEvent): number {
+  return label.labeled_at === undefined ? event.event_time : typeof label.labeled_at === 'number' ? label.labeled_at : Date.parse(label.labeled_at);
+}
+
 /**
  * Features of a history in arrival order with the same watermark and state as a partition task,
- * so a model learns from exactly the values it will see online. Re-sent events are skipped, as online.
+ * so a model learns from exactly the values it will see online. Re-sent events are skipped, as
+ * online. Each event's label (by event id) is handed over once the event is processed, as online,
+ * and label-driven features count it from its `labeled_at` on: the label delay is honoured.
  */
-export function replayFeatures(events: Iterable<RtdsEvent>, features: FeatureSet, options: EventTimeOptions): ReplayedEvent[] {
+export function replayFeatures(events: Iterable<RtdsEvent>, features: FeatureSet, options: EventTimeOptions, labels?: ReadonlyMap<string, Label>): ReplayedEvent[] {
   const task = new PartitionTask(features, options);
   const out: ReplayedEvent[] = [];
   for (const event of events) {
     const step = task.step(event);
-    if (step !== null) out.push({ event, ...step });
+    if (step === null) continue;
+    out.push({ event, ...step });
+    const label = labels?.get(event.event_id);
+    if (label !== undefined) task.label({ event, is_fraud: label.is_fraud, labeled_at: labelKnownAt(label, event) });
   }
   return out;
 }

@@ -1,5 +1,5 @@
 // Repository of the `events` table.
-import type { EventInput, RtdsEvent } from '../contracts/index.ts';
+import type { EventInput, LabelledEvent, RtdsEvent } from '../contracts/index.ts';
 import type { LogPosition } from '../transport/log.ts';
 import { copyLine } from './copy-text.ts';
 import type { Database } from './database.ts';
@@ -16,6 +16,8 @@ export interface LoggedEvent {
 /** The contract's fields, as columns; then where the event was read from. */
 const CONTRACT_COLUMNS = ['event_id', 'event_type', 'timestamp', 'user_id', 'session_id', 'ip_address', 'country', 'channel', 'amount', 'currency', 'merchant_id', 'device_id', 'metadata'];
 const EVENT_COLUMNS = [...CONTRACT_COLUMNS, 'log_topic', 'log_partition', 'log_offset'];
+/** The contract's columns of `events` aliased `e`, with the event time in epoch ms: an event read back as the processor saw it. */
+export const EVENT_SELECT = `${CONTRACT_COLUMNS.map((c) => `e.${c}`).join(', ')}, (extract(epoch FROM e.timestamp) * 1000)::float8 AS event_time`;
 
 /**
  * Insert events in one statement; an event id already stored is left as it was. `log` names
@@ -48,18 +50,37 @@ export function copyEvents(rows: readonly LoggedEvent[], log?: string): CopyStat
 /** Name of the embedded log in `log_topic`, suffixed with `@` and the run's start time. */
 export const EMBEDDED_LOG = 'embedded';
 
+/** A slice of history to rebuild state from: its events in log order, and the fraud verdicts stored for them. */
+export interface History {
+  events: RtdsEvent[];
+  verdicts: LabelledEvent[];
+}
+
+/** How much history a restore reads: back `ms` from the latest event, and whether with its fraud verdicts. */
+export interface HistoryReach {
+  ms: number;
+  verdicts: boolean;
+}
+
 /**
- * The events of one slice of the log (`where`, over `params`) whose event time is within
- * `reachMs` of the latest among them — older ones no longer change any value — in `order`.
+ * The events of one slice of the log (`where` over `e`, with `params`) whose event time is within
+ * `reach.ms` of the latest among them — older ones no longer change any value — in `order`.
  */
-async function recentHistory(db: Queryable, where: string, params: unknown[], reachMs: number, order: string): Promise<RtdsEvent[]> {
-  const rows = await db.query<EventRow & { event_time: number }>(
-    `WITH slice AS (SELECT * FROM events WHERE ${where})
-     SELECT ${CONTRACT_COLUMNS.join(', ')}, (extract(epoch FROM timestamp) * 1000)::float8 AS event_time
-       FROM slice WHERE timestamp >= (SELECT max(timestamp) FROM slice) - $${params.length + 1}::float8 * interval '1 millisecond' ORDER BY ${order}`,
-    [...params, reachMs],
+async function recentHistory(db: Queryable, where: string, params: unknown[], reach: HistoryReach, order: string): Promise<History> {
+  const rows = await db.query<EventRow & { fraud_known_ms?: number | null }>(
+    `WITH slice AS (SELECT * FROM events e WHERE ${where})
+     SELECT ${EVENT_SELECT}${reach.verdicts ? ', (extract(epoch FROM l.labeled_at) * 1000)::float8 AS fraud_known_ms' : ''}
+       FROM slice e${reach.verdicts ? ' LEFT JOIN labels l ON l.event_id = e.event_id AND l.is_fraud' : ''}
+      WHERE e.timestamp >= (SELECT max(timestamp) FROM slice) - $${params.length + 1}::float8 * interval '1 millisecond' ORDER BY ${order}`,
+    [...params, reach.ms],
   );
-  return rows.map((row) => ({ ...fromRow(row), event_time: Math.round(row.event_time) }) as unknown as RtdsEvent);
+  const history: History = { events: new Array<RtdsEvent>(rows.length), verdicts: [] };
+  rows.forEach((row, i) => {
+    const event = eventFromRow(row);
+    history.events[i] = event;
+    if (row.fraud_known_ms != null) history.verdicts.push({ event, is_fraud: true, labeled_at: Math.round(row.fraud_known_ms) });
+  });
+  return history;
 }
 
 /**
@@ -67,8 +88,8 @@ async function recentHistory(db: Queryable, where: string, params: unknown[], re
  * processor saw them, back as far as `reachMs` reaches. Stored before the offsets were committed,
  * so nothing decided is missing.
  */
-export function loadPartitionHistory(db: Queryable, log: string, partition: number, beforeOffset: number, reachMs: number): Promise<RtdsEvent[]> {
-  return recentHistory(db, 'log_topic = $1 AND log_partition = $2 AND log_offset < $3', [log, partition, beforeOffset], reachMs, 'log_offset');
+export function loadPartitionHistory(db: Queryable, log: string, partition: number, beforeOffset: number, reach: HistoryReach): Promise<History> {
+  return recentHistory(db, 'e.log_topic = $1 AND e.log_partition = $2 AND e.log_offset < $3', [log, partition, beforeOffset], reach, 'e.log_offset');
 }
 
 /**
@@ -76,8 +97,8 @@ export function loadPartitionHistory(db: Queryable, log: string, partition: numb
  * far as `reachMs` reaches, run by run and in log order within each: how an embedded processor
  * rebuilds its state after a restart.
  */
-export function loadEmbeddedHistory(db: Queryable, reachMs: number): Promise<RtdsEvent[]> {
-  return recentHistory(db, `log_topic LIKE '${EMBEDDED_LOG}@%'`, [], reachMs, 'log_topic, log_partition, log_offset');
+export function loadEmbeddedHistory(db: Queryable, reach: HistoryReach): Promise<History> {
+  return recentHistory(db, `e.log_topic LIKE '${EMBEDDED_LOG}@%'`, [], reach, 'e.log_topic, e.log_partition, e.log_offset');
 }
 
 /** A row as the contract writes it: absent fields instead of nulls, timestamps as RFC 3339. */
@@ -87,11 +108,21 @@ function fromRow(row: object): Record<string, unknown> {
   return out;
 }
 
+/** The event of a row read with `EVENT_SELECT` (other columns of the row are left out). */
+export function eventFromRow(row: EventRow): RtdsEvent {
+  const out: Record<string, unknown> = { event_time: Math.round(row.event_time!) };
+  for (const c of CONTRACT_COLUMNS) {
+    const v = row[c as keyof EventRow];
+    if (v !== null) out[c] = v instanceof Date ? v.toISOString() : v;
+  }
+  return out as unknown as RtdsEvent;
+}
+
 export interface StoredEvent extends EventInput {
   created_at: string;
 }
 
-interface EventRow {
+export interface EventRow {
   event_id: string;
   event_type: string;
   timestamp: Date;
@@ -106,6 +137,8 @@ interface EventRow {
   device_id: string | null;
   metadata: Record<string, unknown> | null;
   created_at: Date;
+  /** Epoch ms, where read with `EVENT_SELECT`. */
+  event_time?: number;
 }
 
 export async function findEvent(db: Queryable, eventId: string): Promise<StoredEvent | undefined> {

@@ -1,6 +1,7 @@
 // Repository of the `labels` table: the latest verdict per event wins.
-import type { Label } from '../contracts/index.ts';
+import type { Label, LabelledEvent } from '../contracts/index.ts';
 import type { Database } from './database.ts';
+import { eventFromRow, EVENT_SELECT, type EventRow } from './events.ts';
 import type { Statement } from './statement.ts';
 
 type Queryable = Pick<Database, 'query'>;
@@ -12,7 +13,8 @@ export function upsertLabels(labels: readonly Label[], now = Date.now()): Statem
   return {
     sql: `INSERT INTO labels (event_id, is_fraud, labeled_at)
           SELECT event_id, is_fraud, labeled_at FROM jsonb_to_recordset($1::jsonb) AS r(event_id text, is_fraud boolean, labeled_at timestamptz)
-          ON CONFLICT (event_id) DO UPDATE SET is_fraud = EXCLUDED.is_fraud, labeled_at = EXCLUDED.labeled_at, received_at = now()`,
+          ON CONFLICT (event_id) DO UPDATE SET is_fraud = EXCLUDED.is_fraud, labeled_at = EXCLUDED.labeled_at, received_at = now(),
+            revised = labels.revised OR labels.is_fraud <> EXCLUDED.is_fraud`,
     params: [JSON.stringify(rows)],
   };
 }
@@ -20,4 +22,32 @@ export function upsertLabels(labels: readonly Label[], now = Date.now()): Statem
 export async function findLabel(db: Queryable, eventId: string): Promise<{ is_fraud: boolean; labeled_at: string } | undefined> {
   const [row] = await db.query<{ is_fraud: boolean; labeled_at: Date }>('SELECT is_fraud, labeled_at FROM labels WHERE event_id = $1', [eventId]);
   return row === undefined ? undefined : { is_fraud: row.is_fraud, labeled_at: row.labeled_at.toISOString() };
+}
+
+/** A verdict joined to its stored event, and where that event was read from. */
+export interface ReceivedLabel {
+  labelled: LabelledEvent;
+  received_at: Date;
+  log_topic: string | null;
+  log_partition: number | null;
+}
+
+/**
+ * The verdicts received after `since` (the database's clock) that can change a fraud count: fraud,
+ * or overturned; each joined to its event (a label whose event is not stored yet is left out).
+ * `now` is the database's clock when the read began: the next read starts a little before it.
+ */
+export async function labelsReceivedSince(db: Queryable, since: Date): Promise<{ now: Date; labels: ReceivedLabel[] }> {
+  const [clock] = await db.query<{ now: Date }>('SELECT now() AS now');
+  const rows = await db.query<EventRow & { is_fraud: boolean; labeled_ms: number; received_at: Date; log_topic: string | null; log_partition: number | null }>(
+    `SELECT ${EVENT_SELECT}, l.is_fraud, (extract(epoch FROM l.labeled_at) * 1000)::float8 AS labeled_ms, l.received_at, e.log_topic, e.log_partition
+       FROM labels l JOIN events e USING (event_id)
+      WHERE l.received_at > $1 AND (l.is_fraud OR l.revised)
+      ORDER BY l.received_at`,
+    [since],
+  );
+  return {
+    now: clock!.now,
+    labels: rows.map((r) => ({ labelled: { event: eventFromRow(r), is_fraud: r.is_fraud, labeled_at: Math.round(r.labeled_ms) }, received_at: r.received_at, log_topic: r.log_topic, log_partition: r.log_partition })),
+  };
 }

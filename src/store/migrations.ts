@@ -83,6 +83,13 @@ const MIGRATIONS: Migration[] = [
       DROP INDEX events_log_position;
       CREATE INDEX events_log_position ON events (log_topic, log_partition, log_offset)`,
   },
+  {
+    version: 4,
+    name: 'labels are followed as they arrive: by receipt time, with overturned verdicts marked',
+    sql: `
+      ALTER TABLE labels ADD COLUMN revised boolean NOT NULL DEFAULT false;
+      CREATE INDEX labels_received ON labels (received_at)`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

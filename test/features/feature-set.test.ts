@@ -2,19 +2,31 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { RtdsEvent } from '../../src/contracts/index.ts';
-import { FeatureSet, FeatureSpecError, parseFeatureSpecs, parseFeatureSpecText, type AggregateFeatureSpec, type FeatureSpec } from '../../src/features/index.ts';
+import { FeatureSet, FeatureSpecError, LABEL_AGGREGATIONS, parseFeatureSpecs, parseFeatureSpecText, type AggregateFeatureSpec, type FeatureSpec } from '../../src/features/index.ts';
 import { Watermark } from '../../src/process/index.ts';
 
 const T0 = Date.parse('2026-11-26T00:00:00Z');
 
-/** Runs a stream through a feature set the way a partition task does: watermark, lateness, then compute. */
-function stream(set: FeatureSet, events: readonly RtdsEvent[], outOfOrdernessMs: number, allowedLatenessMs: number): Float64Array[] {
+/** A fraud verdict on event `i`, known from `labeledAt` on. */
+interface Verdict {
+  fraud: boolean;
+  labeledAt: number;
+}
+
+/**
+ * Runs a stream through a feature set the way a partition task does: watermark, lateness, then
+ * compute; an event's verdict is handed over once the event is processed, as online.
+ */
+function stream(set: FeatureSet, events: readonly RtdsEvent[], outOfOrdernessMs: number, allowedLatenessMs: number, verdicts: readonly (Verdict | undefined)[] = []): Float64Array[] {
   const state = set.newState();
   const watermark = new Watermark(outOfOrdernessMs);
-  return events.map((event) => {
+  return events.map((event, i) => {
     const tooLate = event.event_time < watermark.current - allowedLatenessMs;
     watermark.observe(event.event_time);
-    return set.compute(state, event, { tooLate, earliest: watermark.current - allowedLatenessMs });
+    const vector = set.compute(state, event, { tooLate, earliest: watermark.current - allowedLatenessMs });
+    const verdict = verdicts[i];
+    if (verdict !== undefined) set.label(state, { event, is_fraud: verdict.fraud, labeled_at: verdict.labeledAt });
+    return vector;
   });
 }
 
@@ -52,15 +64,18 @@ function windowMembers(spec: AggregateFeatureSpec, events: readonly RtdsEvent[],
   }
   const hop = w.kind === 'tumbling' ? w.size : w.hop;
   const hops = w.kind === 'tumbling' ? 1 : w.size / w.hop;
-  const last = Math.floor(t / hop);
-  const first = Math.max(last, Math.floor(earliest / hop)) - hops + 1;
+  // With a label delay: the whole tiles that end at or before t − delay.
+  const lastTile = (at: number): number => (spec.label_delay === undefined ? Math.floor(at / hop) : Math.floor((at - spec.label_delay) / hop) - 1);
+  const last = lastTile(t);
+  const first = Math.max(last, lastTile(earliest)) - hops + 1;
   return members.filter((j) => {
     const k = Math.floor(events[j]!.event_time / hop);
     return k >= first && k <= last;
   });
 }
 
-function oracleValue(spec: AggregateFeatureSpec, events: readonly RtdsEvent[], chosen: number[], t: number): number {
+/** The aggregate over the window's events `chosen`; `frauds`: how many events of the window carry an applied fraud verdict. */
+function oracleValue(spec: AggregateFeatureSpec, events: readonly RtdsEvent[], chosen: number[], t: number, frauds: number): number {
   const withValue = chosen.filter((j) => typeof events[j]![spec.field as keyof RtdsEvent] === 'number');
   const values = withValue.map((j) => events[j]![spec.field as keyof RtdsEvent] as number);
   const n = values.length;
@@ -89,12 +104,18 @@ function oracleValue(spec: AggregateFeatureSpec, events: readonly RtdsEvent[], c
       if (chosen.length === 0) return spec.default;
       return Math.max(0, t - Math.max(...chosen.map((j) => events[j]!.event_time))) / 1000;
     }
+    case 'fraud_count':
+      return frauds;
+    case 'fraud_rate':
+      return chosen.length === 0 ? spec.default : Math.min(1, frauds / chosen.length);
   }
 }
 
-function oracle(specs: readonly AggregateFeatureSpec[], events: readonly RtdsEvent[], outOfOrdernessMs: number, allowedLatenessMs: number): number[][] {
+function oracle(specs: readonly AggregateFeatureSpec[], events: readonly RtdsEvent[], outOfOrdernessMs: number, allowedLatenessMs: number, verdicts: readonly (Verdict | undefined)[] = []): number[][] {
   let max = -Infinity;
   const admitted: boolean[] = [];
+  // A verdict on event j applies at the first later event whose time reaches its labeled_at.
+  const appliedAt = verdicts.map((v, j) => (v === undefined ? Infinity : events.findIndex((e, i) => i > j && e.event_time >= v.labeledAt)));
   return events.map((e, i) => {
     const tooLate = e.event_time < max - outOfOrdernessMs - allowedLatenessMs;
     max = Math.max(max, e.event_time);
@@ -107,7 +128,16 @@ function oracle(specs: readonly AggregateFeatureSpec[], events: readonly RtdsEve
       for (let j = 0; j < i; j++) if (admitted[j] && passes(events[j]!, spec) && keyOf(events[j]!, spec.entity) === key) before.push(j);
       const previousOnly = spec.aggregate === 'last' || spec.aggregate === 'time_since_last';
       const members = !previousOnly && !tooLate && passes(e, spec) ? [...before, i] : before;
-      return oracleValue(spec, events, windowMembers(spec, events, members, e.event_time, earliest), e.event_time);
+      // A fraud verdict counts once applied, in the tile of its event — which an event that came
+      // too late joins only if another admitted event held the tile when the verdict applied.
+      const hop = spec.window.kind === 'tumbling' ? spec.window.size : spec.window.kind === 'hopping' ? spec.window.hop : 1;
+      const tileHeld = (j: number): boolean => before.some((m) => m < appliedAt[j]! && Math.floor(events[m]!.event_time / hop) === Math.floor(events[j]!.event_time / hop));
+      const fraud = (j: number): boolean => verdicts[j]?.fraud === true && appliedAt[j]! >= 0 && appliedAt[j]! <= i && (admitted[j]! || tileHeld(j));
+      const window = windowMembers(spec, events, members, e.event_time, earliest);
+      // Verdicts on events too late to join count in their tile, but not as events of it.
+      const late = LABEL_AGGREGATIONS.has(spec.aggregate) ? events.flatMap((x, j) => (j < i && !admitted[j] && passes(x, spec) && keyOf(x, spec.entity) === key && fraud(j) ? [j] : [])) : [];
+      const frauds = window.filter(fraud).length + windowMembers(spec, events, late, e.event_time, earliest).length;
+      return oracleValue(spec, events, window, e.event_time, frauds);
     });
   });
 }
@@ -143,37 +173,54 @@ const arbWindow = fc.oneof(
   fc.record({ kind: fc.constant('session'), gap: fc.constantFrom('30s', '5m', '20m') }),
 );
 
-const arbSpec = fc
+const specOver = (aggregates: readonly string[]) =>
+  fc
   .record({
     entity: fc.constantFrom(['user_id'], ['merchant_id'], ['user_id', 'device_id'], 'channel'),
     filter: fc.option(fc.constantFrom({ event_type: ['transaction'] }, { channel: ['web', 'pos'] }, { event_type: 'login', channel: 'web' }), { nil: undefined }),
     window: arbWindow,
-    aggregate: fc.constantFrom('count', 'sum', 'mean', 'min', 'max', 'std', 'distinct', 'last', 'time_since_last'),
+    aggregate: fc.constantFrom(...aggregates),
     distinctField: fc.constantFrom('device_id', 'country', 'amount'),
     default: fc.constantFrom(0, -1),
+    labelDelay: fc.constantFrom(0, '10m', '30m'),
+    delayed: fc.boolean(),
   })
-  .map(({ distinctField, ...s }) => {
-    const field = s.aggregate === 'distinct' ? distinctField : ['count', 'time_since_last'].includes(s.aggregate) ? undefined : 'amount';
-    return { ...s, ...(field === undefined ? {} : { field }), ...(s.filter === undefined ? { filter: undefined } : {}) };
+  .map(({ distinctField, labelDelay, delayed, ...s }) => {
+    const field = s.aggregate === 'distinct' ? distinctField : ['count', 'time_since_last', 'fraud_count', 'fraud_rate'].includes(s.aggregate) ? undefined : 'amount';
+    // Fraud aggregations need a label delay and a tiled window; other tiled windows may have one too.
+    const labelled = s.aggregate === 'fraud_count' || s.aggregate === 'fraud_rate';
+    const window = labelled && s.window.kind === 'session' ? { kind: 'hopping', size: '1h', hop: '10m' } : s.window;
+    const label_delay = labelled || (delayed && window.kind !== 'session') ? labelDelay : undefined;
+    return { ...s, window, ...(field === undefined ? {} : { field }), ...(label_delay === undefined ? {} : { label_delay }), ...(s.filter === undefined ? { filter: undefined } : {}) };
   });
+
+const arbSpec = specOver(['count', 'sum', 'mean', 'min', 'max', 'std', 'distinct', 'last', 'time_since_last', 'fraud_count', 'fraud_rate']);
+const arbLabelSpec = specOver(['fraud_count', 'fraud_rate', 'count']);
+
 
 function closeTo(actual: number, expected: number): boolean {
   return Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
 }
 
-describe('declarative features against a brute-force oracle', () => {
-  it('equal the oracle on random out-of-order streams and random specs', () => {
+/** Streaming values equal the oracle's for random out-of-order streams, specs of `specs`, and verdicts. */
+function equalsOracle(specs: fc.Arbitrary<Record<string, unknown>>, numRuns: number, minEvents = 1): void {
     fc.assert(
       fc.property(
-        fc.array(arbEvent, { minLength: 1, maxLength: 60 }),
-        fc.array(arbSpec, { minLength: 1, maxLength: 6 }),
+        fc.array(arbEvent, { minLength: minEvents, maxLength: 60 }),
+        fc.array(specs, { minLength: 1, maxLength: 6 }),
         fc.constantFrom(0, 5000, 60_000),
         fc.constantFrom(0, 30_000, 600_000),
-        (raw, rawSpecs, outOfOrdernessMs, allowedLatenessMs) => {
+        fc.array(fc.option(fc.record({ fraud: fc.boolean(), afterS: fc.integer({ min: 0, max: 7200 }) }), { nil: undefined }), { minLength: minEvents, maxLength: 60 }),
+        (raw, rawSpecs, outOfOrdernessMs, allowedLatenessMs, rawVerdicts) => {
           const specs = parseFeatureSpecs(rawSpecs.map((s, i) => ({ name: `f${i}`, ...Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) }))) as AggregateFeatureSpec[];
           const events = toEvents(raw);
-          const got = stream(new FeatureSet(specs), events, outOfOrdernessMs, allowedLatenessMs);
-          const want = oracle(specs, events, outOfOrdernessMs, allowedLatenessMs);
+          // Verdicts on some events: fraud or not, known up to two hours after the event.
+          const verdicts = events.map((e, i) => {
+            const v = rawVerdicts[i];
+            return v === undefined ? undefined : { fraud: v.fraud, labeledAt: e.event_time + v.afterS * 1000 };
+          });
+          const got = stream(new FeatureSet(specs), events, outOfOrdernessMs, allowedLatenessMs, verdicts);
+          const want = oracle(specs, events, outOfOrdernessMs, allowedLatenessMs, verdicts);
           for (let i = 0; i < events.length; i++) {
             for (let f = 0; f < specs.length; f++) {
               if (!closeTo(got[i]![f]!, want[i]![f]!)) {
@@ -183,9 +230,13 @@ describe('declarative features against a brute-force oracle', () => {
           }
         },
       ),
-      { numRuns: 400, seed: 42 },
+      { numRuns, seed: 42 },
     );
-  });
+}
+
+describe('declarative features against a brute-force oracle', () => {
+  it('equal the oracle on random out-of-order streams and random specs', () => equalsOracle(arbSpec, 400));
+  it('count fraud verdicts as the oracle does, whenever and in whatever order they become known', () => equalsOracle(arbLabelSpec, 200, 30));
 });
 
 const ev = (i: number, offsetS: number, extra: Partial<RtdsEvent> = {}): RtdsEvent => ({
@@ -234,6 +285,9 @@ features:
     refuses([base, { name: 'g', expression: 'f / nope' }], 'features[1].expression', /"nope" is neither/);
     refuses([{ name: 'g', expression: 'f * 2' }, base], 'features[0].expression', /"f" is neither an earlier feature/);
     refuses([base, { name: 'g', expression: 'f +' }], 'features[1].expression', /Parse error/);
+    refuses([{ ...base, aggregate: 'fraud_rate', field: undefined }], 'features[0].label_delay', /needs a label_delay/);
+    refuses([{ ...base, window: { kind: 'session', gap: '5m' }, label_delay: '7d' }], 'features[0].label_delay', /tumbling or hopping/);
+    refuses([{ ...base, label_delay: 'a week' }], 'features[0].label_delay', /positive duration/);
   });
 });
 
@@ -260,6 +314,39 @@ describe('derived features', () => {
   it('gives 0 where an expression has no finite value', () => {
     const zero = new FeatureSet(parseFeatureSpecs([{ name: 'inf', expression: 'amount / 0' }]));
     assert.equal(stream(zero, [ev(0, 0)], 0, 0)[0]![0], 0);
+  });
+});
+
+describe('label-driven features', () => {
+  const DAY = 86_400_000;
+  const set = new FeatureSet(
+    parseFeatureSpecs([
+      { name: 'merchant_fraud_30d', entity: 'merchant_id', window: { kind: 'hopping', size: '30d', hop: '1d' }, label_delay: '7d', aggregate: 'fraud_count' },
+      { name: 'merchant_fraud_rate_30d', entity: 'merchant_id', window: { kind: 'hopping', size: '30d', hop: '1d' }, label_delay: '7d', aggregate: 'fraud_rate', default: -1 },
+    ]),
+  );
+  const at = (i: number, day: number): RtdsEvent => ev(i, day * 86_400, { merchant_id: 'shop' });
+
+  it('counts a merchant’s fraud over the 30 days that end 7 days before the event, once its verdicts are known', () => {
+    const state = set.newState();
+    const timing = (t: number) => ({ tooLate: false, earliest: t });
+    // Four purchases on days 0–3; verdicts on two of them arrive on day 5 (fraud) and day 20 (fraud).
+    const history = [0, 1, 2, 3].map((d) => at(d, d + 0.5));
+    for (const e of history) set.compute(state, e, timing(e.event_time));
+    set.label(state, { event: history[0]!, is_fraud: true, labeled_at: T0 + 5 * DAY });
+    set.label(state, { event: history[2]!, is_fraud: true, labeled_at: T0 + 20 * DAY });
+    set.label(state, { event: history[3]!, is_fraud: false, labeled_at: T0 + 5 * DAY });
+    const value = (i: number, day: number): number[] => Array.from(set.compute(state, at(i, day), timing(T0 + day * DAY)));
+    // Each event read also joins the merchant's tiles: days 7, 11, 20, 21, 22 add to the denominators.
+    assert.deepEqual(value(10, 7.5), [0, -1], 'on day 7.5 the window ends on day 0: nothing in it yet');
+    assert.deepEqual(value(11, 11.5), [1, 1 / 4], 'days 0–3 are in the window (it ends on day 4); one verdict known');
+    assert.deepEqual(value(12, 20.5), [2, 2 / 6], 'the second verdict is known from day 20; days 7 and 11 have entered');
+    // A re-sent verdict changes nothing; a later "not fraud" uncounts.
+    set.label(state, { event: history[0]!, is_fraud: true, labeled_at: T0 + 21 * DAY });
+    assert.deepEqual(value(13, 21.5), [2, 2 / 6]);
+    set.label(state, { event: history[2]!, is_fraud: false, labeled_at: T0 + 22 * DAY });
+    assert.deepEqual(value(14, 22.5), [1, 1 / 6], 'a verdict overturned');
+    assert.deepEqual(value(15, 41.5), [0, 0], 'days 0–3 have left the window (days 4–33); days 7–22 hold five events');
   });
 });
 

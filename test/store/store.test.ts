@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decisionIdFor, validateEvent, type Decision, type RtdsEvent } from '../../src/contracts/index.ts';
-import { DecisionSink, findDecision, findEvent, listDeadLetters, listDecisions, loadPartitionHistory, migrate, openDatabase, upsertLabels, findLabel, type Database } from '../../src/store/index.ts';
+import { DecisionSink, findDecision, findEvent, labelsReceivedSince, listDeadLetters, listDecisions, loadPartitionHistory, migrate, openDatabase, upsertLabels, findLabel, type Database } from '../../src/store/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
 function event(i: number): RtdsEvent {
@@ -129,11 +129,33 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
         }
         await sink.close();
       }
-      const history = await loadPartitionHistory(db!, 'topic-a', 3, 2, 60_000);
-      assert.deepEqual(history.map((e) => e.event_id), ['e100', 'e101']);
-      assert.equal(history[0]!.event_time, event(100).event_time);
+      const knownAt = Date.UTC(2026, 11, 3);
+      await db!.batch([upsertLabels([{ event_id: 'e100', is_fraud: true, labeled_at: knownAt }, { event_id: 'e101', is_fraud: false }])]);
+      const history = await loadPartitionHistory(db!, 'topic-a', 3, 2, { ms: 60_000, verdicts: true });
+      assert.deepEqual(history.events.map((e) => validateEvent(e)), [event(100), event(101)].map((e) => validateEvent(e)), 'events as the processor saw them');
+      // With the fraud verdicts on them, for label-driven features.
+      assert.deepEqual(history.verdicts, [{ event: history.events[0], is_fraud: true, labeled_at: knownAt }]);
       // Only what is within reach of the latest event (101 s) is replayed.
-      assert.deepEqual((await loadPartitionHistory(db!, 'topic-a', 3, 2, 500)).map((e) => e.event_id), ['e101']);
+      assert.deepEqual((await loadPartitionHistory(db!, 'topic-a', 3, 2, { ms: 500, verdicts: false })).events.map((e) => e.event_id), ['e101']);
+    });
+
+    it('follows labels as they are received: fraud and overturned verdicts, joined to their events', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const { now: since } = await labelsReceivedSince(db!, new Date());
+      await db!.batch([upsertLabels([{ event_id: 'e4', is_fraud: false }, { event_id: 'e6', is_fraud: true, labeled_at: Date.UTC(2026, 11, 1) }, { event_id: 'not-stored', is_fraud: true }])]);
+      const first = await labelsReceivedSince(db!, since);
+      // e4 is a first "not fraud" (it changes no count); the unstored event's label waits for it.
+      assert.deepEqual(
+        first.labels.map((l) => [validateEvent(l.labelled.event), l.labelled.is_fraud, l.labelled.labeled_at]),
+        [[validateEvent(event(6)), true, Date.UTC(2026, 11, 1)]],
+      );
+      await db!.batch([upsertLabels([{ event_id: 'e6', is_fraud: false, labeled_at: Date.UTC(2026, 11, 2) }, { event_id: 'e4', is_fraud: false }])]);
+      const second = await labelsReceivedSince(db!, first.now);
+      assert.deepEqual(
+        second.labels.map((l) => [l.labelled.event.event_id, l.labelled.is_fraud, l.labelled.labeled_at]),
+        [['e6', false, Date.UTC(2026, 11, 2)]],
+        'the overturned verdict, and not the repeated one',
+      );
     });
   });
 }

@@ -1,0 +1,81 @@
+// Verdicts as they reach the store — by API, labels topic or generator — handed to the partitions whose label-driven features count them.
+import type { Logger } from '../observe/index.ts';
+import type { DecisionPipeline } from '../process/index.ts';
+import { labelsReceivedSince, type Database, type ReceivedLabel } from '../store/index.ts';
+
+export interface LabelFeedOptions {
+  db: Database;
+  pipeline: DecisionPipeline;
+  /** The partition whose state holds the labelled event; undefined when it is not this process's log. */
+  route: (label: ReceivedLabel) => number | undefined;
+  intervalMs: number;
+  logger: Logger;
+  onApplied?: (n: number) => void;
+}
+
+/**
+ * Each read looks this far behind the previous one's start (the database's clock), so a label
+ * whose transaction committed after that start but is stamped before it is still seen.
+ */
+const OVERLAP_MS = 5000;
+
+/**
+ * Follows the `labels` table. Verdicts received before the process started reach the state by
+ * the restore (with the events they judge); later ones by this feed, read every `intervalMs`.
+ * A verdict whose event is not stored yet is not seen (labels arrive days after their events).
+ */
+export class LabelFeed {
+  private since: Date | undefined;
+  /** Verdicts read within the overlap, by event id, with their receipt time: a re-read is skipped. */
+  private readonly seen = new Map<string, number>();
+  private reading: Promise<number> = Promise.resolve(0);
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly options: LabelFeedOptions) {}
+
+  async start(): Promise<void> {
+    const [clock] = await this.options.db.query<{ now: Date }>('SELECT now() AS now');
+    this.since = new Date(clock!.now.getTime() - OVERLAP_MS);
+    this.schedule();
+  }
+
+  /** Read the verdicts received since the last read, after any read under way; resolves to those handed to a partition. */
+  read(): Promise<number> {
+    this.reading = this.reading.catch(() => 0).then(() => this.readOnce());
+    return this.reading;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.reading.catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.read()
+        .catch((err: unknown) => this.options.logger.error({ err }, 'reading new labels failed; retrying'))
+        .finally(() => this.schedule());
+    }, this.options.intervalMs);
+  }
+
+  private async readOnce(): Promise<number> {
+    const { db, pipeline, route } = this.options;
+    const { now, labels } = await labelsReceivedSince(db, this.since!);
+    let applied = 0;
+    for (const received of labels) {
+      const id = received.labelled.event.event_id;
+      const at = received.received_at.getTime();
+      if (this.seen.get(id) === at) continue;
+      this.seen.set(id, at);
+      const partition = route(received);
+      if (partition !== undefined && pipeline.label(partition, received.labelled)) applied++;
+    }
+    this.since = new Date(now.getTime() - OVERLAP_MS);
+    for (const [id, at] of this.seen) if (at <= this.since.getTime()) this.seen.delete(id);
+    if (applied > 0) this.options.onApplied?.(applied);
+    return applied;
+  }
+}
