@@ -55,7 +55,8 @@ export class DistinctValues {
   add(value: string): void {
     if (this.exact === undefined) return addToSketch(this.sketch!, value);
     if (this.exact.includes(value)) return;
-    this.exact.push(value);
+    // A new array of exactly the needed length: a pushed one keeps spare room, multiplied by every tile.
+    this.exact = [...this.exact, value];
     if (this.exact.length > DISTINCT_EXACT_LIMIT) this.toSketch();
   }
 

@@ -32,6 +32,11 @@ interface Group {
   read: WindowRead;
   /** The window, when it counts fraud labels (a label delay and a fraud aggregation). */
   labels: TiledWindows | undefined;
+  /**
+   * For a combination such as [user_id, device_id] over a tiled window: the fields after the first,
+   * whose values key a sub-entity inside the first field's entity (its window is keyed).
+   */
+  sub: readonly (keyof RtdsEvent)[] | undefined;
 }
 
 /** Groups keyed by the same entity fields: an entity of the kind holds one window per group. */
@@ -41,8 +46,6 @@ interface EntityKind {
   /** After its latest event an entity's windows all become unreachable within `reach`, and the first of them within `firstGone`. */
   reach: number;
   firstGone: number;
-  /** Whether any of its groups counts distinct values. */
-  distinct: boolean;
   /** Its groups that count fraud labels. */
   labelled: Group[];
 }
@@ -184,17 +187,21 @@ export class FeatureSet {
     }
     const kinds = new Map<string, EntityKind>();
     for (const { spec, filter, field, outputs, aggregations } of members.values()) {
-      const entityKey = JSON.stringify(spec.entity);
+      // A combination over a tiled window lives inside its first field's entity: a user's countries
+      // cost a few numbers per tile in the user's state rather than an entity each.
+      const nested = spec.entity.length > 1 && spec.window.kind !== 'session';
+      const fields = (nested ? spec.entity.slice(0, 1) : spec.entity) as (keyof RtdsEvent)[];
+      const entityKey = JSON.stringify(fields);
       let kind = kinds.get(entityKey);
       if (kind === undefined) {
-        kind = { fields: spec.entity as (keyof RtdsEvent)[], groups: [], reach: 0, firstGone: Infinity, distinct: false, labelled: [] };
+        kind = { fields, groups: [], reach: 0, firstGone: Infinity, labelled: [] };
         kinds.set(entityKey, kind);
         this.kinds.push(kind);
       }
       const numeric = field !== undefined && !aggregations.has('distinct');
       const layout = new TallyLayout(aggregations, numeric);
       const previousOnly = (o: Output): boolean => o.kind === 'last' || o.kind === 'time_since_last';
-      const window = windowKind(spec.window, layout, spec.label_delay);
+      const window = windowKind(spec.window, layout, spec.label_delay, nested);
       const group: Group = {
         slot: kind.groups.length,
         filter: filter.map(([f, values]) => ({ field: f as keyof RtdsEvent, values: new Set(values) })),
@@ -205,6 +212,7 @@ export class FeatureSet {
         after: outputs.filter((o) => !previousOnly(o)),
         read: new WindowRead(layout),
         labels: layout.fraud >= 0 && window instanceof TiledWindows ? window : undefined,
+        sub: nested ? (spec.entity.slice(1) as (keyof RtdsEvent)[]) : undefined,
       };
       kind.groups.push(group);
       if (group.labels !== undefined) kind.labelled.push(group);
@@ -213,7 +221,6 @@ export class FeatureSet {
       const reaches = kind.groups.map((g) => g.window.reachMs);
       kind.reach = Math.max(...reaches);
       kind.firstGone = Math.min(...reaches);
-      kind.distinct = kind.groups.some((g) => g.window.layout.distinct);
     }
   }
 
@@ -254,27 +261,29 @@ export class FeatureSet {
       const kind = this.kinds[k]!;
       const key = entityKey(event, kind.fields);
       if (key === undefined) {
-        for (const g of kind.groups) {
-          for (const o of g.before) v[o.index] = o.fallback;
-          for (const o of g.after) v[o.index] = o.fallback;
-        }
+        for (const g of kind.groups) fallBack(g, v);
         continue;
       }
       const map = state.entities[k]!;
       let entity = map.get(key);
       for (const g of kind.groups) {
-        if (g.before.length > 0) this.read(g, entity, t, earliest, g.before, v);
+        const sub = g.sub === undefined ? 0 : subKey(event, g.sub);
+        if (sub === undefined) {
+          fallBack(g, v);
+          continue;
+        }
+        if (g.before.length > 0) this.read(g, entity, t, earliest, g.before, v, sub);
         if (!timing.tooLate && passes(event, g)) {
           if (entity === undefined) {
-            entity = { latest: t, windows: new Array<Slots | undefined>(kind.groups.length).fill(undefined), sets: kind.distinct ? new Array<SlotSets>(kind.groups.length).fill(undefined) : undefined };
+            entity = { latest: t, windows: new Array<Slots | undefined>(kind.groups.length).fill(undefined), sets: undefined };
             map.set(key, entity);
             state.keys[k]!.push(key);
           }
           const raw = g.field === undefined ? undefined : event[g.field];
-          g.window.add(entity, g.slot, t, seq, g.numeric && typeof raw === 'number' ? raw : undefined, !g.numeric && raw !== undefined ? String(raw) : undefined);
+          g.window.add(entity, g.slot, t, seq, g.numeric && typeof raw === 'number' ? raw : undefined, !g.numeric && raw !== undefined ? String(raw) : undefined, sub);
           if (t > entity.latest) entity.latest = t;
         }
-        if (g.after.length > 0) this.read(g, entity, t, earliest, g.after, v);
+        if (g.after.length > 0) this.read(g, entity, t, earliest, g.after, v, sub);
       }
       // Touched: its windows forget what no admitted event can reach any more.
       if (entity !== undefined) evictWindows(kind, entity, earliest);
@@ -296,7 +305,10 @@ export class FeatureSet {
         const key = entityKey(event, kind.fields);
         const entity = key === undefined ? undefined : state.entities[k]!.get(key);
         if (entity === undefined) continue;
-        for (const g of kind.labelled) if (passes(event, g)) g.labels!.label(entity, g.slot, event.event_time, delta);
+        for (const g of kind.labelled) {
+          const sub = g.sub === undefined ? 0 : subKey(event, g.sub);
+          if (sub !== undefined && passes(event, g)) g.labels!.label(entity, g.slot, event.event_time, delta, sub);
+        }
       }
       if (is_fraud) state.fraud.set(event.event_id, event.event_time);
       else state.fraud.delete(event.event_id);
@@ -307,10 +319,10 @@ export class FeatureSet {
     }
   }
 
-  private read(g: Group, entity: EntityWindows | undefined, t: number, earliest: number, outputs: readonly Output[], v: Float64Array): void {
+  private read(g: Group, entity: EntityWindows | undefined, t: number, earliest: number, outputs: readonly Output[], v: Float64Array, sub: number): void {
     const r = g.read;
     if (entity === undefined) r.reset();
-    else g.window.read(entity, g.slot, t, earliest, r);
+    else g.window.read(entity, g.slot, t, earliest, r, sub);
     for (const o of outputs) {
       const value = o.kind === 'distinct' ? (r.sets.length === 0 ? 0 : DistinctValues.countOf(r.sets)) : g.window.layout.read(o.kind, r.tally, 0, t);
       v[o.index] = value ?? o.fallback;
@@ -357,6 +369,36 @@ function entityKey(event: RtdsEvent, fields: readonly (keyof RtdsEvent)[]): stri
     key += i === 0 ? String(value) : KEY_SEPARATOR + String(value);
   }
   return key;
+}
+
+/** A group's features when the event has no value for one of its entity fields. */
+function fallBack(g: Group, v: Float64Array): void {
+  for (const o of g.before) v[o.index] = o.fallback;
+  for (const o of g.after) v[o.index] = o.fallback;
+}
+
+/**
+ * A sub-entity's key within its entity: a 53-bit hash of its field values (two 32-bit FNV-style
+ * hashes), exact as a double. Among the few sub-entities of one entity a collision is
+ * vanishingly unlikely (≈ n² / 2⁵⁴ for n of them).
+ */
+function subKey(event: RtdsEvent, fields: readonly (keyof RtdsEvent)[]): number | undefined {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (const f of fields) {
+    const value = event[f];
+    if (value === undefined) return undefined;
+    const text = String(value);
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+    }
+    // A separator, so ("ab", "c") and ("a", "bc") differ.
+    a = Math.imul(a ^ 0x1f, 0x01000193);
+    b = Math.imul(b ^ 0x1f, 0x5bd1e995);
+  }
+  return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
 }
 
 /** Remove the windows that the entity's latest event no longer reaches: a comparison each. */

@@ -182,6 +182,11 @@ export interface WindowHolder {
   sets: SlotSets[] | undefined;
 }
 
+/** The holder's distinct sets, created with its first distinct count: most entities never need them. */
+function setsOf(h: WindowHolder): SlotSets[] {
+  return (h.sets ??= new Array<SlotSets>(h.windows.length).fill(undefined));
+}
+
 /** `a` with `count` items at `start` replaced by `insert`, in a new array of exactly the needed length. */
 function spliced<T>(a: T[], start: number, count: number, insert: readonly T[]): T[] {
   if (start === a.length) return a.concat(insert);
@@ -196,13 +201,14 @@ export interface WindowKind {
    * the hop of the tile that event filled (a session run ends at its latest event).
    */
   readonly reachMs: number;
-  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void;
+  /** `sub`: the sub-entity's key in a keyed window (0 otherwise). */
+  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined, sub: number): void;
   /**
    * Merge into `into` the window the event at `t` falls in (that event included only if added),
    * leaving out what no event at or after `earliest` could see: whether or not it is evicted
    * yet, it is not read, so values never depend on when eviction ran.
    */
-  read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead): void;
+  read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead, sub: number): void;
   /** Forget what no event at or after `earliest` can fall in; a window left empty is removed. */
   evict(h: WindowHolder, at: number, earliest: number): void;
 }
@@ -223,9 +229,15 @@ function dropFront(h: WindowHolder, at: number, drop: number, stride: number): v
  * Tumbling and hopping windows: one tally per hop-long tile; slot = [tile index, …tally]. With a
  * label delay the window read is the `hops` whole tiles that end at or before t − delay, and a
  * fraud label adds to the tile of the event it judges.
+ *
+ * A keyed window holds the tiles of many sub-entities of its entity (a user's countries or
+ * devices), slot = [tile index, sub-key, …tally], ordered by tile then sub-key: a sub-entity
+ * costs a few numbers per tile instead of an entity of its own.
  */
 export class TiledWindows implements WindowKind {
   private readonly stride: number;
+  /** Numbers before the tally: the tile index, and the sub-key when keyed. */
+  private readonly header: number;
   readonly reachMs: number;
   /** Tiles between the one holding t − delay and the window's last: 0, or 1 with a label delay. */
   private readonly skip: number;
@@ -235,10 +247,26 @@ export class TiledWindows implements WindowKind {
     private readonly hop: number,
     private readonly hops: number,
     private readonly delay: number | undefined = undefined,
+    private readonly keyed = false,
   ) {
-    this.stride = 1 + layout.size;
+    this.header = keyed ? 2 : 1;
+    this.stride = this.header + layout.size;
     this.skip = delay === undefined ? 0 : 1;
     this.reachMs = hop * (hops + 1) + (delay ?? 0);
+  }
+
+  /** Position of the slot of tile `k` and sub-key `sub` in `s`, or −1 − where it would go. */
+  private find(s: readonly number[], k: number, sub: number): number {
+    const stride = this.stride;
+    let i = s.length / stride;
+    while (i > 0) {
+      const o = (i - 1) * stride;
+      const tile = s[o]!;
+      if (tile < k || (tile === k && (!this.keyed || s[o + 1]! <= sub))) break;
+      i--;
+    }
+    if (i > 0 && s[(i - 1) * stride] === k && (!this.keyed || s[(i - 1) * stride + 1] === sub)) return i - 1;
+    return -1 - i;
   }
 
   /** The last tile the window read at `t` holds. */
@@ -246,42 +274,37 @@ export class TiledWindows implements WindowKind {
     return Math.floor((t - (this.delay ?? 0)) / this.hop) - this.skip;
   }
 
-  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void {
+  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined, sub: number): void {
     const k = Math.floor(time / this.hop);
-    const stride = this.stride;
     let s = h.windows[at] ?? [];
-    let i = s.length / stride;
-    while (i > 0 && s[(i - 1) * stride]! > k) i--;
-    if (i === 0 || s[(i - 1) * stride] !== k) {
-      s = spliced(s, i * stride, 0, [k, ...this.layout.empty]);
+    let i = this.find(s, k, sub);
+    if (i < 0) {
+      i = -1 - i;
+      s = spliced(s, i * this.stride, 0, this.keyed ? [k, sub, ...this.layout.empty] : [k, ...this.layout.empty]);
       h.windows[at] = s;
-      if (h.sets !== undefined && this.layout.distinct) h.sets[at] = spliced(h.sets[at] ?? [], i, 0, [new DistinctValues()]);
-      i++;
+      if (this.layout.distinct) {
+        const sets = setsOf(h);
+        sets[at] = spliced(sets[at] ?? [], i, 0, [new DistinctValues()]);
+      }
     }
-    this.layout.add(s, (i - 1) * stride + 1, time, seq, value);
-    if (distinct !== undefined) h.sets?.[at]?.[i - 1]!.add(distinct);
+    this.layout.add(s, i * this.stride + this.header, time, seq, value);
+    if (distinct !== undefined) h.sets![at]![i]!.add(distinct);
   }
 
   /**
    * Count (`delta` 1) or uncount (−1) a fraud label of the event at `time`, in that event's tile.
    * False when the tile is gone (beyond reach) or never held an event.
    */
-  label(h: WindowHolder, at: number, time: number, delta: number): boolean {
+  label(h: WindowHolder, at: number, time: number, delta: number, sub: number): boolean {
     const s = h.windows[at];
     if (s === undefined) return false;
-    const k = Math.floor(time / this.hop);
-    for (let i = s.length / this.stride - 1; i >= 0; i--) {
-      const o = i * this.stride;
-      if (s[o]! < k) return false;
-      if (s[o] === k) {
-        s[o + 1 + this.layout.fraud]! += delta;
-        return true;
-      }
-    }
-    return false;
+    const i = this.find(s, Math.floor(time / this.hop), sub);
+    if (i < 0) return false;
+    s[i * this.stride + this.header + this.layout.fraud]! += delta;
+    return true;
   }
 
-  read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead): void {
+  read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead, sub: number): void {
     into.reset();
     const s = h.windows[at];
     if (s === undefined) return;
@@ -292,8 +315,8 @@ export class TiledWindows implements WindowKind {
     for (let i = s.length / stride - 1; i >= 0; i--) {
       const k = s[i * stride]!;
       if (k < first) break;
-      if (k > last) continue;
-      this.layout.merge(into.tally, 0, s, i * stride + 1);
+      if (k > last || (this.keyed && s[i * stride + 1] !== sub)) continue;
+      this.layout.merge(into.tally, 0, s, i * stride + this.header);
       if (sets !== undefined) into.sets.push(sets[i]!);
     }
   }
@@ -334,7 +357,7 @@ export class SessionWindows implements WindowKind {
   add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void {
     const stride = this.stride;
     const s = h.windows[at] ?? [];
-    const sets = h.sets?.[at] ?? (this.layout.distinct ? [] : undefined);
+    const sets = this.layout.distinct ? (setsOf(h)[at] ?? []) : undefined;
     const [from, to] = this.touching(s, time);
     if (to - from === 1) {
       // The common case: the event joins one run, which grows in place.
@@ -356,7 +379,7 @@ export class SessionWindows implements WindowKind {
     this.layout.add(run, 2, time, seq, value);
     if (set !== undefined && distinct !== undefined) set.add(distinct);
     h.windows[at] = spliced(s, from * stride, (to - from) * stride, run);
-    if (set !== undefined && h.sets !== undefined) h.sets[at] = spliced(sets!, from, to - from, [set]);
+    if (set !== undefined) setsOf(h)[at] = spliced(sets!, from, to - from, [set]);
   }
 
   read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead): void {
@@ -383,13 +406,16 @@ export class SessionWindows implements WindowKind {
   }
 }
 
-/** The window kind of a spec's window; `labelDelay` (tiled windows only) ends it that long before the event. */
-export function windowKind(w: WindowSpec, layout: TallyLayout, labelDelay?: number): WindowKind {
+/**
+ * The window kind of a spec's window; `labelDelay` ends it that long before the event, and
+ * `keyed` holds sub-entities (both for tiled windows only).
+ */
+export function windowKind(w: WindowSpec, layout: TallyLayout, labelDelay?: number, keyed = false): WindowKind {
   switch (w.kind) {
     case 'tumbling':
-      return new TiledWindows(layout, w.size, 1, labelDelay);
+      return new TiledWindows(layout, w.size, 1, labelDelay, keyed);
     case 'hopping':
-      return new TiledWindows(layout, w.hop, w.size / w.hop, labelDelay);
+      return new TiledWindows(layout, w.hop, w.size / w.hop, labelDelay, keyed);
     case 'session':
       return new SessionWindows(layout, w.gap);
   }
