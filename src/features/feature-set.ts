@@ -5,7 +5,7 @@ import { DerivedFeatures } from './derived-features.ts';
 import { isDerived, type AggregateFeatureSpec, type Aggregation, type FeatureSpec, type Transform } from './spec.ts';
 import { DistinctValues } from './distinct.ts';
 import { PendingLabels } from './pending-labels.ts';
-import { windowBytes, windowKind, TallyLayout, TiledWindows, WindowRead, type SlotSets, type Slots, type WindowHolder, type WindowKind } from './window-state.ts';
+import { windowBytes, windowKind, TallyLayout, TiledWindows, WindowRead, type Slots, type WindowHolder, type WindowKind } from './window-state.ts';
 
 /** Entities of each kind checked for expiry per event: expired state goes in a steady trickle. */
 const SWEEP_PER_EVENT = 2;
