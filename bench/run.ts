@@ -315,7 +315,7 @@ function benchFeatures(config: Config, generated: unknown[], users: number): voi
   }
   const m = benchStateMemory(users, 3, eventTime);
   console.log(
-    `feature state of the default set: ${fmt(m.users)} users × 3 events over 30 days → ${fmt(m.heapBytes / 2 ** 20)} MiB of heap, ${fmt(m.perUserBytes)} bytes per user (${fmt(m.entities)} entities of 3 kinds; ${fmt(m.eventIds)} event ids remembered; built in ${m.seconds.toFixed(1)} s)`,
+    `feature state of the default set: ${fmt(m.users)} users × 3 events over 30 days → ${fmt(m.heapBytes / 2 ** 20)} MiB of heap, ${fmt(m.perUserBytes)} bytes per user (${fmt(m.entities)} entities; ${fmt(m.eventIds)} event ids remembered; built in ${m.seconds.toFixed(1)} s)`,
   );
 }
 

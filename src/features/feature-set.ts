@@ -7,8 +7,8 @@ import { DistinctValues } from './distinct.ts';
 import { PendingLabels } from './pending-labels.ts';
 import { windowBytes, windowKind, TallyLayout, TiledWindows, WindowRead, type Slots, type WindowHolder, type WindowKind } from './window-state.ts';
 
-/** Entities of each kind checked for expiry per event: expired state goes in a steady trickle. */
-const SWEEP_PER_EVENT = 2;
+/** Narrowest expiry bucket (event time): an entity is checked at most this long after it is due. */
+const MIN_BUCKET_MS = 1000;
 const KEY_SEPARATOR = '\u001f';
 
 interface Output {
@@ -46,6 +46,8 @@ interface EntityKind {
   /** After its latest event an entity's windows all become unreachable within `reach`, and the first of them within `firstGone`. */
   reach: number;
   firstGone: number;
+  /** Width of its expiry buckets: entities are checked in batches of this much event time. */
+  bucketMs: number;
   /** Its groups that count fraud labels. */
   labelled: Group[];
 }
@@ -56,16 +58,22 @@ interface EntityKind {
  */
 interface EntityWindows extends WindowHolder {
   latest: number;
+  /** The expiry bucket it is due in; entries of it in other buckets are stale. */
+  due: number;
 }
 
 /** One partition's keyed feature state. */
 export class FeatureState {
   /** Arrival counter: orders events with equal event time. */
   seq = 0;
-  /** Per entity kind: the entities, and their keys in a list the expiry sweep walks. */
+  /** Per entity kind: the entities. */
   readonly entities: Map<string, EntityWindows>[];
-  readonly keys: string[][];
-  readonly cursors: number[];
+  /**
+   * Per entity kind: each entity's key once, in the bucket of event time when it is next due for
+   * expiry (its shortest-lived window becomes unreachable), and the next bucket to check.
+   */
+  readonly due: Map<number, string[]>[];
+  readonly dueCursor: number[];
   /** Labels received and not yet known at the latest event time. */
   readonly pending = new PendingLabels();
   /** Events counted as fraud, with their event time: a later verdict of "not fraud" uncounts them. */
@@ -75,8 +83,8 @@ export class FeatureState {
 
   constructor(kinds: number) {
     this.entities = Array.from({ length: kinds }, () => new Map());
-    this.keys = Array.from({ length: kinds }, () => []);
-    this.cursors = new Array<number>(kinds).fill(0);
+    this.due = Array.from({ length: kinds }, () => new Map());
+    this.dueCursor = new Array<number>(kinds).fill(NaN);
   }
 
   /**
@@ -170,7 +178,9 @@ export class FeatureSet {
   private plan(aggregates: readonly [AggregateFeatureSpec, number][]): void {
     const members = new Map<string, { spec: AggregateFeatureSpec; filter: [string, string[]][]; field: string | undefined; outputs: Output[]; aggregations: Set<Aggregation> }>();
     const byBase = new Map<string, string>();
-    for (const [spec, index] of aggregates) {
+    // Features over a field first, so that counts and times join their group whatever the order of the specs.
+    const fieldsFirst = [...aggregates].sort(([a], [b]) => Number(a.field === undefined) - Number(b.field === undefined));
+    for (const [spec, index] of fieldsFirst) {
       const filter = Object.entries(spec.filter ?? {}).sort(([a], [b]) => a.localeCompare(b));
       const base = JSON.stringify([spec.entity, filter, spec.window, spec.label_delay]);
       // A distinct count and a numeric aggregate of the same field keep different tallies.
@@ -194,7 +204,7 @@ export class FeatureSet {
       const entityKey = JSON.stringify(fields);
       let kind = kinds.get(entityKey);
       if (kind === undefined) {
-        kind = { fields, groups: [], reach: 0, firstGone: Infinity, labelled: [] };
+        kind = { fields, groups: [], reach: 0, firstGone: Infinity, bucketMs: 0, labelled: [] };
         kinds.set(entityKey, kind);
         this.kinds.push(kind);
       }
@@ -221,6 +231,7 @@ export class FeatureSet {
       const reaches = kind.groups.map((g) => g.window.reachMs);
       kind.reach = Math.max(...reaches);
       kind.firstGone = Math.min(...reaches);
+      kind.bucketMs = Math.max(MIN_BUCKET_MS, kind.firstGone);
     }
   }
 
@@ -275,10 +286,11 @@ export class FeatureSet {
         if (g.before.length > 0) this.read(g, entity, t, earliest, g.before, v, sub);
         if (!timing.tooLate && passes(event, g)) {
           if (entity === undefined) {
-            entity = { latest: t, windows: new Array<Slots | undefined>(kind.groups.length).fill(undefined), sets: undefined };
+            entity = { latest: t, due: Infinity, windows: new Array<Slots | undefined>(kind.groups.length).fill(undefined), sets: undefined };
             map.set(key, entity);
-            state.keys[k]!.push(key);
           }
+          // Active again: due when its shortest window next becomes unreachable, if that is sooner.
+          if (entity.due > Math.ceil((t + kind.firstGone) / kind.bucketMs)) this.schedule(state, k, key, entity, t + kind.firstGone);
           const raw = g.field === undefined ? undefined : event[g.field];
           g.window.add(entity, g.slot, t, seq, g.numeric && typeof raw === 'number' ? raw : undefined, !g.numeric && raw !== undefined ? String(raw) : undefined, sub);
           if (t > entity.latest) entity.latest = t;
@@ -329,29 +341,48 @@ export class FeatureSet {
     }
   }
 
+  /** Put an entity's key in the bucket of event time `at` (or the next one checked, if that is past). */
+  private schedule(state: FeatureState, k: number, key: string, entity: EntityWindows, at: number): void {
+    const cursor = state.dueCursor[k]!;
+    const bucket = Math.max(Math.ceil(at / this.kinds[k]!.bucketMs), Number.isNaN(cursor) ? -Infinity : cursor);
+    entity.due = bucket;
+    const due = state.due[k]!;
+    const keys = due.get(bucket);
+    if (keys === undefined) due.set(bucket, [key]);
+    else keys.push(key);
+  }
+
   /**
-   * Visit a few entities of each kind, round-robin: one idle past all its windows goes, one idle
-   * past some of them has those emptied. A recently active one costs a comparison.
+   * Check the entities whose buckets `earliest` has passed. One idle past all its windows goes;
+   * one idle past some of them has those emptied and is due again when the next goes; one
+   * active since is due again after its new latest event. Each entity is checked a few times
+   * over its life, when something of it can go — so idle state leaves on time however many
+   * entities there are.
    */
   private sweep(state: FeatureState, earliest: number): void {
     for (let k = 0; k < this.kinds.length; k++) {
-      const keys = state.keys[k]!;
-      const map = state.entities[k]!;
       const kind = this.kinds[k]!;
-      for (let n = 0; n < SWEEP_PER_EVENT && keys.length > 0; n++) {
-        let cursor = state.cursors[k]!;
-        if (cursor >= keys.length) cursor = 0;
-        const key = keys[cursor]!;
-        const entity = map.get(key);
-        if (entity === undefined || entity.latest + kind.reach <= earliest) {
-          map.delete(key);
-          keys[cursor] = keys[keys.length - 1]!;
-          keys.pop();
-        } else {
-          if (entity.latest + kind.firstGone <= earliest) dropUnreachable(kind, entity, earliest);
-          cursor++;
+      const until = Math.floor(earliest / kind.bucketMs);
+      let cursor = state.dueCursor[k]!;
+      if (Number.isNaN(cursor)) cursor = until;
+      if (cursor > until) continue;
+      const due = state.due[k]!;
+      const map = state.entities[k]!;
+      // After a jump in event time, walk the buckets held rather than every bucket index in between.
+      const buckets = until - cursor > due.size ? [...due.keys()].filter((b) => b <= until).sort((a, b) => a - b) : undefined;
+      state.dueCursor[k] = until + 1;
+      for (let i = 0; buckets === undefined ? cursor <= until : i < buckets.length; i++, cursor++) {
+        const bucket = buckets === undefined ? cursor : buckets[i]!;
+        const keys = due.get(bucket);
+        if (keys === undefined) continue;
+        due.delete(bucket);
+        for (const key of keys) {
+          const entity = map.get(key);
+          if (entity === undefined || entity.due !== bucket) continue;
+          const next = nextExpiry(kind, entity, earliest);
+          if (next === undefined) map.delete(key);
+          else this.schedule(state, k, key, entity, next);
         }
-        state.cursors[k] = cursor;
       }
     }
   }
@@ -401,14 +432,23 @@ function subKey(event: RtdsEvent, fields: readonly (keyof RtdsEvent)[]): number 
   return (a >>> 0) * 0x200000 + ((b >>> 0) & 0x1fffff);
 }
 
-/** Remove the windows that the entity's latest event no longer reaches: a comparison each. */
-function dropUnreachable(kind: EntityKind, entity: EntityWindows, earliest: number): void {
+/**
+ * Remove the windows that the entity's latest event no longer reaches, and return when the next
+ * of those left becomes unreachable — undefined when none is left, and the entity can go.
+ */
+function nextExpiry(kind: EntityKind, entity: EntityWindows, earliest: number): number | undefined {
+  let next = Infinity;
   for (const g of kind.groups) {
-    if (entity.windows[g.slot] !== undefined && entity.latest + g.window.reachMs <= earliest) {
+    if (entity.windows[g.slot] === undefined) continue;
+    const gone = entity.latest + g.window.reachMs;
+    if (gone <= earliest) {
       entity.windows[g.slot] = undefined;
       if (entity.sets !== undefined) entity.sets[g.slot] = undefined;
-    }
+    } else if (gone < next) next = gone;
   }
+  // The distinct sets' array goes with the last of them: most entities are idle most of the time.
+  if (entity.sets?.every((set) => set === undefined) === true) entity.sets = undefined;
+  return next === Infinity ? undefined : next;
 }
 
 function evictWindows(kind: EntityKind, entity: EntityWindows, earliest: number): void {
