@@ -55,7 +55,7 @@ async function modelDirWithActiveModel(config: Config, scratch: string): Promise
   if ((await new ModelRegistry(config.modelDir).active()) !== null) return config.modelDir;
   const dir = path.join(scratch, 'models');
   process.stderr.write(`bench: no active model in ${config.modelDir}; training one (${FIRST_START_TRAINING.events} events)…\n`);
-  await trainOnGeneratedHistory({ modelDir: dir, ...FIRST_START_TRAINING, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), thresholds: [0.5, 0.7] });
+  await trainOnGeneratedHistory({ modelDir: dir, ...FIRST_START_TRAINING, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7] });
   return dir;
 }
 

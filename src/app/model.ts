@@ -17,6 +17,7 @@ export async function loadScorers(config: Config, logger: Logger, features: Feat
       ...FIRST_START_TRAINING,
       features,
       eventTime: eventTimeOptions(config),
+      partitions: config.partitions,
       thresholds: [config.threshold - 0.2, config.threshold],
       onEpoch: (p) => logger.info({ epoch: p.epoch, epochs: p.epochs, loss: round(p.loss), val_auc: round(p.val_auc) }, 'training'),
     });

@@ -14,6 +14,8 @@ export interface TrainingRun {
   users?: number;
   features: FeatureSet;
   eventTime: EventTimeOptions;
+  /** The log's partition count: history is replayed grouped as the processor sees it. */
+  partitions: number;
   /** Thresholds at which the held-out metrics are reported. */
   thresholds: readonly number[];
   testShare?: number;
@@ -47,7 +49,7 @@ export async function trainOnGeneratedHistory(run: TrainingRun): Promise<Trainin
     return checked.event;
   });
   // Labels count for label-driven features only from when they are known, as online.
-  const rows = replayFeatures(events, run.features, run.eventTime, labels);
+  const rows = replayFeatures(events, run.features, run.eventTime, run.partitions, labels);
   // Split by time, not at random: the model is judged on a period it has never seen, as in production.
   const cut = Math.floor(rows.length * (1 - (run.testShare ?? 0.2)));
   const train = rows.slice(0, cut);

@@ -71,7 +71,7 @@ export async function runFeatures(args: string[]): Promise<void> {
 
   // Array.prototype.sort is stable: equal event times keep their file order.
   events.sort((a, b) => a.event_time - b.event_time);
-  const rows = replayFeatures(events, features, eventTimeOptions(config), labels);
+  const rows = replayFeatures(events, features, eventTimeOptions(config), config.partitions, labels);
 
   const out = new LineSink(values.out ?? '-');
   await out.write(['event_id', 'event_time', 'late', 'is_fraud', ...features.names].map(csvField).join(',') + '\n');

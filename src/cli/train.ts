@@ -54,6 +54,7 @@ export async function runTrain(args: string[]): Promise<void> {
     ...(values.users === undefined ? {} : { users: int('users', values.users, 10) }),
     features: loadFeatureSet(config.featuresFile),
     eventTime: eventTimeOptions(config),
+    partitions: config.partitions,
     thresholds: [config.threshold - 0.2, config.threshold],
     activate: values['no-activate'] !== true,
     classWeight,

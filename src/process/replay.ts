@@ -1,6 +1,7 @@
 // Replays a history through the processor's own partition step: the training matrix equals what runs online.
 import type { Label, RtdsEvent } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
+import { partitionFor } from '../transport/log.ts';
 import { PartitionTask, type EventTimeOptions } from './partition-task.ts';
 
 export interface ReplayedEvent {
@@ -15,15 +16,20 @@ export function labelKnownAt(label: Label, event: RtdsEvent): number {
 }
 
 /**
- * Features of a history in arrival order with the same watermark and state as a partition task,
- * so a model learns from exactly the values it will see online. Re-sent events are skipped, as
- * online. Each event's label (by event id) is handed over once the event is processed, as online,
- * and label-driven features count it from its `labeled_at` on: the label delay is honoured.
+ * Features of a history in arrival order with the same watermark and state as partition tasks,
+ * so a model learns from exactly the values it will see online: events are grouped into
+ * `partitions` by user as the log groups them, so entities other than the user (kept per
+ * partition) aggregate the same events as online. Re-sent events are skipped, as online. Each
+ * event's label (by event id) is handed over once the event is processed, as online, and
+ * label-driven features count it from its `labeled_at` on: the label delay is honoured.
  */
-export function replayFeatures(events: Iterable<RtdsEvent>, features: FeatureSet, options: EventTimeOptions, labels?: ReadonlyMap<string, Label>): ReplayedEvent[] {
-  const task = new PartitionTask(features, options);
+export function replayFeatures(events: Iterable<RtdsEvent>, features: FeatureSet, options: EventTimeOptions, partitions: number, labels?: ReadonlyMap<string, Label>): ReplayedEvent[] {
+  const tasks = new Map<number, PartitionTask>();
   const out: ReplayedEvent[] = [];
   for (const event of events) {
+    const partition = partitions === 1 ? 0 : partitionFor(event.user_id, partitions);
+    let task = tasks.get(partition);
+    if (task === undefined) tasks.set(partition, (task = new PartitionTask(features, options)));
     const step = task.step(event);
     if (step === null) continue;
     out.push({ event, ...step });

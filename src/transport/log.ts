@@ -59,12 +59,43 @@ export interface RecordSource {
 /** Epoch milliseconds with sub-millisecond precision: the clock of acceptedAt and of decision latency. */
 export const epochMs = (): number => performance.timeOrigin + performance.now();
 
-/** Stable partition for a key: FNV-1a over UTF-16 code units, the same in every process. */
+/**
+ * The partition of a key as Kafka's Java client (and RTDS's producer) places it: murmur2 of the
+ * key's UTF-8 bytes, top bit cleared, modulo the partition count. The embedded log, Kafka and
+ * history replays (training) thereby group users alike. Written over 32-bit integers, since the
+ * client's own murmur2 computes in BigInt and costs microseconds per key.
+ */
 export function partitionFor(key: string, partitions: number): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
+  // Encoded into a reused buffer: no allocation per key (a key of up to 341 characters always fits).
+  const bytes = key.length * 3 <= KEY_SCRATCH.length ? KEY_SCRATCH : new Uint8Array(key.length * 3);
+  const { written } = UTF8.encodeInto(key, bytes);
+  return (murmur2(bytes, written) & 0x7fffffff) % partitions;
+}
+
+const UTF8 = new TextEncoder();
+const KEY_SCRATCH = new Uint8Array(1024);
+
+/** Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2) of the first `length` bytes. */
+function murmur2(data: Uint8Array, length: number): number {
+  const m = 0x5bd1e995;
+  let h = 0x9747b28c ^ length;
+  const whole = length & ~3;
+  for (let i = 0; i < whole; i += 4) {
+    let k = data[i]! | (data[i + 1]! << 8) | (data[i + 2]! << 16) | (data[i + 3]! << 24);
+    k = Math.imul(k, m);
+    k ^= k >>> 24;
+    k = Math.imul(k, m);
+    h = Math.imul(h, m) ^ k;
   }
-  return (h >>> 0) % partitions;
+  const rest = length & 3;
+  if (rest > 0) {
+    if (rest === 3) h ^= data[whole + 2]! << 16;
+    if (rest >= 2) h ^= data[whole + 1]! << 8;
+    h ^= data[whole]!;
+    h = Math.imul(h, m);
+  }
+  h ^= h >>> 13;
+  h = Math.imul(h, m);
+  h ^= h >>> 15;
+  return h;
 }

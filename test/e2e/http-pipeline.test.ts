@@ -18,6 +18,8 @@ const valid = Array.from({ length: 300 }, (_, i) => ({
   ...(i % 5 === 0 ? {} : { amount: 10 + (i % 40), currency: 'EUR', channel: 'web' }),
   country: i === 7 ? 'KP' : 'DE',
 }));
+/** After the batch's events, so the watermark of whichever partition holds it leaves it on time. */
+const SYNC_TIME = T0 + 3_600_000;
 const invalid = [
   { event_id: 'bad-no-user', event_type: 'transaction', timestamp: new Date(T0).toISOString(), amount: 5 },
   { event_id: 'bad-amount', event_type: 'transfer', timestamp: new Date(T0).toISOString(), user_id: 'u', amount: -1 },
@@ -83,7 +85,7 @@ describe('the embedded app over HTTP', () => {
   });
 
   it('decides synchronously with an explained decision, degraded to rules only without a model', async () => {
-    const res = await post('/api/v1/decide', { event_id: 'sync-1', event_type: 'withdrawal', timestamp: T0, user_id: 'sync-user', amount: 2500, channel: 'atm', country: 'DE' });
+    const res = await post('/api/v1/decide', { event_id: 'sync-1', event_type: 'withdrawal', timestamp: SYNC_TIME, user_id: 'sync-user', amount: 2500, channel: 'atm', country: 'DE' });
     assert.equal(res.status, 200);
     const d = (await res.json()) as { decision: string; reasons: { code: string; source: string }[]; degraded: string; model_version: string | null; reason: string };
     assert.equal(d.decision, 'flagged', 'the ATM limit fires');
@@ -94,7 +96,7 @@ describe('the embedded app over HTTP', () => {
   });
 
   it('returns the stored decision when a decided event is sent again', async () => {
-    const res = await post('/api/v1/decide', { event_id: 'sync-1', event_type: 'withdrawal', timestamp: T0, user_id: 'sync-user', amount: 1, channel: 'atm', country: 'DE' });
+    const res = await post('/api/v1/decide', { event_id: 'sync-1', event_type: 'withdrawal', timestamp: SYNC_TIME, user_id: 'sync-user', amount: 1, channel: 'atm', country: 'DE' });
     assert.equal(res.status, 200);
     assert.equal(((await res.json()) as { decision: string }).decision, 'flagged');
   });

@@ -63,7 +63,7 @@ describe('label-driven features in the running app', () => {
       assert.ok(checked.ok);
       return checked.event as RtdsEvent;
     });
-    const row = replayFeatures(events, features, eventTimeOptions(config), labels).find((r) => r.event.event_id === id)!;
+    const row = replayFeatures(events, features, eventTimeOptions(config), config.partitions, labels).find((r) => r.event.event_id === id)!;
     return Object.fromEntries(features.names.map((n, i) => [n, row.vector[i]!]));
   };
   /** Served (stored as float32, shown to 7 digits) equals trained. */

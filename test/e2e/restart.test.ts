@@ -8,7 +8,6 @@ import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
 import { validateEvent, type RtdsEvent } from '../../src/contracts/index.ts';
 import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
 import { replayFeatures } from '../../src/process/index.ts';
-import { partitionFor } from '../../src/transport/log.ts';
 
 const T0 = Date.parse('2026-11-26T08:00:00Z');
 const events = Array.from({ length: 90 }, (_, i) => ({
@@ -44,15 +43,13 @@ describe('the embedded app restarted', () => {
       await decideAll(second, events.slice(60));
       await second.sink.flush();
       // What one uninterrupted processor computes, partition by partition, in arrival order.
-      const byPartition = new Map<number, RtdsEvent[]>();
-      for (const e of events) {
+      const history = events.map((e): RtdsEvent => {
         const checked = validateEvent(e);
         assert.ok(checked.ok);
-        const p = partitionFor(e.user_id, config.partitions);
-        byPartition.set(p, [...(byPartition.get(p) ?? []), checked.event]);
-      }
+        return checked.event;
+      });
       const expected = new Map<string, Float64Array>();
-      for (const list of byPartition.values()) for (const r of replayFeatures(list, DEFAULT_FEATURE_SET, eventTimeOptions(config))) expected.set(r.event.event_id, r.vector);
+      for (const r of replayFeatures(history, DEFAULT_FEATURE_SET, eventTimeOptions(config), config.partitions)) expected.set(r.event.event_id, r.vector);
       for (const e of events.slice(60)) {
         const body = (await (await fetch(`${second.url}/api/v1/events/${e.event_id}`)).json()) as { features: Record<string, number> };
         const want = Float32Array.from(expected.get(e.event_id)!);

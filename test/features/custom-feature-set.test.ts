@@ -75,7 +75,7 @@ describe('a feature set from RTDS_FEATURES_FILE', () => {
   it('trains a model on the file’s features that only a pipeline computing them is served', async () => {
     const features = loadFeatureSet(file);
     const modelDir = path.join(dir, 'models');
-    const outcome = await trainOnGeneratedHistory({ modelDir, events: 3000, seed: 3, epochs: 1, features, eventTime: eventTimeOptions(loadConfig({}, {})), thresholds: [0.7] });
+    const outcome = await trainOnGeneratedHistory({ modelDir, events: 3000, seed: 3, epochs: 1, features, eventTime: eventTimeOptions(loadConfig({}, {})), partitions: 12, thresholds: [0.7] });
     const own = await serveActiveModel(new ModelRegistry(modelDir, { featureSetVersion: features.version }), { features, log: () => undefined });
     assert.equal(own.metadata?.version, outcome.version);
     assert.deepEqual(own.metadata?.feature_names, ['merchant_tx_10m', 'amount_max_1h', 'big_vs_max']);

@@ -48,7 +48,8 @@ describe('rtds features: the training matrix of a history file', () => {
       return checked.event;
     });
     events.sort((a, b) => a.event_time - b.event_time);
-    const expected = replayFeatures(events, DEFAULT_FEATURE_SET, eventTimeOptions(loadConfig({}, {})));
+    const config = loadConfig({}, {});
+    const expected = replayFeatures(events, DEFAULT_FEATURE_SET, eventTimeOptions(config), config.partitions);
     const fraud = new Map(generated.map((g) => [g.label.event_id, g.label.is_fraud]));
     const byId = new Map(csv.slice(1).map((row) => [row[0]!, row]));
     for (const { event, vector, late } of expected) {

@@ -134,7 +134,7 @@ describe('processor instances in a consumer group, one killed midway', () => {
     const stored = new Map(rows.map((r) => [r.event_id, new Float32Array(new Uint8Array(r.features).buffer)]));
     let compared = 0;
     for (const events of partitions.values()) {
-      for (const { event, vector } of replayFeatures(events, DEFAULT_FEATURE_SET, eventTimeOptions(loadConfig({}, {})))) {
+      for (const { event, vector } of replayFeatures(events, DEFAULT_FEATURE_SET, eventTimeOptions(loadConfig({}, {})), 1)) {
         assert.deepEqual(stored.get(event.event_id), Float32Array.from(vector), `features of ${event.event_id}`);
         compared++;
       }

@@ -36,7 +36,7 @@ describe('the default features on an out-of-order stream', () => {
     ev(26 * 3600_000, { amount: 7, event_type: 'login' } as Partial<RtdsEvent>),
   ];
   const eventTime = { maxOutOfOrdernessMs: 5000, allowedLatenessMs: 0, dedupeWindowMs: 600_000 };
-  const out = replayFeatures(stream, DEFAULT_FEATURE_SET, eventTime);
+  const out = replayFeatures(stream, DEFAULT_FEATURE_SET, eventTime, 1);
 
   it('marks an event later than the allowed lateness as late; it joins no window but gets its features', () => {
     assert.deepEqual(out.map((o) => o.late), [false, false, true, false, false, false]);
@@ -49,7 +49,7 @@ describe('the default features on an out-of-order stream', () => {
   });
 
   it('lets an event within the allowed lateness join its windows', () => {
-    const lenient = replayFeatures(stream, DEFAULT_FEATURE_SET, { ...eventTime, allowedLatenessMs: 30_000 });
+    const lenient = replayFeatures(stream, DEFAULT_FEATURE_SET, { ...eventTime, allowedLatenessMs: 30_000 }, 1);
     assert.equal(lenient[2]!.late, false);
     assert.equal(f(lenient[2]!.vector, 'count_1m'), 2, 'the 0 s event and itself; the 40 s event is in a later tile');
     assert.equal(f(lenient[3]!.vector, 'count_1m'), 4);
@@ -84,7 +84,7 @@ describe('the default features on an out-of-order stream', () => {
   });
 
   it('skips a re-sent event id so it neither counts twice nor gets a second result', () => {
-    const again = replayFeatures([stream[0]!, stream[1]!, stream[1]!], DEFAULT_FEATURE_SET, eventTime);
+    const again = replayFeatures([stream[0]!, stream[1]!, stream[1]!], DEFAULT_FEATURE_SET, eventTime, 1);
     assert.equal(again.length, 2);
   });
 });
