@@ -1,5 +1,5 @@
 // Which scorers the pipeline starts with: the active model (trained at first start if asked), then rules only.
-import { eventTimeOptions, type Config } from '../config/index.ts';
+import { deployedThresholds, eventTimeOptions, type Config } from '../config/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { Logger } from '../observe/index.ts';
 import { ModelRegistry, serveActiveModel, type Scorer } from '../score/index.ts';
@@ -18,7 +18,7 @@ export async function loadScorers(config: Config, logger: Logger, features: Feat
       features,
       eventTime: eventTimeOptions(config),
       partitions: config.partitions,
-      thresholds: [config.threshold - 0.2, config.threshold],
+      thresholds: deployedThresholds(config),
       onEpoch: (p) => logger.info({ epoch: p.epoch, epochs: p.epochs, loss: round(p.loss), val_auc: round(p.val_auc) }, 'training'),
     });
     logger.info({ model_version: outcome.version, roc_auc: round(outcome.test.roc_auc), average_precision: round(outcome.test.average_precision), seconds: round(outcome.durationMs / 1000) }, 'model trained and activated');

@@ -1,11 +1,9 @@
 // `rtds features`: the feature matrix of a labelled history, computed by the processor's own step — the input to training.
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { eventTimeOptions, loadConfig } from '../config/index.ts';
-import { validateEvent, validateLabel, type Label, type RtdsEvent } from '../contracts/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { replayFeatures } from '../process/index.ts';
+import { readHistoryFiles } from './history-files.ts';
 import { LineSink } from './line-sink.ts';
 
 const HELP = `rtds features — the feature matrix of a history, as the processor computes it
@@ -23,22 +21,6 @@ RTDS_ALLOWED_LATENESS_MS, RTDS_DEDUPE_WINDOW_MS), so a model trained on the matr
 it will be served. Label-driven features (fraud_count, fraud_rate) count a label from its
 labeled_at on (from its event's time without one): the label delay is honoured, as online.`;
 
-async function* lines(file: string): AsyncGenerator<[number, string]> {
-  let n = 0;
-  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
-    n++;
-    if (line.trim() !== '') yield [n, line];
-  }
-}
-
-function parseLine(line: string): unknown {
-  try {
-    return JSON.parse(line);
-  } catch (err) {
-    return new SyntaxError((err as Error).message);
-  }
-}
-
 const csvField = (text: string): string => (/[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
 
 export async function runFeatures(args: string[]): Promise<void> {
@@ -49,28 +31,7 @@ export async function runFeatures(args: string[]): Promise<void> {
   const features = loadFeatureSet(config.featuresFile);
   const started = performance.now();
 
-  const events: RtdsEvent[] = [];
-  let invalid = 0;
-  for await (const [n, line] of lines(values.events)) {
-    const value = parseLine(line);
-    const checked = value instanceof SyntaxError ? { ok: false as const, errors: [{ field: '(line)', reason: `not JSON: ${value.message}` }] } : validateEvent(value);
-    if (checked.ok) events.push(checked.event);
-    else {
-      invalid++;
-      process.stderr.write(`${values.events}:${n}: ${checked.errors.map((e) => `${e.field} ${e.reason}`).join('; ')}\n`);
-    }
-  }
-  const labels = new Map<string, Label>();
-  if (values.labels !== undefined) {
-    for await (const [n, line] of lines(values.labels)) {
-      const checked = validateLabel(parseLine(line));
-      if (checked.ok) labels.set(checked.label.event_id, checked.label);
-      else process.stderr.write(`${values.labels}:${n}: ${checked.errors.map((e) => `${e.field} ${e.reason}`).join('; ')}\n`);
-    }
-  }
-
-  // Array.prototype.sort is stable: equal event times keep their file order.
-  events.sort((a, b) => a.event_time - b.event_time);
+  const { events, labels, invalid } = await readHistoryFiles(values.events, values.labels);
   const rows = replayFeatures(events, features, eventTimeOptions(config), config.partitions, labels);
 
   const out = new LineSink(values.out ?? '-');

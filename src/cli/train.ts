@@ -1,7 +1,7 @@
 // `rtds train`: train the seed's MLP on generated labelled history and register it as the active model.
 import { parseArgs } from 'node:util';
 import { trainOnGeneratedHistory } from '../app/training.ts';
-import { eventTimeOptions, loadConfig } from '../config/index.ts';
+import { deployedThresholds, eventTimeOptions, loadConfig } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 
 const HELP = `Usage: rtds train [options]
@@ -55,7 +55,7 @@ export async function runTrain(args: string[]): Promise<void> {
     features: loadFeatureSet(config.featuresFile),
     eventTime: eventTimeOptions(config),
     partitions: config.partitions,
-    thresholds: [config.threshold - 0.2, config.threshold],
+    thresholds: deployedThresholds(config),
     activate: values['no-activate'] !== true,
     classWeight,
     onEpoch: (p) =>

@@ -123,6 +123,11 @@ export function settingsTable(): string {
 }
 
 /** The event-time settings that the processor and training share, so both judge lateness alike. */
+/** The seed's thresholds from RTDS_THRESHOLD t: flag at t − 0.2, reject at t (rounded to 1e-9, so 0.7 − 0.2 reads 0.5). */
+export function deployedThresholds(config: Config): [flag: number, reject: number] {
+  return [Math.round((config.threshold - 0.2) * 1e9) / 1e9, config.threshold];
+}
+
 export function eventTimeOptions(config: Config): { maxOutOfOrdernessMs: number; allowedLatenessMs: number; dedupeWindowMs: number } {
   return { maxOutOfOrdernessMs: config.maxOutOfOrdernessMs, allowedLatenessMs: config.allowedLatenessMs, dedupeWindowMs: config.dedupeWindowMs };
 }

@@ -157,3 +157,50 @@ export function evaluateScores(scores: ArrayLike<number>, labels: ArrayLike<numb
     at: thresholds.map((t) => thresholdMetrics(scores, labels, t)),
   };
 }
+
+/** One bin of scores: how many fell in it, their mean score, and the share of them that were fraud. */
+export interface CalibrationBin {
+  from: number;
+  to: number;
+  rows: number;
+  mean_score: number;
+  fraud_rate: number;
+}
+
+/**
+ * Reliability of the scores as probabilities: `bins` equal-width score bins over [0, 1] (a score
+ * of 1 falls in the last). A calibrated model's mean score matches each bin's fraud rate. Empty
+ * bins report NaN means.
+ */
+export function calibration(scores: ArrayLike<number>, labels: ArrayLike<number>, bins = 10): CalibrationBin[] {
+  checkLengths(scores, labels);
+  const rows = new Array<number>(bins).fill(0);
+  const sums = new Array<number>(bins).fill(0);
+  const frauds = new Array<number>(bins).fill(0);
+  for (let i = 0; i < scores.length; i++) {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(scores[i]! * bins)));
+    rows[b]!++;
+    sums[b]! += scores[i]!;
+    if (labels[i]! >= 0.5) frauds[b]!++;
+  }
+  return rows.map((n, b) => ({ from: b / bins, to: (b + 1) / bins, rows: n, mean_score: sums[b]! / n, fraud_rate: frauds[b]! / n }));
+}
+
+/** How scores spread, by class: counts per equal-width bin over [0, 1], for fraud and legitimate rows. */
+export interface ScoreDistribution {
+  bins: number;
+  fraud: number[];
+  legitimate: number[];
+}
+
+export function scoreDistribution(scores: ArrayLike<number>, labels: ArrayLike<number>, bins = 10): ScoreDistribution {
+  checkLengths(scores, labels);
+  const fraud = new Array<number>(bins).fill(0);
+  const legitimate = new Array<number>(bins).fill(0);
+  for (let i = 0; i < scores.length; i++) {
+    const b = Math.min(bins - 1, Math.max(0, Math.floor(scores[i]! * bins)));
+    if (labels[i]! >= 0.5) fraud[b]!++;
+    else legitimate[b]!++;
+  }
+  return { bins, fraud, legitimate };
+}

@@ -18,13 +18,17 @@ export {
 } from './mlp.ts';
 export {
   averagePrecision,
+  calibration,
   confusionMatrix,
   evaluateScores,
   metricsOf,
   rocAuc,
+  scoreDistribution,
   thresholdMetrics,
+  type CalibrationBin,
   type ConfusionMatrix,
   type ModelMetrics,
+  type ScoreDistribution,
   type ThresholdMetrics,
 } from './evaluation.ts';
 export { DenseNetwork, UnsupportedModelError, ACTIVATIONS, type Activation, type DenseLayerWeights } from './dense-network.ts';

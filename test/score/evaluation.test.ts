@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { averagePrecision, confusionMatrix, evaluateScores, rocAuc, thresholdMetrics } from '../../src/score/evaluation.ts';
+import { averagePrecision, calibration, confusionMatrix, evaluateScores, rocAuc, scoreDistribution, thresholdMetrics } from '../../src/score/evaluation.ts';
 
 const close = (actual: number, expected: number, eps = 1e-12): void =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
@@ -74,5 +74,17 @@ describe('evaluation metrics', () => {
 
   it('refuses scores and labels of different lengths', () => {
     assert.throws(() => rocAuc([0.1, 0.2], [1]), RangeError);
+  });
+
+  it('bins scores for calibration and by class, a score of 1 in the last bin', () => {
+    const bins = calibration([0.05, 0.15, 0.12, 0.95, 1, 0.5], [0, 0, 1, 1, 1, 0], 10);
+    assert.equal(bins.length, 10);
+    assert.deepEqual(bins.map((b) => b.rows), [1, 2, 0, 0, 0, 1, 0, 0, 0, 2]);
+    close(bins[1]!.mean_score, 0.135);
+    close(bins[1]!.fraud_rate, 0.5);
+    close(bins[9]!.mean_score, 0.975);
+    assert.equal(bins[9]!.fraud_rate, 1);
+    assert.ok(Number.isNaN(bins[2]!.mean_score), 'an empty bin has no mean');
+    assert.deepEqual(scoreDistribution([0.05, 0.15, 0.12, 0.95, 1, 0.5], [0, 0, 1, 1, 1, 0], 5), { bins: 5, fraud: [1, 0, 0, 0, 2], legitimate: [2, 0, 1, 0, 0] });
   });
 });
