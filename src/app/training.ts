@@ -1,23 +1,23 @@
 // The training workflow: generated labelled history → the processor's own features → MLP → held-out evaluation → registry.
-import { validateEvent, type Label } from '../contracts/index.ts';
+import { validateEvent, type Label, type RtdsEvent } from '../contracts/index.ts';
 import { TrafficGenerator } from '../ingest/generator/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import { replayFeatures, type EventTimeOptions } from '../process/index.ts';
 import { draftFromTraining, evaluateScores, ModelRegistry, ModelScorer, trainModel, ARTIFACT_FORMAT, type ClassWeighting, type EpochProgress, type ModelMetrics } from '../score/index.ts';
 
-export interface TrainingRun {
+/** How to train, whatever the history. */
+export interface TrainingSettings {
   modelDir: string;
-  /** Events of generated history; the last `testShare` of them (in time) are held out. */
-  events: number;
+  /** Seed of the weights (and of generated traffic). */
   seed: number;
   epochs: number;
-  users?: number;
   features: FeatureSet;
   eventTime: EventTimeOptions;
   /** The log's partition count: history is replayed grouped as the processor sees it. */
   partitions: number;
   /** Thresholds at which the held-out metrics are reported. */
   thresholds: readonly number[];
+  /** Share of the labelled events, the latest in time, held out for the test metrics. Default 0.2. */
   testShare?: number;
   /**
    * Weight of the rare fraud class. Default 'sqrt': on generated traffic it keeps recall ≈ 0.92
@@ -29,6 +29,31 @@ export interface TrainingRun {
   onEpoch?: (progress: EpochProgress) => void;
 }
 
+/** A training run on `events` events of generated traffic (`users` users). */
+export interface TrainingRun extends TrainingSettings {
+  events: number;
+  users?: number;
+}
+
+/** Events and their labels (the last one per event), and how to name them in the model's metadata. */
+export interface LabelledHistory {
+  events: RtdsEvent[];
+  labels: ReadonlyMap<string, Label>;
+  description: string;
+}
+
+/** `n` events of generated traffic with their labels. */
+export function generatedHistory(n: number, seed: number, users?: number): LabelledHistory {
+  const labels = new Map<string, Label>();
+  const events = new TrafficGenerator({ seed, ...(users === undefined ? {} : { users }) }).take(n).map((g) => {
+    const checked = validateEvent(g.event);
+    if (!checked.ok) throw new Error(`generator produced an invalid event ${g.event.event_id}: ${JSON.stringify(checked.errors)}`);
+    labels.set(g.label.event_id, g.label);
+    return checked.event;
+  });
+  return { events, labels, description: `${n} generated events (seed ${seed})` };
+}
+
 export interface TrainingOutcome {
   version: string;
   /** Metrics on the later, held-out period, scored by the serving path. */
@@ -38,18 +63,20 @@ export interface TrainingOutcome {
   durationMs: number;
 }
 
-export async function trainOnGeneratedHistory(run: TrainingRun): Promise<TrainingOutcome> {
+export function trainOnGeneratedHistory(run: TrainingRun): Promise<TrainingOutcome> {
+  return trainOnHistory(generatedHistory(run.events, run.seed, run.users), run);
+}
+
+/**
+ * Features of the history by the processor's own step (all events feed the state; labels count
+ * from their labeled_at), then the MLP on the labelled events but the latest `testShare`, which
+ * are held out and scored by the serving path. The model is registered, and activated unless told not to.
+ */
+export async function trainOnHistory(history: LabelledHistory, run: TrainingSettings): Promise<TrainingOutcome> {
   const started = performance.now();
-  const generated = new TrafficGenerator({ seed: run.seed, ...(run.users === undefined ? {} : { users: run.users }) }).take(run.events);
-  const labels = new Map<string, Label>();
-  const events = generated.map((g) => {
-    const checked = validateEvent(g.event);
-    if (!checked.ok) throw new Error(`generator produced an invalid event ${g.event.event_id}: ${JSON.stringify(checked.errors)}`);
-    labels.set(g.label.event_id, g.label);
-    return checked.event;
-  });
-  // Labels count for label-driven features only from when they are known, as online.
-  const rows = replayFeatures(events, run.features, run.eventTime, run.partitions, labels);
+  const { labels } = history;
+  const rows = replayFeatures(history.events, run.features, run.eventTime, run.partitions, labels).filter((r) => labels.has(r.event.event_id));
+  if (rows.length === 0) throw new Error('no labelled event in the history: nothing to train on');
   // Split by time, not at random: the model is judged on a period it has never seen, as in production.
   const cut = Math.floor(rows.length * (1 - (run.testShare ?? 0.2)));
   const train = rows.slice(0, cut);
@@ -61,7 +88,7 @@ export async function trainOnGeneratedHistory(run: TrainingRun): Promise<Trainin
     train.map(label),
     { epochs: run.epochs, seed: run.seed, thresholds: run.thresholds, classWeight: run.classWeight ?? 'sqrt', features: run.features.columns, ...(run.onEpoch === undefined ? {} : { onEpoch: run.onEpoch }) },
   );
-  const draft = draftFromTraining(trained, `MLP on ${run.events} generated events (seed ${run.seed}); metrics on the last ${test.length} events`, run.features.version);
+  const draft = draftFromTraining(trained, `MLP on ${history.description}; metrics on the last ${test.length} labelled events`, run.features.version);
   const candidate = ModelScorer.fromArtifact({ model: trained.model, metadata: { ...draft.metadata, format: ARTIFACT_FORMAT, version: 'candidate', created_at: new Date().toISOString() } });
   const scores = candidate.scoreBatch(
     test.map((r) => r.vector),

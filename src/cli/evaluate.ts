@@ -3,10 +3,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { deployedThresholds, eventTimeOptions, loadConfig } from '../config/index.ts';
-import type { Label, RtdsEvent } from '../contracts/index.ts';
-import { validateEvent } from '../contracts/index.ts';
+import { generatedHistory, type LabelledHistory } from '../app/training.ts';
 import { loadFeatureSet } from '../features/index.ts';
-import { TrafficGenerator } from '../ingest/generator/index.ts';
 import { replayFeatures } from '../process/index.ts';
 import { calibration, evaluateScores, ModelRegistry, ModelScorer, scoreDistribution, type CalibrationBin, type ModelMetrics, type ScoreDistribution } from '../score/index.ts';
 import { readHistoryFiles } from './history-files.ts';
@@ -56,7 +54,7 @@ export async function runEvaluate(args: string[]): Promise<Evaluation> {
   if (version === null) throw new Error(`rtds evaluate: no active model in ${config.modelDir}; name one with --model or train one with rtds train`);
   const artifact = await registry.load(version);
 
-  const history = values.events !== undefined ? await readHistoryFiles(values.events, values.labels) : generatedHistory(Number(values.generated), Number(values.seed), Number(values.users));
+  const history = values.events !== undefined ? await readHistoryFiles(values.events, values.labels) : generated(values.generated!, values.seed, values.users);
   const rows = replayFeatures(history.events, features, eventTimeOptions(config), config.partitions, history.labels);
   const scorer = ModelScorer.fromArtifact(artifact);
   const scores: number[] = [];
@@ -95,16 +93,9 @@ export async function runEvaluate(args: string[]): Promise<Evaluation> {
   return evaluation;
 }
 
-function generatedHistory(n: number, seed: number, users: number): { events: RtdsEvent[]; labels: Map<string, Label> } {
-  for (const [name, v] of [['generated', n], ['seed', seed], ['users', users]] as const) if (!Number.isInteger(v) || v < (name === 'seed' ? 0 : 1)) throw new Error(`rtds evaluate: --${name} must be a whole number`);
-  const labels = new Map<string, Label>();
-  const events = new TrafficGenerator({ seed, users }).take(n).map((g) => {
-    const checked = validateEvent(g.event);
-    if (!checked.ok) throw new Error(`generator produced an invalid event ${g.event.event_id}`);
-    labels.set(g.label.event_id, g.label);
-    return checked.event;
-  });
-  return { events, labels };
+function generated(n: string, seed: string, users: string): LabelledHistory {
+  for (const [name, v] of [['generated', n], ['seed', seed], ['users', users]] as const) if (!/^\d+$/.test(v) || (name !== 'seed' && Number(v) < 1)) throw new Error(`rtds evaluate: --${name} must be a whole number, got "${v}"`);
+  return generatedHistory(Number(n), Number(seed), Number(users));
 }
 
 const pct = (x: number): string => (Number.isNaN(x) ? '   —  ' : `${(100 * x).toFixed(1).padStart(5)}%`);

@@ -6,32 +6,42 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { trainOnGeneratedHistory } from '../../src/app/training.ts';
 import type { Evaluation } from '../../src/cli/evaluate.ts';
-import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
-import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
 import { TrafficGenerator } from '../../src/ingest/generator/index.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/rtds.js', import.meta.url));
 
-describe('rtds evaluate', () => {
+const { NODE_TEST_CONTEXT: _runner, ...env } = process.env;
+
+describe('rtds train and rtds evaluate on history files', () => {
   let dir: string;
-  let version: string;
+  let rtds: (...args: string[]) => Promise<{ stdout: string; stderr: string }>;
+  const writeHistory = (name: string, generated: ReturnType<TrafficGenerator['take']>, unlabelled: number): void => {
+    // One broken line, and the first events left unlabelled: they feed the features but are no rows.
+    writeFileSync(path.join(dir, `${name}.events.jsonl`), [...generated.map((g) => JSON.stringify(g.event)), '{"event_id":'].join('\n') + '\n');
+    writeFileSync(path.join(dir, `${name}.labels.jsonl`), generated.slice(unlabelled).map((g) => JSON.stringify(g.label)).join('\n') + '\n');
+  };
   const history = new TrafficGenerator({ seed: 50, users: 400 }).take(4000);
-  before(async () => {
+  before(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'rtds-evaluate-'));
-    const config = loadConfig({}, {});
-    ({ version } = await trainOnGeneratedHistory({ modelDir: path.join(dir, 'models'), events: 8000, seed: 3, epochs: 3, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7] }));
-    // Another seed's traffic, one broken line, and one event left unlabelled.
-    writeFileSync(path.join(dir, 'events.jsonl'), [...history.map((g) => JSON.stringify(g.event)), '{"event_id":'].join('\n') + '\n');
-    writeFileSync(path.join(dir, 'labels.jsonl'), history.slice(1).map((g) => JSON.stringify(g.label)).join('\n') + '\n');
+    rtds = (...args) => promisify(execFile)(process.execPath, [BIN, ...args], { env: { ...env, RTDS_MODEL_DIR: path.join(dir, 'models') } });
+    writeHistory('train', new TrafficGenerator({ seed: 3, users: 400 }).take(8000), 100);
+    writeHistory('test', history, 1);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('trains on labelled files, holding out the latest labelled events', async () => {
+    const run = await rtds('train', '--events-file', path.join(dir, 'train.events.jsonl'), '--labels-file', path.join(dir, 'train.labels.jsonl'), '--epochs', '3', '--seed', '3');
+    assert.match(run.stdout, /model v1 registered and activated/);
+    const metadata = JSON.parse(readFileSync(path.join(dir, 'models', 'v1', 'metadata.json'), 'utf8')) as { metrics: { rows: number } };
+    // 7,900 labelled events; the last 20 % in time are the test period.
+    assert.equal(metadata.metrics.rows, 7900 - Math.floor(7900 * 0.8));
+  });
+
   it('judges the active model on labelled history by the serving path, prints and saves the report', async () => {
-    const { NODE_TEST_CONTEXT: _runner, ...env } = process.env;
-    const run = await promisify(execFile)(process.execPath, [BIN, 'evaluate', '--events', path.join(dir, 'events.jsonl'), '--labels', path.join(dir, 'labels.jsonl')], { env: { ...env, RTDS_MODEL_DIR: path.join(dir, 'models') } });
-    assert.match(run.stderr, /events\.jsonl:4001: \(line\) not JSON/);
+    const version = 'v1';
+    const run = await rtds('evaluate', '--events', path.join(dir, 'test.events.jsonl'), '--labels', path.join(dir, 'test.labels.jsonl'));
+    assert.match(run.stderr, /test\.events\.jsonl:4001: \(line\) not JSON/);
     assert.match(run.stdout, /ROC-AUC 0\.\d{4}/);
     const saved = readdirSync(path.join(dir, 'models', version, 'evaluations'));
     assert.equal(saved.length, 1);
