@@ -12,6 +12,7 @@ import type { LiveSummary, Logger, PipelineMetrics } from '../observe/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, listDeadLetters, listDecisions, upsertLabels, type Database } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
 import { registerLiveFeed } from './live-feed.ts';
+import { registerModelRoutes, type ModelControl } from './models.ts';
 
 export interface ApiContext {
   ingest: EventIngest;
@@ -27,6 +28,8 @@ export interface ApiContext {
   /** Write buffered rows now (a read-after-write for a re-sent event). */
   flush(): Promise<void>;
   ready(): boolean;
+  /** The model registry: list, activate, roll back. */
+  models: ModelControl;
 }
 
 /** A request body that was not JSON: kept as text so it can be dead-lettered with the reason. */
@@ -252,6 +255,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     },
   );
 
+  registerModelRoutes(app, ctx.models);
   registerLiveFeed(app, ctx);
   return app;
 }

@@ -6,6 +6,7 @@ import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, Processor, type ProcessorOutput } from '../process/index.ts';
+import { ModelRegistry } from '../score/index.ts';
 import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
@@ -13,7 +14,7 @@ import { buildServer } from '../api/server.ts';
 import { LabelFeed } from './label-feed.ts';
 import { labelIntake } from './label-intake.ts';
 import { LiveTraffic } from './live-traffic.ts';
-import { loadScorers } from './model.ts';
+import { ActiveModelFollower, loadScorers } from './model.ts';
 import { openTransport } from './transport.ts';
 
 /** A processor-less process (API only) still has a Processor object; it reads nothing. */
@@ -59,6 +60,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const featureSet = loadFeatureSet(config.featuresFile);
   logger.info({ feature_set: featureSet.version, features: featureSet.names.length, file: config.featuresFile }, 'feature set loaded');
   const scorers = await loadScorers(config, logger, featureSet);
+  const registry = new ModelRegistry(config.modelDir, { featureSetVersion: featureSet.version });
   const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile));
   const pipeline = new DecisionPipeline({
     scorers,
@@ -137,6 +139,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         })
       : undefined;
   await labels?.start();
+  // A processor serves whichever version is activated, without restart.
+  const models = roles.processor ? new ActiveModelFollower(registry, pipeline, featureSet, logger, config.modelPollMs) : undefined;
+  await models?.start();
   // On Kafka the processors' group also stores the labels topic: the store is where verdicts are joined to events.
   const labelSource = roles.processor ? transport.labelSource?.() : undefined;
   await labelSource?.start(
@@ -186,6 +191,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         summary: () => latest,
         flush: () => sink.flush(),
         ready: () => accepting,
+        models: { registry, ...(models === undefined ? {} : { follow: () => models.check() }), served: () => pipeline.modelVersion },
       })
     : undefined;
   await processor.start();
@@ -206,6 +212,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       await processor.stop({ drain: true });
       await labelSource?.stop();
       await labels?.stop();
+      await models?.stop();
       await following?.close();
       await sink.close();
       await transport.close();

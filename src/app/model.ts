@@ -2,6 +2,7 @@
 import { deployedThresholds, eventTimeOptions, type Config } from '../config/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { Logger } from '../observe/index.ts';
+import type { DecisionPipeline } from '../process/index.ts';
 import { ModelRegistry, serveActiveModel, type Scorer } from '../score/index.ts';
 import { trainOnGeneratedHistory } from './training.ts';
 
@@ -29,3 +30,73 @@ export async function loadScorers(config: Config, logger: Logger, features: Feat
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Vectors scored before a new model takes over: its first batches then run at full speed. */
+const WARM_UP_ROWS = 512;
+
+/**
+ * Serves the registry's active model without a restart. Every `intervalMs` (and at once through
+ * `check`, e.g. after an activation by the API) it reads the active version; when it changed, the
+ * new model is loaded, warmed up on a batch, and swapped in between two batches of the pipeline,
+ * so no event is scored by a half-installed model. Processors on other machines follow the same
+ * registry folder (a shared one) by the same means.
+ */
+export class ActiveModelFollower {
+  /** The active version last acted on (served, or refused as unservable). */
+  private seen: string | null = null;
+  private checking: Promise<string | null> = Promise.resolve(null);
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly registry: ModelRegistry,
+    private readonly pipeline: DecisionPipeline,
+    private readonly features: FeatureSet,
+    private readonly logger: Logger,
+    private readonly intervalMs: number,
+  ) {}
+
+  /** Start following from the version served now. */
+  async start(): Promise<void> {
+    this.seen = await this.registry.active();
+    this.schedule();
+  }
+
+  /** Switch to the active version if it is not the one served (after any check under way); resolves to the version served. */
+  check(): Promise<string | null> {
+    this.checking = this.checking.catch(() => this.seen).then(() => this.switchIfChanged());
+    return this.checking;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.checking.catch(() => undefined);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.check()
+        .catch((err: unknown) => this.logger.error({ err }, 'following the active model failed; retrying'))
+        .finally(() => this.schedule());
+    }, this.intervalMs);
+  }
+
+  private async switchIfChanged(): Promise<string | null> {
+    const active = await this.registry.active();
+    if (active === this.seen) return this.seen;
+    const started = performance.now();
+    const next = await serveActiveModel(this.registry, { features: this.features, log: (message) => this.logger.warn(message) });
+    const previous = this.seen;
+    this.seen = active;
+    // A model that cannot be served (say, another feature set) leaves the current one in place; serveActiveModel said why.
+    if (next.problem !== null && active !== null) return previous;
+    const vectors = Array.from({ length: WARM_UP_ROWS }, () => new Float64Array(this.features.names.length));
+    const events = vectors.map((_, i) => ({ event_id: `warm-up-${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, user_id: 'warm-up' }));
+    next.scorer.scoreBatch(vectors, events);
+    this.pipeline.useScorers(next.ladder);
+    this.logger.info({ model_version: active, previous, ms: Math.round(performance.now() - started) }, 'active model switched without restart');
+    return active;
+  }
+}

@@ -76,6 +76,7 @@ export const SETTINGS = {
   labelPollMs: setting('RTDS_LABEL_POLL_MS', '1000', int(10), 'How often a processor reads newly stored labels for label-driven features (fraud_count, fraud_rate); only when the feature set has some.'),
   rulesFile: setting('RTDS_RULES_FILE', '', optionalText, 'JSON rule set (thresholds, limits, blocked countries); unset uses the built-in set.'),
   modelDir: setting('RTDS_MODEL_DIR', '', optionalText, 'Model registry folder; default <RTDS_DATA_DIR>/models.'),
+  modelPollMs: setting('RTDS_MODEL_POLL_MS', '2000', int(10), 'How often a processor checks the registry for a newly activated model, which it then warms up and serves without restart.'),
   trainOnStart: setting('RTDS_TRAIN_ON_START', 'true', bool, 'Train a model at start when none exists (otherwise rules-only, degraded).'),
   generator: setting('RTDS_GENERATOR', 'true', bool, '`rtds start` runs the traffic generator in-process.'),
   generatorRate: setting('RTDS_GENERATOR_RATE', '50', num(0.1, 1_000_000), 'Events/s of the in-process generator.'),

@@ -1,6 +1,6 @@
 // Model artifacts on disk (tfjs layers model.json + weights.bin + metadata.json) and the versioned registry over them.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/index.ts';
@@ -14,6 +14,8 @@ export const MODEL_FILE = 'model.json';
 export const WEIGHTS_FILE = 'weights.bin';
 export const METADATA_FILE = 'metadata.json';
 export const ACTIVE_FILE = 'ACTIVE';
+/** One JSON line per activation: the history a rollback goes back along. */
+const ACTIVATIONS_FILE = 'activations.jsonl';
 
 export interface ModelMetadata {
   format: typeof ARTIFACT_FORMAT;
@@ -280,13 +282,44 @@ export class ModelRegistry {
     }
   }
 
-  /** Make `version` the one served. Refuses a version that is missing or built on another feature set. */
+  /**
+   * Make `version` the one served, and record the activation (what `rollback` goes back along).
+   * Refuses a version that is missing or built on another feature set.
+   */
   async activate(version: string): Promise<void> {
     const dir = await this.existingVersionDir(version);
     await readMetadata(dir, this.options);
     const tmp = path.join(this.dir, `.${ACTIVE_FILE}-${process.pid}-${randomUUID()}`);
     await writeFile(tmp, version + '\n');
     await rename(tmp, path.join(this.dir, ACTIVE_FILE));
+    await appendFile(path.join(this.dir, ACTIVATIONS_FILE), JSON.stringify({ version, at: new Date().toISOString() }) + '\n');
+  }
+
+  /** Activations, oldest first. */
+  async activations(): Promise<{ version: string; at: string }[]> {
+    let text: string;
+    try {
+      text = await readFile(path.join(this.dir, ACTIVATIONS_FILE), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+    return text
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .map((line) => JSON.parse(line) as { version: string; at: string });
+  }
+
+  /** Activate the version that was active before the current one; returns it. */
+  async rollback(): Promise<string> {
+    const current = await this.active();
+    const earlier = (await this.activations()).map((a) => a.version);
+    // Walk back past every activation of the current version (re-activations included).
+    while (earlier.length > 0 && earlier[earlier.length - 1] === current) earlier.pop();
+    const previous = earlier.pop();
+    if (previous === undefined) throw new ArtifactError(`no version was active before ${current ?? 'none'}: nothing to roll back to`, this.dir);
+    await this.activate(previous);
+    return previous;
   }
 
   /** The active version, or null when none was activated. */

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startApp, type RunningApp } from '../../src/app/index.ts';
+import { trainOnGeneratedHistory } from '../../src/app/training.ts';
+import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
+import type { PublishedDecision } from '../../src/contracts/index.ts';
+import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
+import { ModelRegistry } from '../../src/score/index.ts';
+
+const T0 = Date.parse('2026-11-26T12:00:00Z');
+const batch = (from: number, n: number) =>
+  Array.from({ length: n }, (_, k) => ({ event_id: `m-${from + k}`, event_type: 'transaction', timestamp: T0 + (from + k) * 100, user_id: `user-${(from + k) % 23}`, amount: 20 + ((from + k) % 300), channel: 'web', country: 'DE' }));
+
+describe('activating a model while events flow', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rtds-swap-'));
+  const modelDir = path.join(dir, 'models');
+  // The test triggers switches itself (through the API): no background check races it.
+  const config = loadConfig({ dataDir: path.join(dir, 'data'), modelDir, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, modelPollMs: 3_600_000 }, {});
+  let app: RunningApp;
+  const post = (url: string, body?: unknown): Promise<Response> =>
+    fetch(`${app.url}${url}`, { method: 'POST', ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
+
+  before(async () => {
+    for (const seed of [1, 2]) {
+      await trainOnGeneratedHistory({ modelDir, events: 3000, seed, epochs: 1, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7], activate: false });
+    }
+    await new ModelRegistry(modelDir).activate('v1');
+    app = await startApp(config);
+  });
+  after(async () => {
+    await app.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('switches without restart or a lost event, records the version on each decision, and rolls back', async () => {
+    const decided = new Map<string, PublishedDecision>();
+    const waiters: [number, () => void][] = [];
+    app.feed.subscribe((d) => {
+      decided.set(d.event_id, d);
+      for (const [n, resolve] of waiters) if (decided.size === n) resolve();
+    });
+    const decisions = (n: number): Promise<void> => new Promise((resolve) => waiters.push([n, resolve]));
+    const first = decisions(300);
+    const all = decisions(900);
+    assert.equal((await post('/api/v1/events', batch(0, 300))).status, 202);
+    await first;
+    // The second batch flows while the switch happens.
+    assert.equal((await post('/api/v1/events', batch(300, 300))).status, 202);
+    const activated = await post('/api/v1/models/v2/activate');
+    assert.equal(activated.status, 200);
+    assert.deepEqual(await activated.json(), { active: 'v2', served: 'v2' });
+    assert.equal((await post('/api/v1/events', batch(600, 300))).status, 202);
+    await all;
+
+    // Every event decided once, each by one of the two models; those sent after the switch by v2.
+    assert.equal(decided.size, 900);
+    for (const d of decided.values()) assert.ok(d.model_version === 'v1' || d.model_version === 'v2', `${d.event_id}: ${d.model_version}`);
+    for (const e of batch(600, 300)) assert.equal(decided.get(e.event_id)!.model_version, 'v2', e.event_id);
+    for (const e of batch(0, 300)) assert.equal(decided.get(e.event_id)!.model_version, 'v1', e.event_id);
+
+    const rolledBack = await post('/api/v1/models/rollback');
+    assert.deepEqual(await rolledBack.json(), { active: 'v1', served: 'v1' });
+    const sync = await post('/api/v1/decide', batch(900, 1)[0]);
+    assert.equal(((await sync.json()) as { model_version: string }).model_version, 'v1');
+
+    const listed = (await (await fetch(`${app.url}/api/v1/models`)).json()) as { active: string; versions: { version: string; active: boolean }[]; activations: { version: string }[] };
+    assert.equal(listed.active, 'v1');
+    assert.deepEqual(
+      listed.versions.map((v) => [v.version, v.active]),
+      [
+        ['v1', true],
+        ['v2', false],
+      ],
+    );
+    assert.deepEqual(
+      listed.activations.map((a) => a.version),
+      ['v1', 'v2', 'v1'],
+    );
+    assert.equal((await post('/api/v1/models/v7/activate')).status, 404);
+  });
+});
