@@ -2,6 +2,7 @@
 import type { Logger } from '../observe/index.ts';
 import type { DecisionPipeline } from '../process/index.ts';
 import { labelsReceivedSince, type Database, type ReceivedLabel } from '../store/index.ts';
+import { RecurringCheck } from './recurring-check.ts';
 
 export interface LabelFeedOptions {
   db: Database;
@@ -28,37 +29,25 @@ export class LabelFeed {
   private since: Date | undefined;
   /** Verdicts read within the overlap, by event id, with their receipt time: a re-read is skipped. */
   private readonly seen = new Map<string, number>();
-  private reading: Promise<number> = Promise.resolve(0);
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly reads: RecurringCheck<number>;
 
-  constructor(private readonly options: LabelFeedOptions) {}
+  constructor(private readonly options: LabelFeedOptions) {
+    this.reads = new RecurringCheck(() => this.readOnce(), 0, options.intervalMs, (err) => options.logger.error({ err }, 'reading new labels failed; retrying'));
+  }
 
   async start(): Promise<void> {
     const [clock] = await this.options.db.query<{ now: Date }>('SELECT now() AS now');
     this.since = new Date(clock!.now.getTime() - OVERLAP_MS);
-    this.schedule();
+    this.reads.start();
   }
 
   /** Read the verdicts received since the last read, after any read under way; resolves to those handed to a partition. */
   read(): Promise<number> {
-    this.reading = this.reading.catch(() => 0).then(() => this.readOnce());
-    return this.reading;
+    return this.reads.run();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.reading.catch(() => undefined);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.read()
-        .catch((err: unknown) => this.options.logger.error({ err }, 'reading new labels failed; retrying'))
-        .finally(() => this.schedule());
-    }, this.options.intervalMs);
+  stop(): Promise<void> {
+    return this.reads.stop();
   }
 
   private async readOnce(): Promise<number> {

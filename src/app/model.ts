@@ -4,6 +4,7 @@ import type { FeatureSet } from '../features/index.ts';
 import type { Logger } from '../observe/index.ts';
 import type { DecisionPipeline } from '../process/index.ts';
 import { ModelRegistry, serveActiveModel, type Scorer } from '../score/index.ts';
+import { RecurringCheck } from './recurring-check.ts';
 import { trainOnGeneratedHistory } from './training.ts';
 
 /** Size of the first-start training run: about 10 s on two cores; ROC-AUC ≈ 0.99 on the held-out period. */
@@ -44,43 +45,31 @@ const WARM_UP_ROWS = 512;
 export class ActiveModelFollower {
   /** The active version last acted on (served, or refused as unservable). */
   private seen: string | null = null;
-  private checking: Promise<string | null> = Promise.resolve(null);
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
+  private readonly checks: RecurringCheck<string | null>;
 
   constructor(
     private readonly registry: ModelRegistry,
     private readonly pipeline: DecisionPipeline,
     private readonly features: FeatureSet,
     private readonly logger: Logger,
-    private readonly intervalMs: number,
-  ) {}
+    intervalMs: number,
+  ) {
+    this.checks = new RecurringCheck(() => this.switchIfChanged(), null, intervalMs, (err) => logger.error({ err }, 'following the active model failed; retrying'));
+  }
 
   /** Start following from the version served now. */
   async start(): Promise<void> {
     this.seen = await this.registry.active();
-    this.schedule();
+    this.checks.start();
   }
 
   /** Switch to the active version if it is not the one served (after any check under way); resolves to the version served. */
   check(): Promise<string | null> {
-    this.checking = this.checking.catch(() => this.seen).then(() => this.switchIfChanged());
-    return this.checking;
+    return this.checks.run();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.checking.catch(() => undefined);
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.check()
-        .catch((err: unknown) => this.logger.error({ err }, 'following the active model failed; retrying'))
-        .finally(() => this.schedule());
-    }, this.intervalMs);
+  stop(): Promise<void> {
+    return this.checks.stop();
   }
 
   private async switchIfChanged(): Promise<string | null> {

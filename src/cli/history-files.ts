@@ -1,7 +1,7 @@
 // Labelled history from JSONL files — events and labels in the contracts — as `rtds features` and `rtds evaluate` read it.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { validateEvent, validateLabel, type Label, type RtdsEvent } from '../contracts/index.ts';
+import { validateEvent, validateLabel, type FieldError, type Label, type RtdsEvent } from '../contracts/index.ts';
 
 export interface HistoryFiles {
   /** Valid events in event-time order (ties in file order). */
@@ -21,8 +21,8 @@ async function* lines(file: string): AsyncGenerator<[number, string]> {
 }
 
 /** Each non-empty line parsed and validated; refused lines are reported and counted. */
-async function readValid<T>(file: string, validate: (value: unknown) => { ok: true; value: T } | { ok: false; errors: { field: string; reason: string }[] }, onRefused: () => void): Promise<T[]> {
-  const out: T[] = [];
+async function readValid<V extends { ok: true }>(file: string, validate: (value: unknown) => V | { ok: false; errors: FieldError[] }, onRefused: () => void): Promise<V[]> {
+  const out: V[] = [];
   for await (const [n, line] of lines(file)) {
     let value: unknown;
     try {
@@ -33,7 +33,7 @@ async function readValid<T>(file: string, validate: (value: unknown) => { ok: tr
       continue;
     }
     const checked = validate(value);
-    if (checked.ok) out.push(checked.value);
+    if (checked.ok) out.push(checked);
     else {
       process.stderr.write(`${file}:${n}: ${checked.errors.map((e) => `${e.field} ${e.reason}`).join('; ')}\n`);
       onRefused();
@@ -45,26 +45,9 @@ async function readValid<T>(file: string, validate: (value: unknown) => { ok: tr
 export async function readHistoryFiles(eventsFile: string, labelsFile: string | undefined): Promise<HistoryFiles> {
   let invalid = 0;
   const refused = (): void => void invalid++;
-  const events = await readValid(
-    eventsFile,
-    (v) => {
-      const c = validateEvent(v);
-      return c.ok ? { ok: true, value: c.event } : c;
-    },
-    refused,
-  );
+  const events = (await readValid<{ ok: true; event: RtdsEvent }>(eventsFile, (v) => validateEvent(v), refused)).map((c) => c.event);
   const labels = new Map<string, Label>();
-  if (labelsFile !== undefined) {
-    const list = await readValid(
-      labelsFile,
-      (v) => {
-        const c = validateLabel(v);
-        return c.ok ? { ok: true, value: c.label } : c;
-      },
-      refused,
-    );
-    for (const l of list) labels.set(l.event_id, l);
-  }
+  if (labelsFile !== undefined) for (const { label } of await readValid(labelsFile, validateLabel, refused)) labels.set(label.event_id, label);
   // Array.prototype.sort is stable: equal event times keep their file order.
   events.sort((a, b) => a.event_time - b.event_time);
   return { events, labels, invalid };
