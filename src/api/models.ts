@@ -1,9 +1,13 @@
 // The model registry over REST: list versions, activate one, roll back — served without restart.
 import type { FastifyInstance } from 'fastify';
-import { ArtifactError, FeatureSetMismatchError, ModelVersionNotFoundError, type ModelRegistry } from '../score/index.ts';
+import { ArtifactError, evaluateScores, FeatureSetMismatchError, ModelVersionNotFoundError, populationStability, scoreDistribution, type ModelMetrics, type ModelRegistry } from '../score/index.ts';
+import { recentScores, type Database } from '../store/index.ts';
 
 export interface ModelControl {
   registry: ModelRegistry;
+  db: Database;
+  /** The deployed thresholds (flag, reject): where live precision and recall are read. */
+  thresholds: readonly number[];
   /** Serve the registry's active version in this process now; resolves once switched. Absent where no processor runs. */
   follow?: () => Promise<unknown>;
   /** The version this process's pipeline scores with (null: rules only). */
@@ -12,6 +16,47 @@ export interface ModelControl {
 
 const versionState = { type: 'object', properties: { active: { type: ['string', 'null'] }, served: { type: ['string', 'null'] } } } as const;
 const refusal = { type: 'object', properties: { error: { type: 'string' } } } as const;
+
+/** How the served model does on recent traffic: against the verdicts received, and against its training scores. */
+export interface LivePerformance {
+  model_version: string;
+  /** Recent decisions of the model read, and how many of them have a verdict. */
+  scored: number;
+  labelled: number;
+  /** Over the labelled ones: ROC-AUC, average precision, precision / recall / F1 at the deployed thresholds. */
+  metrics: ModelMetrics | null;
+  /** Population stability of the recent scores against the held-out scores at training (NaN without a reference). */
+  psi: number;
+  distribution: { training: number[] | null; live: number[] };
+}
+
+/** The served model's live figures over its latest `limit` decisions; null when rules score. */
+export async function livePerformance(models: ModelControl, limit: number): Promise<LivePerformance | null> {
+  const version = models.served();
+  if (version === null) return null;
+  const rows = await recentScores(models.db, version, limit);
+  const labelled = rows.filter((r) => r.is_fraud !== null);
+  const live = scoreDistribution(
+    rows.map((r) => r.score),
+    rows.map(() => 0),
+  ).legitimate;
+  const training = (await models.registry.metadataOf(version)).score_distribution ?? null;
+  return {
+    model_version: version,
+    scored: rows.length,
+    labelled: labelled.length,
+    metrics:
+      labelled.length === 0
+        ? null
+        : evaluateScores(
+            labelled.map((r) => r.score),
+            labelled.map((r) => (r.is_fraud === true ? 1 : 0)),
+            models.thresholds,
+          ),
+    psi: training === null ? NaN : populationStability(training, live),
+    distribution: { training, live },
+  };
+}
 
 export function registerModelRoutes(app: FastifyInstance, models: ModelControl): void {
   const state = async (): Promise<{ active: string | null; served: string | null }> => {
@@ -36,6 +81,18 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
       activations: await models.registry.activations(),
     };
   });
+
+  app.get(
+    '/api/v1/models/live',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'The served model on its latest decisions: precision, recall, AP against the verdicts received, and score drift (PSI) against training.',
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 } } },
+      },
+    },
+    async (req) => (await livePerformance(models, (req.query as { limit: number }).limit)) ?? { model_version: null },
+  );
 
   app.post(
     '/api/v1/models/:version/activate',

@@ -1,5 +1,5 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
-import { eventTimeOptions, type Config } from '../config/index.ts';
+import { deployedThresholds, eventTimeOptions, type Config } from '../config/index.ts';
 import { decisionIdFor, parsePublishedDecision, publishDecision, type LabelledEvent, type RtdsEvent } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
@@ -10,6 +10,7 @@ import { ModelRegistry } from '../score/index.ts';
 import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
+import { livePerformance, type ModelControl } from '../api/models.ts';
 import { buildServer } from '../api/server.ts';
 import { LabelFeed } from './label-feed.ts';
 import { labelIntake } from './label-intake.ts';
@@ -39,6 +40,9 @@ export interface RunningApp {
   /** Drain the log, flush the store, close everything. */
   stop(): Promise<void>;
 }
+
+/** Decisions of the served model that its live figures (/metrics) cover. */
+const LIVE_WINDOW = 10_000;
 
 /** The sink holds at most this many batches before the processor waits for the store. */
 const SINK_HIGH_WATER_BATCHES = 8;
@@ -178,6 +182,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   }, 1000);
   if (roles.processor) metrics.measureState(() => pipeline.stateSize());
 
+  const modelControl: ModelControl = { registry, db, thresholds: deployedThresholds(config), ...(models === undefined ? {} : { follow: () => models.check() }), served: () => pipeline.modelVersion };
+  metrics.measureModel(() => livePerformance(modelControl, LIVE_WINDOW));
+
   let accepting = false;
   const server = roles.api
     ? await buildServer({
@@ -191,7 +198,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         summary: () => latest,
         flush: () => sink.flush(),
         ready: () => accepting,
-        models: { registry, ...(models === undefined ? {} : { follow: () => models.check() }), served: () => pipeline.modelVersion },
+        models: modelControl,
       })
     : undefined;
   await processor.start();

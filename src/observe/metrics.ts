@@ -18,6 +18,14 @@ export interface LiveSummary {
 
 const LATENCY_WINDOW = 4096;
 
+/** What /metrics shows of the served model's recent decisions. */
+export interface LiveModelFigures {
+  model_version: string;
+  labelled: number;
+  psi: number;
+  metrics: { roc_auc: number; average_precision: number; at: readonly { threshold: number; precision: number; recall: number }[] } | null;
+}
+
 export class PipelineMetrics {
   readonly registry = new Registry();
   readonly eventsIn: Counter<'source'>;
@@ -32,6 +40,7 @@ export class PipelineMetrics {
   readonly sinkPending: Gauge;
   /** Measures the processor's keyed state when /metrics is scraped; none in a process without a processor. */
   private stateSize: (() => { entities: number; bytes: number; eventIds: number }) | undefined;
+  private liveModel: (() => Promise<LiveModelFigures | null>) | undefined;
   readonly sinkFlush: Histogram;
 
   // Rolling state for the summary: totals now vs at the previous tick, recent latencies.
@@ -70,11 +79,54 @@ export class PipelineMetrics {
         },
       });
     };
-    state('rtds_feature_state_entities', 'Entities (users, user+device, …) with feature state in this processor', (s) => s.entities);
+    state('rtds_feature_state_entities', 'Entities (users, merchants, …) with feature state in this processor', (s) => s.entities);
     state('rtds_feature_state_bytes', 'Approximate bytes of feature state in this processor (estimated from a sample of entities)', (s) => s.bytes);
     state('rtds_dedupe_event_ids', 'Event ids remembered to skip re-sent events', (s) => s.eventIds);
+    // The served model's live figures, read from the store once per scrape (gauges are collected concurrently).
+    let reading: { at: number; figures: Promise<LiveModelFigures | null> } | undefined;
+    const figures = (): Promise<LiveModelFigures | null> => {
+      if (reading === undefined || performance.now() - reading.at > 1000) reading = { at: performance.now(), figures: this.liveModel?.() ?? Promise.resolve(null) };
+      return reading.figures;
+    };
+    const live = (name: string, help: string, set: (g: Gauge, f: LiveModelFigures) => void, labelNames = ['model_version']): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        async collect() {
+          this.reset();
+          const f = await figures().catch(() => null);
+          if (f !== null) set(this, f);
+        },
+      });
+    };
+    const finite = (g: Gauge, labels: Record<string, string>, value: number | undefined): void => {
+      if (value !== undefined && Number.isFinite(value)) g.set(labels, value);
+    };
+    live('rtds_model_live_labelled', 'Recent decisions of the served model with a verdict (the base of the live figures)', (g, f) => g.set({ model_version: f.model_version }, f.labelled));
+    live('rtds_model_live_roc_auc', 'ROC-AUC of the served model over its recent labelled decisions', (g, f) => finite(g, { model_version: f.model_version }, f.metrics?.roc_auc));
+    live('rtds_model_live_average_precision', 'Average precision of the served model over its recent labelled decisions', (g, f) => finite(g, { model_version: f.model_version }, f.metrics?.average_precision));
+    live(
+      'rtds_model_live_precision',
+      'Precision at a deployed threshold over recent labelled decisions',
+      (g, f) => f.metrics?.at.forEach((t) => finite(g, { model_version: f.model_version, threshold: String(t.threshold) }, t.precision)),
+      ['model_version', 'threshold'],
+    );
+    live(
+      'rtds_model_live_recall',
+      'Recall at a deployed threshold over recent labelled decisions',
+      (g, f) => f.metrics?.at.forEach((t) => finite(g, { model_version: f.model_version, threshold: String(t.threshold) }, t.recall)),
+      ['model_version', 'threshold'],
+    );
+    live('rtds_model_score_psi', 'Population stability index of recent scores against the held-out scores at training', (g, f) => finite(g, { model_version: f.model_version }, f.psi));
     this.sinkFlush = new Histogram({ name: 'rtds_sink_flush_seconds', help: 'Duration of one batched write', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers });
   }
+  /** Report the served model's live figures on each scrape. */
+  measureModel(figures: () => Promise<LiveModelFigures | null>): void {
+    this.liveModel = figures;
+  }
+
   /** Report the processor's keyed state (entities, bytes, remembered ids) on each scrape. */
   measureState(size: () => { entities: number; bytes: number; eventIds: number }): void {
     this.stateSize = size;

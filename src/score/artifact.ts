@@ -29,6 +29,8 @@ export interface ModelMetadata {
   metrics: ModelMetrics | null;
   training: TrainingInfo | null;
   description?: string;
+  /** Held-out scores counted over ten equal bins of [0, 1]: the reference for drift (PSI) once served. */
+  score_distribution?: number[];
 }
 
 export interface ModelArtifact {
@@ -350,6 +352,11 @@ export class ModelRegistry {
       }
     }
     return listings;
+  }
+
+  /** A version's metadata alone (no TensorFlow.js). */
+  async metadataOf(version: string): Promise<ModelMetadata> {
+    return readMetadata(await this.existingVersionDir(version), { featureSetVersion: null });
   }
 
   async load(version: string): Promise<ModelArtifact> {

@@ -204,3 +204,23 @@ export function scoreDistribution(scores: ArrayLike<number>, labels: ArrayLike<n
   }
   return { bins, fraud, legitimate };
 }
+
+/**
+ * Population stability index of `actual` against `expected` (counts over the same bins): Σ (a − e)·ln(a / e)
+ * over the bins' shares, each share floored at 1e-4 so an empty bin stays finite. Under 0.1 is
+ * commonly read as stable, 0.1–0.25 as a shift worth a look, over 0.25 as a shift to act on.
+ */
+export function populationStability(expected: readonly number[], actual: readonly number[]): number {
+  if (expected.length !== actual.length) throw new RangeError(`${expected.length} expected bins but ${actual.length} actual`);
+  const total = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0);
+  const e = total(expected);
+  const a = total(actual);
+  if (e === 0 || a === 0) return NaN;
+  let psi = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const pe = Math.max(1e-4, expected[i]! / e);
+    const pa = Math.max(1e-4, actual[i]! / a);
+    psi += (pa - pe) * Math.log(pa / pe);
+  }
+  return psi;
+}

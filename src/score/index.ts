@@ -22,6 +22,7 @@ export {
   confusionMatrix,
   evaluateScores,
   metricsOf,
+  populationStability,
   rocAuc,
   scoreDistribution,
   thresholdMetrics,

@@ -141,3 +141,13 @@ export async function listDecisions(db: Queryable, q: DecisionQuery): Promise<{ 
   const last = page[page.length - 1];
   return { items: page, next_cursor: rows.length > q.limit && last !== undefined ? encodeCursor(last.timestamp, last.decision_id) : null };
 }
+
+/** The latest `limit` decisions a model version scored, by decision time: their scores, and the verdict where one is stored. */
+export async function recentScores(db: Queryable, modelVersion: string, limit: number): Promise<{ score: number; is_fraud: boolean | null }[]> {
+  return db.query<{ score: number; is_fraud: boolean | null }>(
+    `SELECT d.risk_score AS score, l.is_fraud
+       FROM (SELECT event_id, risk_score FROM decisions WHERE model_version = $1 ORDER BY timestamp DESC LIMIT $2) d
+       LEFT JOIN labels l USING (event_id)`,
+    [modelVersion, limit],
+  );
+}

@@ -8,7 +8,7 @@ import { trainOnGeneratedHistory } from '../../src/app/training.ts';
 import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
 import type { PublishedDecision } from '../../src/contracts/index.ts';
 import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
-import { ModelRegistry } from '../../src/score/index.ts';
+import { evaluateScores, ModelRegistry } from '../../src/score/index.ts';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
 const batch = (from: number, n: number) =>
@@ -80,5 +80,24 @@ describe('activating a model while events flow', () => {
       ['v1', 'v2', 'v1'],
     );
     assert.equal((await post('/api/v1/models/v7/activate')).status, 404);
+
+    // Verdicts on the first batch (all scored by v1, served again): live figures against them, from the store.
+    const verdicts = batch(0, 300).map((e, i) => ({ event_id: e.event_id, is_fraud: i % 10 === 0 }));
+    assert.equal((await post('/api/v1/labels', verdicts)).status, 202);
+    await app.sink.flush();
+    const live = (await (await fetch(`${app.url}/api/v1/models/live`)).json()) as { model_version: string; labelled: number; scored: number; psi: number; metrics: { positives: number; roc_auc: number; average_precision: number } };
+    assert.equal(live.model_version, 'v1');
+    assert.equal(live.labelled, 300);
+    assert.equal(live.scored, [...decided.values()].filter((d) => d.model_version === 'v1').length, 'every decision v1 made, the synchronous one included');
+    const expected = evaluateScores(
+      verdicts.map((v) => decided.get(v.event_id)!.risk_score),
+      verdicts.map((v) => (v.is_fraud ? 1 : 0)),
+    );
+    assert.equal(live.metrics.positives, 30);
+    assert.ok(Math.abs(live.metrics.roc_auc - expected.roc_auc) < 1e-9, `live ROC-AUC ${live.metrics.roc_auc}, from the feed ${expected.roc_auc}`);
+    assert.ok(Number.isFinite(live.psi) && live.psi >= 0, `PSI ${live.psi}`);
+    const scraped = await (await fetch(`${app.url}/metrics`)).text();
+    assert.match(scraped, /rtds_model_live_labelled\{model_version="v1"\} 300/);
+    assert.match(scraped, /rtds_model_score_psi\{model_version="v1"\} \d/);
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { averagePrecision, calibration, confusionMatrix, evaluateScores, rocAuc, scoreDistribution, thresholdMetrics } from '../../src/score/evaluation.ts';
+import { averagePrecision, calibration, confusionMatrix, evaluateScores, populationStability, rocAuc, scoreDistribution, thresholdMetrics } from '../../src/score/evaluation.ts';
 
 const close = (actual: number, expected: number, eps = 1e-12): void =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
@@ -86,5 +86,13 @@ describe('evaluation metrics', () => {
     assert.equal(bins[9]!.fraud_rate, 1);
     assert.ok(Number.isNaN(bins[2]!.mean_score), 'an empty bin has no mean');
     assert.deepEqual(scoreDistribution([0.05, 0.15, 0.12, 0.95, 1, 0.5], [0, 0, 1, 1, 1, 0], 5), { bins: 5, fraud: [1, 0, 0, 0, 2], legitimate: [2, 0, 1, 0, 0] });
+  });
+
+  it('measures score drift as the population stability index', () => {
+    close(populationStability([50, 50], [5, 5]), 0);
+    close(populationStability([80, 20], [50, 50]), -0.3 * Math.log(0.5 / 0.8) + 0.3 * Math.log(0.5 / 0.2));
+    // An empty bin is floored at a share of 1e-4, so the index stays finite.
+    close(populationStability([100, 0], [50, 50]), (0.5 - 1) * Math.log(0.5) + (0.5 - 1e-4) * Math.log(0.5 / 1e-4));
+    assert.ok(Number.isNaN(populationStability([0, 0], [1, 1])));
   });
 });
