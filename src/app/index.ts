@@ -6,7 +6,7 @@ import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, Processor, type ProcessorOutput } from '../process/index.ts';
-import { ModelRegistry } from '../score/index.ts';
+import { CircuitOpenError, ModelRegistry } from '../score/index.ts';
 import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
@@ -71,7 +71,10 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     engine,
     features: featureSet,
     eventTime: eventTimeOptions(config),
-    onScorerError: (scorer, err) => logger.error({ err, model_version: scorer.version, degraded: scorer.degraded }, 'scorer failed; stepping down the degradation ladder'),
+    // An open circuit is reported once, when it opens, not on every batch it skips.
+    onScorerError: (scorer, err) => {
+      if (!(err instanceof CircuitOpenError)) logger.error({ err, model_version: scorer.version, degraded: scorer.degraded }, 'scorer failed; stepping down the degradation ladder');
+    },
   });
 
   const transport = await openTransport(config, logger);
@@ -144,7 +147,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       : undefined;
   await labels?.start();
   // A processor serves whichever version is activated, without restart.
-  const models = roles.processor ? new ActiveModelFollower(registry, pipeline, featureSet, logger, config.modelPollMs) : undefined;
+  const models = roles.processor ? new ActiveModelFollower(registry, pipeline, featureSet, logger, config) : undefined;
   await models?.start();
   // On Kafka the processors' group also stores the labels topic: the store is where verdicts are joined to events.
   const labelSource = roles.processor ? transport.labelSource?.() : undefined;

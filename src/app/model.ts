@@ -3,7 +3,7 @@ import { deployedThresholds, eventTimeOptions, type Config } from '../config/ind
 import type { FeatureSet } from '../features/index.ts';
 import type { Logger } from '../observe/index.ts';
 import type { DecisionPipeline } from '../process/index.ts';
-import { ModelRegistry, serveActiveModel, type Scorer } from '../score/index.ts';
+import { CircuitBreaker, ModelRegistry, serveActiveModel, type Scorer } from '../score/index.ts';
 import { RecurringCheck } from './recurring-check.ts';
 import { trainOnGeneratedHistory } from './training.ts';
 
@@ -27,7 +27,20 @@ export async function loadScorers(config: Config, logger: Logger, features: Feat
   }
   const served = await serveActiveModel(registry, { features, log: (message) => logger.warn(message) });
   if (served.metadata === null) logger.warn('no model available: scoring rules-only; decisions say degraded="rules_only"');
-  return served.ladder;
+  return guarded(served.ladder, config, logger);
+}
+
+/** The ladder with its model behind a circuit breaker: a model failing or over budget in a row is skipped for the cooldown. */
+export function guarded(ladder: Scorer[], config: Config, logger: Logger): Scorer[] {
+  const [first, ...rest] = ladder;
+  if (first === undefined || first.version === null) return ladder;
+  const breaker = new CircuitBreaker(first, {
+    budgetMsPerEvent: config.scoreBudgetMs,
+    failures: config.breakerFailures,
+    cooldownMs: config.breakerCooldownMs,
+    onChange: (state, reason) => logger.warn({ model_version: first.version, state, reason }, state === 'open' ? 'model circuit open: the fallback scores' : `model circuit ${state}`),
+  });
+  return [breaker, ...rest];
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
@@ -52,9 +65,9 @@ export class ActiveModelFollower {
     private readonly pipeline: DecisionPipeline,
     private readonly features: FeatureSet,
     private readonly logger: Logger,
-    intervalMs: number,
+    private readonly config: Config,
   ) {
-    this.checks = new RecurringCheck(() => this.switchIfChanged(), null, intervalMs, (err) => logger.error({ err }, 'following the active model failed; retrying'));
+    this.checks = new RecurringCheck(() => this.switchIfChanged(), null, config.modelPollMs, (err) => logger.error({ err }, 'following the active model failed; retrying'));
   }
 
   /** Start following from the version served now. */
@@ -84,7 +97,7 @@ export class ActiveModelFollower {
     const vectors = Array.from({ length: WARM_UP_ROWS }, () => new Float64Array(this.features.names.length));
     const events = vectors.map((_, i) => ({ event_id: `warm-up-${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, user_id: 'warm-up' }));
     next.scorer.scoreBatch(vectors, events);
-    this.pipeline.useScorers(next.ladder);
+    this.pipeline.useScorers(guarded(next.ladder, this.config, this.logger));
     this.logger.info({ model_version: active, previous, ms: Math.round(performance.now() - started) }, 'active model switched without restart');
     return active;
   }

@@ -1,6 +1,7 @@
 // The scoring stage's public face: scorers, training, evaluation, artifacts and the model registry.
 export type { Score, Scorer } from './scorer.ts';
 export { SafeDefaultScorer } from './safe-default-scorer.ts';
+export { CircuitBreaker, CircuitOpenError, type BreakerOptions, type BreakerState } from './circuit-breaker.ts';
 export { Standardiser, StandardiserFormatError, DEFAULT_STD_FLOOR, type StandardiserJson } from './preprocess.ts';
 export {
   buildMlp,
