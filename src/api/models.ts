@@ -8,8 +8,8 @@ export interface ModelControl {
   db: Database;
   /** The deployed thresholds (flag, reject): where live precision and recall are read. */
   thresholds: readonly number[];
-  /** Serve the registry's active version in this process now; resolves once switched. Absent where no processor runs. */
-  follow?: () => Promise<unknown>;
+  /** Serve the registry's active version in this process now; resolves once switched. */
+  follow(): Promise<unknown>;
   /** The version this process's pipeline scores with (null: rules only). */
   served(): string | null;
 }
@@ -60,7 +60,7 @@ export async function livePerformance(models: ModelControl, limit: number): Prom
 
 export function registerModelRoutes(app: FastifyInstance, models: ModelControl): void {
   const state = async (): Promise<{ active: string | null; served: string | null }> => {
-    await models.follow?.();
+    await models.follow();
     return { active: await models.registry.active(), served: models.served() };
   };
 

@@ -146,9 +146,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         })
       : undefined;
   await labels?.start();
-  // A processor serves whichever version is activated, without restart.
-  const models = roles.processor ? new ActiveModelFollower(registry, pipeline, featureSet, logger, config) : undefined;
-  await models?.start();
+  // Every process serves (or, API only, reports) whichever version is activated, without restart.
+  const models = new ActiveModelFollower(registry, pipeline, featureSet, logger, config);
+  await models.start();
   // On Kafka the processors' group also stores the labels topic: the store is where verdicts are joined to events.
   const labelSource = roles.processor ? transport.labelSource?.() : undefined;
   await labelSource?.start(
@@ -185,7 +185,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   }, 1000);
   if (roles.processor) metrics.measureState(() => pipeline.stateSize());
 
-  const modelControl: ModelControl = { registry, db, thresholds: deployedThresholds(config), ...(models === undefined ? {} : { follow: () => models.check() }), served: () => pipeline.modelVersion };
+  const modelControl: ModelControl = { registry, db, thresholds: deployedThresholds(config), follow: () => models.check(), served: () => pipeline.modelVersion };
   metrics.measureModel(() => livePerformance(modelControl, LIVE_WINDOW));
 
   let accepting = false;
@@ -222,7 +222,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       await processor.stop({ drain: true });
       await labelSource?.stop();
       await labels?.stop();
-      await models?.stop();
+      await models.stop();
       await following?.close();
       await sink.close();
       await transport.close();
