@@ -72,21 +72,36 @@ export function trainOnGeneratedHistory(run: TrainingRun): Promise<TrainingOutco
  * from their labeled_at), then the MLP on the labelled events but the latest `testShare`, which
  * are held out and scored by the serving path. The model is registered, and activated unless told not to.
  */
+/** Share of the rows before the test period that are the validation period (the latest of them). */
+const VALIDATION_SHARE = 1 / 8;
+
 export async function trainOnHistory(history: LabelledHistory, run: TrainingSettings): Promise<TrainingOutcome> {
   const started = performance.now();
   const { labels } = history;
   const rows = replayFeatures(history.events, run.features, run.eventTime, run.partitions, labels).filter((r) => labels.has(r.event.event_id));
   if (rows.length === 0) throw new Error('no labelled event in the history: nothing to train on');
   // Split by time, not at random: the model is judged on a period it has never seen, as in production.
+  // Train, validation and test are consecutive periods: the last `testShare` of the rows is the
+  // test period, and the last eighth of what precedes it the validation period.
   const cut = Math.floor(rows.length * (1 - (run.testShare ?? 0.2)));
-  const train = rows.slice(0, cut);
+  const validationCut = Math.floor(cut * (1 - VALIDATION_SHARE));
+  const train = rows.slice(0, validationCut);
+  const validation = rows.slice(validationCut, cut);
   const test = rows.slice(cut);
   const label = (r: (typeof rows)[number]): number => (labels.get(r.event.event_id)?.is_fraud === true ? 1 : 0);
 
   const trained = await trainModel(
     train.map((r) => r.vector),
     train.map(label),
-    { epochs: run.epochs, seed: run.seed, thresholds: run.thresholds, classWeight: run.classWeight ?? 'sqrt', features: run.features.columns, ...(run.onEpoch === undefined ? {} : { onEpoch: run.onEpoch }) },
+    {
+      epochs: run.epochs,
+      seed: run.seed,
+      thresholds: run.thresholds,
+      classWeight: run.classWeight ?? 'sqrt',
+      features: run.features.columns,
+      validation: { x: validation.map((r) => r.vector), y: validation.map(label) },
+      ...(run.onEpoch === undefined ? {} : { onEpoch: run.onEpoch }),
+    },
   );
   const draft = draftFromTraining(trained, `MLP on ${history.description}; metrics on the last ${test.length} labelled events`, run.features.version);
   const candidate = ModelScorer.fromArtifact({ model: trained.model, metadata: { ...draft.metadata, format: ARTIFACT_FORMAT, version: 'candidate', created_at: new Date().toISOString() } });

@@ -10,8 +10,9 @@ const HELP = `Usage: rtds train [options]
 Takes labelled history — event and label files in the contracts, or generated traffic — computes
 features through the processor's own code (same watermark, state, partitions; labels counted from
 their labeled_at), trains the MLP (64-32-16-1, dropout 0.2, Adam, class-weighted BCE) on the
-first 80 % of the labelled events in time, evaluates on the last 20 %, then registers the model
-under RTDS_MODEL_DIR (default <RTDS_DATA_DIR>/models) and activates it.
+first 70 % of the labelled events in time, validates each epoch on the next 10 %, evaluates on the
+last 20 %, then registers the model under RTDS_MODEL_DIR (default <RTDS_DATA_DIR>/models) and
+activates it.
 
   --events-file <f>   JSONL events to train on (all of them feed the features) …
   --labels-file <f>   … and their labels (JSONL); only labelled events are training rows
