@@ -1,6 +1,6 @@
 // The model registry over REST: list versions, activate one, roll back — served without restart.
 import type { FastifyInstance } from 'fastify';
-import { ArtifactError, evaluateScores, FeatureSetMismatchError, ModelVersionNotFoundError, populationStability, scoreDistribution, type ModelMetrics, type ModelRegistry } from '../score/index.ts';
+import { ArtifactError, evaluateScores, FeatureSetMismatchError, ModelVersionNotFoundError, populationStability, scoreHistogram, type ModelMetrics, type ModelRegistry } from '../score/index.ts';
 import { recentScores, type Database } from '../store/index.ts';
 
 export interface ModelControl {
@@ -36,10 +36,7 @@ export async function livePerformance(models: ModelControl, limit: number): Prom
   if (version === null) return null;
   const rows = await recentScores(models.db, version, limit);
   const labelled = rows.filter((r) => r.is_fraud !== null);
-  const live = scoreDistribution(
-    rows.map((r) => r.score),
-    rows.map(() => 0),
-  ).legitimate;
+  const live = scoreHistogram(rows.map((r) => r.score));
   const training = (await models.registry.metadataOf(version)).score_distribution ?? null;
   return {
     model_version: version,

@@ -35,6 +35,8 @@ export interface RunningApp {
   feed: DecisionFeed;
   /** Stored verdicts on their way to label-driven features; absent when the feature set has none, or no processor runs here. */
   labels: LabelFeed | undefined;
+  /** Called as each batch of the labels topic is durable: labels stored, and refused (dead-lettered). Kafka only. */
+  onLabelsStored(listener: (stored: number, refused: number) => void): void;
   /** Events appended to the log and not yet committed by this process's processor. */
   lag(): number;
   /** Drain the log, flush the store, close everything. */
@@ -151,6 +153,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   await models.start();
   // On Kafka the processors' group also stores the labels topic: the store is where verdicts are joined to events.
   const labelSource = roles.processor ? transport.labelSource?.() : undefined;
+  const labelListeners: ((stored: number, refused: number) => void)[] = [];
   await labelSource?.start(
     labelIntake(
       db,
@@ -160,6 +163,10 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         logger.warn({ event_id: letter.event_id, errors: letter.errors, source: letter.source }, 'invalid label dead-lettered');
       },
       () => sink.flush(),
+      (stored, refused) => {
+        metrics.labelsStored.inc(stored);
+        for (const listener of labelListeners) listener(stored, refused);
+      },
     ),
   );
   // Any producer can write to the topic: a record that is not a decision is skipped, not fatal.
@@ -231,7 +238,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       logger.info('stopped: log drained, store flushed');
     })());
 
-  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, lag: () => processor.lag(), stop };
+  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, onLabelsStored: (listener) => void labelListeners.push(listener), lag: () => processor.lag(), stop };
 }
 
 /**

@@ -1,7 +1,7 @@
 // Verdicts as they reach the store — by API, labels topic or generator — handed to the partitions whose label-driven features count them.
 import type { Logger } from '../observe/index.ts';
 import type { DecisionPipeline } from '../process/index.ts';
-import { labelsReceivedSince, type Database, type ReceivedLabel } from '../store/index.ts';
+import { databaseNow, labelsReceivedSince, type Database, type ReceivedLabel } from '../store/index.ts';
 import { RecurringCheck } from './recurring-check.ts';
 
 export interface LabelFeedOptions {
@@ -36,8 +36,7 @@ export class LabelFeed {
   }
 
   async start(): Promise<void> {
-    const [clock] = await this.options.db.query<{ now: Date }>('SELECT now() AS now');
-    this.since = new Date(clock!.now.getTime() - OVERLAP_MS);
+    this.since = new Date((await databaseNow(this.options.db)).getTime() - OVERLAP_MS);
     this.reads.start();
   }
 

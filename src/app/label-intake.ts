@@ -7,7 +7,7 @@ import { UndecodableRecord, type BatchHandler } from '../transport/log.ts';
  * A handler for batches of the labels topic. A batch is durable once its labels are stored and its
  * dead letters written (`flushDeadLetters`); a re-read after a crash stores the same verdicts again.
  */
-export function labelIntake(db: Database, refuse: (letter: DeadLetter) => void, flushDeadLetters: () => Promise<void>): BatchHandler {
+export function labelIntake(db: Database, refuse: (letter: DeadLetter) => void, flushDeadLetters: () => Promise<void>, onDurable: (stored: number, refused: number) => void): BatchHandler {
   return async (batch) => {
     const labels: Label[] = [];
     let refused = 0;
@@ -26,6 +26,6 @@ export function labelIntake(db: Database, refuse: (letter: DeadLetter) => void, 
       }
     }
     const stored = labels.length === 0 ? Promise.resolve() : db.batch([upsertLabels(labels)]).then(() => undefined);
-    return { durable: Promise.all([stored, refused === 0 ? undefined : flushDeadLetters()]).then(() => undefined) };
+    return { durable: Promise.all([stored, refused === 0 ? undefined : flushDeadLetters()]).then(() => onDurable(labels.length, refused)) };
   };
 }

@@ -3,7 +3,7 @@ import { validateEvent, type Label, type RtdsEvent } from '../contracts/index.ts
 import { TrafficGenerator } from '../ingest/generator/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import { replayFeatures, type EventTimeOptions } from '../process/index.ts';
-import { draftFromTraining, evaluateScores, scoreDistribution, ModelRegistry, ModelScorer, trainModel, ARTIFACT_FORMAT, type ClassWeighting, type EpochProgress, type ModelMetrics } from '../score/index.ts';
+import { draftFromTraining, evaluateScores, scoreHistogram, ModelRegistry, ModelScorer, trainModel, ARTIFACT_FORMAT, type ClassWeighting, type EpochProgress, type ModelMetrics } from '../score/index.ts';
 
 /** How to train, whatever the history. */
 export interface TrainingSettings {
@@ -115,11 +115,7 @@ export async function trainOnHistory(history: LabelledHistory, run: TrainingSett
     run.thresholds,
   );
   draft.metadata.metrics = testMetrics;
-  const spread = scoreDistribution(
-    scores.map((x) => x.score),
-    test.map(label),
-  );
-  draft.metadata.score_distribution = spread.fraud.map((n, i) => n + spread.legitimate[i]!);
+  draft.metadata.score_distribution = scoreHistogram(scores.map((x) => x.score));
 
   const registry = new ModelRegistry(run.modelDir, { featureSetVersion: run.features.version });
   const version = await registry.save(draft);

@@ -277,6 +277,7 @@ export class FeatureSet {
       }
       const map = state.entities[k]!;
       let entity = map.get(key);
+      let joined = false;
       for (const g of kind.groups) {
         const sub = g.sub === undefined ? 0 : subKey(event, g.sub);
         if (sub === undefined) {
@@ -289,16 +290,20 @@ export class FeatureSet {
             entity = { latest: t, due: Infinity, windows: new Array<Slots | undefined>(kind.groups.length).fill(undefined), sets: undefined };
             map.set(key, entity);
           }
-          // Active again: due when its shortest window next becomes unreachable, if that is sooner.
-          if (entity.due > Math.ceil((t + kind.firstGone) / kind.bucketMs)) this.schedule(state, k, key, entity, t + kind.firstGone);
           const raw = g.field === undefined ? undefined : event[g.field];
           g.window.add(entity, g.slot, t, seq, g.numeric && typeof raw === 'number' ? raw : undefined, !g.numeric && raw !== undefined ? String(raw) : undefined, sub);
-          if (t > entity.latest) entity.latest = t;
+          joined = true;
         }
         if (g.after.length > 0) this.read(g, entity, t, earliest, g.after, v, sub);
       }
+      if (entity === undefined) continue;
+      if (joined) {
+        if (t > entity.latest) entity.latest = t;
+        // Active again: due when its shortest window next becomes unreachable, if that is sooner.
+        if (entity.due > Math.ceil((t + kind.firstGone) / kind.bucketMs)) this.schedule(state, k, key, entity, t + kind.firstGone);
+      }
       // Touched: its windows forget what no admitted event can reach any more.
-      if (entity !== undefined) evictWindows(kind, entity, earliest);
+      evictWindows(kind, entity, earliest);
     }
     this.derived.compute(event, v);
     this.sweep(state, earliest);

@@ -34,6 +34,7 @@ export class PipelineMetrics {
   readonly lateEvents: Counter;
   readonly duplicates: Counter;
   readonly labelsApplied: Counter;
+  readonly labelsStored: Counter;
   readonly degraded: Counter<'degraded'>;
   readonly latency: Histogram;
   readonly lag: Gauge;
@@ -55,6 +56,7 @@ export class PipelineMetrics {
     this.eventsIn = new Counter({ name: 'rtds_events_in_total', help: 'Events accepted into the pipeline, by source', labelNames: ['source'], registers });
     this.decisions = new Counter({ name: 'rtds_decisions_total', help: 'Decisions made, by outcome and event type', labelNames: ['decision', 'event_type'], registers });
     this.deadLetters = new Counter({ name: 'rtds_dead_letters_total', help: 'Invalid inputs sent to the dead-letter store, by source', labelNames: ['source'], registers });
+    this.labelsStored = new Counter({ name: 'rtds_labels_stored_total', help: 'Labels read from the labels topic and stored', registers });
     this.labelsApplied = new Counter({ name: 'rtds_labels_applied_total', help: 'Fraud verdicts (and overturned ones) handed to label-driven features', registers });
     this.lateEvents = new Counter({ name: 'rtds_late_events_total', help: 'Events later than the watermark minus the allowed lateness (decided, joined no window)', registers });
     this.duplicates = new Counter({ name: 'rtds_duplicate_events_total', help: 'Re-sent event ids recognised and not decided again', registers });

@@ -158,6 +158,9 @@ export function evaluateScores(scores: ArrayLike<number>, labels: ArrayLike<numb
   };
 }
 
+/** The equal-width bin of [0, 1] a score falls in; a score of 1 falls in the last. */
+const binOf = (score: number, bins: number): number => Math.min(bins - 1, Math.max(0, Math.floor(score * bins)));
+
 /** One bin of scores: how many fell in it, their mean score, and the share of them that were fraud. */
 export interface CalibrationBin {
   from: number;
@@ -178,7 +181,7 @@ export function calibration(scores: ArrayLike<number>, labels: ArrayLike<number>
   const sums = new Array<number>(bins).fill(0);
   const frauds = new Array<number>(bins).fill(0);
   for (let i = 0; i < scores.length; i++) {
-    const b = Math.min(bins - 1, Math.max(0, Math.floor(scores[i]! * bins)));
+    const b = binOf(scores[i]!, bins);
     rows[b]!++;
     sums[b]! += scores[i]!;
     if (labels[i]! >= 0.5) frauds[b]!++;
@@ -195,14 +198,15 @@ export interface ScoreDistribution {
 
 export function scoreDistribution(scores: ArrayLike<number>, labels: ArrayLike<number>, bins = 10): ScoreDistribution {
   checkLengths(scores, labels);
-  const fraud = new Array<number>(bins).fill(0);
-  const legitimate = new Array<number>(bins).fill(0);
-  for (let i = 0; i < scores.length; i++) {
-    const b = Math.min(bins - 1, Math.max(0, Math.floor(scores[i]! * bins)));
-    if (labels[i]! >= 0.5) fraud[b]!++;
-    else legitimate[b]!++;
-  }
-  return { bins, fraud, legitimate };
+  const of = (fraud: boolean): number[] => scoreHistogram(Array.from(scores).filter((_, i) => labels[i]! >= 0.5 === fraud), bins);
+  return { bins, fraud: of(true), legitimate: of(false) };
+}
+
+/** Scores counted over `bins` equal-width bins of [0, 1] (a score of 1 in the last). */
+export function scoreHistogram(scores: ArrayLike<number>, bins = 10): number[] {
+  const counts = new Array<number>(bins).fill(0);
+  for (let i = 0; i < scores.length; i++) counts[binOf(scores[i]!, bins)]!++;
+  return counts;
 }
 
 /**

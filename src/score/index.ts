@@ -26,6 +26,7 @@ export {
   populationStability,
   rocAuc,
   scoreDistribution,
+  scoreHistogram,
   thresholdMetrics,
   type CalibrationBin,
   type ConfusionMatrix,

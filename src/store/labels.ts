@@ -37,8 +37,14 @@ export interface ReceivedLabel {
  * or overturned; each joined to its event (a label whose event is not stored yet is left out).
  * `now` is the database's clock when the read began: the next read starts a little before it.
  */
-export async function labelsReceivedSince(db: Queryable, since: Date): Promise<{ now: Date; labels: ReceivedLabel[] }> {
+/** The database's clock: label receipt times are stamped by it, so reads are cut by it too. */
+export async function databaseNow(db: Queryable): Promise<Date> {
   const [clock] = await db.query<{ now: Date }>('SELECT now() AS now');
+  return clock!.now;
+}
+
+export async function labelsReceivedSince(db: Queryable, since: Date): Promise<{ now: Date; labels: ReceivedLabel[] }> {
+  const now = await databaseNow(db);
   const rows = await db.query<EventRow & { is_fraud: boolean; labeled_ms: number; received_at: Date; log_topic: string | null; log_partition: number | null }>(
     `SELECT ${EVENT_SELECT}, l.is_fraud, (extract(epoch FROM l.labeled_at) * 1000)::float8 AS labeled_ms, l.received_at, e.log_topic, e.log_partition
        FROM labels l JOIN events e USING (event_id)
@@ -47,7 +53,7 @@ export async function labelsReceivedSince(db: Queryable, since: Date): Promise<{
     [since],
   );
   return {
-    now: clock!.now,
+    now,
     labels: rows.map((r) => ({ labelled: { event: eventFromRow(r), is_fraud: r.is_fraud, labeled_at: Math.round(r.labeled_ms) }, received_at: r.received_at, log_topic: r.log_topic, log_partition: r.log_partition })),
   };
 }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Producer, stringSerializers } from '@platformatic/kafka';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
@@ -49,21 +48,23 @@ describe('labels on the Kafka labels topic', () => {
     await decided;
   };
 
-  /** The processors run the intake in the background: wait (bounded) for the store to hold what the topic carried. */
-  const stored = async (labels: number, deadLetters: number): Promise<void> => {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const [row] = await app.db.query<{ labels: number; letters: number }>("SELECT (SELECT count(*) FROM labels)::int AS labels, (SELECT count(*) FROM dead_letters WHERE source = 'labels')::int AS letters");
-      if (row!.labels >= labels && row!.letters >= deadLetters) return;
-      if (Date.now() > deadline) throw new Error(`store has ${row!.labels} labels and ${row!.letters} dead letters after 20 s`);
-      await delay(100);
-    }
-  };
+  /** Resolves once the intake has made `labels` stored labels and `refused` dead letters durable. */
+  const stored = (labels: number, refused: number): Promise<void> =>
+    new Promise((resolve) => {
+      let n = 0;
+      let r = 0;
+      app.onLabelsStored((s, f) => {
+        n += s;
+        r += f;
+        if (n >= labels && r >= refused) resolve();
+      });
+    });
 
   it('stores them, dead-letters the invalid ones, and the partition that decided the event counts them', async (t) => {
     if (skip !== undefined) return t.skip(skip);
     await decide(...[0, 1, 2, 3].map((d) => purchase(`p-${d}`, d)));
     await app.sink.flush();
+    const durable = stored(2, 2);
     const producer = new Producer({ clientId: 'labels', bootstrapBrokers: TEST_BROKERS, serializers: stringSerializers });
     const topic = topicNames(bed.prefix).labels;
     await producer.send({
@@ -75,7 +76,7 @@ describe('labels on the Kafka labels topic', () => {
       ],
     });
     await producer.close();
-    await stored(2, 2);
+    await durable;
     const letters = await app.db.query<{ event_id: string | null; errors: { field: string; reason: string }[] }>("SELECT event_id, errors FROM dead_letters WHERE source = 'labels' ORDER BY id");
     assert.deepEqual(letters.map((l) => [l.event_id, l.errors.map((e) => e.field).sort()]).sort(), [
       ['p-3', ['(root)', 'is_fraud']],
