@@ -3,7 +3,17 @@ import { validateEvent, type Label, type RtdsEvent } from '../contracts/index.ts
 import { TrafficGenerator } from '../ingest/generator/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import { replayFeatures, type EventTimeOptions } from '../process/index.ts';
-import { draftFromTraining, evaluateScores, scoreHistogram, ModelRegistry, ModelScorer, trainModel, ARTIFACT_FORMAT, type ClassWeighting, type EpochProgress, type ModelMetrics } from '../score/index.ts';
+import {
+  draftFromTraining,
+  evaluateScores,
+  fallbackFromNetwork,
+  fallbackScorer,
+  scoreHistogram,
+  DenseNetwork,
+  ModelRegistry,
+  ModelScorer,
+  trainModel,
+  ARTIFACT_FORMAT, type ClassWeighting, type EpochProgress, type ModelMetrics } from '../score/index.ts';
 
 /** How to train, whatever the history. */
 export interface TrainingSettings {
@@ -58,6 +68,8 @@ export interface TrainingOutcome {
   version: string;
   /** Metrics on the later, held-out period, scored by the serving path. */
   test: ModelMetrics;
+  /** The fallback logistic regression's metrics on the same period. */
+  fallbackTest: ModelMetrics;
   validation: ModelMetrics | null;
   trainRows: number;
   durationMs: number;
@@ -67,14 +79,16 @@ export function trainOnGeneratedHistory(run: TrainingRun): Promise<TrainingOutco
   return trainOnHistory(generatedHistory(run.events, run.seed, run.users), run);
 }
 
+/** Share of the rows before the test period that are the validation period (the latest of them). */
+const VALIDATION_SHARE = 1 / 8;
+/** Adam's step for the one-unit fallback: at the MLP's 1e-3 it is still far from converged after a few epochs. */
+const FALLBACK_LEARNING_RATE = 1e-2;
+
 /**
  * Features of the history by the processor's own step (all events feed the state; labels count
  * from their labeled_at), then the MLP on the labelled events but the latest `testShare`, which
  * are held out and scored by the serving path. The model is registered, and activated unless told not to.
  */
-/** Share of the rows before the test period that are the validation period (the latest of them). */
-const VALIDATION_SHARE = 1 / 8;
-
 export async function trainOnHistory(history: LabelledHistory, run: TrainingSettings): Promise<TrainingOutcome> {
   const started = performance.now();
   const { labels } = history;
@@ -90,36 +104,43 @@ export async function trainOnHistory(history: LabelledHistory, run: TrainingSett
   const test = rows.slice(cut);
   const label = (r: (typeof rows)[number]): number => (labels.get(r.event.event_id)?.is_fraud === true ? 1 : 0);
 
-  const trained = await trainModel(
-    train.map((r) => r.vector),
-    train.map(label),
-    {
-      epochs: run.epochs,
-      seed: run.seed,
-      thresholds: run.thresholds,
-      classWeight: run.classWeight ?? 'sqrt',
-      features: run.features.columns,
-      validation: { x: validation.map((r) => r.vector), y: validation.map(label) },
-      ...(run.onEpoch === undefined ? {} : { onEpoch: run.onEpoch }),
-    },
-  );
+  const trainX = train.map((r) => r.vector);
+  const trainY = train.map(label);
+  const common = {
+    epochs: run.epochs,
+    seed: run.seed,
+    thresholds: run.thresholds,
+    classWeight: run.classWeight ?? 'sqrt',
+    features: run.features.columns,
+    validation: { x: validation.map((r) => r.vector), y: validation.map(label) },
+  } as const;
+  const trained = await trainModel(trainX, trainY, { ...common, ...(run.onEpoch === undefined ? {} : { onEpoch: run.onEpoch }) });
+  // The fallback reads the same standardised inputs; with one unit it takes a larger step to converge in as many epochs.
+  const logistic = await trainModel(trainX, trainY, { ...common, hidden: [], learningRate: FALLBACK_LEARNING_RATE, standardiser: trained.standardiser });
+  const fallbackNetwork = DenseNetwork.fromLayersModel(logistic.model);
+  logistic.model.dispose();
+
   const draft = draftFromTraining(trained, `MLP on ${history.description}; metrics on the last ${test.length} labelled events`, run.features.version);
   const candidate = ModelScorer.fromArtifact({ model: trained.model, metadata: { ...draft.metadata, format: ARTIFACT_FORMAT, version: 'candidate', created_at: new Date().toISOString() } });
-  const scores = candidate.scoreBatch(
-    test.map((r) => r.vector),
-    test.map((r) => r.event),
-  );
-  const testMetrics = evaluateScores(
-    scores.map((s) => s.score),
-    test.map(label),
-    run.thresholds,
-  );
+  const testScores = (scorer: ModelScorer): number[] =>
+    scorer
+      .scoreBatch(
+        test.map((r) => r.vector),
+        test.map((r) => r.event),
+      )
+      .map((s) => s.score);
+  const testLabels = test.map(label);
+  const scores = testScores(candidate);
+  const testMetrics = evaluateScores(scores, testLabels, run.thresholds);
   draft.metadata.metrics = testMetrics;
-  draft.metadata.score_distribution = scoreHistogram(scores.map((x) => x.score));
+  draft.metadata.score_distribution = scoreHistogram(scores);
+  const fallback = fallbackFromNetwork(fallbackNetwork, null);
+  fallback.metrics = evaluateScores(testScores(fallbackScorer(fallback, 'candidate', trained.standardiser)), testLabels, run.thresholds);
+  draft.metadata.fallback = fallback;
 
   const registry = new ModelRegistry(run.modelDir, { featureSetVersion: run.features.version });
   const version = await registry.save(draft);
   if (run.activate !== false) await registry.activate(version);
   trained.model.dispose();
-  return { version, test: testMetrics, validation: trained.metrics, trainRows: train.length, durationMs: performance.now() - started };
+  return { version, test: testMetrics, fallbackTest: fallback.metrics, validation: trained.metrics, trainRows: train.length, durationMs: performance.now() - started };
 }

@@ -83,6 +83,7 @@ export async function runTrain(args: string[]): Promise<void> {
       (m) =>
         `  at ${m.threshold.toFixed(2)}: precision ${m.precision.toFixed(3)}  recall ${m.recall.toFixed(3)}  F1 ${m.f1.toFixed(3)}  accuracy ${m.accuracy.toFixed(4)}  (tp ${m.confusion.tp}, fp ${m.confusion.fp}, fn ${m.confusion.fn}, tn ${m.confusion.tn})`,
     ),
+    `fallback (logistic regression, served while the MLP fails or runs over budget): ROC-AUC ${outcome.fallbackTest.roc_auc.toFixed(4)}   average precision ${outcome.fallbackTest.average_precision.toFixed(4)}`,
     `accuracy alone says little here: with ${((100 * t.positives) / t.rows).toFixed(1)} % fraud, approving everything scores ${(100 - (100 * t.positives) / t.rows).toFixed(1)} % (docs/models.md).`,
   ];
   console.log(lines.join('\n'));

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type * as TF from '@tensorflow/tfjs';
 import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../features/index.ts';
 import type { ModelMetrics } from './evaluation.ts';
+import type { FallbackModelJson } from './fallback-model.ts';
 import type { TrainedModel, TrainingInfo } from './mlp.ts';
 import { Standardiser, type StandardiserJson } from './preprocess.ts';
 import { tensorflow, type TfBackend } from './tfjs.ts';
@@ -31,6 +32,8 @@ export interface ModelMetadata {
   description?: string;
   /** Held-out scores counted over ten equal bins of [0, 1]: the reference for drift (PSI) once served. */
   score_distribution?: number[];
+  /** A logistic regression trained alongside: what scores while this model fails or runs over budget. */
+  fallback?: FallbackModelJson;
 }
 
 export interface ModelArtifact {

@@ -52,6 +52,7 @@ export {
   type ModelMetadata,
 } from './artifact.ts';
 export { ModelScorer, ScoringInputError, type ModelScorerOptions } from './model-scorer.ts';
+export { fallbackFromNetwork, fallbackScorer, fallbackVersion, FallbackModelError, type FallbackModelJson } from './fallback-model.ts';
 export { RulesOnlyScorer, FALLBACK_SIGNALS, type FallbackSignal } from './rules-only-scorer.ts';
 export { serveActiveModel, type ServeOptions, type ServedScorer } from './load-scorer.ts';
 export { tensorflow, type Tf, type TfBackend, type TensorFlowOptions } from './tfjs.ts';

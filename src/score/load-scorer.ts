@@ -1,6 +1,8 @@
 // Picks the scorer to serve: the registry's active model, or the rules-only fallback when there is none.
 import type { ModelMetadata, ModelRegistry } from './artifact.ts';
+import { FallbackModelError, fallbackScorer } from './fallback-model.ts';
 import { ModelScorer, type ModelScorerOptions } from './model-scorer.ts';
+import { Standardiser } from './preprocess.ts';
 import { DEFAULT_FEATURE_SET, type FeatureSet } from '../features/index.ts';
 import { MissingFeaturesError, RulesOnlyScorer } from './rules-only-scorer.ts';
 import { SafeDefaultScorer } from './safe-default-scorer.ts';
@@ -8,7 +10,7 @@ import type { Scorer } from './scorer.ts';
 
 export interface ServedScorer {
   scorer: Scorer;
-  /** Scorers in order of preference for the pipeline's degradation ladder: the model, then rules-only. */
+  /** Scorers in order of preference for the pipeline's degradation ladder: the model, its fallback model (when trained with one), then rules-only. */
   ladder: Scorer[];
   /** The active model's metadata; null when the fallback serves. */
   metadata: ModelMetadata | null;
@@ -37,7 +39,19 @@ export async function serveActiveModel(registry: ModelRegistry, options: ServeOp
     const artifact = await registry.load(version);
     try {
       const scorer = ModelScorer.fromArtifact(artifact, scorerOptions);
-      return { scorer, ladder: rules === undefined ? [scorer] : [scorer, rules], metadata: artifact.metadata, problem: null };
+      const { fallback, standardiser } = artifact.metadata;
+      const ladder: Scorer[] = [scorer];
+      if (fallback !== undefined) {
+        try {
+          ladder.push(fallbackScorer(fallback, version, Standardiser.fromJSON(standardiser), scorerOptions));
+        } catch (e) {
+          // A broken fallback must not keep a sound model from serving: the ladder skips that step.
+          if (!(e instanceof FallbackModelError)) throw e;
+          log(`rtds score: ${e.message}; serving model ${version} without its fallback`);
+        }
+      }
+      if (rules !== undefined) ladder.push(rules);
+      return { scorer, ladder, metadata: artifact.metadata, problem: null };
     } finally {
       artifact.model.dispose();
     }

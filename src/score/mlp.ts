@@ -42,6 +42,8 @@ export function buildMlp(tf: Tf, shape: MlpShape): TF.Sequential {
       units: 1,
       activation: 'sigmoid',
       kernelInitializer: tf.initializers.glorotUniform({ seed: seed * 7919 + hidden.length + 1 }),
+      // No hidden layer: a logistic regression, whose one unit takes the input.
+      ...(hidden.length === 0 ? { inputShape: [shape.inputSize] } : {}),
       name: 'score',
     }),
   );
@@ -84,6 +86,8 @@ export interface TrainOptions {
   hidden?: readonly number[];
   dropout?: number;
   features?: readonly FeatureColumn[];
+  /** Standardise with this one instead of fitting one: how a fallback model reads exactly its main model's inputs. */
+  standardiser?: Standardiser;
   backend?: TfBackend;
   /** Thresholds at which the validation metrics are reported; default [0.5, 0.7]. */
   thresholds?: readonly number[];
@@ -219,7 +223,7 @@ export async function trainModel(x: readonly Float64Array[], y: ArrayLike<number
   for (let i = 0; i < nTrain; i++) positives += trainY[i]! >= 0.5 ? 1 : 0;
   const weights = classWeights(options.classWeight ?? 'balanced', nTrain - positives, positives);
 
-  const standardiser = Standardiser.fit(trainX, features);
+  const standardiser = options.standardiser ?? Standardiser.fit(trainX, features);
   const trainInput = standardiser.applyAll(trainX);
   const valInput = standardiser.applyAll(valX);
   const trainLabels = Float32Array.from({ length: nTrain }, (_, i) => (trainY[i]! >= 0.5 ? 1 : 0));

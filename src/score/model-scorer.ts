@@ -18,6 +18,8 @@ export interface ModelScorerOptions {
    * estimate of each occlusion); default 4. 0 occludes every input: exact, several times slower.
    */
   candidates?: number;
+  /** The ladder step this model stands for: 'none' for the main model (default), 'fallback_model' for its fallback. */
+  degraded?: 'none' | 'fallback_model';
 }
 
 export class ScoringInputError extends Error {
@@ -31,11 +33,11 @@ export class ScoringInputError extends Error {
 }
 
 /**
- * Scores with a trained model (degraded: 'none'). Keeps scratch buffers between calls, so one
- * instance serves one thread; scoreBatch is synchronous, so partitions of one thread can share it.
+ * Scores with a trained dense network (degraded: 'none', or 'fallback_model' for the fallback).
+ * Keeps scratch buffers between calls, so one instance serves one thread; scoreBatch is synchronous, so partitions of one thread can share it.
  */
 export class ModelScorer implements Scorer {
-  readonly degraded = 'none' as const;
+  readonly degraded: 'none' | 'fallback_model';
   private readonly d: number;
   private readonly names: readonly string[];
   private readonly explainFrom: number;
@@ -64,6 +66,7 @@ export class ModelScorer implements Scorer {
       throw new RangeError(`network takes ${network.inputSize} inputs; the standardiser gives ${standardiser.size}`);
     }
     if (network.outputSize !== 1) throw new RangeError(`network gives ${network.outputSize} outputs; a risk score needs 1`);
+    this.degraded = options.degraded ?? 'none';
     this.d = standardiser.size;
     this.names = standardiser.features;
     this.explainFrom = options.explainFrom ?? 0.5;

@@ -4,22 +4,8 @@ import type { RtdsEvent } from '../../src/contracts/index.ts';
 import { DecisionEngine, defaultRuleSet } from '../../src/decide/index.ts';
 import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
 import { DecisionPipeline } from '../../src/process/index.ts';
-import { CircuitBreaker, CircuitOpenError, RulesOnlyScorer, type BreakerState, type Score, type Scorer } from '../../src/score/index.ts';
-
-/** A model whose behaviour the test sets batch by batch: healthy, failing, or taking `msPerEvent` on the test's clock. */
-class ScriptedModel implements Scorer {
-  readonly version = 'v-test';
-  readonly degraded = 'none' as const;
-  mode: 'healthy' | 'failing' | 'slow' = 'healthy';
-  calls = 0;
-  constructor(private readonly clock: { ms: number }) {}
-  scoreBatch(vectors: readonly Float64Array[]): Score[] {
-    this.calls++;
-    if (this.mode === 'failing') throw new Error('model crashed');
-    if (this.mode === 'slow') this.clock.ms += 5 * vectors.length;
-    return vectors.map(() => ({ score: 0.1, reasons: [] }));
-  }
-}
+import { CircuitBreaker, CircuitOpenError, RulesOnlyScorer, type BreakerState } from '../../src/score/index.ts';
+import { ScriptedModel } from './scripted-model.ts';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
 const records = (from: number, n: number) =>
