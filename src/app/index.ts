@@ -106,8 +106,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     logger.warn({ event_id: letter.event_id, errors: letter.errors, source: letter.source }, 'invalid input dead-lettered');
   };
   const output: ProcessorOutput = {
-    decided(event, decision, features, position) {
-      sink.write({ event, decision, features, position });
+    decided(result) {
+      const { event, decision } = result;
+      sink.write(result);
       const published = publishDecision(event, decision);
       side?.decided(event, published);
       if (!followTopic) feed.publish(published);

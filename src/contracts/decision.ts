@@ -31,6 +31,15 @@ export interface Decision {
 }
 
 /**
+ * A challenger model's score for the same event (champion / challenger): stored beside the
+ * decision to compare the two on the verdicts as they arrive, never part of the decision.
+ */
+export interface ShadowScore {
+  model_version: string;
+  score: number;
+}
+
+/**
  * A decision as published — on the decisions topic and the live feed — with the event fields a
  * reader routes and displays it by, so it needs no join with the events.
  */

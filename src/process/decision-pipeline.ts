@@ -1,5 +1,5 @@
 // The pipeline core, free of I/O: validate → features → score → decide for a batch of one partition.
-import { validateEvent, type Decision, type LabelledEvent, type RtdsEvent } from '../contracts/index.ts';
+import { validateEvent, type Decision, type LabelledEvent, type RtdsEvent, type ShadowScore } from '../contracts/index.ts';
 import type { DecisionEngine } from '../decide/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { DeadLetter } from '../store/index.ts';
@@ -8,10 +8,17 @@ import { SafeDefaultScorer } from '../score/safe-default-scorer.ts';
 import { epochMs, UndecodableRecord, type LogPosition, type LogRecord } from '../transport/log.ts';
 import { PartitionTask, type EventTimeOptions } from './partition-task.ts';
 
-export type PipelineResult =
-  | { kind: 'decided'; event: RtdsEvent; decision: Decision; features: Float64Array; position: LogPosition }
-  | { kind: 'dead_letter'; letter: DeadLetter }
-  | { kind: 'duplicate'; event_id: string };
+/** A decided event: its decision, the features it was made from, where it sits in the log, and the challenger's score if one runs. */
+export interface Decided {
+  kind: 'decided';
+  event: RtdsEvent;
+  decision: Decision;
+  features: Float64Array;
+  position: LogPosition;
+  shadow: ShadowScore | undefined;
+}
+
+export type PipelineResult = Decided | { kind: 'dead_letter'; letter: DeadLetter } | { kind: 'duplicate'; event_id: string };
 
 /** A partition's recent history: its events in log order and the fraud verdicts known for them. */
 export interface PartitionHistory {
@@ -28,6 +35,8 @@ export interface PipelineOptions {
   eventTypes?: ReadonlySet<string>;
   /** Called when a scorer fails and the ladder steps down. */
   onScorerError?: (scorer: Scorer, err: unknown) => void;
+  /** Called when the challenger fails on a batch: its scores are missing there, the decisions stand. */
+  onChallengerError?: (challenger: Scorer, err: unknown) => void;
 }
 
 const SAFE_DEFAULT = new SafeDefaultScorer();
@@ -37,6 +46,7 @@ const STATE_SAMPLE = 200;
 export class DecisionPipeline {
   private readonly tasks = new Map<number, PartitionTask>();
   private scorers: Scorer[];
+  private challenger: Scorer | null = null;
   private engine: DecisionEngine;
 
   constructor(private readonly options: PipelineOptions) {
@@ -66,6 +76,16 @@ export class DecisionPipeline {
   /** Swap the scorers between batches; no event is scored by a half-installed model. */
   useScorers(scorers: Scorer[]): void {
     this.scorers = scorers;
+  }
+
+  /** The model scored beside the served one, in shadow: its scores are kept, never decided on. */
+  get challengerVersion(): string | null {
+    return this.challenger?.version ?? null;
+  }
+
+  /** Start (or, with null, stop) scoring every decided event with a challenger too; between batches, like useScorers. */
+  useChallenger(challenger: Scorer | null): void {
+    this.challenger = challenger;
   }
 
   useEngine(engine: DecisionEngine): void {
@@ -164,6 +184,8 @@ export class DecisionPipeline {
     const engine = this.engine;
     const ms = now();
     const decidedAt = { ms, iso: new Date(ms).toISOString() };
+    // Scored once the decision time is read: the challenger adds nothing to a decision's recorded latency, and changes none.
+    const shadow = this.shadowScores(vectors, events);
     for (let j = 0; j < events.length; j++) {
       const score = scores[j]!;
       const record = records[slots[j]!]!;
@@ -171,9 +193,22 @@ export class DecisionPipeline {
         { event: events[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!, acceptedAt: record.acceptedAt },
         decidedAt,
       );
-      results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset } };
+      results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset }, shadow: shadow?.[j] };
     }
     return results;
+  }
+
+  /** The challenger's scores for the batch; none without a challenger, or when it fails (reported). */
+  private shadowScores(vectors: Float64Array[], events: RtdsEvent[]): ShadowScore[] | undefined {
+    const challenger = this.challenger;
+    if (challenger === null) return undefined;
+    try {
+      const version = challenger.version ?? 'rules';
+      return challenger.scoreBatch(vectors, events).map((s) => ({ model_version: version, score: s.score }));
+    } catch (err) {
+      this.options.onChallengerError?.(challenger, err);
+      return undefined;
+    }
   }
 
   private score(vectors: Float64Array[], events: RtdsEvent[]): { scores: Score[]; scorer: Scorer } {

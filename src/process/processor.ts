@@ -1,12 +1,11 @@
 // The processor runtime: pulls batches from a record source, runs the pipeline, hands results on.
-import type { Decision, RtdsEvent } from '../contracts/index.ts';
 import type { DeadLetter } from '../store/index.ts';
-import type { HandledBatch, LogPosition, LogRecord, RecordSource } from '../transport/log.ts';
-import type { DecisionPipeline, PartitionHistory } from './decision-pipeline.ts';
+import type { HandledBatch, LogRecord, RecordSource } from '../transport/log.ts';
+import type { Decided, DecisionPipeline, PartitionHistory } from './decision-pipeline.ts';
 
 /** Where the processor's results go: the store's sink, the live feeds, the metrics. */
 export interface ProcessorOutput {
-  decided(event: RtdsEvent, decision: Decision, features: Float64Array, position: LogPosition): void;
+  decided(result: Decided): void;
   deadLetter(letter: DeadLetter): void;
   duplicate(eventId: string): void;
   /** Resolves when the output can take more (backpressure from the store). */
@@ -52,7 +51,7 @@ export class Processor {
     for (const result of this.pipeline.processBatch(batch)) {
       switch (result.kind) {
         case 'decided':
-          this.output.decided(result.event, result.decision, result.features, result.position);
+          this.output.decided(result);
           break;
         case 'dead_letter':
           this.output.deadLetter(result.letter);

@@ -1,5 +1,5 @@
 // Repository of the `decisions` table: idempotent batched inserts and cursor-paginated reads.
-import { decisionIdFor, type Decision, type Outcome } from '../contracts/index.ts';
+import { decisionIdFor, type Decision, type Outcome, type ShadowScore } from '../contracts/index.ts';
 import { FeatureSet } from '../features/index.ts';
 import { copyLine } from './copy-text.ts';
 import type { Database } from './database.ts';
@@ -7,15 +7,17 @@ import type { CopyStatement, Statement } from './statement.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
-/** A decision with the feature vector it was made from. */
+/** A decision with the feature vector it was made from, and the challenger's score when one ran. */
 export interface DecisionRecord {
   decision: Decision;
   features?: Float64Array;
+  shadow?: ShadowScore | undefined;
 }
 
 /** A decision as read back: features by name when this build knows their layout. */
 export interface StoredDecision extends Decision {
   features?: Record<string, number> | number[];
+  shadow?: ShadowScore;
   event_type?: string;
   user_id?: string;
 }
@@ -32,19 +34,26 @@ function decodeFeatures(bytes: Uint8Array, featureSet: string | null): Record<st
   return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
 }
 
-const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'degraded'];
+const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'degraded', 'shadow_version', 'shadow_score'];
 
 /**
  * Insert decisions; a decision id already stored is kept, so a re-sent event has one decision.
  * `featureSet` is the version of the feature vectors, stored to read them back by name.
  */
 export function insertDecisions(records: readonly DecisionRecord[], featureSet?: string): Statement {
-  const rows = records.map(({ decision, features }) => ({ ...decision, features: features === undefined ? null : encodeFeatures(features), feature_set: features === undefined ? null : (featureSet ?? null) }));
+  const rows = records.map(({ decision, features, shadow }) => ({
+    ...decision,
+    features: features === undefined ? null : encodeFeatures(features),
+    feature_set: features === undefined ? null : (featureSet ?? null),
+    shadow_version: shadow?.model_version ?? null,
+    shadow_score: shadow?.score ?? null,
+  }));
   return {
     sql: `INSERT INTO decisions (${DECISION_COLUMNS.join(', ')})
        SELECT ${DECISION_COLUMNS.join(', ')}
        FROM jsonb_to_recordset($1::jsonb) AS r(decision_id text, event_id text, decision text, risk_score double precision, reason text, reasons jsonb,
-            features bytea, feature_set text, timestamp timestamptz, processing_time_ms double precision, model_version text, rules_version text, late boolean, degraded text)
+            features bytea, feature_set text, timestamp timestamptz, processing_time_ms double precision, model_version text, rules_version text, late boolean, degraded text,
+            shadow_version text, shadow_score double precision)
        ON CONFLICT DO NOTHING`,
     params: [JSON.stringify(rows)],
   };
@@ -53,11 +62,11 @@ export function insertDecisions(records: readonly DecisionRecord[], featureSet?:
 /** The same rows as `insertDecisions` by COPY: several times faster, but it fails whole if one decision id is already stored. */
 export function copyDecisions(records: readonly DecisionRecord[], featureSet?: string): CopyStatement {
   let text = '';
-  for (const { decision: d, features: vector } of records) {
+  for (const { decision: d, features: vector, shadow } of records) {
     const features = vector === undefined ? null : encodeFeatures(vector);
     text += copyLine([
       d.decision_id, d.event_id, d.decision, d.risk_score, d.reason, JSON.stringify(d.reasons), features, features === null ? null : (featureSet ?? null),
-      d.timestamp, d.processing_time_ms, d.model_version, d.rules_version, d.late, d.degraded,
+      d.timestamp, d.processing_time_ms, d.model_version, d.rules_version, d.late, d.degraded, shadow?.model_version ?? null, shadow?.score ?? null,
     ]);
   }
   return { copyInto: 'decisions', columns: DECISION_COLUMNS, text };
@@ -68,14 +77,17 @@ interface DecisionRow extends Omit<Decision, 'timestamp'> {
   created_at: Date;
   features: Uint8Array | null;
   feature_set: string | null;
+  shadow_version: string | null;
+  shadow_score: number | null;
   event_type?: string;
   user_id?: string;
 }
 
 function toStored(row: DecisionRow): StoredDecision {
-  const { created_at: _created, features, feature_set, ...rest } = row;
+  const { created_at: _created, features, feature_set, shadow_version, shadow_score, ...rest } = row;
   const out: StoredDecision = { ...rest, timestamp: row.timestamp.toISOString() };
   if (features !== null) out.features = decodeFeatures(features, feature_set);
+  if (shadow_version !== null && shadow_score !== null) out.shadow = { model_version: shadow_version, score: shadow_score };
   return out;
 }
 
@@ -149,5 +161,23 @@ export async function recentScores(db: Queryable, modelVersion: string, limit: n
        FROM (SELECT event_id, risk_score FROM decisions WHERE model_version = $1 ORDER BY timestamp DESC LIMIT $2) d
        LEFT JOIN labels l USING (event_id)`,
     [modelVersion, limit],
+  );
+}
+
+/** One event both models scored: the served model's score, the challenger's, and the verdict. */
+export interface PairedScore {
+  champion_version: string | null;
+  champion: number;
+  challenger: number;
+  is_fraud: boolean | null;
+}
+
+/** The latest `limit` decisions a challenger scored in shadow, with the decided score and the verdict where one is stored. */
+export async function recentShadowScores(db: Queryable, challengerVersion: string, limit: number): Promise<PairedScore[]> {
+  return db.query<PairedScore>(
+    `SELECT d.model_version AS champion_version, d.risk_score AS champion, d.shadow_score AS challenger, l.is_fraud
+       FROM (SELECT event_id, model_version, risk_score, shadow_score FROM decisions WHERE shadow_version = $1 ORDER BY timestamp DESC LIMIT $2) d
+       LEFT JOIN labels l USING (event_id)`,
+    [challengerVersion, limit],
   );
 }

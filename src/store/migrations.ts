@@ -90,6 +90,13 @@ const MIGRATIONS: Migration[] = [
       ALTER TABLE labels ADD COLUMN revised boolean NOT NULL DEFAULT false;
       CREATE INDEX labels_received ON labels (received_at)`,
   },
+  {
+    version: 6,
+    name: 'a challenger model scores in shadow: its score is kept beside the decision, to compare the two on verdicts',
+    sql: `
+      ALTER TABLE decisions ADD COLUMN shadow_version text, ADD COLUMN shadow_score double precision;
+      CREATE INDEX decisions_shadow ON decisions (shadow_version, timestamp DESC) WHERE shadow_version IS NOT NULL`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

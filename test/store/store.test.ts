@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decisionIdFor, validateEvent, type Decision, type RtdsEvent } from '../../src/contracts/index.ts';
 import { DecisionSink, findDecision, findEvent, labelsReceivedSince, listDeadLetters, listDecisions, loadPartitionHistory, migrate, openDatabase, upsertLabels, findLabel, type Database } from '../../src/store/index.ts';
+import { compareChallenger } from '../../src/api/challenger.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
 function event(i: number): RtdsEvent {
@@ -156,6 +157,31 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
         [['e6', false, Date.UTC(2026, 11, 2)]],
         'the overturned verdict, and not the repeated one',
       );
+    });
+
+    it("keeps a challenger's shadow score beside the decision, and pairs the two with the verdicts", async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5, concurrency: 1 });
+      const events = Array.from({ length: 6 }, (_, i) => event(300 + i));
+      // Champion scores 0.1 … 0.6; the challenger's are its reverse: it ranks the fraud (e304, e305) lowest.
+      events.forEach((e, i) => sink.write({ event: e, decision: decision(e, 'approved', (i + 1) / 10), shadow: { model_version: 'v2', score: (6 - i) / 10 } }));
+      // Re-sent with another shadow score: the first decision, and its shadow score, stand.
+      sink.write({ event: events[0]!, decision: decision(events[0]!, 'approved', 0.1), shadow: { model_version: 'v2', score: 0.99 } });
+      sink.write({ event: event(306), decision: decision(event(306), 'approved', 0.2) });
+      await sink.flush();
+      assert.deepEqual((await findDecision(db!, 'e300'))?.shadow, { model_version: 'v2', score: 0.6 });
+      assert.equal((await findDecision(db!, 'e306'))?.shadow, undefined, 'no challenger ran');
+      await db!.batch([upsertLabels([{ event_id: 'e304', is_fraud: true }, { event_id: 'e305', is_fraud: true }, { event_id: 'e300', is_fraud: false }, { event_id: 'e301', is_fraud: false }])]);
+
+      const comparison = await compareChallenger(db!, 'v2', [0.35], 100);
+      assert.equal(comparison.scored, 6);
+      assert.equal(comparison.labelled, 4);
+      assert.deepEqual(comparison.champions, ['v1']);
+      assert.equal(comparison.champion_metrics?.roc_auc, 1, 'the champion ranks both frauds above both legitimate events');
+      assert.equal(comparison.challenger_metrics?.roc_auc, 0, 'the challenger ranks them below');
+      // At 0.35: champion above for e303–e305, challenger above for e300–e302: all six sides differ.
+      assert.equal(comparison.changed, 6);
+      assert.equal((await compareChallenger(db!, 'v3', [0.35], 100)).scored, 0);
     });
   });
 }
