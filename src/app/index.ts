@@ -5,7 +5,7 @@ import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index
 import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
-import { DecisionPipeline, Processor, type ProcessorOutput } from '../process/index.ts';
+import { DecisionPipeline, MicroBatchSize, Processor, type ProcessorOutput } from '../process/index.ts';
 import { CircuitOpenError, ModelRegistry } from '../score/index.ts';
 import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
@@ -45,6 +45,9 @@ export interface RunningApp {
 
 /** Decisions of the served model that its live figures (/metrics) cover. */
 const LIVE_WINDOW = 10_000;
+
+/** Below this a micro-batch's fixed costs (a scorer call, a clock read, a turn of the event loop) start to show. */
+const MIN_MICRO_BATCH = 16;
 
 /** The sink holds at most this many batches before the processor waits for the store. */
 const SINK_HIGH_WATER_BATCHES = 8;
@@ -134,7 +137,10 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
           load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, reach),
           onRestored: (partition: number, events: number, ms: number) => logger.info({ partition, events, ms: Math.round(ms) }, 'partition state restored from the store'),
         };
-  const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, history);
+  const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, {
+    history,
+    microBatch: new MicroBatchSize({ budgetMs: config.microBatchBudgetMs, min: MIN_MICRO_BATCH, max: config.microBatchMax }),
+  });
   if (roles.processor && transport.kind === 'embedded') await restoreEmbedded(db, pipeline, reach, config, logger);
   // Verdicts reach label-driven features through the store, whichever way they arrived.
   const labels =

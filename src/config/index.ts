@@ -77,6 +77,8 @@ export const SETTINGS = {
   rulesFile: setting('RTDS_RULES_FILE', '', optionalText, 'JSON rule set (thresholds, limits, blocked countries); unset uses the built-in set.'),
   modelDir: setting('RTDS_MODEL_DIR', '', optionalText, 'Model registry folder; default <RTDS_DATA_DIR>/models.'),
   scoreBudgetMs: setting('RTDS_SCORE_BUDGET_MS', '1', num(0.001, 10_000), 'Model scoring time per event above which a batch counts as failed; failures in a row open the circuit and the fallback scores.'),
+  microBatchBudgetMs: setting('RTDS_MICRO_BATCH_BUDGET_MS', '20', num(0.1, 10_000), 'Target time of one micro-batch (features, scoring, decisions): a larger batch from the log is cut into micro-batches sized from the measured cost per event, and HTTP and store writes get a turn between them.'),
+  microBatchMax: setting('RTDS_MICRO_BATCH_MAX', '2048', int(16, 1_000_000), 'Most events scored in one micro-batch, however cheap they are.'),
   breakerFailures: setting('RTDS_BREAKER_FAILURES', '3', int(1), 'Failed model batches in a row (errors or over budget) that open the circuit.'),
   breakerCooldownMs: setting('RTDS_BREAKER_COOLDOWN_MS', '30000', int(1), 'How long an open circuit skips the model before one batch tries it again.'),
   modelPollMs: setting('RTDS_MODEL_POLL_MS', '2000', int(10), 'How often a processor checks the registry for a newly activated model, which it then warms up and serves without restart.'),
