@@ -6,7 +6,7 @@ import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, Processor, type ProcessorOutput } from '../process/index.ts';
-import { CircuitOpenError, ModelRegistry } from '../score/index.ts';
+import { CircuitOpenError } from '../score/index.ts';
 import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
@@ -16,6 +16,7 @@ import { LabelFeed } from './label-feed.ts';
 import { labelIntake } from './label-intake.ts';
 import { LiveTraffic } from './live-traffic.ts';
 import { ActiveModelFollower, loadScorers } from './model.ts';
+import { openModelRegistry } from './model-registry.ts';
 import { openTransport } from './transport.ts';
 
 /** A processor-less process (API only) still has a Processor object; it reads nothing. */
@@ -65,8 +66,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const metrics = new PipelineMetrics();
   const featureSet = loadFeatureSet(config.featuresFile);
   logger.info({ feature_set: featureSet.version, features: featureSet.names.length, file: config.featuresFile }, 'feature set loaded');
-  const scorers = await loadScorers(config, logger, featureSet);
-  const registry = new ModelRegistry(config.modelDir, { featureSetVersion: featureSet.version });
+  const registry = openModelRegistry(config, featureSet.version, db);
+  logger.info({ registry: registry.location }, 'model registry ready');
+  const scorers = await loadScorers(config, logger, featureSet, registry);
   const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile));
   const pipeline = new DecisionPipeline({
     scorers,

@@ -3,11 +3,12 @@ import { validateEvent, type Label, type RtdsEvent } from '../contracts/index.ts
 import { TrafficGenerator } from '../ingest/generator/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import { replayFeatures, type EventTimeOptions } from '../process/index.ts';
-import { draftFromTraining, evaluateScores, scoreHistogram, ModelRegistry, ModelScorer, trainModel, ARTIFACT_FORMAT, type ClassWeighting, type EpochProgress, type ModelMetrics } from '../score/index.ts';
+import { draftFromTraining, evaluateScores, scoreHistogram, ModelScorer, trainModel, ARTIFACT_FORMAT, type ClassWeighting, type EpochProgress, type ModelMetrics, type ModelRegistry } from '../score/index.ts';
 
 /** How to train, whatever the history. */
 export interface TrainingSettings {
-  modelDir: string;
+  /** Where the model is registered (and activated). */
+  registry: ModelRegistry;
   /** Seed of the weights (and of generated traffic). */
   seed: number;
   epochs: number;
@@ -117,9 +118,8 @@ export async function trainOnHistory(history: LabelledHistory, run: TrainingSett
   draft.metadata.metrics = testMetrics;
   draft.metadata.score_distribution = scoreHistogram(scores.map((x) => x.score));
 
-  const registry = new ModelRegistry(run.modelDir, { featureSetVersion: run.features.version });
-  const version = await registry.save(draft);
-  if (run.activate !== false) await registry.activate(version);
+  const version = await run.registry.save(draft);
+  if (run.activate !== false) await run.registry.activate(version);
   trained.model.dispose();
   return { version, test: testMetrics, validation: trained.metrics, trainRows: train.length, durationMs: performance.now() - started };
 }
