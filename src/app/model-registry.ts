@@ -1,7 +1,8 @@
-// Which model registry a process uses: tables in the store (shared by every instance on PostgreSQL) or a folder.
+// Which model registry a process uses: tables in the store (shared by every instance on PostgreSQL) or a folder; activations announced on Kafka.
 import type { Config } from '../config/index.ts';
 import { FolderRegistry, type ModelRegistry, type RegistryOptions } from '../score/index.ts';
 import { openDatabase, StoreRegistry, type Database } from '../store/index.ts';
+import { announceActivation } from './control-topic.ts';
 
 export type RegistryKind = 'folder' | 'store';
 
@@ -23,9 +24,20 @@ export class RegistryDatabaseMissingError extends Error {
   }
 }
 
-/** The configured registry, refusing models of another feature set than `featureSetVersion`. */
-export function openModelRegistry(config: Config, featureSetVersion: string, db?: Database): ModelRegistry {
+/**
+ * The configured registry, refusing models of another feature set than `featureSetVersion`. On
+ * Kafka every activation is announced on the control topic; an announcement that fails is
+ * reported through `log` (the activation stands: processors still find it at their next poll).
+ */
+export function openModelRegistry(config: Config, featureSetVersion: string, db?: Database, log: (message: string) => void = (m) => console.warn(m)): ModelRegistry {
   const options: RegistryOptions = { featureSetVersion };
+  const brokers = config.kafkaBrokers;
+  if (brokers !== undefined) {
+    options.onActivated = (version) =>
+      announceActivation({ ...config, kafkaBrokers: brokers }, version).catch((err: unknown) =>
+        log(`rtds: ${version} is active but its announcement on the control topic failed (${err instanceof Error ? err.message : String(err)}); processors switch at their next poll (RTDS_MODEL_POLL_MS)`),
+      );
+  }
   if (registryKind(config) === 'folder') return new FolderRegistry(config.modelDir, options);
   if (db === undefined) throw new RegistryDatabaseMissingError();
   return new StoreRegistry(db, options);

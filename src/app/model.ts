@@ -49,15 +49,16 @@ const WARM_UP_ROWS = 512;
 
 /**
  * Serves the registry's active model without a restart. Every `intervalMs` (and at once through
- * `check`, e.g. after an activation by the API) it reads the active version; when it changed, the
- * new model is loaded, warmed up on a batch, and swapped in between two batches of the pipeline,
- * so no event is scored by a half-installed model. Processes on other machines follow the same
- * registry (the store's, or a shared folder) by the same means.
+ * `check`: after an activation by the API in this process, or one announced on the Kafka control
+ * topic) it reads the active version; when it changed, the new model is loaded, warmed up on a
+ * batch, and swapped in between two batches of the pipeline, so no event is scored by a
+ * half-installed model. The polling is the safety net: a missed announcement, a folder edited by hand.
  */
 export class ActiveModelFollower {
   /** The active version last acted on (served, or refused as unservable). */
   private seen: string | null = null;
   private readonly checks: RecurringCheck<string | null>;
+  private readonly switchListeners: ((version: string | null) => void)[] = [];
 
   constructor(
     private readonly registry: ModelRegistry,
@@ -84,6 +85,11 @@ export class ActiveModelFollower {
     return this.checks.stop();
   }
 
+  /** Called with the version served after each switch. */
+  onSwitch(listener: (version: string | null) => void): void {
+    this.switchListeners.push(listener);
+  }
+
   private async switchIfChanged(): Promise<string | null> {
     const active = await this.registry.active();
     if (active === this.seen) return this.seen;
@@ -98,6 +104,7 @@ export class ActiveModelFollower {
     next.scorer.scoreBatch(vectors, events);
     this.pipeline.useScorers(guarded(next.ladder, this.config, this.logger));
     this.logger.info({ model_version: active, previous, ms: Math.round(performance.now() - started) }, 'active model switched without restart');
+    for (const listener of this.switchListeners) listener(active);
     return active;
   }
 }

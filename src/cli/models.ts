@@ -1,4 +1,4 @@
-// `rtds models`: the registry from the command line — list, activate, roll back. Running processors follow within RTDS_MODEL_POLL_MS.
+// `rtds models`: the registry from the command line — list, activate, roll back. Running processors follow at once on Kafka (control topic), else within RTDS_MODEL_POLL_MS.
 import { withModelRegistry } from '../app/model-registry.ts';
 import { loadConfig } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
@@ -6,7 +6,7 @@ import { loadFeatureSet } from '../features/index.ts';
 const HELP = `rtds models — the model registry (RTDS_MODEL_REGISTRY: the store's tables, or RTDS_MODEL_DIR)
 
 usage: rtds models [list]          versions with their held-out ROC-AUC and average precision
-       rtds models activate <v>    serve version v (running processors switch within RTDS_MODEL_POLL_MS)
+       rtds models activate <v>    serve version v (running processors switch at once on Kafka, else within RTDS_MODEL_POLL_MS)
        rtds models rollback        serve the version that was active before the current one
 
 A version built on another feature set than RTDS_FEATURES_FILE's is refused.`;
