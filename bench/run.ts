@@ -14,7 +14,7 @@ import { DecisionEngine, defaultRuleSet } from '../src/decide/index.ts';
 import { DEFAULT_FEATURE_SET } from '../src/features/index.ts';
 import { TrafficGenerator } from '../src/ingest/generator/index.ts';
 import { DecisionPipeline } from '../src/process/index.ts';
-import { ModelRegistry, RulesOnlyScorer, serveActiveModel, type Scorer } from '../src/score/index.ts';
+import { FolderRegistry, RulesOnlyScorer, serveActiveModel, type Scorer } from '../src/score/index.ts';
 import { Consumer, stringDeserializers, type Message } from '@platformatic/kafka';
 import { validateEvent, type Decision } from '../src/contracts/index.ts';
 import { KafkaProducer } from '../src/transport/kafka/kafka-producer.ts';
@@ -52,10 +52,10 @@ function latencySummary(latencies: readonly number[]): string {
 }
 
 async function modelDirWithActiveModel(config: Config, scratch: string): Promise<string> {
-  if ((await new ModelRegistry(config.modelDir).active()) !== null) return config.modelDir;
+  if ((await new FolderRegistry(config.modelDir).active()) !== null) return config.modelDir;
   const dir = path.join(scratch, 'models');
   process.stderr.write(`bench: no active model in ${config.modelDir}; training one (${FIRST_START_TRAINING.events} events)…\n`);
-  await trainOnGeneratedHistory({ modelDir: dir, ...FIRST_START_TRAINING, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7] });
+  await trainOnGeneratedHistory({ registry: new FolderRegistry(dir), ...FIRST_START_TRAINING, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7] });
   return dir;
 }
 
@@ -341,7 +341,7 @@ export async function runBench(args: string[]): Promise<void> {
     console.log(`RTDS bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
     const events = new TrafficGenerator({ seed: 3, users: 20_000 }).take(n).map((g) => g.event);
     if (only.has('core')) {
-      const served = await serveActiveModel(new ModelRegistry(modelDir));
+      const served = await serveActiveModel(new FolderRegistry(modelDir));
       if (served.metadata === null) throw new Error('bench: the model could not be loaded');
       const model = benchCore(base, served.ladder, events, `model ${served.metadata.version}`);
       const rules = benchCore(base, [new RulesOnlyScorer()], events, 'rules-only scorer');
@@ -349,13 +349,14 @@ export async function runBench(args: string[]): Promise<void> {
     }
     // The embedded runs ignore RTDS_KAFKA_BROKERS / RTDS_DATABASE_URL: they measure the embedded path.
     const { kafkaBrokers: _brokers, databaseUrl: _url, ...embedded } = base;
-    const appConfig = (name: string): Config => loadConfig({ ...embedded, dataDir: path.join(scratch, name), modelDir, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' }, {});
+    // The model is served from its folder in every run, whatever RTDS_MODEL_REGISTRY says.
+    const appConfig = (name: string): Config => loadConfig({ ...embedded, dataDir: path.join(scratch, name), modelRegistry: 'folder', modelDir, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' }, {});
     if (only.has('e2e')) await benchEndToEnd(appConfig('e2e'), events);
     if (only.has('latency')) await benchLatency(appConfig('latency'), Number(values.rate), Number(values.seconds));
     if (only.has('inference')) await benchScoring();
     if (only.has('training')) await benchTrainingTime();
     if (only.has('features')) benchFeatures(base, events, Number(values.users));
-    if (only.has('kafka')) await benchKafka(loadConfig({ ...base, dataDir: path.join(scratch, 'kafka'), modelDir }), Number(values.rate), Number(values.seconds), events);
+    if (only.has('kafka')) await benchKafka(loadConfig({ ...base, dataDir: path.join(scratch, 'kafka'), modelRegistry: 'folder', modelDir }), Number(values.rate), Number(values.seconds), events);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }

@@ -1,12 +1,12 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
 import { deployedThresholds, eventTimeOptions, type Config } from '../config/index.ts';
-import { decisionIdFor, parsePublishedDecision, publishDecision, type LabelledEvent, type RtdsEvent } from '../contracts/index.ts';
+import { decisionIdFor, parseControlRecord, parsePublishedDecision, publishDecision, type LabelledEvent, type RtdsEvent } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, MicroBatchSize, Processor, type ProcessorOutput } from '../process/index.ts';
-import { CircuitOpenError, ModelRegistry } from '../score/index.ts';
+import { CircuitOpenError } from '../score/index.ts';
 import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
@@ -16,6 +16,7 @@ import { LabelFeed } from './label-feed.ts';
 import { labelIntake } from './label-intake.ts';
 import { LiveTraffic } from './live-traffic.ts';
 import { ActiveModelFollower, loadScorers } from './model.ts';
+import { openModelRegistry } from './model-registry.ts';
 import { openTransport } from './transport.ts';
 
 /** A processor-less process (API only) still has a Processor object; it reads nothing. */
@@ -37,6 +38,8 @@ export interface RunningApp {
   labels: LabelFeed | undefined;
   /** Called as each batch of the labels topic is durable: labels stored, and refused (dead-lettered). Kafka only. */
   onLabelsStored(listener: (stored: number, refused: number) => void): void;
+  /** Called with the version served after each switch of the active model (activation, rollback, announcement or poll). */
+  onModelSwitched(listener: (version: string | null) => void): void;
   /** Events appended to the log and not yet committed by this process's processor. */
   lag(): number;
   /** Drain the log, flush the store, close everything. */
@@ -68,8 +71,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const metrics = new PipelineMetrics();
   const featureSet = loadFeatureSet(config.featuresFile);
   logger.info({ feature_set: featureSet.version, features: featureSet.names.length, file: config.featuresFile }, 'feature set loaded');
-  const scorers = await loadScorers(config, logger, featureSet);
-  const registry = new ModelRegistry(config.modelDir, { featureSetVersion: featureSet.version });
+  const registry = openModelRegistry(config, featureSet.version, db, (message) => logger.warn(message));
+  logger.info({ registry: registry.location }, 'model registry ready');
+  const scorers = await loadScorers(config, logger, featureSet, registry);
   const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile));
   const pipeline = new DecisionPipeline({
     scorers,
@@ -158,6 +162,13 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   // Every process serves (or, API only, reports) whichever version is activated, without restart.
   const models = new ActiveModelFollower(registry, pipeline, featureSet, logger, config);
   await models.start();
+  // On Kafka an activation anywhere is announced on the control topic: every process switches at once, not at its next poll.
+  const announcements = await transport.followControl?.((value) => {
+    const record = parseControlRecord(value);
+    if (record === undefined) return void logger.warn({ value: value.slice(0, 200) }, 'skipped a record of the control topic that RTDS does not know');
+    logger.info({ model_version: record.version, at: record.at }, 'model activation announced');
+    models.check().catch((err: unknown) => logger.error({ err }, 'following the announced model failed; the next poll retries'));
+  });
   // On Kafka the processors' group also stores the labels topic: the store is where verdicts are joined to events.
   const labelSource = roles.processor ? transport.labelSource?.() : undefined;
   const labelListeners: ((stored: number, refused: number) => void)[] = [];
@@ -236,6 +247,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       await processor.stop({ drain: true });
       await labelSource?.stop();
       await labels?.stop();
+      await announcements?.close();
       await models.stop();
       await following?.close();
       await sink.close();
@@ -245,7 +257,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       logger.info('stopped: log drained, store flushed');
     })());
 
-  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, onLabelsStored: (listener) => void labelListeners.push(listener), lag: () => processor.lag(), stop };
+  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, onLabelsStored: (listener) => void labelListeners.push(listener), onModelSwitched: (listener) => models.onSwitch(listener), lag: () => processor.lag(), stop };
 }
 
 /**

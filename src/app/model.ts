@@ -3,19 +3,18 @@ import { deployedThresholds, eventTimeOptions, type Config } from '../config/ind
 import type { FeatureSet } from '../features/index.ts';
 import type { Logger } from '../observe/index.ts';
 import type { DecisionPipeline } from '../process/index.ts';
-import { CircuitBreaker, ModelRegistry, serveActiveModel, type Scorer } from '../score/index.ts';
+import { CircuitBreaker, serveActiveModel, type ModelRegistry, type Scorer } from '../score/index.ts';
 import { RecurringCheck } from './recurring-check.ts';
 import { trainOnGeneratedHistory } from './training.ts';
 
 /** Size of the first-start training run: about 10 s on two cores; ROC-AUC ≈ 0.99 on the held-out period. */
 export const FIRST_START_TRAINING = { events: 60_000, epochs: 8, seed: 7 } as const;
 
-export async function loadScorers(config: Config, logger: Logger, features: FeatureSet): Promise<Scorer[]> {
-  const registry = new ModelRegistry(config.modelDir, { featureSetVersion: features.version });
+export async function loadScorers(config: Config, logger: Logger, features: FeatureSet, registry: ModelRegistry): Promise<Scorer[]> {
   if ((await registry.active()) === null && config.trainOnStart) {
-    logger.info({ modelDir: config.modelDir, ...FIRST_START_TRAINING }, 'no model registered: training a first one on generated traffic');
+    logger.info({ registry: registry.location, ...FIRST_START_TRAINING }, 'no model registered: training a first one on generated traffic');
     const outcome = await trainOnGeneratedHistory({
-      modelDir: config.modelDir,
+      registry,
       ...FIRST_START_TRAINING,
       features,
       eventTime: eventTimeOptions(config),
@@ -50,15 +49,16 @@ const WARM_UP_ROWS = 512;
 
 /**
  * Serves the registry's active model without a restart. Every `intervalMs` (and at once through
- * `check`, e.g. after an activation by the API) it reads the active version; when it changed, the
- * new model is loaded, warmed up on a batch, and swapped in between two batches of the pipeline,
- * so no event is scored by a half-installed model. Processors on other machines follow the same
- * registry folder (a shared one) by the same means.
+ * `check`: after an activation by the API in this process, or one announced on the Kafka control
+ * topic) it reads the active version; when it changed, the new model is loaded, warmed up on a
+ * batch, and swapped in between two batches of the pipeline, so no event is scored by a
+ * half-installed model. The polling is the safety net: a missed announcement, a folder edited by hand.
  */
 export class ActiveModelFollower {
   /** The active version last acted on (served, or refused as unservable). */
   private seen: string | null = null;
   private readonly checks: RecurringCheck<string | null>;
+  private readonly switchListeners: ((version: string | null) => void)[] = [];
 
   constructor(
     private readonly registry: ModelRegistry,
@@ -85,6 +85,11 @@ export class ActiveModelFollower {
     return this.checks.stop();
   }
 
+  /** Called with the version served after each switch. */
+  onSwitch(listener: (version: string | null) => void): void {
+    this.switchListeners.push(listener);
+  }
+
   private async switchIfChanged(): Promise<string | null> {
     const active = await this.registry.active();
     if (active === this.seen) return this.seen;
@@ -99,6 +104,7 @@ export class ActiveModelFollower {
     next.scorer.scoreBatch(vectors, events);
     this.pipeline.useScorers(guarded(next.ladder, this.config, this.logger));
     this.logger.info({ model_version: active, previous, ms: Math.round(performance.now() - started) }, 'active model switched without restart');
+    for (const listener of this.switchListeners) listener(active);
     return active;
   }
 }

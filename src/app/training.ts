@@ -10,14 +10,19 @@ import {
   fallbackScorer,
   scoreHistogram,
   DenseNetwork,
-  ModelRegistry,
   ModelScorer,
   trainModel,
-  ARTIFACT_FORMAT, type ClassWeighting, type EpochProgress, type ModelMetrics } from '../score/index.ts';
+  ARTIFACT_FORMAT,
+  type ClassWeighting,
+  type EpochProgress,
+  type ModelMetrics,
+  type ModelRegistry,
+} from '../score/index.ts';
 
 /** How to train, whatever the history. */
 export interface TrainingSettings {
-  modelDir: string;
+  /** Where the model is registered (and activated). */
+  registry: ModelRegistry;
   /** Seed of the weights (and of generated traffic). */
   seed: number;
   epochs: number;
@@ -138,9 +143,8 @@ export async function trainOnHistory(history: LabelledHistory, run: TrainingSett
   fallback.metrics = evaluateScores(testScores(fallbackScorer(fallback, 'candidate', trained.standardiser)), testLabels, run.thresholds);
   draft.metadata.fallback = fallback;
 
-  const registry = new ModelRegistry(run.modelDir, { featureSetVersion: run.features.version });
-  const version = await registry.save(draft);
-  if (run.activate !== false) await registry.activate(version);
+  const version = await run.registry.save(draft);
+  if (run.activate !== false) await run.registry.activate(version);
   trained.model.dispose();
   return { version, test: testMetrics, fallbackTest: fallback.metrics, validation: trained.metrics, trainRows: train.length, durationMs: performance.now() - started };
 }

@@ -38,6 +38,8 @@ export interface Transport {
    * now on; absent on the embedded log, whose only processor is in this process.
    */
   followDecisions?: (onValue: (value: string) => void) => Promise<{ close(): Promise<void> }>;
+  /** On Kafka, the control topic's records (model activations), from now on; absent on the embedded log, whose activations happen in this process. */
+  followControl?: (onValue: (value: string) => void) => Promise<{ close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -64,6 +66,11 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
     if (fromLog && transactions !== undefined) transactions.publish(topic, key, value, headers);
     else inFlight.push(producer.publish(topic, key, value, headers));
   };
+  const follow = async (topic: string, onValue: (value: string) => void): Promise<TopicTail> => {
+    const tail = new TopicTail({ brokers, clientId, topic, onValue, onError: (err) => logger.error({ err, topic }, 'following a topic failed') });
+    await tail.start();
+    return tail;
+  };
   return {
     kind: 'kafka',
     eventsLog: topics.events,
@@ -82,11 +89,8 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
     },
     labelSource: () =>
       new KafkaRecordSource({ brokers, groupId: `${config.kafkaGroup}-labels`, clientId, topic: topics.labels, maxWaitMs: 100, sessionTimeoutMs: config.kafkaSessionTimeoutMs, maxRecordBytes: config.maxEventBytes, onError }),
-    followDecisions: async (onValue) => {
-      const tail = new TopicTail({ brokers, clientId, topic: topics.decisions, onValue, onError: (err) => logger.error({ err }, 'following the decisions topic failed') });
-      await tail.start();
-      return tail;
-    },
+    followDecisions: (onValue) => follow(topics.decisions, onValue),
+    followControl: (onValue) => follow(topics.control, onValue),
     sideOutputs: {
       decided(event, decision) {
         publish(true, topics.decisions, event.user_id, JSON.stringify(decision));

@@ -3,17 +3,18 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { deployedThresholds, eventTimeOptions, loadConfig } from '../config/index.ts';
+import { withModelRegistry } from '../app/model-registry.ts';
 import { generatedHistory, type LabelledHistory } from '../app/training.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { replayFeatures } from '../process/index.ts';
-import { calibration, evaluateScores, ModelRegistry, ModelScorer, scoreDistribution, type CalibrationBin, type ModelMetrics, type ScoreDistribution } from '../score/index.ts';
+import { calibration, evaluateScores, FolderRegistry, ModelScorer, scoreDistribution, type CalibrationBin, type ModelMetrics, type ScoreDistribution } from '../score/index.ts';
 import { readHistoryFiles } from './history-files.ts';
 
 const HELP = `rtds evaluate — judge a registered model on labelled history
 
 usage: rtds evaluate [--model <version>] (--events <file> [--labels <file>] | --generated <n> [--seed <n>] [--users <n>])
 
-  --model <version>  the version to evaluate (default: the active one) in RTDS_MODEL_DIR
+  --model <version>  the version to evaluate (default: the active one) in the registry (RTDS_MODEL_REGISTRY)
   --events <file>    JSONL events (the event contract); --labels <file> their labels (JSONL)
   --generated <n>    or n events of generated labelled traffic (--seed, default 99; --users, default 2000)
 
@@ -21,7 +22,8 @@ Features are computed by the processor's own step (RTDS_FEATURES_FILE, the log's
 labels counted from their labeled_at), scores by the serving path. Events without a label are left
 out. Printed: ROC-AUC, average precision, precision / recall / F1 and the confusion matrix at the
 deployed thresholds (RTDS_THRESHOLD − 0.2 flags, RTDS_THRESHOLD rejects), calibration and the score
-distribution by class. Saved as JSON in the model's folder, evaluations/<time>.json.`;
+distribution by class. Saved as JSON, evaluations/<time>.json, in the model's folder (a folder
+registry) or under <RTDS_DATA_DIR>/evaluations/<version>/ (a store registry).`;
 
 export interface Evaluation {
   model_version: string;
@@ -49,10 +51,13 @@ export async function runEvaluate(args: string[]): Promise<Evaluation> {
   if ((values.events === undefined) === (values.generated === undefined)) throw new Error(`rtds evaluate: give either --events or --generated\n\n${HELP}`);
   const config = loadConfig();
   const features = loadFeatureSet(config.featuresFile);
-  const registry = new ModelRegistry(config.modelDir, { featureSetVersion: features.version });
-  const version = values.model ?? (await registry.active());
-  if (version === null) throw new Error(`rtds evaluate: no active model in ${config.modelDir}; name one with --model or train one with rtds train`);
-  const artifact = await registry.load(version);
+  const { version, artifact, evaluationsDir } = await withModelRegistry(config, features.version, async (registry) => {
+    const version = values.model ?? (await registry.active());
+    if (version === null) throw new Error(`rtds evaluate: no active model in ${registry.location}; name one with --model or train one with rtds train`);
+    // Beside the model when it is a folder; a store registry keeps models only, so under the data folder.
+    const evaluationsDir = registry instanceof FolderRegistry ? path.join(registry.dir, version, 'evaluations') : path.join(config.dataDir, 'evaluations', version);
+    return { version, artifact: await registry.load(version), evaluationsDir };
+  });
 
   const history = values.events !== undefined ? await readHistoryFiles(values.events, values.labels) : generated(values.generated!, values.seed, values.users);
   const rows = replayFeatures(history.events, features, eventTimeOptions(config), config.partitions, history.labels);
@@ -85,9 +90,8 @@ export async function runEvaluate(args: string[]): Promise<Evaluation> {
     calibration: calibration(scores, labels),
     distribution: scoreDistribution(scores, labels),
   };
-  const dir = path.join(config.modelDir, version, 'evaluations');
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${evaluation.evaluated_at.replaceAll(':', '-')}.json`);
+  await mkdir(evaluationsDir, { recursive: true });
+  const file = path.join(evaluationsDir, `${evaluation.evaluated_at.replaceAll(':', '-')}.json`);
   await writeFile(file, JSON.stringify(evaluation, null, 2) + '\n');
   process.stdout.write(report(evaluation) + `\nsaved: ${file}\n`);
   return evaluation;

@@ -1,12 +1,12 @@
-// `rtds models`: the registry from the command line — list, activate, roll back. Running processors follow within RTDS_MODEL_POLL_MS.
+// `rtds models`: the registry from the command line — list, activate, roll back. Running processors follow at once on Kafka (control topic), else within RTDS_MODEL_POLL_MS.
+import { withModelRegistry } from '../app/model-registry.ts';
 import { loadConfig } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
-import { ModelRegistry } from '../score/index.ts';
 
-const HELP = `rtds models — the model registry (RTDS_MODEL_DIR)
+const HELP = `rtds models — the model registry (RTDS_MODEL_REGISTRY: the store's tables, or RTDS_MODEL_DIR)
 
 usage: rtds models [list]          versions with their held-out ROC-AUC and average precision
-       rtds models activate <v>    serve version v (running processors switch within RTDS_MODEL_POLL_MS)
+       rtds models activate <v>    serve version v (running processors switch at once on Kafka, else within RTDS_MODEL_POLL_MS)
        rtds models rollback        serve the version that was active before the current one
 
 A version built on another feature set than RTDS_FEATURES_FILE's is refused.`;
@@ -15,27 +15,25 @@ const fixed = (x: number | null | undefined): string => (x === null || x === und
 
 export async function runModels(args: string[]): Promise<void> {
   const [command = 'list', version] = args;
+  if (command === 'help' || command === '--help') return void console.log(HELP);
+  if (command !== 'list' && command !== 'activate' && command !== 'rollback') throw new Error(`rtds models: unknown command "${command}"\n\n${HELP}`);
+  if (command === 'activate' && version === undefined) throw new Error(`rtds models activate: which version?\n\n${HELP}`);
   const config = loadConfig();
-  const registry = new ModelRegistry(config.modelDir, { featureSetVersion: loadFeatureSet(config.featuresFile).version });
-  switch (command) {
-    case 'list': {
-      const versions = await registry.list();
-      if (versions.length === 0) return void console.log(`no model in ${config.modelDir}`);
-      for (const { version: v, active, metadata } of versions) {
-        console.log(`${active ? '*' : ' '} ${v.padEnd(5)} ${metadata.created_at}  ROC-AUC ${fixed(metadata.metrics?.roc_auc)}  AP ${fixed(metadata.metrics?.average_precision)}  ${metadata.feature_set_version}  ${metadata.description ?? ''}`);
+  await withModelRegistry(config, loadFeatureSet(config.featuresFile).version, async (registry) => {
+    switch (command) {
+      case 'list': {
+        const versions = await registry.list();
+        if (versions.length === 0) return void console.log(`no model in ${registry.location}`);
+        for (const { version: v, active, metadata } of versions) {
+          console.log(`${active ? '*' : ' '} ${v.padEnd(5)} ${metadata.created_at}  ROC-AUC ${fixed(metadata.metrics?.roc_auc)}  AP ${fixed(metadata.metrics?.average_precision)}  ${metadata.feature_set_version}  ${metadata.description ?? ''}`);
+        }
+        return;
       }
-      return;
+      case 'activate':
+        await registry.activate(version!);
+        return void console.log(`${version} is active in ${registry.location}`);
+      case 'rollback':
+        return void console.log(`${await registry.rollback()} is active again in ${registry.location}`);
     }
-    case 'activate':
-      if (version === undefined) throw new Error(`rtds models activate: which version?\n\n${HELP}`);
-      await registry.activate(version);
-      return void console.log(`${version} is active in ${config.modelDir}`);
-    case 'rollback':
-      return void console.log(`${await registry.rollback()} is active again in ${config.modelDir}`);
-    case 'help':
-    case '--help':
-      return void console.log(HELP);
-    default:
-      throw new Error(`rtds models: unknown command "${command}"\n\n${HELP}`);
-  }
+  });
 }

@@ -1,5 +1,6 @@
 // `rtds train`: train the seed's MLP on labelled history — files, or generated — and register it as the active model.
 import { parseArgs } from 'node:util';
+import { withModelRegistry } from '../app/model-registry.ts';
 import { generatedHistory, trainOnHistory } from '../app/training.ts';
 import { deployedThresholds, eventTimeOptions, loadConfig } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
@@ -11,8 +12,8 @@ Takes labelled history — event and label files in the contracts, or generated 
 features through the processor's own code (same watermark, state, partitions; labels counted from
 their labeled_at), trains the MLP (64-32-16-1, dropout 0.2, Adam, class-weighted BCE) on the
 first 70 % of the labelled events in time, validates each epoch on the next 10 %, evaluates on the
-last 20 %, then registers the model under RTDS_MODEL_DIR (default <RTDS_DATA_DIR>/models) and
-activates it.
+last 20 %, then registers the model (RTDS_MODEL_REGISTRY: the store's tables, or RTDS_MODEL_DIR)
+and activates it.
 
   --events-file <f>   JSONL events to train on (all of them feed the features) …
   --labels-file <f>   … and their labels (JSONL); only labelled events are training rows
@@ -61,22 +62,26 @@ export async function runTrain(args: string[]): Promise<void> {
     eventsFile === undefined
       ? generatedHistory(int('events', values.events, 1000), seed, values.users === undefined ? undefined : int('users', values.users, 10))
       : { ...(await readHistoryFiles(eventsFile, labelsFile)), description: `${eventsFile} + ${labelsFile}` };
-  const outcome = await trainOnHistory(history, {
-    modelDir: config.modelDir,
-    seed,
-    epochs,
-    features: loadFeatureSet(config.featuresFile),
-    eventTime: eventTimeOptions(config),
-    partitions: config.partitions,
-    thresholds: deployedThresholds(config),
-    activate: values['no-activate'] !== true,
-    classWeight,
-    onEpoch: (p) =>
-      process.stderr.write(`epoch ${p.epoch}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.val_loss.toFixed(4)}  val_auc ${p.val_auc.toFixed(4)}  ${(p.elapsed_ms / 1000).toFixed(1)} s\n`),
-  });
+  const features = loadFeatureSet(config.featuresFile);
+  const { outcome, location } = await withModelRegistry(config, features.version, async (registry) => ({
+    location: registry.location,
+    outcome: await trainOnHistory(history, {
+      registry,
+      seed,
+      epochs,
+      features,
+      eventTime: eventTimeOptions(config),
+      partitions: config.partitions,
+      thresholds: deployedThresholds(config),
+      activate: values['no-activate'] !== true,
+      classWeight,
+      onEpoch: (p) =>
+        process.stderr.write(`epoch ${p.epoch}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.val_loss.toFixed(4)}  val_auc ${p.val_auc.toFixed(4)}  ${(p.elapsed_ms / 1000).toFixed(1)} s\n`),
+    }),
+  }));
   const t = outcome.test;
   const lines = [
-    `model ${outcome.version} ${values['no-activate'] === true ? 'registered' : 'registered and activated'} in ${config.modelDir} (${(outcome.durationMs / 1000).toFixed(1)} s, ${outcome.trainRows} training rows)`,
+    `model ${outcome.version} ${values['no-activate'] === true ? 'registered' : 'registered and activated'} in ${location} (${(outcome.durationMs / 1000).toFixed(1)} s, ${outcome.trainRows} training rows)`,
     `held-out period: ${t.rows} events, ${t.positives} fraud`,
     `  ROC-AUC ${t.roc_auc.toFixed(4)}   average precision ${t.average_precision.toFixed(4)}`,
     ...t.at.map(

@@ -1,4 +1,6 @@
 // The decision contract: exactly one per valid event, explained by its reasons.
+import { parseJsonOrUndefined } from './json.ts';
+
 export const OUTCOMES = ['approved', 'flagged', 'rejected'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
@@ -57,13 +59,7 @@ export function publishDecision(event: { event_type: string; user_id: string; am
 
 /** A published decision read back from its JSON, or undefined when the text is not one. */
 export function parsePublishedDecision(text: string): PublishedDecision | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const d = value as Partial<PublishedDecision> | null;
+  const d = parseJsonOrUndefined(text) as Partial<PublishedDecision> | null | undefined;
   const ok = typeof d === 'object' && d !== null && typeof d.decision_id === 'string' && typeof d.event_id === 'string' && typeof d.event_type === 'string' && OUTCOMES.includes(d.decision as Outcome);
   return ok ? (d as PublishedDecision) : undefined;
 }

@@ -1,4 +1,5 @@
-// The contracts every stage shares: event, decision, label.
+// The contracts every stage shares: event, decision, label, and the control topic's records.
 export * from './event.ts';
 export * from './decision.ts';
 export * from './label.ts';
+export * from './control.ts';

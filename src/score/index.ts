@@ -36,21 +36,36 @@ export {
 } from './evaluation.ts';
 export { DenseNetwork, UnsupportedModelError, ACTIVATIONS, type Activation, type DenseLayerWeights } from './dense-network.ts';
 export {
-  ModelRegistry,
-  saveArtifact,
-  loadArtifact,
-  readMetadata,
   draftFromTraining,
+  serialiseModel,
+  buildArtifact,
+  checkMetadata,
+  ownArrayBuffer,
   ArtifactError,
   FeatureSetMismatchError,
   ModelVersionNotFoundError,
   ARTIFACT_FORMAT,
+  WEIGHTS_FILE,
   type LoadOptions,
   type ModelArtifact,
   type ModelDraft,
-  type ModelListing,
   type ModelMetadata,
+  type SerialisedModel,
+  type StoredArtifact,
 } from './artifact.ts';
+export { saveArtifact, loadArtifact, readMetadata } from './artifact-folder.ts';
+export {
+  metadataFor,
+  rollBack,
+  versionName,
+  versionNumber,
+  NothingToRollBackError,
+  type ModelActivation,
+  type ModelListing,
+  type ModelRegistry,
+  type RegistryOptions,
+} from './model-registry.ts';
+export { FolderRegistry } from './folder-registry.ts';
 export { ModelScorer, ScoringInputError, type ModelScorerOptions } from './model-scorer.ts';
 export { fallbackFromNetwork, fallbackScorer, fallbackVersion, FallbackModelError, type FallbackModelJson } from './fallback-model.ts';
 export { RulesOnlyScorer, FALLBACK_SIGNALS, type FallbackSignal } from './rules-only-scorer.ts';

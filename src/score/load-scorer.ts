@@ -1,6 +1,7 @@
 // Picks the scorer to serve: the registry's active model, or the rules-only fallback when there is none.
-import type { ModelMetadata, ModelRegistry } from './artifact.ts';
+import type { ModelMetadata } from './artifact.ts';
 import { FallbackModelError, fallbackScorer } from './fallback-model.ts';
+import type { ModelRegistry } from './model-registry.ts';
 import { ModelScorer, type ModelScorerOptions } from './model-scorer.ts';
 import { Standardiser } from './preprocess.ts';
 import { DEFAULT_FEATURE_SET, type FeatureSet } from '../features/index.ts';
@@ -57,7 +58,7 @@ export async function serveActiveModel(registry: ModelRegistry, options: ServeOp
     }
   } catch (e) {
     const problem = e instanceof Error ? e : new Error(String(e));
-    log(`rtds score: cannot serve model ${version ?? '(unknown)'} from ${registry.dir}: ${problem.message}; scoring rules-only`);
+    log(`rtds score: cannot serve model ${version ?? '(unknown)'} from ${registry.location}: ${problem.message}; scoring rules-only`);
     return fallback(problem, rules);
   }
 }

@@ -7,3 +7,4 @@ export { EMBEDDED_LOG, findEvent, insertEvents, loadEmbeddedHistory, loadPartiti
 export { CursorError, findDecision, insertDecisions, listDecisions, recentScores, recentShadowScores, type DecisionQuery, type DecisionRecord, type PairedScore, type StoredDecision } from './decisions.ts';
 export { insertDeadLetters, listDeadLetters, type DeadLetter, type StoredDeadLetter } from './dead-letters.ts';
 export { databaseNow, findLabel, labelsReceivedSince, upsertLabels, type ReceivedLabel } from './labels.ts';
+export { StoreRegistry } from './models.ts';

@@ -91,6 +91,28 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX labels_received ON labels (received_at)`,
   },
   {
+    version: 5,
+    name: 'the model registry in the store: versions with their artifacts, and the activations history',
+    sql: `
+      CREATE TABLE models (
+        version    text PRIMARY KEY,
+        -- Versions are v<number>: the number orders them, and concurrent savers race for it.
+        number     integer NOT NULL UNIQUE CHECK (number > 0),
+        metadata   jsonb NOT NULL,
+        -- The tfjs model.json, its weights manifest naming one shard: the weights column.
+        model_json jsonb NOT NULL,
+        weights    bytea NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+
+      -- The latest activation names the active version: one insert switches it and records history.
+      CREATE TABLE model_activations (
+        id           bigserial PRIMARY KEY,
+        version      text NOT NULL REFERENCES models (version),
+        activated_at timestamptz NOT NULL DEFAULT now()
+      )`,
+  },
+  {
     version: 6,
     name: 'a challenger model scores in shadow: its score is kept beside the decision, to compare the two on verdicts',
     sql: `

@@ -8,7 +8,7 @@ import { trainOnGeneratedHistory } from '../../src/app/training.ts';
 import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
 import type { PublishedDecision } from '../../src/contracts/index.ts';
 import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
-import { evaluateScores, ModelRegistry } from '../../src/score/index.ts';
+import { evaluateScores, FolderRegistry } from '../../src/score/index.ts';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
 const batch = (from: number, n: number) =>
@@ -25,9 +25,9 @@ describe('activating a model while events flow', () => {
 
   before(async () => {
     for (const seed of [1, 2]) {
-      await trainOnGeneratedHistory({ modelDir, events: 3000, seed, epochs: 1, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7], activate: false });
+      await trainOnGeneratedHistory({ registry: new FolderRegistry(modelDir), events: 3000, seed, epochs: 1, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7], activate: false });
     }
-    await new ModelRegistry(modelDir).activate('v1');
+    await new FolderRegistry(modelDir).activate('v1');
     app = await startApp(config);
   });
   after(async () => {

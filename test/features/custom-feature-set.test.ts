@@ -7,7 +7,7 @@ import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { trainOnGeneratedHistory } from '../../src/app/training.ts';
 import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
 import { DEFAULT_FEATURE_SET, FeatureSpecError, loadFeatureSet } from '../../src/features/index.ts';
-import { ModelRegistry, serveActiveModel } from '../../src/score/index.ts';
+import { FolderRegistry, serveActiveModel } from '../../src/score/index.ts';
 
 const SPECS = `
 features:
@@ -75,12 +75,12 @@ describe('a feature set from RTDS_FEATURES_FILE', () => {
   it('trains a model on the file’s features that only a pipeline computing them is served', async () => {
     const features = loadFeatureSet(file);
     const modelDir = path.join(dir, 'models');
-    const outcome = await trainOnGeneratedHistory({ modelDir, events: 3000, seed: 3, epochs: 1, features, eventTime: eventTimeOptions(loadConfig({}, {})), partitions: 12, thresholds: [0.7] });
-    const own = await serveActiveModel(new ModelRegistry(modelDir, { featureSetVersion: features.version }), { features, log: () => undefined });
+    const outcome = await trainOnGeneratedHistory({ registry: new FolderRegistry(modelDir, { featureSetVersion: features.version }), events: 3000, seed: 3, epochs: 1, features, eventTime: eventTimeOptions(loadConfig({}, {})), partitions: 12, thresholds: [0.7] });
+    const own = await serveActiveModel(new FolderRegistry(modelDir, { featureSetVersion: features.version }), { features, log: () => undefined });
     assert.equal(own.metadata?.version, outcome.version);
     assert.deepEqual(own.metadata?.feature_names, ['merchant_tx_10m', 'amount_max_1h', 'big_vs_max']);
     const problems: string[] = [];
-    const other = await serveActiveModel(new ModelRegistry(modelDir), { features: DEFAULT_FEATURE_SET, log: (m) => problems.push(m) });
+    const other = await serveActiveModel(new FolderRegistry(modelDir), { features: DEFAULT_FEATURE_SET, log: (m) => problems.push(m) });
     assert.equal(other.metadata, null, 'the default pipeline refuses it');
     assert.match(problems.join('\n'), /feature set/);
   });

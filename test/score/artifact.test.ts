@@ -5,22 +5,16 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type * as TF from '@tensorflow/tfjs';
 import { FEATURE_NAMES, FEATURE_SET_VERSION } from '../../src/features/index.ts';
-import {
-  FeatureSetMismatchError,
-  ModelRegistry,
-  ModelVersionNotFoundError,
-  loadArtifact,
-  saveArtifact,
-  type ModelDraft,
-  type ModelMetadata,
-} from '../../src/score/artifact.ts';
+import { FeatureSetMismatchError, type ModelDraft, type ModelMetadata } from '../../src/score/artifact.ts';
+import { loadArtifact, saveArtifact } from '../../src/score/artifact-folder.ts';
+import { FolderRegistry } from '../../src/score/folder-registry.ts';
 import { DenseNetwork } from '../../src/score/dense-network.ts';
 import { Standardiser } from '../../src/score/preprocess.ts';
 import { tensorflow, type Tf } from '../../src/score/tfjs.ts';
 import { maxAbsDiff, randomInputs, randomMlp, tfPredict } from './models.ts';
 import { syntheticDataset } from './synthetic.ts';
 
-describe('model artifacts and the registry', () => {
+describe('model artifacts in folders', () => {
   let tf: Tf;
   let model: TF.Sequential;
   let tmp: string;
@@ -139,47 +133,13 @@ describe('model artifacts and the registry', () => {
     });
   });
 
-  it('numbers saved versions v1, v2, … and serves the one activated', async () => {
-    const registry = new ModelRegistry(path.join(tmp, 'registry'));
-    assert.equal(await registry.active(), null);
-    assert.equal(await registry.save(draft()), 'v1');
-    assert.equal(await registry.save(draft()), 'v2');
-    assert.equal(await registry.active(), null, 'saving does not activate');
-    await registry.activate('v2');
-    assert.equal(await registry.active(), 'v2');
-    await registry.activate('v1');
-    assert.equal(await registry.active(), 'v1');
-    const listed = await registry.list();
-    assert.deepEqual(
-      listed.map((l) => [l.version, l.active, l.metadata.version]),
-      [
-        ['v1', true, 'v1'],
-        ['v2', false, 'v2'],
-      ],
-    );
-    const active = await registry.load((await registry.active())!);
-    assert.equal(active.metadata.version, 'v1');
-    active.model.dispose();
-  });
-
-  it('gives concurrent saves distinct versions, each with its own metadata', async () => {
-    const registry = new ModelRegistry(path.join(tmp, 'concurrent'));
+  it('saves each version as an artifact folder, leaving no temp folder behind', async () => {
+    const registry = new FolderRegistry(path.join(tmp, 'concurrent'));
     const versions = await Promise.all([registry.save(draft()), registry.save(draft()), registry.save(draft())]);
-    assert.deepEqual([...versions].sort(), ['v1', 'v2', 'v3']);
     for (const v of versions) {
       const m = JSON.parse(await readFile(path.join(registry.dir, v, 'metadata.json'), 'utf8')) as ModelMetadata;
       assert.equal(m.version, v);
     }
-    assert.deepEqual((await readdir(registry.dir)).sort(), ['v1', 'v2', 'v3'], 'no temp folders are left behind');
-  });
-
-  it('refuses to activate or load a version that does not exist or has another feature set', async () => {
-    const registry = new ModelRegistry(path.join(tmp, 'refusals'));
-    await assert.rejects(registry.activate('v9'), ModelVersionNotFoundError);
-    await assert.rejects(registry.load('../one'), ModelVersionNotFoundError);
-    const v = await registry.save(draft('user-v0-3'));
-    await assert.rejects(registry.activate(v), FeatureSetMismatchError);
-    assert.equal(await registry.active(), null);
-    await assert.rejects(registry.load(v), FeatureSetMismatchError);
+    assert.deepEqual((await readdir(registry.dir)).sort(), ['v1', 'v2', 'v3']);
   });
 });

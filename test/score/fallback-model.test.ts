@@ -14,7 +14,7 @@ import {
   DenseNetwork,
   fallbackFromNetwork,
   fallbackScorer,
-  ModelRegistry,
+  FolderRegistry,
   rocAuc,
   serveActiveModel,
   Standardiser,
@@ -57,14 +57,14 @@ describe('the fallback model', () => {
 
   describe('trained alongside the MLP and served beneath it', () => {
     let dir: string;
-    let registry: ModelRegistry;
+    let registry: FolderRegistry;
     let outcome: TrainingOutcome;
     const config = loadConfig({ trainOnStart: false }, {});
 
     before(async () => {
       dir = await mkdtemp(path.join(os.tmpdir(), 'rtds-fallback-'));
-      registry = new ModelRegistry(dir);
-      outcome = await trainOnGeneratedHistory({ modelDir: dir, events: 6000, seed: 4, epochs: 2, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7] });
+      registry = new FolderRegistry(dir);
+      outcome = await trainOnGeneratedHistory({ registry, events: 6000, seed: 4, epochs: 2, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7] });
     });
     after(() => rm(dir, { recursive: true, force: true }));
 

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { RtdsEvent } from '../../src/contracts/index.ts';
-import { ModelRegistry, draftFromTraining } from '../../src/score/artifact.ts';
+import { draftFromTraining } from '../../src/score/artifact.ts';
+import { FolderRegistry } from '../../src/score/folder-registry.ts';
 import { DenseNetwork } from '../../src/score/dense-network.ts';
 import { rocAuc } from '../../src/score/evaluation.ts';
 import { serveActiveModel } from '../../src/score/load-scorer.ts';
@@ -94,7 +95,7 @@ describe('training the MLP', () => {
   });
 
   it('serves a trained, saved and activated model with its version, else falls back to rules only', async () => {
-    const registry = new ModelRegistry(path.join(tmp, 'models'));
+    const registry = new FolderRegistry(path.join(tmp, 'models'));
     const none = await serveActiveModel(registry);
     assert.ok(none.scorer instanceof RulesOnlyScorer);
     assert.equal(none.problem, null);

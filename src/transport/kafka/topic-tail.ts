@@ -1,5 +1,6 @@
 // Follows a topic from now on, read committed: how an API process sees every decision any processor commits.
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { Consumer, stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
 import { RETRY } from './retry.ts';
 
@@ -32,10 +33,15 @@ export class TopicTail {
     });
   }
 
+  /** Resolves once the tail's position is fixed: every record committed after that is seen. */
   async start(): Promise<void> {
     this.stream = await this.consumer.consume({ topics: [this.options.topic], mode: 'latest', autocommit: false });
+    // The stream looks up the end of the topic after it is handed over; a record written before
+    // that lookup would be skipped, so a caller that announces right after start must wait for it.
+    const positioned = once(this.stream, 'offsets');
     this.stream.on('data', (m: Message<string, string, string, string>) => this.options.onValue(m.value));
     this.stream.on('error', this.options.onError);
+    await positioned;
   }
 
   async close(): Promise<void> {
