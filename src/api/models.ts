@@ -1,7 +1,8 @@
-// The model registry over REST: list versions, activate one, roll back — served without restart.
+// The model registry over REST: list versions, activate one, roll back, name a challenger — served without restart.
 import type { FastifyInstance } from 'fastify';
 import { ArtifactError, evaluateScores, FeatureSetMismatchError, ModelVersionNotFoundError, populationStability, scoreHistogram, type ModelMetrics, type ModelRegistry } from '../score/index.ts';
 import { recentScores, type Database } from '../store/index.ts';
+import { compareChallenger } from './challenger.ts';
 
 export interface ModelControl {
   registry: ModelRegistry;
@@ -12,9 +13,13 @@ export interface ModelControl {
   follow(): Promise<unknown>;
   /** The version this process's pipeline scores with (null: rules only). */
   served(): string | null;
+  /** The version this process's pipeline scores in shadow (null: none). */
+  challenging(): string | null;
 }
 
 const versionState = { type: 'object', properties: { active: { type: ['string', 'null'] }, served: { type: ['string', 'null'] } } } as const;
+const challengerState = { type: 'object', properties: { challenger: { type: ['string', 'null'] }, scoring: { type: ['string', 'null'] } } } as const;
+const versionParam = { type: 'object', properties: { version: { type: 'string' } }, required: ['version'] } as const;
 const refusal = { type: 'object', properties: { error: { type: 'string' } } } as const;
 
 /** How the served model does on recent traffic: against the verdicts received, and against its training scores. */
@@ -66,6 +71,7 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
     return {
       active: await models.registry.active(),
       served: models.served(),
+      challenger: await models.registry.challenger(),
       versions: versions.map(({ version, active, metadata }) => ({
         version,
         active,
@@ -93,7 +99,7 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
 
   app.post(
     '/api/v1/models/:version/activate',
-    { schema: { tags: ['models'], summary: 'Activate a version; processors warm it up and switch to it without restart.', params: { type: 'object', properties: { version: { type: 'string' } }, required: ['version'] }, response: { 200: versionState, 404: refusal, 409: refusal } } },
+    { schema: { tags: ['models'], summary: 'Activate a version; processors warm it up and switch to it without restart.', params: versionParam, response: { 200: versionState, 404: refusal, 409: refusal } } },
     async (req, reply) => {
       const { version } = req.params as { version: string };
       try {
@@ -118,4 +124,47 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
     }
     return state();
   });
+
+  const challengerNow = async (): Promise<{ challenger: string | null; scoring: string | null }> => {
+    await models.follow();
+    return { challenger: await models.registry.challenger(), scoring: models.challenging() };
+  };
+
+  app.post(
+    '/api/v1/models/:version/challenge',
+    { schema: { tags: ['models'], summary: 'Score a version in shadow beside the active one: its scores are stored and compared on verdicts, decisions are unchanged.', params: versionParam, response: { 200: challengerState, 404: refusal, 409: refusal } } },
+    async (req, reply) => {
+      const { version } = req.params as { version: string };
+      try {
+        await models.registry.setChallenger(version);
+      } catch (err) {
+        if (err instanceof ModelVersionNotFoundError) return reply.code(404).send({ error: err.message });
+        if (err instanceof FeatureSetMismatchError) return reply.code(409).send({ error: err.message });
+        throw err;
+      }
+      req.log.info({ challenger: version }, 'challenger set over the API');
+      return challengerNow();
+    },
+  );
+
+  app.delete('/api/v1/models/challenger', { schema: { tags: ['models'], summary: 'Stop scoring a challenger in shadow.', response: { 200: challengerState } } }, async (req) => {
+    await models.registry.setChallenger(null);
+    req.log.info('challenger stopped over the API');
+    return challengerNow();
+  });
+
+  app.get(
+    '/api/v1/models/challenger',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'The challenger against the served model on the same recent events: ROC-AUC, AP, precision and recall on those with a verdict, and the decisions it would change.',
+        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 } } },
+      },
+    },
+    async (req) => {
+      const challenger = await models.registry.challenger();
+      return { challenger, scoring: models.challenging(), comparison: challenger === null ? null : await compareChallenger(models.db, challenger, models.thresholds, (req.query as { limit: number }).limit) };
+    },
+  );
 }

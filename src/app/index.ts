@@ -84,6 +84,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     onScorerError: (scorer, err) => {
       if (!(err instanceof CircuitOpenError)) logger.error({ err, model_version: scorer.version, degraded: scorer.degraded }, 'scorer failed; stepping down the degradation ladder');
     },
+    onChallengerError: (challenger, err) => {
+      if (!(err instanceof CircuitOpenError)) logger.error({ err, challenger: challenger.version }, 'challenger failed on a batch; its shadow scores are missing there');
+    },
   });
 
   const transport = await openTransport(config, logger);
@@ -210,7 +213,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   }, 1000);
   if (roles.processor) metrics.measureState(() => pipeline.stateSize());
 
-  const modelControl: ModelControl = { registry, db, thresholds: deployedThresholds(config), follow: () => models.check(), served: () => pipeline.modelVersion };
+  const modelControl: ModelControl = { registry, db, thresholds: deployedThresholds(config), follow: () => models.check(), served: () => pipeline.modelVersion, challenging: () => pipeline.challengerVersion };
   metrics.measureModel(() => livePerformance(modelControl, LIVE_WINDOW));
 
   let accepting = false;

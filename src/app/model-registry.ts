@@ -2,7 +2,7 @@
 import type { Config } from '../config/index.ts';
 import { FolderRegistry, type ModelRegistry, type RegistryOptions } from '../score/index.ts';
 import { openDatabase, StoreRegistry, type Database } from '../store/index.ts';
-import { announceActivation } from './control-topic.ts';
+import { announceChange } from './control-topic.ts';
 
 export type RegistryKind = 'folder' | 'store';
 
@@ -33,9 +33,11 @@ export function openModelRegistry(config: Config, featureSetVersion: string, db?
   const options: RegistryOptions = { featureSetVersion };
   const brokers = config.kafkaBrokers;
   if (brokers !== undefined) {
-    options.onActivated = (version) =>
-      announceActivation({ ...config, kafkaBrokers: brokers }, version).catch((err: unknown) =>
-        log(`rtds: ${version} is active but its announcement on the control topic failed (${err instanceof Error ? err.message : String(err)}); processors switch at their next poll (RTDS_MODEL_POLL_MS)`),
+    options.onChanged = (change) =>
+      announceChange({ ...config, kafkaBrokers: brokers }, change).catch((err: unknown) =>
+        log(
+          `rtds: ${change.kind === 'active' ? `${change.version} is active` : `the challenger is ${change.version ?? 'none'}`} but its announcement on the control topic failed (${err instanceof Error ? err.message : String(err)}); processes follow at their next poll (RTDS_MODEL_POLL_MS)`,
+        ),
       );
   }
   if (registryKind(config) === 'folder') return new FolderRegistry(config.modelDir, options);

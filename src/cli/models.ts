@@ -1,4 +1,4 @@
-// `rtds models`: the registry from the command line — list, activate, roll back. Running processors follow at once on Kafka (control topic), else within RTDS_MODEL_POLL_MS.
+// `rtds models`: the registry from the command line — list, activate, roll back, name a challenger. Running processors follow at once on Kafka (control topic), else within RTDS_MODEL_POLL_MS.
 import { withModelRegistry } from '../app/model-registry.ts';
 import { loadConfig } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
@@ -8,6 +8,10 @@ const HELP = `rtds models — the model registry (RTDS_MODEL_REGISTRY: the store
 usage: rtds models [list]          versions with their held-out ROC-AUC and average precision
        rtds models activate <v>    serve version v (running processors switch at once on Kafka, else within RTDS_MODEL_POLL_MS)
        rtds models rollback        serve the version that was active before the current one
+       rtds models challenge <v>   score version v in shadow beside the active one (compared at GET /api/v1/models/challenger)
+       rtds models challenge none  stop the challenger
+
+In the list, * marks the active version and c the challenger.
 
 A version built on another feature set than RTDS_FEATURES_FILE's is refused.`;
 
@@ -16,16 +20,17 @@ const fixed = (x: number | null | undefined): string => (x === null || x === und
 export async function runModels(args: string[]): Promise<void> {
   const [command = 'list', version] = args;
   if (command === 'help' || command === '--help') return void console.log(HELP);
-  if (command !== 'list' && command !== 'activate' && command !== 'rollback') throw new Error(`rtds models: unknown command "${command}"\n\n${HELP}`);
-  if (command === 'activate' && version === undefined) throw new Error(`rtds models activate: which version?\n\n${HELP}`);
+  if (command !== 'list' && command !== 'activate' && command !== 'rollback' && command !== 'challenge') throw new Error(`rtds models: unknown command "${command}"\n\n${HELP}`);
+  if ((command === 'activate' || command === 'challenge') && version === undefined) throw new Error(`rtds models ${command}: which version?\n\n${HELP}`);
   const config = loadConfig();
   await withModelRegistry(config, loadFeatureSet(config.featuresFile).version, async (registry) => {
     switch (command) {
       case 'list': {
         const versions = await registry.list();
         if (versions.length === 0) return void console.log(`no model in ${registry.location}`);
+        const challenger = await registry.challenger();
         for (const { version: v, active, metadata } of versions) {
-          console.log(`${active ? '*' : ' '} ${v.padEnd(5)} ${metadata.created_at}  ROC-AUC ${fixed(metadata.metrics?.roc_auc)}  AP ${fixed(metadata.metrics?.average_precision)}  ${metadata.feature_set_version}  ${metadata.description ?? ''}`);
+          console.log(`${active ? '*' : v === challenger ? 'c' : ' '} ${v.padEnd(5)} ${metadata.created_at}  ROC-AUC ${fixed(metadata.metrics?.roc_auc)}  AP ${fixed(metadata.metrics?.average_precision)}  ${metadata.feature_set_version}  ${metadata.description ?? ''}`);
         }
         return;
       }
@@ -34,6 +39,9 @@ export async function runModels(args: string[]): Promise<void> {
         return void console.log(`${version} is active in ${registry.location}`);
       case 'rollback':
         return void console.log(`${await registry.rollback()} is active again in ${registry.location}`);
+      case 'challenge':
+        await registry.setChallenger(version === 'none' ? null : version!);
+        return void console.log(version === 'none' ? `no challenger in ${registry.location}` : `${version} scores in shadow beside the active version (${registry.location})`);
     }
   });
 }

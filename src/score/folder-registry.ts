@@ -7,6 +7,8 @@ import { loadArtifact, readMetadata, writeMetadata, writeToTemp } from './artifa
 import { metadataFor, rollBack, versionName, versionNumber, type ModelActivation, type ModelListing, type ModelRegistry, type RegistryOptions } from './model-registry.ts';
 
 export const ACTIVE_FILE = 'ACTIVE';
+/** Names the version scoring in shadow (empty or missing: none). */
+const CHALLENGER_FILE = 'CHALLENGER';
 /** One JSON line per activation: the history a rollback goes back along. */
 const ACTIVATIONS_FILE = 'activations.jsonl';
 
@@ -52,11 +54,9 @@ export class FolderRegistry implements ModelRegistry {
   async activate(version: string): Promise<void> {
     const dir = await this.existingVersionDir(version);
     await readMetadata(dir, this.options);
-    const tmp = path.join(this.dir, `.${ACTIVE_FILE}-${process.pid}-${randomUUID()}`);
-    await writeFile(tmp, version + '\n');
-    await rename(tmp, path.join(this.dir, ACTIVE_FILE));
+    await this.writeAtomically(ACTIVE_FILE, version + '\n');
     await appendFile(path.join(this.dir, ACTIVATIONS_FILE), JSON.stringify({ version, at: new Date().toISOString() }) + '\n');
-    await this.options.onActivated?.(version);
+    await this.options.onChanged?.({ kind: 'active', version });
   }
 
   async activations(): Promise<ModelActivation[]> {
@@ -77,17 +77,41 @@ export class FolderRegistry implements ModelRegistry {
     return rollBack(this);
   }
 
-  async active(): Promise<string | null> {
+  active(): Promise<string | null> {
+    return this.namedVersion(ACTIVE_FILE);
+  }
+
+  challenger(): Promise<string | null> {
+    return this.namedVersion(CHALLENGER_FILE);
+  }
+
+  async setChallenger(version: string | null): Promise<void> {
+    if (version !== null) await readMetadata(await this.existingVersionDir(version), this.options);
+    await this.writeAtomically(CHALLENGER_FILE, (version ?? '') + '\n');
+    await this.options.onChanged?.({ kind: 'challenger', version });
+  }
+
+  /** The version a file names; null when the file is missing or empty. */
+  private async namedVersion(file: string): Promise<string | null> {
     let text: string;
     try {
-      text = await readFile(path.join(this.dir, ACTIVE_FILE), 'utf8');
+      text = await readFile(path.join(this.dir, file), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw e;
     }
     const version = text.trim();
-    if (versionNumber(version) === null) throw new ArtifactError(`${ACTIVE_FILE} names "${version}", which is not a version`, this.dir);
+    if (version === '') return null;
+    if (versionNumber(version) === null) throw new ArtifactError(`${file} names "${version}", which is not a version`, this.dir);
     return version;
+  }
+
+  /** Replace a file by renaming a complete one over it: a reader sees the old text or the new, never half. */
+  private async writeAtomically(file: string, text: string): Promise<void> {
+    await mkdir(this.dir, { recursive: true });
+    const tmp = path.join(this.dir, `.${file}-${process.pid}-${randomUUID()}`);
+    await writeFile(tmp, text);
+    await rename(tmp, path.join(this.dir, file));
   }
 
   /** Versions whose metadata cannot be read (a folder edited by hand) are left out. */

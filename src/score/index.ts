@@ -63,6 +63,7 @@ export {
   type ModelActivation,
   type ModelListing,
   type ModelRegistry,
+  type RegistryChange,
   type RegistryOptions,
 } from './model-registry.ts';
 export { FolderRegistry } from './folder-registry.ts';

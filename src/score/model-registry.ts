@@ -13,9 +13,12 @@ export interface ModelActivation {
   at: string;
 }
 
+/** What changed in a registry: the active version (an activation or rollback), or the challenger (null: none). */
+export type RegistryChange = { kind: 'active'; version: string } | { kind: 'challenger'; version: string | null };
+
 export interface RegistryOptions extends LoadOptions {
-  /** Called after each activation (rollbacks included) is recorded: how other processes hear of it at once. */
-  onActivated?: (version: string) => Promise<void>;
+  /** Called after each activation (rollbacks included) or challenger change is recorded: how other processes hear of it at once. */
+  onChanged?: (change: RegistryChange) => Promise<void>;
 }
 
 /**
@@ -38,6 +41,10 @@ export interface ModelRegistry {
   rollback(): Promise<string>;
   /** The active version, or null when none was activated. */
   active(): Promise<string | null>;
+  /** The version scoring in shadow beside the active one (champion / challenger), or null. */
+  challenger(): Promise<string | null>;
+  /** Score `version` in shadow from now on, or stop with null. Refuses versions as `activate` does. */
+  setChallenger(version: string | null): Promise<void>;
   /** Every stored version, oldest first. */
   list(): Promise<ModelListing[]>;
   /** A version's metadata alone (no TensorFlow.js), whatever its feature set. */

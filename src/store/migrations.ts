@@ -114,8 +114,14 @@ const MIGRATIONS: Migration[] = [
   },
   {
     version: 6,
-    name: 'a challenger model scores in shadow: its score is kept beside the decision, to compare the two on verdicts',
+    name: 'a challenger model scores in shadow: the registry names it, and its score is kept beside the decision to compare the two on verdicts',
     sql: `
+      -- The latest row names the challenger, and a null version stops it.
+      CREATE TABLE model_challengers (
+        id      bigserial PRIMARY KEY,
+        version text REFERENCES models (version),
+        set_at  timestamptz NOT NULL DEFAULT now()
+      );
       ALTER TABLE decisions ADD COLUMN shadow_version text, ADD COLUMN shadow_score double precision;
       CREATE INDEX decisions_shadow ON decisions (shadow_version, timestamp DESC) WHERE shadow_version IS NOT NULL`,
   },

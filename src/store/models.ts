@@ -27,7 +27,7 @@ const SAVE_ATTEMPTS = 100;
 
 /**
  * The registry in the database: each version's metadata, tfjs model.json and weights in one row
- * of `models`; the active version is the latest row of `model_activations`. Every process on the
+ * of `models`; the active version is the latest row of `model_activations`, the challenger the latest of `model_challengers`. Every process on the
  * same PostgreSQL sees one registry, with no shared folder.
  */
 export class StoreRegistry implements ModelRegistry {
@@ -67,7 +67,7 @@ export class StoreRegistry implements ModelRegistry {
   async activate(version: string): Promise<void> {
     checkMetadata(await this.storedMetadata(version), this.location, this.options);
     await this.db.query('INSERT INTO model_activations (version) VALUES ($1)', [version]);
-    await this.options.onActivated?.(version);
+    await this.options.onChanged?.({ kind: 'active', version });
   }
 
   async activations(): Promise<ModelActivation[]> {
@@ -82,6 +82,17 @@ export class StoreRegistry implements ModelRegistry {
   async active(): Promise<string | null> {
     const [row] = await this.db.query<{ version: string }>('SELECT version FROM model_activations ORDER BY id DESC LIMIT 1');
     return row?.version ?? null;
+  }
+
+  async challenger(): Promise<string | null> {
+    const [row] = await this.db.query<{ version: string | null }>('SELECT version FROM model_challengers ORDER BY id DESC LIMIT 1');
+    return row?.version ?? null;
+  }
+
+  async setChallenger(version: string | null): Promise<void> {
+    if (version !== null) checkMetadata(await this.storedMetadata(version), this.location, this.options);
+    await this.db.query('INSERT INTO model_challengers (version) VALUES ($1)', [version]);
+    await this.options.onChanged?.({ kind: 'challenger', version });
   }
 
   /** Versions whose metadata does not pass the checks are left out, as the folder registry does. */

@@ -5,10 +5,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { trainOnGeneratedHistory } from '../../src/app/training.ts';
-import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
+import { deployedThresholds, eventTimeOptions, loadConfig } from '../../src/config/index.ts';
 import type { PublishedDecision } from '../../src/contracts/index.ts';
 import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
-import { evaluateScores, FolderRegistry } from '../../src/score/index.ts';
+import { evaluateScores, FolderRegistry, ModelScorer } from '../../src/score/index.ts';
+import { findDecision } from '../../src/store/index.ts';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
 const batch = (from: number, n: number) =>
@@ -99,5 +100,69 @@ describe('activating a model while events flow', () => {
     const scraped = await (await fetch(`${app.url}/metrics`)).text();
     assert.match(scraped, /rtds_model_live_labelled\{model_version="v1"\} 300/);
     assert.match(scraped, /rtds_model_score_psi\{model_version="v1"\} \d/);
+  });
+
+  it('scores a challenger in shadow, compares it on the verdicts, and changes no decision', async () => {
+    assert.equal((await post('/api/v1/models/v9/challenge')).status, 404);
+    const set = await post('/api/v1/models/v2/challenge');
+    assert.deepEqual(await set.json(), { challenger: 'v2', scoring: 'v2' });
+
+    const events = batch(1000, 200);
+    const ids = new Set(events.map((e) => e.event_id));
+    const decided = new Map<string, PublishedDecision>();
+    let done!: () => void;
+    const all = new Promise<void>((resolve) => (done = resolve));
+    app.feed.subscribe((d) => {
+      if (!ids.has(d.event_id)) return;
+      decided.set(d.event_id, d);
+      if (decided.size === ids.size) done();
+    });
+    assert.equal((await post('/api/v1/events', events)).status, 202);
+    await all;
+    await app.sink.flush();
+    const verdicts = events.map((e, i) => ({ event_id: e.event_id, is_fraud: i % 8 === 0 }));
+    assert.equal((await post('/api/v1/labels', verdicts)).status, 202);
+
+    // Every decision is v1's; beside each, v2's own score of the same features.
+    const artifact = await new FolderRegistry(modelDir).load('v2');
+    const v2 = ModelScorer.fromArtifact(artifact, { topFeatures: 0 });
+    artifact.model.dispose();
+    const shadow: number[] = [];
+    for (const e of events) {
+      const stored = (await findDecision(app.db, e.event_id))!;
+      assert.equal(stored.model_version, 'v1', e.event_id);
+      assert.equal(stored.shadow?.model_version, 'v2', e.event_id);
+      const vector = Float64Array.from(DEFAULT_FEATURE_SET.names, (name) => (stored.features as Record<string, number>)[name]!);
+      const own = v2.scoreBatch([vector], [{ ...e, event_time: e.timestamp }])[0]!.score;
+      // The stored features are float32: v2 on them agrees with the score it gave online to about 1e-6.
+      assert.ok(Math.abs(own - stored.shadow.score) < 1e-4, `${e.event_id}: stored ${stored.shadow.score}, v2 now ${own}`);
+      shadow.push(stored.shadow.score);
+    }
+
+    const report = (await (await fetch(`${app.url}/api/v1/models/challenger`)).json()) as {
+      challenger: string;
+      comparison: { scored: number; labelled: number; champions: string[]; changed: number; champion_metrics: { roc_auc: number; positives: number }; challenger_metrics: { roc_auc: number; average_precision: number } };
+    };
+    const labels = verdicts.map((v) => (v.is_fraud ? 1 : 0));
+    const thresholds = deployedThresholds(config);
+    const champion = events.map((e) => decided.get(e.event_id)!.risk_score);
+    const band = (x: number): number => thresholds.filter((t) => x >= t).length;
+    assert.equal(report.challenger, 'v2');
+    assert.equal(report.comparison.scored, 200);
+    assert.equal(report.comparison.labelled, 200);
+    assert.deepEqual(report.comparison.champions, ['v1']);
+    assert.equal(report.comparison.champion_metrics.positives, 25);
+    assert.ok(Math.abs(report.comparison.champion_metrics.roc_auc - evaluateScores(champion, labels, thresholds).roc_auc) < 1e-9);
+    const expected = evaluateScores(shadow, labels, thresholds);
+    assert.ok(Math.abs(report.comparison.challenger_metrics.roc_auc - expected.roc_auc) < 1e-9);
+    assert.ok(Math.abs(report.comparison.challenger_metrics.average_precision - expected.average_precision) < 1e-9);
+    assert.equal(report.comparison.changed, champion.filter((c, i) => band(c) !== band(shadow[i]!)).length);
+
+    const stopped = await fetch(`${app.url}/api/v1/models/challenger`, { method: 'DELETE' });
+    assert.deepEqual(await stopped.json(), { challenger: null, scoring: null });
+    const after = batch(2000, 1)[0]!;
+    assert.equal((await post('/api/v1/decide', after)).status, 200);
+    await app.sink.flush();
+    assert.equal((await findDecision(app.db, after.event_id))?.shadow, undefined, 'no shadow score once stopped');
   });
 });

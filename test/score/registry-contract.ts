@@ -97,7 +97,7 @@ export function registryContract(kind: string, fixture: RegistryFixture): void {
     it('rolls back past re-activations of the current version, recording each activation', async (t) => {
       if (skip !== undefined) return t.skip(skip);
       const announced: string[] = [];
-      const registry = await fixture.empty({ onActivated: async (version) => void announced.push(version) });
+      const registry = await fixture.empty({ onChanged: async (change) => void announced.push(change.version ?? 'none') });
       for (let i = 0; i < 3; i++) await registry.save(draft());
       await registry.activate('v1');
       await assert.rejects(registry.rollback(), NothingToRollBackError);
@@ -114,6 +114,26 @@ export function registryContract(kind: string, fixture: RegistryFixture): void {
       );
       for (const a of await registry.activations()) assert.ok(!Number.isNaN(Date.parse(a.at)), a.at);
       assert.deepEqual(announced, ['v1', 'v2', 'v3', 'v3', 'v2', 'v3'], 'every activation, rollbacks included, is announced');
+    });
+
+    it('names a challenger beside the active version, refuses one it could not serve, and stops it', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const changes: string[] = [];
+      const registry = await fixture.empty({ onChanged: async (change) => void changes.push(`${change.kind}:${change.version ?? 'none'}`) });
+      assert.equal(await registry.challenger(), null);
+      await registry.save(draft());
+      await registry.save(draft());
+      const other = await registry.save(draft('user-v0-3'));
+      await registry.activate('v1');
+      await registry.setChallenger('v2');
+      assert.equal(await registry.challenger(), 'v2');
+      assert.equal(await registry.active(), 'v1', 'the active version is untouched');
+      await assert.rejects(registry.setChallenger('v9'), ModelVersionNotFoundError);
+      await assert.rejects(registry.setChallenger(other), FeatureSetMismatchError);
+      assert.equal(await registry.challenger(), 'v2', 'a refused challenger changes nothing');
+      await registry.setChallenger(null);
+      assert.equal(await registry.challenger(), null);
+      assert.deepEqual(changes, ['active:v1', 'challenger:v2', 'challenger:none']);
     });
   });
 }

@@ -23,7 +23,7 @@ function storeFixture(open: () => Promise<Database | { skip: string }>, cleanup:
       return undefined;
     },
     async empty(options) {
-      await db!.query('TRUNCATE model_activations, models');
+      await db!.query('TRUNCATE model_activations, model_challengers, models');
       return new StoreRegistry(db!, options);
     },
     async close() {

@@ -145,7 +145,8 @@ class EmbeddedConsumer implements RecordSource {
           () => {
             this.log.commit(this.group, p, next);
             this.inFlight.delete(p);
-            if (this.log.endOffset(p) > next) this.wake(p);
+            // More records, or a wake that came while the batch was in flight (a draining stop): deliver again.
+            if (this.log.endOffset(p) > next || this.pending.has(p)) this.wake(p);
             this.settle();
           },
           (err: unknown) => {
