@@ -26,9 +26,16 @@ export function topicNames(prefix: string): TopicNames {
 const SINGLE_PARTITION: ReadonlySet<keyof TopicNames> = new Set(['control']);
 
 /**
- * Create the topics that do not exist yet (`partitions` each, but one for the control topic). Two
- * instances starting together may both try: a topic that appeared meanwhile is not an error.
+ * A CreateTopics refusal only because the topics exist. Two instances starting together may both
+ * create them; and right after a broker starts, its topic listing lags creations by a moment, so
+ * a topic just created may look missing (then "already exists" is the truth).
  */
+function onlyAlreadyExists(err: unknown): boolean {
+  const errors = (err as { errors?: unknown }).errors;
+  return Array.isArray(errors) && errors.length > 0 && errors.every((e) => (e as { apiId?: unknown }).apiId === 'TOPIC_ALREADY_EXISTS');
+}
+
+/** Create the topics that do not exist yet (`partitions` each, but one for the control topic). */
 export async function ensureTopics(brokers: string[], names: Partial<TopicNames>, partitions: number, replicas = 1): Promise<string[]> {
   const admin = new Admin({ clientId: 'rtds-admin', bootstrapBrokers: brokers });
   try {
@@ -37,13 +44,17 @@ export async function ensureTopics(brokers: string[], names: Partial<TopicNames>
     if (missing.length === 0) return [];
     const single = missing.filter(([role]) => SINGLE_PARTITION.has(role)).map(([, t]) => t);
     const partitioned = missing.filter(([role]) => !SINGLE_PARTITION.has(role)).map(([, t]) => t);
-    try {
-      if (partitioned.length > 0) await admin.createTopics({ topics: partitioned, partitions, replicas });
-      if (single.length > 0) await admin.createTopics({ topics: single, partitions: 1, replicas });
-    } catch (err) {
-      const now = new Set(await admin.listTopics());
-      if (missing.some(([, t]) => !now.has(t))) throw err;
-    }
+    const create = async (topics: string[], count: number): Promise<void> => {
+      if (topics.length === 0) return;
+      try {
+        await admin.createTopics({ topics, partitions: count, replicas });
+      } catch (err) {
+        // The others in the request were created; an error for each existing one is no failure.
+        if (!onlyAlreadyExists(err)) throw err;
+      }
+    };
+    await create(partitioned, partitions);
+    await create(single, 1);
     return missing.map(([, t]) => t);
   } finally {
     await admin.close();
