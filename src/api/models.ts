@@ -1,5 +1,5 @@
 // The model registry over REST: list versions, activate one, roll back, name a challenger — served without restart.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ArtifactError, evaluateScores, FeatureSetMismatchError, ModelVersionNotFoundError, populationStability, scoreHistogram, type ModelMetrics, type ModelRegistry } from '../score/index.ts';
 import { recentScores, type Database } from '../store/index.ts';
 import { compareChallenger } from './challenger.ts';
@@ -60,6 +60,13 @@ export async function livePerformance(models: ModelControl, limit: number): Prom
   };
 }
 
+/** A version the registry will not serve: 404 unknown, 409 built on another feature set; any other error goes on. */
+function refuseVersion(reply: FastifyReply, err: unknown): FastifyReply {
+  if (err instanceof ModelVersionNotFoundError) return reply.code(404).send({ error: err.message });
+  if (err instanceof FeatureSetMismatchError) return reply.code(409).send({ error: err.message });
+  throw err;
+}
+
 export function registerModelRoutes(app: FastifyInstance, models: ModelControl): void {
   const state = async (): Promise<{ active: string | null; served: string | null }> => {
     await models.follow();
@@ -105,9 +112,7 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
       try {
         await models.registry.activate(version);
       } catch (err) {
-        if (err instanceof ModelVersionNotFoundError) return reply.code(404).send({ error: err.message });
-        if (err instanceof FeatureSetMismatchError) return reply.code(409).send({ error: err.message });
-        throw err;
+        return refuseVersion(reply, err);
       }
       req.log.info({ model_version: version }, 'model activated over the API');
       return state();
@@ -138,9 +143,7 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
       try {
         await models.registry.setChallenger(version);
       } catch (err) {
-        if (err instanceof ModelVersionNotFoundError) return reply.code(404).send({ error: err.message });
-        if (err instanceof FeatureSetMismatchError) return reply.code(409).send({ error: err.message });
-        throw err;
+        return refuseVersion(reply, err);
       }
       req.log.info({ challenger: version }, 'challenger set over the API');
       return challengerNow();

@@ -1,14 +1,16 @@
-// `rtds train`: train the seed's MLP on labelled history — files, or generated — and register it as the active model.
+// `rtds train`: train the seed's MLP on labelled history — files, the store, or generated — and register it as the active model.
 import { parseArgs } from 'node:util';
 import { withModelRegistry } from '../app/model-registry.ts';
-import { generatedHistory, trainOnHistory } from '../app/training.ts';
-import { deployedThresholds, eventTimeOptions, loadConfig } from '../config/index.ts';
+import { generatedHistory, trainOnHistory, type LabelledHistory } from '../app/training.ts';
+import { deployedThresholds, eventTimeOptions, loadConfig, type Config } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
+import { openDatabase, storedHistory } from '../store/index.ts';
 import { readHistoryFiles } from './history-files.ts';
 
 const HELP = `Usage: rtds train [options]
 
-Takes labelled history — event and label files in the contracts, or generated traffic — computes
+Takes labelled history — event and label files in the contracts, the events and labels RTDS has
+stored, or generated traffic — computes
 features through the processor's own code (same watermark, state, partitions; labels counted from
 their labeled_at), trains the MLP (64-32-16-1, dropout 0.2, Adam, class-weighted BCE) on the
 first 70 % of the labelled events in time, validates each epoch on the next 10 %, evaluates on the
@@ -17,6 +19,9 @@ and activates it.
 
   --events-file <f>   JSONL events to train on (all of them feed the features) …
   --labels-file <f>   … and their labels (JSONL); only labelled events are training rows
+  --from-store        or the events and labels in the database (RTDS_DATABASE_URL, else the embedded
+                      one under RTDS_DATA_DIR, which only one process may open: stop rtds start first) …
+  --since <time>      … from this event time on (RFC 3339; default all)
   --events <n>    otherwise, events of generated history (default 100000)
   --users <n>     users in the generated population (default 2000)
   --seed <n>      seed for traffic and weights (default 7)
@@ -33,6 +38,8 @@ export async function runTrain(args: string[]): Promise<void> {
       events: { type: 'string', default: '100000' },
       'events-file': { type: 'string' },
       'labels-file': { type: 'string' },
+      'from-store': { type: 'boolean' },
+      since: { type: 'string' },
       users: { type: 'string' },
       seed: { type: 'string', default: '7' },
       epochs: { type: 'string', default: '10' },
@@ -58,8 +65,13 @@ export async function runTrain(args: string[]): Promise<void> {
   const labelsFile = values['labels-file'];
   if ((eventsFile === undefined) !== (labelsFile === undefined)) throw new Error('rtds train: --events-file and --labels-file go together');
   const seed = int('seed', values.seed, 0);
-  const history =
-    eventsFile === undefined
+  const fromStore = values['from-store'] === true;
+  if (fromStore && eventsFile !== undefined) throw new Error('rtds train: give --from-store or --events-file, not both');
+  const since = values.since === undefined ? undefined : new Date(values.since);
+  if (since !== undefined && (!fromStore || Number.isNaN(since.getTime()))) throw new Error(`rtds train: --since takes an RFC 3339 time and goes with --from-store, got "${values.since}"`);
+  const history = fromStore
+    ? await readStoredHistory(config, since)
+    : eventsFile === undefined
       ? generatedHistory(int('events', values.events, 1000), seed, values.users === undefined ? undefined : int('users', values.users, 10))
       : { ...(await readHistoryFiles(eventsFile, labelsFile)), description: `${eventsFile} + ${labelsFile}` };
   const features = loadFeatureSet(config.featuresFile);
@@ -92,4 +104,14 @@ export async function runTrain(args: string[]): Promise<void> {
     `accuracy alone says little here: with ${((100 * t.positives) / t.rows).toFixed(1)} % fraud, approving everything scores ${(100 - (100 * t.positives) / t.rows).toFixed(1)} % (docs/models.md).`,
   ];
   console.log(lines.join('\n'));
+}
+
+async function readStoredHistory(config: Config, since: Date | undefined): Promise<LabelledHistory> {
+  const db = await openDatabase(config);
+  try {
+    const { events, labels } = await storedHistory(db, since);
+    return { events, labels, description: `${events.length} stored events${since === undefined ? '' : ` since ${since.toISOString()}`} (${db.kind})` };
+  } finally {
+    await db.close();
+  }
 }

@@ -1,5 +1,5 @@
 // Repository of the `events` table.
-import type { EventInput, LabelledEvent, RtdsEvent } from '../contracts/index.ts';
+import type { EventInput, Label, LabelledEvent, RtdsEvent } from '../contracts/index.ts';
 import type { LogPosition } from '../transport/log.ts';
 import { copyLine } from './copy-text.ts';
 import type { Database } from './database.ts';
@@ -99,6 +99,30 @@ export function loadPartitionHistory(db: Queryable, log: string, partition: numb
  */
 export function loadEmbeddedHistory(db: Queryable, reach: HistoryReach): Promise<History> {
   return recentHistory(db, `e.log_topic LIKE '${EMBEDDED_LOG}@%'`, [], reach, 'e.log_topic, e.log_partition, e.log_offset');
+}
+
+/** Stored events with the verdict of each labelled one: what `rtds train --from-store` learns from. */
+export interface StoredHistory {
+  /** In event-time order (ties in log order). */
+  events: RtdsEvent[];
+  labels: Map<string, Label>;
+}
+
+/** Every stored event with an event time at or after `since` (all without), and the verdicts on them. */
+export async function storedHistory(db: Queryable, since?: Date): Promise<StoredHistory> {
+  const rows = await db.query<EventRow & { is_fraud: boolean | null; labeled_ms: number | null }>(
+    `SELECT ${EVENT_SELECT}, l.is_fraud, (extract(epoch FROM l.labeled_at) * 1000)::float8 AS labeled_ms
+       FROM events e LEFT JOIN labels l ON l.event_id = e.event_id
+      ${since === undefined ? '' : 'WHERE e.timestamp >= $1::timestamptz'}
+      ORDER BY e.timestamp, e.log_partition, e.log_offset, e.event_id`,
+    since === undefined ? [] : [since.toISOString()],
+  );
+  const labels = new Map<string, Label>();
+  const events = rows.map((row) => {
+    if (row.is_fraud !== null) labels.set(row.event_id, { event_id: row.event_id, is_fraud: row.is_fraud, labeled_at: Math.round(row.labeled_ms!) });
+    return eventFromRow(row);
+  });
+  return { events, labels };
 }
 
 /** A row as the contract writes it: absent fields instead of nulls, timestamps as RFC 3339. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decisionIdFor, validateEvent, type Decision, type RtdsEvent } from '../../src/contracts/index.ts';
-import { DecisionSink, findDecision, findEvent, labelsReceivedSince, listDeadLetters, listDecisions, loadPartitionHistory, migrate, openDatabase, upsertLabels, findLabel, type Database } from '../../src/store/index.ts';
+import { DecisionSink, storedHistory, findDecision, findEvent, labelsReceivedSince, listDeadLetters, listDecisions, loadPartitionHistory, migrate, openDatabase, upsertLabels, findLabel, type Database } from '../../src/store/index.ts';
 import { compareChallenger } from '../../src/api/challenger.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 
@@ -157,6 +157,32 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
         [['e6', false, Date.UTC(2026, 11, 2)]],
         'the overturned verdict, and not the repeated one',
       );
+    });
+
+    it('reads stored history to train on: events in event-time order from a given time, with the latest verdicts', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const sink = new DecisionSink(db!, { batchSize: 100, flushMs: 5, concurrency: 1 });
+      // Written out of time order: the history comes back in event-time order.
+      for (const i of [403, 400, 404, 401, 402]) sink.write({ event: event(i), decision: decision(event(i), 'approved', 0.1) });
+      await sink.flush();
+      await db!.batch([upsertLabels([{ event_id: 'e401', is_fraud: true, labeled_at: Date.UTC(2026, 11, 1) }, { event_id: 'e403', is_fraud: true }])]);
+      await db!.batch([upsertLabels([{ event_id: 'e403', is_fraud: false, labeled_at: Date.UTC(2026, 11, 2) }])]);
+      const history = await storedHistory(db!, new Date(Date.UTC(2026, 10, 26, 12, 0, 400)));
+      // The event stored by an earlier test at 13:00 comes last.
+      assert.deepEqual(
+        history.events.map((e) => e.event_id),
+        ['e400', 'e401', 'e402', 'e403', 'e404', 'e-tricky\t1'],
+      );
+      const pick = (e: RtdsEvent) => [e.event_time, e.event_type, e.user_id, e.amount, e.metadata];
+      assert.deepEqual(pick(history.events[0]!), pick(event(400)), 'each event as the processor saw it');
+      assert.deepEqual(
+        [...history.labels.values()].sort((a, b) => a.event_id.localeCompare(b.event_id)),
+        [
+          { event_id: 'e401', is_fraud: true, labeled_at: Date.UTC(2026, 11, 1) },
+          { event_id: 'e403', is_fraud: false, labeled_at: Date.UTC(2026, 11, 2) },
+        ],
+      );
+      assert.ok((await storedHistory(db!)).events.length > history.events.length, 'without a start, every stored event');
     });
 
     it("keeps a challenger's shadow score beside the decision, and pairs the two with the verdicts", async (t) => {
