@@ -11,6 +11,7 @@ import type { EventIngest } from '../ingest/event-ingest.ts';
 import type { LiveSummary, Logger, PipelineMetrics } from '../observe/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, listDeadLetters, listDecisions, upsertLabels, type Database } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
+import { guardAccess, type ApiKey } from './access.ts';
 import { registerLiveFeed } from './live-feed.ts';
 import { registerModelRoutes, type ModelControl } from './models.ts';
 
@@ -30,6 +31,8 @@ export interface ApiContext {
   ready(): boolean;
   /** The model registry: list, activate, roll back. */
   models: ModelControl;
+  /** Who may call what; none: the API is open. */
+  apiKeys: readonly ApiKey[];
 }
 
 /** A request body that was not JSON: kept as text so it can be dead-lettered with the reason. */
@@ -89,6 +92,8 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(fastifyWebsocket);
+  // After the WebSocket plugin's own onRequest hook, which marks upgrades so a refused one has its socket closed.
+  guardAccess(app, ctx.apiKeys);
 
   for (const asset of DASHBOARD) {
     app.get(asset.file === 'index.html' ? '/' : `/${asset.file}`, { schema: { hide: true } }, (_req, reply) => reply.type(asset.type).send(asset.body));
@@ -105,6 +110,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   app.post(
     '/api/v1/events',
     {
+      config: { role: 'ingest' },
       validatorCompiler: documentOnly,
       schema: {
         tags: ['events'],
@@ -131,6 +137,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   app.post(
     '/api/v1/decide',
     {
+      config: { role: 'ingest' },
       validatorCompiler: documentOnly,
       schema: {
         tags: ['events'],
@@ -237,6 +244,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   app.post(
     '/api/v1/labels',
     {
+      config: { role: 'ingest' },
       validatorCompiler: documentOnly,
       schema: { tags: ['labels'], summary: 'Ground truth for past events (chargebacks, analyst verdicts).', body: { anyOf: [labelJsonSchema, { type: 'array', items: labelJsonSchema }] } },
     },

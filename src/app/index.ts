@@ -230,12 +230,16 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         flush: () => sink.flush(),
         ready: () => accepting,
         models: modelControl,
+        apiKeys: config.apiKeys,
       })
     : undefined;
   await processor.start();
   const url = server === undefined ? '' : await server.listen({ host: config.host, port: config.port });
   accepting = true;
 
+  if (server !== undefined && config.apiKeys.length === 0 && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
+    logger.warn({ host: config.host }, 'the API is open to the network without keys: set RTDS_API_KEYS');
+  }
   const traffic = roles.api && config.generator ? new LiveTraffic({ ingest, db, rate: config.generatorRate, seed: config.generatorSeed, logger }) : undefined;
   traffic?.start();
   const running = { transport: transport.kind, roles, model_version: pipeline.modelVersion, rules_version: pipeline.rulesVersion, generator: traffic === undefined ? false : config.generatorRate };

@@ -1,5 +1,6 @@
 // Configuration: every setting in one typed table with a default, an env var, a parser and a description.
 import path from 'node:path';
+import { parseApiKeys } from '../api/access.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -47,8 +48,10 @@ interface Setting<T> {
   default: string;
   parse: Parser<T>;
   doc: string;
+  /** Its value is never repeated in an error. */
+  secret?: boolean;
 }
-const setting = <T>(env: string, def: string, parse: Parser<T>, doc: string): Setting<T> => ({ env, default: def, parse, doc });
+const setting = <T>(env: string, def: string, parse: Parser<T>, doc: string, secret = false): Setting<T> => ({ env, default: def, parse, doc, ...(secret ? { secret } : {}) });
 
 /** The settings table. README's configuration table is printed from it by `rtds config`. */
 export const SETTINGS = {
@@ -96,6 +99,13 @@ export const SETTINGS = {
   sinkConcurrency: setting('RTDS_SINK_CONCURRENCY', '4', int(1, 64), 'Batches written to PostgreSQL at once, each on its own connection (the embedded store writes one at a time).'),
   sinkFlushMs: setting('RTDS_SINK_FLUSH_MS', '50', int(1, 60_000), 'Longest a decision waits before it is written.'),
   decideTimeoutMs: setting('RTDS_DECIDE_TIMEOUT_MS', '1000', int(1, 60_000), 'Budget of POST /api/v1/decide before it answers 504.'),
+  apiKeys: setting(
+    'RTDS_API_KEYS',
+    '',
+    parseApiKeys,
+    'API keys as role:key,role:key (keys of 16 characters or more): read for GET routes, /ws and /metrics; ingest to send events, decide and send labels; admin to change models (and may do all). Sent as Authorization: Bearer, X-API-Key, or ?api_key= on /ws. Unset: the API is open, as the default binds 127.0.0.1.',
+    true,
+  ),
   logLevel: setting('RTDS_LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'pino log level.'),
 } satisfies Record<string, Setting<unknown>>;
 
@@ -118,7 +128,7 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
     try {
       out[key] = s.parse(raw);
     } catch (err) {
-      problems.push(new ConfigError(s.env, raw, (err as Error).message));
+      problems.push(new ConfigError(s.env, s.secret === true ? '(not shown)' : raw, (err as Error).message));
     }
   }
   if (problems.length === 1) throw problems[0];

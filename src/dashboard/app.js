@@ -62,7 +62,10 @@ function renderDecisions(items) {
 }
 
 function connect() {
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`);
+  // With RTDS_API_KEYS set the feed needs a read key: open the dashboard as /#key=<key> (a fragment never reaches a server log).
+  const key = new URLSearchParams(location.hash.slice(1)).get('key');
+  const query = key ? `?api_key=${encodeURIComponent(key)}` : '';
+  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${query}`);
   const status = $('connection');
   ws.onopen = () => {
     status.textContent = 'live';
