@@ -165,12 +165,12 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   // Every process serves (or, API only, reports) whichever version is activated, without restart.
   const models = new ActiveModelFollower(registry, pipeline, featureSet, logger, config);
   await models.start();
-  // On Kafka an activation anywhere is announced on the control topic: every process switches at once, not at its next poll.
+  // On Kafka an activation or a new challenger anywhere is announced on the control topic: every process follows at once, not at its next poll.
   const announcements = await transport.followControl?.((value) => {
     const record = parseControlRecord(value);
     if (record === undefined) return void logger.warn({ value: value.slice(0, 200) }, 'skipped a record of the control topic that RTDS does not know');
-    logger.info({ model_version: record.version, at: record.at }, 'model activation announced');
-    models.check().catch((err: unknown) => logger.error({ err }, 'following the announced model failed; the next poll retries'));
+    logger.info({ kind: record.kind, model_version: record.version, at: record.at }, 'registry change announced');
+    models.check().catch((err: unknown) => logger.error({ err }, 'following the announced change failed; the next poll retries'));
   });
   // On Kafka the processors' group also stores the labels topic: the store is where verdicts are joined to events.
   const labelSource = roles.processor ? transport.labelSource?.() : undefined;

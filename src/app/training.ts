@@ -13,6 +13,7 @@ import {
   ModelScorer,
   trainModel,
   ARTIFACT_FORMAT,
+  SEED_HIDDEN_LAYERS,
   type ClassWeighting,
   type EpochProgress,
   type ModelMetrics,
@@ -40,6 +41,8 @@ export interface TrainingSettings {
    * loses recall (0.85).
    */
   classWeight?: ClassWeighting;
+  /** Hidden layer widths of the MLP; default the seed's 64-32-16. */
+  hidden?: readonly number[];
   activate?: boolean;
   onEpoch?: (progress: EpochProgress) => void;
 }
@@ -119,13 +122,13 @@ export async function trainOnHistory(history: LabelledHistory, run: TrainingSett
     features: run.features.columns,
     validation: { x: validation.map((r) => r.vector), y: validation.map(label) },
   } as const;
-  const trained = await trainModel(trainX, trainY, { ...common, ...(run.onEpoch === undefined ? {} : { onEpoch: run.onEpoch }) });
+  const trained = await trainModel(trainX, trainY, { ...common, ...(run.hidden === undefined ? {} : { hidden: run.hidden }), ...(run.onEpoch === undefined ? {} : { onEpoch: run.onEpoch }) });
   // The fallback reads the same standardised inputs; with one unit it takes a larger step to converge in as many epochs.
   const logistic = await trainModel(trainX, trainY, { ...common, hidden: [], learningRate: FALLBACK_LEARNING_RATE, standardiser: trained.standardiser });
   const fallbackNetwork = DenseNetwork.fromLayersModel(logistic.model);
   logistic.model.dispose();
 
-  const draft = draftFromTraining(trained, `MLP on ${history.description}; metrics on the last ${test.length} labelled events`, run.features.version);
+  const draft = draftFromTraining(trained, `MLP ${(run.hidden ?? SEED_HIDDEN_LAYERS).join('-')}-1 on ${history.description}; metrics on the last ${test.length} labelled events`, run.features.version);
   const candidate = ModelScorer.fromArtifact({ model: trained.model, metadata: { ...draft.metadata, format: ARTIFACT_FORMAT, version: 'candidate', created_at: new Date().toISOString() } });
   const testScores = (scorer: ModelScorer): number[] =>
     scorer

@@ -27,6 +27,7 @@ and activates it.
   --seed <n>      seed for traffic and weights (default 7)
   --epochs <n>    training epochs (default 10)
   --class-weight <w>  weight of the fraud class: sqrt (default), balanced or none
+  --hidden <widths>   hidden layers of the MLP, e.g. 128,64 (default the seed's 64,32,16)
   --no-activate   register without activating
   --help          this text
 `;
@@ -44,6 +45,7 @@ export async function runTrain(args: string[]): Promise<void> {
       seed: { type: 'string', default: '7' },
       epochs: { type: 'string', default: '10' },
       'class-weight': { type: 'string', default: 'sqrt' },
+      hidden: { type: 'string', default: '64,32,16' },
       'no-activate': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -59,6 +61,8 @@ export async function runTrain(args: string[]): Promise<void> {
   };
   const classWeight = values['class-weight'];
   if (classWeight !== 'sqrt' && classWeight !== 'balanced' && classWeight !== 'none') throw new Error(`rtds train: --class-weight must be sqrt, balanced or none, got "${classWeight}"`);
+  const hidden = values.hidden.split(',').map((w) => Number(w.trim()));
+  if (!hidden.every((w) => Number.isInteger(w) && w >= 1 && w <= 4096)) throw new Error(`rtds train: --hidden takes widths from 1 to 4096 separated by commas, got "${values.hidden}"`);
   const config = loadConfig();
   const epochs = int('epochs', values.epochs, 1);
   const eventsFile = values['events-file'];
@@ -87,6 +91,7 @@ export async function runTrain(args: string[]): Promise<void> {
       thresholds: deployedThresholds(config),
       activate: values['no-activate'] !== true,
       classWeight,
+      hidden,
       onEpoch: (p) =>
         process.stderr.write(`epoch ${p.epoch}/${p.epochs}  loss ${p.loss.toFixed(4)}  val_loss ${p.val_loss.toFixed(4)}  val_auc ${p.val_auc.toFixed(4)}  ${(p.elapsed_ms / 1000).toFixed(1)} s\n`),
     }),

@@ -64,12 +64,21 @@ describe('the fallback model', () => {
     before(async () => {
       dir = await mkdtemp(path.join(os.tmpdir(), 'rtds-fallback-'));
       registry = new FolderRegistry(dir);
-      outcome = await trainOnGeneratedHistory({ registry, events: 6000, seed: 4, epochs: 2, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7] });
+      outcome = await trainOnGeneratedHistory({ registry, events: 6000, seed: 4, epochs: 2, hidden: [16, 8], features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7] });
     });
     after(() => rm(dir, { recursive: true, force: true }));
 
-    it('is saved with the model and its held-out metrics', async () => {
-      const { fallback } = await registry.metadataOf(outcome.version);
+    it('is saved with the model (an MLP of the architecture asked for) and its held-out metrics', async () => {
+      const artifact = await registry.load(outcome.version);
+      assert.deepEqual(
+        DenseNetwork.fromLayersModel(artifact.model)
+          .weights()
+          .map((l) => l.outputSize),
+        [16, 8, 1],
+      );
+      artifact.model.dispose();
+      const { fallback, description } = await registry.metadataOf(outcome.version);
+      assert.match(description ?? '', /^MLP 16-8-1 on /);
       assert.equal(fallback?.kind, 'logistic_regression');
       assert.equal(fallback.weights.length, DEFAULT_FEATURE_SET.names.length);
       assert.deepEqual(fallback.metrics, outcome.fallbackTest);
