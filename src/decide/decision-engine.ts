@@ -70,6 +70,11 @@ export class DecisionEngine {
     return this.thresholds.get(eventType) ?? this.defaultThreshold;
   }
 
+  /** The outcome of an event no scorer could score: the rule set's safe default for its type. */
+  safeDefaultFor(eventType: string): Outcome {
+    return this.ruleSet.safe_default[eventType] ?? this.ruleSet.safe_default.default;
+  }
+
   /**
    * Decide one scored event. `decidedAt` is shared by a batch (one clock read and one date
    * format per batch, not per event). The score's reasons array becomes the decision's.
@@ -78,13 +83,17 @@ export class DecisionEngine {
     const { event, score } = s;
     const t = this.thresholdFor(event.event_type);
     const flagAt = t - this.ruleSet.flag_margin;
-    let outcome: Outcome = score >= t ? 'rejected' : score >= flagAt ? 'flagged' : 'approved';
     const reasons = s.scoreReasons;
+    // With no score at all, the configured safe outcome stands in for the thresholds; rules may still make it stricter.
+    const safe = s.degraded === 'safe_default';
+    let outcome: Outcome = safe ? this.safeDefaultFor(event.event_type) : score >= t ? 'rejected' : score >= flagAt ? 'flagged' : 'approved';
     // The scorer's first reason states the score; the rest say what drove it (top features, signals).
     let drivers =
       outcome === 'approved'
         ? ''
-        : `risk score ${score.toFixed(2)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
+        : safe
+          ? `no scorer was available; the safe default for ${event.event_type} applies`
+          : `risk score ${score.toFixed(2)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
     for (const rule of this.rules) {
       const hit = rule(event);
       if (hit === null) continue;
@@ -94,7 +103,9 @@ export class DecisionEngine {
     }
     const reason =
       outcome === 'approved'
-        ? `Approved: risk score ${score.toFixed(2)} is below ${flagAt.toFixed(2)} and no rule fired.`
+        ? safe
+          ? `Approved: no scorer was available; the safe default for ${event.event_type} is to approve, and no rule fired.`
+          : `Approved: risk score ${score.toFixed(2)} is below ${flagAt.toFixed(2)} and no rule fired.`
         : `${outcome === 'rejected' ? 'Rejected' : 'Flagged'}: ${drivers}.`;
     return {
       decision_id: decisionIdFor(event.event_id),

@@ -30,8 +30,16 @@ export interface RuleSetDefinition {
   /** Reject threshold t per event type; `default` for the rest. Flag from t − flag_margin. */
   thresholds: Record<string, number> & { default: number };
   flag_margin: number;
+  /**
+   * The outcome per event type (`default` for the rest) when no scorer could score at all, the
+   * last step of the degradation ladder: say, approve logins but send transfers to review.
+   */
+  safe_default: Record<string, Outcome> & { default: Outcome };
   rules: Rule[];
 }
+
+/** Without a model, rules or features, an event goes to review: neither waved through nor refused unseen. */
+const SAFE_DEFAULT: RuleSetDefinition['safe_default'] = { default: 'flagged' };
 
 export class RuleSetError extends Error {
   constructor(
@@ -56,6 +64,11 @@ const ruleSetSchema = {
       additionalProperties: { type: 'number', minimum: 0, maximum: 1 },
     },
     flag_margin: { type: 'number', minimum: 0, maximum: 1 },
+    safe_default: {
+      type: 'object',
+      required: ['default'],
+      additionalProperties: { enum: ['approved', 'flagged', 'rejected'] },
+    },
     rules: {
       type: 'array',
       items: {
@@ -109,7 +122,7 @@ export function parseRuleSet(input: unknown, source = 'inline'): RuleSetDefiniti
     if (ids.has(rule.id)) throw new RuleSetError(source, [`rule id "${rule.id}" is used twice`]);
     ids.add(rule.id);
   }
-  return { ...input, flag_margin: input.flag_margin ?? 0.2 };
+  return { ...input, flag_margin: input.flag_margin ?? 0.2, safe_default: input.safe_default ?? SAFE_DEFAULT };
 }
 
 export function loadRuleSetFile(file: string): RuleSetDefinition {
@@ -128,6 +141,7 @@ export function defaultRuleSet(threshold = 0.7): RuleSetDefinition {
     version: 'builtin-1',
     thresholds: { default: threshold },
     flag_margin: 0.2,
+    safe_default: SAFE_DEFAULT,
     rules: [
       { id: 'sanctioned_country', kind: 'blocked_country', description: 'Countries under sanctions', countries: ['KP', 'IR', 'SY', 'CU'], outcome: 'rejected' },
       { id: 'atm_limit', kind: 'amount_limit', description: 'ATM withdrawals above the daily cash limit', channel: 'atm', max: 1000, outcome: 'flagged' },

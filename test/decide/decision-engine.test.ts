@@ -64,6 +64,36 @@ describe('business rules', () => {
   });
 });
 
+describe('the safe default, when no scorer could score', () => {
+  const safe = (fields: Record<string, unknown> = {}): ScoredEvent => ({ ...scored(0.5, fields), degraded: 'safe_default', modelVersion: null });
+
+  it('sends an event to review unless the rule set says otherwise for its type', () => {
+    const engine = new DecisionEngine(defaultRuleSet(0.7));
+    const d = engine.decide(safe(), at(0));
+    assert.equal(d.decision, 'flagged');
+    assert.match(d.reason, /safe default for transaction applies/);
+  });
+
+  it('takes the outcome configured per event type, whatever the thresholds', () => {
+    const engine = new DecisionEngine(parseRuleSet({ version: 's', thresholds: { default: 0.4 }, safe_default: { default: 'flagged', login: 'approved', withdrawal: 'rejected' }, rules: [] }));
+    assert.equal(engine.decide(safe({ event_type: 'login', amount: undefined }), at(0)).decision, 'approved', 'score 0.5 would be rejected at 0.4');
+    assert.match(engine.decide(safe({ event_type: 'login', amount: undefined }), at(0)).reason, /^Approved: no scorer was available/);
+    assert.equal(engine.decide(safe({ event_type: 'withdrawal' }), at(0)).decision, 'rejected');
+    assert.equal(engine.decide(safe({ event_type: 'transfer' }), at(0)).decision, 'flagged');
+    assert.equal(engine.decide(scored(0.5, { event_type: 'login', amount: undefined }), at(0)).decision, 'rejected', 'a scored event still goes by the thresholds');
+  });
+
+  it('still lets a rule make it stricter', () => {
+    const engine = new DecisionEngine(parseRuleSet({ ...defaultRuleSet(0.7), safe_default: { default: 'approved' } }));
+    assert.equal(engine.decide(safe({ country: 'KP' }), at(0)).decision, 'rejected');
+  });
+
+  it('refuses an outcome that is not one', () => {
+    assert.throws(() => parseRuleSet({ version: 'v', thresholds: { default: 0.7 }, safe_default: { default: 'maybe' }, rules: [] }), (err: unknown) => err instanceof RuleSetError && err.problems.some((p) => p.includes('/safe_default/default')));
+    assert.throws(() => parseRuleSet({ version: 'v', thresholds: { default: 0.7 }, safe_default: { login: 'approved' }, rules: [] }), RuleSetError);
+  });
+});
+
 describe('rule set validation', () => {
   it('refuses a malformed rule set naming each problem', () => {
     assert.throws(
