@@ -7,7 +7,7 @@ import { withModelRegistry } from '../app/model-registry.ts';
 import { generatedHistory, type LabelledHistory } from '../app/training.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { replayFeatures } from '../process/index.ts';
-import { calibration, evaluateScores, FolderRegistry, ModelScorer, scoreDistribution, type CalibrationBin, type ModelMetrics, type ScoreDistribution } from '../score/index.ts';
+import { calibration, evaluateScores, fallbackScorer, FolderRegistry, ModelScorer, scoreDistribution, Standardiser, type CalibrationBin, type ModelMetrics, type ScoreDistribution } from '../score/index.ts';
 import { readHistoryFiles } from './history-files.ts';
 
 const HELP = `rtds evaluate — judge a registered model on labelled history
@@ -33,6 +33,8 @@ export interface Evaluation {
   /** Events scored but left out for want of a label. */
   unlabelled: number;
   metrics: ModelMetrics;
+  /** The fallback logistic regression trained with the model, on the same events; null for a model without one. */
+  fallback_metrics: ModelMetrics | null;
   calibration: CalibrationBin[];
   distribution: ScoreDistribution;
 }
@@ -61,19 +63,24 @@ export async function runEvaluate(args: string[]): Promise<Evaluation> {
 
   const history = values.events !== undefined ? await readHistoryFiles(values.events, values.labels) : generated(values.generated!, values.seed, values.users);
   const rows = replayFeatures(history.events, features, eventTimeOptions(config), config.partitions, history.labels);
-  const scorer = ModelScorer.fromArtifact(artifact);
+  // Explanations cost time and say nothing to a metric.
+  const scorer = ModelScorer.fromArtifact(artifact, { topFeatures: 0 });
+  const { fallback, standardiser } = artifact.metadata;
+  const fallbackModel = fallback === undefined ? undefined : fallbackScorer(fallback, version, Standardiser.fromJSON(standardiser), { topFeatures: 0 });
   const scores: number[] = [];
+  const fallbackScores: number[] = [];
   const labels: number[] = [];
   for (let i = 0; i < rows.length; i += BATCH) {
     const batch = rows.slice(i, i + BATCH);
-    const scored = scorer.scoreBatch(
-      batch.map((r) => r.vector),
-      batch.map((r) => r.event),
-    );
+    const vectors = batch.map((r) => r.vector);
+    const events = batch.map((r) => r.event);
+    const scored = scorer.scoreBatch(vectors, events);
+    const fallbackScored = fallbackModel?.scoreBatch(vectors, events);
     batch.forEach((r, j) => {
       const label = history.labels.get(r.event.event_id);
       if (label === undefined) return;
       scores.push(scored[j]!.score);
+      if (fallbackScored !== undefined) fallbackScores.push(fallbackScored[j]!.score);
       labels.push(label.is_fraud ? 1 : 0);
     });
   }
@@ -87,6 +94,7 @@ export async function runEvaluate(args: string[]): Promise<Evaluation> {
     evaluated_at: new Date().toISOString(),
     unlabelled: rows.length - labels.length,
     metrics: evaluateScores(scores, labels, deployedThresholds(config)),
+    fallback_metrics: fallbackModel === undefined ? null : evaluateScores(fallbackScores, labels, deployedThresholds(config)),
     calibration: calibration(scores, labels),
     distribution: scoreDistribution(scores, labels),
   };
@@ -111,6 +119,7 @@ export function report(e: Evaluation): string {
     `model ${e.model_version} (${e.feature_set}) on ${e.source}`,
     `${m.rows} labelled events, ${m.positives} fraud (${pct(m.positives / m.rows).trim()}); ${e.unlabelled} unlabelled left out`,
     `ROC-AUC ${m.roc_auc.toFixed(4)}   average precision ${m.average_precision.toFixed(4)}`,
+    ...(e.fallback_metrics === null ? [] : [`its fallback (logistic regression): ROC-AUC ${e.fallback_metrics.roc_auc.toFixed(4)}   average precision ${e.fallback_metrics.average_precision.toFixed(4)}`]),
     '',
     'threshold  precision  recall     F1      TP      FP      TN      FN',
     ...m.at.map((t) => `${t.threshold.toFixed(2).padStart(9)}  ${pct(t.precision).padStart(9)}  ${pct(t.recall)}  ${pct(t.f1)}  ${[t.confusion.tp, t.confusion.fp, t.confusion.tn, t.confusion.fn].map((c) => String(c).padStart(6)).join('  ')}`),

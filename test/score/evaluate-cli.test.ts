@@ -60,5 +60,10 @@ describe('rtds train and rtds evaluate on history files', () => {
     assert.equal(e.distribution.fraud.reduce((a, b) => a + b, 0), m.positives);
     // A model trained on one seed's traffic ranks another's well.
     assert.ok(m.roc_auc > 0.9, `ROC-AUC ${m.roc_auc}`);
+    // The fallback trained with it, judged on the same events.
+    assert.match(run.stdout, /its fallback \(logistic regression\): ROC-AUC 0\.\d{4}/);
+    assert.equal(e.fallback_metrics?.rows, m.rows);
+    assert.equal(e.fallback_metrics.positives, m.positives);
+    assert.ok(e.fallback_metrics.roc_auc > 0.8 && e.fallback_metrics.roc_auc !== m.roc_auc, `fallback ROC-AUC ${e.fallback_metrics.roc_auc}`);
   });
 });
