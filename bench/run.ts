@@ -22,13 +22,14 @@ import { ensureTopics, topicNames } from '../src/transport/kafka/topics.ts';
 import { partitionFor, type LogRecord } from '../src/transport/log.ts';
 import { benchExplanation, benchInference, benchTraining } from './scoring.ts';
 import { benchDefaultFeatures, benchFeatureCounts, benchStateMemory } from './features.ts';
+import { benchRules } from './rules.ts';
 
 const HELP = `Usage: rtds bench [options]
 
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, e2e, latency, inference, training, kafka, features
+  --only <list>     comma-separated subset of: core, rules, e2e, latency, inference, training, kafka, features
   --users <n>       users whose feature state the features run holds (default 1000000)
                     (default: all but training, which takes about two minutes, and kafka,
                     which needs RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a scratch database)
@@ -347,7 +348,7 @@ export async function runBench(args: string[]): Promise<void> {
     options: { events: { type: 'string', default: '200000' }, rate: { type: 'string', default: '5000' }, seconds: { type: 'string', default: '10' }, users: { type: 'string', default: '1000000' }, only: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help === true) return void console.log(HELP);
-  const only = new Set((values.only ?? 'core,e2e,latency,inference').split(','));
+  const only = new Set((values.only ?? 'core,rules,e2e,latency,inference').split(','));
   const n = Number(values.events);
   const scratch = mkdtempSync(path.join(tmpdir(), 'rtds-bench-'));
   try {
@@ -355,11 +356,13 @@ export async function runBench(args: string[]): Promise<void> {
     const modelDir = await modelDirWithActiveModel(base, scratch);
     console.log(`RTDS bench — ${new Date().toISOString()} — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`);
     const events = new TrafficGenerator({ seed: 3, users: 20_000 }).take(n).map((g) => g.event);
+    let modelCore: number | undefined;
     if (only.has('core')) {
       const served = await serveActiveModel(new FolderRegistry(modelDir));
       if (served.metadata === null) throw new Error('bench: the model could not be loaded');
       const version = served.metadata.version;
       const model = benchCore(base, served.ladder, events, `model ${version}`);
+      modelCore = model;
       const fallback = served.ladder.find((s) => s.degraded === 'fallback_model');
       if (fallback !== undefined) {
         const rate = benchCore(base, served.ladder.slice(1), events, `fallback model ${fallback.version} alone, as while the circuit is open`);
@@ -371,6 +374,12 @@ export async function runBench(args: string[]): Promise<void> {
       console.log(`  challenger cost: the core with a challenger runs at ${(shadowed / model).toFixed(2)}× the model core`);
       const rules = benchCore(base, [new RulesOnlyScorer()], events, 'rules-only scorer');
       console.log(`  model cost: rules-only core is ${(rules / model).toFixed(2)}× the model core`);
+    }
+    if (only.has('rules')) {
+      const r = benchRules();
+      const share = modelCore === undefined ? '' : ` (${((r.builtin_us * modelCore) / 1e4).toFixed(1)} % of the model core's time per event)`;
+      console.log(`decision stage, built-in rule set: ${r.builtin_us.toFixed(2)} µs per event${share}`);
+      for (const set of r.sets) console.log(`rules: ${set.rules} CEL conditions: ${fmt(set.evaluations_per_s)} rule evaluations/s, ${set.decide_us.toFixed(2)} µs to decide an event`);
     }
     // The embedded runs ignore RTDS_KAFKA_BROKERS / RTDS_DATABASE_URL: they measure the embedded path.
     const { kafkaBrokers: _brokers, databaseUrl: _url, ...embedded } = base;

@@ -74,7 +74,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const registry = openModelRegistry(config, featureSet.version, db, (message) => logger.warn(message));
   logger.info({ registry: registry.location }, 'model registry ready');
   const scorers = await loadScorers(config, logger, featureSet, registry);
-  const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile));
+  const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile), { features: featureSet.names });
   const pipeline = new DecisionPipeline({
     scorers,
     engine,

@@ -77,7 +77,7 @@ export const SETTINGS = {
   threshold: setting('RTDS_THRESHOLD', '0.7', num(0.2, 1), 'Default reject threshold t: score ≥ t rejected, ≥ t − 0.2 flagged.'),
   featuresFile: setting('RTDS_FEATURES_FILE', '', optionalText, 'YAML or JSON feature specs (docs/features.md); unset uses the default fraud set. Models record the set they were trained on.'),
   labelPollMs: setting('RTDS_LABEL_POLL_MS', '1000', int(10), 'How often a processor reads newly stored labels for label-driven features (fraud_count, fraud_rate); only when the feature set has some.'),
-  rulesFile: setting('RTDS_RULES_FILE', '', optionalText, 'JSON rule set (docs/rules.md: thresholds per event type, limits, blocked countries, the safe default per event type); unset uses the built-in set.'),
+  rulesFile: setting('RTDS_RULES_FILE', '', optionalText, 'YAML or JSON rule set (docs/rules.md: thresholds per event type, limits, blocked countries, CEL conditions, the safe default per event type); unset uses the built-in set.'),
   modelRegistry: setting(
     'RTDS_MODEL_REGISTRY',
     'auto',

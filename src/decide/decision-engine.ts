@@ -8,22 +8,45 @@ import {
   type Reason,
   type RtdsEvent,
 } from '../contracts/index.ts';
-import type { Rule, RuleSetDefinition } from './rule-set.ts';
+import { DEFAULT_FEATURE_SET } from '../features/index.ts';
+import { formatValue } from '../score/format.ts';
+import { Condition, ConditionError, type ConditionInput } from './condition.ts';
+import { RuleSetError, type ConditionRule, type Rule, type RuleSetDefinition } from './rule-set.ts';
 
 interface RuleHit {
   outcome: Exclude<Outcome, 'approved'>;
   reason: Reason;
 }
-type CompiledRule = (event: RtdsEvent) => RuleHit | null;
+type CompiledRule = (input: ConditionInput) => RuleHit | null;
 
-const money = (n: number): string => n.toLocaleString('en-US', { maximumFractionDigits: 2 });
+// One formatter for all: toLocaleString builds a new one on every call (≈ 20 µs).
+const MONEY = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+const money = (n: number): string => MONEY.format(n);
 
-function compile(rule: Rule): CompiledRule {
+/** `{event.x}`, `{features.x}` and `{score}` in a message, filled in from what the condition saw. */
+function messageOf(template: string, input: ConditionInput, featureIndex: ReadonlyMap<string, number>): string {
+  return template.replace(/\{(event\.\w+|features\.\w+|score)\}/g, (whole, path: string) => {
+    const [root, field] = path.split('.') as [string, string | undefined];
+    const value = root === 'score' ? input.score : root === 'event' ? input.event[field as keyof RtdsEvent] : input.features?.[featureIndex.get(field!) ?? -1];
+    return value === undefined ? whole : typeof value === 'number' ? formatValue(value) : String(value);
+  });
+}
+
+function compileCondition(rule: ConditionRule, featureIndex: ReadonlyMap<string, number>): CompiledRule {
+  const condition = new Condition(rule.when, featureIndex);
+  const { id, outcome } = rule;
+  const template = rule.message ?? rule.description ?? `condition ${rule.when} holds`;
+  return (input) => (condition.test(input) === true ? { outcome, reason: { code: id, source: 'rule', message: messageOf(template, input, featureIndex) } } : null);
+}
+
+function compile(rule: Rule, featureIndex: ReadonlyMap<string, number>): CompiledRule {
   switch (rule.kind) {
+    case 'condition':
+      return compileCondition(rule, featureIndex);
     case 'amount_limit': {
       const { channel, currency, max, outcome, id } = rule;
       const scope = [channel, currency].filter((s) => s !== undefined).join(' ');
-      return (e) =>
+      return ({ event: e }) =>
         e.amount !== undefined && e.amount > max && (channel === undefined || e.channel === channel) && (currency === undefined || e.currency === currency)
           ? { outcome, reason: { code: id, source: 'rule', message: `amount ${money(e.amount)} exceeds the ${scope === '' ? '' : `${scope} `}limit of ${money(max)}` } }
           : null;
@@ -31,7 +54,7 @@ function compile(rule: Rule): CompiledRule {
     case 'blocked_country': {
       const blocked = new Set(rule.countries);
       const { outcome, id } = rule;
-      return (e) =>
+      return ({ event: e }) =>
         e.country !== undefined && blocked.has(e.country)
           ? { outcome, reason: { code: id, source: 'rule', message: `country ${e.country} is blocked` } }
           : null;
@@ -41,6 +64,8 @@ function compile(rule: Rule): CompiledRule {
 
 export interface ScoredEvent {
   event: RtdsEvent;
+  /** The feature vector the score came from (conditions read it as `features`). */
+  features?: Float64Array;
   score: number;
   scoreReasons: Reason[];
   modelVersion: string | null;
@@ -56,8 +81,27 @@ export class DecisionEngine {
   private readonly thresholds: Map<string, number>;
   private readonly defaultThreshold: number;
 
-  constructor(readonly ruleSet: RuleSetDefinition) {
-    this.rules = ruleSet.rules.map(compile);
+  /**
+   * Compile a rule set for the features a pipeline computes (`features`, in vector order; default
+   * the default set). A condition that does not parse, or names what does not exist, is refused
+   * (RuleSetError) here, before the rule set serves.
+   */
+  constructor(
+    readonly ruleSet: RuleSetDefinition,
+    options: { features?: readonly string[] } = {},
+  ) {
+    const featureIndex = new Map((options.features ?? DEFAULT_FEATURE_SET.names).map((name, i) => [name, i]));
+    const problems: string[] = [];
+    this.rules = ruleSet.rules.map((rule, i) => {
+      try {
+        return compile(rule, featureIndex);
+      } catch (err) {
+        if (!(err instanceof ConditionError)) throw err;
+        problems.push(`/rules/${i}/when (${rule.id}): ${err.message}`);
+        return () => null;
+      }
+    });
+    if (problems.length > 0) throw new RuleSetError(ruleSet.version, problems);
     this.thresholds = new Map(Object.entries(ruleSet.thresholds));
     this.defaultThreshold = ruleSet.thresholds.default;
   }
@@ -94,8 +138,9 @@ export class DecisionEngine {
         : safe
           ? `no scorer was available; the safe default for ${event.event_type} applies`
           : `risk score ${score.toFixed(2)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
+    const input: ConditionInput = { event, features: s.features, score };
     for (const rule of this.rules) {
-      const hit = rule(event);
+      const hit = rule(input);
       if (hit === null) continue;
       reasons.push(hit.reason);
       drivers = drivers === '' ? hit.reason.message : `${drivers}; ${hit.reason.message}`;

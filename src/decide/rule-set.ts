@@ -1,6 +1,7 @@
 // Rule sets as data: their JSON shape, validation with readable errors, and the built-in default.
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
 import type { Outcome } from '../contracts/index.ts';
 
 export interface AmountLimitRule {
@@ -23,7 +24,18 @@ export interface BlockedCountryRule {
   outcome: Exclude<Outcome, 'approved'>;
 }
 
-export type Rule = AmountLimitRule | BlockedCountryRule;
+/** A condition in CEL over `event`, `features` and `score` (docs/rules.md). */
+export interface ConditionRule {
+  id: string;
+  kind: 'condition';
+  description?: string;
+  when: string;
+  outcome: Exclude<Outcome, 'approved'>;
+  /** The reason's message; `{event.amount}`, `{features.count_1h}` and `{score}` are filled in. Default: the description, else the condition. */
+  message?: string;
+}
+
+export type Rule = AmountLimitRule | BlockedCountryRule | ConditionRule;
 
 export interface RuleSetDefinition {
   version: string;
@@ -100,6 +112,18 @@ const ruleSetSchema = {
             required: ['countries', 'outcome'],
             additionalProperties: false,
           },
+          {
+            properties: {
+              id: { type: 'string', minLength: 1 },
+              kind: { const: 'condition' },
+              description: { type: 'string' },
+              when: { type: 'string', minLength: 1 },
+              outcome,
+              message: { type: 'string', minLength: 1 },
+            },
+            required: ['when', 'outcome'],
+            additionalProperties: false,
+          },
         ],
       },
     },
@@ -125,10 +149,11 @@ export function parseRuleSet(input: unknown, source = 'inline'): RuleSetDefiniti
   return { ...input, flag_margin: input.flag_margin ?? 0.2, safe_default: input.safe_default ?? SAFE_DEFAULT };
 }
 
+/** A rule set file in YAML or JSON (YAML is a superset of JSON). */
 export function loadRuleSetFile(file: string): RuleSetDefinition {
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    parsed = parseYaml(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new RuleSetError(file, [(err as Error).message]);
   }

@@ -190,7 +190,7 @@ export class DecisionPipeline {
       const score = scores[j]!;
       const record = records[slots[j]!]!;
       const decision = engine.decide(
-        { event: events[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!, acceptedAt: record.acceptedAt },
+        { event: events[j]!, features: vectors[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!, acceptedAt: record.acceptedAt },
         decidedAt,
       );
       results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset }, shadow: shadow?.[j] };

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { validateEvent, type RtdsEvent } from '../../src/contracts/index.ts';
-import { DecisionEngine, defaultRuleSet, parseRuleSet, RuleSetError, type ScoredEvent } from '../../src/decide/index.ts';
+import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
+import { DecisionPipeline } from '../../src/process/index.ts';
+import { RulesOnlyScorer } from '../../src/score/index.ts';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DecisionEngine, defaultRuleSet, loadRuleSetFile, parseRuleSet, RuleSetError, type ScoredEvent } from '../../src/decide/index.ts';
 
 const at = (ms: number): { ms: number; iso: string } => ({ ms, iso: new Date(ms).toISOString() });
 
@@ -91,6 +97,70 @@ describe('the safe default, when no scorer could score', () => {
   it('refuses an outcome that is not one', () => {
     assert.throws(() => parseRuleSet({ version: 'v', thresholds: { default: 0.7 }, safe_default: { default: 'maybe' }, rules: [] }), (err: unknown) => err instanceof RuleSetError && err.problems.some((p) => p.includes('/safe_default/default')));
     assert.throws(() => parseRuleSet({ version: 'v', thresholds: { default: 0.7 }, safe_default: { login: 'approved' }, rules: [] }), RuleSetError);
+  });
+});
+
+describe('conditions in CEL', () => {
+  const names = ['count_1h', 'amount_to_avg'];
+  const ruleSet = (rules: unknown[]) => parseRuleSet({ version: 'cel-1', thresholds: { default: 0.7 }, rules });
+  const withFeatures = (score: number, values: number[], fields: Record<string, unknown> = {}): ScoredEvent => ({ ...scored(score, fields), features: Float64Array.from(values) });
+
+  it('fire on the event, its features and the score, with the message filled in', () => {
+    const engine = new DecisionEngine(
+      ruleSet([
+        { id: 'burst', kind: 'condition', when: 'features.count_1h >= 10.0 && score > 0.3', outcome: 'flagged', message: '{features.count_1h} events in the last hour, score {score}' },
+        { id: 'big_transfer', kind: 'condition', when: "event.event_type == 'transfer' && event.amount > 5000", outcome: 'rejected', message: 'transfer of {event.amount} {event.currency}' },
+      ]),
+      { features: names },
+    );
+    const burst = engine.decide(withFeatures(0.35, [12, 1]), at(0));
+    assert.equal(burst.decision, 'flagged');
+    assert.deepEqual(burst.reasons.at(-1), { code: 'burst', source: 'rule', message: '12 events in the last hour, score 0.35' });
+    assert.equal(engine.decide(withFeatures(0.35, [9, 1]), at(0)).decision, 'approved');
+    const big = engine.decide(withFeatures(0.1, [1, 1], { event_type: 'transfer', amount: 6000, currency: 'EUR' }), at(0));
+    assert.equal(big.decision, 'rejected');
+    assert.match(big.reason, /transfer of 6,?000 EUR/);
+  });
+
+  it('load from a YAML file', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'rtds-rules-')), 'rules.yaml');
+    writeFileSync(file, ['version: yaml-1', 'thresholds: { default: 0.7 }', 'rules:', '  - id: night_atm', '    kind: condition', "    when: event.channel == 'atm' && event.amount >= 500.0", '    outcome: flagged'].join('\n'));
+    const engine = new DecisionEngine(loadRuleSetFile(file), { features: names });
+    assert.equal(engine.version, 'yaml-1');
+    assert.equal(engine.decide(withFeatures(0.1, [0, 0], { channel: 'atm', amount: 600 }), at(0)).decision, 'flagged');
+    rmSync(path.dirname(file), { recursive: true, force: true });
+  });
+
+  it('read the features the pipeline computed for the event (a velocity limit)', () => {
+    const engine = new DecisionEngine(parseRuleSet({ version: 'velocity', thresholds: { default: 0.7 }, rules: [{ id: 'velocity', kind: 'condition', when: 'features.count_1m >= 3.0', outcome: 'flagged', message: '{features.count_1m} events in a minute' }] }), { features: DEFAULT_FEATURE_SET.names });
+    const pipeline = new DecisionPipeline({ scorers: [new RulesOnlyScorer(DEFAULT_FEATURE_SET)], engine, features: DEFAULT_FEATURE_SET, eventTime: { maxOutOfOrdernessMs: 5000, allowedLatenessMs: 0, dedupeWindowMs: 600_000 } });
+    const T0 = Date.parse('2026-11-26T12:00:00Z');
+    const records = Array.from({ length: 4 }, (_, k) => ({ partition: 0, offset: k, key: 'ann', acceptedAt: 0, value: { event_id: `v${k}`, event_type: 'login', timestamp: T0 + k * 5000, user_id: 'ann' } }));
+    const fired = pipeline.processBatch(records).map((r) => (r.kind === 'decided' ? r.decision.reasons.find((x) => x.code === 'velocity')?.message ?? null : r.kind));
+    // count_1m counts the user's events in the minute up to and with this one: the third reaches the limit.
+    assert.deepEqual(fired, [null, null, '3 events in a minute', '4 events in a minute']);
+  });
+
+  it('does not fire when the event lacks what it reads', () => {
+    const engine = new DecisionEngine(ruleSet([{ id: 'big', kind: 'condition', when: 'event.amount > 10', outcome: 'rejected' }]), { features: names });
+    assert.equal(engine.decide(withFeatures(0.1, [0, 0], { event_type: 'login', amount: undefined }), at(0)).decision, 'approved');
+    assert.equal(engine.decide(withFeatures(0.1, [0, 0], { amount: 11 }), at(0)).decision, 'rejected');
+  });
+
+  it('refuses, before serving, a condition that does not parse or names what does not exist, with its path', () => {
+    assert.throws(
+      () =>
+        new DecisionEngine(
+          ruleSet([
+            { id: 'ok', kind: 'condition', when: 'score > 0.5', outcome: 'flagged' },
+            { id: 'typo', kind: 'condition', when: 'features.count_1hour > 3.0', outcome: 'flagged' },
+            { id: 'broken', kind: 'condition', when: 'event.amount >', outcome: 'flagged' },
+          ]),
+          { features: names },
+        ),
+      (err: unknown) => err instanceof RuleSetError && err.problems.length === 2 && err.problems[0]!.startsWith('/rules/1/when (typo): no feature "count_1hour"') && err.problems[1]!.startsWith('/rules/2/when (broken)'),
+    );
+    assert.throws(() => ruleSet([{ id: 'x', kind: 'condition', outcome: 'flagged' }]), RuleSetError, 'a condition needs its when');
   });
 });
 
