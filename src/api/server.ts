@@ -12,6 +12,7 @@ import type { LiveSummary, Logger, PipelineMetrics } from '../observe/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, listDeadLetters, listDecisions, upsertLabels, type Database } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
 import { guardAccess, type ApiKey } from './access.ts';
+import { registerListRoutes, type ListControl } from './lists.ts';
 import { registerLiveFeed } from './live-feed.ts';
 import { registerModelRoutes, type ModelControl } from './models.ts';
 
@@ -31,6 +32,8 @@ export interface ApiContext {
   ready(): boolean;
   /** The model registry: list, activate, roll back. */
   models: ModelControl;
+  /** The block and allow lists. */
+  lists: ListControl;
   /** Who may call what; none: the API is open. */
   apiKeys: readonly ApiKey[];
 }
@@ -264,6 +267,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   );
 
   registerModelRoutes(app, ctx.models);
+  registerListRoutes(app, ctx.lists);
   registerLiveFeed(app, ctx);
   return app;
 }

@@ -15,6 +15,7 @@ import { buildServer } from '../api/server.ts';
 import { LabelFeed } from './label-feed.ts';
 import { labelIntake } from './label-intake.ts';
 import { LiveTraffic } from './live-traffic.ts';
+import { ListFollower } from './list-follower.ts';
 import { ActiveModelFollower, loadScorers } from './model.ts';
 import { openModelRegistry } from './model-registry.ts';
 import { openTransport } from './transport.ts';
@@ -165,6 +166,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   // Every process serves (or, API only, reports) whichever version is activated, without restart.
   const models = new ActiveModelFollower(registry, pipeline, featureSet, logger, config);
   await models.start();
+  const lists = new ListFollower(db, pipeline, logger, config.listPollMs);
+  await lists.start();
   // On Kafka an activation or a new challenger anywhere is announced on the control topic: every process follows at once, not at its next poll.
   const announcements = await transport.followControl?.((value) => {
     const record = parseControlRecord(value);
@@ -230,6 +233,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         flush: () => sink.flush(),
         ready: () => accepting,
         models: modelControl,
+        lists: { db, follow: () => lists.check() },
         apiKeys: config.apiKeys,
       })
     : undefined;
@@ -256,6 +260,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       await labels?.stop();
       await announcements?.close();
       await models.stop();
+      await lists.stop();
       await following?.close();
       await sink.close();
       await transport.close();

@@ -12,6 +12,7 @@ import { DEFAULT_FEATURE_SET } from '../features/index.ts';
 import { formatValue } from '../score/format.ts';
 import { Condition, ConditionError, type ConditionInput } from './condition.ts';
 import { RuleSetError, type ConditionRule, type Rule, type RuleSetDefinition } from './rule-set.ts';
+import { Watchlists } from './watchlists.ts';
 
 interface RuleHit {
   outcome: Exclude<Outcome, 'approved'>;
@@ -123,7 +124,7 @@ export class DecisionEngine {
    * Decide one scored event. `decidedAt` is shared by a batch (one clock read and one date
    * format per batch, not per event). The score's reasons array becomes the decision's.
    */
-  decide(s: ScoredEvent, decidedAt: { ms: number; iso: string }): Decision {
+  decide(s: ScoredEvent, decidedAt: { ms: number; iso: string }, lists: Watchlists = Watchlists.EMPTY): Decision {
     const { event, score } = s;
     const t = this.thresholdFor(event.event_type);
     const flagAt = t - this.ruleSet.flag_margin;
@@ -138,6 +139,13 @@ export class DecisionEngine {
         : safe
           ? `no scorer was available; the safe default for ${event.event_type} applies`
           : `risk score ${score.toFixed(2)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
+    // An allow-listed entity is not decided by its score (rules still apply); a block-listed one is rejected whatever else.
+    const listed = lists.check(event);
+    if (listed.allowed !== undefined) {
+      outcome = 'approved';
+      drivers = '';
+      reasons.push(listed.allowed);
+    }
     const input: ConditionInput = { event, features: s.features, score };
     for (const rule of this.rules) {
       const hit = rule(input);
@@ -146,9 +154,16 @@ export class DecisionEngine {
       drivers = drivers === '' ? hit.reason.message : `${drivers}; ${hit.reason.message}`;
       if (SEVERITY[hit.outcome] > SEVERITY[outcome]) outcome = hit.outcome;
     }
+    if (listed.blocked !== undefined) {
+      reasons.push(listed.blocked);
+      drivers = drivers === '' ? listed.blocked.message : `${drivers}; ${listed.blocked.message}`;
+      outcome = 'rejected';
+    }
     const reason =
       outcome === 'approved'
-        ? safe
+        ? listed.allowed !== undefined
+          ? `Approved: ${listed.allowed.message}, so its risk score ${score.toFixed(2)} does not decide, and no rule fired.`
+          : safe
           ? `Approved: no scorer was available; the safe default for ${event.event_type} is to approve, and no rule fired.`
           : `Approved: risk score ${score.toFixed(2)} is below ${flagAt.toFixed(2)} and no rule fired.`
         : `${outcome === 'rejected' ? 'Rejected' : 'Flagged'}: ${drivers}.`;
@@ -162,7 +177,7 @@ export class DecisionEngine {
       timestamp: decidedAt.iso,
       processing_time_ms: Math.max(0, decidedAt.ms - s.acceptedAt),
       model_version: s.modelVersion,
-      rules_version: this.ruleSet.version,
+      rules_version: lists.version === 0 ? this.ruleSet.version : `${this.ruleSet.version}+lists.${lists.version}`,
       late: s.late,
       degraded: s.degraded,
     };

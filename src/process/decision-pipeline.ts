@@ -1,6 +1,6 @@
 // The pipeline core, free of I/O: validate → features → score → decide for a batch of one partition.
 import { validateEvent, type Decision, type LabelledEvent, type RtdsEvent, type ShadowScore } from '../contracts/index.ts';
-import type { DecisionEngine } from '../decide/index.ts';
+import { Watchlists, type DecisionEngine } from '../decide/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { DeadLetter } from '../store/index.ts';
 import type { Scorer, Score } from '../score/scorer.ts';
@@ -48,6 +48,7 @@ export class DecisionPipeline {
   private scorers: Scorer[];
   private challenger: Scorer | null = null;
   private engine: DecisionEngine;
+  private lists = Watchlists.EMPTY;
 
   constructor(private readonly options: PipelineOptions) {
     this.scorers = options.scorers;
@@ -86,6 +87,15 @@ export class DecisionPipeline {
   /** Start (or, with null, stop) scoring every decided event with a challenger too; between batches, like useScorers. */
   useChallenger(challenger: Scorer | null): void {
     this.challenger = challenger;
+  }
+
+  /** The block and allow lists from the next batch on. */
+  useLists(lists: Watchlists): void {
+    this.lists = lists;
+  }
+
+  get listsVersion(): number {
+    return this.lists.version;
   }
 
   useEngine(engine: DecisionEngine): void {
@@ -182,6 +192,7 @@ export class DecisionPipeline {
 
     const { scores, scorer } = this.score(vectors, events);
     const engine = this.engine;
+    const lists = this.lists;
     const ms = now();
     const decidedAt = { ms, iso: new Date(ms).toISOString() };
     // Scored once the decision time is read: the challenger adds nothing to a decision's recorded latency, and changes none.
@@ -192,6 +203,7 @@ export class DecisionPipeline {
       const decision = engine.decide(
         { event: events[j]!, features: vectors[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!, acceptedAt: record.acceptedAt },
         decidedAt,
+        lists,
       );
       results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset }, shadow: shadow?.[j] };
     }

@@ -8,3 +8,4 @@ export { CursorError, findDecision, insertDecisions, listDecisions, recentScores
 export { insertDeadLetters, listDeadLetters, type DeadLetter, type StoredDeadLetter } from './dead-letters.ts';
 export { databaseNow, findLabel, labelsReceivedSince, upsertLabels, type ReceivedLabel } from './labels.ts';
 export { StoreRegistry } from './models.ts';
+export { addListEntries, listsVersion, readLists, removeListEntries } from './lists.ts';

@@ -125,6 +125,24 @@ const MIGRATIONS: Migration[] = [
       ALTER TABLE decisions ADD COLUMN shadow_version text, ADD COLUMN shadow_score double precision;
       CREATE INDEX decisions_shadow ON decisions (shadow_version, timestamp DESC) WHERE shadow_version IS NOT NULL`,
   },
+  {
+    version: 7,
+    name: 'block and allow lists, changed at runtime: entries, and a version every change moves on',
+    sql: `
+      CREATE TABLE list_entries (
+        list     text NOT NULL CHECK (list IN ('block', 'allow')),
+        field    text NOT NULL,
+        value    text NOT NULL,
+        added_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (list, field, value)
+      );
+      -- One row: processors poll it, and reload the entries when it moved.
+      CREATE TABLE lists_version (
+        one     boolean PRIMARY KEY DEFAULT true CHECK (one),
+        version bigint NOT NULL
+      );
+      INSERT INTO lists_version (version) VALUES (0)`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

@@ -7,7 +7,7 @@ import { RulesOnlyScorer } from '../../src/score/index.ts';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DecisionEngine, defaultRuleSet, loadRuleSetFile, parseRuleSet, RuleSetError, type ScoredEvent } from '../../src/decide/index.ts';
+import { DecisionEngine, defaultRuleSet, loadRuleSetFile, parseRuleSet, RuleSetError, Watchlists, type ScoredEvent } from '../../src/decide/index.ts';
 
 const at = (ms: number): { ms: number; iso: string } => ({ ms, iso: new Date(ms).toISOString() });
 
@@ -161,6 +161,35 @@ describe('conditions in CEL', () => {
       (err: unknown) => err instanceof RuleSetError && err.problems.length === 2 && err.problems[0]!.startsWith('/rules/1/when (typo): no feature "count_1hour"') && err.problems[1]!.startsWith('/rules/2/when (broken)'),
     );
     assert.throws(() => ruleSet([{ id: 'x', kind: 'condition', outcome: 'flagged' }]), RuleSetError, 'a condition needs its when');
+  });
+});
+
+describe('block and allow lists', () => {
+  const engine = new DecisionEngine(defaultRuleSet(0.7));
+  const lists = new Watchlists(3, [
+    { list: 'block', field: 'user_id', value: 'mallory' },
+    { list: 'allow', field: 'merchant_id', value: 'utility-co' },
+    { list: 'allow', field: 'user_id', value: 'mallory' },
+  ]);
+
+  it('reject a blocked entity whatever the score, even one also allowed, and record the lists version', () => {
+    const d = engine.decide(scored(0.05, { user_id: 'mallory' }), at(0), lists);
+    assert.equal(d.decision, 'rejected');
+    assert.deepEqual(d.reasons.at(-1), { code: 'block_list', source: 'rule', message: 'user_id mallory is on the block list' });
+    assert.equal(d.rules_version, 'builtin-1+lists.3');
+  });
+
+  it('approve an allowed entity whatever its score, but let rules still reject it', () => {
+    const allowed = engine.decide(scored(0.95, { merchant_id: 'utility-co' }), at(0), lists);
+    assert.equal(allowed.decision, 'approved');
+    assert.match(allowed.reason, /^Approved: merchant_id utility-co is on the allow list, so its risk score 0\.95 does not decide/);
+    assert.equal(engine.decide(scored(0.95, { merchant_id: 'utility-co', country: 'KP' }), at(0), lists).decision, 'rejected', 'a sanctioned country still rejects');
+  });
+
+  it('leave everything else to the score', () => {
+    assert.equal(engine.decide(scored(0.95, { user_id: 'ann' }), at(0), lists).decision, 'rejected');
+    assert.equal(engine.decide(scored(0.1, { user_id: 'ann' }), at(0), lists).rules_version, 'builtin-1+lists.3');
+    assert.equal(engine.decide(scored(0.1), at(0)).rules_version, 'builtin-1', 'no lists: the rule set version alone');
   });
 });
 

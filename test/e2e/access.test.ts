@@ -22,8 +22,10 @@ const WRITES: { method: string; url: string; body?: unknown; need: 'ingest' | 'a
   { method: 'POST', url: '/api/v1/models/rollback', need: 'admin' },
   { method: 'POST', url: '/api/v1/models/v1/challenge', need: 'admin' },
   { method: 'DELETE', url: '/api/v1/models/challenger', need: 'admin' },
+  { method: 'POST', url: '/api/v1/lists/block', body: { field: 'user_id', value: 'mallory' }, need: 'admin' },
+  { method: 'DELETE', url: '/api/v1/lists/block/user_id/mallory', need: 'admin' },
 ];
-const READS = ['/api/v1/summary', '/api/v1/features', '/api/v1/decisions', '/api/v1/models', '/api/v1/models/live', '/api/v1/models/challenger', '/metrics'];
+const READS = ['/api/v1/summary', '/api/v1/features', '/api/v1/decisions', '/api/v1/models', '/api/v1/models/live', '/api/v1/models/challenger', '/api/v1/lists', '/metrics'];
 
 describe('API keys and roles', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'rtds-access-'));
