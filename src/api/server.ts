@@ -14,6 +14,7 @@ import type { DecisionFeed } from './decision-feed.ts';
 import { guardAccess, type ApiKey } from './access.ts';
 import { registerListRoutes, type ListControl } from './lists.ts';
 import { registerLiveFeed } from './live-feed.ts';
+import { registerRuleRoutes, type RuleControl } from './rules.ts';
 import { registerModelRoutes, type ModelControl } from './models.ts';
 
 export interface ApiContext {
@@ -34,6 +35,8 @@ export interface ApiContext {
   models: ModelControl;
   /** The block and allow lists. */
   lists: ListControl;
+  /** Rule set versions. */
+  rules: RuleControl;
   /** Who may call what; none: the API is open. */
   apiKeys: readonly ApiKey[];
 }
@@ -268,6 +271,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
 
   registerModelRoutes(app, ctx.models);
   registerListRoutes(app, ctx.lists);
+  registerRuleRoutes(app, ctx.rules);
   registerLiveFeed(app, ctx);
   return app;
 }

@@ -15,7 +15,7 @@ import { buildServer } from '../api/server.ts';
 import { LabelFeed } from './label-feed.ts';
 import { labelIntake } from './label-intake.ts';
 import { LiveTraffic } from './live-traffic.ts';
-import { ListFollower } from './list-follower.ts';
+import { RulesFollower } from './rules-follower.ts';
 import { ActiveModelFollower, loadScorers } from './model.ts';
 import { openModelRegistry } from './model-registry.ts';
 import { openTransport } from './transport.ts';
@@ -166,8 +166,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   // Every process serves (or, API only, reports) whichever version is activated, without restart.
   const models = new ActiveModelFollower(registry, pipeline, featureSet, logger, config);
   await models.start();
-  const lists = new ListFollower(db, pipeline, logger, config.listPollMs);
-  await lists.start();
+  const rules = new RulesFollower(db, pipeline, featureSet.names, logger, config.rulesPollMs);
+  await rules.start();
   // On Kafka an activation or a new challenger anywhere is announced on the control topic: every process follows at once, not at its next poll.
   const announcements = await transport.followControl?.((value) => {
     const record = parseControlRecord(value);
@@ -233,7 +233,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         flush: () => sink.flush(),
         ready: () => accepting,
         models: modelControl,
-        lists: { db, follow: () => lists.check() },
+        lists: { db, follow: async () => (await rules.check()).lists },
+        rules: { db, features: featureSet.names, follow: () => rules.check() },
         apiKeys: config.apiKeys,
       })
     : undefined;
@@ -260,7 +261,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       await labels?.stop();
       await announcements?.close();
       await models.stop();
-      await lists.stop();
+      await rules.stop();
       await following?.close();
       await sink.close();
       await transport.close();

@@ -19,6 +19,7 @@ commands:
   features    the feature matrix of an events (and labels) file, as the processor computes it (rtds features --help)
   train       train, evaluate and register a model on generated traffic (rtds train --help)
   models      list, activate and roll back registered models (rtds models --help)
+  rules       store, activate and roll back rule set versions (rtds rules --help)
   evaluate    judge a registered model on labelled history: AUC, AP, P/R/F1, calibration (rtds evaluate --help)
   bench       measure throughput and latency (rtds bench --help)
   config      print the configuration table (env vars, defaults)
@@ -92,6 +93,8 @@ async function main(argv: string[]): Promise<void> {
       return (await import('./train.ts')).runTrain(args);
     case 'models':
       return (await import('./models.ts')).runModels(args);
+    case 'rules':
+      return (await import('./rules.ts')).runRules(args);
     case 'evaluate':
       await (await import('./evaluate.ts')).runEvaluate(args);
       return;

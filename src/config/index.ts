@@ -76,7 +76,7 @@ export const SETTINGS = {
   dedupeWindowMs: setting('RTDS_DEDUPE_WINDOW_MS', String(10 * 60_000), int(0), 'How long (event time, behind the watermark) event ids are remembered so a re-sent event is skipped; the store keeps the first decision of older ones.'),
   threshold: setting('RTDS_THRESHOLD', '0.7', num(0.2, 1), 'Default reject threshold t: score ≥ t rejected, ≥ t − 0.2 flagged.'),
   featuresFile: setting('RTDS_FEATURES_FILE', '', optionalText, 'YAML or JSON feature specs (docs/features.md); unset uses the default fraud set. Models record the set they were trained on.'),
-  listPollMs: setting('RTDS_LIST_POLL_MS', '1000', int(10), 'How often a process checks the block and allow lists for a change (one small row); a change through its own API applies at once.'),
+  rulesPollMs: setting('RTDS_RULES_POLL_MS', '1000', int(10), 'How often a process checks the store for a newly activated rule set or a change of the block and allow lists (two small reads); a change through its own API applies at once.'),
   labelPollMs: setting('RTDS_LABEL_POLL_MS', '1000', int(10), 'How often a processor reads newly stored labels for label-driven features (fraud_count, fraud_rate); only when the feature set has some.'),
   rulesFile: setting('RTDS_RULES_FILE', '', optionalText, 'YAML or JSON rule set (docs/rules.md: thresholds per event type, limits, blocked countries, CEL conditions, the safe default per event type); unset uses the built-in set.'),
   modelRegistry: setting(

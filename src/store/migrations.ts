@@ -143,6 +143,22 @@ const MIGRATIONS: Migration[] = [
       );
       INSERT INTO lists_version (version) VALUES (0)`,
   },
+  {
+    version: 8,
+    name: 'rule sets versioned in the store: each version as data, and the activations history',
+    sql: `
+      CREATE TABLE rule_sets (
+        version    text PRIMARY KEY,
+        definition jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      -- The latest activation names the rule set every processor decides with.
+      CREATE TABLE rule_set_activations (
+        id           bigserial PRIMARY KEY,
+        version      text NOT NULL REFERENCES rule_sets (version),
+        activated_at timestamptz NOT NULL DEFAULT now()
+      )`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

@@ -24,8 +24,11 @@ const WRITES: { method: string; url: string; body?: unknown; need: 'ingest' | 'a
   { method: 'DELETE', url: '/api/v1/models/challenger', need: 'admin' },
   { method: 'POST', url: '/api/v1/lists/block', body: { field: 'user_id', value: 'mallory' }, need: 'admin' },
   { method: 'DELETE', url: '/api/v1/lists/block/user_id/mallory', need: 'admin' },
+  { method: 'POST', url: '/api/v1/rules', body: { version: 'access-1', thresholds: { default: 0.7 }, rules: [] }, need: 'admin' },
+  { method: 'POST', url: '/api/v1/rules/access-1/activate', need: 'admin' },
+  { method: 'POST', url: '/api/v1/rules/rollback', need: 'admin' },
 ];
-const READS = ['/api/v1/summary', '/api/v1/features', '/api/v1/decisions', '/api/v1/models', '/api/v1/models/live', '/api/v1/models/challenger', '/api/v1/lists', '/metrics'];
+const READS = ['/api/v1/summary', '/api/v1/features', '/api/v1/decisions', '/api/v1/models', '/api/v1/models/live', '/api/v1/models/challenger', '/api/v1/lists', '/api/v1/rules', '/metrics'];
 
 describe('API keys and roles', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'rtds-access-'));

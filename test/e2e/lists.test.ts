@@ -13,7 +13,7 @@ const event = (user: string) => ({ event_id: `l-${n++}`, event_type: 'transactio
 describe('block and allow lists changed at runtime', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'rtds-lists-'));
   // Changes apply through the API's own follow: no background poll races the test.
-  const config = loadConfig({ dataDir: path.join(dir, 'data'), port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, listPollMs: 3_600_000 }, {});
+  const config = loadConfig({ dataDir: path.join(dir, 'data'), port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, rulesPollMs: 3_600_000 }, {});
   let app: RunningApp;
   const send = (method: string, url: string, body?: unknown): Promise<Response> =>
     fetch(`${app.url}${url}`, { method, ...(body === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }) });
