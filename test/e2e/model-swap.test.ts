@@ -10,6 +10,7 @@ import type { PublishedDecision } from '../../src/contracts/index.ts';
 import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
 import { evaluateScores, FolderRegistry, ModelScorer } from '../../src/score/index.ts';
 import { findDecision } from '../../src/store/index.ts';
+import { decideAcrossChange } from '../support/decisions.ts';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
 const batch = (from: number, n: number) =>
@@ -37,24 +38,12 @@ describe('activating a model while events flow', () => {
   });
 
   it('switches without restart or a lost event, records the version on each decision, and rolls back', async () => {
-    const decided = new Map<string, PublishedDecision>();
-    const waiters: [number, () => void][] = [];
-    app.feed.subscribe((d) => {
-      decided.set(d.event_id, d);
-      for (const [n, resolve] of waiters) if (decided.size === n) resolve();
-    });
-    const decisions = (n: number): Promise<void> => new Promise((resolve) => waiters.push([n, resolve]));
-    const first = decisions(300);
-    const all = decisions(900);
-    assert.equal((await post('/api/v1/events', batch(0, 300))).status, 202);
-    await first;
     // The second batch flows while the switch happens.
-    assert.equal((await post('/api/v1/events', batch(300, 300))).status, 202);
-    const activated = await post('/api/v1/models/v2/activate');
-    assert.equal(activated.status, 200);
-    assert.deepEqual(await activated.json(), { active: 'v2', served: 'v2' });
-    assert.equal((await post('/api/v1/events', batch(600, 300))).status, 202);
-    await all;
+    const decided = await decideAcrossChange(app, batch, async () => {
+      const activated = await post('/api/v1/models/v2/activate');
+      assert.equal(activated.status, 200);
+      assert.deepEqual(await activated.json(), { active: 'v2', served: 'v2' });
+    });
 
     // Every event decided once, each by one of the two models; those sent after the switch by v2.
     assert.equal(decided.size, 900);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
-import type { PublishedDecision } from '../../src/contracts/index.ts';
+import { decideAcrossChange } from '../support/decisions.ts';
 
 const T0 = Date.parse('2026-11-26T12:00:00Z');
 const batch = (from: number, n: number) =>
@@ -46,22 +46,10 @@ describe('rule sets versioned in the store', () => {
     assert.deepEqual(await (await post('/api/v1/rules', strict('strict-1', 100))).json(), { version: 'strict-1', stored: false }, 'the same again changes nothing');
     assert.equal((await post('/api/v1/rules', strict('strict-1', 500))).status, 409, 'a version is immutable');
 
-    const decided = new Map<string, PublishedDecision>();
-    const waiters: [number, () => void][] = [];
-    app.feed.subscribe((d) => {
-      decided.set(d.event_id, d);
-      for (const [n, resolve] of waiters) if (decided.size === n) resolve();
+    const decided = await decideAcrossChange(app, batch, async () => {
+      const activated = await post('/api/v1/rules/strict-1/activate');
+      assert.deepEqual(await activated.json(), { active: 'strict-1', served: 'strict-1' });
     });
-    const decisions = (n: number): Promise<void> => new Promise((resolve) => waiters.push([n, resolve]));
-    const first = decisions(300);
-    const all = decisions(900);
-    assert.equal((await post('/api/v1/events', batch(0, 300))).status, 202);
-    await first;
-    assert.equal((await post('/api/v1/events', batch(300, 300))).status, 202);
-    const activated = await post('/api/v1/rules/strict-1/activate');
-    assert.deepEqual(await activated.json(), { active: 'strict-1', served: 'strict-1' });
-    assert.equal((await post('/api/v1/events', batch(600, 300))).status, 202);
-    await all;
 
     assert.equal(decided.size, 900);
     for (const e of batch(0, 300)) assert.equal(decided.get(e.event_id)!.rules_version, 'builtin-1', e.event_id);
