@@ -234,7 +234,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         ready: () => accepting,
         models: modelControl,
         lists: { db, follow: async () => (await rules.check()).lists },
-        rules: { db, features: featureSet.names, follow: () => rules.check() },
+        rules: { db, features: featureSet.names, featureSet: featureSet.version, follow: () => rules.check() },
         apiKeys: config.apiKeys,
       })
     : undefined;

@@ -1,5 +1,6 @@
 // Repository of the `decisions` table: idempotent batched inserts and cursor-paginated reads.
-import { decisionIdFor, type Decision, type Outcome, type ShadowScore } from '../contracts/index.ts';
+import { decisionIdFor, type Decision, type Degradation, type Outcome, type RtdsEvent, type ShadowScore } from '../contracts/index.ts';
+import { EVENT_SELECT, eventFromRow, type EventRow } from './events.ts';
 import { FeatureSet } from '../features/index.ts';
 import { copyLine } from './copy-text.ts';
 import type { Database } from './database.ts';
@@ -180,4 +181,38 @@ export async function recentShadowScores(db: Queryable, challengerVersion: strin
        LEFT JOIN labels l USING (event_id)`,
     [challengerVersion, limit],
   );
+}
+
+/** A stored decision with what made it: the event, its feature vector and set, and the verdict where one is stored. */
+export interface DecidedHistory {
+  event: RtdsEvent;
+  /** The vector as stored (float32), in the order of `feature_set`. */
+  features: Float64Array | undefined;
+  feature_set: string | null;
+  decision: Outcome;
+  risk_score: number;
+  degraded: Degradation;
+  is_fraud: boolean | null;
+}
+
+/** The latest `limit` stored decisions with an event time at or after `since`, oldest first: what a backtest replays. */
+export async function decidedHistory(db: Queryable, options: { since?: Date | undefined; limit: number }): Promise<DecidedHistory[]> {
+  const rows = await db.query<EventRow & { decision: Outcome; risk_score: number; degraded: Degradation; features: Uint8Array | null; feature_set: string | null; is_fraud: boolean | null }>(
+    `SELECT * FROM (
+       SELECT ${EVENT_SELECT}, d.decision, d.risk_score, d.degraded, d.features, d.feature_set, l.is_fraud
+         FROM decisions d JOIN events e ON e.event_id = d.event_id LEFT JOIN labels l ON l.event_id = d.event_id
+        ${options.since === undefined ? '' : 'WHERE e.timestamp >= $2::timestamptz'}
+        ORDER BY e.timestamp DESC, d.decision_id DESC LIMIT $1) recent
+     ORDER BY event_time, event_id`,
+    options.since === undefined ? [options.limit] : [options.limit, options.since.toISOString()],
+  );
+  return rows.map((r) => ({
+    event: eventFromRow(r),
+    features: r.features === null ? undefined : Float64Array.from(new Float32Array(new Uint8Array(r.features).buffer)),
+    feature_set: r.feature_set,
+    decision: r.decision,
+    risk_score: r.risk_score,
+    degraded: r.degraded,
+    is_fraud: r.is_fraud,
+  }));
 }

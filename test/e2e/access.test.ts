@@ -27,6 +27,7 @@ const WRITES: { method: string; url: string; body?: unknown; need: 'ingest' | 'a
   { method: 'POST', url: '/api/v1/rules', body: { version: 'access-1', thresholds: { default: 0.7 }, rules: [] }, need: 'admin' },
   { method: 'POST', url: '/api/v1/rules/access-1/activate', need: 'admin' },
   { method: 'POST', url: '/api/v1/rules/rollback', need: 'admin' },
+  { method: 'POST', url: '/api/v1/rules/backtest?version=access-1', need: 'admin' },
 ];
 const READS = ['/api/v1/summary', '/api/v1/features', '/api/v1/decisions', '/api/v1/models', '/api/v1/models/live', '/api/v1/models/challenger', '/api/v1/lists', '/api/v1/rules', '/metrics'];
 
