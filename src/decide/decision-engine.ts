@@ -14,8 +14,10 @@ import { Condition, ConditionError, type ConditionInput } from './condition.ts';
 import { RuleSetError, type ConditionRule, type Rule, type RuleSetDefinition } from './rule-set.ts';
 import { Watchlists } from './watchlists.ts';
 
+/** A rule that fired: the outcome it calls for, or (a score rule) what it adds to the score. */
 interface RuleHit {
-  outcome: Exclude<Outcome, 'approved'>;
+  outcome: Outcome | undefined;
+  add: number;
   reason: Reason;
 }
 type CompiledRule = (input: ConditionInput) => RuleHit | null;
@@ -36,8 +38,9 @@ function messageOf(template: string, input: ConditionInput, featureIndex: Readon
 function compileCondition(rule: ConditionRule, featureIndex: ReadonlyMap<string, number>): CompiledRule {
   const condition = new Condition(rule.when, featureIndex);
   const { id, outcome } = rule;
+  const add = rule.add_to_score ?? 0;
   const template = rule.message ?? rule.description ?? `condition ${rule.when} holds`;
-  return (input) => (condition.test(input) === true ? { outcome, reason: { code: id, source: 'rule', message: messageOf(template, input, featureIndex) } } : null);
+  return (input) => (condition.test(input) === true ? { outcome, add, reason: { code: id, source: 'rule', message: messageOf(template, input, featureIndex) } } : null);
 }
 
 function compile(rule: Rule, featureIndex: ReadonlyMap<string, number>): CompiledRule {
@@ -49,7 +52,7 @@ function compile(rule: Rule, featureIndex: ReadonlyMap<string, number>): Compile
       const scope = [channel, currency].filter((s) => s !== undefined).join(' ');
       return ({ event: e }) =>
         e.amount !== undefined && e.amount > max && (channel === undefined || e.channel === channel) && (currency === undefined || e.currency === currency)
-          ? { outcome, reason: { code: id, source: 'rule', message: `amount ${money(e.amount)} exceeds the ${scope === '' ? '' : `${scope} `}limit of ${money(max)}` } }
+          ? { outcome, add: 0, reason: { code: id, source: 'rule', message: `amount ${money(e.amount)} exceeds the ${scope === '' ? '' : `${scope} `}limit of ${money(max)}` } }
           : null;
     }
     case 'blocked_country': {
@@ -57,7 +60,7 @@ function compile(rule: Rule, featureIndex: ReadonlyMap<string, number>): Compile
       const { outcome, id } = rule;
       return ({ event: e }) =>
         e.country !== undefined && blocked.has(e.country)
-          ? { outcome, reason: { code: id, source: 'rule', message: `country ${e.country} is blocked` } }
+          ? { outcome, add: 0, reason: { code: id, source: 'rule', message: `country ${e.country} is blocked` } }
           : null;
     }
   }
@@ -78,7 +81,10 @@ export interface ScoredEvent {
 
 /** One rule set, compiled: decides scored events. Immutable; a new version is a new engine. */
 export class DecisionEngine {
+  /** Rules that call for an outcome, highest priority first. */
   private readonly rules: CompiledRule[];
+  /** Rules that add to the score before the thresholds apply. */
+  private readonly scoreRules: CompiledRule[];
   private readonly thresholds: Map<string, number>;
   private readonly defaultThreshold: number;
 
@@ -93,16 +99,23 @@ export class DecisionEngine {
   ) {
     const featureIndex = new Map((options.features ?? DEFAULT_FEATURE_SET.names).map((name, i) => [name, i]));
     const problems: string[] = [];
-    this.rules = ruleSet.rules.map((rule, i) => {
+    const compiled = ruleSet.rules.map((rule, i) => {
       try {
-        return compile(rule, featureIndex);
+        return { rule, run: compile(rule, featureIndex) };
       } catch (err) {
         if (!(err instanceof ConditionError)) throw err;
         problems.push(`/rules/${i}/when (${rule.id}): ${err.message}`);
-        return () => null;
+        return { rule, run: () => null };
       }
     });
     if (problems.length > 0) throw new RuleSetError(ruleSet.version, problems);
+    const isScoreRule = (r: Rule): boolean => r.kind === 'condition' && r.add_to_score !== undefined;
+    this.scoreRules = compiled.filter((c) => isScoreRule(c.rule)).map((c) => c.run);
+    // Highest priority first; the sort is stable, so equal priorities keep the file's order.
+    this.rules = compiled
+      .filter((c) => !isScoreRule(c.rule))
+      .sort((a, b) => (b.rule.priority ?? 0) - (a.rule.priority ?? 0))
+      .map((c) => c.run);
     this.thresholds = new Map(Object.entries(ruleSet.thresholds));
     this.defaultThreshold = ruleSet.thresholds.default;
   }
@@ -125,10 +138,21 @@ export class DecisionEngine {
    * format per batch, not per event). The score's reasons array becomes the decision's.
    */
   decide(s: ScoredEvent, decidedAt: { ms: number; iso: string }, lists: Watchlists = Watchlists.EMPTY): Decision {
-    const { event, score } = s;
+    const { event } = s;
     const t = this.thresholdFor(event.event_type);
     const flagAt = t - this.ruleSet.flag_margin;
     const reasons = s.scoreReasons;
+    // Conditions read the model's score; score rules add to it before the thresholds. risk_score stays the model's.
+    const input: ConditionInput = { event, features: s.features, score: s.score };
+    let score = s.score;
+    for (const rule of this.scoreRules) {
+      const hit = rule(input);
+      if (hit === null) continue;
+      score += hit.add;
+      reasons.push(hit.reason);
+    }
+    score = score < 0 ? 0 : score > 1 ? 1 : score;
+    const scored = score === s.score ? `risk score ${score.toFixed(2)}` : `risk score ${s.score.toFixed(2)} adjusted by rules to ${score.toFixed(2)}`;
     // With no score at all, the configured safe outcome stands in for the thresholds; rules may still make it stricter.
     const safe = s.degraded === 'safe_default';
     let outcome: Outcome = safe ? this.safeDefaultFor(event.event_type) : score >= t ? 'rejected' : score >= flagAt ? 'flagged' : 'approved';
@@ -138,7 +162,7 @@ export class DecisionEngine {
         ? ''
         : safe
           ? `no scorer was available; the safe default for ${event.event_type} applies`
-          : `risk score ${score.toFixed(2)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
+          : `${scored} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
     // An allow-listed entity is not decided by its score (rules still apply); a block-listed one is rejected whatever else.
     const listed = lists.check(event);
     if (listed.allowed !== undefined) {
@@ -146,13 +170,24 @@ export class DecisionEngine {
       drivers = '';
       reasons.push(listed.allowed);
     }
-    const input: ConditionInput = { event, features: s.features, score };
+    let escalated = false;
+    let approvedBy: Reason | undefined;
     for (const rule of this.rules) {
       const hit = rule(input);
       if (hit === null) continue;
       reasons.push(hit.reason);
+      if (hit.outcome === 'approved') {
+        // An approving rule overrides the score and every rule below it, but not a stricter rule above it.
+        if (!escalated) {
+          outcome = 'approved';
+          drivers = '';
+          approvedBy = hit.reason;
+        }
+        break;
+      }
+      escalated = true;
       drivers = drivers === '' ? hit.reason.message : `${drivers}; ${hit.reason.message}`;
-      if (SEVERITY[hit.outcome] > SEVERITY[outcome]) outcome = hit.outcome;
+      if (SEVERITY[hit.outcome!] > SEVERITY[outcome]) outcome = hit.outcome!;
     }
     if (listed.blocked !== undefined) {
       reasons.push(listed.blocked);
@@ -161,17 +196,19 @@ export class DecisionEngine {
     }
     const reason =
       outcome === 'approved'
-        ? listed.allowed !== undefined
+        ? approvedBy !== undefined
+          ? `Approved: ${approvedBy.message} (rule ${approvedBy.code}), whatever the risk score.`
+          : listed.allowed !== undefined
           ? `Approved: ${listed.allowed.message}, so its risk score ${score.toFixed(2)} does not decide, and no rule fired.`
           : safe
           ? `Approved: no scorer was available; the safe default for ${event.event_type} is to approve, and no rule fired.`
-          : `Approved: risk score ${score.toFixed(2)} is below ${flagAt.toFixed(2)} and no rule fired.`
+          : `Approved: ${scored} is below ${flagAt.toFixed(2)} and no rule fired.`
         : `${outcome === 'rejected' ? 'Rejected' : 'Flagged'}: ${drivers}.`;
     return {
       decision_id: decisionIdFor(event.event_id),
       event_id: event.event_id,
       decision: outcome,
-      risk_score: score,
+      risk_score: s.score,
       reason,
       reasons,
       timestamp: decidedAt.iso,

@@ -4,10 +4,16 @@ import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import type { Outcome } from '../contracts/index.ts';
 
-export interface AmountLimitRule {
+/** What every rule has beside its kind. */
+interface RuleBase {
   id: string;
-  kind: 'amount_limit';
   description?: string;
+  /** Rules fire from the highest priority down (default 0); an approving rule stops the lower ones. */
+  priority?: number;
+}
+
+export interface AmountLimitRule extends RuleBase {
+  kind: 'amount_limit';
   /** Applies to this channel only; every channel when absent. */
   channel?: string;
   /** Applies to this currency only; every currency when absent. */
@@ -16,21 +22,20 @@ export interface AmountLimitRule {
   outcome: Exclude<Outcome, 'approved'>;
 }
 
-export interface BlockedCountryRule {
-  id: string;
+export interface BlockedCountryRule extends RuleBase {
   kind: 'blocked_country';
-  description?: string;
   countries: string[];
   outcome: Exclude<Outcome, 'approved'>;
 }
 
 /** A condition in CEL over `event`, `features` and `score` (docs/rules.md). */
-export interface ConditionRule {
-  id: string;
+export interface ConditionRule extends RuleBase {
   kind: 'condition';
-  description?: string;
   when: string;
-  outcome: Exclude<Outcome, 'approved'>;
+  /** Flag or reject; or approve, overriding the score and every rule of lower priority. Either this or `add_to_score`. */
+  outcome?: Outcome;
+  /** Added to the model's score before the thresholds apply (clamped to [0, 1]). */
+  add_to_score?: number;
   /** The reason's message; `{event.amount}`, `{features.count_1h}` and `{score}` are filled in. Default: the description, else the condition. */
   message?: string;
 }
@@ -64,6 +69,7 @@ export class RuleSetError extends Error {
 }
 
 const outcome = { enum: ['flagged', 'rejected'] };
+const priority = { type: 'integer', minimum: -1000, maximum: 1000 };
 const ruleSetSchema = {
   type: 'object',
   required: ['version', 'thresholds', 'rules'],
@@ -93,6 +99,7 @@ const ruleSetSchema = {
               id: { type: 'string', minLength: 1 },
               kind: { const: 'amount_limit' },
               description: { type: 'string' },
+              priority,
               channel: { type: 'string' },
               currency: { type: 'string', pattern: '^[A-Z]{3}$' },
               max: { type: 'number', minimum: 0 },
@@ -106,6 +113,7 @@ const ruleSetSchema = {
               id: { type: 'string', minLength: 1 },
               kind: { const: 'blocked_country' },
               description: { type: 'string' },
+              priority,
               countries: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Z]{2}$' } },
               outcome,
             },
@@ -117,11 +125,14 @@ const ruleSetSchema = {
               id: { type: 'string', minLength: 1 },
               kind: { const: 'condition' },
               description: { type: 'string' },
+              priority,
               when: { type: 'string', minLength: 1 },
-              outcome,
+              outcome: { enum: ['approved', 'flagged', 'rejected'] },
+              add_to_score: { type: 'number', minimum: -1, maximum: 1 },
               message: { type: 'string', minLength: 1 },
             },
-            required: ['when', 'outcome'],
+            required: ['when'],
+            oneOf: [{ required: ['outcome'], not: { required: ['add_to_score'] } }, { required: ['add_to_score'], not: { required: ['outcome'] } }],
             additionalProperties: false,
           },
         ],

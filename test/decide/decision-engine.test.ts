@@ -164,6 +164,49 @@ describe('conditions in CEL', () => {
   });
 });
 
+describe('rule outcomes: add to the score, approve by priority', () => {
+  const engine = new DecisionEngine(
+    parseRuleSet({
+      version: 'outcomes-1',
+      thresholds: { default: 0.7 },
+      rules: [
+        { id: 'payroll', kind: 'condition', when: "event.merchant_id == 'payroll'", outcome: 'approved', priority: 10, message: 'payroll run' },
+        { id: 'sanctions', kind: 'blocked_country', countries: ['KP'], outcome: 'rejected', priority: 100 },
+        { id: 'big', kind: 'amount_limit', max: 1000, outcome: 'flagged' },
+        { id: 'new_device_risk', kind: 'condition', when: 'features.new_device == 1.0', add_to_score: 0.3 },
+        { id: 'loyal', kind: 'condition', when: "event.channel == 'pos'", add_to_score: -0.2 },
+      ],
+    }),
+    { features: ['new_device'] },
+  );
+  const withDevice = (score: number, newDevice: number, fields: Record<string, unknown> = {}): ScoredEvent => ({ ...scored(score, fields), features: Float64Array.of(newDevice) });
+
+  it('adds to the score before the thresholds, keeping the model’s score as risk_score', () => {
+    const d = engine.decide(withDevice(0.45, 1), at(0));
+    assert.equal(d.decision, 'rejected', '0.45 + 0.3 = 0.75 ≥ 0.7');
+    assert.equal(d.risk_score, 0.45);
+    assert.match(d.reason, /risk score 0\.45 adjusted by rules to 0\.75 ≥ 0\.70/);
+    assert.equal(engine.decide(withDevice(0.6, 0, { channel: 'pos' }), at(0)).decision, 'approved', '0.6 − 0.2 = 0.4 < 0.5');
+    assert.equal(engine.decide(withDevice(0.1, 0, { channel: 'pos' }), at(0)).decision, 'approved', 'clamped at 0');
+  });
+
+  it('approves over the score and lower-priority rules, but not over a higher-priority rejection', () => {
+    const payroll = engine.decide(withDevice(0.95, 0, { merchant_id: 'payroll', amount: 5000 }), at(0));
+    assert.equal(payroll.decision, 'approved', 'neither the score nor the lower-priority amount limit decides');
+    assert.equal(payroll.reason, 'Approved: payroll run (rule payroll), whatever the risk score.');
+    assert.ok(!payroll.reasons.some((r) => r.code === 'big'), 'rules below an approval are not run');
+    assert.equal(engine.decide(withDevice(0.1, 0, { merchant_id: 'payroll', country: 'KP' }), at(0)).decision, 'rejected');
+  });
+
+  it('refuses a condition with both an outcome and a score change, or neither', () => {
+    const set = (rule: object) => parseRuleSet({ version: 'v', thresholds: { default: 0.7 }, rules: [{ id: 'r', kind: 'condition', when: 'score > 0.1', ...rule }] });
+    assert.throws(() => set({ outcome: 'flagged', add_to_score: 0.1 }), RuleSetError);
+    assert.throws(() => set({}), RuleSetError);
+    assert.throws(() => set({ add_to_score: 2 }), RuleSetError);
+    assert.equal(set({ add_to_score: -0.5 }).rules.length, 1);
+  });
+});
+
 describe('block and allow lists', () => {
   const engine = new DecisionEngine(defaultRuleSet(0.7));
   const lists = new Watchlists(3, [
