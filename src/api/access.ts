@@ -51,7 +51,7 @@ declare module 'fastify' {
  * need `read` to GET and `admin` for anything else (a write route that forgot its role is closed,
  * not open); the rest (health, dashboard page, docs) is public.
  */
-export function needOf(request: FastifyRequest): Need {
+function needOf(request: FastifyRequest): Need {
   const declared = request.routeOptions.config.role;
   if (declared !== undefined) return declared;
   const url = request.routeOptions.url ?? request.url;

@@ -33,7 +33,7 @@ export function fallbackFromNetwork(network: DenseNetwork, metrics: ModelMetrics
 }
 
 /** The version a fallback's decisions record: the main version it was trained with, marked. */
-export const fallbackVersion = (mainVersion: string): string => `${mainVersion}-fallback`;
+const fallbackVersion = (mainVersion: string): string => `${mainVersion}-fallback`;
 
 /** Serve a stored fallback: degraded = 'fallback_model', explained by the same occlusion as the main model. */
 export function fallbackScorer(json: FallbackModelJson, mainVersion: string, standardiser: Standardiser, options: ModelScorerOptions = {}): ModelScorer {
