@@ -7,7 +7,7 @@ import { withModelRegistry } from '../app/model-registry.ts';
 import { generatedHistory, type LabelledHistory } from '../app/training.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { replayFeatures } from '../process/index.ts';
-import { calibration, evaluateScores, fallbackScorer, FolderRegistry, ModelScorer, scoreDistribution, Standardiser, type CalibrationBin, type ModelMetrics, type ScoreDistribution } from '../score/index.ts';
+import { calibration, evaluateScores, fallbackOf, FolderRegistry, ModelScorer, scoreDistribution, type CalibrationBin, type ModelMetrics, type ScoreDistribution } from '../score/index.ts';
 import { readHistoryFiles } from './history-files.ts';
 
 const HELP = `rtds evaluate — judge a registered model on labelled history
@@ -65,8 +65,7 @@ export async function runEvaluate(args: string[]): Promise<Evaluation> {
   const rows = replayFeatures(history.events, features, eventTimeOptions(config), config.partitions, history.labels);
   // Explanations cost time and say nothing to a metric.
   const scorer = ModelScorer.fromArtifact(artifact, { topFeatures: 0 });
-  const { fallback, standardiser } = artifact.metadata;
-  const fallbackModel = fallback === undefined ? undefined : fallbackScorer(fallback, version, Standardiser.fromJSON(standardiser), { topFeatures: 0 });
+  const fallbackModel = fallbackOf(artifact.metadata, { topFeatures: 0 });
   const scores: number[] = [];
   const fallbackScores: number[] = [];
   const labels: number[] = [];

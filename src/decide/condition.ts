@@ -3,6 +3,8 @@ import { celEnv, parse, plan } from '@bufbuild/cel';
 import type { RtdsEvent } from '../contracts/index.ts';
 
 type Expr = NonNullable<ReturnType<typeof parse>['expr']>;
+/** The standard CEL environment, shared by every interpreted condition. */
+const CEL_ENV = celEnv();
 
 /** What a condition sees: the event (contract fields), its features by name, and the risk score. */
 export interface ConditionInput {
@@ -62,11 +64,12 @@ export class Condition {
     readonly source: string,
     private readonly featureIndex: ReadonlyMap<string, number>,
   ) {
+    let parsed: ReturnType<typeof parse>;
     let expr: Expr;
     try {
-      const parsed = parse(source).expr;
-      if (parsed === undefined) throw new Error('empty expression');
-      expr = parsed;
+      parsed = parse(source);
+      if (parsed.expr === undefined) throw new Error('empty expression');
+      expr = parsed.expr;
     } catch (err) {
       throw new ConditionError(`not a CEL expression: ${(err as Error).message}`);
     }
@@ -81,7 +84,7 @@ export class Condition {
       this.compiled = true;
     } catch (err) {
       if (!(err instanceof Unsupported)) throw err;
-      const interpreted = plan(celEnv(), parse(source));
+      const interpreted = plan(CEL_ENV, parsed);
       this.run = (input) => {
         const v = interpreted({ event: input.event as unknown as Record<string, string>, features: this.featureMap(input.features), score: input.score });
         return typeof v === 'boolean' ? v : undefined;

@@ -26,6 +26,10 @@ type CompiledRule = (input: ConditionInput) => RuleHit | null;
 const MONEY = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 const money = (n: number): string => MONEY.format(n);
 
+/** The score as a decision's reason states it: the model's, and where rules moved it. Built only for the sentence that needs it. */
+const scoreText = (model: number, adjusted: number): string =>
+  adjusted === model ? `risk score ${model.toFixed(2)}` : `risk score ${model.toFixed(2)} adjusted by rules to ${adjusted.toFixed(2)}`;
+
 /** `{event.x}`, `{features.x}` and `{score}` in a message, filled in from what the condition saw. */
 function messageOf(template: string, input: ConditionInput, featureIndex: ReadonlyMap<string, number>): string {
   return template.replace(/\{(event\.\w+|features\.\w+|score)\}/g, (whole, path: string) => {
@@ -152,7 +156,6 @@ export class DecisionEngine {
       reasons.push(hit.reason);
     }
     score = score < 0 ? 0 : score > 1 ? 1 : score;
-    const scored = score === s.score ? `risk score ${score.toFixed(2)}` : `risk score ${s.score.toFixed(2)} adjusted by rules to ${score.toFixed(2)}`;
     // With no score at all, the configured safe outcome stands in for the thresholds; rules may still make it stricter.
     const safe = s.degraded === 'safe_default';
     let outcome: Outcome = safe ? this.safeDefaultFor(event.event_type) : score >= t ? 'rejected' : score >= flagAt ? 'flagged' : 'approved';
@@ -162,7 +165,7 @@ export class DecisionEngine {
         ? ''
         : safe
           ? `no scorer was available; the safe default for ${event.event_type} applies`
-          : `${scored} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
+          : `${scoreText(s.score, score)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
     // An allow-listed entity is not decided by its score (rules still apply); a block-listed one is rejected whatever else.
     const listed = lists.check(event);
     if (listed.allowed !== undefined) {
@@ -202,7 +205,7 @@ export class DecisionEngine {
           ? `Approved: ${listed.allowed.message}, so its risk score ${score.toFixed(2)} does not decide, and no rule fired.`
           : safe
           ? `Approved: no scorer was available; the safe default for ${event.event_type} is to approve, and no rule fired.`
-          : `Approved: ${scored} is below ${flagAt.toFixed(2)} and no rule fired.`
+          : `Approved: ${scoreText(s.score, score)} is below ${flagAt.toFixed(2)} and no rule fired.`
         : `${outcome === 'rejected' ? 'Rejected' : 'Flagged'}: ${drivers}.`;
     return {
       decision_id: decisionIdFor(event.event_id),

@@ -2,7 +2,8 @@
 import { DenseNetwork } from './dense-network.ts';
 import type { ModelMetrics } from './evaluation.ts';
 import { ModelScorer, type ModelScorerOptions } from './model-scorer.ts';
-import type { Standardiser } from './preprocess.ts';
+import type { ModelMetadata } from './artifact.ts';
+import { Standardiser } from './preprocess.ts';
 
 /**
  * A logistic regression is one sigmoid unit: a few dozen numbers, so it lives in the main
@@ -43,4 +44,9 @@ export function fallbackScorer(json: FallbackModelJson, mainVersion: string, sta
   }
   const network = new DenseNetwork([{ inputSize: d, outputSize: 1, kernel: Float32Array.from(json.weights), bias: Float32Array.of(json.bias), activation: 'sigmoid' }]);
   return new ModelScorer(fallbackVersion(mainVersion), network, standardiser, { ...options, degraded: 'fallback_model' });
+}
+
+/** The fallback a stored model carries, ready to serve under its version; undefined for a model trained without one. */
+export function fallbackOf(metadata: Pick<ModelMetadata, 'version' | 'fallback' | 'standardiser'>, options: ModelScorerOptions = {}): ModelScorer | undefined {
+  return metadata.fallback === undefined ? undefined : fallbackScorer(metadata.fallback, metadata.version, Standardiser.fromJSON(metadata.standardiser), options);
 }

@@ -68,7 +68,7 @@ export {
 } from './model-registry.ts';
 export { FolderRegistry } from './folder-registry.ts';
 export { ModelScorer, ScoringInputError, type ModelScorerOptions } from './model-scorer.ts';
-export { fallbackFromNetwork, fallbackScorer, FallbackModelError, type FallbackModelJson } from './fallback-model.ts';
+export { fallbackFromNetwork, fallbackOf, fallbackScorer, FallbackModelError, type FallbackModelJson } from './fallback-model.ts';
 export { RulesOnlyScorer, FALLBACK_SIGNALS, type FallbackSignal } from './rules-only-scorer.ts';
 export { serveActiveModel, type ServeOptions, type ServedScorer } from './load-scorer.ts';
 export { tensorflow, type Tf, type TfBackend, type TensorFlowOptions } from './tfjs.ts';

@@ -1,9 +1,8 @@
 // Picks the scorer to serve: the registry's active model, or the rules-only fallback when there is none.
 import type { ModelMetadata } from './artifact.ts';
-import { FallbackModelError, fallbackScorer } from './fallback-model.ts';
+import { FallbackModelError, fallbackOf } from './fallback-model.ts';
 import type { ModelRegistry } from './model-registry.ts';
 import { ModelScorer, type ModelScorerOptions } from './model-scorer.ts';
-import { Standardiser } from './preprocess.ts';
 import { DEFAULT_FEATURE_SET, type FeatureSet } from '../features/index.ts';
 import { MissingFeaturesError, RulesOnlyScorer } from './rules-only-scorer.ts';
 import { SafeDefaultScorer } from './safe-default-scorer.ts';
@@ -40,16 +39,14 @@ export async function serveActiveModel(registry: ModelRegistry, options: ServeOp
     const artifact = await registry.load(version);
     try {
       const scorer = ModelScorer.fromArtifact(artifact, scorerOptions);
-      const { fallback, standardiser } = artifact.metadata;
       const ladder: Scorer[] = [scorer];
-      if (fallback !== undefined) {
-        try {
-          ladder.push(fallbackScorer(fallback, version, Standardiser.fromJSON(standardiser), scorerOptions));
-        } catch (e) {
-          // A broken fallback must not keep a sound model from serving: the ladder skips that step.
-          if (!(e instanceof FallbackModelError)) throw e;
-          log(`rtds score: ${e.message}; serving model ${version} without its fallback`);
-        }
+      try {
+        const fallback = fallbackOf(artifact.metadata, scorerOptions);
+        if (fallback !== undefined) ladder.push(fallback);
+      } catch (e) {
+        // A broken fallback must not keep a sound model from serving: the ladder skips that step.
+        if (!(e instanceof FallbackModelError)) throw e;
+        log(`rtds score: ${e.message}; serving model ${version} without its fallback`);
       }
       if (rules !== undefined) ladder.push(rules);
       return { scorer, ladder, metadata: artifact.metadata, problem: null };

@@ -34,7 +34,8 @@ export class ScoringInputError extends Error {
 
 /**
  * Scores with a trained dense network (degraded: 'none', or 'fallback_model' for the fallback).
- * Keeps scratch buffers between calls, so one instance serves one thread; scoreBatch is synchronous, so partitions of one thread can share it.
+ * Keeps scratch buffers between calls, so one instance serves one thread; scoreBatch is
+ * synchronous, so partitions of one thread can share it.
  */
 export class ModelScorer implements Scorer {
   readonly degraded: 'none' | 'fallback_model';

@@ -27,9 +27,14 @@ function encodeFeatures(v: Float64Array): string {
   return `\\x${Buffer.from(Float32Array.from(v).buffer).toString('hex')}`;
 }
 
+/** A stored vector's float32 values (the bytes are copied: a view needs them aligned). */
+function float32Values(bytes: Uint8Array): Float32Array {
+  const copy = new Uint8Array(bytes);
+  return new Float32Array(copy.buffer, 0, copy.byteLength >>> 2);
+}
+
 function decodeFeatures(bytes: Uint8Array, featureSet: string | null): Record<string, number> | number[] {
-  const copy = new Uint8Array(bytes); // aligned for the Float32Array view
-  const values = Array.from(new Float32Array(copy.buffer, 0, copy.byteLength >>> 2), (x) => Number(x.toPrecision(7)));
+  const values = Array.from(float32Values(bytes), (x) => Number(x.toPrecision(7)));
   const names = featureSet === null ? undefined : FeatureSet.namesOf(featureSet);
   if (names === undefined || values.length !== names.length) return values;
   return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
@@ -208,7 +213,7 @@ export async function decidedHistory(db: Queryable, options: { since?: Date | un
   );
   return rows.map((r) => ({
     event: eventFromRow(r),
-    features: r.features === null ? undefined : Float64Array.from(new Float32Array(new Uint8Array(r.features).buffer)),
+    features: r.features === null ? undefined : Float64Array.from(float32Values(r.features)),
     feature_set: r.feature_set,
     decision: r.decision,
     risk_score: r.risk_score,

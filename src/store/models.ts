@@ -27,8 +27,9 @@ const SAVE_ATTEMPTS = 100;
 
 /**
  * The registry in the database: each version's metadata, tfjs model.json and weights in one row
- * of `models`; the active version is the latest row of `model_activations`, the challenger the latest of `model_challengers`. Every process on the
- * same PostgreSQL sees one registry, with no shared folder.
+ * of `models`; the active version is the latest row of `model_activations`, the challenger the
+ * latest of `model_challengers`. Every process on the same PostgreSQL sees one registry, with no
+ * shared folder.
  */
 export class StoreRegistry implements ModelRegistry {
   readonly location: string;
