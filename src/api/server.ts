@@ -5,11 +5,11 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { eventJsonSchema, labelJsonSchema, OUTCOMES, validateLabel, type Decision } from '../contracts/index.ts';
+import { eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, OUTCOMES, payloadText, unstorable, validateLabel, type Decision, type EventTimeBounds } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest } from '../ingest/event-ingest.ts';
 import type { LiveSummary, Logger, PipelineMetrics } from '../observe/index.ts';
-import { CursorError, findDecision, findEvent, findLabel, listDeadLetters, listDecisions, upsertLabels, type Database } from '../store/index.ts';
+import { CursorError, findDecision, findEvent, findLabel, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
 import { guardAccess, type ApiKey } from './access.ts';
 import { registerListRoutes, type ListControl } from './lists.ts';
@@ -24,6 +24,12 @@ export interface ApiContext {
   metrics: PipelineMetrics;
   logger: Logger;
   decideTimeoutMs: number;
+  /** Most events or labels in one POST. */
+  maxBatch: number;
+  /** How far a label's labeled_at may lie ahead of the clock (the events' own bounds are the ingest's). */
+  timeBounds: EventTimeBounds;
+  /** Where refused labels go (refused events take the ingest's path). */
+  deadLetter(letter: DeadLetter): void;
   /** The feature set the processors compute. */
   features: Pick<FeatureSet, 'version' | 'specs'>;
   /** The latest one-second summary. */
@@ -41,13 +47,40 @@ export interface ApiContext {
   apiKeys: readonly ApiKey[];
 }
 
-/** A request body that was not JSON: kept as text so it can be dead-lettered with the reason. */
-class UndecodableBody {
+/** A request body refused whole (not JSON, nested too deep, too many items): kept as text so it can be dead-lettered with the reason. */
+class RefusedBody {
   constructor(
     readonly text: string,
     readonly reason: string,
+    readonly status: 400 | 413,
   ) {}
 }
+
+/** The body as JSON, or why it is refused whole: a batch past the limit is counted without validating any of it. */
+function decodeBody(text: string, maxBatch: number): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return new RefusedBody(text, `body is not valid JSON: ${(err as Error).message}`, 400);
+  }
+  if (Array.isArray(value) && value.length > maxBatch) return new RefusedBody(text, `a batch holds at most ${maxBatch} items (RTDS_MAX_BATCH_EVENTS); this one holds ${value.length}`, 413);
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) return new RefusedBody(text, `body nests deeper than ${MAX_JSON_DEPTH} levels`, 400);
+  return value;
+}
+
+/** Routes that validate their bodies themselves, field by field, and dead-letter what they refuse. */
+const INGEST_ROUTES: ReadonlySet<string> = new Set(['/api/v1/events', '/api/v1/decide', '/api/v1/labels']);
+
+/** Resolves true when `work` ends within `ms`, false otherwise (the work goes on). */
+const within = (work: Promise<unknown>, ms: number): Promise<boolean> =>
+  new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    work.then(
+      () => (clearTimeout(timer), resolve(true)),
+      (err: unknown) => (clearTimeout(timer), reject(err)),
+    );
+  });
 
 const DASHBOARD = ['index.html', 'app.js', 'style.css'].map((file) => ({
   file,
@@ -58,6 +91,7 @@ const DASHBOARD = ['index.html', 'app.js', 'style.css'].map((file) => ({
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } }, additionalProperties: true };
 const fieldErrors = { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } } };
 const rejectionSchema = { type: 'object', properties: { index: { type: 'integer' }, event_id: { type: 'string' }, errors: fieldErrors } };
+const refusalSchema = { type: 'object', properties: { error: { type: 'string' }, accepted: { type: 'integer' }, rejected: { type: 'array', items: rejectionSchema } } };
 const decisionSchema = {
   type: 'object',
   additionalProperties: true,
@@ -85,13 +119,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }), bodyLimit: 16 * 1024 * 1024 });
 
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
-    try {
-      done(null, JSON.parse(body as string));
-    } catch (err) {
-      done(null, new UndecodableBody(body as string, `body is not valid JSON: ${(err as Error).message}`));
-    }
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, decodeBody(body as string, ctx.maxBatch)));
 
   await app.register(fastifySwagger, {
     openapi: { info: { title: 'RTDS API', version: '1', description: 'Real-time decisions: events in, explained decisions out.' } },
@@ -100,6 +128,22 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(fastifyWebsocket);
   // After the WebSocket plugin's own onRequest hook, which marks upgrades so a refused one has its socket closed.
   guardAccess(app, ctx.apiKeys);
+
+  // What a client sends reaches SQL as parameters and JSONB: a NUL (%00 in a path) or a lone
+  // surrogate would fail the statement, so it is refused here with where it was. The ingest
+  // routes check their bodies field by field and dead-letter what they refuse.
+  app.addHook('preValidation', async (req, reply) => {
+    for (const [where, values] of [['path', req.params], ['query', req.query]] as const) {
+      for (const [name, value] of Object.entries((values ?? {}) as Record<string, unknown>)) {
+        const problem = typeof value === 'string' ? unstorable(value) : undefined;
+        if (problem !== undefined) return reply.code(400).send({ error: `${where} parameter ${name} ${problem}` });
+      }
+    }
+    if (req.body === undefined || INGEST_ROUTES.has(req.routeOptions.url ?? '')) return;
+    if (req.body instanceof RefusedBody) return reply.code(req.body.status).send({ error: req.body.reason });
+    const bad = findUnstorable(req.body);
+    if (bad !== undefined) return reply.code(400).send({ error: `${bad.path} ${bad.reason}` });
+  });
 
   for (const asset of DASHBOARD) {
     app.get(asset.file === 'index.html' ? '/' : `/${asset.file}`, { schema: { hide: true } }, (_req, reply) => reply.type(asset.type).send(asset.body));
@@ -124,14 +168,15 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
         body: eventsBody,
         response: {
           202: { type: 'object', properties: { accepted: { type: 'integer' }, event_ids: { type: 'array', items: { type: 'string' } }, rejected: { type: 'array', items: rejectionSchema } } },
-          400: { type: 'object', properties: { error: { type: 'string' }, accepted: { type: 'integer' }, rejected: { type: 'array', items: rejectionSchema } } },
+          400: refusalSchema,
+          413: refusalSchema,
         },
       },
     },
     async (req, reply) => {
-      if (req.body instanceof UndecodableBody) {
+      if (req.body instanceof RefusedBody) {
         const rejection = ctx.ingest.rejectUndecodable('http', req.body.text, req.body.reason);
-        return reply.code(400).send({ error: 'invalid JSON', accepted: 0, rejected: [rejection] });
+        return reply.code(req.body.status).send({ error: req.body.reason, accepted: 0, rejected: [rejection] });
       }
       const inputs = Array.isArray(req.body) ? req.body : [req.body];
       const result = await ctx.ingest.submit(inputs, 'http');
@@ -149,18 +194,19 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
         tags: ['events'],
         summary: 'Submit one event and wait for its decision within the decide budget.',
         body: eventJsonSchema,
-        response: { 200: decisionSchema, 400: { type: 'object', properties: { error: { type: 'string' }, rejected: { type: 'array', items: rejectionSchema } } }, 504: errorSchema },
+        response: { 200: decisionSchema, 400: refusalSchema, 413: refusalSchema, 503: errorSchema, 504: errorSchema },
       },
     },
     async (req, reply) => {
-      if (req.body instanceof UndecodableBody) {
+      if (req.body instanceof RefusedBody) {
         const rejection = ctx.ingest.rejectUndecodable('http', req.body.text, req.body.reason);
-        return reply.code(400).send({ error: 'invalid JSON', rejected: [rejection] });
+        return reply.code(req.body.status).send({ error: req.body.reason, rejected: [rejection] });
       }
+      const started = performance.now();
       const eventId = (req.body as { event_id?: unknown } | null)?.event_id;
       // Asking again about a decided event answers from the store: idempotent, and on Kafka the
       // processor that sees the re-sent id may be another process.
-      const known = typeof eventId === 'string' ? await findDecision(ctx.db, eventId) : undefined;
+      const known = typeof eventId === 'string' && unstorable(eventId) === undefined ? await findDecision(ctx.db, eventId) : undefined;
       if (known !== undefined) return known;
       const wait = typeof eventId === 'string' ? ctx.feed.waitFor(eventId, ctx.decideTimeoutMs) : undefined;
       const result = await ctx.ingest.submit([req.body], 'http');
@@ -170,7 +216,14 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       }
       const outcome = await wait.promise;
       if (outcome === 'timeout') return reply.code(504).send({ error: `no decision within ${ctx.decideTimeoutMs} ms; it will still be made and stored`, event_id: eventId });
-      if (outcome !== 'duplicate') return outcome;
+      if (outcome !== 'duplicate') {
+        // Answered once stored: a crash after the answer cannot lose the decision the caller acted on.
+        if (await within(ctx.flush(), ctx.decideTimeoutMs - (performance.now() - started))) return outcome;
+        return reply
+          .code(503)
+          .header('retry-after', '1')
+          .send({ error: 'the decision is made but the store has not confirmed it yet; ask again with the same event', code: 'store_unavailable', event_id: eventId });
+      }
       await ctx.flush();
       const stored = await findDecision(ctx.db, eventId as string);
       return stored ?? reply.code(504).send({ error: 'duplicate event whose decision is not stored yet', event_id: eventId });
@@ -252,20 +305,35 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     {
       config: { role: 'ingest' },
       validatorCompiler: documentOnly,
-      schema: { tags: ['labels'], summary: 'Ground truth for past events (chargebacks, analyst verdicts).', body: { anyOf: [labelJsonSchema, { type: 'array', items: labelJsonSchema }] } },
+      schema: {
+        tags: ['labels'],
+        summary: 'Ground truth for past events (chargebacks, analyst verdicts); refused labels are dead-lettered with the reasons.',
+        body: { anyOf: [labelJsonSchema, { type: 'array', items: labelJsonSchema }] },
+        response: { 202: refusalSchema, 400: refusalSchema, 413: refusalSchema },
+      },
     },
     async (req, reply) => {
-      if (req.body instanceof UndecodableBody) return reply.code(400).send({ error: req.body.reason });
+      if (req.body instanceof RefusedBody) {
+        const errors = [{ field: '(body)', reason: req.body.reason }];
+        ctx.deadLetter({ source: 'labels', payload: req.body.text, errors });
+        return reply.code(req.body.status).send({ error: req.body.reason, accepted: 0, rejected: [{ index: 0, errors }] });
+      }
       const inputs: unknown[] = Array.isArray(req.body) ? req.body : [req.body];
       const labels = [];
       const rejected = [];
       for (const [index, input] of inputs.entries()) {
-        const checked = validateLabel(input);
+        const checked = validateLabel(input, { timeBounds: ctx.timeBounds });
         if (checked.ok) labels.push(checked.label);
-        else rejected.push({ index, errors: checked.errors });
+        else {
+          const id = (input as { event_id?: unknown } | null)?.event_id;
+          const event_id = typeof id === 'string' ? id : undefined;
+          ctx.deadLetter({ source: 'labels', event_id, payload: payloadText(input), errors: checked.errors });
+          rejected.push({ index, event_id, errors: checked.errors });
+        }
       }
       if (labels.length > 0) await ctx.db.batch([upsertLabels(labels)]);
-      return reply.code(labels.length === 0 ? 400 : 202).send({ accepted: labels.length, rejected });
+      if (labels.length === 0) return reply.code(400).send({ error: 'no valid label', accepted: 0, rejected });
+      return reply.code(202).send({ accepted: labels.length, rejected });
     },
   );
 

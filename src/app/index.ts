@@ -1,5 +1,5 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
-import { deployedThresholds, eventTimeOptions, type Config } from '../config/index.ts';
+import { deployedThresholds, eventTimeBounds, eventTimeOptions, type Config } from '../config/index.ts';
 import { decisionIdFor, parseControlRecord, parsePublishedDecision, publishDecision, type LabelledEvent, type RtdsEvent } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
@@ -81,6 +81,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     engine,
     features: featureSet,
     eventTime: eventTimeOptions(config),
+    validation: { timeBounds: eventTimeBounds(config) },
     // An open circuit is reported once, when it opens, not on every batch it skips.
     onScorerError: (scorer, err) => {
       if (!(err instanceof CircuitOpenError)) logger.error({ err, model_version: scorer.version, degraded: scorer.degraded }, 'scorer failed; stepping down the degradation ladder');
@@ -181,6 +182,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   await labelSource?.start(
     labelIntake(
       db,
+      eventTimeBounds(config),
       (letter) => {
         sink.writeDeadLetter(letter);
         metrics.deadLetter(letter.source);
@@ -205,6 +207,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const ingest = new EventIngest({
     log: transport.producer,
     deadLetter,
+    validation: { timeBounds: eventTimeBounds(config) },
     onAccepted: (source, n) => metrics.eventIn(source, n),
   });
 
@@ -228,6 +231,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         metrics,
         logger,
         decideTimeoutMs: config.decideTimeoutMs,
+        maxBatch: config.maxBatchEvents,
+        timeBounds: eventTimeBounds(config),
+        deadLetter,
         features: featureSet,
         summary: () => latest,
         flush: () => sink.flush(),

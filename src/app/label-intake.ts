@@ -1,5 +1,5 @@
 // The labels topic into the store: each batch validated and stored before its offsets commit; invalid labels are dead-lettered.
-import { validateLabel, type Label } from '../contracts/index.ts';
+import { payloadText, validateLabel, type EventTimeBounds, type Label } from '../contracts/index.ts';
 import { upsertLabels, type Database, type DeadLetter } from '../store/index.ts';
 import { UndecodableRecord, type BatchHandler } from '../transport/log.ts';
 
@@ -7,7 +7,7 @@ import { UndecodableRecord, type BatchHandler } from '../transport/log.ts';
  * A handler for batches of the labels topic. A batch is durable once its labels are stored and its
  * dead letters written (`flushDeadLetters`); a re-read after a crash stores the same verdicts again.
  */
-export function labelIntake(db: Database, refuse: (letter: DeadLetter) => void, flushDeadLetters: () => Promise<void>, onDurable: (stored: number, refused: number) => void): BatchHandler {
+export function labelIntake(db: Database, timeBounds: EventTimeBounds, refuse: (letter: DeadLetter) => void, flushDeadLetters: () => Promise<void>, onDurable: (stored: number, refused: number) => void): BatchHandler {
   return async (batch) => {
     const labels: Label[] = [];
     let refused = 0;
@@ -17,11 +17,11 @@ export function labelIntake(db: Database, refuse: (letter: DeadLetter) => void, 
         refused++;
         continue;
       }
-      const checked = validateLabel(record.value);
+      const checked = validateLabel(record.value, { timeBounds });
       if (checked.ok) labels.push(checked.label);
       else {
         const id = (record.value as { event_id?: unknown } | null)?.event_id;
-        refuse({ source: 'labels', ...(typeof id === 'string' ? { event_id: id } : {}), payload: JSON.stringify(record.value) ?? 'undefined', errors: checked.errors });
+        refuse({ source: 'labels', ...(typeof id === 'string' ? { event_id: id } : {}), payload: payloadText(record.value), errors: checked.errors });
         refused++;
       }
     }

@@ -1,6 +1,7 @@
 // Configuration: every setting in one typed table with a default, an env var, a parser and a description.
 import path from 'node:path';
 import { parseApiKeys } from '../api/access.ts';
+import type { EventTimeBounds } from '../contracts/index.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -63,6 +64,9 @@ export const SETTINGS = {
   partitions: setting('RTDS_PARTITIONS', '12', int(1, 1024), 'Partitions of the events log (key = user_id); on Kafka, of topics RTDS creates.'),
   kafkaTopicPrefix: setting('RTDS_KAFKA_TOPIC_PREFIX', 'rtds.', text, 'Prefix of the Kafka topics (events, decisions, labels, events.dlq, events.late, control).'),
   kafkaGroup: setting('RTDS_KAFKA_GROUP', 'rtds-processor', text, 'Consumer group of the processor instances.'),
+  maxEventAgeMs: setting('RTDS_MAX_EVENT_AGE_MS', String(10 * 365.25 * 86_400_000), int(0), 'An event whose time lies further in the past is refused (dead-lettered with the reason): a typo or an attack, never history to decide live. Training files are not bounded by it.'),
+  maxEventAheadMs: setting('RTDS_MAX_EVENT_AHEAD_MS', String(86_400_000), int(0), 'An event (or a label’s labeled_at) further in the future than this is refused: one such event would move its partition’s watermark ahead of every real one.'),
+  maxBatchEvents: setting('RTDS_MAX_BATCH_EVENTS', '10000', int(1, 1_000_000), 'Most events (or labels) in one POST; a larger batch is refused whole with 413.'),
   maxEventBytes: setting('RTDS_MAX_EVENT_BYTES', '65536', int(256, 16 * 1024 * 1024), 'A log record larger than this is dead-lettered without being parsed.'),
   kafkaExactlyOnce: setting('RTDS_KAFKA_EXACTLY_ONCE', 'true', bool, 'Processors commit each batch’s decisions, dead letters, late events and offsets in one Kafka transaction; false is at least once.'),
   instanceId: setting('RTDS_INSTANCE_ID', '', optionalText, 'Name of this processor instance (its transactional id); keep it stable across restarts so a restart aborts its predecessor’s open transaction at once. Default: host-pid.'),
@@ -149,6 +153,11 @@ export function settingsTable(): string {
 /** The seed's thresholds from RTDS_THRESHOLD t: flag at t − 0.2, reject at t (rounded to 1e-9, so 0.7 − 0.2 reads 0.5). */
 export function deployedThresholds(config: Config): [flag: number, reject: number] {
   return [Math.round((config.threshold - 0.2) * 1e9) / 1e9, config.threshold];
+}
+
+/** The live edges' bounds on event time (HTTP, the log), from the clock. */
+export function eventTimeBounds(config: Config): EventTimeBounds {
+  return { maxAgeMs: config.maxEventAgeMs, maxAheadMs: config.maxEventAheadMs };
 }
 
 export function eventTimeOptions(config: Config): { maxOutOfOrdernessMs: number; allowedLatenessMs: number; dedupeWindowMs: number } {

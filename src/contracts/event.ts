@@ -1,6 +1,7 @@
 // The event contract: the JSON a producer sends, its schema, and validation that names every bad field.
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { METADATA_MAX_DEPTH, quoted, unstorable } from './json-limits.ts';
 
 export const BUILT_IN_EVENT_TYPES = ['transaction', 'transfer', 'withdrawal', 'login', 'signup', 'password_change'] as const;
 /** Event types that move money: `amount` is required for them. */
@@ -35,6 +36,29 @@ export interface FieldError {
 }
 
 export type Validation = { ok: true; event: RtdsEvent } | { ok: false; errors: FieldError[]; event_id?: string };
+
+/**
+ * How far event time may lie from the clock. Far-off times are refused: they are typos or attacks,
+ * and one of them would move a partition's watermark by years.
+ */
+export interface EventTimeBounds {
+  maxAgeMs: number;
+  maxAheadMs: number;
+}
+
+/** Event times any path accepts, live or history: epoch 0 to the end of year 9999 (PostgreSQL's timestamptz holds these). */
+export const EVENT_TIME_MIN = 0;
+export const EVENT_TIME_MAX = Date.parse('9999-12-31T23:59:59.999Z');
+
+export interface ValidationOptions {
+  eventTypes?: ReadonlySet<string> | undefined;
+  /** Live edges (HTTP, the log) bound event time around `now`; history files only by EVENT_TIME_MIN/MAX. */
+  timeBounds?: EventTimeBounds | undefined;
+  now?: number;
+}
+
+/** The string fields a client sends free text in (the others are patterns, formats or numbers). */
+const FREE_TEXT_FIELDS = ['event_id', 'user_id', 'session_id', 'merchant_id', 'device_id'] as const;
 
 /** JSON Schema of the event; the HTTP API documents and validates with the same object. */
 export const eventJsonSchema = {
@@ -121,18 +145,24 @@ function describe(field: string, e: ErrorObject): string {
  * Validate one decoded event. Never throws: every problem is returned with its field, so a
  * dead letter can say exactly what was wrong.
  */
-export function validateEvent(input: unknown, eventTypes: ReadonlySet<string> = DEFAULT_EVENT_TYPES): Validation {
+export function validateEvent(input: unknown, options: ValidationOptions = {}): Validation {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     return { ok: false, errors: [{ field: '(root)', reason: 'must be a JSON object' }] };
   }
+  const eventTypes = options.eventTypes ?? DEFAULT_EVENT_TYPES;
   const raw = input as Record<string, unknown>;
   const event_id = typeof raw.event_id === 'string' ? raw.event_id : undefined;
   const errors = checkSchema(raw) ? [] : fieldErrors(checkSchema.errors ?? []);
   // The checks below skip a field the schema already refused: one reason per field.
   const failed = errors.length === 0 ? NO_FIELDS : new Set(errors.map((e) => e.field));
 
+  for (const field of FREE_TEXT_FIELDS) {
+    const value = raw[field];
+    const problem = typeof value === 'string' && !failed.has(field) ? unstorable(value) : undefined;
+    if (problem !== undefined) errors.push({ field, reason: problem });
+  }
   if (!failed.has('event_type') && typeof raw.event_type === 'string' && !eventTypes.has(raw.event_type)) {
-    errors.push({ field: 'event_type', reason: `unknown event type "${raw.event_type}"; known: ${[...eventTypes].join(', ')}` });
+    errors.push({ field: 'event_type', reason: `unknown event type ${quoted(raw.event_type)}; known: ${[...eventTypes].join(', ')}` });
   }
   if (!failed.has('amount') && typeof raw.amount === 'number' && !Number.isFinite(raw.amount)) {
     errors.push({ field: 'amount', reason: 'must be a finite number' });
@@ -140,17 +170,64 @@ export function validateEvent(input: unknown, eventTypes: ReadonlySet<string> = 
   if (raw.amount === undefined && typeof raw.event_type === 'string' && MONEY_MOVING.has(raw.event_type)) {
     errors.push({ field: 'amount', reason: `is required for ${raw.event_type} events` });
   }
-  if (!failed.has('metadata') && raw.metadata !== undefined && Buffer.byteLength(JSON.stringify(raw.metadata)) > METADATA_MAX_BYTES) {
-    errors.push({ field: 'metadata', reason: `must serialise to at most ${METADATA_MAX_BYTES} bytes` });
+  if (!failed.has('metadata') && raw.metadata !== undefined) {
+    const problem = metadataProblem(raw.metadata as Record<string, unknown>);
+    if (problem !== undefined) errors.push(problem);
   }
   let event_time = NaN;
   if (!failed.has('timestamp')) {
     event_time = typeof raw.timestamp === 'number' ? raw.timestamp : Date.parse(raw.timestamp as string);
-    if (!Number.isFinite(event_time)) errors.push({ field: 'timestamp', reason: 'is not a real date' });
+    const problem = timeProblem(event_time, options);
+    if (problem !== undefined) errors.push({ field: 'timestamp', reason: problem });
   }
   if (errors.length > 0) return event_id === undefined ? { ok: false, errors } : { ok: false, errors, event_id };
   // A copy: the caller's object stays the contract JSON it was, e.g. for the log.
   return { ok: true, event: { ...(raw as unknown as EventInput), event_time } };
+}
+
+/** Why an event (or label) time is refused, or undefined. */
+export function timeProblem(t: number, options: Pick<ValidationOptions, 'timeBounds' | 'now'>): string | undefined {
+  if (!Number.isFinite(t)) return 'is not a real date';
+  if (t < EVENT_TIME_MIN || t > EVENT_TIME_MAX) return 'must lie between 1970-01-01 and 9999-12-31';
+  const bounds = options.timeBounds;
+  if (bounds === undefined) return undefined;
+  const now = options.now ?? Date.now();
+  if (t < now - bounds.maxAgeMs) return `is more than ${describeSpan(bounds.maxAgeMs)} in the past (RTDS_MAX_EVENT_AGE_MS)`;
+  if (t > now + bounds.maxAheadMs) return `is more than ${describeSpan(bounds.maxAheadMs)} in the future (RTDS_MAX_EVENT_AHEAD_MS)`;
+  return undefined;
+}
+
+function describeSpan(ms: number): string {
+  const day = 86_400_000;
+  if (ms >= 365 * day) return `${Math.round((ms / (365.25 * day)) * 10) / 10} years`;
+  if (ms >= day) return `${Math.round((ms / day) * 10) / 10} days`;
+  return `${Math.round(ms / 1000)} s`;
+}
+
+/**
+ * Metadata is stored as JSONB: every key and string storable, nesting bounded (walked without
+ * recursion, so a deep object cannot overflow the stack), and its serialisation within the size limit.
+ */
+function metadataProblem(metadata: Record<string, unknown>): FieldError | undefined {
+  const stack: [value: unknown, path: string, depth: number][] = [[metadata, 'metadata', 1]];
+  while (stack.length > 0) {
+    const [value, path, depth] = stack.pop()!;
+    if (typeof value === 'string') {
+      const problem = unstorable(value);
+      if (problem !== undefined) return { field: path, reason: problem };
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (depth > METADATA_MAX_DEPTH) return { field: 'metadata', reason: `must nest at most ${METADATA_MAX_DEPTH} levels deep` };
+    const entries: [string, unknown][] = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value);
+    for (const [key, child] of entries) {
+      const problem = unstorable(key);
+      if (problem !== undefined) return { field: path, reason: `has a key that ${problem}` };
+      stack.push([child, `${path}.${key.length <= 64 ? key : `${key.slice(0, 64)}…`}`, depth + 1]);
+    }
+  }
+  if (Buffer.byteLength(JSON.stringify(metadata)) > METADATA_MAX_BYTES) return { field: 'metadata', reason: `must serialise to at most ${METADATA_MAX_BYTES} bytes` };
+  return undefined;
 }
 
 export const DEFAULT_EVENT_TYPES: ReadonlySet<string> = new Set(BUILT_IN_EVENT_TYPES);

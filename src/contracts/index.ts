@@ -3,3 +3,4 @@ export * from './event.ts';
 export * from './decision.ts';
 export * from './label.ts';
 export * from './control.ts';
+export * from './json-limits.ts';

@@ -1,5 +1,5 @@
 // The ingest edge: validates incoming events, appends valid ones to the log, dead-letters the rest.
-import { validateEvent, type FieldError, type RtdsEvent } from '../contracts/index.ts';
+import { payloadText, validateEvent, type FieldError, type RtdsEvent, type ValidationOptions } from '../contracts/index.ts';
 import type { DeadLetter } from '../store/index.ts';
 import type { EventLogProducer } from '../transport/log.ts';
 
@@ -18,7 +18,8 @@ export interface IngestOptions {
   log: EventLogProducer;
   /** Receives every refused input with its source and reasons; must not lose it. */
   deadLetter: (letter: DeadLetter) => void;
-  eventTypes?: ReadonlySet<string>;
+  /** Event types and the time bounds of live events. */
+  validation?: Omit<ValidationOptions, 'now'>;
   onAccepted?: (source: string, n: number) => void;
 }
 
@@ -31,7 +32,7 @@ export class EventIngest {
     const rejected: Rejection[] = [];
     const appends: Promise<void>[] = [];
     for (let i = 0; i < inputs.length; i++) {
-      const checked = validateEvent(inputs[i], this.options.eventTypes);
+      const checked = validateEvent(inputs[i], this.options.validation);
       if (checked.ok) {
         // The log carries the contract's JSON, as a Kafka record would; the processor validates again.
         // Appends are awaited together, so a lingering producer sends the batch in one request.
@@ -57,6 +58,6 @@ export class EventIngest {
   }
 
   private reject(source: string, input: unknown, rejection: Rejection): void {
-    this.options.deadLetter({ source, event_id: rejection.event_id, payload: JSON.stringify(input) ?? String(input), errors: rejection.errors });
+    this.options.deadLetter({ source, event_id: rejection.event_id, payload: payloadText(input), errors: rejection.errors });
   }
 }

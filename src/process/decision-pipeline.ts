@@ -1,5 +1,5 @@
 // The pipeline core, free of I/O: validate → features → score → decide for a batch of one partition.
-import { validateEvent, type Decision, type LabelledEvent, type RtdsEvent, type ShadowScore } from '../contracts/index.ts';
+import { payloadText, validateEvent, type Decision, type LabelledEvent, type RtdsEvent, type ShadowScore, type ValidationOptions } from '../contracts/index.ts';
 import { Watchlists, type DecisionEngine } from '../decide/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { DeadLetter } from '../store/index.ts';
@@ -32,7 +32,8 @@ export interface PipelineOptions {
   engine: DecisionEngine;
   features: FeatureSet;
   eventTime: EventTimeOptions;
-  eventTypes?: ReadonlySet<string>;
+  /** Event types and live time bounds the log's records are validated against. */
+  validation?: Omit<ValidationOptions, 'now'>;
   /** Called when a scorer fails and the ladder steps down. */
   onScorerError?: (scorer: Scorer, err: unknown) => void;
   /** Called when the challenger fails on a batch: its scores are missing there, the decisions stand. */
@@ -172,9 +173,9 @@ export class DecisionPipeline {
         results[i] = { kind: 'dead_letter', letter: { source: 'log', payload: record.value.text, errors: [{ field: '(record)', reason: record.value.reason }] } };
         continue;
       }
-      const checked = validateEvent(record.value, this.options.eventTypes);
+      const checked = validateEvent(record.value, this.options.validation);
       if (!checked.ok) {
-        results[i] = { kind: 'dead_letter', letter: { source: 'log', event_id: checked.event_id, payload: JSON.stringify(record.value) ?? 'undefined', errors: checked.errors } };
+        results[i] = { kind: 'dead_letter', letter: { source: 'log', event_id: checked.event_id, payload: payloadText(record.value), errors: checked.errors } };
         continue;
       }
       const event = checked.event;

@@ -66,6 +66,42 @@ describe('event contract', () => {
     assert.ok(fields({ ...good, event_id: 'x'.repeat(129) }).event_id);
   });
 
+  it('refuses every string the store cannot hold, naming the field: NUL and unpaired surrogates, in fields and metadata keys and values', () => {
+    for (const field of ['event_id', 'user_id', 'session_id', 'merchant_id', 'device_id']) {
+      assert.match(fields({ ...good, [field]: `a\u0000b` })[field]!, /NUL/, field);
+      assert.match(fields({ ...good, [field]: `a\udc00` })[field]!, /unpaired UTF-16 surrogate/, field);
+    }
+    assert.match(fields({ ...good, metadata: { note: 'x\u0000' } })['metadata.note']!, /NUL/);
+    assert.match(fields({ ...good, metadata: { deep: [{ k: '\ud800' }] } })['metadata.deep.0.k']!, /surrogate/);
+    assert.match(fields({ ...good, metadata: { 'k\u0000': 1 } }).metadata!, /key that contains a NUL/);
+    assert.ok(validateEvent({ ...good, user_id: 'emoji 😀 ok', metadata: { note: '😀', tab: 'a\tb' } }).ok, 'paired surrogates and other control characters are storable');
+  });
+
+  it('refuses metadata nested past its depth limit without overflowing the stack', () => {
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = { d: deep };
+    assert.match(fields({ ...good, metadata: deep }).metadata!, /at most 32 levels/);
+    let ok: unknown = 1;
+    for (let i = 0; i < 31; i++) ok = { d: ok };
+    assert.ok(validateEvent({ ...good, metadata: ok }).ok, '32 levels are accepted');
+  });
+
+  it('refuses event times outside 1970–9999 always, and outside the live bounds around now where they apply', () => {
+    for (const timestamp of [1e300, 8_640_000_000_000_001, '0000-01-01T00:00:00Z', '10000-01-01T00:00:00Z']) {
+      assert.ok(fields({ ...good, timestamp }).timestamp, String(timestamp));
+    }
+    const now = Date.parse('2026-11-30T12:00:00Z');
+    const timeBounds = { maxAgeMs: 10 * 365.25 * 86_400_000, maxAheadMs: 86_400_000 };
+    const at = (timestamp: string): boolean => validateEvent({ ...good, timestamp }, { timeBounds, now }).ok;
+    assert.equal(at('2026-12-01T11:59:59Z'), true, 'within a day ahead');
+    assert.equal(at('2026-12-01T12:00:01Z'), false, 'more than a day ahead');
+    assert.equal(at('2016-12-01T00:00:00Z'), true, 'within ten years back');
+    assert.equal(at('2016-11-29T00:00:00Z'), false, 'more than ten years back');
+    const late = validateEvent({ ...good, timestamp: '2027-01-01T00:00:00Z' }, { timeBounds, now });
+    assert.match(!late.ok ? late.errors[0]!.reason : '', /more than 1 days in the future \(RTDS_MAX_EVENT_AHEAD_MS\)/);
+    assert.ok(validateEvent({ ...good, timestamp: '2001-01-01T00:00:00Z' }).ok, 'history (no live bounds) may be old');
+  });
+
   it('keeps the event id of an invalid event so its dead letter can be found', () => {
     const v = validateEvent({ ...good, amount: 'ten' });
     assert.equal(v.ok, false);
@@ -82,6 +118,20 @@ describe('event contract', () => {
     const bad = validateLabel({ event_id: 'e', is_fraud: 'yes' });
     assert.equal(bad.ok, false);
     assert.equal(!bad.ok && bad.errors[0]!.field, 'is_fraud');
+  });
+
+  it('refuses labels the store cannot hold: NUL in the id, labeled_at out of range or too far ahead', () => {
+    const reasons = (input: unknown, now?: number): Record<string, string> => {
+      const v = validateLabel(input, now === undefined ? {} : { timeBounds: { maxAgeMs: 1, maxAheadMs: 86_400_000 }, now });
+      assert.equal(v.ok, false, JSON.stringify(input));
+      return Object.fromEntries((v as { errors: { field: string; reason: string }[] }).errors.map((e) => [e.field, e.reason]));
+    };
+    assert.match(reasons({ event_id: 'e\u0000', is_fraud: true }).event_id!, /NUL/);
+    assert.ok(reasons({ event_id: 'e', is_fraud: true, labeled_at: 9_007_199_254_740_992 }).labeled_at);
+    assert.ok(reasons({ event_id: 'e', is_fraud: true, labeled_at: '0000-01-01T00:00:00Z' }).labeled_at);
+    const now = Date.parse('2026-11-30T12:00:00Z');
+    assert.match(reasons({ event_id: 'e', is_fraud: true, labeled_at: '2026-12-05T00:00:00Z' }, now).labeled_at!, /future/);
+    assert.ok(validateLabel({ event_id: 'e', is_fraud: true, labeled_at: '2001-01-01T00:00:00Z' }, { timeBounds: { maxAgeMs: 1, maxAheadMs: 1 }, now }).ok, 'a verdict on an old event is no age problem');
   });
 });
 

@@ -153,7 +153,7 @@ describe('the embedded app over HTTP', () => {
     assert.deepEqual(body.features.map((f) => f.name), [...DEFAULT_FEATURE_SET.names]);
   });
 
-  it('accepts labels and refuses malformed ones', async () => {
+  it('accepts labels and refuses malformed ones, dead-lettered with the reason', async () => {
     const res = await post('/api/v1/labels', [{ event_id: 'e2e-3', is_fraud: true }, { event_id: 'e2e-4' }]);
     assert.equal(res.status, 202);
     assert.deepEqual(((await res.json()) as { accepted: number }).accepted, 1);
@@ -170,8 +170,13 @@ describe('the embedded app over HTTP', () => {
       assert.deepEqual(row, { events: valid.length + 1, decisions: valid.length + 1, distinct_events: valid.length + 1 });
       const missing = await db.query('SELECT e.event_id FROM events e LEFT JOIN decisions d USING (event_id) WHERE d.event_id IS NULL');
       assert.deepEqual(missing, []);
-      const letters = await db.query<{ event_id: string | null; errors: { field: string; reason: string }[] }>('SELECT event_id, errors FROM dead_letters ORDER BY id');
-      assert.equal(letters.length, 4);
+      const letters = await db.query<{ event_id: string | null; source: string; errors: { field: string; reason: string }[] }>('SELECT event_id, source, errors FROM dead_letters ORDER BY id');
+      assert.equal(letters.length, 5);
+      assert.deepEqual(
+        letters.filter((l) => l.source === 'labels').map((l) => [l.event_id, l.errors]),
+        [['e2e-4', [{ field: 'is_fraud', reason: 'is required' }]]],
+        'the refused label',
+      );
       assert.deepEqual(letters.slice(0, 3).map((l) => l.event_id), ['bad-no-user', 'bad-amount', 'bad-time']);
       assert.ok(letters.every((l) => l.errors.length > 0 && l.errors.every((e) => e.reason.length > 0)));
       const [label] = await db.query<{ is_fraud: boolean }>("SELECT is_fraud FROM labels WHERE event_id = 'e2e-3'");
