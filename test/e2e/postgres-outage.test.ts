@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { startApp, type RunningApp } from '../../src/app/index.ts';
+import { ShutdownIncompleteError, startApp, type RunningApp } from '../../src/app/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 
 const run = promisify(execFile);
@@ -15,6 +15,7 @@ const CLUSTER_VERSION = '15';
 /** Per run, so a leftover of a killed run never collides. */
 const CLUSTER = `rtdsoutage_${process.pid}`;
 const T0 = Date.parse('2026-11-26T08:00:00Z');
+const SHUTDOWN_BOUND_MS = 3000;
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -61,7 +62,7 @@ describe('PostgreSQL stopped and started under traffic (embedded log, a private 
   it('is not ready and answers 503 with Retry-After while it is down, then stores every accepted event exactly once', async (t) => {
     if (skip !== undefined) return t.skip(skip);
     const config = loadConfig(
-      { dataDir, databaseUrl: url, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, sinkRetryMaxMs: 500, readyProbeMs: 200, readyStoreFailingMs: 500, shutdownTimeoutMs: 10_000 },
+      { dataDir, databaseUrl: url, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, sinkRetryMaxMs: 500, readyProbeMs: 200, readyStoreFailingMs: 500, shutdownTimeoutMs: SHUTDOWN_BOUND_MS },
       {},
     );
     app = await startApp(config);
@@ -138,5 +139,23 @@ describe('PostgreSQL stopped and started under traffic (embedded log, a private 
     } finally {
       await client.end();
     }
+  });
+  it('a shutdown while the store is down ends within its bound and says what was not written', async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    const running = app!;
+    await cluster('stop');
+    const res = await fetch(`${running.url}/api/v1/events`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(Array.from({ length: 20 }, (_, i) => ({ event_id: `late-${i}`, event_type: 'login', timestamp: T0 + i, user_id: 'user-9' }))),
+    });
+    assert.equal(res.status, 202);
+    await res.body?.cancel();
+    await waitFor('the decided batch waiting for the store', 10_000, async () => (running.sink.pending >= 20 ? true : undefined));
+    const started = performance.now();
+    await assert.rejects(running.stop(), (err: unknown) => err instanceof ShutdownIncompleteError && err.unwrittenRows >= 20);
+    app = undefined;
+    const ms = performance.now() - started;
+    assert.ok(ms < SHUTDOWN_BOUND_MS + 5000, `stopped in ${Math.round(ms)} ms, bound ${SHUTDOWN_BOUND_MS} ms`);
   });
 });
