@@ -4,12 +4,12 @@ import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, OUTCOMES, payloadText, unstorable, validateLabel, type Decision, type EventTimeBounds } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest } from '../ingest/event-ingest.ts';
 import type { LiveSummary, Logger, PipelineMetrics } from '../observe/index.ts';
-import { CursorError, findDecision, findEvent, findLabel, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter } from '../store/index.ts';
+import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, isStoreUnavailable, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
 import { guardAccess, type ApiKey } from './access.ts';
 import { registerListRoutes, type ListControl } from './lists.ts';
@@ -36,7 +36,8 @@ export interface ApiContext {
   summary(): LiveSummary;
   /** Write buffered rows now (a read-after-write for a re-sent event). */
   flush(): Promise<void>;
-  ready(): boolean;
+  /** Whether this process can serve now, and if not why (store, backlog, lag, model registry). */
+  readiness(): { ready: boolean; reasons: string[] };
   /** The model registry: list, activate, roll back. */
   models: ModelControl;
   /** The block and allow lists. */
@@ -110,6 +111,9 @@ const decisionSchema = {
     degraded: { type: 'string' },
   },
 };
+/** Seconds a client is told to wait when the store is away: about the sink's retry pace at its cap. */
+const STORE_RETRY_AFTER_S = 5;
+
 // Bodies are validated by the contracts module (so refusals reach the dead-letter store);
 // the route schemas document them.
 const documentOnly = (): (() => true) => () => true;
@@ -120,6 +124,25 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }), bodyLimit: 16 * 1024 * 1024 });
 
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, decodeBody(body as string, ctx.maxBatch)));
+
+  // Every failure answers in one shape without internals: the real error goes to the log with the
+  // request id. A store that is away is a 503 to retry, not a server fault. Fastify's own 4xx
+  // (body too large, bad content type, a query out of bounds) keep their message.
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status < 500) return reply.code(status).send({ error: err.message, code: err.code ?? 'bad_request' });
+    if (isStoreUnavailable(err)) {
+      req.log.warn({ err, req_id: req.id, route: req.routeOptions.url }, 'store unavailable: answered 503');
+      return reply.code(503).header('retry-after', String(STORE_RETRY_AFTER_S)).send({ error: 'store unavailable', code: 'store_unavailable', request_id: req.id });
+    }
+    if (classifyStoreError(err) === 'data') {
+      // What the client sent, refused by the store (a value past an index's size, say): its fault, said plainly.
+      req.log.warn({ err, req_id: req.id, route: req.routeOptions.url }, 'the store refused a value of the request: answered 422');
+      return reply.code(422).send({ error: `the store refused a value of the request: ${err.message.slice(0, 200)}`, code: 'unstorable', request_id: req.id });
+    }
+    req.log.error({ err, req_id: req.id, route: req.routeOptions.url }, 'request failed');
+    return reply.code(500).send({ error: 'internal error', code: 'internal', request_id: req.id });
+  });
 
   await app.register(fastifySwagger, {
     openapi: { info: { title: 'RTDS API', version: '1', description: 'Real-time decisions: events in, explained decisions out.' } },
@@ -150,7 +173,10 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   }
 
   app.get('/healthz', { schema: { tags: ['ops'] } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { tags: ['ops'] } }, async (_req, reply) => (ctx.ready() ? { status: 'ready' } : reply.code(503).send({ status: 'not ready' })));
+  app.get('/readyz', { schema: { tags: ['ops'], summary: 'Ready to serve: 200, or 503 with the reasons (store unreachable or failing, backlog, lag, model registry unreadable).' } }, async (_req, reply) => {
+    const { ready, reasons } = ctx.readiness();
+    return ready ? { status: 'ready' } : reply.code(503).send({ status: 'not ready', reasons });
+  });
   app.get('/metrics', { schema: { tags: ['ops'] } }, async (_req, reply) => reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics()));
   app.get('/api/v1/summary', { schema: { tags: ['ops'] } }, async () => ctx.summary());
   // The features decisions are made from, as declared (docs/features.md): what `features` of an event mean.
@@ -221,7 +247,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
         if (await within(ctx.flush(), ctx.decideTimeoutMs - (performance.now() - started))) return outcome;
         return reply
           .code(503)
-          .header('retry-after', '1')
+          .header('retry-after', String(STORE_RETRY_AFTER_S))
           .send({ error: 'the decision is made but the store has not confirmed it yet; ask again with the same event', code: 'store_unavailable', event_id: eventId });
       }
       await ctx.flush();

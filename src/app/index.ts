@@ -19,6 +19,7 @@ import { RulesFollower } from './rules-follower.ts';
 import { ActiveModelFollower, loadScorers } from './model.ts';
 import { openModelRegistry } from './model-registry.ts';
 import { openTransport } from './transport.ts';
+import { Readiness } from './readiness.ts';
 
 /** A processor-less process (API only) still has a Processor object; it reads nothing. */
 const NO_SOURCE = { start: async () => undefined, stop: async () => undefined, lag: () => 0 };
@@ -99,8 +100,20 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     concurrency: db.kind === 'pglite' ? 1 : config.sinkConcurrency,
     log: transport.eventsLog,
     featureSet: featureSet.version,
+    retry: { firstMs: 100, maxMs: config.sinkRetryMaxMs },
     onFlush: ({ ms }) => metrics.sinkFlush.observe(ms / 1000),
-    onError: (err) => logger.error({ err }, 'store write failed; the batch is kept and retried'),
+    onError: (err, failure, retryInMs) => {
+      metrics.storeWriteRetries.inc({ failure });
+      logger.error({ err, failure, retry_in_ms: retryInMs }, 'store write failed; the batch is kept and retried');
+    },
+    onIsolated: (row) => {
+      metrics.storeRowsIsolated.inc({ table: row.table, reason: row.reason });
+      // Ids are cut: what a client sent is not logged at any length.
+      const fields = { table: row.table, event_id: row.event_id?.slice(0, 128), reason: row.reason, error: row.message };
+      if (row.deadLettered) return void logger.warn(fields, 'the store refused a row for its data; set apart from its batch and dead-lettered');
+      metrics.storeRowsUnstorable.inc({ table: row.table });
+      logger.error(fields, 'the store refused a dead letter even made safe: this log line is all that remains of it');
+    },
   });
   const feed = new DecisionFeed();
   const side = transport.sideOutputs;
@@ -223,6 +236,11 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   metrics.measureModel(() => livePerformance(modelControl, LIVE_WINDOW));
 
   let accepting = false;
+  const readiness = new Readiness(
+    { db, sink, lag: () => processor.lag(), readRegistry: () => registry.active(), accepting: () => accepting },
+    { probeMs: config.readyProbeMs, storeFailingMs: config.readyStoreFailingMs, maxSinkRows: config.readyMaxSinkRows, maxLag: config.readyMaxLag },
+  );
+  readiness.start();
   const server = roles.api
     ? await buildServer({
         ingest,
@@ -237,7 +255,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         features: featureSet,
         summary: () => latest,
         flush: () => sink.flush(),
-        ready: () => accepting,
+        readiness: () => readiness.report(),
         models: modelControl,
         lists: { db, follow: async () => (await rules.check()).lists },
         rules: { db, features: featureSet.names, featureSet: featureSet.version, follow: () => rules.check() },
@@ -260,23 +278,58 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       accepting = false;
+      // The store may be down: draining and flushing get one bound, then RTDS exits saying what it left.
+      const deadline = performance.now() + config.shutdownTimeoutMs;
+      const left = (): number => Math.max(0, deadline - performance.now());
       await traffic?.stop();
       await server?.close();
-      await processor.stop({ drain: true });
+      const drained = await settlesWithin(processor.stop({ drain: true }), left());
       await labelSource?.stop();
       await labels?.stop();
       await announcements?.close();
       await models.stop();
       await rules.stop();
       await following?.close();
-      await sink.close();
+      await readiness.stop();
+      const lag = processor.lag();
+      const { unwrittenRows } = await sink.close(left());
       await transport.close();
       clearInterval(ticker);
-      await db.close();
-      logger.info('stopped: log drained, store flushed');
+      // A pool waiting on a dead server must not hold the exit either.
+      await settlesWithin(db.close(), Math.max(left(), 1000));
+      if (drained && unwrittenRows === 0) return void logger.info('stopped: log drained, store flushed');
+      const fate =
+        transport.kind === 'kafka'
+          ? 'their offsets are not committed: the group reads them again'
+          : 'on the embedded log they are kept only where the durable log file holds them, and replayed from it at the next start';
+      const incomplete = new ShutdownIncompleteError(config.shutdownTimeoutMs, unwrittenRows, drained ? 0 : lag);
+      logger.error({ unwritten_rows: unwrittenRows, undrained_records: drained ? 0 : lag, timeout_ms: config.shutdownTimeoutMs }, `stopped before everything was stored: ${fate}`);
+      throw incomplete;
     })());
 
   return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, onLabelsStored: (listener) => void labelListeners.push(listener), onModelSwitched: (listener) => models.onSwitch(listener), lag: () => processor.lag(), stop };
+}
+
+/** The shutdown bound passed with work left: the process exits non-zero, and the log line says what was left. */
+export class ShutdownIncompleteError extends Error {
+  override name = 'ShutdownIncompleteError';
+  constructor(
+    readonly timeoutMs: number,
+    readonly unwrittenRows: number,
+    readonly undrainedRecords: number,
+  ) {
+    super(`shutdown bound of ${timeoutMs} ms passed: ${unwrittenRows} rows not written to the store, ${undrainedRecords} log records not processed`);
+  }
+}
+
+/** Whether `work` is done within `ms` (its failure is thrown); it goes on in the background if not — the process is about to exit. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([work.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

@@ -103,6 +103,12 @@ export const SETTINGS = {
   sinkBatchSize: setting('RTDS_SINK_BATCH_SIZE', '2000', int(1, 100_000), 'Rows per batched write to the store.'),
   sinkConcurrency: setting('RTDS_SINK_CONCURRENCY', '4', int(1, 64), 'Batches written to PostgreSQL at once, each on its own connection (the embedded store writes one at a time).'),
   sinkFlushMs: setting('RTDS_SINK_FLUSH_MS', '50', int(1, 60_000), 'Longest a decision waits before it is written.'),
+  sinkRetryMaxMs: setting('RTDS_SINK_RETRY_MAX_MS', '5000', int(100, 600_000), 'A store write that fails for connectivity is retried after 100 ms, the pause doubling up to this.'),
+  shutdownTimeoutMs: setting('RTDS_SHUTDOWN_TIMEOUT_MS', '20000', int(100, 3_600_000), 'Longest a shutdown waits to drain the log and write the store (it may be down); past it RTDS exits non-zero, saying what was not written.'),
+  readyProbeMs: setting('RTDS_READY_PROBE_MS', '1000', int(50, 60_000), 'How often readiness probes the store (SELECT 1) and the model registry.'),
+  readyStoreFailingMs: setting('RTDS_READY_STORE_FAILING_MS', '3000', int(0, 600_000), '/readyz is 503 once store writes have failed (connectivity) this long, or a probe has gone unanswered this long; a failed probe counts at once.'),
+  readyMaxSinkRows: setting('RTDS_READY_MAX_SINK_ROWS', '100000', int(1), '/readyz is 503 while more rows than this wait to be written to the store.'),
+  readyMaxLag: setting('RTDS_READY_MAX_LAG', '1000000', int(1), '/readyz is 503 while this process’s consumer lag (records not yet processed) passes this.'),
   decideTimeoutMs: setting('RTDS_DECIDE_TIMEOUT_MS', '1000', int(1, 60_000), 'Budget of POST /api/v1/decide before it answers 504.'),
   apiKeys: setting(
     'RTDS_API_KEYS',

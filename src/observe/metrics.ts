@@ -43,6 +43,9 @@ export class PipelineMetrics {
   private stateSize: (() => { entities: number; bytes: number; eventIds: number }) | undefined;
   private liveModel: (() => Promise<LiveModelFigures | null>) | undefined;
   readonly sinkFlush: Histogram;
+  readonly storeRowsIsolated: Counter<'table' | 'reason'>;
+  readonly storeRowsUnstorable: Counter<'table'>;
+  readonly storeWriteRetries: Counter<'failure'>;
 
   // Rolling state for the summary: totals now vs at the previous tick, recent latencies.
   private readonly totals = { events: 0, decisions: 0, approved: 0, flagged: 0, rejected: 0, deadLetters: 0, late: 0, degraded: 0 };
@@ -122,6 +125,14 @@ export class PipelineMetrics {
       ['model_version', 'threshold'],
     );
     live('rtds_model_score_psi', 'Population stability index of recent scores against the held-out scores at training', (g, f) => finite(g, { model_version: f.model_version }, f.psi));
+    this.storeRowsIsolated = new Counter({
+      name: 'rtds_store_rows_isolated_total',
+      help: 'Rows the store refused for their data (by SQLSTATE, or encoding), set apart from their batch; events among them are dead-lettered',
+      labelNames: ['table', 'reason'],
+      registers,
+    });
+    this.storeRowsUnstorable = new Counter({ name: 'rtds_store_rows_unstorable_total', help: 'Dead letters the store refused even made safe: only logged', labelNames: ['table'], registers });
+    this.storeWriteRetries = new Counter({ name: 'rtds_store_write_retries_total', help: 'Batched writes retried after the store failed (connectivity or other), by failure', labelNames: ['failure'], registers });
     this.sinkFlush = new Histogram({ name: 'rtds_sink_flush_seconds', help: 'Duration of one batched write', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers });
   }
   /** Report the served model's live figures on each scrape. */

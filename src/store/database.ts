@@ -44,6 +44,12 @@ class PostgresDatabase implements Database {
 
   async batch(statements: Statement[]): Promise<unknown[][]> {
     const client = await this.pool.connect();
+    // A connection lost while checked out (the server stopping) is emitted as an event besides
+    // failing the query: without a listener it would crash the process. The query's failure is
+    // what the caller acts on.
+    const lost = (): void => undefined;
+    client.on('error', lost);
+    let broken: Error | undefined;
     try {
       await client.query('BEGIN');
       const results: unknown[][] = [];
@@ -58,10 +64,12 @@ class PostgresDatabase implements Database {
       await client.query('COMMIT');
       return results;
     } catch (err) {
-      await client.query('ROLLBACK');
+      // On a lost connection the rollback fails too; the first error says why, and the pool drops the client.
+      await client.query('ROLLBACK').catch((rollbackErr: unknown) => void (broken = rollbackErr as Error));
       throw err;
     } finally {
-      client.release();
+      client.off('error', lost);
+      client.release(broken);
     }
   }
 

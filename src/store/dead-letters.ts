@@ -14,11 +14,43 @@ export interface DeadLetter {
   errors: FieldError[];
 }
 
+/** Longest event id kept with a dead letter: the column is indexed, and a btree row must fit a page. */
+export const DEAD_LETTER_ID_CHARS = 256;
+/** Longest field name or reason kept: an error message quoting a huge input must not become one. */
+const REASON_CHARS = 2000;
+
+/** NUL and unpaired UTF-16 surrogates: text PostgreSQL refuses (in text and in jsonb). */
+const UNSTORABLE = /\0|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const escapeUnstorable = (s: string): string => s.replace(UNSTORABLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const hasUnstorable = (s: string): boolean => s.search(UNSTORABLE) !== -1;
+
+/**
+ * The letter as the database can hold it, whatever was refused: NUL and unpaired surrogates
+ * written as `\uXXXX` (a note in `errors` says so, since a payload may hold that text itself),
+ * the event id cut to `DEAD_LETTER_ID_CHARS`. A dead letter is where bad input goes, so it must
+ * never be bad input itself.
+ */
+export function storableDeadLetter(letter: DeadLetter): DeadLetter {
+  const errors = letter.errors.map((e) => ({ field: escapeUnstorable(e.field.slice(0, REASON_CHARS)), reason: escapeUnstorable(e.reason.slice(0, REASON_CHARS)) }));
+  let eventId = letter.event_id;
+  if (eventId !== undefined && (eventId.length > DEAD_LETTER_ID_CHARS || hasUnstorable(eventId))) {
+    if (eventId.length > DEAD_LETTER_ID_CHARS) errors.push({ field: 'event_id', reason: `cut to its first ${DEAD_LETTER_ID_CHARS} characters of ${eventId.length} for storage` });
+    eventId = escapeUnstorable(eventId.slice(0, DEAD_LETTER_ID_CHARS));
+  }
+  let payload = letter.payload;
+  if (hasUnstorable(payload)) {
+    payload = escapeUnstorable(payload);
+    errors.push({ field: 'payload', reason: 'stored with NUL bytes and unpaired surrogates written as \\uXXXX' });
+  }
+  return { source: escapeUnstorable(letter.source), event_id: eventId, payload, errors };
+}
+
+/** Insert dead letters, each made storable first. */
 export function insertDeadLetters(letters: readonly DeadLetter[]): Statement {
   return {
     sql: `INSERT INTO dead_letters (source, event_id, payload, errors)
           SELECT source, event_id, payload, errors FROM jsonb_to_recordset($1::jsonb) AS r(source text, event_id text, payload text, errors jsonb)`,
-    params: [JSON.stringify(letters)],
+    params: [JSON.stringify(letters.map(storableDeadLetter))],
   };
 }
 

@@ -2,7 +2,7 @@
 import type { RtdsEvent } from '../contracts/index.ts';
 import type { LogPosition } from '../transport/log.ts';
 import type { Database } from './database.ts';
-import { isUniqueViolation } from './statement.ts';
+import { classifyStoreError, isUniqueViolation, RowEncodingError, type Statement, type StoreFailure } from './statement.ts';
 import { insertDeadLetters, type DeadLetter } from './dead-letters.ts';
 import { copyDecisions, insertDecisions, type DecisionRecord } from './decisions.ts';
 import { copyEvents, insertEvents } from './events.ts';
@@ -23,19 +23,62 @@ export interface SinkOptions {
   featureSet?: string;
   /** Called after each successful flush with the decided events and dead letters written. */
   onFlush?: (written: { rows: number; deadLetters: number; ms: number }) => void;
-  onError?: (err: unknown) => void;
+  /** Called after each failed write that will be retried: the failure's kind and the pause before the retry. */
+  onError?: (err: unknown, failure: StoreFailure, retryInMs: number) => void;
+  /** Called for each row the store refused for a data reason, once it is set aside. */
+  onIsolated?: (row: IsolatedRow) => void;
+  /** Pause before the first retry of a failed write, doubled on each further failure up to `maxMs`. */
+  retry?: { firstMs: number; maxMs: number };
 }
 
-/** Rows sealed for one write: one transaction on one connection. */
-interface Chunk {
+/** A row the store refused for what it holds (a NUL byte, a date out of range, an over-long key). */
+export interface IsolatedRow {
+  /** Where it was going: an event with its decision, or a dead letter. */
+  table: 'events' | 'dead_letters';
+  event_id: string | undefined;
+  /** The SQLSTATE of the refusal, or `encoding` when the row could not even be encoded. */
+  reason: string;
+  /** The database's (or encoder's) message. */
+  message: string;
+  /**
+   * An event: its dead letter is on its way (written like any other). A dead letter: false, it
+   * could not be stored at all — the caller's structured log is all that remains of it.
+   */
+  deadLettered: boolean;
+}
+
+/** What readiness needs to know about the sink. */
+export interface SinkHealth {
+  pending: number;
+  /** Epoch ms of the first write failure (not for data) since the last write that landed; undefined while writes land. */
+  failingSince: number | undefined;
+  /** The latest such failure. */
+  lastError: string | undefined;
+}
+
+/** The dead-letter source of rows the store refused. */
+export const STORE_SOURCE = 'store';
+
+
+/** Rows written together: one transaction. */
+interface Rows {
   decided: DecidedEvent[];
   letters: DeadLetter[];
+}
+
+/** Rows sealed for one write, and when they are all stored (or set aside). */
+interface Chunk extends Rows {
   written: Promise<void>;
 }
 
+const DEFAULT_RETRY = { firstMs: 100, maxMs: 5000 };
+
 /**
- * Buffers what the processor produces and writes it in batches. A batch is retried until it
- * lands, so nothing accepted is dropped; the primary keys make retries and re-sends harmless.
+ * Buffers what the processor produces and writes it in batches. A write that fails because the
+ * store is away is retried with backoff until it lands, so nothing accepted is dropped; the
+ * primary keys make retries and re-sends harmless. A write that fails because of what some rows
+ * hold is split in halves, down to single rows, so the good rows land and each bad one is
+ * dead-lettered with the database's reason: one poisoned row never stops the store.
  */
 export class DecisionSink {
   private decided: DecidedEvent[] = [];
@@ -49,15 +92,28 @@ export class DecisionSink {
   private writing = 0;
   private drainWaiters: (() => void)[] = [];
   private closed = false;
+  /** Set when close() gave up waiting: retries stop, what is left is reported unwritten. */
+  private abandoned = false;
+  /** Pauses between retries, cut short when close() gives up. */
+  private readonly pauses = new Set<() => void>();
+  private failingSince: number | undefined;
+  private lastError: string | undefined;
+  private readonly retry: { firstMs: number; maxMs: number };
 
   constructor(
     private readonly db: Database,
     private readonly options: SinkOptions,
-  ) {}
+  ) {
+    this.retry = options.retry ?? DEFAULT_RETRY;
+  }
 
   /** Rows waiting to be written: the processor slows down when this grows. */
   get pending(): number {
     return this.decided.length + this.deadLetters.length + this.unwrittenRows;
+  }
+
+  health(): SinkHealth {
+    return { pending: this.pending, failingSince: this.failingSince, lastError: this.lastError };
   }
 
   write(item: DecidedEvent): void {
@@ -76,17 +132,36 @@ export class DecisionSink {
   }
 
   /**
-   * Resolves when every row handed over before the call is written. Rows handed over later do
-   * not hold it up, so a caller can wait for its batch while the next one is being produced.
+   * Resolves when every row handed over before the call is written (or, refused for its data,
+   * dead-lettered). Rows handed over later do not hold it up, so a caller can wait for its batch
+   * while the next one is being produced.
    */
   async flush(): Promise<void> {
     this.seal();
     await Promise.all([...this.unwritten].map((c) => c.written));
   }
 
-  async close(): Promise<void> {
+  /**
+   * Write what is buffered and stop. Waits at most `timeoutMs` (the store may be down); past it,
+   * retries stop and the rows not written are counted in the answer, for the caller to say so.
+   */
+  async close(timeoutMs = Infinity): Promise<{ unwrittenRows: number }> {
     this.closed = true;
-    await this.flush();
+    const flushed = this.flush();
+    if (Number.isFinite(timeoutMs)) {
+      let timer: NodeJS.Timeout | undefined;
+      const inTime = await Promise.race([flushed.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
+      clearTimeout(timer);
+      if (!inTime) {
+        const unwrittenRows = this.pending;
+        this.abandoned = true;
+        for (const wake of this.pauses) wake();
+        return { unwrittenRows };
+      }
+    } else {
+      await flushed;
+    }
+    return { unwrittenRows: 0 };
   }
 
   private added(): void {
@@ -116,7 +191,7 @@ export class DecisionSink {
     while (this.writing < this.options.concurrency && this.queue.length > 0) {
       const { chunk, done } = this.queue.shift()!;
       this.writing++;
-      void this.writeUntilStored(chunk).then(() => {
+      void this.store(chunk).then(() => {
         this.writing--;
         this.unwritten.delete(chunk);
         this.unwrittenRows -= chunk.decided.length + chunk.letters.length;
@@ -129,26 +204,100 @@ export class DecisionSink {
     }
   }
 
-  /** One transaction per chunk, retried after a pause until it lands: the store may be restarting. */
-  private async writeUntilStored({ decided, letters }: Chunk): Promise<void> {
-    for (;;) {
+  /**
+   * Store rows in one transaction. Away or failing store: pause and retry, the pause doubling up
+   * to a cap. Refused data: write each half on its own, recursively, so only the rows at fault
+   * are left — and those are dead-lettered. Never rejects.
+   */
+  private async store(rows: Rows): Promise<void> {
+    for (let attempt = 0; !this.abandoned; attempt++) {
       const started = performance.now();
       try {
-        const letterRows = letters.length === 0 ? [] : [insertDeadLetters(letters)];
-        try {
-          // COPY first: new rows are the rule. One stored before (a batch replayed after a failure)
-          // fails the whole COPY, and the batch is written again skipping what exists.
-          await this.db.batch([copyEvents(decided, this.options.log), copyDecisions(decided, this.options.featureSet), ...letterRows]);
-        } catch (err) {
-          if (!isUniqueViolation(err)) throw err;
-          await this.db.batch([insertEvents(decided, this.options.log), insertDecisions(decided, this.options.featureSet), ...letterRows]);
-        }
-        this.options.onFlush?.({ rows: decided.length, deadLetters: letters.length, ms: performance.now() - started });
+        await this.writeOnce(rows);
+        this.failingSince = undefined;
+        this.lastError = undefined;
+        this.options.onFlush?.({ rows: rows.decided.length, deadLetters: rows.letters.length, ms: performance.now() - started });
         return;
       } catch (err) {
-        this.options.onError?.(err);
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        const failure = classifyStoreError(err);
+        if (failure === 'data') return this.isolate(rows, err);
+        this.failingSince ??= Date.now();
+        this.lastError = err instanceof Error ? err.message : String(err);
+        const pauseMs = Math.min(this.retry.firstMs * 2 ** Math.min(attempt, 30), this.retry.maxMs);
+        this.options.onError?.(err, failure, pauseMs);
+        await this.pause(pauseMs);
       }
     }
+  }
+
+  private async isolate(rows: Rows, err: unknown): Promise<void> {
+    const { decided, letters } = rows;
+    if (decided.length + letters.length > 1) {
+      const half = (list: readonly unknown[]): number => Math.ceil(list.length / 2);
+      await this.store({ decided: decided.slice(0, half(decided)), letters: letters.slice(0, half(letters)) });
+      await this.store({ decided: decided.slice(half(decided)), letters: letters.slice(half(letters)) });
+      return;
+    }
+    const reason = err instanceof RowEncodingError ? 'encoding' : String((err as { code?: unknown }).code);
+    const message = storeMessage(err);
+    const row = decided[0];
+    if (row === undefined) {
+      this.options.onIsolated?.({ table: 'dead_letters', event_id: letters[0]!.event_id, reason, message, deadLettered: false });
+      return;
+    }
+    const field = err instanceof RowEncodingError ? err.field : 'event';
+    this.options.onIsolated?.({ table: 'events', event_id: row.event.event_id, reason, message, deadLettered: true });
+    await this.store({ decided: [], letters: [{ source: STORE_SOURCE, event_id: row.event.event_id, payload: payloadOf(row), errors: [{ field, reason: `the store refused it: ${message}` }] }] });
+  }
+
+  /** One attempt: COPY first, as new rows are the rule; rows stored before (a replayed batch) fail a COPY whole, so then INSERT … ON CONFLICT DO NOTHING. */
+  private async writeOnce({ decided, letters }: Rows): Promise<void> {
+    const letterRows = letters.length === 0 ? [] : [encoded(() => insertDeadLetters(letters))];
+    if (decided.length === 0) return void (await this.db.batch(letterRows));
+    try {
+      await this.db.batch([encoded(() => copyEvents(decided, this.options.log)), encoded(() => copyDecisions(decided, this.options.featureSet)), ...letterRows]);
+    } catch (err) {
+      if (!isUniqueViolation(err)) throw err;
+      await this.db.batch([encoded(() => insertEvents(decided, this.options.log)), encoded(() => insertDecisions(decided, this.options.featureSet)), ...letterRows]);
+    }
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.pauses.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.pauses.add(wake);
+    });
+  }
+}
+
+/** Building a statement runs over the rows' values: whatever it throws is about a row. */
+function encoded(build: () => Statement): Statement {
+  try {
+    return build();
+  } catch (err) {
+    throw err instanceof RowEncodingError ? err : new RowEncodingError(undefined, 'row', err);
+  }
+}
+
+/** The database's message with its detail and SQLSTATE, as a dead letter's reason. */
+function storeMessage(err: unknown): string {
+  const e = err as { message?: unknown; detail?: unknown; code?: unknown };
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const detail = typeof e.detail === 'string' && e.detail !== '' ? ` (${e.detail})` : '';
+  return err instanceof RowEncodingError || typeof e.code !== 'string' ? `${message}${detail}` : `${message}${detail} [SQLSTATE ${e.code}]`;
+}
+
+/** The refused event as its contract's JSON, to be fixed and replayed; JSON escapes NUL and lone surrogates, so the text is storable. */
+function payloadOf(row: DecidedEvent): string {
+  const { event_time: _normalised, ...input } = row.event;
+  try {
+    return JSON.stringify(input);
+  } catch (err) {
+    return `(not serialisable: ${err instanceof Error ? err.message : String(err)}) event_id=${JSON.stringify(row.event.event_id)}`;
   }
 }

@@ -3,7 +3,7 @@ import type { EventInput, Label, LabelledEvent, RtdsEvent } from '../contracts/i
 import type { LogPosition } from '../transport/log.ts';
 import { copyLine } from './copy-text.ts';
 import type { Database } from './database.ts';
-import type { CopyStatement, Statement } from './statement.ts';
+import { RowEncodingError, type CopyStatement, type Statement } from './statement.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
@@ -40,11 +40,28 @@ export function copyEvents(rows: readonly LoggedEvent[], log?: string): CopyStat
   let text = '';
   for (const { event: e, position } of rows) {
     text += copyLine([
-      e.event_id, e.event_type, new Date(e.event_time).toISOString(), e.user_id, e.session_id, e.ip_address, e.country, e.channel, e.amount,
-      e.currency, e.merchant_id, e.device_id, e.metadata === undefined ? null : JSON.stringify(e.metadata), position === undefined ? null : log, position?.partition, position?.offset,
+      e.event_id, e.event_type, isoTime(e), e.user_id, e.session_id, e.ip_address, e.country, e.channel, e.amount,
+      e.currency, e.merchant_id, e.device_id, metadataJson(e), position === undefined ? null : log, position?.partition, position?.offset,
     ]);
   }
   return { copyInto: 'events', columns: EVENT_COLUMNS, text };
+}
+
+/** The event time as COPY text; one a Date cannot print (beyond ±8.64e15 ms) fails its row, not the process. */
+function isoTime(e: RtdsEvent): string {
+  const time = new Date(e.event_time);
+  if (Number.isNaN(time.getTime())) throw new RowEncodingError(e.event_id, 'timestamp', `event time ${e.event_time} is outside the range of a date`);
+  return time.toISOString();
+}
+
+/** The metadata as JSON text; one that cannot be written (nested past the stack) fails its row. */
+function metadataJson(e: RtdsEvent): string | null {
+  if (e.metadata === undefined) return null;
+  try {
+    return JSON.stringify(e.metadata);
+  } catch (err) {
+    throw new RowEncodingError(e.event_id, 'metadata', err);
+  }
 }
 
 /** Name of the embedded log in `log_topic`, suffixed with `@` and the run's start time. */

@@ -1,8 +1,8 @@
 // Store stage: PostgreSQL or PGlite behind one interface, one repository per table, a batched sink.
 export { DatabaseError, openDatabase, type Database, type DatabaseOptions } from './database.ts';
-export type { Statement } from './statement.ts';
+export { classifyStoreError, isStoreUnavailable, type Statement, type StoreFailure } from './statement.ts';
 export { migrate } from './migrations.ts';
-export { DecisionSink, type DecidedEvent, type SinkOptions } from './decision-sink.ts';
+export { DecisionSink, STORE_SOURCE, type DecidedEvent, type IsolatedRow, type SinkHealth, type SinkOptions } from './decision-sink.ts';
 export { EMBEDDED_LOG, findEvent, insertEvents, loadEmbeddedHistory, loadPartitionHistory, storedHistory, type History, type HistoryReach, type LoggedEvent, type StoredEvent, type StoredHistory } from './events.ts';
 export { CursorError, findDecision, insertDecisions, listDecisions, recentScores, recentShadowScores, decidedHistory, type DecidedHistory, type DecisionQuery, type DecisionRecord, type PairedScore, type StoredDecision } from './decisions.ts';
 export { insertDeadLetters, listDeadLetters, type DeadLetter, type StoredDeadLetter } from './dead-letters.ts';

@@ -1,0 +1,95 @@
+// Whether this process can do its work now — store reachable and keeping up, log consumed, models readable — and if not, why.
+import type { Database, SinkHealth } from '../store/index.ts';
+
+export interface ReadinessReport {
+  ready: boolean;
+  /** Why not, one sentence each; empty when ready. */
+  reasons: string[];
+}
+
+export interface ReadinessBounds {
+  probeMs: number;
+  /** Store writes failing, or a probe unanswered, longer than this: not ready. */
+  storeFailingMs: number;
+  maxSinkRows: number;
+  maxLag: number;
+}
+
+export interface ReadinessInputs {
+  db: Pick<Database, 'query'>;
+  sink: { health(): SinkHealth };
+  lag(): number;
+  /** Reads the model registry (its active version); a throw means it is unreadable. */
+  readRegistry(): Promise<unknown>;
+  /** False while starting or stopping. */
+  accepting(): boolean;
+}
+
+/** Outcome of a probe: each part's error message, or null when it answered. */
+interface Probe {
+  store: string | null;
+  registry: string | null;
+}
+
+/**
+ * Probes the store and the registry in the background (a /readyz request must not queue behind
+ * a slow store) and judges readiness from the latest probe and the live figures.
+ */
+export class Readiness {
+  private timer: NodeJS.Timeout | undefined;
+  private latest: Probe | undefined;
+  private running: Promise<void> | undefined;
+  private runningSince = 0;
+
+  constructor(
+    private readonly inputs: ReadinessInputs,
+    private readonly bounds: ReadinessBounds,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    this.probe();
+    this.timer = setInterval(() => this.probe(), this.bounds.probeMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    // A probe hanging on a dead connection does not hold the shutdown up.
+    await Promise.race([this.running, new Promise((resolve) => setTimeout(resolve, this.bounds.storeFailingMs).unref())]);
+  }
+
+  report(): ReadinessReport {
+    const reasons: string[] = [];
+    const now = this.now();
+    if (!this.inputs.accepting()) reasons.push('starting or stopping');
+    const sink = this.inputs.sink.health();
+    if (sink.failingSince !== undefined && now - sink.failingSince > this.bounds.storeFailingMs) {
+      reasons.push(`store writes failing for ${Math.round((now - sink.failingSince) / 1000)} s: ${sink.lastError ?? 'unknown error'}`);
+    }
+    if (this.latest?.store != null) reasons.push(`store unreachable: ${this.latest.store}`);
+    if (this.latest?.registry != null) reasons.push(`model registry unreadable: ${this.latest.registry}`);
+    const waited = now - this.runningSince;
+    if (this.running !== undefined && waited > this.bounds.storeFailingMs) reasons.push(`store and model registry probe unanswered for ${Math.round(waited / 1000)} s`);
+    if (sink.pending > this.bounds.maxSinkRows) reasons.push(`store backlog ${sink.pending} rows > ${this.bounds.maxSinkRows}`);
+    const lag = this.inputs.lag();
+    if (lag > this.bounds.maxLag) reasons.push(`consumer lag ${lag} records > ${this.bounds.maxLag}`);
+    return { ready: reasons.length === 0, reasons };
+  }
+
+  /** One probe at a time; the previous outcome stands until the next answers, and a probe that hangs shows by its age. */
+  private probe(): void {
+    if (this.running !== undefined) return;
+    const probe: Probe = { store: null, registry: null };
+    this.runningSince = this.now();
+    const settle = (key: 'store' | 'registry', p: Promise<unknown>): Promise<void> =>
+      p.then(
+        () => undefined,
+        (err: unknown) => void (probe[key] = err instanceof Error ? err.message : String(err)),
+      );
+    this.running = Promise.all([settle('store', Promise.resolve().then(() => this.inputs.db.query('SELECT 1'))), settle('registry', Promise.resolve().then(() => this.inputs.readRegistry()))]).then(() => {
+      this.latest = probe;
+      this.running = undefined;
+    });
+  }
+}
