@@ -106,7 +106,7 @@ function hostName(host: string): string {
  * Without keys, a page from another site must not reach the API through the user's browser:
  * by DNS rebinding (its own name resolving to 127.0.0.1, so the Host header names it: refused 421)
  * or by a cross-site request or WebSocket (an Origin that is not the server's own: refused 403).
- * Clients that send no Origin (curl, SDKs, the Kafka side) are not browsers and pass.
+ * Clients that send no Origin (curl, SDKs, services) are not browsers and pass.
  */
 function guardKeyless(app: FastifyInstance, policy: AccessPolicy): void {
   const anyHost = policy.allowedHosts.includes('*');
@@ -122,13 +122,9 @@ function guardKeyless(app: FastifyInstance, policy: AccessPolicy): void {
     }
     const origin = request.headers.origin;
     if (origin === undefined) return;
-    let from: URL | undefined;
-    try {
-      from = new URL(origin);
-    } catch {
-      from = undefined;
-    }
-    const sameOrigin = from !== undefined && (from.host === host?.toLowerCase() || named.includes(hostName(from.host)));
+    // `null` (a sandboxed or file page) and anything unparsable have no host: refused.
+    const from = URL.canParse(origin) ? new URL(origin).host : undefined;
+    const sameOrigin = from !== undefined && (from === host?.toLowerCase() || named.includes(hostName(from)));
     if (!sameOrigin) {
       request.log.warn({ origin: clip(origin), host: clip(host ?? ''), ip: request.ip, url: clip(request.url) }, 'refused: a cross-origin request without keys');
       return reply.code(403).send({ error: `Origin "${clip(origin)}" is not this server's: without API keys RTDS answers browsers only from its own pages (or a name in RTDS_ALLOWED_HOSTS).` });

@@ -108,7 +108,6 @@ const ruleSetSchema = {
     },
     rules: {
       type: 'array',
-      maxItems: MAX_RULES,
       items: {
         type: 'object',
         required: ['id', 'kind'],
