@@ -1,6 +1,8 @@
-// Who may call what: API keys with a role each — ingest events, read, or administer (models, rules, lists).
+// Who may call what: API keys with a role each (ingest, read, administer) and a rate per key; without keys, loopback and same-origin callers only.
 import { createHash } from 'node:crypto';
+import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clip } from '../observe/index.ts';
 
 export const ROLES = ['ingest', 'read', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -10,6 +12,17 @@ export type Need = Role | 'public';
 export interface ApiKey {
   role: Role;
   key: string;
+}
+
+/** Who may call: the keys and their rate, or, without keys, which host names a browser may address. */
+export interface AccessPolicy {
+  keys: readonly ApiKey[];
+  /** Requests per minute per key (0: no limit). */
+  rateLimitPerMinute: number;
+  /** The interface the server binds (RTDS_HOST): served by its name too unless it is a wildcard. */
+  bindHost: string;
+  /** Host names served without keys beside loopback (RTDS_ALLOWED_HOSTS); `*` any. */
+  allowedHosts: readonly string[];
 }
 
 export class ApiKeyFormatError extends Error {
@@ -60,10 +73,13 @@ function needOf(request: FastifyRequest): Need {
   return request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'admin';
 }
 
-/** The key a request carries: `Authorization: Bearer …`, `X-API-Key`, or (WebSocket only, browsers cannot set headers) `?api_key=`. */
+/**
+ * The key a request carries: `Authorization: Bearer …` (the scheme in any case, RFC 7235),
+ * `X-API-Key`, or (WebSocket only, browsers cannot set headers) `?api_key=`.
+ */
 function presentedKey(request: FastifyRequest): string | undefined {
   const auth = request.headers.authorization;
-  if (auth?.startsWith('Bearer ')) return auth.slice(7).trim();
+  if (auth !== undefined && /^bearer /i.test(auth)) return auth.slice(7).trim();
   const header = request.headers['x-api-key'];
   if (typeof header === 'string') return header;
   if (request.routeOptions.url === '/ws') {
@@ -73,20 +89,85 @@ function presentedKey(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
+const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]']);
+const LOOPBACK = ['localhost', '127.0.0.1', '[::1]'];
+
+/** The name in a Host header (or an allowed-hosts entry), without its port, IPv6 in brackets, lower case. */
+function hostName(host: string): string {
+  const h = host.trim().toLowerCase();
+  if (h.startsWith('[')) return h.slice(0, h.indexOf(']') + 1) || h;
+  const colon = h.indexOf(':');
+  if (colon < 0) return h;
+  // Two colons or more: a bare IPv6 address (a setting), not name:port (a header).
+  return h.indexOf(':', colon + 1) < 0 ? h.slice(0, colon) : `[${h}]`;
+}
+
 /**
- * Check every request against the keys, before its body is read. With no keys configured the API
- * is open (the embedded default binds 127.0.0.1). A refusal is answered 401 (no or unknown key)
- * or 403 (a key without the role) and logged with the route and the caller's address, never the key.
+ * Without keys, a page from another site must not reach the API through the user's browser:
+ * by DNS rebinding (its own name resolving to 127.0.0.1, so the Host header names it: refused 421)
+ * or by a cross-site request or WebSocket (an Origin that is not the server's own: refused 403).
+ * Clients that send no Origin (curl, SDKs, services) are not browsers and pass.
  */
-export function guardAccess(app: FastifyInstance, keys: readonly ApiKey[]): void {
-  if (keys.length === 0) return;
+function guardKeyless(app: FastifyInstance, policy: AccessPolicy): void {
+  const anyHost = policy.allowedHosts.includes('*');
+  const named = policy.allowedHosts.filter((h) => h !== '*').map(hostName);
+  const served = new Set([...LOOPBACK, ...named, ...(WILDCARDS.has(policy.bindHost) ? [] : [hostName(policy.bindHost)])]);
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    const host = request.headers.host;
+    if (host !== undefined && !anyHost && !served.has(hostName(host))) {
+      request.log.warn({ host: clip(host), ip: request.ip, url: clip(request.url) }, 'refused: a host name this server does not answer without keys');
+      return reply.code(421).send({
+        error: `Host "${clip(host)}" is not served: without API keys RTDS answers only ${[...served].join(', ')}. Add the name to RTDS_ALLOWED_HOSTS (e.g. behind a proxy) or set RTDS_API_KEYS.`,
+      });
+    }
+    const origin = request.headers.origin;
+    if (origin === undefined) return;
+    // `null` (a sandboxed or file page) and anything unparsable have no host: refused.
+    const from = URL.canParse(origin) ? new URL(origin).host : undefined;
+    const sameOrigin = from !== undefined && (from === host?.toLowerCase() || named.includes(hostName(from)));
+    if (!sameOrigin) {
+      request.log.warn({ origin: clip(origin), host: clip(host ?? ''), ip: request.ip, url: clip(request.url) }, 'refused: a cross-origin request without keys');
+      return reply.code(403).send({ error: `Origin "${clip(origin)}" is not this server's: without API keys RTDS answers browsers only from its own pages (or a name in RTDS_ALLOWED_HOSTS).` });
+    }
+  });
+}
+
+/**
+ * At most `rateLimitPerMinute` requests per key in each minute; past it, 429 with Retry-After.
+ * Counted per request, not per event: one batch of events is one request. Public routes are not counted.
+ */
+async function limitRate(app: FastifyInstance, perMinute: number, keyOf: (request: FastifyRequest) => string): Promise<void> {
+  await app.register(fastifyRateLimit, {
+    max: perMinute,
+    timeWindow: 60_000,
+    keyGenerator: keyOf,
+    allowList: (request) => needOf(request) === 'public',
+    errorResponseBuilder: (_request, context) => ({
+      statusCode: 429,
+      error: `rate limit reached: at most ${context.max} requests per minute per API key (RTDS_RATE_LIMIT); retry in ${context.after}`,
+    }),
+  });
+}
+
+/**
+ * Check every request, before its body is read. With keys: against the keys (401 no or unknown key,
+ * 403 a key without the role; logged with the route and the caller's address, never the key), then
+ * the rate per key. Without keys the API is open to loopback callers and the server's own pages
+ * (the embedded default binds 127.0.0.1), see `guardKeyless`.
+ */
+export async function guardAccess(app: FastifyInstance, policy: AccessPolicy): Promise<void> {
+  const { keys } = policy;
+  if (keys.length === 0) return guardKeyless(app, policy);
   const roles = new Map(keys.map((k) => [digest(k.key), k.role]));
+  /** The digest of each admitted request's key: what its rate is counted under. */
+  const admitted = new WeakMap<FastifyRequest, string>();
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const need = needOf(request);
     if (need === 'public') return;
     const key = presentedKey(request);
-    const role = key === undefined ? undefined : roles.get(digest(key));
-    const route = `${request.method} ${request.routeOptions.url ?? request.url}`;
+    const id = key === undefined ? undefined : digest(key);
+    const role = id === undefined ? undefined : roles.get(id);
+    const route = clip(`${request.method} ${request.routeOptions.url ?? request.url}`);
     if (role === undefined) {
       request.log.warn({ route, ip: request.ip, need, key: key === undefined ? 'missing' : 'unknown' }, 'refused: no valid API key');
       return reply.code(401).header('www-authenticate', 'Bearer').send({ error: key === undefined ? `an API key with the ${need} role is required` : 'unknown API key' });
@@ -95,5 +176,8 @@ export function guardAccess(app: FastifyInstance, keys: readonly ApiKey[]): void
       request.log.warn({ route, ip: request.ip, need, role }, 'refused: the API key lacks the role');
       return reply.code(403).send({ error: `this API key has the ${role} role; ${route} needs ${need}` });
     }
+    admitted.set(request, id!);
   });
+  // Registered after the key check, so its hooks run after it: a refused request is not counted.
+  if (policy.rateLimitPerMinute > 0) await limitRate(app, policy.rateLimitPerMinute, (request) => admitted.get(request) ?? request.ip);
 }

@@ -1,6 +1,7 @@
 // The block and allow lists over REST: read them, add entries, remove one — applied without restart.
 import type { FastifyInstance } from 'fastify';
 import { LIST_FIELDS, LIST_KINDS, type ListEntry } from '../decide/index.ts';
+import { clip } from '../observe/index.ts';
 import { addListEntries, readLists, removeListEntries, type Database } from '../store/index.ts';
 
 export interface ListControl {
@@ -10,11 +11,12 @@ export interface ListControl {
 }
 
 const listParam = { type: 'string', enum: [...LIST_KINDS] } as const;
+const value = { type: 'string', minLength: 1, maxLength: 256 } as const;
 const entry = {
   type: 'object',
   required: ['field', 'value'],
   additionalProperties: false,
-  properties: { field: { type: 'string', enum: [...LIST_FIELDS] }, value: { type: 'string', minLength: 1, maxLength: 256 } },
+  properties: { field: { type: 'string', enum: [...LIST_FIELDS] }, value },
 } as const;
 
 export function registerListRoutes(app: FastifyInstance, lists: ListControl): void {
@@ -46,13 +48,13 @@ export function registerListRoutes(app: FastifyInstance, lists: ListControl): vo
       schema: {
         tags: ['lists'],
         summary: 'Remove an entry from the block or allow list.',
-        params: { type: 'object', properties: { list: listParam, field: { type: 'string', enum: [...LIST_FIELDS] }, value: { type: 'string', minLength: 1 } }, required: ['list', 'field', 'value'] },
+        params: { type: 'object', properties: { list: listParam, field: { type: 'string', enum: [...LIST_FIELDS] }, value }, required: ['list', 'field', 'value'] },
       },
     },
     async (req, reply) => {
       const entry = req.params as ListEntry;
       const { version, removed } = await removeListEntries(lists.db, [entry]);
-      req.log.info({ ...entry, lists_version: version }, 'list entry removed over the API');
+      req.log.info({ list: entry.list, field: entry.field, value: clip(entry.value), lists_version: version }, 'list entry removed over the API');
       const served = await lists.follow();
       return removed === 0 ? reply.code(404).send({ error: `${entry.field} ${entry.value} is not on the ${entry.list} list`, version, served }) : { version, served };
     },

@@ -1,6 +1,7 @@
 // The model registry over REST: list versions, activate one, roll back, name a challenger — served without restart.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ArtifactError, evaluateScores, FeatureSetMismatchError, ModelVersionNotFoundError, populationStability, scoreHistogram, type ModelMetrics, type ModelRegistry } from '../score/index.ts';
+import { clip } from '../observe/index.ts';
 import { recentScores, type Database } from '../store/index.ts';
 import { compareChallenger } from './challenger.ts';
 
@@ -21,6 +22,8 @@ const versionState = { type: 'object', properties: { active: { type: ['string', 
 const challengerState = { type: 'object', properties: { challenger: { type: ['string', 'null'] }, scoring: { type: ['string', 'null'] } } } as const;
 const versionParam = { type: 'object', properties: { version: { type: 'string' } }, required: ['version'] } as const;
 const refusal = { type: 'object', properties: { error: { type: 'string' } } } as const;
+/** Recent decisions read for live figures: enough for stable metrics, bounded so one request cannot read the whole store. */
+const recentWindow = { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100_000, default: 10_000 } } } as const;
 
 /** How the served model does on recent traffic: against the verdicts received, and against its training scores. */
 export interface LivePerformance {
@@ -98,7 +101,7 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
       schema: {
         tags: ['models'],
         summary: 'The served model on its latest decisions: precision, recall, AP against the verdicts received, and score drift (PSI) against training.',
-        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 } } },
+        querystring: recentWindow,
       },
     },
     async (req) => (await livePerformance(models, (req.query as { limit: number }).limit)) ?? { model_version: null },
@@ -114,7 +117,7 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
       } catch (err) {
         return refuseVersion(reply, err);
       }
-      req.log.info({ model_version: version }, 'model activated over the API');
+      req.log.info({ model_version: clip(version) }, 'model activated over the API');
       return state();
     },
   );
@@ -122,7 +125,7 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
   app.post('/api/v1/models/rollback', { schema: { tags: ['models'], summary: 'Activate the version that was active before the current one.', response: { 200: versionState, 404: refusal, 409: refusal } } }, async (req, reply) => {
     try {
       const version = await models.registry.rollback();
-      req.log.info({ model_version: version }, 'model rolled back over the API');
+      req.log.info({ model_version: clip(version) }, 'model rolled back over the API');
     } catch (err) {
       if (err instanceof ArtifactError) return reply.code(409).send({ error: err.message });
       throw err;
@@ -145,7 +148,7 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
       } catch (err) {
         return refuseVersion(reply, err);
       }
-      req.log.info({ challenger: version }, 'challenger set over the API');
+      req.log.info({ challenger: clip(version) }, 'challenger set over the API');
       return challengerNow();
     },
   );
@@ -162,7 +165,7 @@ export function registerModelRoutes(app: FastifyInstance, models: ModelControl):
       schema: {
         tags: ['models'],
         summary: 'The challenger against the served model on the same recent events: ROC-AUC, AP, precision and recall on those with a verdict, and the decisions it would change.',
-        querystring: { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 10_000 } } },
+        querystring: recentWindow,
       },
     },
     async (req) => {

@@ -11,7 +11,7 @@ import type { EventIngest } from '../ingest/event-ingest.ts';
 import type { LiveSummary, Logger, PipelineMetrics } from '../observe/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, isStoreUnavailable, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
-import { guardAccess, type ApiKey } from './access.ts';
+import { guardAccess, type AccessPolicy } from './access.ts';
 import { registerListRoutes, type ListControl } from './lists.ts';
 import { registerLiveFeed } from './live-feed.ts';
 import { registerRuleRoutes, type RuleControl } from './rules.ts';
@@ -44,8 +44,8 @@ export interface ApiContext {
   lists: ListControl;
   /** Rule set versions. */
   rules: RuleControl;
-  /** Who may call what; none: the API is open. */
-  apiKeys: readonly ApiKey[];
+  /** Who may call what (keys, rate per key); without keys, loopback and same-origin callers only. */
+  access: AccessPolicy;
 }
 
 /** A request body refused whole (not JSON, nested too deep, too many items): kept as text so it can be dead-lettered with the reason. */
@@ -150,7 +150,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
   await app.register(fastifyWebsocket);
   // After the WebSocket plugin's own onRequest hook, which marks upgrades so a refused one has its socket closed.
-  guardAccess(app, ctx.apiKeys);
+  await guardAccess(app, ctx.access);
 
   // What a client sends reaches SQL as parameters and JSONB: a NUL (%00 in a path) or a lone
   // surrogate would fail the statement, so it is refused here with where it was. The ingest

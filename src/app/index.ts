@@ -1,10 +1,10 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
-import { deployedThresholds, eventTimeBounds, eventTimeOptions, type Config } from '../config/index.ts';
+import { accessPolicy, deployedThresholds, eventTimeBounds, eventTimeOptions, type Config } from '../config/index.ts';
 import { decisionIdFor, parseControlRecord, parsePublishedDecision, publishDecision, type LabelledEvent, type RtdsEvent } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
-import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
+import { clip, clipErrors, createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, MicroBatchSize, Processor, type ProcessorOutput } from '../process/index.ts';
 import { CircuitOpenError } from '../score/index.ts';
 import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
@@ -128,7 +128,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     sink.writeDeadLetter(letter);
     side?.deadLetter(letter);
     metrics.deadLetter(letter.source);
-    logger.warn({ event_id: letter.event_id, errors: letter.errors, source: letter.source }, 'invalid input dead-lettered');
+    logger.warn({ event_id: clip(letter.event_id), errors: clipErrors(letter.errors), source: letter.source }, 'invalid input dead-lettered');
   };
   const output: ProcessorOutput = {
     decided(result) {
@@ -185,7 +185,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   // On Kafka an activation or a new challenger anywhere is announced on the control topic: every process follows at once, not at its next poll.
   const announcements = await transport.followControl?.((value) => {
     const record = parseControlRecord(value);
-    if (record === undefined) return void logger.warn({ value: value.slice(0, 200) }, 'skipped a record of the control topic that RTDS does not know');
+    if (record === undefined) return void logger.warn({ value: clip(value) }, 'skipped a record of the control topic that RTDS does not know');
     logger.info({ kind: record.kind, model_version: record.version, at: record.at }, 'registry change announced');
     models.check().catch((err: unknown) => logger.error({ err }, 'following the announced change failed; the next poll retries'));
   });
@@ -199,7 +199,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       (letter) => {
         sink.writeDeadLetter(letter);
         metrics.deadLetter(letter.source);
-        logger.warn({ event_id: letter.event_id, errors: letter.errors, source: letter.source }, 'invalid label dead-lettered');
+        logger.warn({ event_id: clip(letter.event_id), errors: clipErrors(letter.errors), source: letter.source }, 'invalid label dead-lettered');
       },
       () => sink.flush(),
       (stored, refused) => {
@@ -212,7 +212,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   const following = followTopic
     ? await transport.followDecisions!((value) => {
         const decision = parsePublishedDecision(value);
-        if (decision === undefined) logger.warn({ value: value.slice(0, 200) }, 'skipped a record of the decisions topic that is not a decision');
+        if (decision === undefined) logger.warn({ value: clip(value) }, 'skipped a record of the decisions topic that is not a decision');
         else feed.publish(decision);
       })
     : undefined;
@@ -258,8 +258,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         readiness: () => readiness.report(),
         models: modelControl,
         lists: { db, follow: async () => (await rules.check()).lists },
-        rules: { db, features: featureSet.names, featureSet: featureSet.version, follow: () => rules.check() },
-        apiKeys: config.apiKeys,
+        rules: { db, features: featureSet.names, featureSet: featureSet.version, follow: () => rules.check(), backtestTimeoutMs: config.backtestTimeoutMs },
+        access: accessPolicy(config),
       })
     : undefined;
   await processor.start();

@@ -1,6 +1,6 @@
 // Configuration: every setting in one typed table with a default, an env var, a parser and a description.
 import path from 'node:path';
-import { parseApiKeys } from '../api/access.ts';
+import { parseApiKeys, type AccessPolicy } from '../api/access.ts';
 import type { EventTimeBounds } from '../contracts/index.ts';
 
 export class ConfigError extends Error {
@@ -36,6 +36,7 @@ const bool: Parser<boolean> = (raw) => {
   throw new Error('must be true or false');
 };
 const text: Parser<string> = (raw) => raw;
+const list: Parser<string[]> = (raw) => raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
 const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
 const oneOf =
   <T extends string>(...values: T[]): Parser<T> =>
@@ -117,6 +118,14 @@ export const SETTINGS = {
     'API keys as role:key,role:key (keys of 16 characters or more): read for GET routes, /ws and /metrics; ingest to send events, decide and send labels; admin to change models (and may do all). Sent as Authorization: Bearer, X-API-Key, or ?api_key= on /ws. Unset: the API is open, as the default binds 127.0.0.1.',
     true,
   ),
+  allowedHosts: setting(
+    'RTDS_ALLOWED_HOSTS',
+    '',
+    list,
+    'Without API keys, the Host names answered beside localhost, 127.0.0.1, [::1] and RTDS_HOST (unless 0.0.0.0 or ::), comma-separated — the name users reach RTDS by through a proxy; `*` answers any (the proxy checks). Others get 421: a page that rebinds its own name to this machine cannot call the API. Requests and /ws upgrades with an Origin other than the server’s own (or one of these names) get 403. Ignored with keys.',
+  ),
+  rateLimit: setting('RTDS_RATE_LIMIT', '1200000', int(0), 'With API keys, requests per minute per key (a batch of events is one request); past it 429 with Retry-After. 0: no limit. Without keys there is none (loopback callers only).'),
+  backtestTimeoutMs: setting('RTDS_BACKTEST_TIMEOUT_MS', '30000', int(1, 3_600_000), 'Budget of POST /api/v1/rules/backtest; past it the backtest stops and answers 503 with how far it got.'),
   logLevel: setting('RTDS_LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'pino log level.'),
 } satisfies Record<string, Setting<unknown>>;
 
@@ -153,6 +162,11 @@ export function loadConfig(overrides: Partial<Config> = {}, env: NodeJS.ProcessE
 export function settingsTable(): string {
   const rows = Object.values(SETTINGS).map((s: Setting<unknown>) => `| \`${s.env}\` | ${s.default === '' ? '(unset)' : `\`${s.default}\``} | ${s.doc} |`);
   return ['| variable | default | meaning |', '|---|---|---|', ...rows].join('\n');
+}
+
+/** Who may call the API: keys and their rate, or the host names served without keys. */
+export function accessPolicy(config: Config): AccessPolicy {
+  return { keys: config.apiKeys, rateLimitPerMinute: config.rateLimit, bindHost: config.host, allowedHosts: config.allowedHosts };
 }
 
 /** The event-time settings that the processor and training share, so both judge lateness alike. */

@@ -36,6 +36,28 @@ export interface BacktestReport {
   catch: { live: Catch | null; candidate: Catch | null };
 }
 
+/** Most stored decisions one backtest replays (docs/rules.md). */
+export const MAX_BACKTEST_EVENTS = 100_000;
+/** Longest the replay holds the event loop before it lets other requests be answered. */
+const SLICE_MS = 10;
+/**
+ * Rule evaluations between two looks at the clock. An interpreted condition costs up to ~20 µs:
+ * with many rules the clock is read after every event, with few after hundreds.
+ */
+const RULES_PER_CHECK = 256;
+
+/** The backtest ran past its deadline: how far it got, so a narrower one can be asked for. */
+export class BacktestDeadlineError extends Error {
+  constructor(
+    readonly replayed: number,
+    readonly events: number,
+    readonly timeoutMs: number,
+  ) {
+    super(`the backtest did not finish within ${timeoutMs} ms: it replayed ${replayed} of ${events} decisions; ask for fewer (limit, since) or fewer rules`);
+    this.name = 'BacktestDeadlineError';
+  }
+}
+
 const mix = (): Record<Outcome, number> => ({ approved: 0, flagged: 0, rejected: 0 });
 
 function catchOf(outcomes: readonly Outcome[], fraud: readonly boolean[]): Catch | null {
@@ -56,8 +78,16 @@ function catchOf(outcomes: readonly Outcome[], fraud: readonly boolean[]): Catch
  * Decide every past event again with `engine`, from the score it had when it was decided (so the
  * rules are compared, not the models), and set the result beside the decision that was made.
  * The lists in force then are not replayed; pass the candidate lists to judge a change of them.
+ * It runs in slices of about 10 ms, yielding between them so a server keeps answering, and stops
+ * with BacktestDeadlineError once `deadline.at` (a `performance.now()` instant) has passed.
  */
-export function backtest(engine: DecisionEngine, history: readonly HistoricDecision[], lists: Watchlists = Watchlists.EMPTY): BacktestReport {
+export async function backtest(
+  engine: DecisionEngine,
+  history: readonly HistoricDecision[],
+  options: { lists?: Watchlists; deadline?: { at: number; timeoutMs: number } } = {},
+): Promise<BacktestReport> {
+  const lists = options.lists ?? Watchlists.EMPTY;
+  const deadline = options.deadline ?? { at: Infinity, timeoutMs: Infinity };
   const report: BacktestReport = {
     candidate: engine.version,
     events: history.length,
@@ -70,7 +100,17 @@ export function backtest(engine: DecisionEngine, history: readonly HistoricDecis
   const ruleIds = new Set(engine.ruleSet.rules.map((r) => r.id));
   const decidedAt = { ms: 0, iso: new Date(0).toISOString() };
   const labelled: { live: Outcome[]; candidate: Outcome[]; fraud: boolean[] } = { live: [], candidate: [], fraud: [] };
-  for (const h of history) {
+  const eventsPerCheck = Math.max(1, Math.floor(RULES_PER_CHECK / Math.max(1, engine.ruleSet.rules.length)));
+  let sliceStart = performance.now();
+  for (const [i, h] of history.entries()) {
+    if (i % eventsPerCheck === 0) {
+      const now = performance.now();
+      if (now >= deadline.at) throw new BacktestDeadlineError(i, history.length, deadline.timeoutMs);
+      if (now - sliceStart >= SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
     const d = engine.decide({ event: h.event, features: h.features, score: h.risk_score, scoreReasons: [], modelVersion: null, degraded: h.degraded, late: false, acceptedAt: 0 }, decidedAt, lists);
     report.mix.live[h.decision]++;
     report.mix.candidate[d.decision]++;

@@ -68,6 +68,23 @@ export class RuleSetError extends Error {
   }
 }
 
+/**
+ * Most rules in one rule set. Every event is decided against each of them, and a backtest replays
+ * up to 100,000 events through them: a bound on both (docs/rules.md).
+ */
+export const MAX_RULES = 1000;
+
+/** A rule set beyond a size bound (MAX_RULES): refused whole, before any rule is checked. */
+export class RuleSetTooLargeError extends RuleSetError {
+  constructor(source: string, problem: string) {
+    super(source, [problem]);
+    this.name = 'RuleSetTooLargeError';
+  }
+}
+
+// Lengths bound the work of compiling a rule set, and what a log line or an error may quote from it.
+const id = { type: 'string', minLength: 1, maxLength: 128 };
+const prose = { type: 'string', maxLength: 1024 };
 const outcome = { enum: ['flagged', 'rejected'] };
 const priority = { type: 'integer', minimum: -1000, maximum: 1000 };
 const ruleSetSchema = {
@@ -75,16 +92,18 @@ const ruleSetSchema = {
   required: ['version', 'thresholds', 'rules'],
   additionalProperties: false,
   properties: {
-    version: { type: 'string', minLength: 1 },
+    version: id,
     thresholds: {
       type: 'object',
       required: ['default'],
+      maxProperties: 256,
       additionalProperties: { type: 'number', minimum: 0, maximum: 1 },
     },
     flag_margin: { type: 'number', minimum: 0, maximum: 1 },
     safe_default: {
       type: 'object',
       required: ['default'],
+      maxProperties: 256,
       additionalProperties: { enum: ['approved', 'flagged', 'rejected'] },
     },
     rules: {
@@ -96,11 +115,11 @@ const ruleSetSchema = {
         oneOf: [
           {
             properties: {
-              id: { type: 'string', minLength: 1 },
+              id,
               kind: { const: 'amount_limit' },
-              description: { type: 'string' },
+              description: prose,
               priority,
-              channel: { type: 'string' },
+              channel: { type: 'string', maxLength: 64 },
               currency: { type: 'string', pattern: '^[A-Z]{3}$' },
               max: { type: 'number', minimum: 0 },
               outcome,
@@ -110,11 +129,11 @@ const ruleSetSchema = {
           },
           {
             properties: {
-              id: { type: 'string', minLength: 1 },
+              id,
               kind: { const: 'blocked_country' },
-              description: { type: 'string' },
+              description: prose,
               priority,
-              countries: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[A-Z]{2}$' } },
+              countries: { type: 'array', minItems: 1, maxItems: 300, items: { type: 'string', pattern: '^[A-Z]{2}$' } },
               outcome,
             },
             required: ['countries', 'outcome'],
@@ -122,14 +141,14 @@ const ruleSetSchema = {
           },
           {
             properties: {
-              id: { type: 'string', minLength: 1 },
+              id,
               kind: { const: 'condition' },
-              description: { type: 'string' },
+              description: prose,
               priority,
-              when: { type: 'string', minLength: 1 },
+              when: { type: 'string', minLength: 1, maxLength: 4096 },
               outcome: { enum: ['approved', 'flagged', 'rejected'] },
               add_to_score: { type: 'number', minimum: -1, maximum: 1 },
-              message: { type: 'string', minLength: 1 },
+              message: { ...prose, minLength: 1 },
             },
             required: ['when'],
             oneOf: [{ required: ['outcome'], not: { required: ['add_to_score'] } }, { required: ['add_to_score'], not: { required: ['outcome'] } }],
@@ -146,6 +165,9 @@ const check = ajv.compile<RuleSetDefinition>(ruleSetSchema);
 
 /** Validate a parsed rule set; every problem is reported with its path. */
 export function parseRuleSet(input: unknown, source = 'inline'): RuleSetDefinition {
+  // Counted before the schema runs: checking 20,000 rules only to refuse them is the work the bound avoids.
+  const rules = (input as { rules?: unknown } | null)?.rules;
+  if (Array.isArray(rules) && rules.length > MAX_RULES) throw new RuleSetTooLargeError(source, `/rules has ${rules.length} rules; a rule set holds at most ${MAX_RULES}`);
   if (!check(input)) {
     throw new RuleSetError(
       source,

@@ -1,3 +1,4 @@
 // Observe: structured logs and metrics.
 export { createLogger, type Logger } from './logger.ts';
 export { PipelineMetrics, type LiveSummary } from './metrics.ts';
+export { clip, clipErrors, CLIENT_TEXT_MAX } from './client-text.ts';

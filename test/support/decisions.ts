@@ -8,7 +8,7 @@ interface DecisionLog {
   reached(n: number): Promise<void>;
 }
 
-function collectDecisions(app: Pick<RunningApp, 'feed'>): DecisionLog {
+export function collectDecisions(app: Pick<RunningApp, 'feed'>): DecisionLog {
   const decided = new Map<string, PublishedDecision>();
   const waiters: [number, () => void][] = [];
   app.feed.subscribe((d) => {
