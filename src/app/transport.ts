@@ -47,7 +47,7 @@ const PROCESSOR_CONSUMER_GROUP = 'rtds-processor';
 
 export async function openTransport(config: Config, logger: Logger): Promise<Transport> {
   const onError = (err: unknown): void =>
-    logger.error({ err }, 'Kafka batch or fetch failed; rejoining the group to read from the committed offsets (state is restored where it ran ahead)');
+    logger.error({ err }, 'Kafka batch, commit or fetch failed; reading again from the committed offsets (state is restored where it ran ahead)');
   const onRebalance = (info: RebalanceInfo): void =>
     logger.info(info, 'consumer group generation joined; reading its partitions from the committed offsets (uncommitted work dropped)');
   if (config.kafkaBrokers === undefined) {

@@ -126,12 +126,12 @@ export async function preloadEvents(prefix: string, partitions: number, count: n
 
 /** What a spawned `rtds processor` has logged so far (pino lines on its stdout). */
 export class ProcessorLog {
-  /** Group generations this processor joined, in order, with the partitions it owned in each. */
+  /** Generations of the events topic's group this processor joined, in order. */
   readonly generations: number[] = [];
   private partitions: number[] = [];
   /** Partition states rebuilt from the store. */
   restores = 0;
-  /** Failures the source reported (it left and rejoined the group for each). */
+  /** Failures the sources reported (each read again from the committed offsets). */
   sourceErrors = 0;
   private readonly waiters = new Set<() => void>();
 
@@ -139,18 +139,21 @@ export class ProcessorLog {
     return this.partitions.length;
   }
 
+  constructor(private readonly eventsTopic: string) {}
+
   line(text: string): void {
-    let entry: { msg?: string; generation?: number; partitions?: number[] };
+    let entry: { msg?: string; topic?: string; generation?: number; partitions?: number[] };
     try {
       entry = JSON.parse(text) as typeof entry;
     } catch {
       return;
     }
-    if (entry.msg?.startsWith('consumer group generation joined') === true) {
+    // The labels topic has a group of its own.
+    if (entry.msg?.startsWith('consumer group generation joined') === true && entry.topic === this.eventsTopic) {
       this.generations.push(entry.generation ?? -1);
       this.partitions = entry.partitions ?? [];
     } else if (entry.msg === 'partition state restored from the store') this.restores++;
-    else if (entry.msg?.startsWith('Kafka batch or fetch failed') === true) this.sourceErrors++;
+    else if (entry.msg?.startsWith('Kafka batch, commit or fetch failed') === true) this.sourceErrors++;
     for (const wake of this.waiters) wake();
   }
 
@@ -185,7 +188,7 @@ export function spawnProcessor(env: { [name: string]: string }): Promise<{ child
     env: { ...inherited, RTDS_KAFKA_BROKERS: TEST_BROKERS.join(','), RTDS_TRAIN_ON_START: 'false', RTDS_LOG_LEVEL: 'info', RTDS_SINK_FLUSH_MS: '5', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const log = new ProcessorLog();
+  const log = new ProcessorLog(topicNames(env.RTDS_KAFKA_TOPIC_PREFIX ?? 'rtds.').events);
   return new Promise((resolve, reject) => {
     let running = false;
     createInterface({ input: child.stdout! }).on('line', (text) => {

@@ -54,6 +54,7 @@ export interface KafkaSourceOptions {
 }
 
 export interface RebalanceInfo {
+  topic: string;
   generation: number;
   /** Partitions this member owns in the new generation. */
   partitions: number[];
@@ -64,12 +65,20 @@ export interface RebalanceInfo {
 /** Commit errors that only say the group moved on: no reason to leave it (see `fence`). */
 const REBALANCE_ERRORS = new Set(['ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'MEMBER_ID_REQUIRED']);
 
-export function isRebalanceError(err: unknown): boolean {
+/**
+ * The transaction outlived its timeout and the broker aborted it, bumping the producer's epoch:
+ * the producer starts afresh at its next transaction, and the group membership is intact.
+ */
+const FENCED_PRODUCER_ERRORS = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
+
+function hasError(err: unknown, ids: ReadonlySet<string>): boolean {
   const found = err as { findBy?: (key: string, value: unknown) => unknown; apiId?: unknown } | null;
-  if (typeof found?.apiId === 'string' && REBALANCE_ERRORS.has(found.apiId)) return true;
-  for (const id of REBALANCE_ERRORS) if (found?.findBy?.('apiId', id) != null) return true;
+  if (typeof found?.apiId === 'string' && ids.has(found.apiId)) return true;
+  for (const id of ids) if (found?.findBy?.('apiId', id) != null) return true;
   return false;
 }
+
+export const isRebalanceError = (err: unknown): boolean => hasError(err, REBALANCE_ERRORS);
 
 export class KafkaRecordSource implements RecordSource {
   private consumer: KafkaConsumer | undefined;
@@ -231,7 +240,7 @@ export class KafkaRecordSource implements RecordSource {
           await stream.close().catch(() => undefined);
           continue;
         }
-        this.options.onRebalance?.({ generation, partitions, dropped: this.droppedSinceFence });
+        this.options.onRebalance?.({ topic: this.options.topic, generation, partitions, dropped: this.droppedSinceFence });
         this.droppedSinceFence = 0;
         this.read(consumer, stream);
       }
@@ -336,7 +345,11 @@ export class KafkaRecordSource implements RecordSource {
           if (this.stream !== stream) return; // a rebalance already fenced these batches
           // The group moved on: the next join (the client's heartbeat sees it) resumes from the committed offsets.
           if (isRebalanceError(err)) this.retire();
-          else this.fail(err);
+          else if (hasError(err, FENCED_PRODUCER_ERRORS)) {
+            // Resume in place: leaving the group for it would rebalance every member.
+            this.options.onError?.(err);
+            this.fence(consumer);
+          } else this.fail(err);
         },
       )
       .finally(() => {
