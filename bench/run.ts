@@ -23,16 +23,17 @@ import { partitionFor, type LogRecord } from '../src/transport/log.ts';
 import { benchExplanation, benchInference, benchTraining } from './scoring.ts';
 import { benchDefaultFeatures, benchFeatureCounts, benchStateMemory } from './features.ts';
 import { benchRules } from './rules.ts';
+import { benchScaleOut } from './scale-out.ts';
 
 const HELP = `Usage: rtds bench [options]
 
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, rules, e2e, latency, inference, training, kafka, features
+  --only <list>     comma-separated subset of: core, rules, e2e, latency, inference, training, kafka, scaleout, features
   --users <n>       users whose feature state the features run holds (default 1000000)
-                    (default: all but training, which takes about two minutes, and kafka,
-                    which needs RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a scratch database)
+                    (default: all but training, which takes about two minutes, and kafka and
+                    scaleout, which need RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a scratch database)
   --help            this text
 
 Uses the active model under RTDS_MODEL_DIR, or trains one into a temporary registry first.`;
@@ -390,6 +391,7 @@ export async function runBench(args: string[]): Promise<void> {
     if (only.has('inference')) await benchScoring();
     if (only.has('training')) await benchTrainingTime(base, scratch);
     if (only.has('features')) benchFeatures(base, events, Number(values.users));
+    if (only.has('scaleout')) await benchScaleOut(base, modelDir, events);
     if (only.has('kafka')) await benchKafka(loadConfig({ ...base, dataDir: path.join(scratch, 'kafka'), modelRegistry: 'folder', modelDir }), Number(values.rate), Number(values.seconds), events);
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import type { Logger } from '../observe/index.ts';
 import { EMBEDDED_LOG, type DeadLetter } from '../store/index.ts';
 import { PartitionedLog } from '../transport/embedded/partitioned-log.ts';
 import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
-import { KafkaRecordSource } from '../transport/kafka/kafka-source.ts';
+import { KafkaRecordSource, type RebalanceInfo } from '../transport/kafka/kafka-source.ts';
 import { TopicTail } from '../transport/kafka/topic-tail.ts';
 import { ensureTopics, topicNames } from '../transport/kafka/topics.ts';
 import { TransactionalOutput } from '../transport/kafka/transactional-output.ts';
@@ -47,7 +47,9 @@ const PROCESSOR_CONSUMER_GROUP = 'rtds-processor';
 
 export async function openTransport(config: Config, logger: Logger): Promise<Transport> {
   const onError = (err: unknown): void =>
-    logger.error({ err }, 'Kafka batch or fetch failed; rejoining the group to read from the committed offsets (state is restored where it ran ahead)');
+    logger.error({ err }, 'Kafka batch, commit or fetch failed; reading again from the committed offsets (state is restored where it ran ahead)');
+  const onRebalance = (info: RebalanceInfo): void =>
+    logger.info(info, 'consumer group generation joined; reading its partitions from the committed offsets (uncommitted work dropped)');
   if (config.kafkaBrokers === undefined) {
     const log = new PartitionedLog(config.partitions);
     // Each run's log starts at offset 0 again: the start time tells the runs apart in the store.
@@ -66,6 +68,8 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
     if (fromLog && transactions !== undefined) transactions.publish(topic, key, value, headers);
     else inFlight.push(producer.publish(topic, key, value, headers));
   };
+  // Static membership only under a name the operator keeps unique: two members with one id fence each other.
+  const sourceOptions = { brokers, clientId, sessionTimeoutMs: config.kafkaSessionTimeoutMs, maxRecordBytes: config.maxEventBytes, groupInstanceId: config.instanceId, onError, onRebalance };
   const follow = async (topic: string, onValue: (value: string) => void): Promise<TopicTail> => {
     const tail = new TopicTail({ brokers, clientId, topic, onValue, onError: (err) => logger.error({ err, topic }, 'following a topic failed') });
     await tail.start();
@@ -85,10 +89,9 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
           compression: config.kafkaCompression,
           transactionTimeoutMs: config.kafkaTransactionTimeoutMs,
         });
-      return new KafkaRecordSource({ brokers, groupId: config.kafkaGroup, clientId, topic: topics.events, maxWaitMs: 10, sessionTimeoutMs: config.kafkaSessionTimeoutMs, maxRecordBytes: config.maxEventBytes, transactions, onError });
+      return new KafkaRecordSource({ ...sourceOptions, groupId: config.kafkaGroup, topic: topics.events, maxWaitMs: 10, transactions });
     },
-    labelSource: () =>
-      new KafkaRecordSource({ brokers, groupId: `${config.kafkaGroup}-labels`, clientId, topic: topics.labels, maxWaitMs: 100, sessionTimeoutMs: config.kafkaSessionTimeoutMs, maxRecordBytes: config.maxEventBytes, onError }),
+    labelSource: () => new KafkaRecordSource({ ...sourceOptions, groupId: `${config.kafkaGroup}-labels`, topic: topics.labels, maxWaitMs: 100 }),
     followDecisions: (onValue) => follow(topics.decisions, onValue),
     followControl: (onValue) => follow(topics.control, onValue),
     sideOutputs: {

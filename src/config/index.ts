@@ -70,7 +70,7 @@ export const SETTINGS = {
   maxBatchEvents: setting('RTDS_MAX_BATCH_EVENTS', '10000', int(1, 1_000_000), 'Most events (or labels) in one POST; a larger batch is refused whole with 413.'),
   maxEventBytes: setting('RTDS_MAX_EVENT_BYTES', '65536', int(256, 16 * 1024 * 1024), 'A log record larger than this is dead-lettered without being parsed.'),
   kafkaExactlyOnce: setting('RTDS_KAFKA_EXACTLY_ONCE', 'true', bool, 'Processors commit each batch’s decisions, dead letters, late events and offsets in one Kafka transaction; false is at least once.'),
-  instanceId: setting('RTDS_INSTANCE_ID', '', optionalText, 'Name of this processor instance (its transactional id); keep it stable across restarts so a restart aborts its predecessor’s open transaction at once. Default: host-pid.'),
+  instanceId: setting('RTDS_INSTANCE_ID', '', optionalText, 'Name of this processor instance (its transactional id and, when set, its static group membership); keep it stable across restarts and unique per instance, so a restart aborts its predecessor’s open transaction at once and takes its place in the group without a rebalance. Default: host-pid, no static membership.'),
   kafkaTransactionTimeoutMs: setting('RTDS_KAFKA_TRANSACTION_TIMEOUT_MS', '10000', int(1000, 900_000), 'The broker aborts a processor’s transaction left open this long (the processor died); read_committed readers wait for it.'),
   kafkaSessionTimeoutMs: setting('RTDS_KAFKA_SESSION_TIMEOUT_MS', '10000', int(1000, 600_000), 'A processor silent this long leaves the group and its partitions move (Kafka’s default is 45–60 s).'),
   kafkaLingerMs: setting('RTDS_KAFKA_LINGER_MS', '5', int(0, 1000), 'How long a produced record waits for others to share its request.'),

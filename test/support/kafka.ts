@@ -1,11 +1,17 @@
 // The machine's Kafka broker for tests (started by infra/kafka/kafka.sh); skipped locally when down, required under CI.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Consumer, Producer, stringDeserializers, stringSerializers, type Message } from '@platformatic/kafka';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../../src/config/index.ts';
+import { TrafficGenerator } from '../../src/ingest/generator/index.ts';
+import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
+import { ensureTopics, topicNames } from '../../src/transport/kafka/topics.ts';
 import { createTestDatabase, type TestDatabase } from './postgres.ts';
 
 export const TEST_BROKERS = (process.env.RTDS_TEST_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
@@ -99,4 +105,101 @@ export async function openKafkaTestbed(partitions: number): Promise<KafkaTestbed
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Put `count` generated events (seeded) on the events topic of `prefix`, created with `partitions`, and wait until the broker has them all. */
+export async function preloadEvents(prefix: string, partitions: number, count: number, seed: number): Promise<void> {
+  const topics = topicNames(prefix);
+  await ensureTopics(TEST_BROKERS, topics, partitions);
+  const producer = new KafkaProducer({ brokers: TEST_BROKERS, clientId: 'test-preload', topic: topics.events, lingerMs: 5, batchSize: 1000, compression: 'snappy' });
+  try {
+    const generator = new TrafficGenerator({ seed, users: Math.ceil(count / 10) });
+    // In slices, so the generated events need not all be in memory at once.
+    for (let sent = 0; sent < count; sent += 20_000) {
+      const slice = generator.take(Math.min(20_000, count - sent));
+      await Promise.all(slice.map((g) => producer.append(g.event.user_id, g.event)));
+    }
+  } finally {
+    await producer.close();
+  }
+}
+
+/** What a spawned `rtds processor` has logged so far (pino lines on its stdout). */
+export class ProcessorLog {
+  /** Generations of the events topic's group this processor joined, in order. */
+  readonly generations: number[] = [];
+  private partitions: number[] = [];
+  /** Partition states rebuilt from the store. */
+  restores = 0;
+  /** Failures the sources reported (each read again from the committed offsets). */
+  sourceErrors = 0;
+  private readonly waiters = new Set<() => void>();
+
+  ownedPartitions(): number {
+    return this.partitions.length;
+  }
+
+  constructor(private readonly eventsTopic: string) {}
+
+  line(text: string): void {
+    let entry: { msg?: string; topic?: string; generation?: number; partitions?: number[] };
+    try {
+      entry = JSON.parse(text) as typeof entry;
+    } catch {
+      return;
+    }
+    // The labels topic has a group of its own.
+    if (entry.msg?.startsWith('consumer group generation joined') === true && entry.topic === this.eventsTopic) {
+      this.generations.push(entry.generation ?? -1);
+      this.partitions = entry.partitions ?? [];
+    } else if (entry.msg === 'partition state restored from the store') this.restores++;
+    else if (entry.msg?.startsWith('Kafka batch, commit or fetch failed') === true) this.sourceErrors++;
+    for (const wake of this.waiters) wake();
+  }
+
+  /** Resolves when `done` holds of this log (checked at each line), rejects after `ms`. */
+  until(done: (log: ProcessorLog) => boolean, ms: number): Promise<void> {
+    if (done(this)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        reject(new Error(`processor log condition not met after ${ms} ms`));
+      }, ms);
+      const check = (): void => {
+        if (!done(this)) return;
+        clearTimeout(timer);
+        this.waiters.delete(check);
+        resolve();
+      };
+      this.waiters.add(check);
+    });
+  }
+}
+
+const RTDS_BIN = fileURLToPath(new URL('../../bin/rtds.js', import.meta.url));
+
+/**
+ * Start `rtds processor` against the test broker with `env` on top of the test's environment, and
+ * resolve once it runs. Not a test-runner child: without NODE_TEST_CONTEXT it runs as a user would run it.
+ */
+export function spawnProcessor(env: { [name: string]: string }): Promise<{ child: ChildProcess; log: ProcessorLog }> {
+  const { NODE_TEST_CONTEXT: _runner, ...inherited } = process.env;
+  const child = spawn(process.execPath, [RTDS_BIN, 'processor'], {
+    env: { ...inherited, RTDS_KAFKA_BROKERS: TEST_BROKERS.join(','), RTDS_TRAIN_ON_START: 'false', RTDS_LOG_LEVEL: 'info', RTDS_SINK_FLUSH_MS: '5', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const log = new ProcessorLog(topicNames(env.RTDS_KAFKA_TOPIC_PREFIX ?? 'rtds.').events);
+  return new Promise((resolve, reject) => {
+    let running = false;
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      log.line(text);
+      if (!running && text.includes('RTDS processor is running')) {
+        running = true;
+        resolve({ child, log });
+      }
+    });
+    child.once('exit', (code) => {
+      if (!running) reject(new Error(`processor exited (${code}) before running`));
+    });
+  });
 }

@@ -2,6 +2,7 @@
 import { Consumer, stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
 import { UndecodableRecord, type BatchHandler, type LogRecord, type RecordSource } from '../log.ts';
 import { RETRY } from './retry.ts';
+import { stableCommittedOffsets } from './stable-offsets.ts';
 import type { TransactionalOutput } from './transactional-output.ts';
 
 type KafkaMessage = Message<string, string, string, string>;
@@ -38,9 +39,46 @@ export interface KafkaSourceOptions {
    * Without it, offsets are committed after the handler resolves (at least once).
    */
   transactions?: TransactionalOutput;
-  /** A batch that could not be handled or committed; the source rejoins the group and reads it again. */
+  /**
+   * Static membership (KIP-345): a member known by this id keeps its place in the group across a
+   * restart within the session timeout, without a rebalance. Unique per instance.
+   */
+  groupInstanceId?: string | undefined;
+  /** A batch that could not be handled or committed for a reason other than a rebalance; the source leaves, rejoins the group and reads it again. */
   onError?: (err: unknown) => void;
+  /**
+   * The group moved to a new generation: what was handled but not committed is dropped (its
+   * transaction aborted) and the partitions now owned are read from their committed offsets.
+   */
+  onRebalance?: (info: RebalanceInfo) => void;
 }
+
+export interface RebalanceInfo {
+  topic: string;
+  generation: number;
+  /** Partitions this member owns in the new generation. */
+  partitions: number[];
+  /** Records handled or fetched under the previous generation that will be read again. */
+  dropped: number;
+}
+
+/** Commit errors that only say the group moved on: no reason to leave it (see `fence`). */
+const REBALANCE_ERRORS = new Set(['ILLEGAL_GENERATION', 'REBALANCE_IN_PROGRESS', 'UNKNOWN_MEMBER_ID', 'MEMBER_ID_REQUIRED']);
+
+/**
+ * The transaction outlived its timeout and the broker aborted it, bumping the producer's epoch:
+ * the producer starts afresh at its next transaction, and the group membership is intact.
+ */
+const FENCED_PRODUCER_ERRORS = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
+
+function hasError(err: unknown, ids: ReadonlySet<string>): boolean {
+  const found = err as { findBy?: (key: string, value: unknown) => unknown; apiId?: unknown } | null;
+  if (typeof found?.apiId === 'string' && ids.has(found.apiId)) return true;
+  for (const id of ids) if (found?.findBy?.('apiId', id) != null) return true;
+  return false;
+}
+
+export const isRebalanceError = (err: unknown): boolean => hasError(err, REBALANCE_ERRORS);
 
 export class KafkaRecordSource implements RecordSource {
   private consumer: KafkaConsumer | undefined;
@@ -48,6 +86,13 @@ export class KafkaRecordSource implements RecordSource {
   private buffer: KafkaMessage[] = [];
   private draining: Promise<void> | undefined;
   private recovering: Promise<void> | undefined;
+  /** A move to the generation the consumer joined, under way; `rejoined` asks it to go round again. */
+  private reassigning: Promise<void> | undefined;
+  private rejoined = false;
+  /** Streams of earlier generations, closed once the current one is reading. */
+  private retired: KafkaStream[] = [];
+  /** Records fetched or handled under generations fenced since the last resume: read again. */
+  private droppedSinceFence = 0;
   private handler: BatchHandler | undefined;
   /** Handled batches for the next commit, oldest first; `committing` is the commit under way. */
   private uncommitted: Uncommitted[] = [];
@@ -90,18 +135,23 @@ export class KafkaRecordSource implements RecordSource {
     this.stopped = true;
     clearInterval(this.lagPoll);
     await this.recovering;
+    await this.reassigning;
     // What was handled is committed before the partitions are given up.
     await this.committed();
     await this.leave(this.consumer, this.stream);
   }
 
-  /** Join the group and consume from the committed offsets. */
+  /**
+   * Join the group. The client rejoins by itself when the group rebalances (its heartbeat learns
+   * it): each join is a new generation, read by a data stream of its own (see `reassign`).
+   */
   private async join(): Promise<void> {
     const consumer = new Consumer({
       groupId: this.options.groupId,
       clientId: this.options.clientId,
       bootstrapBrokers: this.options.brokers,
       deserializers: stringDeserializers,
+      ...(this.options.groupInstanceId === undefined ? {} : { groupInstanceId: this.options.groupInstanceId }),
       // Only what producers committed: aborted transactions never reach the pipeline.
       isolationLevel: 1,
       maxWaitTime: this.options.maxWaitMs,
@@ -114,18 +164,16 @@ export class KafkaRecordSource implements RecordSource {
       ...RETRY,
     });
     this.consumer = consumer;
-    const stream = await consumer.consume({ topics: [this.options.topic], autocommit: false, mode: 'committed', fallbackMode: 'earliest' });
-    this.stream = stream;
-    stream.on('data', (message: KafkaMessage) => {
-      // Uncommitted after a stop or a failure: whoever owns the partition next reads it again.
-      if (this.stopped || this.stream !== stream) return;
-      this.buffer.push(message);
-      if (this.buffer.length >= MAX_BATCH) stream.pause();
-      this.endOffsets.set(message.partition, message.offset + 1n);
-      if (!this.doneOffsets.has(message.partition)) this.doneOffsets.set(message.partition, message.offset);
-      this.scheduleDrain(consumer, stream);
+    consumer.on('consumer:group:join', () => {
+      if (this.consumer === consumer) this.fence(consumer);
     });
-    stream.on('error', (err: unknown) => this.fail(err));
+    // A rejoin the client could not complete after its retries: a real failure.
+    consumer.on('error', (err: unknown) => {
+      if (this.consumer === consumer) this.fail(err);
+    });
+    // Never read: it keeps the topic subscribed while the data streams of successive generations
+    // replace one another (a consumer whose last stream closes leaves the topic, and resubscribing rebalances).
+    await consumer.consume({ topics: [this.options.topic], autocommit: false, mode: 'latest' });
     this.lagPoll ??= setInterval(() => {
       this.consumer
         ?.listOffsets({ topics: [this.options.topic] })
@@ -134,11 +182,98 @@ export class KafkaRecordSource implements RecordSource {
     }, 1000).unref();
   }
 
+  /**
+   * The consumer joined a new generation (or a commit learnt that the group moved on): whatever
+   * was fetched or handled under the previous one is stale. Its data stream stops being read, the
+   * uncommitted batches are dropped, and `reassign` resumes from the committed offsets. The group
+   * never waits for this: the client has already rejoined, so a long batch or restore cannot make
+   * this member miss a rebalance.
+   */
+  private fence(consumer: KafkaConsumer): void {
+    if (this.stopped) return;
+    this.retire();
+    this.rejoined = true;
+    this.reassigning ??= this.reassign(consumer).finally(() => (this.reassigning = undefined));
+  }
+
+  /** Stop reading the current data stream and forget what it delivered but was not committed. */
+  private retire(): void {
+    const stream = this.stream;
+    let dropped = this.buffer.length;
+    for (const b of this.uncommitted) dropped += b.records;
+    if (stream !== undefined) {
+      stream.pause();
+      this.retired.push(stream);
+    }
+    this.stream = undefined;
+    this.buffer = [];
+    for (const b of this.uncommitted) this.uncommittedRecords -= b.records;
+    this.uncommitted = [];
+    this.droppedSinceFence += dropped;
+  }
+
+  /**
+   * Read the partitions of the consumer's current generation from their committed offsets: once
+   * the batch being handled is over and the commit under way has ended (committed, or refused
+   * for the old generation) and the transaction is aborted, so that no output of a dropped batch
+   * survives. Offsets are asked with require_stable, so a partition whose previous owner is
+   * still committing is read after that commit. The processor restores the state of partitions
+   * it had run ahead on. Repeated while joins keep coming.
+   */
+  private async reassign(consumer: KafkaConsumer): Promise<void> {
+    try {
+      while (this.rejoined && !this.stopped && this.consumer === consumer) {
+        this.rejoined = false;
+        await this.draining;
+        await this.committed();
+        await this.options.transactions?.abort();
+        this.endOffsets.clear();
+        this.doneOffsets.clear();
+        const generation = consumer.generationId;
+        const partitions = (consumer.assignments ?? []).filter((a) => a.topic === this.options.topic).flatMap((a) => a.partitions);
+        const committed = await stableCommittedOffsets(consumer, this.options.clientId, this.options.topic, partitions, 2 * this.options.sessionTimeoutMs);
+        if (this.rejoined || this.stopped || this.consumer !== consumer) continue;
+        const offsets = [...committed].flatMap(([partition, offset]) => (offset === undefined ? [] : [{ topic: this.options.topic, partition, offset }]));
+        // Partitions without a committed offset start at the earliest record.
+        const stream = await consumer.consume({ topics: [this.options.topic], autocommit: false, mode: 'manual', offsets, fallbackMode: 'earliest' });
+        if (this.rejoined || this.stopped || this.consumer !== consumer) {
+          await stream.close().catch(() => undefined);
+          continue;
+        }
+        this.options.onRebalance?.({ topic: this.options.topic, generation, partitions, dropped: this.droppedSinceFence });
+        this.droppedSinceFence = 0;
+        this.read(consumer, stream);
+      }
+    } catch (err) {
+      if (this.consumer === consumer) this.fail(err);
+    }
+    const retired = this.retired;
+    this.retired = [];
+    await Promise.all(retired.map((s) => s.close().catch(() => undefined)));
+  }
+
+  private read(consumer: KafkaConsumer, stream: KafkaStream): void {
+    this.stream = stream;
+    stream.on('data', (message: KafkaMessage) => {
+      // Uncommitted after a stop, a rebalance or a failure: whoever owns the partition next reads it again.
+      if (this.stopped || this.stream !== stream) return;
+      this.buffer.push(message);
+      if (this.buffer.length >= MAX_BATCH) stream.pause();
+      this.endOffsets.set(message.partition, message.offset + 1n);
+      if (!this.doneOffsets.has(message.partition)) this.doneOffsets.set(message.partition, message.offset);
+      this.scheduleDrain(consumer, stream);
+    });
+    stream.on('error', (err: unknown) => {
+      if (this.stream === stream) this.fail(err);
+    });
+  }
+
   private async leave(consumer: KafkaConsumer | undefined, stream: KafkaStream | undefined): Promise<void> {
     if (this.stream === stream) this.stream = undefined;
     if (this.consumer === consumer) this.consumer = undefined;
     // Best effort: after a failure the connection may already be gone.
     await stream?.close().catch(() => undefined);
+    // Closed with the consumer (force): the subscription and streams of earlier generations.
     await (consumer?.close(true) as Promise<void> | undefined)?.catch(() => undefined);
   }
 
@@ -207,7 +342,14 @@ export class KafkaRecordSource implements RecordSource {
           for (const [partition, m] of last) this.doneOffsets.set(partition, m.offset + 1n);
         },
         (err: unknown) => {
-          if (this.stream === stream) this.fail(err);
+          if (this.stream !== stream) return; // a rebalance already fenced these batches
+          // The group moved on: the next join (the client's heartbeat sees it) resumes from the committed offsets.
+          if (isRebalanceError(err)) this.retire();
+          else if (hasError(err, FENCED_PRODUCER_ERRORS)) {
+            // Resume in place: leaving the group for it would rebalance every member.
+            this.options.onError?.(err);
+            this.fence(consumer);
+          } else this.fail(err);
         },
       )
       .finally(() => {
@@ -223,8 +365,9 @@ export class KafkaRecordSource implements RecordSource {
   }
 
   /**
-   * A failed batch, commit or fetch: drop what was read but not committed, leave the group and
-   * join again. The group hands back the committed offsets; the processor sees them behind its
+   * A batch, commit or fetch that failed for a reason other than a rebalance (the broker
+   * unreachable after the client's retries, a fenced producer…): drop what was read but not
+   * committed, leave the group and join again. The group hands back the committed offsets; the processor sees them behind its
    * state and restores the affected partitions before going on. Retried with backoff, so the
    * processor rides out a broker restart.
    */
@@ -234,14 +377,14 @@ export class KafkaRecordSource implements RecordSource {
     if (this.recovering !== undefined) return;
     // From here on the consumer is stale: nothing it delivers is handled or committed.
     const { consumer, stream } = this;
-    this.stream = undefined;
+    this.retire();
+    this.droppedSinceFence = 0;
+    this.retired = [];
     this.consumer = undefined;
-    this.buffer = [];
-    for (const b of this.uncommitted) this.uncommittedRecords -= b.records;
-    this.uncommitted = [];
     this.recovering = (async () => {
       // A commit under way ends before the transaction is aborted under it.
       await this.committed();
+      await this.reassigning;
       await this.options.transactions?.abort();
       this.endOffsets.clear();
       this.doneOffsets.clear();

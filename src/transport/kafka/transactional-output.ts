@@ -61,16 +61,18 @@ export class TransactionalOutput {
 
   /**
    * One transaction: what the sealed batches published, and for each partition the offset after
-   * `last` of it. The records travel while `stored` (the store's write of those batches) is
-   * pending; the offsets go in only after it. One commit at a time.
+   * `last` of it, once `stored` (the store's write of those batches) resolved. The transaction
+   * opens only then, so a slow store cannot keep it open past its timeout (the broker would abort
+   * it and fence the producer). One commit at a time.
    */
   async commit(consumer: Consumer<string, string, string, string>, last: Iterable<Message<string, string, string, string>>, stored: Promise<void>): Promise<void> {
     const records = this.sealed;
     this.sealed = [];
     try {
+      await stored;
       const tx = await this.producer.beginTransaction();
       this.transaction = tx;
-      await Promise.all([this.send(tx, records), stored]);
+      await this.send(tx, records);
       await tx.addConsumer(consumer);
       // One at a time: the client merges concurrent offset commits into the first one.
       for (const m of last) await tx.addOffset(m);

@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { openDatabase } from '../../src/store/index.ts';
+import { topicNames } from '../../src/transport/kafka/topics.ts';
+import { kafkaAvailable, preloadEvents, readCommitted, spawnProcessor, testTopicPrefix, type ProcessorLog } from '../support/kafka.ts';
+import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+
+const EVENTS = 200_000;
+const PARTITIONS = 12;
+
+describe('scale-out under a backlog: processors joining and dying while the group drains', () => {
+  let skip: string | undefined;
+  let db: TestDatabase;
+  let client: pg.Client;
+  let dataDir: string;
+  const prefix = testTopicPrefix();
+  const processors: { child: ChildProcess; log: ProcessorLog }[] = [];
+
+  before(async () => {
+    const available = await kafkaAvailable();
+    if (available !== true) return void (skip = available.skip);
+    const created = await createTestDatabase();
+    if ('skip' in created) return void (skip = created.skip);
+    db = created;
+    client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    dataDir = mkdtempSync(path.join(tmpdir(), 'rtds-scale-out-'));
+    // The schema before the processors: two starting together would both migrate it.
+    await (await openDatabase({ databaseUrl: db.url, dataDir })).close();
+    await preloadEvents(prefix, PARTITIONS, EVENTS, 11);
+  });
+  after(async () => {
+    for (const p of processors) p.child.kill('SIGKILL');
+    if (skip !== undefined) return;
+    await client.end();
+    await db.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function start(instance: string): Promise<{ child: ChildProcess; log: ProcessorLog }> {
+    const started = await spawnProcessor({ RTDS_DATABASE_URL: db.url, RTDS_KAFKA_TOPIC_PREFIX: prefix, RTDS_KAFKA_GROUP: `group-${prefix}`, RTDS_PARTITIONS: String(PARTITIONS), RTDS_DATA_DIR: dataDir, RTDS_INSTANCE_ID: instance });
+    processors.push(started);
+    return started;
+  }
+
+  /** Poll the store until `done` holds (a condition, not a fixed sleep), failing after `ms`. */
+  async function until(done: (decisions: number) => boolean, ms: number): Promise<number> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM decisions');
+      if (done(rows[0]!.n)) return rows[0]!.n;
+      if (Date.now() > deadline) throw new Error(`store has ${rows[0]!.n} decisions after ${ms} ms`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  it('gives every event one decision in PostgreSQL and on the topic, and the group does not storm', async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    const [first, second] = await Promise.all([start('a'), start('b')]);
+    await until((n) => n >= EVENTS * 0.2, 120_000);
+    const third = await start('c');
+    // The third has partitions of its own and has decided some of them: then one of the first two dies.
+    await third.log.until((log) => log.ownedPartitions() > 0, 60_000);
+    const atKill = await until((n) => n >= EVENTS * 0.4, 120_000);
+    second!.child.kill('SIGKILL');
+    await until((n) => n >= EVENTS, 150_000);
+    t.diagnostic(`SIGKILLed at ${atKill} decisions`);
+
+    const { rows: counts } = await client.query<{ decisions: number; distinct_events: number; events: number }>(
+      'SELECT (SELECT count(*) FROM decisions)::int AS decisions, (SELECT count(DISTINCT event_id) FROM decisions)::int AS distinct_events, (SELECT count(*) FROM events)::int AS events',
+    );
+    assert.deepEqual(counts[0], { decisions: EVENTS, distinct_events: EVENTS, events: EVENTS });
+    assert.ok(atKill < EVENTS, 'the kill happened mid-drain');
+    const onTopic = await readCommitted(topicNames(prefix).decisions, PARTITIONS, EVENTS);
+    assert.equal(new Set(onTopic.map((m) => (JSON.parse(m.value) as { decision_id: string }).decision_id)).size, EVENTS);
+    assert.equal(onTopic.length, EVENTS, 'each decision once on the decisions topic, read committed');
+
+    // No storm: the group changed membership three times (two start, one joins, one dies), so each
+    // survivor joined a handful of generations (a commit refused after a rebalance is no failure),
+    // and restored each partition a bounded number of times.
+    const logs = [first!, second!, third].map((p) => p.log);
+    for (const [name, log] of [['a', first!.log], ['c', third.log]] as const) {
+      t.diagnostic(`${name}: generations ${log.generations.join(',')}, restores ${log.restores}, source errors ${log.sourceErrors}`);
+      assert.ok(log.generations.length <= 6, `${name} joined ${log.generations.length} generations`);
+      assert.ok(log.sourceErrors <= 2, `${name} reported ${log.sourceErrors} source failures`);
+    }
+    const restores = logs.reduce((sum, log) => sum + log.restores, 0);
+    assert.ok(restores <= 4 * PARTITIONS, `partition restores: ${restores}`);
+  });
+});
