@@ -7,7 +7,7 @@ import { EventIngest } from '../ingest/event-ingest.ts';
 import { createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, MicroBatchSize, Processor, type ProcessorOutput } from '../process/index.ts';
 import { CircuitOpenError } from '../score/index.ts';
-import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
+import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import { livePerformance, type ModelControl } from '../api/models.ts';
@@ -18,7 +18,7 @@ import { LiveTraffic } from './live-traffic.ts';
 import { RulesFollower } from './rules-follower.ts';
 import { ActiveModelFollower, loadScorers } from './model.ts';
 import { openModelRegistry } from './model-registry.ts';
-import { openTransport } from './transport.ts';
+import { openTransport, type Transport } from './transport.ts';
 
 /** A processor-less process (API only) still has a Processor object; it reads nothing. */
 const NO_SOURCE = { start: async () => undefined, stop: async () => undefined, lag: () => 0 };
@@ -132,8 +132,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       if (debug) logger.debug({ event_id: eventId, decision_id: decisionIdFor(eventId) }, 're-sent event ignored; its decision stands');
     },
     ready: () => sink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
-    // On Kafka the source commits offsets after this: the store and the topics have it all.
-    ...(side === undefined ? {} : { durable: async () => void (await Promise.all([sink.flush(), side.settle()])) }),
+    // The source commits offsets after this: the store (and on Kafka the topics) have it all, so a
+    // restart delivers again exactly what was not yet decided and stored.
+    durable: side === undefined ? () => sink.flush() : async () => void (await Promise.all([sink.flush(), side.settle()])),
   };
   // On Kafka a partition can arrive from another instance: its state is rebuilt from the events
   // the store holds for it (the store is the changelog; see README).
@@ -149,7 +150,10 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     history,
     microBatch: new MicroBatchSize({ budgetMs: config.microBatchBudgetMs, min: MIN_MICRO_BATCH, max: config.microBatchMax }),
   });
-  if (roles.processor && transport.kind === 'embedded') await restoreEmbedded(db, pipeline, reach, config, logger);
+  if (roles.processor && transport.kind === 'embedded') {
+    await restoreEmbedded(db, pipeline, reach, config, logger);
+    if (transport.resume !== undefined) await skipStored(db, transport.eventsLog, transport.resume, logger);
+  }
   // Verdicts reach label-driven features through the store, whichever way they arrived.
   const labels =
     roles.processor && pipeline.usesLabels
@@ -274,8 +278,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
 }
 
 /**
- * The embedded log lives in memory, so after a restart each partition's state is rebuilt from the
- * events the store holds, run after run in log order, back as far as any value can reach.
+ * After a restart each partition's state is rebuilt from the events the store holds, log after
+ * log (the in-memory log's runs, then the durable log) in log order, back as far as any value can reach.
  */
 async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: HistoryReach, config: Config, logger: Logger): Promise<void> {
   const started = performance.now();
@@ -291,4 +295,28 @@ async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: 
   for (const v of verdicts) of(v.event).verdicts.push(v);
   for (const [p, history] of byPartition) pipeline.restore(p, history, 0);
   if (events.length > 0) logger.info({ events: events.length, verdicts: verdicts.length, partitions: byPartition.size, ms: Math.round(performance.now() - started) }, 'feature state restored from the store');
+}
+
+/**
+ * The durable embedded log persists its committed offsets a little after the store has the
+ * records, so a crash in between leaves records that are stored but not committed. Those the store
+ * holds without a gap from the committed offset are committed now: they were decided, stored and
+ * restored into state above, so delivering them again would show them twice to the features.
+ * Past a gap (a dead letter or a re-sent id, which store no event at their position) the rest
+ * is delivered again, and the processor recognises the stored ones by their ids.
+ */
+async function skipStored(db: Database, log: string, resume: NonNullable<Transport['resume']>, logger: Logger): Promise<void> {
+  const from = resume.committed();
+  const stored = await storedOffsetsFrom(db, log, from);
+  let skipped = 0;
+  for (const [partition, offsets] of stored) {
+    let next = from[partition]!;
+    for (const offset of offsets) {
+      if (offset !== next) break;
+      next++;
+    }
+    if (next > from[partition]!) resume.skipTo(partition, next);
+    skipped += next - from[partition]!;
+  }
+  if (skipped > 0) logger.info({ log, skipped }, 'embedded log: records stored before the last run ended are committed without being delivered again');
 }
