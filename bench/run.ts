@@ -29,7 +29,7 @@ const HELP = `Usage: rtds bench [options]
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, rules, e2e, latency, inference, training, kafka, features
+  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, features
   --users <n>       users whose feature state the features run holds (default 1000000)
                     (default: all but training, which takes about two minutes, and kafka,
                     which needs RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a scratch database)
@@ -98,7 +98,7 @@ function benchCore(config: Config, scorers: Scorer[], events: unknown[], label: 
   return rate;
 }
 
-async function benchEndToEnd(config: Config, events: unknown[]): Promise<number> {
+async function benchEndToEnd(config: Config, events: unknown[], label = 'embedded end to end'): Promise<number> {
   const app = await startApp(config);
   const began = performance.now();
   for (let i = 0; i < events.length; i += 1000) {
@@ -114,8 +114,22 @@ async function benchEndToEnd(config: Config, events: unknown[]): Promise<number>
   await db.close();
   if (row!.n !== events.length) throw new Error(`e2e: ${row!.n} decisions stored for ${events.length} events`);
   const rate = events.length / seconds;
-  console.log(`embedded end to end: ${fmt(rate)} events/s  [ingest → log → processor → PGlite, ${fmt(events.length)} events and decisions persisted in ${seconds.toFixed(2)} s]`);
+  console.log(`${label}: ${fmt(rate)} events/s  [ingest → log → processor → PGlite, ${fmt(events.length)} events and decisions persisted in ${seconds.toFixed(2)} s]`);
   return rate;
+}
+
+/**
+ * What the embedded log's file costs: the same end-to-end run with each RTDS_LOG_DURABILITY, and
+ * the latency at the offered rate without the file (the latency run measures the default, fsync).
+ */
+async function benchDurability(appConfig: (name: string, durability: Config['logDurability']) => Config, events: unknown[], rate: number, seconds: number): Promise<void> {
+  const rates = new Map<string, number>();
+  for (const durability of ['fsync', 'write', 'memory'] as const) {
+    rates.set(durability, await benchEndToEnd(appConfig(`durability-${durability}`, durability), events, `embedded end to end, RTDS_LOG_DURABILITY=${durability}`));
+  }
+  const memory = rates.get('memory')!;
+  console.log(`  durability cost: fsync runs at ${(rates.get('fsync')! / memory).toFixed(2)}×, write at ${(rates.get('write')! / memory).toFixed(2)}× the log without a file`);
+  await benchLatency(appConfig('durability-latency', 'memory'), rate, seconds, 'embedded, RTDS_LOG_DURABILITY=memory,');
 }
 
 const WARM_UP_S = 2;
@@ -348,7 +362,7 @@ export async function runBench(args: string[]): Promise<void> {
     options: { events: { type: 'string', default: '200000' }, rate: { type: 'string', default: '5000' }, seconds: { type: 'string', default: '10' }, users: { type: 'string', default: '1000000' }, only: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help === true) return void console.log(HELP);
-  const only = new Set((values.only ?? 'core,rules,e2e,latency,inference').split(','));
+  const only = new Set((values.only ?? 'core,rules,e2e,durability,latency,inference').split(','));
   const n = Number(values.events);
   const scratch = mkdtempSync(path.join(tmpdir(), 'rtds-bench-'));
   try {
@@ -384,8 +398,10 @@ export async function runBench(args: string[]): Promise<void> {
     // The embedded runs ignore RTDS_KAFKA_BROKERS / RTDS_DATABASE_URL: they measure the embedded path.
     const { kafkaBrokers: _brokers, databaseUrl: _url, ...embedded } = base;
     // The model is served from its folder in every run, whatever RTDS_MODEL_REGISTRY says.
-    const appConfig = (name: string): Config => loadConfig({ ...embedded, dataDir: path.join(scratch, name), modelRegistry: 'folder', modelDir, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' }, {});
+    const appConfig = (name: string, logDurability = embedded.logDurability): Config =>
+      loadConfig({ ...embedded, logDurability, dataDir: path.join(scratch, name), modelRegistry: 'folder', modelDir, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' }, {});
     if (only.has('e2e')) await benchEndToEnd(appConfig('e2e'), events);
+    if (only.has('durability')) await benchDurability(appConfig, events, Number(values.rate), Number(values.seconds));
     if (only.has('latency')) await benchLatency(appConfig('latency'), Number(values.rate), Number(values.seconds));
     if (only.has('inference')) await benchScoring();
     if (only.has('training')) await benchTrainingTime(base, scratch);

@@ -318,5 +318,5 @@ async function skipStored(db: Database, log: string, resume: NonNullable<Transpo
     if (next > from[partition]!) resume.skipTo(partition, next);
     skipped += next - from[partition]!;
   }
-  if (skipped > 0) logger.info({ log, skipped }, 'embedded log: records stored before the last run ended are committed without being delivered again');
+  logger.info({ log, skipped }, 'embedded log: records stored before the last run ended are committed without being delivered again');
 }

@@ -95,16 +95,20 @@ export class PartitionedLog implements EventLogProducer {
       let reject!: (err: unknown) => void;
       const written = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
       this.group = { records: [], written, resolve, reject };
-      // Appends made in this turn join the group; later ones wait for its write and share the next.
-      if (this.writer === undefined) queueMicrotask(() => (this.writer ??= this.writeGroups()));
+      this.writer ??= this.writeGroups();
     }
     // The offset is given when the group is written: a failed write leaves no gap.
     this.group.records.push({ partition: p, offset: -1, key, value, acceptedAt: epochMs() });
     return this.group.written;
   }
 
-  /** Write groups one after the other until none waits; each becomes visible to consumers once written. */
+  /**
+   * Write groups one after the other until none waits; each becomes visible to consumers once
+   * written. Appends made in this turn join the first group (the loop starts after a microtask);
+   * later ones wait for its write and share the next.
+   */
   private async writeGroups(): Promise<void> {
+    await Promise.resolve();
     for (let group = this.group; group !== undefined; group = this.group) {
       this.group = undefined;
       const ends = this.parts.map((part) => part.end);
@@ -159,6 +163,7 @@ export class PartitionedLog implements EventLogProducer {
 
   /** Finish the writes under way, persist the committed offsets and close the folder. */
   async close(): Promise<void> {
+    if (this.group !== undefined) this.writer ??= this.writeGroups();
     while (this.writer !== undefined) await this.writer;
     if (this.persistTimer !== undefined) this.persistCommitted();
     await this.persisted;
