@@ -134,7 +134,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     ready: () => sink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
     // The source commits offsets after this: the store (and on Kafka the topics) have it all, so a
     // restart delivers again exactly what was not yet decided and stored.
-    durable: side === undefined ? () => sink.flush() : async () => void (await Promise.all([sink.flush(), side.settle()])),
+    durable: side === undefined ? sharedFlush(sink, config.sinkFlushMs) : async () => void (await Promise.all([sink.flush(), side.settle()])),
   };
   // On Kafka a partition can arrive from another instance: its state is rebuilt from the events
   // the store holds for it (the store is the changelog; see README).
@@ -275,6 +275,21 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     })());
 
   return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, onLabelsStored: (listener) => void labelListeners.push(listener), onModelSwitched: (listener) => models.onSwitch(listener), lag: () => processor.lag(), stop };
+}
+
+/**
+ * `sink.flush` for the embedded log's many small batches: the calls within `ms` share one flush,
+ * made `ms` after the first. Each batch flushing at once would cut the store's writes into one
+ * transaction per batch, which at a few events per batch is most of what PGlite spends; a shared
+ * flush still covers every row handed over before each call, and only the commit waits for it.
+ */
+function sharedFlush(sink: DecisionSink, ms: number): () => Promise<void> {
+  let next: Promise<void> | undefined;
+  return () =>
+    (next ??= new Promise<void>((resolve) => setTimeout(resolve, ms)).then(() => {
+      next = undefined;
+      return sink.flush();
+    }));
 }
 
 /**

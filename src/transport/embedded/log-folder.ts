@@ -161,7 +161,7 @@ export class LogFolder {
     }
     if (meta.partitions !== partitions) {
       const undecided = records.filter((r) => [...committed.values()].some((offsets) => r.offset >= (offsets[r.partition] ?? 0))).length;
-      if (undecided > 0 || committed.size === 0 && records.length > 0)
+      if (undecided > 0 || (committed.size === 0 && records.length > 0))
         throw new LogFolderError(
           dir,
           `it is a log of ${meta.partitions} partitions with ${undecided || records.length} records not yet decided, and RTDS_PARTITIONS is ${partitions}. Start once with RTDS_PARTITIONS=${meta.partitions} to decide them, then change it.`,

@@ -198,10 +198,11 @@ export class PartitionedLog implements EventLogProducer {
 }
 
 /**
- * Batches handled per partition ahead of their commits: the next batch is processed while the
- * store writes the previous ones, as the Kafka source does.
+ * Records handled per partition ahead of their commits: the next batches are processed while the
+ * store writes the previous ones, as the Kafka source does. Counted in records, not batches, so
+ * that at a low rate (batches of a few records) decisions do not wait for the store.
  */
-const MAX_BATCHES_AHEAD = 4;
+const MAX_RECORDS_AHEAD = 4096;
 
 /** Delivers each partition's records in order, one batch in processing per partition, and commits each once durable. */
 class EmbeddedConsumer implements RecordSource {
@@ -210,7 +211,7 @@ class EmbeddedConsumer implements RecordSource {
   private readonly pending = new Set<number>();
   /** Next offset to deliver per partition; the committed offset until a batch is delivered. */
   private readonly next: number[];
-  /** Batches handled and waiting to be durable, per partition; their commits are chained in order. */
+  /** Records delivered and not yet committed, per partition; the commits of their batches are chained in order. */
   private readonly ahead: number[];
   private readonly commits: Promise<void>[];
   private scheduled = false;
@@ -266,13 +267,13 @@ class EmbeddedConsumer implements RecordSource {
     this.scheduled = false;
     for (const p of [...this.pending]) {
       // A partition already processing, or far enough ahead of its commits, is woken again when that ends.
-      if (this.inFlight.has(p) || this.ahead[p]! >= MAX_BATCHES_AHEAD) continue;
+      if (this.inFlight.has(p) || this.ahead[p]! >= MAX_RECORDS_AHEAD) continue;
       this.pending.delete(p);
       if (this.next[p]! < 0) this.next[p] = this.log.committed(this.group, p);
       const batch = this.log.read(p, this.next[p]!, this.maxBatch);
       if (batch.length === 0) continue;
       this.inFlight.add(p);
-      this.ahead[p]!++;
+      this.ahead[p]! += batch.length;
       const next = batch[batch.length - 1]!.offset + 1;
       this.next[p] = next;
       this.handler!(batch).then(
@@ -280,7 +281,7 @@ class EmbeddedConsumer implements RecordSource {
           this.inFlight.delete(p);
           this.commits[p] = this.commits[p]!.then(() => handled.durable).then(() => {
             this.log.commit(this.group, p, next);
-            this.ahead[p]!--;
+            this.ahead[p]! -= batch.length;
             this.continue(p);
           });
           this.continue(p);
