@@ -138,7 +138,7 @@ async function openEmbeddedTransport(config: Config, logger: Logger): Promise<Tr
     onCommitError: (err) => logger.error({ err, dir }, 'embedded log: persisting committed offsets failed; a restart replays more, which the store recognises'),
   });
   const committed = (): number[] => Array.from({ length: config.partitions }, (_, p) => log.committed(PROCESSOR_CONSUMER_GROUP, p));
-  const undecided = Array.from({ length: config.partitions }, (_, p) => log.endOffset(p)).reduce((n, end, p) => n + end - committed()[p]!, 0);
+  const undecided = committed().reduce((n, from, p) => n + log.endOffset(p) - from, 0);
   logger.info({ dir, log: log.name, durability: config.logDurability, undecided, ms: Math.round(performance.now() - started) }, 'embedded log opened');
   return {
     kind: 'embedded',
