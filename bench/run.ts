@@ -17,6 +17,7 @@ import { DecisionPipeline } from '../src/process/index.ts';
 import { FolderRegistry, RulesOnlyScorer, serveActiveModel, type ModelMetrics, type Scorer } from '../src/score/index.ts';
 import { Consumer, stringDeserializers, type Message } from '@platformatic/kafka';
 import { validateEvent, type Decision } from '../src/contracts/index.ts';
+import { PartitionedLog } from '../src/transport/embedded/partitioned-log.ts';
 import { KafkaProducer } from '../src/transport/kafka/kafka-producer.ts';
 import { ensureTopics, topicNames } from '../src/transport/kafka/topics.ts';
 import { partitionFor, type LogRecord } from '../src/transport/log.ts';
@@ -30,7 +31,7 @@ const HELP = `Usage: rtds bench [options]
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, rules, e2e, latency, inference, training, kafka, scaleout, features
+  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features
   --users <n>       users whose feature state the features run holds (default 1000000)
                     (default: all but training, which takes about two minutes, and kafka and
                     scaleout, which need RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a scratch database)
@@ -99,7 +100,7 @@ function benchCore(config: Config, scorers: Scorer[], events: unknown[], label: 
   return rate;
 }
 
-async function benchEndToEnd(config: Config, events: unknown[]): Promise<number> {
+async function benchEndToEnd(config: Config, events: unknown[], label = 'embedded end to end'): Promise<number> {
   const app = await startApp(config);
   const began = performance.now();
   for (let i = 0; i < events.length; i += 1000) {
@@ -115,8 +116,53 @@ async function benchEndToEnd(config: Config, events: unknown[]): Promise<number>
   await db.close();
   if (row!.n !== events.length) throw new Error(`e2e: ${row!.n} decisions stored for ${events.length} events`);
   const rate = events.length / seconds;
-  console.log(`embedded end to end: ${fmt(rate)} events/s  [ingest → log → processor → PGlite, ${fmt(events.length)} events and decisions persisted in ${seconds.toFixed(2)} s]`);
+  console.log(`${label}: ${fmt(rate)} events/s  [ingest → log → processor → PGlite, ${fmt(events.length)} events and decisions persisted in ${seconds.toFixed(2)} s]`);
   return rate;
+}
+
+/** The log alone: events appended in requests of 200, four requests in flight, as HTTP clients send them. */
+async function benchLogAppends(config: Config, events: unknown[]): Promise<void> {
+  const log =
+    config.logDurability === 'memory'
+      ? new PartitionedLog(config.partitions)
+      : await PartitionedLog.open(config.partitions, { dir: path.join(config.dataDir, 'log'), fsync: config.logDurability === 'fsync', newName: () => 'bench' });
+  const began = performance.now();
+  let next = 0;
+  const client = async (): Promise<void> => {
+    for (let from = next; from < events.length; from = next) {
+      next += 200;
+      const appended = events.slice(from, from + 200).map((e) => log.append((e as { user_id: string }).user_id, e));
+      await Promise.all(appended);
+    }
+  };
+  await Promise.all([client(), client(), client(), client()]);
+  const seconds = (performance.now() - began) / 1000;
+  await log.close();
+  console.log(`embedded log alone, RTDS_LOG_DURABILITY=${config.logDurability}: ${fmt(events.length / seconds)} events/s appended and acknowledged  [requests of 200, 4 in flight]`);
+}
+
+/** Rounds of the durability comparison: each mode once per round, in a rotated order, so a busy spell of the machine does not fall on one mode only. */
+const DURABILITY_ROUNDS = 3;
+
+/**
+ * What the embedded log's file costs: end-to-end runs with each RTDS_LOG_DURABILITY, interleaved,
+ * the best of each reported (the least disturbed); then the latency at the offered rate without
+ * the file (the latency run measures the default, fsync).
+ */
+async function benchDurability(appConfig: (name: string, durability: Config['logDurability']) => Config, events: unknown[], rate: number, seconds: number): Promise<void> {
+  const modes = ['fsync', 'write', 'memory'] as const;
+  for (const mode of modes) await benchLogAppends(appConfig(`log-${mode}`, mode), events);
+  const rates = new Map<string, number[]>(modes.map((m) => [m, []]));
+  for (let round = 0; round < DURABILITY_ROUNDS; round++) {
+    for (let i = 0; i < modes.length; i++) {
+      const mode = modes[(i + round) % modes.length]!;
+      rates.get(mode)!.push(await benchEndToEnd(appConfig(`durability-${mode}-${round}`, mode), events, `embedded end to end, RTDS_LOG_DURABILITY=${mode}`));
+    }
+  }
+  const best = (mode: string): number => Math.max(...rates.get(mode)!);
+  for (const mode of modes) console.log(`  ${mode}: best ${fmt(best(mode))} events/s of ${rates.get(mode)!.map(fmt).join(', ')}`);
+  console.log(`  durability cost: fsync runs at ${(best('fsync') / best('memory')).toFixed(2)}×, write at ${(best('write') / best('memory')).toFixed(2)}× the log without a file (best runs)`);
+  await benchLatency(appConfig('durability-latency', 'memory'), rate, seconds, 'embedded, RTDS_LOG_DURABILITY=memory,');
 }
 
 const WARM_UP_S = 2;
@@ -139,9 +185,13 @@ async function benchLatency(config: Config, rate: number, seconds: number, label
   let offered = 0;
   while (offered < total) {
     measuring = offered >= warmUp;
-    // Each wake-up (≈ 1 ms) submits the events whose time has come, one at a time.
+    // Each wake-up (≈ 1 ms) submits the events whose time has come, one request each, without
+    // waiting for one to be accepted before sending the next, as independent clients would: an
+    // fsynced log accepts each wake-up's events with one write.
     const due = Math.min(total, Math.floor(((performance.now() - began) * rate) / 1000));
-    for (; offered < due; offered++) await app.ingest.submit([generator.next().event], 'bench');
+    const accepted: Promise<unknown>[] = [];
+    for (; offered < due; offered++) accepted.push(app.ingest.submit([generator.next().event], 'bench'));
+    await Promise.all(accepted);
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await app.stop();
@@ -349,7 +399,7 @@ export async function runBench(args: string[]): Promise<void> {
     options: { events: { type: 'string', default: '200000' }, rate: { type: 'string', default: '5000' }, seconds: { type: 'string', default: '10' }, users: { type: 'string', default: '1000000' }, only: { type: 'string' }, help: { type: 'boolean' } },
   });
   if (values.help === true) return void console.log(HELP);
-  const only = new Set((values.only ?? 'core,rules,e2e,latency,inference').split(','));
+  const only = new Set((values.only ?? 'core,rules,e2e,durability,latency,inference').split(','));
   const n = Number(values.events);
   const scratch = mkdtempSync(path.join(tmpdir(), 'rtds-bench-'));
   try {
@@ -385,8 +435,11 @@ export async function runBench(args: string[]): Promise<void> {
     // The embedded runs ignore RTDS_KAFKA_BROKERS / RTDS_DATABASE_URL: they measure the embedded path.
     const { kafkaBrokers: _brokers, databaseUrl: _url, ...embedded } = base;
     // The model is served from its folder in every run, whatever RTDS_MODEL_REGISTRY says.
-    const appConfig = (name: string): Config => loadConfig({ ...embedded, dataDir: path.join(scratch, name), modelRegistry: 'folder', modelDir, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' }, {});
+    const appConfig = (name: string, logDurability = embedded.logDurability): Config =>
+      loadConfig({ ...embedded, logDurability, dataDir: path.join(scratch, name), modelRegistry: 'folder', modelDir, port: 0, generator: false, trainOnStart: false, logLevel: 'silent' }, {});
     if (only.has('e2e')) await benchEndToEnd(appConfig('e2e'), events);
+    // Nine runs: each on a quarter of the events, so the comparison takes about as long as the e2e run.
+    if (only.has('durability')) await benchDurability(appConfig, events.slice(0, Math.ceil(n / 4)), Number(values.rate), Number(values.seconds));
     if (only.has('latency')) await benchLatency(appConfig('latency'), Number(values.rate), Number(values.seconds));
     if (only.has('inference')) await benchScoring();
     if (only.has('training')) await benchTrainingTime(base, scratch);

@@ -7,7 +7,7 @@ import { EventIngest } from '../ingest/event-ingest.ts';
 import { clip, clipErrors, createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, MicroBatchSize, Processor, type ProcessorOutput } from '../process/index.ts';
 import { CircuitOpenError } from '../score/index.ts';
-import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
+import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import { livePerformance, type ModelControl } from '../api/models.ts';
@@ -18,7 +18,7 @@ import { LiveTraffic } from './live-traffic.ts';
 import { RulesFollower } from './rules-follower.ts';
 import { ActiveModelFollower, loadScorers } from './model.ts';
 import { openModelRegistry } from './model-registry.ts';
-import { openTransport } from './transport.ts';
+import { openTransport, type Transport } from './transport.ts';
 import { Readiness } from './readiness.ts';
 
 /** A processor-less process (API only) still has a Processor object; it reads nothing. */
@@ -146,8 +146,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       if (debug) logger.debug({ event_id: eventId, decision_id: decisionIdFor(eventId) }, 're-sent event ignored; its decision stands');
     },
     ready: () => sink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
-    // On Kafka the source commits offsets after this: the store and the topics have it all.
-    ...(side === undefined ? {} : { durable: async () => void (await Promise.all([sink.flush(), side.settle()])) }),
+    // The source commits offsets after this: the store (and on Kafka the topics) have it all, so a
+    // restart delivers again exactly what was not yet decided and stored.
+    durable: side === undefined ? sharedFlush(sink, config.sinkFlushMs) : async () => void (await Promise.all([sink.flush(), side.settle()])),
   };
   // On Kafka a partition can arrive from another instance: its state is rebuilt from the events
   // the store holds for it (the store is the changelog; see README).
@@ -163,7 +164,10 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     history,
     microBatch: new MicroBatchSize({ budgetMs: config.microBatchBudgetMs, min: MIN_MICRO_BATCH, max: config.microBatchMax }),
   });
-  if (roles.processor && transport.kind === 'embedded') await restoreEmbedded(db, pipeline, reach, config, logger);
+  if (roles.processor && transport.kind === 'embedded') {
+    await restoreEmbedded(db, pipeline, reach, config, logger);
+    if (transport.resume !== undefined) await skipStored(db, transport.eventsLog, transport.resume, logger);
+  }
   // Verdicts reach label-driven features through the store, whichever way they arrived.
   const labels =
     roles.processor && pipeline.usesLabels
@@ -301,7 +305,9 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       const fate =
         transport.kind === 'kafka'
           ? 'their offsets are not committed: the group reads them again'
-          : 'on the embedded log they are kept only where the durable log file holds them, and replayed from it at the next start';
+          : config.logDurability === 'memory'
+            ? 'the embedded log keeps no file (RTDS_LOG_DURABILITY=memory): they are lost'
+            : 'the embedded log file keeps them: the next start decides and stores them';
       const incomplete = new ShutdownIncompleteError(config.shutdownTimeoutMs, unwrittenRows, drained ? 0 : lag);
       logger.error({ unwritten_rows: unwrittenRows, undrained_records: drained ? 0 : lag, timeout_ms: config.shutdownTimeoutMs }, `stopped before everything was stored: ${fate}`);
       throw incomplete;
@@ -333,8 +339,23 @@ async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolea
 }
 
 /**
- * The embedded log lives in memory, so after a restart each partition's state is rebuilt from the
- * events the store holds, run after run in log order, back as far as any value can reach.
+ * `sink.flush` for the embedded log's many small batches: the calls within `ms` share one flush,
+ * made `ms` after the first. Each batch flushing at once would cut the store's writes into one
+ * transaction per batch, which at a few events per batch is most of what PGlite spends; a shared
+ * flush still covers every row handed over before each call, and only the commit waits for it.
+ */
+function sharedFlush(sink: DecisionSink, ms: number): () => Promise<void> {
+  let next: Promise<void> | undefined;
+  return () =>
+    (next ??= new Promise<void>((resolve) => setTimeout(resolve, ms)).then(() => {
+      next = undefined;
+      return sink.flush();
+    }));
+}
+
+/**
+ * After a restart each partition's state is rebuilt from the events the store holds, log after
+ * log (the in-memory log's runs, then the durable log) in log order, back as far as any value can reach.
  */
 async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: HistoryReach, config: Config, logger: Logger): Promise<void> {
   const started = performance.now();
@@ -350,4 +371,28 @@ async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: 
   for (const v of verdicts) of(v.event).verdicts.push(v);
   for (const [p, history] of byPartition) pipeline.restore(p, history, 0);
   if (events.length > 0) logger.info({ events: events.length, verdicts: verdicts.length, partitions: byPartition.size, ms: Math.round(performance.now() - started) }, 'feature state restored from the store');
+}
+
+/**
+ * The durable embedded log persists its committed offsets a little after the store has the
+ * records, so a crash in between leaves records that are stored but not committed. Those the store
+ * holds without a gap from the committed offset are committed now: they were decided, stored and
+ * restored into state above, so delivering them again would show them twice to the features.
+ * Past a gap (a dead letter or a re-sent id, which store no event at their position) the rest
+ * is delivered again, and the processor recognises the stored ones by their ids.
+ */
+async function skipStored(db: Database, log: string, resume: NonNullable<Transport['resume']>, logger: Logger): Promise<void> {
+  const from = resume.committed();
+  const stored = await storedOffsetsFrom(db, log, from);
+  let skipped = 0;
+  for (const [partition, offsets] of stored) {
+    let next = from[partition]!;
+    for (const offset of offsets) {
+      if (offset !== next) break;
+      next++;
+    }
+    if (next > from[partition]!) resume.skipTo(partition, next);
+    skipped += next - from[partition]!;
+  }
+  logger.info({ log, skipped }, 'embedded log: records stored before the last run ended are committed without being delivered again');
 }

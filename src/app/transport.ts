@@ -1,5 +1,6 @@
 // Chooses the transport from the configuration: the embedded log, or Kafka with its side-output topics.
 import { hostname } from 'node:os';
+import path from 'node:path';
 import type { Config } from '../config/index.ts';
 import type { PublishedDecision, RtdsEvent } from '../contracts/index.ts';
 import type { Logger } from '../observe/index.ts';
@@ -40,6 +41,12 @@ export interface Transport {
   followDecisions?: (onValue: (value: string) => void) => Promise<{ close(): Promise<void> }>;
   /** On Kafka, the control topic's records (model activations), from now on; absent on the embedded log, whose activations happen in this process. */
   followControl?: (onValue: (value: string) => void) => Promise<{ close(): Promise<void> }>;
+  /**
+   * On the durable embedded log, the processor group's committed offsets and a way to move them
+   * past records the store already holds (decided and stored before a crash, their commit not yet
+   * persisted); absent elsewhere.
+   */
+  resume?: { committed(): number[]; skipTo(partition: number, offset: number): void };
   close(): Promise<void>;
 }
 
@@ -50,11 +57,7 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
     logger.error({ err }, 'Kafka batch, commit or fetch failed; reading again from the committed offsets (state is restored where it ran ahead)');
   const onRebalance = (info: RebalanceInfo): void =>
     logger.info(info, 'consumer group generation joined; reading its partitions from the committed offsets (uncommitted work dropped)');
-  if (config.kafkaBrokers === undefined) {
-    const log = new PartitionedLog(config.partitions);
-    // Each run's log starts at offset 0 again: the start time tells the runs apart in the store.
-    return { kind: 'embedded', eventsLog: `${EMBEDDED_LOG}@${new Date().toISOString()}`, producer: log, source: () => log.consumer(PROCESSOR_CONSUMER_GROUP), sideOutputs: undefined, close: async () => undefined };
-  }
+  if (config.kafkaBrokers === undefined) return openEmbeddedTransport(config, logger);
   const brokers = config.kafkaBrokers.split(',').map((b) => b.trim());
   const topics = topicNames(config.kafkaTopicPrefix);
   const created = await ensureTopics(brokers, topics, config.partitions);
@@ -113,5 +116,40 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
       await transactions?.close();
       await producer.close();
     },
+  };
+}
+
+/**
+ * The embedded log: kept in `<dataDir>/log` (RTDS_LOG_DURABILITY fsync or write), named once at
+ * its creation, so stored positions stay valid across restarts; or in memory, named per run,
+ * since each run's log starts at offset 0 again.
+ */
+async function openEmbeddedTransport(config: Config, logger: Logger): Promise<Transport> {
+  const source = (log: PartitionedLog): RecordSource => log.consumer(PROCESSOR_CONSUMER_GROUP);
+  const named = (): string => `${EMBEDDED_LOG}@${new Date().toISOString()}`;
+  if (config.logDurability === 'memory') {
+    const log = new PartitionedLog(config.partitions);
+    return { kind: 'embedded', eventsLog: named(), producer: log, source: () => source(log), sideOutputs: undefined, close: async () => undefined };
+  }
+  const dir = path.join(config.dataDir, 'log');
+  const started = performance.now();
+  const log = await PartitionedLog.open(config.partitions, {
+    dir,
+    fsync: config.logDurability === 'fsync',
+    newName: named,
+    onRepair: (repair) => logger.warn({ dir, ...repair }, 'embedded log: cut off a write torn by a crash (never acknowledged)'),
+    onCommitError: (err) => logger.error({ err, dir }, 'embedded log: persisting committed offsets failed; a restart replays more, which the store recognises'),
+  });
+  const committed = (): number[] => Array.from({ length: config.partitions }, (_, p) => log.committed(PROCESSOR_CONSUMER_GROUP, p));
+  const undecided = committed().reduce((n, from, p) => n + log.endOffset(p) - from, 0);
+  logger.info({ dir, log: log.name, durability: config.logDurability, undecided, ms: Math.round(performance.now() - started) }, 'embedded log opened');
+  return {
+    kind: 'embedded',
+    eventsLog: log.name!,
+    producer: log,
+    source: () => source(log),
+    sideOutputs: undefined,
+    resume: { committed, skipTo: (p, offset) => log.commit(PROCESSOR_CONSUMER_GROUP, p, offset) },
+    close: () => log.close(),
   };
 }

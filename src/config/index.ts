@@ -63,6 +63,12 @@ export const SETTINGS = {
   databaseUrl: setting('RTDS_DATABASE_URL', '', optionalText, 'PostgreSQL URL; unset means embedded PGlite under RTDS_DATA_DIR.'),
   kafkaBrokers: setting('RTDS_KAFKA_BROKERS', '', optionalText, 'Kafka bootstrap servers; unset means the embedded in-process log.'),
   partitions: setting('RTDS_PARTITIONS', '12', int(1, 1024), 'Partitions of the events log (key = user_id); on Kafka, of topics RTDS creates.'),
+  logDurability: setting(
+    'RTDS_LOG_DURABILITY',
+    'fsync',
+    oneOf('fsync', 'write', 'memory'),
+    'Embedded log (no RTDS_KAFKA_BROKERS): fsync writes each accepted batch to <RTDS_DATA_DIR>/log and syncs it to disk before answering 202 (survives a crash of the machine); write skips the sync (survives a crash of the process, not of the machine); memory keeps no file (a crash loses events not yet stored).',
+  ),
   kafkaTopicPrefix: setting('RTDS_KAFKA_TOPIC_PREFIX', 'rtds.', text, 'Prefix of the Kafka topics (events, decisions, labels, events.dlq, events.late, control).'),
   kafkaGroup: setting('RTDS_KAFKA_GROUP', 'rtds-processor', text, 'Consumer group of the processor instances.'),
   maxEventAgeMs: setting('RTDS_MAX_EVENT_AGE_MS', String(10 * 365.25 * 86_400_000), int(0), 'An event whose time lies further in the past is refused (dead-lettered with the reason): a typo or an attack, never history to decide live. Training files are not bounded by it.'),

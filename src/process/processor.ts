@@ -13,8 +13,7 @@ export interface ProcessorOutput {
   ready(): Promise<void>;
   /**
    * Resolves when everything handed over before the call is durable. The source commits a batch's
-   * offsets only after, so a crash replays rather than loses. Absent where the log itself is not
-   * durable (embedded).
+   * offsets only after, so a crash replays rather than loses. Absent: a batch commits once handled.
    */
   durable?: () => Promise<void>;
 }

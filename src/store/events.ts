@@ -64,7 +64,7 @@ function metadataJson(e: RtdsEvent): string | null {
   }
 }
 
-/** Name of the embedded log in `log_topic`, suffixed with `@` and the run's start time. */
+/** Name of the embedded log in `log_topic`, suffixed with `@` and the log's creation time (in memory: the run's start time). */
 export const EMBEDDED_LOG = 'embedded';
 
 /** A slice of history to rebuild state from: its events in log order, and the fraud verdicts stored for them. */
@@ -116,6 +116,27 @@ export function loadPartitionHistory(db: Queryable, log: string, partition: numb
  */
 export function loadEmbeddedHistory(db: Queryable, reach: HistoryReach): Promise<History> {
   return recentHistory(db, `e.log_topic LIKE '${EMBEDDED_LOG}@%'`, [], reach, 'e.log_topic, e.log_partition, e.log_offset');
+}
+
+/**
+ * The offsets of `log` the store holds from `from[partition]` on, per partition in ascending
+ * order: records a restarted embedded log need not deliver again.
+ */
+export async function storedOffsetsFrom(db: Queryable, log: string, from: readonly number[]): Promise<Map<number, number[]>> {
+  const rows = await db.query<{ partition: number; offset: number }>(
+    `SELECT e.log_partition AS partition, e.log_offset::float8 AS offset
+       FROM unnest($2::bigint[]) WITH ORDINALITY AS c(start, n)
+       JOIN events e ON e.log_topic = $1 AND e.log_partition = c.n - 1 AND e.log_offset >= c.start
+      ORDER BY 1, 2`,
+    [log, from],
+  );
+  const offsets = new Map<number, number[]>();
+  for (const { partition, offset } of rows) {
+    let list = offsets.get(partition);
+    if (list === undefined) offsets.set(partition, (list = []));
+    list.push(offset);
+  }
+  return offsets;
 }
 
 /** Stored events with the verdict of each labelled one: what `rtds train --from-store` learns from. */

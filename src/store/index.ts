@@ -3,7 +3,7 @@ export { DatabaseError, openDatabase, type Database, type DatabaseOptions } from
 export { classifyStoreError, isStoreUnavailable, type Statement, type StoreFailure } from './statement.ts';
 export { migrate } from './migrations.ts';
 export { DecisionSink, STORE_SOURCE, type DecidedEvent, type IsolatedRow, type SinkHealth, type SinkOptions } from './decision-sink.ts';
-export { EMBEDDED_LOG, findEvent, insertEvents, loadEmbeddedHistory, loadPartitionHistory, storedHistory, type History, type HistoryReach, type LoggedEvent, type StoredEvent, type StoredHistory } from './events.ts';
+export { EMBEDDED_LOG, findEvent, insertEvents, loadEmbeddedHistory, loadPartitionHistory, storedHistory, storedOffsetsFrom, type History, type HistoryReach, type LoggedEvent, type StoredEvent, type StoredHistory } from './events.ts';
 export { CursorError, findDecision, insertDecisions, listDecisions, recentScores, recentShadowScores, decidedHistory, type DecidedHistory, type DecisionQuery, type DecisionRecord, type PairedScore, type StoredDecision } from './decisions.ts';
 export { insertDeadLetters, listDeadLetters, type DeadLetter, type StoredDeadLetter } from './dead-letters.ts';
 export { databaseNow, findLabel, labelsReceivedSince, upsertLabels, type ReceivedLabel } from './labels.ts';

@@ -124,7 +124,7 @@ describe('the app on Kafka and PostgreSQL', () => {
     assert.ok(ids.has(decisionIdFor('k-0')));
   });
 
-  it('sends poison records to the dead-letter topic with the error in headers and keeps the partition flowing', async (t) => {
+  it('sends poison records to the dead-letter topic with the error in headers and keeps the partition flowing, and the store too', async (t) => {
     if (skip !== undefined) return t.skip(skip);
     const after = event(2000, 'u-poison');
     const decided = new Promise<void>((resolve) =>
@@ -138,13 +138,18 @@ describe('the app on Kafka and PostgreSQL', () => {
         { topic: topics.events, key: 'u-poison', value: 'this is { not json' },
         { topic: topics.events, key: 'u-poison', value: JSON.stringify({ event_id: 'k-bad', event_type: 'transaction', timestamp: 'soon', user_id: 'u-poison' }) },
         { topic: topics.events, key: 'u-poison', value: JSON.stringify({ ...event(1999, 'u-poison'), metadata: { blob: 'x'.repeat(70_000) } }) },
+        // What no store can hold, from a producer that skipped the HTTP edge: each is refused with its reason.
+        { topic: topics.events, key: 'u-poison', value: JSON.stringify({ ...event(1998, 'u-poison'), device_id: 'd\u0000' }) },
+        { topic: topics.events, key: 'u-poison', value: JSON.stringify({ ...event(1997, 'u-poison'), metadata: { note: '\udc00' } }) },
+        { topic: topics.events, key: 'u-poison', value: JSON.stringify({ ...event(1996, 'u-poison'), timestamp: 1e300 }) },
+        { topic: topics.events, key: 'u-poison', value: `${'['.repeat(20_000)}${']'.repeat(20_000)}` },
         { topic: topics.events, key: 'u-poison', value: JSON.stringify(after) },
       ],
     });
     await plain.close();
     await decided; // the valid record behind the poison ones was decided
-    const letters = await readCommitted(topics.deadLetters, 4, 3);
-    assert.equal(letters.length, 3);
+    const letters = await readCommitted(topics.deadLetters, 4, 7);
+    assert.equal(letters.length, 7);
     // Dead letters of different keys may sit on different partitions: found by payload, not order.
     const errorsOf = (payloadStart: string): { field: string; reason: string }[] => {
       const letter = letters.find((m) => m.value.startsWith(payloadStart));
@@ -154,11 +159,15 @@ describe('the app on Kafka and PostgreSQL', () => {
     assert.match(errorsOf('this is { not json')[0]!.reason, /not valid JSON/);
     assert.deepEqual(errorsOf('{"event_id":"k-bad"').map((e) => e.field).sort(), ['amount', 'timestamp']);
     assert.match(errorsOf('{"event_id":"k-1999"')[0]!.reason, /^value is 70\d{3} bytes, over the 65536-byte limit/);
+    assert.deepEqual(errorsOf('{"event_id":"k-1998"'), [{ field: 'device_id', reason: 'contains a NUL character (\\u0000), which cannot be stored' }]);
+    assert.match(errorsOf('{"event_id":"k-1997"')[0]!.reason, /unpaired UTF-16 surrogate/);
+    assert.match(errorsOf('{"event_id":"k-1996"')[0]!.reason, /between 1970-01-01 and 9999-12-31/);
+    assert.match(errorsOf('[[[[')[0]!.reason, /nests deeper than 64 levels/);
     await app.sink.flush();
     const stored = await app.db.query<{ payload: string }>("SELECT payload FROM dead_letters WHERE source = 'log' ORDER BY id");
     assert.deepEqual(
       stored.map((r) => r.payload.slice(0, 10)),
-      ['this is { ', '{"event_id', '{"event_id'],
+      ['this is { ', '{"event_id', '{"event_id', '{"event_id', '{"event_id', '{"event_id', '[[[[[[[[[['],
     );
   });
 });

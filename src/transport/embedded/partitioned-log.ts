@@ -1,5 +1,6 @@
-// The embedded transport: an in-process partitioned log with consumer-side offsets, read like Kafka.
+// The embedded transport: a partitioned log with consumer-side offsets, read like Kafka; durable in a folder, or in memory only.
 import { epochMs, partitionFor, type BatchHandler, type EventLogProducer, type LogRecord, type RecordSource } from '../log.ts';
+import { LogFolder, LogFolderError, type LogFolderOptions } from './log-folder.ts';
 
 class Partition {
   /** Records from `base` on; older ones were committed by every group and dropped. */
@@ -10,24 +11,123 @@ class Partition {
   }
 }
 
+/** Records appended together, written with one write and one fdatasync (group commit). */
+interface AppendGroup {
+  records: LogRecord[];
+  written: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+export interface DurableLogOptions extends Omit<LogFolderOptions, 'partitions'> {
+  /** The name of a log created now; an existing folder keeps the name it was created with. */
+  newName: () => string;
+  /** Persisting committed offsets failed (retried at the next commit; a restart replays more meanwhile). */
+  onCommitError?: (err: unknown) => void;
+}
+
+/** Committed offsets are persisted at most this often: a restart replays at most this much more, which the store recognises. */
+const COMMIT_PERSIST_MS = 100;
+
 /**
- * A topic of N partitions held in memory. Each consumer group keeps its own committed offset per
- * partition; records are released once every group has committed past them.
+ * A topic of N partitions. Each consumer group keeps its own committed offset per partition;
+ * records are released once every group has committed past them. Opened on a folder, an append
+ * resolves once its record is written (and synced) there, and only then do consumers see it; a
+ * reopened log delivers again every record its groups had not committed.
  */
 export class PartitionedLog implements EventLogProducer {
   private readonly parts: Partition[];
   private readonly groups = new Map<string, number[]>();
   private readonly listeners = new Set<(partition: number) => void>();
+  /** Appends waiting for the write in progress to finish. */
+  private group: AppendGroup | undefined;
+  private writer: Promise<void> | undefined;
+  private persistTimer: NodeJS.Timeout | undefined;
+  private persisted: Promise<void> = Promise.resolve();
 
-  constructor(readonly partitions: number) {
+  constructor(
+    readonly partitions: number,
+    private readonly folder?: LogFolder,
+    /** The durable log's name; undefined in memory. */
+    readonly name?: string,
+    private readonly onCommitError?: (err: unknown) => void,
+  ) {
     this.parts = Array.from({ length: partitions }, () => new Partition());
   }
 
-  append(key: string, value: unknown): void {
+  /** The log kept in `options.dir`: what its groups had not committed is read back and delivered again. */
+  static async open(partitions: number, options: DurableLogOptions): Promise<PartitionedLog> {
+    const { folder, contents } = await LogFolder.open({ ...options, partitions }, options.newName);
+    const log = new PartitionedLog(partitions, folder, contents.name, options.onCommitError);
+    for (const [group, offsets] of contents.committed) log.groups.set(group, Array.from({ length: partitions }, (_, p) => offsets[p] ?? 0));
+    const committed = [...log.groups.values()];
+    // Records every group committed stay out of memory; the rest are delivered again.
+    const from = (p: number): number => (committed.length === 0 ? 0 : Math.min(...committed.map((offsets) => offsets[p]!)));
+    for (const r of contents.records) {
+      const part = log.parts[r.partition]!;
+      if (part.records.length === 0) {
+        part.base = r.offset + 1;
+        if (r.offset < from(r.partition)) continue;
+        part.base = r.offset;
+      } else if (r.offset !== part.end) {
+        throw new LogFolderError(options.dir, `partition ${r.partition} jumps from offset ${part.end - 1} to ${r.offset}: a segment is missing; move the folder aside`);
+      }
+      part.records.push(r);
+    }
+    // A group may have committed past what the segments still hold: appends continue after it.
+    for (let p = 0; p < partitions; p++) {
+      const part = log.parts[p]!;
+      if (part.records.length === 0) part.base = Math.max(part.base, ...committed.map((offsets) => offsets[p]!));
+    }
+    return log;
+  }
+
+  append(key: string, value: unknown): Promise<void> | void {
     const p = partitionFor(key, this.partitions);
-    const part = this.parts[p]!;
-    part.records.push({ partition: p, offset: part.end, key, value, acceptedAt: epochMs() });
-    for (const l of this.listeners) l(p);
+    if (this.folder === undefined) {
+      const part = this.parts[p]!;
+      part.records.push({ partition: p, offset: part.end, key, value, acceptedAt: epochMs() });
+      for (const l of this.listeners) l(p);
+      return;
+    }
+    if (this.group === undefined) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const written = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+      this.group = { records: [], written, resolve, reject };
+      this.writer ??= this.writeGroups();
+    }
+    // The offset is given when the group is written: a failed write leaves no gap.
+    this.group.records.push({ partition: p, offset: -1, key, value, acceptedAt: epochMs() });
+    return this.group.written;
+  }
+
+  /**
+   * Write groups one after the other until none waits; each becomes visible to consumers once
+   * written. Appends made in this turn join the first group (the loop starts after a microtask);
+   * later ones wait for its write and share the next.
+   */
+  private async writeGroups(): Promise<void> {
+    await Promise.resolve();
+    for (let group = this.group; group !== undefined; group = this.group) {
+      this.group = undefined;
+      const ends = this.parts.map((part) => part.end);
+      for (const r of group.records) r.offset = ends[r.partition]!++;
+      try {
+        await this.folder!.write(group.records);
+      } catch (err) {
+        group.reject(err);
+        continue;
+      }
+      const touched = new Set<number>();
+      for (const r of group.records) {
+        this.parts[r.partition]!.records.push(r);
+        touched.add(r.partition);
+      }
+      for (const p of touched) for (const l of this.listeners) l(p);
+      group.resolve();
+    }
+    this.writer = undefined;
   }
 
   endOffset(partition: number): number {
@@ -53,11 +153,29 @@ export class PartitionedLog implements EventLogProducer {
     }
     offsets[partition] = offset;
     this.release(partition);
+    if (this.folder !== undefined) this.persistTimer ??= setTimeout(() => this.persistCommitted(), COMMIT_PERSIST_MS);
   }
 
   onAppend(listener: (partition: number) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Finish the writes under way, persist the committed offsets and close the folder. */
+  async close(): Promise<void> {
+    if (this.group !== undefined) this.writer ??= this.writeGroups();
+    while (this.writer !== undefined) await this.writer;
+    if (this.persistTimer !== undefined) this.persistCommitted();
+    await this.persisted;
+    await this.folder?.close();
+  }
+
+  /** Persist a copy of the offsets as they are now, after any persist under way. */
+  private persistCommitted(): void {
+    clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    const snapshot = new Map([...this.groups].map(([group, offsets]) => [group, [...offsets]]));
+    this.persisted = this.persisted.then(() => this.folder!.commit(snapshot)).catch((err: unknown) => this.onCommitError?.(err));
   }
 
   /** Drop records every group has committed, keeping memory bounded by the slowest group's lag. */
@@ -79,11 +197,23 @@ export class PartitionedLog implements EventLogProducer {
   }
 }
 
-/** Delivers each partition's records in order, one in-flight batch per partition. */
+/**
+ * Records handled per partition ahead of their commits: the next batches are processed while the
+ * store writes the previous ones, as the Kafka source does. Counted in records, not batches, so
+ * that at a low rate (batches of a few records) decisions do not wait for the store.
+ */
+const MAX_RECORDS_AHEAD = 4096;
+
+/** Delivers each partition's records in order, one batch in processing per partition, and commits each once durable. */
 class EmbeddedConsumer implements RecordSource {
   private handler: BatchHandler | undefined;
   private readonly inFlight = new Set<number>();
   private readonly pending = new Set<number>();
+  /** Next offset to deliver per partition; the committed offset until a batch is delivered. */
+  private readonly next: number[];
+  /** Records delivered and not yet committed, per partition; the commits of their batches are chained in order. */
+  private readonly ahead: number[];
+  private readonly commits: Promise<void>[];
   private scheduled = false;
   private unsubscribe: (() => void) | undefined;
   private idle: (() => void) | undefined;
@@ -93,7 +223,11 @@ class EmbeddedConsumer implements RecordSource {
     private readonly log: PartitionedLog,
     private readonly group: string,
     private readonly maxBatch: number,
-  ) {}
+  ) {
+    this.next = Array.from({ length: log.partitions }, () => -1);
+    this.ahead = new Array<number>(log.partitions).fill(0);
+    this.commits = Array.from({ length: log.partitions }, () => Promise.resolve());
+  }
 
   async start(handler: BatchHandler): Promise<void> {
     this.handler = handler;
@@ -115,7 +249,7 @@ class EmbeddedConsumer implements RecordSource {
       this.stopping = true;
       this.pending.clear();
     }
-    if (this.inFlight.size > 0 || this.pending.size > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+    if (!this.isIdle()) await new Promise<void>((resolve) => (this.idle = resolve));
     this.stopping = true;
   }
 
@@ -132,36 +266,49 @@ class EmbeddedConsumer implements RecordSource {
   private deliver(): void {
     this.scheduled = false;
     for (const p of [...this.pending]) {
-      if (this.inFlight.has(p)) continue;
+      // A partition already processing, or far enough ahead of its commits, is woken again when that ends.
+      if (this.inFlight.has(p) || this.ahead[p]! >= MAX_RECORDS_AHEAD) continue;
       this.pending.delete(p);
-      const offset = this.log.committed(this.group, p);
-      const batch = this.log.read(p, offset, this.maxBatch);
+      if (this.next[p]! < 0) this.next[p] = this.log.committed(this.group, p);
+      const batch = this.log.read(p, this.next[p]!, this.maxBatch);
       if (batch.length === 0) continue;
       this.inFlight.add(p);
+      this.ahead[p]! += batch.length;
       const next = batch[batch.length - 1]!.offset + 1;
-      this.handler!(batch)
-        .then((handled) => handled.durable)
-        .then(
-          () => {
+      this.next[p] = next;
+      this.handler!(batch).then(
+        (handled) => {
+          this.inFlight.delete(p);
+          this.commits[p] = this.commits[p]!.then(() => handled.durable).then(() => {
             this.log.commit(this.group, p, next);
-            this.inFlight.delete(p);
-            // More records, or a wake that came while the batch was in flight (a draining stop): deliver again.
-            if (this.log.endOffset(p) > next || this.pending.has(p)) this.wake(p);
-            this.settle();
-          },
-          (err: unknown) => {
-            // The handler owns error handling per record; a rejected batch is a bug, so surface it.
-            this.inFlight.delete(p);
-            this.settle();
-            throw err;
-          },
-        );
+            this.ahead[p]! -= batch.length;
+            this.continue(p);
+          });
+          this.continue(p);
+        },
+        (err: unknown) => {
+          // The handler owns error handling per record; a rejected batch is a bug, so surface it.
+          this.inFlight.delete(p);
+          this.settle();
+          throw err;
+        },
+      );
     }
     this.settle();
   }
 
+  /** More records, or a wake that came while the partition was busy (a draining stop): deliver again. */
+  private continue(p: number): void {
+    if (this.log.endOffset(p) > this.next[p]! || this.pending.has(p)) this.wake(p);
+    this.settle();
+  }
+
+  private isIdle(): boolean {
+    return this.inFlight.size === 0 && this.pending.size === 0 && !this.scheduled && this.ahead.every((n) => n === 0);
+  }
+
   private settle(): void {
-    if (this.idle !== undefined && this.inFlight.size === 0 && this.pending.size === 0 && !this.scheduled) {
+    if (this.idle !== undefined && this.isIdle()) {
       const resolve = this.idle;
       this.idle = undefined;
       resolve();

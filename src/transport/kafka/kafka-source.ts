@@ -1,5 +1,6 @@
 // Reads the events topic as a member of a consumer group: what arrived is one batch, committed after it is handled.
 import { Consumer, stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../contracts/index.ts';
 import { UndecodableRecord, type BatchHandler, type LogRecord, type RecordSource } from '../log.ts';
 import { RETRY } from './retry.ts';
 import { stableCommittedOffsets } from './stable-offsets.ts';
@@ -412,6 +413,8 @@ function toRecord(m: KafkaMessage, maxBytes: number): LogRecord {
   } else {
     try {
       value = JSON.parse(m.value);
+      // Refused here, as at the HTTP edge, while the record's own text is at hand for its dead letter.
+      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) value = new UndecodableRecord(m.value, `value nests deeper than ${MAX_JSON_DEPTH} levels`);
     } catch (err) {
       value = new UndecodableRecord(m.value, `value is not valid JSON: ${(err as Error).message}`);
     }
