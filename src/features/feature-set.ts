@@ -373,8 +373,9 @@ export class FeatureSet {
       if (cursor > until) continue;
       const due = state.due[k]!;
       const map = state.entities[k]!;
-      // After a jump in event time, walk the buckets held rather than every bucket index in between.
-      const buckets = until - cursor > due.size ? [...due.keys()].filter((b) => b <= until).sort((a, b) => a - b) : undefined;
+      // After a jump in event time, walk the buckets held rather than every bucket index in between
+      // (and past 2^53, where cursor++ stands still, always: the edge refuses such times, history may not).
+      const buckets = until - cursor > due.size || !Number.isSafeInteger(until) ? [...due.keys()].filter((b) => b <= until).sort((a, b) => a - b) : undefined;
       state.dueCursor[k] = until + 1;
       for (let i = 0; buckets === undefined ? cursor <= until : i < buckets.length; i++, cursor++) {
         const bucket = buckets === undefined ? cursor : buckets[i]!;

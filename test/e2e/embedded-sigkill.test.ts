@@ -5,12 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
-import { validateEvent, type RtdsEvent } from '../../src/contracts/index.ts';
-import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
+import { loadConfig } from '../../src/config/index.ts';
 import { TrafficGenerator } from '../../src/ingest/generator/index.ts';
-import { replayFeatures } from '../../src/process/index.ts';
 import { openDatabase } from '../../src/store/index.ts';
+import { assertFeaturesAsOneReplay } from '../support/stored-decisions.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/rtds.js', import.meta.url));
 const EVENTS = 20_000;
@@ -137,24 +135,7 @@ describe('the embedded default killed with SIGKILL', () => {
         'SELECT e.event_id, e.log_topic, e.log_partition, d.features FROM events e JOIN decisions d USING (event_id) ORDER BY e.log_topic, e.log_partition, e.log_offset',
       );
       assert.equal(new Set(rows.map((r) => r.log_topic)).size, 1, 'one log across the three runs');
-      const byId = new Map(generated.map((e) => [e.event_id, e]));
-      const partitions = new Map<number, RtdsEvent[]>();
-      for (const r of rows) {
-        const checked = validateEvent(byId.get(r.event_id));
-        assert.ok(checked.ok);
-        const list = partitions.get(r.log_partition) ?? [];
-        list.push(checked.event);
-        partitions.set(r.log_partition, list);
-      }
-      const vectors = new Map(rows.map((r) => [r.event_id, new Float32Array(new Uint8Array(r.features).buffer)]));
-      let compared = 0;
-      for (const events of partitions.values()) {
-        for (const { event, vector } of replayFeatures(events, DEFAULT_FEATURE_SET, eventTimeOptions(config), 1)) {
-          assert.deepEqual(vectors.get(event.event_id), Float32Array.from(vector), `features of ${event.event_id}`);
-          compared++;
-        }
-      }
-      assert.equal(compared, generated.length);
+      assertFeaturesAsOneReplay(rows, new Map(generated.map((e) => [e.event_id, e])), config);
     } finally {
       await db.close();
     }

@@ -6,15 +6,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
-import { validateEvent, type RtdsEvent } from '../../src/contracts/index.ts';
-import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
+import { loadConfig } from '../../src/config/index.ts';
 import { TrafficGenerator } from '../../src/ingest/generator/index.ts';
-import { replayFeatures } from '../../src/process/index.ts';
 import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
 import { ensureTopics, topicNames } from '../../src/transport/kafka/topics.ts';
 import { kafkaAvailable, readCommitted, TEST_BROKERS, testTopicPrefix } from '../support/kafka.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { assertFeaturesAsOneReplay, decisionsUntil } from '../support/stored-decisions.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/rtds.js', import.meta.url));
 const EVENTS = 50_000;
@@ -80,16 +78,7 @@ describe('processor instances in a consumer group, one killed midway', () => {
     });
   }
 
-  /** Poll the store until `done` holds (a condition, not a fixed sleep), failing after `ms`. */
-  async function until(done: (decisions: number) => boolean, ms: number): Promise<number> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM decisions');
-      if (done(rows[0]!.n)) return rows[0]!.n;
-      if (Date.now() > deadline) throw new Error(`store has ${rows[0]!.n} decisions after ${ms} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  const until = (done: (decisions: number) => boolean, ms: number): Promise<number> => decisionsUntil(async (sql) => (await client.query<{ n: number }>(sql)).rows, done, ms);
 
   it('gives every event exactly one decision, with features equal to a single-process run', async (t) => {
     if (skip !== undefined) return t.skip(skip);
@@ -122,25 +111,8 @@ describe('processor instances in a consumer group, one killed midway', () => {
     const { rows } = await client.query<{ event_id: string; log_partition: number; features: Buffer }>(
       'SELECT e.event_id, e.log_partition, d.features FROM events e JOIN decisions d USING (event_id) ORDER BY e.log_partition, e.log_offset',
     );
-    const byId = new Map(generated.map((g) => [g.event.event_id, g.event]));
-    const partitions = new Map<number, RtdsEvent[]>();
-    for (const r of rows) {
-      const checked = validateEvent(byId.get(r.event_id));
-      assert.ok(checked.ok);
-      const list = partitions.get(r.log_partition) ?? [];
-      list.push(checked.event);
-      partitions.set(r.log_partition, list);
-    }
-    const stored = new Map(rows.map((r) => [r.event_id, new Float32Array(new Uint8Array(r.features).buffer)]));
-    let compared = 0;
-    for (const events of partitions.values()) {
-      for (const { event, vector } of replayFeatures(events, DEFAULT_FEATURE_SET, eventTimeOptions(loadConfig({}, {})), 1)) {
-        assert.deepEqual(stored.get(event.event_id), Float32Array.from(vector), `features of ${event.event_id}`);
-        compared++;
-      }
-    }
-    assert.equal(compared, EVENTS);
-    assert.equal(partitions.size, PARTITIONS);
+    assert.equal(rows.length, EVENTS);
+    assert.equal(assertFeaturesAsOneReplay(rows, new Map(generated.map((g) => [g.event.event_id, g.event])), loadConfig({}, {})), PARTITIONS);
     assert.ok(restoredEvents.some((n) => n > 0), `a partition moved mid-stream and its state was rebuilt (restores: ${restoredEvents.join(', ')})`);
   });
 });

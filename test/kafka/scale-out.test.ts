@@ -9,6 +9,7 @@ import { openDatabase } from '../../src/store/index.ts';
 import { topicNames } from '../../src/transport/kafka/topics.ts';
 import { kafkaAvailable, preloadEvents, readCommitted, spawnProcessor, testTopicPrefix, type ProcessorLog } from '../support/kafka.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { decisionsUntil } from '../support/stored-decisions.ts';
 
 const EVENTS = 200_000;
 const PARTITIONS = 12;
@@ -48,16 +49,7 @@ describe('scale-out under a backlog: processors joining and dying while the grou
     return started;
   }
 
-  /** Poll the store until `done` holds (a condition, not a fixed sleep), failing after `ms`. */
-  async function until(done: (decisions: number) => boolean, ms: number): Promise<number> {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM decisions');
-      if (done(rows[0]!.n)) return rows[0]!.n;
-      if (Date.now() > deadline) throw new Error(`store has ${rows[0]!.n} decisions after ${ms} ms`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  const until = (done: (decisions: number) => boolean, ms: number): Promise<number> => decisionsUntil(async (sql) => (await client.query<{ n: number }>(sql)).rows, done, ms);
 
   it('gives every event one decision in PostgreSQL and on the topic, and the group does not storm', async (t) => {
     if (skip !== undefined) return t.skip(skip);

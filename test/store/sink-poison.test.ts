@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decisionIdFor, type Decision, type RtdsEvent } from '../../src/contracts/index.ts';
 import { PipelineMetrics } from '../../src/observe/index.ts';
-import { DecisionSink, listDeadLetters, openDatabase, type Database, type DecidedEvent, type IsolatedRow } from '../../src/store/index.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { DecisionSink, listDeadLetters, type Database, type DecidedEvent, type IsolatedRow } from '../../src/store/index.ts';
+import { onBothStores } from '../support/postgres.ts';
 
 const BASE = Date.UTC(2026, 10, 26, 12);
 
@@ -137,17 +134,4 @@ function poisonSuite(kind: string, open: () => Promise<Database | { skip: string
   });
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), 'rtds-poison-'));
-poisonSuite('PGlite', () => openDatabase({ dataDir: dir }), async () => rmSync(dir, { recursive: true, force: true }));
-
-let pgDb: TestDatabase | undefined;
-poisonSuite(
-  'PostgreSQL',
-  async () => {
-    const created = await createTestDatabase();
-    if ('skip' in created) return created;
-    pgDb = created;
-    return openDatabase({ databaseUrl: created.url, dataDir: dir });
-  },
-  async () => pgDb?.drop(),
-);
+onBothStores(poisonSuite);

@@ -1,12 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decisionIdFor, validateEvent, type Decision, type RtdsEvent } from '../../src/contracts/index.ts';
-import { DecisionSink, storedHistory, findDecision, findEvent, labelsReceivedSince, listDeadLetters, listDecisions, loadPartitionHistory, migrate, openDatabase, upsertLabels, findLabel, type Database } from '../../src/store/index.ts';
+import { DecisionSink, storedHistory, findDecision, findEvent, labelsReceivedSince, listDeadLetters, listDecisions, loadPartitionHistory, migrate, upsertLabels, findLabel, type Database } from '../../src/store/index.ts';
 import { compareChallenger } from '../../src/api/challenger.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { onBothStores } from '../support/postgres.ts';
 
 function event(i: number): RtdsEvent {
   const v = validateEvent({ event_id: `e${i}`, event_type: i % 2 === 0 ? 'transaction' : 'login', timestamp: Date.UTC(2026, 10, 26, 12, 0, i), user_id: `u${i % 3}`, amount: i % 2 === 0 ? i * 10 : undefined, metadata: { i } });
@@ -212,17 +209,4 @@ function storeSuite(kind: string, open: () => Promise<Database | { skip: string 
   });
 }
 
-const dir = mkdtempSync(path.join(tmpdir(), 'rtds-store-'));
-storeSuite('PGlite', () => openDatabase({ dataDir: dir }), async () => rmSync(dir, { recursive: true, force: true }));
-
-let pgDb: TestDatabase | undefined;
-storeSuite(
-  'PostgreSQL',
-  async () => {
-    const created = await createTestDatabase();
-    if ('skip' in created) return created;
-    pgDb = created;
-    return openDatabase({ databaseUrl: created.url, dataDir: dir });
-  },
-  async () => pgDb?.drop(),
-);
+onBothStores(storeSuite);

@@ -1,6 +1,10 @@
 // A throw-away database on the machine's PostgreSQL for one test file; skipped locally when none runs.
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
+import { openDatabase, type Database } from '../../src/store/index.ts';
 
 const ADMIN_URL = process.env.RTDS_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -35,4 +39,24 @@ export async function createTestDatabase(): Promise<TestDatabase | { skip: strin
       await c.end();
     },
   };
+}
+
+/**
+ * Run a store suite twice: on embedded PGlite in a folder of its own, and on a throw-away
+ * PostgreSQL database (skipped when none runs, outside CI).
+ */
+export function onBothStores(suite: (kind: string, open: () => Promise<Database | { skip: string }>, cleanup: () => Promise<void>) => void): void {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rtds-store-'));
+  suite('PGlite', () => openDatabase({ dataDir: dir }), async () => rmSync(dir, { recursive: true, force: true }));
+  let created: TestDatabase | undefined;
+  suite(
+    'PostgreSQL',
+    async () => {
+      const made = await createTestDatabase();
+      if ('skip' in made) return made;
+      created = made;
+      return openDatabase({ databaseUrl: made.url, dataDir: dir });
+    },
+    async () => created?.drop(),
+  );
 }
