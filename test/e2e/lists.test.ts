@@ -60,7 +60,7 @@ describe('block and allow lists changed at runtime', () => {
   it('refuses an entry it cannot apply, naming the problem', async () => {
     const wrongField = await send('POST', '/api/v1/lists/block', { field: 'email', value: 'x@example.com' });
     assert.equal(wrongField.status, 400);
-    assert.match(((await wrongField.json()) as { message: string }).message, /field/);
+    assert.match(((await wrongField.json()) as { error: string }).error, /field/);
     assert.equal((await send('POST', '/api/v1/lists/grey', { field: 'user_id', value: 'x' })).status, 400);
     assert.equal((await send('POST', '/api/v1/lists/allow', { field: 'user_id', value: '' })).status, 400);
   });
