@@ -142,9 +142,11 @@ async function limitRate(app: FastifyInstance, perMinute: number, keyOf: (reques
     timeWindow: 60_000,
     keyGenerator: keyOf,
     allowList: (request) => needOf(request) === 'public',
+    // Thrown by the plugin, answered by the server's error handler in the one error shape.
     errorResponseBuilder: (_request, context) => ({
       statusCode: 429,
-      error: `rate limit reached: at most ${context.max} requests per minute per API key (RTDS_RATE_LIMIT); retry in ${context.after}`,
+      code: 'rate_limited',
+      message: `rate limit reached: at most ${context.max} requests per minute per API key (RTDS_RATE_LIMIT); retry in ${context.after}`,
     }),
   });
 }
