@@ -243,7 +243,7 @@ export class KafkaRecordSource implements RecordSource {
         }
         this.options.onRebalance?.({ topic: this.options.topic, generation, partitions, dropped: this.droppedSinceFence });
         this.droppedSinceFence = 0;
-        this.read(consumer, stream);
+        this.read(consumer, stream, generation);
       }
     } catch (err) {
       if (this.consumer === consumer) this.fail(err);
@@ -253,11 +253,20 @@ export class KafkaRecordSource implements RecordSource {
     await Promise.all(retired.map((s) => s.close().catch(() => undefined)));
   }
 
-  private read(consumer: KafkaConsumer, stream: KafkaStream): void {
+  /**
+   * Deliver `stream`'s records, each stamped with the generation the stream was opened for. The
+   * client stamps a record with the consumer's generation when it parses the fetch response, so a
+   * fetch sent before a rejoin and answered after it would carry the new generation: its offsets
+   * would then commit although the partition may belong to another member by now. Stamped with
+   * the stream's own generation, such a commit is refused by the broker (ILLEGAL_GENERATION).
+   */
+  private read(consumer: KafkaConsumer, stream: KafkaStream, generation: number): void {
     this.stream = stream;
     stream.on('data', (message: KafkaMessage) => {
       // Uncommitted after a stop, a rebalance or a failure: whoever owns the partition next reads it again.
       if (this.stopped || this.stream !== stream) return;
+      const stamp = (message.metadata as { consumer?: { generationId?: number } } | undefined)?.consumer;
+      if (stamp !== undefined) stamp.generationId = generation;
       this.buffer.push(message);
       if (this.buffer.length >= MAX_BATCH) stream.pause();
       this.endOffsets.set(message.partition, message.offset + 1n);
@@ -297,8 +306,11 @@ export class KafkaRecordSource implements RecordSource {
         const { durable } = await this.handler!(messages.map((m) => toRecord(m, this.options.maxRecordBytes)));
         void durable.catch(() => undefined); // a failure reaches the commit that waits for it
         if (this.stream !== stream) {
-          // A recovery began while the batch was handled: its results must not reach a commit.
-          await this.options.transactions?.abort();
+          // A rebalance or a recovery began while the batch was handled: its results must not reach
+          // a commit. Only they are dropped here: a commit may be sending right now, and aborting its
+          // transaction under its sends would let records sent after the abort join the next one.
+          // The rebalance or recovery aborts once that commit has ended.
+          this.options.transactions?.discard();
           return;
         }
         this.options.transactions?.seal();

@@ -26,7 +26,7 @@ export interface TransactionalOutputOptions {
  * with isolation read_committed see a batch's decisions all at once or never.
  */
 export class TransactionalOutput {
-  private readonly producer: Producer<string, string, string, string>;
+  private producer: Producer<string, string, string, string>;
   /** Published by the batch being handled. */
   private current: Outgoing[] = [];
   /** Published by handled batches, for the next transaction. */
@@ -34,13 +34,17 @@ export class TransactionalOutput {
   private transaction: Transaction | undefined;
 
   constructor(private readonly options: TransactionalOutputOptions) {
-    this.producer = idempotentProducer({
-      brokers: options.brokers,
-      clientId: options.clientId,
-      compression: options.compression,
-      transactionalId: options.transactionalId,
+    this.producer = this.newProducer();
+  }
+
+  private newProducer(): Producer<string, string, string, string> {
+    return idempotentProducer({
+      brokers: this.options.brokers,
+      clientId: this.options.clientId,
+      compression: this.options.compression,
+      transactionalId: this.options.transactionalId,
       // Sent to the broker as the transaction timeout, and used as the request timeout.
-      timeout: options.transactionTimeoutMs,
+      timeout: this.options.transactionTimeoutMs,
     });
   }
 
@@ -84,14 +88,30 @@ export class TransactionalOutput {
     }
   }
 
-  /** Drop what uncommitted batches published and abort the open transaction: they will be handled again. */
+  /** Drop what the batch being handled published: it will be handled again. The transaction under way, if any, goes on. */
+  discard(): void {
+    this.current = [];
+  }
+
+  /** Drop what uncommitted batches published and abort the open transaction: they will be handled again. Only once no commit is sending. */
   async abort(): Promise<void> {
     this.current = [];
     this.sealed = [];
     const tx = this.transaction;
     this.transaction = undefined;
-    // When the broker is unreachable the abort fails too; the broker aborts at the timeout.
-    if (tx !== undefined && !tx.completed) await tx.abort().catch(() => tx.cancel());
+    if (tx === undefined || tx.completed) return;
+    try {
+      await tx.abort();
+    } catch {
+      // The broker may still hold the transaction open (unreachable, or a request in flight):
+      // the client's cancel only forgets it, and the next transaction on this producer would
+      // commit it too. A new producer with the same transactional id starts with InitProducerId,
+      // which makes the broker abort what the old one left open.
+      await tx.cancel().catch(() => undefined);
+      const stale = this.producer;
+      this.producer = this.newProducer();
+      await stale.close().catch(() => undefined);
+    }
   }
 
   async close(): Promise<void> {
