@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { ApiKeyFormatError, parseApiKeys } from '../../src/api/access.ts';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/observe/index.ts';
+import { upgrade } from '../support/websocket.ts';
 
 const KEYS = { admin: 'admin-key-0123456789', read: 'read-key-0123456789a', ingest: 'ingest-key-012345678' };
 const event = { event_id: 'acc-1', event_type: 'transaction', timestamp: '2026-11-26T12:00:00Z', user_id: 'ann', amount: 12 };
@@ -83,19 +83,7 @@ describe('API keys and roles', () => {
   });
 
   it('opens the live feed to a read key given in the query, as the dashboard does', async () => {
-    const ws = (query: string): Promise<string> =>
-      new Promise((resolve) => {
-        const socket = new WebSocket(`${app.url.replace('http', 'ws')}/ws${query}`);
-        socket.once('open', () => {
-          socket.terminate();
-          resolve('open');
-        });
-        socket.once('unexpected-response', (req, res) => {
-          // A refused upgrade leaves its HTTP request open unless the client drops it.
-          req.destroy();
-          resolve(String(res.statusCode));
-        });
-      });
+    const ws = (query: string): Promise<string> => upgrade(app.url, {}, query);
     assert.equal(await ws(''), '401');
     assert.equal(await ws(`?api_key=${KEYS.ingest}`), '403');
     assert.equal(await ws(`?api_key=${KEYS.read}`), 'open');

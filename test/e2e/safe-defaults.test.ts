@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import WebSocket from 'ws';
 import { parseApiKeys } from '../../src/api/access.ts';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { MAX_RULES } from '../../src/decide/index.ts';
 import { clip, createLogger } from '../../src/observe/index.ts';
 import { collectDecisions } from '../support/decisions.ts';
+import { upgrade } from '../support/websocket.ts';
 
 interface LogLine {
   msg: string;
@@ -47,21 +47,6 @@ function getWithHost(url: string, host: string, headers: Record<string, string> 
     });
     req.on('error', reject);
     req.end();
-  });
-}
-
-/** How a WebSocket upgrade to /ws ends: 'open' or the refusal's status. */
-function upgrade(url: string, options: WebSocket.ClientOptions = {}): Promise<string> {
-  return new Promise((resolve) => {
-    const socket = new WebSocket(`${url.replace('http', 'ws')}/ws`, options);
-    socket.once('open', () => {
-      socket.terminate();
-      resolve('open');
-    });
-    socket.once('unexpected-response', (req, res) => {
-      req.destroy();
-      resolve(String(res.statusCode));
-    });
   });
 }
 
