@@ -8,12 +8,8 @@ const USAGE = `rtds — real-time decision system
 usage: rtds <command> [options]
 
 commands:
-  start       run everything in one process (embedded log and PGlite unless configured)
-                --no-generator   do not run the traffic generator
-                --rate <n>       generator events/s            --seed <n>   generator seed
-                --port <n>       HTTP port (default 8501)
-                --no-processor   API, dashboard and generator only; on Kafka, processors run apart
-  processor   one processor instance in the Kafka consumer group (needs RTDS_KAFKA_BROKERS)
+  start       run everything in one process, embedded unless configured (rtds start --help)
+  processor   one processor instance in the Kafka consumer group (rtds processor --help)
   generate    write labelled synthetic traffic (rtds generate --help)
   replay      send recorded events back into RTDS over HTTP or Kafka (rtds replay --help)
   features    the feature matrix of an events (and labels) file, as the processor computes it (rtds features --help)
@@ -47,7 +43,41 @@ function runUntilSignalled(app: RunningApp): void {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-async function processor(): Promise<void> {
+const START_USAGE = `usage: rtds start [options]
+
+Run everything in one process: the API and dashboard (http://localhost:8501), the traffic
+generator and a processor — on the embedded log and PGlite under RTDS_DATA_DIR unless
+RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL are set.
+
+  --no-generator   do not run the traffic generator
+  --rate <n>       generator events/s (RTDS_GENERATOR_RATE)
+  --seed <n>       generator seed (RTDS_GENERATOR_SEED)
+  --port <n>       HTTP port (RTDS_PORT, default 8501)
+  --no-processor   API, dashboard and generator only; on Kafka, processors run apart
+  -h, --help       this text
+
+Every setting: rtds config.`;
+
+const PROCESSOR_USAGE = `usage: rtds processor
+
+One processor instance in the Kafka consumer group RTDS_KAFKA_GROUP: it takes a share of the
+partitions of the events topic, decides, and writes to PostgreSQL. Needs RTDS_KAFKA_BROKERS and
+RTDS_DATABASE_URL; set RTDS_INSTANCE_ID to a name that stays the same across restarts.
+
+  -h, --help       this text
+
+Every setting: rtds config.`;
+
+/** Print the command's usage when asked (-h, --help anywhere among its arguments). */
+function helpAsked(args: readonly string[], usage: string): boolean {
+  if (!args.includes('--help') && !args.includes('-h')) return false;
+  console.log(usage);
+  return true;
+}
+
+async function processor(args: string[]): Promise<void> {
+  if (helpAsked(args, PROCESSOR_USAGE)) return;
+  parseArgs({ args, options: {} }); // refuses any argument: the processor is configured by RTDS_* variables
   const config = loadConfig();
   if (config.kafkaBrokers === undefined) throw new ConfigError('RTDS_KAFKA_BROKERS', '', 'rtds processor joins a Kafka consumer group; set the brokers (the embedded log lives inside `rtds start`)');
   // Several processes must not open one embedded database folder.
@@ -57,6 +87,7 @@ async function processor(): Promise<void> {
 }
 
 async function start(args: string[]): Promise<void> {
+  if (helpAsked(args, START_USAGE)) return;
   const { values } = parseArgs({
     args,
     options: { 'no-generator': { type: 'boolean' }, 'no-processor': { type: 'boolean' }, rate: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' } },
@@ -81,7 +112,7 @@ async function main(argv: string[]): Promise<void> {
     case 'start':
       return start(args);
     case 'processor':
-      return processor();
+      return processor(args);
     case 'generate':
       return (await import('./generate.ts')).runGenerate(args);
     case 'replay':
@@ -116,6 +147,12 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  // A flag the command does not take (node:util parseArgs): one line and where to look, exit 2 like an unknown command.
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`rtds ${process.argv[2] ?? ''}: ${(err as Error).message} (see rtds ${process.argv[2] ?? ''} --help)`);
+    process.exit(2);
+  }
   if (err instanceof ConfigError || err instanceof AggregateError) console.error(`configuration error: ${(err as Error).message}`);
   else console.error(err);
   process.exit(1);
