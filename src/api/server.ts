@@ -8,7 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, OUTCOMES, payloadText, unstorable, validateLabel, type Decision, type EventTimeBounds } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest } from '../ingest/event-ingest.ts';
-import type { LiveSummary, Logger, PipelineMetrics } from '../observe/index.ts';
+import { settlesWithin, type LiveSummary, type Logger, type PipelineMetrics } from '../observe/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, isStoreUnavailable, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
 import { guardAccess, type AccessPolicy } from './access.ts';
@@ -72,16 +72,6 @@ function decodeBody(text: string, maxBatch: number): unknown {
 
 /** Routes that validate their bodies themselves, field by field, and dead-letter what they refuse. */
 const INGEST_ROUTES: ReadonlySet<string> = new Set(['/api/v1/events', '/api/v1/decide', '/api/v1/labels']);
-
-/** Resolves true when `work` ends within `ms`, false otherwise (the work goes on). */
-const within = (work: Promise<unknown>, ms: number): Promise<boolean> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(false), Math.max(0, ms));
-    work.then(
-      () => (clearTimeout(timer), resolve(true)),
-      (err: unknown) => (clearTimeout(timer), reject(err)),
-    );
-  });
 
 const DASHBOARD = ['index.html', 'app.js', 'style.css'].map((file) => ({
   file,
@@ -244,7 +234,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       if (outcome === 'timeout') return reply.code(504).send({ error: `no decision within ${ctx.decideTimeoutMs} ms; it will still be made and stored`, event_id: eventId });
       if (outcome !== 'duplicate') {
         // Answered once stored: a crash after the answer cannot lose the decision the caller acted on.
-        if (await within(ctx.flush(), ctx.decideTimeoutMs - (performance.now() - started))) return outcome;
+        if (await settlesWithin(ctx.flush(), ctx.decideTimeoutMs - (performance.now() - started))) return outcome;
         return reply
           .code(503)
           .header('retry-after', String(STORE_RETRY_AFTER_S))

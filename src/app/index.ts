@@ -4,7 +4,7 @@ import { decisionIdFor, parseControlRecord, parsePublishedDecision, publishDecis
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
-import { clip, clipErrors, createLogger, PipelineMetrics, type LiveSummary, type Logger } from '../observe/index.ts';
+import { clip, clipErrors, createLogger, PipelineMetrics, settlesWithin, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, MicroBatchSize, Processor, type ProcessorOutput } from '../process/index.ts';
 import { CircuitOpenError } from '../score/index.ts';
 import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
@@ -108,8 +108,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     },
     onIsolated: (row) => {
       metrics.storeRowsIsolated.inc({ table: row.table, reason: row.reason });
-      // Ids are cut: what a client sent is not logged at any length.
-      const fields = { table: row.table, event_id: row.event_id?.slice(0, 128), reason: row.reason, error: row.message };
+      const fields = { table: row.table, event_id: clip(row.event_id), reason: row.reason, error: row.message };
       if (row.deadLettered) return void logger.warn(fields, 'the store refused a row for its data; set apart from its batch and dead-lettered');
       metrics.storeRowsUnstorable.inc({ table: row.table });
       logger.error(fields, 'the store refused a dead letter even made safe: this log line is all that remains of it');
@@ -325,16 +324,6 @@ export class ShutdownIncompleteError extends Error {
     readonly undrainedRecords: number,
   ) {
     super(`shutdown bound of ${timeoutMs} ms passed: ${unwrittenRows} rows not written to the store, ${undrainedRecords} log records not processed`);
-  }
-}
-
-/** Whether `work` is done within `ms` (its failure is thrown); it goes on in the background if not — the process is about to exit. */
-async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([work.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

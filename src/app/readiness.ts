@@ -1,4 +1,5 @@
 // Whether this process can do its work now — store reachable and keeping up, log consumed, models readable — and if not, why.
+import { settlesWithin } from '../observe/index.ts';
 import type { Database, SinkHealth } from '../store/index.ts';
 
 export interface ReadinessReport {
@@ -56,7 +57,7 @@ export class Readiness {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     // A probe hanging on a dead connection does not hold the shutdown up.
-    await Promise.race([this.running, new Promise((resolve) => setTimeout(resolve, this.bounds.storeFailingMs).unref())]);
+    await settlesWithin(this.running ?? Promise.resolve(), this.bounds.storeFailingMs);
   }
 
   report(): ReadinessReport {

@@ -2,3 +2,4 @@
 export { createLogger, type Logger } from './logger.ts';
 export { PipelineMetrics, type LiveSummary } from './metrics.ts';
 export { clip, clipErrors, CLIENT_TEXT_MAX } from './client-text.ts';
+export { settlesWithin } from './deadline.ts';

@@ -1,5 +1,6 @@
 // Batched, idempotent writer of events, decisions and dead letters: one transaction per flush.
-import type { RtdsEvent } from '../contracts/index.ts';
+import { payloadText, type EventInput, type RtdsEvent } from '../contracts/index.ts';
+import { settlesWithin } from '../observe/index.ts';
 import type { LogPosition } from '../transport/log.ts';
 import type { Database } from './database.ts';
 import { classifyStoreError, isUniqueViolation, RowEncodingError, type Statement, type StoreFailure } from './statement.ts';
@@ -147,19 +148,11 @@ export class DecisionSink {
    */
   async close(timeoutMs = Infinity): Promise<{ unwrittenRows: number }> {
     this.closed = true;
-    const flushed = this.flush();
-    if (Number.isFinite(timeoutMs)) {
-      let timer: NodeJS.Timeout | undefined;
-      const inTime = await Promise.race([flushed.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)))]);
-      clearTimeout(timer);
-      if (!inTime) {
-        const unwrittenRows = this.pending;
-        this.abandoned = true;
-        for (const wake of this.pauses) wake();
-        return { unwrittenRows };
-      }
-    } else {
-      await flushed;
+    if (!(await settlesWithin(this.flush(), timeoutMs))) {
+      const unwrittenRows = this.pending;
+      this.abandoned = true;
+      for (const wake of this.pauses) wake();
+      return { unwrittenRows };
     }
     return { unwrittenRows: 0 };
   }
@@ -247,7 +240,7 @@ export class DecisionSink {
     }
     const field = err instanceof RowEncodingError ? err.field : 'event';
     this.options.onIsolated?.({ table: 'events', event_id: row.event.event_id, reason, message, deadLettered: true });
-    await this.store({ decided: [], letters: [{ source: STORE_SOURCE, event_id: row.event.event_id, payload: payloadOf(row), errors: [{ field, reason: `the store refused it: ${message}` }] }] });
+    await this.store({ decided: [], letters: [{ source: STORE_SOURCE, event_id: row.event.event_id, payload: payloadText(eventInput(row.event)), errors: [{ field, reason: `the store refused it: ${message}` }] }] });
   }
 
   /** One attempt: COPY first, as new rows are the rule; rows stored before (a replayed batch) fail a COPY whole, so then INSERT … ON CONFLICT DO NOTHING. */
@@ -292,12 +285,8 @@ function storeMessage(err: unknown): string {
   return err instanceof RowEncodingError || typeof e.code !== 'string' ? `${message}${detail}` : `${message}${detail} [SQLSTATE ${e.code}]`;
 }
 
-/** The refused event as its contract's JSON, to be fixed and replayed; JSON escapes NUL and lone surrogates, so the text is storable. */
-function payloadOf(row: DecidedEvent): string {
-  const { event_time: _normalised, ...input } = row.event;
-  try {
-    return JSON.stringify(input);
-  } catch (err) {
-    return `(not serialisable: ${err instanceof Error ? err.message : String(err)}) event_id=${JSON.stringify(row.event.event_id)}`;
-  }
+/** The event as its contract's JSON (without the normalised time), to be fixed and replayed. */
+function eventInput(event: RtdsEvent): EventInput {
+  const { event_time: _normalised, ...input } = event;
+  return input;
 }

@@ -1,8 +1,5 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -10,8 +7,8 @@ import { loadConfig } from '../../src/config/index.ts';
 import { TrafficGenerator } from '../../src/ingest/generator/index.ts';
 import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
 import { ensureTopics, topicNames } from '../../src/transport/kafka/topics.ts';
-import { kafkaAvailable, readCommitted, TEST_BROKERS, testTopicPrefix } from '../support/kafka.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { openKafkaTestbed, readCommitted, TEST_BROKERS, type KafkaTestbed } from '../support/kafka.ts';
+import type { TestDatabase } from '../support/postgres.ts';
 import { assertFeaturesAsOneReplay, decisionsUntil } from '../support/stored-decisions.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/rtds.js', import.meta.url));
@@ -23,28 +20,26 @@ describe('processor instances in a consumer group, one killed midway', () => {
   let db: TestDatabase;
   let client: pg.Client;
   let dataDir: string;
-  const prefix = testTopicPrefix();
+  let prefix: string;
+  let bed: KafkaTestbed;
   const children: ChildProcess[] = [];
   /** Events replayed into state by each restore the processors logged. */
   const restoredEvents: number[] = [];
 
   before(async () => {
-    const available = await kafkaAvailable();
-    if (available !== true) return void (skip = available.skip);
-    const created = await createTestDatabase();
-    if ('skip' in created) return void (skip = created.skip);
-    db = created;
+    const opened = await openKafkaTestbed(PARTITIONS);
+    if ('skip' in opened) return void (skip = opened.skip);
+    bed = opened;
+    ({ db, dataDir, prefix } = bed);
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    dataDir = mkdtempSync(path.join(tmpdir(), 'rtds-failover-'));
     await ensureTopics(TEST_BROKERS, topicNames(prefix), PARTITIONS);
   });
   after(async () => {
     for (const c of children) c.kill('SIGKILL');
     if (skip !== undefined) return;
     await client.end();
-    await db.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await bed.close();
   });
 
   /** Start `rtds processor` and resolve once it has joined and is consuming. */

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { openDatabase } from '../../src/store/index.ts';
 import { topicNames } from '../../src/transport/kafka/topics.ts';
-import { kafkaAvailable, preloadEvents, readCommittedByKafka, spawnProcessor, testTopicPrefix, type ProcessorLog } from '../support/kafka.ts';
-import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { openKafkaTestbed, preloadEvents, readCommittedByKafka, spawnProcessor, type KafkaTestbed, type ProcessorLog } from '../support/kafka.ts';
+import type { TestDatabase } from '../support/postgres.ts';
 import { decisionsUntil } from '../support/stored-decisions.ts';
 
 const EVENTS = 200_000;
@@ -19,18 +16,17 @@ describe('scale-out under a backlog: processors joining and dying while the grou
   let db: TestDatabase;
   let client: pg.Client;
   let dataDir: string;
-  const prefix = testTopicPrefix();
+  let prefix: string;
+  let bed: KafkaTestbed;
   const processors: { child: ChildProcess; log: ProcessorLog }[] = [];
 
   before(async () => {
-    const available = await kafkaAvailable();
-    if (available !== true) return void (skip = available.skip);
-    const created = await createTestDatabase();
-    if ('skip' in created) return void (skip = created.skip);
-    db = created;
+    const opened = await openKafkaTestbed(PARTITIONS);
+    if ('skip' in opened) return void (skip = opened.skip);
+    bed = opened;
+    ({ db, dataDir, prefix } = bed);
     client = new pg.Client({ connectionString: db.url });
     await client.connect();
-    dataDir = mkdtempSync(path.join(tmpdir(), 'rtds-scale-out-'));
     // The schema before the processors: two starting together would both migrate it.
     await (await openDatabase({ databaseUrl: db.url, dataDir })).close();
     await preloadEvents(prefix, PARTITIONS, EVENTS, 11);
@@ -39,8 +35,7 @@ describe('scale-out under a backlog: processors joining and dying while the grou
     for (const p of processors) p.child.kill('SIGKILL');
     if (skip !== undefined) return;
     await client.end();
-    await db.drop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await bed.close();
   });
 
   async function start(instance: string): Promise<{ child: ChildProcess; log: ProcessorLog }> {
