@@ -5,7 +5,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, OUTCOMES, payloadText, unstorable, validateLabel, type Decision, type EventTimeBounds } from '../contracts/index.ts';
+import { eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, HISTORIES, OUTCOMES, payloadText, unstorable, validateLabel, type Decision, type EventTimeBounds } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest } from '../ingest/event-ingest.ts';
 import { settlesWithin, type LiveSummary, type Logger, type PipelineMetrics } from '../observe/index.ts';
@@ -98,6 +98,7 @@ const decisionSchema = {
     model_version: { type: ['string', 'null'] },
     rules_version: { type: 'string' },
     late: { type: 'boolean' },
+    history: { enum: [...HISTORIES], description: 'partial: the event was so late that some of its windows reach before the history RTDS holds; those features are unknown' },
     degraded: { type: 'string' },
   },
 };

@@ -133,6 +133,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     decided(result) {
       const { event, decision } = result;
       sink.write(result);
+      if (decision.late) metrics.lateness.observe(result.behindMs / 1000);
       const published = publishDecision(event, decision);
       side?.decided(event, published);
       if (!followTopic) feed.publish(published);

@@ -84,6 +84,7 @@ export const SETTINGS = {
   kafkaCompression: setting('RTDS_KAFKA_COMPRESSION', 'snappy', oneOf('none', 'gzip', 'snappy', 'lz4', 'zstd'), 'Compression of produced batches.'),
   maxOutOfOrdernessMs: setting('RTDS_MAX_OUT_OF_ORDERNESS_MS', '5000', int(0), 'Watermark = max event time seen (per partition) − this bound.'),
   allowedLatenessMs: setting('RTDS_ALLOWED_LATENESS_MS', '0', int(0), 'How far behind the watermark an event still joins its windows; later ones are decided, join no window and go to the late side output.'),
+  lateHistoryMs: setting('RTDS_LATE_HISTORY_MS', String(60 * 60_000), int(0), 'How long (event time) state is kept past the allowed lateness so that a late event still reads complete windows as of its own time; a later one is decided with its older history unknown (history "partial").'),
   dedupeWindowMs: setting('RTDS_DEDUPE_WINDOW_MS', String(10 * 60_000), int(0), 'How long (event time, behind the watermark) event ids are remembered so a re-sent event is skipped; the store keeps the first decision of older ones.'),
   threshold: setting('RTDS_THRESHOLD', '0.7', num(0.2, 1), 'Default reject threshold t: score ≥ t rejected, ≥ t − 0.2 flagged.'),
   featuresFile: setting('RTDS_FEATURES_FILE', '', optionalText, 'YAML or JSON feature specs (docs/features.md); unset uses the default fraud set. Models record the set they were trained on.'),
@@ -186,6 +187,6 @@ export function eventTimeBounds(config: Config): EventTimeBounds {
   return { maxAgeMs: config.maxEventAgeMs, maxAheadMs: config.maxEventAheadMs };
 }
 
-export function eventTimeOptions(config: Config): { maxOutOfOrdernessMs: number; allowedLatenessMs: number; dedupeWindowMs: number } {
-  return { maxOutOfOrdernessMs: config.maxOutOfOrdernessMs, allowedLatenessMs: config.allowedLatenessMs, dedupeWindowMs: config.dedupeWindowMs };
+export function eventTimeOptions(config: Config): { maxOutOfOrdernessMs: number; allowedLatenessMs: number; lateHistoryMs: number; dedupeWindowMs: number } {
+  return { maxOutOfOrdernessMs: config.maxOutOfOrdernessMs, allowedLatenessMs: config.allowedLatenessMs, lateHistoryMs: config.lateHistoryMs, dedupeWindowMs: config.dedupeWindowMs };
 }

@@ -8,6 +8,14 @@ export type Outcome = (typeof OUTCOMES)[number];
 export const DEGRADATIONS = ['none', 'fallback_model', 'rules_only', 'safe_default'] as const;
 export type Degradation = (typeof DEGRADATIONS)[number];
 
+/**
+ * Whether every feature was computed from history the state holds: `partial` when the event is so
+ * late that some of its windows reach back before it (those features are unknown and the model
+ * scored them as typical; see docs/features.md).
+ */
+export const HISTORIES = ['complete', 'partial'] as const;
+export type History = (typeof HISTORIES)[number];
+
 export type ReasonSource = 'model' | 'rule' | 'fallback';
 
 export interface Reason {
@@ -29,6 +37,7 @@ export interface Decision {
   model_version: string | null;
   rules_version: string;
   late: boolean;
+  history: History;
   degraded: Degradation;
 }
 

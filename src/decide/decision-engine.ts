@@ -70,6 +70,21 @@ function compile(rule: Rule, featureIndex: ReadonlyMap<string, number>): Compile
   }
 }
 
+/** Features a too-late event could not have: NaN, never a guess. */
+function unknownCount(features: Float64Array): number {
+  let n = 0;
+  for (let i = 0; i < features.length; i++) if (Number.isNaN(features[i]!)) n++;
+  return n;
+}
+
+function partialHistory(unknown: number, of: number): Reason {
+  return {
+    code: 'partial_history',
+    source: 'model',
+    message: `${unknown} of ${of} features are unknown: the event is older than the history RTDS still holds for it, so they were scored as typical and no rule read them`,
+  };
+}
+
 export interface ScoredEvent {
   event: RtdsEvent;
   /** The feature vector the score came from (conditions read it as `features`). */
@@ -207,18 +222,21 @@ export class DecisionEngine {
           ? `Approved: no scorer was available; the safe default for ${event.event_type} is to approve, and no rule fired.`
           : `Approved: ${scoreText(s.score, score)} is below ${flagAt.toFixed(2)} and no rule fired.`
         : `${outcome === 'rejected' ? 'Rejected' : 'Flagged'}: ${drivers}.`;
+    const unknown = s.features === undefined ? 0 : unknownCount(s.features);
+    if (unknown > 0) reasons.push(partialHistory(unknown, s.features!.length));
     return {
       decision_id: decisionIdFor(event.event_id),
       event_id: event.event_id,
       decision: outcome,
       risk_score: s.score,
-      reason,
+      reason: unknown === 0 ? reason : `${reason} ${partialHistory(unknown, s.features!.length).message}.`,
       reasons,
       timestamp: decidedAt.iso,
       processing_time_ms: Math.max(0, decidedAt.ms - s.acceptedAt),
       model_version: s.modelVersion,
       rules_version: lists.version === 0 ? this.ruleSet.version : `${this.ruleSet.version}+lists.${lists.version}`,
       late: s.late,
+      history: unknown === 0 ? 'complete' : 'partial',
       degraded: s.degraded,
     };
   }

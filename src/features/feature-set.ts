@@ -123,9 +123,16 @@ export interface FeatureColumn {
 
 /** How an event meets the state: its arrival, and whether it is later than the allowed lateness. */
 export interface EventTiming {
-  /** Later than the watermark minus the allowed lateness: decided, but it joins no window. */
+  /**
+   * Later than the watermark minus the allowed lateness: decided with the windows it would have
+   * had at its own time, but it joins none.
+   */
   tooLate: boolean;
-  /** The earliest event time still admitted (watermark − allowed lateness): state before it can go. */
+  /**
+   * The state's horizon: what no event at or after it can read may go. Up to it every window is
+   * whole; a too-late event before it has windows reaching into history no longer held, whose
+   * features are unknown (NaN).
+   */
   earliest: number;
 }
 
@@ -261,12 +268,18 @@ export class FeatureSet {
     if (this.usesLabels) state.pending.push(label);
   }
 
-  /** The event's features from `state`, which it then joins (unless too late). */
+  /**
+   * The event's features from `state`, which it then joins (unless too late). A too-late event
+   * reads each window as if it had joined it at its own time, leaving the state as it was; a
+   * window reaching before the horizon (`timing.earliest`) is not whole, and its features are
+   * unknown: NaN, as are the derived features that read them (see docs/features.md).
+   */
   compute(state: FeatureState, event: RtdsEvent, timing: EventTiming): Float64Array {
     const v = new Float64Array(this.names.length);
     const t = event.event_time;
     const seq = state.seq++;
-    const { earliest } = timing;
+    const { earliest, tooLate } = timing;
+    let unknown = false;
     if (state.pending.dueBy(t)) this.applyLabels(state, t, earliest);
     for (let k = 0; k < this.kinds.length; k++) {
       const kind = this.kinds[k]!;
@@ -284,17 +297,25 @@ export class FeatureSet {
           fallBack(g, v);
           continue;
         }
+        if (tooLate && !g.window.whole(t, earliest)) {
+          unknownHistory(g, v);
+          unknown = true;
+          continue;
+        }
         if (g.before.length > 0) this.read(g, entity, t, earliest, g.before, v, sub);
-        if (!timing.tooLate && passes(event, g)) {
+        const counts = passes(event, g);
+        const raw = g.field === undefined ? undefined : event[g.field];
+        const value = g.numeric && typeof raw === 'number' ? raw : undefined;
+        const distinct = !g.numeric && raw !== undefined ? String(raw) : undefined;
+        if (!tooLate && counts) {
           if (entity === undefined) {
             entity = { latest: t, due: Infinity, windows: new Array<Slots | undefined>(kind.groups.length).fill(undefined), sets: undefined };
             map.set(key, entity);
           }
-          const raw = g.field === undefined ? undefined : event[g.field];
-          g.window.add(entity, g.slot, t, seq, g.numeric && typeof raw === 'number' ? raw : undefined, !g.numeric && raw !== undefined ? String(raw) : undefined, sub);
+          g.window.add(entity, g.slot, t, seq, value, distinct, sub);
           joined = true;
         }
-        if (g.after.length > 0) this.read(g, entity, t, earliest, g.after, v, sub);
+        if (g.after.length > 0) this.read(g, entity, t, earliest, g.after, v, sub, tooLate && counts && g.window.holdsOwn ? { seq, value, distinct } : undefined);
       }
       if (entity === undefined) continue;
       if (joined) {
@@ -305,8 +326,20 @@ export class FeatureSet {
       // Touched: its windows forget what no admitted event can reach any more.
       evictWindows(kind, entity, earliest);
     }
-    this.derived.compute(event, v);
+    this.derived.compute(event, v, unknown);
     this.sweep(state, earliest);
+    return v;
+  }
+
+  /**
+   * The event's features with none of its history known: every window unknown, as for an event
+   * older than all the state holds. Training adds such rows so that a model has learnt to score
+   * them (docs/models.md); the state is not read.
+   */
+  withoutHistory(event: RtdsEvent): Float64Array {
+    const v = new Float64Array(this.names.length);
+    for (const kind of this.kinds) for (const g of kind.groups) unknownHistory(g, v);
+    this.derived.compute(event, v, true);
     return v;
   }
 
@@ -336,10 +369,19 @@ export class FeatureSet {
     }
   }
 
-  private read(g: Group, entity: EntityWindows | undefined, t: number, earliest: number, outputs: readonly Output[], v: Float64Array, sub: number): void {
+  /** Read `outputs` of the window at `t` into `v`; `self`: a too-late event counted in the read, as if it had joined. */
+  private read(g: Group, entity: EntityWindows | undefined, t: number, earliest: number, outputs: readonly Output[], v: Float64Array, sub: number, self?: { seq: number; value: number | undefined; distinct: string | undefined }): void {
     const r = g.read;
     if (entity === undefined) r.reset();
     else g.window.read(entity, g.slot, t, earliest, r, sub);
+    if (self !== undefined) {
+      g.window.layout.add(r.tally, 0, t, self.seq, self.value);
+      if (self.distinct !== undefined) {
+        const one = new DistinctValues();
+        one.add(self.distinct);
+        r.sets.push(one);
+      }
+    }
     for (const o of outputs) {
       const value = o.kind === 'distinct' ? (r.sets.length === 0 ? 0 : DistinctValues.countOf(r.sets)) : g.window.layout.read(o.kind, r.tally, 0, t);
       v[o.index] = value ?? o.fallback;
@@ -406,6 +448,12 @@ function entityKey(event: RtdsEvent, fields: readonly (keyof RtdsEvent)[]): stri
     key += i === 0 ? String(value) : KEY_SEPARATOR + String(value);
   }
   return key;
+}
+
+/** A group's features when its window reaches into history the state no longer holds: unknown. */
+function unknownHistory(g: Group, v: Float64Array): void {
+  for (const o of g.before) v[o.index] = NaN;
+  for (const o of g.after) v[o.index] = NaN;
 }
 
 /** A group's features when the event has no value for one of its entity fields. */

@@ -211,6 +211,10 @@ export interface WindowKind {
   read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead, sub: number): void;
   /** Forget what no event at or after `earliest` can fall in; a window left empty is removed. */
   evict(h: WindowHolder, at: number, earliest: number): void;
+  /** Whether the window an event at `t` falls in is whole once what `earliest` allows is forgotten. */
+  whole(t: number, earliest: number): boolean;
+  /** Whether an event's window holds the event itself (not with a label delay, which ends it before). */
+  readonly holdsOwn: boolean;
 }
 
 /** Drop the first `drop` slots of the window at `at` (all of them: remove it). */
@@ -241,6 +245,7 @@ export class TiledWindows implements WindowKind {
   readonly reachMs: number;
   /** Tiles between the one holding t − delay and the window's last: 0, or 1 with a label delay. */
   private readonly skip: number;
+  readonly holdsOwn: boolean;
 
   constructor(
     readonly layout: TallyLayout,
@@ -252,6 +257,7 @@ export class TiledWindows implements WindowKind {
     this.header = keyed ? 2 : 1;
     this.stride = this.header + layout.size;
     this.skip = delay === undefined ? 0 : 1;
+    this.holdsOwn = delay === undefined;
     this.reachMs = hop * (hops + 1) + (delay ?? 0);
   }
 
@@ -321,6 +327,10 @@ export class TiledWindows implements WindowKind {
     }
   }
 
+  whole(t: number, earliest: number): boolean {
+    return this.lastTile(t) >= this.lastTile(earliest);
+  }
+
   evict(h: WindowHolder, at: number, earliest: number): void {
     const s = h.windows[at];
     if (s === undefined) return;
@@ -335,6 +345,7 @@ export class TiledWindows implements WindowKind {
 export class SessionWindows implements WindowKind {
   private readonly stride: number;
   readonly reachMs: number;
+  readonly holdsOwn = true;
 
   constructor(
     readonly layout: TallyLayout,
@@ -394,6 +405,11 @@ export class SessionWindows implements WindowKind {
       this.layout.merge(into.tally, 0, s, i * stride + 2);
       if (sets !== undefined) into.sets.push(sets[i]!);
     }
+  }
+
+  /** A run that could touch `t` is forgotten only once its end is a gap or more before `earliest`, which only a `t` before `earliest` can touch. */
+  whole(t: number, earliest: number): boolean {
+    return t >= earliest;
   }
 
   evict(h: WindowHolder, at: number, earliest: number): void {

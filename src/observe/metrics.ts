@@ -37,6 +37,8 @@ export class PipelineMetrics {
   readonly labelsStored: Counter;
   readonly degraded: Counter<'degraded'>;
   readonly latency: Histogram;
+  readonly lateness: Histogram;
+  readonly partialHistory: Counter;
   readonly lag: Gauge;
   readonly sinkPending: Gauge;
   /** Measures the processor's keyed state when /metrics is scraped; none in a process without a processor. */
@@ -64,6 +66,17 @@ export class PipelineMetrics {
     this.lateEvents = new Counter({ name: 'rtds_late_events_total', help: 'Events later than the watermark minus the allowed lateness (decided, joined no window)', registers });
     this.duplicates = new Counter({ name: 'rtds_duplicate_events_total', help: 'Re-sent event ids recognised and not decided again', registers });
     this.degraded = new Counter({ name: 'rtds_degraded_decisions_total', help: 'Decisions made below the main model, by degradation step', labelNames: ['degraded'], registers });
+    this.lateness = new Histogram({
+      name: 'rtds_late_event_lateness_seconds',
+      help: 'How far (event time) behind its partition watermark each late event was',
+      buckets: [1, 10, 60, 600, 3600, 6 * 3600, 86_400, 7 * 86_400, 30 * 86_400, 365 * 86_400],
+      registers,
+    });
+    this.partialHistory = new Counter({
+      name: 'rtds_partial_history_decisions_total',
+      help: 'Decisions of events so late that some of their windows reached before the history held (history "partial")',
+      registers,
+    });
     this.latency = new Histogram({
       name: 'rtds_decision_latency_seconds',
       help: 'From event accepted to decision available',
@@ -165,6 +178,7 @@ export class PipelineMetrics {
       this.lateEvents.inc();
       this.totals.late++;
     }
+    if (d.history === 'partial') this.partialHistory.inc();
     if (d.degraded !== 'none') {
       this.degraded.inc({ degraded: d.degraded });
       this.totals.degraded++;

@@ -16,6 +16,8 @@ export interface Decided {
   features: Float64Array;
   position: LogPosition;
   shadow: ShadowScore | undefined;
+  /** How far (ms, event time) behind its partition's watermark a late event was; 0 when on time. */
+  behindMs: number;
 }
 
 export type PipelineResult = Decided | { kind: 'dead_letter'; letter: DeadLetter } | { kind: 'duplicate'; event_id: string };
@@ -62,8 +64,8 @@ export class DecisionPipeline {
 
   /** How far behind a partition's latest event its history still changes a value: what a restore replays. */
   get restoreReachMs(): number {
-    const { maxOutOfOrdernessMs, allowedLatenessMs, dedupeWindowMs } = this.options.eventTime;
-    return maxOutOfOrdernessMs + allowedLatenessMs + Math.max(this.options.features.reachMs, dedupeWindowMs);
+    const { maxOutOfOrdernessMs, allowedLatenessMs, lateHistoryMs = 0, dedupeWindowMs } = this.options.eventTime;
+    return maxOutOfOrdernessMs + allowedLatenessMs + Math.max(lateHistoryMs + this.options.features.reachMs, dedupeWindowMs);
   }
 
   /** Whether features count fraud labels: only then are verdicts routed to the partitions. */
@@ -163,7 +165,7 @@ export class DecisionPipeline {
     const results: PipelineResult[] = new Array(records.length);
     const events: RtdsEvent[] = [];
     const vectors: Float64Array[] = [];
-    const lateness: boolean[] = [];
+    const lateness: { late: boolean; behindMs: number }[] = [];
     const slots: number[] = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
@@ -186,7 +188,7 @@ export class DecisionPipeline {
       }
       events.push(event);
       vectors.push(step.vector);
-      lateness.push(step.late);
+      lateness.push(step);
       slots.push(i);
     }
     if (events.length === 0) return results;
@@ -202,11 +204,11 @@ export class DecisionPipeline {
       const score = scores[j]!;
       const record = records[slots[j]!]!;
       const decision = engine.decide(
-        { event: events[j]!, features: vectors[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!, acceptedAt: record.acceptedAt },
+        { event: events[j]!, features: vectors[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!.late, acceptedAt: record.acceptedAt },
         decidedAt,
         lists,
       );
-      results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset }, shadow: shadow?.[j] };
+      results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset }, shadow: shadow?.[j], behindMs: lateness[j]!.behindMs };
     }
     return results;
   }

@@ -9,6 +9,11 @@ export interface EventTimeOptions {
   maxOutOfOrdernessMs: number;
   /** How far behind the watermark an event may be and still join its windows (Flink's allowed lateness). */
   allowedLatenessMs: number;
+  /**
+   * How long (event time) state is kept past the allowed lateness, so that a later event still
+   * reads complete windows as of its own time; default 0.
+   */
+  lateHistoryMs?: number;
   /** How long (event time) ids are remembered to skip re-sent events. */
   dedupeWindowMs: number;
 }
@@ -32,16 +37,23 @@ export class PartitionTask {
   /**
    * Judge lateness against the watermark before the event moves it, then compute the event's
    * features. Null for a re-sent event id. `late`: behind the watermark by more than the allowed
-   * lateness — the event is decided, but joins no window and goes to the late side output.
+   * lateness — the event is decided with the windows it would have had at its own time (from
+   * the state kept for `lateHistoryMs` more; older history reads as unknown, NaN), but it joins
+   * none and goes to the late side output. `behindMs`: how far behind the watermark it was.
    */
-  step(event: RtdsEvent): { vector: Float64Array; late: boolean } | null {
-    const late = event.event_time < this.watermark.current - this.options.allowedLatenessMs;
-    if (this.recent.seen(event.event_id, event.event_time)) return null;
-    this.watermark.observe(event.event_time);
+  step(event: RtdsEvent): { vector: Float64Array; late: boolean; behindMs: number } | null {
+    const t = event.event_time;
+    const behindMs = this.watermark.current - t;
+    const admitted = this.watermark.current - this.options.allowedLatenessMs;
+    const late = t < admitted;
+    // A late event's id is remembered from the time it arrives (in event time), not from its own
+    // time: the window of its own time may be long gone, and a re-send must still be known.
+    if (this.recent.seen(event.event_id, late ? admitted : t)) return null;
+    this.watermark.observe(t);
     const earliest = this.watermark.current - this.options.allowedLatenessMs;
-    const vector = this.features.compute(this.state, event, { tooLate: late, earliest });
+    const vector = this.features.compute(this.state, event, { tooLate: late, earliest: earliest - (this.options.lateHistoryMs ?? 0) });
     this.recent.evict(earliest);
-    return { vector, late };
+    return { vector, late, behindMs: late ? behindMs : 0 };
   }
 
   /** A label of an event this partition has processed: label-driven features count it from its `labeled_at` on. */

@@ -64,7 +64,7 @@ export class Standardiser {
       if (row.length !== d) throw new RangeError(`a training vector has ${row.length} values; the feature set has ${d}`);
       for (let j = 0; j < d; j++) {
         const raw = row[j]!;
-        if (raw !== 0 && raw !== 1) binary[j] = false;
+        if (raw !== 0 && raw !== 1 && !Number.isNaN(raw)) binary[j] = false; // NaN: unknown, not a value
         const t = transformValue(transforms[j]!, raw);
         if (!Number.isFinite(t)) continue; // apply() maps such values to the mean; they carry no spread
         if (Number.isNaN(shift[j]!)) shift[j] = t;

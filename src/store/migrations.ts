@@ -159,6 +159,11 @@ const MIGRATIONS: Migration[] = [
         activated_at timestamptz NOT NULL DEFAULT now()
       )`,
   },
+  {
+    version: 9,
+    name: 'whether a decision had all of its history (a very late event may not)',
+    sql: `ALTER TABLE decisions ADD COLUMN history text NOT NULL DEFAULT 'complete'`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

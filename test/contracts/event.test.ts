@@ -148,6 +148,7 @@ describe('published decision', () => {
     model_version: null,
     rules_version: 'r1',
     late: false,
+    history: 'complete' as const,
     degraded: 'none' as const,
   };
 

@@ -17,13 +17,13 @@ interface Verdict {
  * Runs a stream through a feature set the way a partition task does: watermark, lateness, then
  * compute; an event's verdict is handed over once the event is processed, as online.
  */
-function stream(set: FeatureSet, events: readonly RtdsEvent[], outOfOrdernessMs: number, allowedLatenessMs: number, verdicts: readonly (Verdict | undefined)[] = []): Float64Array[] {
+function stream(set: FeatureSet, events: readonly RtdsEvent[], outOfOrdernessMs: number, allowedLatenessMs: number, verdicts: readonly (Verdict | undefined)[] = [], lateHistoryMs = 0): Float64Array[] {
   const state = set.newState();
   const watermark = new Watermark(outOfOrdernessMs);
   return events.map((event, i) => {
     const tooLate = event.event_time < watermark.current - allowedLatenessMs;
     watermark.observe(event.event_time);
-    const vector = set.compute(state, event, { tooLate, earliest: watermark.current - allowedLatenessMs });
+    const vector = set.compute(state, event, { tooLate, earliest: watermark.current - allowedLatenessMs - lateHistoryMs });
     const verdict = verdicts[i];
     if (verdict !== undefined) set.label(state, { event, is_fraud: verdict.fraud, labeled_at: verdict.labeledAt });
     return vector;
@@ -111,7 +111,19 @@ function oracleValue(spec: AggregateFeatureSpec, events: readonly RtdsEvent[], c
   }
 }
 
-function oracle(specs: readonly AggregateFeatureSpec[], events: readonly RtdsEvent[], outOfOrdernessMs: number, allowedLatenessMs: number, verdicts: readonly (Verdict | undefined)[] = []): number[][] {
+/**
+ * Whether the window of an event at t is whole once the state forgets what no event at or after
+ * `horizon` reads: otherwise a too-late event's features over it are unknown (NaN).
+ */
+function whole(spec: AggregateFeatureSpec, t: number, horizon: number): boolean {
+  const w = spec.window;
+  if (w.kind === 'session') return t >= horizon;
+  const hop = w.kind === 'tumbling' ? w.size : w.hop;
+  const lastTile = (at: number): number => (spec.label_delay === undefined ? Math.floor(at / hop) : Math.floor((at - spec.label_delay) / hop) - 1);
+  return lastTile(t) >= lastTile(horizon);
+}
+
+function oracle(specs: readonly AggregateFeatureSpec[], events: readonly RtdsEvent[], outOfOrdernessMs: number, allowedLatenessMs: number, verdicts: readonly (Verdict | undefined)[] = [], lateHistoryMs = 0): number[][] {
   let max = -Infinity;
   const admitted: boolean[] = [];
   // A verdict on event j applies at the first later event whose time reaches its labeled_at.
@@ -120,14 +132,16 @@ function oracle(specs: readonly AggregateFeatureSpec[], events: readonly RtdsEve
     const tooLate = e.event_time < max - outOfOrdernessMs - allowedLatenessMs;
     max = Math.max(max, e.event_time);
     admitted.push(!tooLate);
-    const earliest = max - outOfOrdernessMs - allowedLatenessMs;
+    const earliest = max - outOfOrdernessMs - allowedLatenessMs - lateHistoryMs;
     return specs.map((spec) => {
       const key = keyOf(e, spec.entity);
       if (key === undefined) return spec.default;
+      if (tooLate && !whole(spec, e.event_time, earliest)) return NaN;
       const before: number[] = [];
       for (let j = 0; j < i; j++) if (admitted[j] && passes(events[j]!, spec) && keyOf(events[j]!, spec.entity) === key) before.push(j);
       const previousOnly = spec.aggregate === 'last' || spec.aggregate === 'time_since_last';
-      const members = !previousOnly && !tooLate && passes(e, spec) ? [...before, i] : before;
+      // A too-late event reads its window as if it had joined it (and joins nothing).
+      const members = !previousOnly && passes(e, spec) ? [...before, i] : before;
       // A fraud verdict counts once applied, in the tile of its event — which an event that came
       // too late joins only if another admitted event held the tile when the verdict applied.
       const hop = spec.window.kind === 'tumbling' ? spec.window.size : spec.window.kind === 'hopping' ? spec.window.hop : 1;
@@ -199,6 +213,7 @@ const arbLabelSpec = specOver(['fraud_count', 'fraud_rate', 'count']);
 
 
 function closeTo(actual: number, expected: number): boolean {
+  if (Number.isNaN(expected)) return Number.isNaN(actual);
   return Math.abs(actual - expected) <= 1e-9 * Math.max(1, Math.abs(expected));
 }
 
@@ -210,8 +225,9 @@ function equalsOracle(specs: fc.Arbitrary<Record<string, unknown>>, numRuns: num
         fc.array(specs, { minLength: 1, maxLength: 6 }),
         fc.constantFrom(0, 5000, 60_000),
         fc.constantFrom(0, 30_000, 600_000),
+        fc.constantFrom(0, 0, 1_800_000),
         fc.array(fc.option(fc.record({ fraud: fc.boolean(), afterS: fc.integer({ min: 0, max: 7200 }) }), { nil: undefined }), { minLength: minEvents, maxLength: 60 }),
-        (raw, rawSpecs, outOfOrdernessMs, allowedLatenessMs, rawVerdicts) => {
+        (raw, rawSpecs, outOfOrdernessMs, allowedLatenessMs, lateHistoryMs, rawVerdicts) => {
           const specs = parseFeatureSpecs(rawSpecs.map((s, i) => ({ name: `f${i}`, ...Object.fromEntries(Object.entries(s).filter(([, v]) => v !== undefined)) }))) as AggregateFeatureSpec[];
           const events = toEvents(raw);
           // Verdicts on some events: fraud or not, known up to two hours after the event.
@@ -219,8 +235,8 @@ function equalsOracle(specs: fc.Arbitrary<Record<string, unknown>>, numRuns: num
             const v = rawVerdicts[i];
             return v === undefined ? undefined : { fraud: v.fraud, labeledAt: e.event_time + v.afterS * 1000 };
           });
-          const got = stream(new FeatureSet(specs), events, outOfOrdernessMs, allowedLatenessMs, verdicts);
-          const want = oracle(specs, events, outOfOrdernessMs, allowedLatenessMs, verdicts);
+          const got = stream(new FeatureSet(specs), events, outOfOrdernessMs, allowedLatenessMs, verdicts, lateHistoryMs);
+          const want = oracle(specs, events, outOfOrdernessMs, allowedLatenessMs, verdicts, lateHistoryMs);
           for (let i = 0; i < events.length; i++) {
             for (let f = 0; f < specs.length; f++) {
               if (!closeTo(got[i]![f]!, want[i]![f]!)) {
@@ -386,10 +402,33 @@ describe('feature state', () => {
     assert.equal(feed(ev(5000, 2 * 3600 + 200, { user_id: 'u1' }))[0], 1, 'a returning user starts afresh');
   });
 
-  it('decides a too-late event on what state remains, without adding it', () => {
+  it('reads a too-late event\'s windows as if it had joined them at its time, without adding it', () => {
     const set = new FeatureSet(parseFeatureSpecs([{ name: 'c', entity: 'user_id', window: { kind: 'tumbling', size: '1h' }, aggregate: 'count' }]));
-    // 10 min of out-of-orderness allowed in total; the 30-min-old event is beyond it.
+    // 10 min of out-of-orderness allowed in total; the 30-min-old event is beyond it but in the same hour.
     const out = stream(set, [ev(0, 3000), ev(1, 3500), ev(2, 1200), ev(3, 3590)], 5 * 60_000, 5 * 60_000);
-    assert.deepEqual(out.map((v) => v[0]), [1, 2, 2, 3]);
+    assert.deepEqual(out.map((v) => v[0]), [1, 2, 3, 3]);
+  });
+
+  it('says a too-late event\'s window is unknown when it reaches before the history kept, never 0', () => {
+    const specs = parseFeatureSpecs([
+      { name: 'n', entity: 'user_id', window: { kind: 'hopping', size: '1h', hop: '10m' }, aggregate: 'count' },
+      { name: 'mean', entity: 'user_id', window: { kind: 'hopping', size: '1h', hop: '10m' }, aggregate: 'mean', field: 'amount' },
+      { name: 'ratio', expression: 'amount / max(mean, 1)' },
+      { name: 'amount_only', expression: 'amount * 2' },
+      { name: 'partial', expression: 'partial_history' },
+    ]);
+    const set = new FeatureSet(specs);
+    const at = (id: number, s: number, amount: number): RtdsEvent => ({ ...ev(id, s, { user_id: 'u1' }), amount });
+    // Events through 3 h; then one from 0:55 (2 h late): its 1-hour window (tiles 0:00–0:50) left the state.
+    const history = [at(0, 600, 20), at(1, 3000, 20), at(2, 3 * 3600, 20)];
+    const late = at(3, 3300, 500);
+    const [, , , lost] = stream(set, [...history, late], 0, 0);
+    assert.deepEqual([...lost!].map((x) => (Number.isNaN(x) ? 'unknown' : x)), ['unknown', 'unknown', 'unknown', 1000, 1]);
+    // With 2.5 h of late history kept (state back to 0:30), the same event reads its whole window as if it had joined it.
+    const [, , , kept] = stream(set, [...history, late], 0, 0, [], 2.5 * 3600_000);
+    assert.deepEqual([...kept!], [3, 180, 500 / 180, 1000, 0]);
+    // Nothing it read was changed: the next on-time event sees the window without it.
+    const [, , , , next] = stream(set, [...history, late, at(4, 3 * 3600 + 1, 20)], 0, 0, [], 2.5 * 3600_000);
+    assert.deepEqual([...next!].slice(0, 2), [2, 20]);
   });
 });

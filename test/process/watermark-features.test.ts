@@ -35,17 +35,33 @@ describe('the default features on an out-of-order stream', () => {
     ev(30 * 60_000, { amount: 5 }),
     ev(26 * 3600_000, { amount: 7, event_type: 'login' } as Partial<RtdsEvent>),
   ];
-  const eventTime = { maxOutOfOrdernessMs: 5000, allowedLatenessMs: 0, dedupeWindowMs: 600_000 };
+  const eventTime = { maxOutOfOrdernessMs: 5000, allowedLatenessMs: 0, lateHistoryMs: 60_000, dedupeWindowMs: 600_000 };
   const out = replayFeatures(stream, DEFAULT_FEATURE_SET, eventTime, 1);
 
-  it('marks an event later than the allowed lateness as late; it joins no window but gets its features', () => {
+  it('marks an event later than the allowed lateness as late; it joins no window but reads them as of its time', () => {
     assert.deepEqual(out.map((o) => o.late), [false, false, true, false, false, false]);
-    const at20s = out[2]!.vector; // read from the windows as they are: the 0 s event only
-    assert.equal(f(at20s, 'count_1m'), 1);
-    assert.equal(f(at20s, 'sum_1m'), 100);
+    const at20s = out[2]!.vector; // its minute as if it had joined: the 0 s event and itself (the 40 s one is later)
+    assert.equal(f(at20s, 'count_1m'), 2);
+    assert.equal(f(at20s, 'sum_1m'), 130);
+    assert.equal(f(at20s, 'mean_amount_30d'), 60);
+    assert.equal(f(at20s, 'partial_history'), 0);
     const at50s = out[3]!.vector;
     assert.equal(f(at50s, 'count_1m'), 3, 'the late event is not counted');
     assert.equal(f(at50s, 'sum_1m'), 100 + 50 + 1000);
+  });
+
+  it('has the features of a late event whose windows reach before the state kept unknown, not zero', () => {
+    const [, , at20s] = replayFeatures(stream, DEFAULT_FEATURE_SET, { ...eventTime, lateHistoryMs: 0 }, 1);
+    assert.equal(at20s!.late, true);
+    const v = at20s!.vector;
+    // Its minute began before the state's horizon (35 s): unknown.
+    for (const name of ['count_1m', 'sum_1m']) assert.ok(Number.isNaN(f(v, name)), `${name} = ${f(v, name)}`);
+    // Its hour, day and month tiles are whole, and so is what reads them; what the event alone says is known.
+    assert.equal(f(v, 'count_1h'), 3, 'the 0 s and 40 s events share its 5-minute tile');
+    assert.equal(f(v, 'amount_to_avg'), 0.5);
+    assert.equal(f(v, 'amount'), 30);
+    assert.equal(f(v, 'type_transaction'), 1);
+    assert.equal(f(v, 'partial_history'), 1);
   });
 
   it('lets an event within the allowed lateness join its windows', () => {

@@ -22,6 +22,7 @@ function row(eventId: string, overrides: Partial<RtdsEvent> = {}): DecidedEvent 
     model_version: 'v1',
     rules_version: 'builtin-1',
     late: false,
+    history: 'complete',
     degraded: 'none',
   };
   return { event, decision };

@@ -23,6 +23,7 @@ function decision(e: RtdsEvent, outcome: Decision['decision'], score: number): D
     model_version: 'v1',
     rules_version: 'builtin-1',
     late: false,
+    history: 'complete',
     degraded: 'none',
   };
 }
