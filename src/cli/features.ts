@@ -23,6 +23,9 @@ labeled_at on (from its event's time without one): the label delay is honoured, 
 
 const csvField = (text: string): string => (/[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
 
+/** An unknown value (history beyond the state's horizon: NaN) is an empty field, as pandas and R read a missing one. */
+const csvValue = (x: number): string => (Number.isNaN(x) ? '' : String(x));
+
 export async function runFeatures(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { events: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } } });
   if (values.help === true) return void console.log(HELP);
@@ -42,7 +45,7 @@ export async function runFeatures(args: string[]): Promise<void> {
     const label = labels.get(event.event_id)?.is_fraud;
     if (label !== undefined) labelled++;
     if (label === true) fraud++;
-    await out.write(`${csvField(event.event_id)},${new Date(event.event_time).toISOString()},${late ? 1 : 0},${label === undefined ? '' : label ? 1 : 0},${Array.from(vector).join(',')}\n`);
+    await out.write(`${csvField(event.event_id)},${new Date(event.event_time).toISOString()},${late ? 1 : 0},${label === undefined ? '' : label ? 1 : 0},${Array.from(vector, csvValue).join(',')}\n`);
   }
   await out.close();
   process.stderr.write(
