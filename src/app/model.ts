@@ -4,6 +4,7 @@ import type { FeatureSet } from '../features/index.ts';
 import type { Logger } from '../observe/index.ts';
 import type { DecisionPipeline } from '../process/index.ts';
 import { ArtifactError, CircuitBreaker, ModelScorer, serveActiveModel, type ModelRegistry, type Scorer } from '../score/index.ts';
+import { TrainingHistoryError } from './activation-guard.ts';
 import { RecurringCheck } from './recurring-check.ts';
 import { trainOnGeneratedHistory } from './training.ts';
 
@@ -13,16 +14,26 @@ export const FIRST_START_TRAINING = { events: 60_000, epochs: 8, seed: 7 } as co
 export async function loadScorers(config: Config, logger: Logger, features: FeatureSet, registry: ModelRegistry): Promise<Scorer[]> {
   if ((await registry.active()) === null && config.trainOnStart) {
     logger.info({ registry: registry.location, ...FIRST_START_TRAINING }, 'no model registered: training a first one on generated traffic');
-    const outcome = await trainOnGeneratedHistory({
-      registry,
-      ...FIRST_START_TRAINING,
-      features,
-      eventTime: eventTimeOptions(config),
-      partitions: config.partitions,
-      thresholds: deployedThresholds(config),
-      onEpoch: (p) => logger.info({ epoch: p.epoch, epochs: p.epochs, loss: round(p.loss), val_auc: round(p.val_auc) }, 'training'),
-    });
-    logger.info({ model_version: outcome.version, roc_auc: round(outcome.test.roc_auc), average_precision: round(outcome.test.average_precision), seconds: round(outcome.durationMs / 1000) }, 'model trained and activated');
+    // The guard of `rtds train` holds here too: a model it refuses is not served, and start goes on rules-only.
+    try {
+      const outcome = await trainOnGeneratedHistory({
+        registry,
+        ...FIRST_START_TRAINING,
+        features,
+        eventTime: eventTimeOptions(config),
+        partitions: config.partitions,
+        thresholds: deployedThresholds(config),
+        onProgress: ({ phase, epoch: p }) => {
+          if (phase === 'model' && p !== undefined) logger.info({ epoch: p.epoch, epochs: p.epochs, loss: round(p.loss), val_auc: round(p.val_auc) }, 'training');
+        },
+      });
+      const figures = { model_version: outcome.version, roc_auc: round(outcome.test.roc_auc), average_precision: round(outcome.test.average_precision), seconds: round(outcome.durationMs / 1000) };
+      if (outcome.activated) logger.info(figures, 'model trained and activated');
+      else logger.error(figures, `first model not activated: ${outcome.verdict.refusal ?? ''}; scoring rules-only`);
+    } catch (err) {
+      if (!(err instanceof TrainingHistoryError)) throw err;
+      logger.error({ err }, 'first model not trained: scoring rules-only');
+    }
   }
   const served = await serveActiveModel(registry, { features, log: (message) => logger.warn(message) });
   if (served.metadata === null) logger.warn('no model available: scoring rules-only; decisions say degraded="rules_only"');

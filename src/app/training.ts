@@ -2,12 +2,13 @@
 import { validateEvent, type Label, type RtdsEvent } from '../contracts/index.ts';
 import { TrafficGenerator } from '../ingest/generator/index.ts';
 import type { FeatureSet } from '../features/index.ts';
-import { replayFeatures, type EventTimeOptions } from '../process/index.ts';
+import { replayFeatures, type EventTimeOptions, type ReplayedEvent } from '../process/index.ts';
 import {
   draftFromTraining,
   evaluateScores,
   fallbackFromNetwork,
   fallbackScorer,
+  rocAuc,
   scoreHistogram,
   DenseNetwork,
   ModelScorer,
@@ -18,7 +19,9 @@ import {
   type EpochProgress,
   type ModelMetrics,
   type ModelRegistry,
+  type Scorer,
 } from '../score/index.ts';
+import { activeModelOf, checkHistory, judgeActivation, DEFAULT_MIN_AUC, type ActivationVerdict, type ActiveComparison, type SplitCount } from './activation-guard.ts';
 
 /** How to train, whatever the history. */
 export interface TrainingSettings {
@@ -43,8 +46,28 @@ export interface TrainingSettings {
   classWeight?: ClassWeighting;
   /** Hidden layer widths of the MLP; default the seed's 64-32-16. */
   hidden?: readonly number[];
-  activate?: boolean;
-  onEpoch?: (progress: EpochProgress) => void;
+  /**
+   * Activate the model when it passes the guard (true, the default: held-out ROC-AUC at least
+   * `minAuc` and at least the active model's on the same events), whatever it scored ('force'),
+   * or not at all (false).
+   */
+  activate?: boolean | 'force';
+  /** The guard's floor of held-out ROC-AUC; default DEFAULT_MIN_AUC. */
+  minAuc?: number;
+  onProgress?: (progress: TrainingProgress) => void;
+}
+
+/**
+ * How far a training run is, phase by phase: events replayed into features, epochs of the MLP and
+ * of its fallback, held-out rows scored (by the new model, its fallback and the active model).
+ * A phase is over when `done` reaches `total`.
+ */
+export interface TrainingProgress {
+  phase: 'features' | 'model' | 'fallback' | 'evaluation';
+  done: number;
+  total: number;
+  /** The epoch just ended, in the 'model' and 'fallback' phases. */
+  epoch?: EpochProgress;
 }
 
 /** A training run on `events` events of generated traffic (`users` users). */
@@ -81,6 +104,10 @@ export interface TrainingOutcome {
   validation: ModelMetrics | null;
   trainRows: number;
   durationMs: number;
+  /** Whether the model may be activated, against the floor and the active model. */
+  verdict: ActivationVerdict;
+  /** Whether it was: it passed the guard, or was forced. */
+  activated: boolean;
 }
 
 export function trainOnGeneratedHistory(run: TrainingRun): Promise<TrainingOutcome> {
@@ -93,17 +120,24 @@ const VALIDATION_SHARE = 1 / 8;
 const WITHOUT_HISTORY_EVERY = 10;
 /** Adam's step for the one-unit fallback: at the MLP's 1e-3 it is still far from converged after a few epochs. */
 const FALLBACK_LEARNING_RATE = 1e-2;
+/** Held-out rows scored per call while evaluating: small enough for steady progress, large enough to batch. */
+const EVALUATION_BATCH = 4096;
 
 /**
  * Features of the history by the processor's own step (all events feed the state; labels count
  * from their labeled_at), then the MLP on the labelled events but the latest `testShare`, which
- * are held out and scored by the serving path. The model is registered, and activated unless told not to.
+ * are held out and scored by the serving path, with the active model on the same rows. Refuses
+ * (TrainingHistoryError) before training when a period has too few events of either class. The
+ * model is registered, and activated as `activate` says.
  */
 export async function trainOnHistory(history: LabelledHistory, run: TrainingSettings): Promise<TrainingOutcome> {
   const started = performance.now();
   const { labels } = history;
-  const rows = replayFeatures(history.events, run.features, run.eventTime, run.partitions, labels).filter((r) => labels.has(r.event.event_id));
-  if (rows.length === 0) throw new Error('no labelled event in the history: nothing to train on');
+  const report = run.onProgress ?? ((): void => undefined);
+  const events = history.events.length;
+  const replayed = replayFeatures(history.events, run.features, run.eventTime, run.partitions, labels, (done) => report({ phase: 'features', done, total: events }));
+  report({ phase: 'features', done: events, total: events });
+  const rows = replayed.filter((r) => labels.has(r.event.event_id));
   // Split by time, not at random: the model is judged on a period it has never seen, as in production.
   // Train, validation and test are consecutive periods: the last `testShare` of the rows is the
   // test period, and the last eighth of what precedes it the validation period.
@@ -112,7 +146,9 @@ export async function trainOnHistory(history: LabelledHistory, run: TrainingSett
   const train = rows.slice(0, validationCut);
   const validation = rows.slice(validationCut, cut);
   const test = rows.slice(cut);
-  const label = (r: (typeof rows)[number]): number => (labels.get(r.event.event_id)?.is_fraud === true ? 1 : 0);
+  const label = (r: ReplayedEvent): number => (labels.get(r.event.event_id)?.is_fraud === true ? 1 : 0);
+  const count = (period: ReplayedEvent[]): SplitCount => ({ rows: period.length, fraud: period.reduce((n, r) => n + label(r), 0) });
+  checkHistory({ train: count(train), validation: count(validation), test: count(test) });
 
   // Taught to score an event whose history is unknown (a very late one, docs/features.md): every
   // tenth training row again, as if none of its windows were held, with its own label.
@@ -127,32 +163,44 @@ export async function trainOnHistory(history: LabelledHistory, run: TrainingSett
     features: run.features.columns,
     validation: { x: validation.map((r) => r.vector), y: validation.map(label) },
   } as const;
-  const trained = await trainModel(trainX, trainY, { ...common, ...(run.hidden === undefined ? {} : { hidden: run.hidden }), ...(run.onEpoch === undefined ? {} : { onEpoch: run.onEpoch }) });
+  const epochReport = (phase: 'model' | 'fallback') => (epoch: EpochProgress) => report({ phase, done: epoch.epoch, total: epoch.epochs, epoch });
+  const trained = await trainModel(trainX, trainY, { ...common, ...(run.hidden === undefined ? {} : { hidden: run.hidden }), onEpoch: epochReport('model') });
   // The fallback reads the same standardised inputs; with one unit it takes a larger step to converge in as many epochs.
-  const logistic = await trainModel(trainX, trainY, { ...common, hidden: [], learningRate: FALLBACK_LEARNING_RATE, standardiser: trained.standardiser });
+  const logistic = await trainModel(trainX, trainY, { ...common, hidden: [], learningRate: FALLBACK_LEARNING_RATE, standardiser: trained.standardiser, onEpoch: epochReport('fallback') });
   const fallbackNetwork = DenseNetwork.fromLayersModel(logistic.model);
   logistic.model.dispose();
 
   const draft = draftFromTraining(trained, `MLP ${(run.hidden ?? SEED_HIDDEN_LAYERS).join('-')}-1 on ${history.description}; metrics on the last ${test.length} labelled events`, run.features.version);
-  const candidate = ModelScorer.fromArtifact({ model: trained.model, metadata: { ...draft.metadata, format: ARTIFACT_FORMAT, version: 'candidate', created_at: new Date().toISOString() } });
-  const testScores = (scorer: ModelScorer): number[] =>
-    scorer
-      .scoreBatch(
-        test.map((r) => r.vector),
-        test.map((r) => r.event),
-      )
-      .map((s) => s.score);
+  // Explanations cost time and say nothing to a metric.
+  const candidate = ModelScorer.fromArtifact({ model: trained.model, metadata: { ...draft.metadata, format: ARTIFACT_FORMAT, version: 'candidate', created_at: new Date().toISOString() } }, { topFeatures: 0 });
+  const fallback = fallbackFromNetwork(fallbackNetwork, null);
+  const active = await activeModelOf(run.registry, run.features);
   const testLabels = test.map(label);
+  const toScore = test.length * (active !== null && 'scorer' in active ? 3 : 2);
+  let scored = 0;
+  const testScores = (scorer: Scorer): number[] => {
+    const scores: number[] = [];
+    for (let i = 0; i < test.length; i += EVALUATION_BATCH) {
+      const batch = test.slice(i, i + EVALUATION_BATCH);
+      for (const s of scorer.scoreBatch(batch.map((r) => r.vector), batch.map((r) => r.event))) scores.push(s.score);
+      scored += batch.length;
+      report({ phase: 'evaluation', done: scored, total: toScore });
+    }
+    return scores;
+  };
   const scores = testScores(candidate);
   const testMetrics = evaluateScores(scores, testLabels, run.thresholds);
   draft.metadata.metrics = testMetrics;
   draft.metadata.score_distribution = scoreHistogram(scores);
-  const fallback = fallbackFromNetwork(fallbackNetwork, null);
-  fallback.metrics = evaluateScores(testScores(fallbackScorer(fallback, 'candidate', trained.standardiser)), testLabels, run.thresholds);
+  fallback.metrics = evaluateScores(testScores(fallbackScorer(fallback, 'candidate', trained.standardiser, { topFeatures: 0 })), testLabels, run.thresholds);
   draft.metadata.fallback = fallback;
+  const comparison: ActiveComparison | null = active === null || !('scorer' in active) ? active : { version: active.version, roc_auc: rocAuc(testScores(active.scorer), testLabels) };
 
   const version = await run.registry.save(draft);
-  if (run.activate !== false) await run.registry.activate(version);
   trained.model.dispose();
-  return { version, test: testMetrics, fallbackTest: fallback.metrics, validation: trained.metrics, trainRows: train.length, durationMs: performance.now() - started };
+  const verdict = judgeActivation(testMetrics.roc_auc, run.minAuc ?? DEFAULT_MIN_AUC, comparison);
+  const activate = run.activate ?? true;
+  const activated = activate === 'force' || (activate && verdict.refusal === null);
+  if (activated) await run.registry.activate(version);
+  return { version, test: testMetrics, fallbackTest: fallback.metrics, validation: trained.metrics, trainRows: train.length, durationMs: performance.now() - started, verdict, activated };
 }

@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { pace, TrafficGenerator, type GeneratedEvent, type TrafficOptions } from '../ingest/generator/index.ts';
 import { LineSink } from './line-sink.ts';
-import { CommandOptions, counted, Interruption, KafkaTraffic, postJson, Progress } from './traffic-targets.ts';
+import { Progress } from './progress.ts';
+import { CommandOptions, counted, Interruption, KafkaTraffic, postJson } from './traffic-targets.ts';
 
 export const GENERATE_HELP = `Usage: rtds generate [options]
 

@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import type { RunningApp } from '../app/index.ts';
 import { ConfigError, loadConfig, settingsTable, type Config } from '../config/index.ts';
+import { CommandError, EXIT_USAGE } from './command-error.ts';
 
 const USAGE = `rtds — real-time decision system
 
@@ -142,7 +143,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     default:
       console.error(`unknown command "${command}"\n\n${USAGE}`);
-      process.exitCode = 2;
+      process.exitCode = EXIT_USAGE;
   }
 }
 
@@ -151,7 +152,11 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     console.error(`rtds ${process.argv[2] ?? ''}: ${(err as Error).message} (see rtds ${process.argv[2] ?? ''} --help)`);
-    process.exit(2);
+    process.exit(EXIT_USAGE);
+  }
+  if (err instanceof CommandError) {
+    console.error(err.message);
+    process.exit(err.exitCode);
   }
   if (err instanceof ConfigError || err instanceof AggregateError) console.error(`configuration error: ${(err as Error).message}`);
   else console.error(err);

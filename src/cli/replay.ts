@@ -5,7 +5,8 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
-import { CommandOptions, counted, Interruption, KafkaTraffic, postJson, Progress, type TrafficRecord } from './traffic-targets.ts';
+import { Progress } from './progress.ts';
+import { CommandOptions, counted, Interruption, KafkaTraffic, postJson, type TrafficRecord } from './traffic-targets.ts';
 
 export const REPLAY_HELP = `Usage: rtds replay --in <file|-> --target <url>|kafka [options]
 

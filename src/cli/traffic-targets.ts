@@ -1,11 +1,9 @@
-// What `rtds generate` and `rtds replay` share: where traffic goes (a running RTDS over HTTP, or Kafka), and how they read options, report progress and stop.
+// What `rtds generate` and `rtds replay` share: where traffic goes (a running RTDS over HTTP, or Kafka), and how they read options, count and stop.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, type Config } from '../config/index.ts';
 import type { EventInput, Label } from '../contracts/index.ts';
 import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
 import { ensureTopics, topicNames, type TopicNames } from '../transport/kafka/topics.ts';
-
-const PROGRESS_MS = 3000;
 
 export interface PostOptions {
   /** Answers besides 2xx that still mean the server took the batch, e.g. 400 from /api/v1/events when it dead-lettered every element. */
@@ -131,26 +129,6 @@ export class CommandOptions {
 export function counted(n: number, noun: string, elapsedMs: number): string {
   const perSecond = elapsedMs > 0 ? Math.round((n * 1000) / elapsedMs) : 0;
   return `${n.toLocaleString('en-US')} ${noun} (${perSecond.toLocaleString('en-US')}/s)`;
-}
-
-/** A progress line on stderr at most every 3 s. */
-export class Progress {
-  readonly began = performance.now();
-  private last = this.began;
-
-  constructor(
-    private readonly command: 'generate' | 'replay',
-    private readonly enabled: boolean,
-  ) {}
-
-  /** `line` is only spelled when a report is due; it gets the time since the start. */
-  tick(line: (elapsedMs: number) => string): void {
-    if (!this.enabled) return;
-    const now = performance.now();
-    if (now - this.last < PROGRESS_MS) return;
-    this.last = now;
-    process.stderr.write(`${this.command}: ${line(now - this.began)}\n`);
-  }
 }
 
 /** The first Ctrl-C asks the command to stop after delivering what it holds; a second one exits at once. */

@@ -15,6 +15,9 @@ export function labelKnownAt(label: Label, event: RtdsEvent): number {
   return label.labeled_at === undefined ? event.event_time : typeof label.labeled_at === 'number' ? label.labeled_at : Date.parse(label.labeled_at);
 }
 
+/** How often a replay reports progress: a call per this many events costs nothing next to their features. */
+const REPLAY_PROGRESS_EVERY = 4096;
+
 /**
  * Features of a history in arrival order with the same watermark and state as partition tasks,
  * so a model learns from exactly the values it will see online: events are grouped into
@@ -22,11 +25,22 @@ export function labelKnownAt(label: Label, event: RtdsEvent): number {
  * partition) aggregate the same events as online. Re-sent events are skipped, as online. Each
  * event's label (by event id) is handed over once the event is processed, as online, and
  * label-driven features count it from its `labeled_at` on: the label delay is honoured.
+ * `onProgress` hears the count of events processed every few thousand events.
  */
-export function replayFeatures(events: Iterable<RtdsEvent>, features: FeatureSet, options: EventTimeOptions, partitions: number, labels?: ReadonlyMap<string, Label>): ReplayedEvent[] {
+export function replayFeatures(
+  events: Iterable<RtdsEvent>,
+  features: FeatureSet,
+  options: EventTimeOptions,
+  partitions: number,
+  labels?: ReadonlyMap<string, Label>,
+  onProgress?: (processed: number) => void,
+): ReplayedEvent[] {
   const tasks = new Map<number, PartitionTask>();
   const out: ReplayedEvent[] = [];
+  let processed = 0;
   for (const event of events) {
+    if (processed > 0 && processed % REPLAY_PROGRESS_EVERY === 0) onProgress?.(processed);
+    processed++;
     const partition = partitions === 1 ? 0 : partitionFor(event.user_id, partitions);
     let task = tasks.get(partition);
     if (task === undefined) tasks.set(partition, (task = new PartitionTask(features, options)));

@@ -3,13 +3,17 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { comparisonLine } from '../../src/app/activation-guard.ts';
+import { generatedHistory, trainOnHistory, type LabelledHistory, type TrainingSettings } from '../../src/app/training.ts';
+import { eventTimeOptions, loadConfig } from '../../src/config/index.ts';
 import type { RtdsEvent } from '../../src/contracts/index.ts';
+import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
 import { draftFromTraining } from '../../src/score/artifact.ts';
 import { FolderRegistry } from '../../src/score/folder-registry.ts';
 import { DenseNetwork } from '../../src/score/dense-network.ts';
 import { rocAuc } from '../../src/score/evaluation.ts';
 import { serveActiveModel } from '../../src/score/load-scorer.ts';
-import { trainModel, type EpochProgress, type TrainedModel } from '../../src/score/mlp.ts';
+import { seededRandom, trainModel, type EpochProgress, type TrainedModel } from '../../src/score/mlp.ts';
 import { ModelScorer } from '../../src/score/model-scorer.ts';
 import { RulesOnlyScorer } from '../../src/score/rules-only-scorer.ts';
 import { syntheticDataset } from './synthetic.ts';
@@ -114,5 +118,73 @@ describe('training the MLP', () => {
       served.scorer.scoreBatch(batch, events(64)).map((s) => s.score),
       direct.scoreBatch(batch, events(64)).map((s) => s.score),
     );
+  });
+});
+
+describe('a training run activates only a model that does as well as the active one', () => {
+  const config = loadConfig({ trainOnStart: false }, {});
+  const settings = (registry: FolderRegistry): TrainingSettings => ({
+    registry,
+    seed: 3,
+    epochs: 2,
+    features: DEFAULT_FEATURE_SET,
+    eventTime: eventTimeOptions(config),
+    partitions: config.partitions,
+    thresholds: [0.5, 0.7],
+  });
+  // 3,000 labelled events of 400 users (ROC-AUC ≈ 0.88 after 2 epochs): the last 600 are the held-out period.
+  const history = generatedHistory(3000, 1, 400);
+  const heldOut = new Set(history.events.slice(2400).map((e) => e.event_id));
+  const random = seededRandom(8);
+  // The same events, the held-out verdicts true but the earlier ones drawn at random: a model that learnt nothing, judged on true verdicts.
+  const unlearnable: LabelledHistory = {
+    events: history.events,
+    labels: new Map([...history.labels].map(([id, label]) => [id, heldOut.has(id) ? label : { ...label, is_fraud: random() < 0.1 }])),
+    description: 'verdicts at random before the held-out period',
+  };
+  let dir: string;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'rtds-activation-guard-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('keeps the active model when the new one ranks the same held-out events worse, even above the floor', async () => {
+    const registry = new FolderRegistry(path.join(dir, 'worse'));
+    const first = await trainOnHistory(history, settings(registry));
+    assert.equal(first.activated, true);
+    assert.equal(first.verdict.active, null, 'nothing to compare with');
+
+    const second = await trainOnHistory(unlearnable, { ...settings(registry), minAuc: 0 });
+    assert.equal(second.version, 'v2');
+    assert.equal(second.activated, false);
+    const active = second.verdict.active;
+    assert.ok(active !== null && 'roc_auc' in active);
+    // Scored through the serving path on the same rows and verdicts as v1's own held-out figure.
+    assert.equal(active.version, 'v1');
+    assert.ok(Math.abs(active.roc_auc - first.test.roc_auc) < 1e-9, `${active.roc_auc} vs ${first.test.roc_auc}`);
+    assert.ok(second.test.roc_auc < active.roc_auc);
+    assert.match(second.verdict.refusal ?? '', /^held-out ROC-AUC 0\.\d{4} is below the active model v1's 0\.\d{4} on the same events$/);
+    assert.equal(await registry.active(), 'v1');
+    assert.deepEqual(
+      (await registry.list()).map((l) => l.version),
+      ['v1', 'v2'],
+    );
+  });
+
+  it('applies the floor alone when the active model was built on another feature set, and says so', async () => {
+    const folder = path.join(dir, 'other-set');
+    const small = syntheticDataset(600, 9);
+    const other = await trainModel(small.x, small.y, { epochs: 1, batchSize: 128 });
+    const anySet = new FolderRegistry(folder, { featureSetVersion: null });
+    await anySet.activate(await anySet.save(draftFromTraining(other, 'another feature set', 'other-set-v1')));
+    other.model.dispose();
+
+    const registry = new FolderRegistry(folder);
+    const outcome = await trainOnHistory(history, settings(registry));
+    assert.deepEqual(outcome.verdict.active, { version: 'v1', incomparable: `it was trained on feature set "other-set-v1", this model on "${DEFAULT_FEATURE_SET.version}"` });
+    assert.match(comparisonLine(outcome.verdict) ?? '', /^the active model v1 cannot be compared: .*; only the floor \(ROC-AUC 0\.6000\) applies$/);
+    assert.equal(outcome.activated, true);
+    assert.equal(await registry.active(), 'v2');
   });
 });
