@@ -220,6 +220,7 @@ export class DecisionEngine {
       rules_version: lists.version === 0 ? this.ruleSet.version : `${this.ruleSet.version}+lists.${lists.version}`,
       late: s.late,
       degraded: s.degraded,
+      event_time_source: event.event_time_source,
     };
   }
 }

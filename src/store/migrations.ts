@@ -159,6 +159,12 @@ const MIGRATIONS: Migration[] = [
         activated_at timestamptz NOT NULL DEFAULT now()
       )`,
   },
+  {
+    version: 9,
+    name: 'decisions say where their event time came from: the event’s timestamp, or the time RTDS received an event without one',
+    sql: `
+      ALTER TABLE decisions ADD COLUMN event_time_source text NOT NULL DEFAULT 'event' CHECK (event_time_source IN ('event', 'received'))`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

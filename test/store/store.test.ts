@@ -24,6 +24,7 @@ function decision(e: RtdsEvent, outcome: Decision['decision'], score: number): D
     rules_version: 'builtin-1',
     late: false,
     degraded: 'none',
+    event_time_source: e.event_time_source,
   };
 }
 
