@@ -136,7 +136,9 @@ describe('runReplay over HTTP into an embedded RTDS', () => {
 
   it('replays a `rtds generate --with-labels` file: each event decided, each label stored', async () => {
     const file = path.join(dir, 'traffic.jsonl');
-    await runGenerate(['--count', '40', '--with-labels', '--out', file, '--id-prefix', 'replay_gen_', '--quiet']);
+    // Begun a month ago, so every label's labeled_at (1–14 days after its event) has passed: none lies ahead of the clock.
+    const monthAgo = new Date(Date.now() - 30 * 86_400_000).toISOString();
+    await runGenerate(['--count', '40', '--with-labels', '--out', file, '--id-prefix', 'replay_gen_', '--start', monthAgo, '--quiet']);
     const tally = await runReplay(['--in', file, '--target', app.url, '--quiet']);
     assert.deepEqual(tally, { lines: 40, delivered: 40, labels: 40 });
     const ids = Array.from({ length: 40 }, (_, i) => `replay_gen_${i + 1}`);
