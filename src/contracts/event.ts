@@ -108,6 +108,14 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 // 'fast' formats: simpler regexes at half the cost; Date.parse below still rejects impossible dates.
 addFormats(ajv, { mode: 'fast', formats: ['date-time', 'ipv4', 'ipv6'] });
 const checkSchema = ajv.compile<EventInput>(eventJsonSchema);
+const checkTimestamp = ajv.compile<string | number>(eventJsonSchema.properties.timestamp);
+
+/** A timestamp's epoch ms when the contract reads it as one (RFC 3339 text or epoch ms), else undefined. */
+export function readTimestamp(value: unknown): number | undefined {
+  if (!checkTimestamp(value)) return undefined;
+  const t = typeof value === 'number' ? value : Date.parse(value);
+  return Number.isFinite(t) ? t : undefined;
+}
 
 const READABLE: Record<string, string> = {
   required: 'is required',
@@ -223,10 +231,13 @@ export function timeProblem(t: number, options: Pick<ValidationOptions, 'timeBou
   return undefined;
 }
 
-function describeSpan(ms: number): string {
-  const day = 86_400_000;
+/** A span for people: "40 s", "2.5 h", "4.5 days", "12 years". */
+export function describeSpan(ms: number): string {
+  const hour = 3_600_000;
+  const day = 24 * hour;
   if (ms >= 365 * day) return `${Math.round((ms / (365.25 * day)) * 10) / 10} years`;
   if (ms >= day) return `${Math.round((ms / day) * 10) / 10} days`;
+  if (ms >= hour) return `${Math.round((ms / hour) * 10) / 10} h`;
   return `${Math.round(ms / 1000)} s`;
 }
 
