@@ -40,10 +40,11 @@ Traffic
   --users <n>            users at the start (default 2000; sign-ups add more)
   --fraud-rate <r>       share of events that belong to an attack, 0–0.5 (default 0.025)
   --start <time>         event time of the first event: RFC 3339, epoch ms or "now". Default:
-                         now when --rate is given; else, with --count, the events end now (the
-                         latest event's time is the moment generate started), so a live RTDS
-                         decides them as recent traffic (a dry run of the same seeded stream
-                         finds how far back they begin); else (no --count) 2025-01-06T00:00:00Z.
+                         now when --rate is given; else, with --count into a file or stdout,
+                         the events end now (the latest event's time is the moment generate
+                         started), so a live RTDS decides them as recent traffic (a dry run of
+                         the same seeded stream finds how far back they begin); else (no
+                         --count, or --target) 2025-01-06T00:00:00Z.
                          An explicit --start gives the same events for the same seed every time.
   --event-time-rate <r>  events per simulated second of event time (default: --rate when paced,
                          else 25 events per user per day)
@@ -136,8 +137,10 @@ export async function runGenerate(args: string[]): Promise<void> {
   if (settings.out !== undefined && count === undefined && duration === undefined) {
     throw options.usage('writing to a file needs --count or --duration to end');
   }
-  // Unpaced, of known length and with no --start: the events end now, fresh for a live RTDS.
-  if (values.start === undefined && rate === undefined && count !== undefined) {
+  // Written out unpaced, of known length and with no --start: the events end now, fresh for a live
+  // RTDS. Not with --target: POST /api/v1/labels refuses the labels of such events (their
+  // labeled_at lies 1–14 days ahead, past RTDS_MAX_EVENT_AHEAD_MS), which would stop the run.
+  if (values.start === undefined && rate === undefined && count !== undefined && settings.target === undefined) {
     const ending = endingAt(Date.now(), settings.traffic, count);
     settings.traffic.start = ending.start;
     settings.shiftMs = ending.shiftMs;
