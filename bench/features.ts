@@ -129,6 +129,7 @@ export function benchStateMemory(users: number, perUser: number, eventTime: Even
       event_type: i % 5 === 0 ? 'login' : 'transaction',
       timestamp: times[i]!,
       event_time: times[i]!,
+      event_time_source: 'event',
       user_id: `user-${u}`,
       amount: 10 + (i % 200),
       country: u % 7 === 0 ? 'FR' : 'DE',

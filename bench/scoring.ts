@@ -48,7 +48,7 @@ export async function benchInference(
   const standardiser = Standardiser.fit(raw);
   // explainFrom > 1: measure the plain hot path; explanations are paid only by risky events.
   const scorer = new ModelScorer('bench', network, standardiser, { explainFrom: 2 });
-  const events: RtdsEvent[] = raw.map((_, i) => ({ event_id: `b${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, user_id: 'u' }));
+  const events: RtdsEvent[] = raw.map((_, i) => ({ event_id: `b${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, event_time_source: 'event', user_id: 'u' }));
   const ms = options.msPerCase ?? 1000;
   const results: InferenceResult[] = [];
   try {
@@ -92,7 +92,7 @@ export async function benchExplanation(options: { msPerCase?: number; seed?: num
     const network = DenseNetwork.fromLayersModel(model);
     const raw = Array.from({ length: 256 }, () => Float64Array.from({ length: d }, () => random() * 3));
     const scorer = new ModelScorer('bench', network, Standardiser.fit(raw), { explainFrom: 0 });
-    const events: RtdsEvent[] = raw.map((_, i) => ({ event_id: `b${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, user_id: 'u' }));
+    const events: RtdsEvent[] = raw.map((_, i) => ({ event_id: `b${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, event_time_source: 'event', user_id: 'u' }));
     const plain = new ModelScorer('bench', network, Standardiser.fit(raw), { explainFrom: 2 });
     const ms = options.msPerCase ?? 1000;
     const withReasons = rate(() => scorer.scoreBatch(raw, events), ms) * raw.length;

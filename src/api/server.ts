@@ -5,7 +5,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, HISTORIES, OUTCOMES, payloadText, unstorable, validateLabel, type Decision, type EventTimeBounds } from '../contracts/index.ts';
+import { EVENT_TIME_SOURCES, eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, HISTORIES, OUTCOMES, payloadText, unstorable, validateLabel, type Decision, type EventTimeBounds } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest } from '../ingest/event-ingest.ts';
 import { settlesWithin, type LiveSummary, type Logger, type PipelineMetrics } from '../observe/index.ts';
@@ -100,6 +100,7 @@ const decisionSchema = {
     late: { type: 'boolean' },
     history: { enum: [...HISTORIES], description: 'partial: the event was so late that some of its windows reach before the history RTDS holds; those features are unknown' },
     degraded: { type: 'string' },
+    event_time_source: { enum: [...EVENT_TIME_SOURCES], description: 'event: the event’s own timestamp was its event time; received: it had none, and the time RTDS received it stood in' },
   },
 };
 /** Seconds a client is told to wait when the store is away: about the sink's retry pace at its cap. */

@@ -158,7 +158,7 @@ export class ActiveModelFollower {
 
   private warmUp(scorer: Scorer): void {
     const vectors = Array.from({ length: WARM_UP_ROWS }, () => new Float64Array(this.features.names.length));
-    const events = vectors.map((_, i) => ({ event_id: `warm-up-${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, user_id: 'warm-up' }));
+    const events = vectors.map((_, i) => ({ event_id: `warm-up-${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, event_time_source: 'event' as const, user_id: 'warm-up' }));
     scorer.scoreBatch(vectors, events);
   }
 }

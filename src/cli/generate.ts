@@ -1,7 +1,7 @@
 // `rtds generate`: labelled synthetic traffic to a file, stdout or a running RTDS — as fast as possible or at a set pace.
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
-import { pace, TrafficGenerator, type GeneratedEvent, type TrafficOptions } from '../ingest/generator/index.ts';
+import { eventTimeRateOf, isoTimestamp, pace, TrafficGenerator, type GeneratedEvent, type TrafficOptions } from '../ingest/generator/index.ts';
 import { LineSink } from './line-sink.ts';
 import { Progress } from './progress.ts';
 import { CommandOptions, counted, Interruption, KafkaTraffic, postJson } from './traffic-targets.ts';
@@ -10,13 +10,14 @@ export const GENERATE_HELP = `Usage: rtds generate [options]
 
 Labelled synthetic traffic: users with habits, and fraud attacks (card testing, account
 takeover, impossible travel, amount spikes, a compromised merchant) mixed in at --fraud-rate.
-Events are contract JSON, one per line. The same --seed gives the same events.
+Events are contract JSON, one per line. The same --seed and --start give the same events.
 
 Where events go
   --out <file>           JSONL file of events (default: stdout, unless --target is given)
   --labels <file>        JSONL file of labels {"event_id","is_fraud","labeled_at"}, one per event;
                          labeled_at is when the truth surfaces: a chargeback 1–14 days after a
                          fraud, 14 days (the end of the chargeback window) after a genuine event
+                         — for events ending now, a time ahead of the clock
   --with-labels          instead of bare events, write {"event":…,"label":…,"scenario":…} per line
                          (scenario: normal, card_testing, account_takeover, …); excludes --labels
   --target <url>         base URL of a running RTDS (e.g. http://127.0.0.1:8501): events are
@@ -39,8 +40,13 @@ Traffic
   --seed <n>             random seed (default 42)
   --users <n>            users at the start (default 2000; sign-ups add more)
   --fraud-rate <r>       share of events that belong to an attack, 0–0.5 (default 0.025)
-  --start <time>         event time of the first event: RFC 3339, epoch ms or "now"
-                         (default: now when --rate is given, else 2025-01-06T00:00:00Z)
+  --start <time>         event time of the first event: RFC 3339, epoch ms or "now". Default:
+                         now when --rate is given; else, with --count into a file or stdout,
+                         the events end now (the latest event's time is the moment generate
+                         started), so a live RTDS decides them as recent traffic (a dry run of
+                         the same seeded stream finds how far back they begin); else (no
+                         --count, or --target) 2025-01-06T00:00:00Z.
+                         An explicit --start gives the same events for the same seed every time.
   --event-time-rate <r>  events per simulated second of event time (default: --rate when paced,
                          else 25 events per user per day)
   --disorder-ms <ms>     deliver ~5 % of events up to this many ms after later ones (default 0)
@@ -54,6 +60,8 @@ const options = new CommandOptions('generate');
 
 interface GenerateSettings {
   traffic: TrafficOptions;
+  /** Added to every event time (and label time) the generator makes: 0 but when the run ends now. */
+  shiftMs: number;
   count: number;
   durationMs: number;
   rate: number | undefined;
@@ -114,6 +122,7 @@ export async function runGenerate(args: string[]): Promise<void> {
       disorderMs: options.number('disorder-ms', values['disorder-ms'], { min: 0 }),
       idPrefix: values['id-prefix'],
     },
+    shiftMs: 0,
     count: count ?? Infinity,
     durationMs: duration === undefined ? Infinity : duration * 1000,
     rate,
@@ -128,6 +137,14 @@ export async function runGenerate(args: string[]): Promise<void> {
   if (settings.withLabels && settings.labels !== undefined) throw options.usage('--with-labels and --labels exclude each other');
   if (settings.out !== undefined && count === undefined && duration === undefined) {
     throw options.usage('writing to a file needs --count or --duration to end');
+  }
+  // Written out unpaced, of known length and with no --start: the events end now, fresh for a live
+  // RTDS. Not with --target: POST /api/v1/labels refuses the labels of such events (their
+  // labeled_at lies 1–14 days ahead, past RTDS_MAX_EVENT_AHEAD_MS), which would stop the run.
+  if (values.start === undefined && rate === undefined && count !== undefined && settings.target === undefined) {
+    const ending = endingAt(Date.now(), settings.traffic, count);
+    settings.traffic.start = ending.start;
+    settings.shiftMs = ending.shiftMs;
   }
   await generate(settings);
 }
@@ -208,6 +225,7 @@ async function generate(settings: GenerateSettings): Promise<void> {
     if (settings.rate === undefined) {
       while (running()) {
         const batch = generator.take(Math.min(settings.batch, settings.count - emitted));
+        if (settings.shiftMs !== 0) for (const g of batch) shift(g, settings.shiftMs);
         emitted += batch.length;
         await deliver(batch);
         // Let Ctrl-C and stream callbacks in even when every write completes synchronously.
@@ -225,6 +243,29 @@ async function generate(settings: GenerateSettings): Promise<void> {
 
 function report(events: number, fraud: number, elapsedMs: number): string {
   return `${counted(events, 'events', elapsedMs)}, ${fraud.toLocaleString('en-US')} fraud`;
+}
+
+/**
+ * A start for `count` events of `traffic` whose latest lies at `now`, and the shift that puts it
+ * exactly there. The mean event-time rate gives the span, but the day's rhythm (a quiet night has
+ * a quarter of the mean rate) makes the span of a few thousand events differ from it by hours: a
+ * dry run of the same seeded stream from that start finds its latest event, and the events are
+ * then shifted by the difference. Without the shift they could lie hours in the future, where a
+ * replay would move the watermark past every live event.
+ */
+function endingAt(now: number, traffic: TrafficOptions, count: number): { start: number; shiftMs: number } {
+  const start = Math.floor(now - (count / eventTimeRateOf(traffic)) * 1000);
+  const dryRun = new TrafficGenerator({ ...traffic, start });
+  let latest = -Infinity;
+  for (let i = 0; i < count; i++) latest = Math.max(latest, dryRun.next().time);
+  return { start, shiftMs: now - latest };
+}
+
+/** Moves a generated event's time by `ms`, its label's with it: the gaps, and when the truth surfaces, stay as they were. */
+function shift(g: GeneratedEvent, ms: number): void {
+  g.time += ms;
+  g.event.timestamp = isoTimestamp(g.time);
+  if (g.label.labeled_at !== undefined) g.label.labeled_at = isoTimestamp(Date.parse(String(g.label.labeled_at)) + ms);
 }
 
 function parseStart(raw: string | undefined): number | undefined {

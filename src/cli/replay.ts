@@ -4,7 +4,8 @@ import type { Readable } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config/index.ts';
+import { loadConfig, type Config } from '../config/index.ts';
+import { describeSpan, readTimestamp } from '../contracts/index.ts';
 import { Progress } from './progress.ts';
 import { CommandOptions, counted, Interruption, KafkaTraffic, postJson, type TrafficRecord } from './traffic-targets.ts';
 
@@ -13,7 +14,8 @@ export const REPLAY_HELP = `Usage: rtds replay --in <file|-> --target <url>|kafk
 Sends recorded events back into RTDS, one per line of JSON Lines as rtds generate writes them:
 bare events (--out), or {"event":…,"label":…,"scenario":…} lines (--with-labels), whose event is
 replayed and whose label follows it. Every line is delivered as it is: one that is not JSON or
-breaks the event contract still goes, and RTDS dead-letters it with the reason.
+breaks the event contract still goes, and RTDS dead-letters it with the reason (so too a label
+whose labeled_at lies more than RTDS_MAX_EVENT_AHEAD_MS ahead).
 
 Where events come from and go
   --in <file|->          JSONL file to replay; - reads stdin
@@ -30,8 +32,20 @@ How fast (default: as fast as possible)
                          factor: 1 is real time, 10 ten times faster; excludes --rate.
                          Lines without a readable timestamp follow their predecessor at once.
 
+Event time
+  --retime               move every event's timestamp by one offset so that the recording's
+                         latest event is now (gaps kept; a label's labeled_at moves with its
+                         event); a file is read twice for it. From stdin (-), which cannot be read
+                         ahead, the offset puts the FIRST timed line at now instead. A timestamp
+                         keeps its form: RFC 3339 stays RFC 3339 (written in UTC, to the
+                         millisecond), epoch ms stay a number. Lines without a readable timestamp
+                         go as they are.
+  Without --retime, a recording whose latest event (from stdin: its first) lies further behind
+  now than the live stream waits for out-of-order and late events (RTDS_MAX_OUT_OF_ORDERNESS_MS
+  + RTDS_ALLOWED_LATENESS_MS) gets a warning on stderr: RTDS decides such events late.
+
   --batch <n>            events per POST / produce round (default 500)
-  --quiet                no progress on stderr
+  --quiet                no progress on stderr (warnings still)
   --help                 this text
 `;
 
@@ -47,6 +61,7 @@ interface ReplaySettings {
   in: string;
   target: string;
   pacing: Pacing;
+  retime: boolean;
   labels: boolean;
   batch: number;
   quiet: boolean;
@@ -72,6 +87,7 @@ export async function runReplay(args: string[]): Promise<ReplayTally | undefined
       speed: { type: 'string' },
       batch: { type: 'string' },
       'skip-labels': { type: 'boolean' },
+      retime: { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -91,6 +107,7 @@ export async function runReplay(args: string[]): Promise<ReplayTally | undefined
     in: values.in,
     target,
     pacing: rate !== undefined ? { rate } : speed !== undefined ? { speed } : undefined,
+    retime: values.retime === true,
     labels: values['skip-labels'] !== true,
     batch: options.number('batch', values.batch, { min: 1, integer: true }) ?? 500,
     quiet: values.quiet === true,
@@ -109,26 +126,46 @@ export interface ReplayLine extends TrafficRecord {
 
 const WRAPPER_FIELDS = new Set(['event', 'label', 'scenario']);
 
+/**
+ * How --retime moves a line: the offset (ms) to add to times, given the line's event time. One
+ * offset for the whole recording; from stdin it is fixed by the first timed line.
+ */
+export type Retime = (eventTime: number) => number;
+
 /** Reads what it can from a line without judging it: validation is RTDS's job, so its dead letters say why. */
-export function readLine(text: string): ReplayLine {
+export function readLine(text: string, retime?: Retime): ReplayLine {
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
     return { key: '', value: text, json: JSON.stringify(text), eventTime: undefined, label: undefined };
   }
-  if (isWrapper(parsed)) {
-    const value = JSON.stringify(parsed.event);
-    const label = parsed.label ?? undefined;
-    return {
-      key: field(parsed.event, 'user_id') ?? '',
-      value,
-      json: value,
-      eventTime: eventTime(parsed.event),
-      label: label === undefined ? undefined : { key: field(label, 'event_id') ?? '', value: JSON.stringify(label) },
-    };
+  const wrapper = isWrapper(parsed) ? parsed : undefined;
+  let event = wrapper === undefined ? parsed : wrapper.event;
+  let label = wrapper?.label ?? undefined;
+  let eventTime = isObject(event) ? readTimestamp(event.timestamp) : undefined;
+  const shiftMs = eventTime === undefined || retime === undefined ? 0 : retime(eventTime);
+  if (shiftMs !== 0) {
+    event = shifted(event as Record<string, unknown>, 'timestamp', shiftMs);
+    label = isObject(label) ? shifted(label, 'labeled_at', shiftMs) : label;
+    eventTime! += shiftMs;
   }
-  return { key: field(parsed, 'user_id') ?? '', value: text, json: text, eventTime: eventTime(parsed), label: undefined };
+  // A bare line goes as it was written unless it was retimed.
+  const value = wrapper !== undefined || shiftMs !== 0 ? JSON.stringify(event) : text;
+  return {
+    key: field(event, 'user_id') ?? '',
+    value,
+    json: value,
+    eventTime,
+    label: label === undefined ? undefined : { key: field(label, 'event_id') ?? '', value: JSON.stringify(label) },
+  };
+}
+
+/** A copy with the time at `name` moved by `ms`, in the form it was written; a time the contract cannot read stays as it is. */
+function shifted(record: Record<string, unknown>, name: string, ms: number): Record<string, unknown> {
+  const t = readTimestamp(record[name]);
+  if (t === undefined) return record;
+  return { ...record, [name]: typeof record[name] === 'number' ? t + ms : new Date(t + ms).toISOString() };
 }
 
 /** A `rtds generate --with-labels` line; an event never matches, as the contract has no field `event`. */
@@ -143,13 +180,6 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function field(value: unknown, name: string): string | undefined {
   const v = isObject(value) ? value[name] : undefined;
   return typeof v === 'string' ? v : undefined;
-}
-
-/** The timestamp as the contract reads it: epoch ms, or RFC 3339 text. */
-function eventTime(event: unknown): number | undefined {
-  const t = isObject(event) ? event.timestamp : undefined;
-  const ms = typeof t === 'number' ? t : typeof t === 'string' ? Date.parse(t) : NaN;
-  return Number.isFinite(ms) ? ms : undefined;
 }
 
 /**
@@ -176,7 +206,7 @@ interface ReplayTarget {
   close(): Promise<void>;
 }
 
-function openTarget(settings: ReplaySettings): ReplayTarget {
+function openTarget(settings: ReplaySettings, config: Config): ReplayTarget {
   const withLabels = (lines: readonly ReplayLine[]): TrafficRecord[] => {
     if (!settings.labels) return [];
     const labels: TrafficRecord[] = [];
@@ -184,7 +214,7 @@ function openTarget(settings: ReplaySettings): ReplayTarget {
     return labels;
   };
   if (settings.target === 'kafka') {
-    const kafka = new KafkaTraffic(loadConfig(), 'replay');
+    const kafka = new KafkaTraffic(config, 'replay');
     return { deliver: (lines) => kafka.deliverRecords(lines, withLabels(lines)), close: () => kafka.close() };
   }
   const base = settings.target;
@@ -193,8 +223,9 @@ function openTarget(settings: ReplaySettings): ReplayTarget {
       // 400: RTDS refused every event of the batch and dead-lettered each; they were delivered.
       await postJson(`${base}/api/v1/events`, `[${lines.map((l) => l.json).join(',')}]`, { accept: [400] });
       const labels = withLabels(lines);
-      // After their events, so the server already knows the ids the labels refer to.
-      if (labels.length > 0) await postJson(`${base}/api/v1/labels`, `[${labels.map((l) => l.value).join(',')}]`);
+      // After their events, so the server already knows the ids the labels refer to. Refused labels
+      // are dead-lettered alike: a recent recording's labeled_at lies days ahead, when its truth surfaces.
+      if (labels.length > 0) await postJson(`${base}/api/v1/labels`, `[${labels.map((l) => l.value).join(',')}]`, { accept: [400] });
     },
     close: () => Promise.resolve(),
   };
@@ -202,9 +233,12 @@ function openTarget(settings: ReplaySettings): ReplayTarget {
 
 async function replay(settings: ReplaySettings): Promise<ReplayTally> {
   const input = await openInput(settings.in);
+  const config = loadConfig();
   let target: ReplayTarget;
+  let retime: Retime;
   try {
-    target = openTarget(settings);
+    retime = toLiveTime(settings, settings.in === '-' ? undefined : await latestEventTime(settings.in), config);
+    target = openTarget(settings, config);
   } catch (err) {
     input.destroy();
     throw err;
@@ -228,7 +262,7 @@ async function replay(settings: ReplaySettings): Promise<ReplayTally> {
   try {
     for await (const text of createInterface({ input, crlfDelay: Infinity })) {
       tally.lines++;
-      const line = readLine(text);
+      const line = readLine(text, retime);
       const due = schedule(line.eventTime);
       if (due !== undefined && progress.began + due - performance.now() > BATCH_WINDOW_MS) {
         // Nothing held back while waiting: what is due goes out first.
@@ -251,6 +285,42 @@ async function replay(settings: ReplaySettings): Promise<ReplayTally> {
   }
   if (!settings.quiet) process.stderr.write(`replay: ${interruption.requested ? 'interrupted' : 'done'}, ${report(performance.now() - progress.began)}\n`);
   return tally;
+}
+
+/** The latest event time of a recording file, read ahead before anything is sent; undefined when no line has one. */
+async function latestEventTime(path: string): Promise<number | undefined> {
+  let latest: number | undefined;
+  for await (const text of createInterface({ input: (await open(path)).createReadStream(), crlfDelay: Infinity })) {
+    const t = readLine(text).eventTime;
+    if (t !== undefined && (latest === undefined || t > latest)) latest = t;
+  }
+  return latest;
+}
+
+/**
+ * How the recording meets the live stream's event time, settled at the first timed line. A
+ * recording further behind now than the stream waits for late events (its latest event, or from
+ * stdin its first) would be decided late: a warning says so, or --retime moves every line by the
+ * one offset that brings that event to now.
+ */
+function toLiveTime(settings: ReplaySettings, latest: number | undefined, config: Config): Retime {
+  let offset: number | undefined;
+  return (eventTime) => {
+    if (offset !== undefined) return offset;
+    const reference = latest ?? eventTime;
+    const now = Date.now();
+    offset = settings.retime ? now - reference : 0;
+    const waitMs = config.maxOutOfOrdernessMs + config.allowedLatenessMs;
+    if (!settings.retime && now - reference > waitMs) {
+      const which = latest === undefined ? 'first' : 'latest';
+      process.stderr.write(
+        `replay: warning: the recording's ${which} event (${new Date(reference).toISOString()}) is ${describeSpan(now - reference)} behind now, more than the ` +
+          `${describeSpan(waitMs)} a live stream waits for late events (RTDS_MAX_OUT_OF_ORDERNESS_MS + RTDS_ALLOWED_LATENESS_MS): RTDS will decide its events late; ` +
+          `--retime moves them to ${which === 'latest' ? 'end' : 'start'} now\n`,
+      );
+    }
+    return offset;
+  };
 }
 
 /** Opened up front, so a missing file is reported before anything is sent. */

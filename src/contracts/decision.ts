@@ -1,4 +1,5 @@
 // The decision contract: exactly one per valid event, explained by its reasons.
+import type { EventTimeSource } from './event.ts';
 import { parseJsonOrUndefined } from './json.ts';
 
 export const OUTCOMES = ['approved', 'flagged', 'rejected'] as const;
@@ -39,6 +40,8 @@ export interface Decision {
   late: boolean;
   history: History;
   degraded: Degradation;
+  /** Whether the event time decided on was the event's `timestamp` or, without one, the time RTDS received it. */
+  event_time_source: EventTimeSource;
 }
 
 /**

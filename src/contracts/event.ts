@@ -8,11 +8,14 @@ export const BUILT_IN_EVENT_TYPES = ['transaction', 'transfer', 'withdrawal', 'l
 export const MONEY_MOVING_TYPES = ['transaction', 'transfer', 'withdrawal'] as const;
 export const METADATA_MAX_BYTES = 16 * 1024;
 
-/** An event as it arrives. `timestamp` is event time: RFC 3339 text or epoch milliseconds. */
+/**
+ * An event as it arrives. `timestamp` is event time: RFC 3339 text or epoch milliseconds; when
+ * absent, the time RTDS received the event stands in for it.
+ */
 export interface EventInput {
   event_id: string;
   event_type: string;
-  timestamp: string | number;
+  timestamp?: string | number;
   user_id: string;
   session_id?: string;
   ip_address?: string;
@@ -25,9 +28,14 @@ export interface EventInput {
   metadata?: Record<string, unknown>;
 }
 
-/** A validated event; `event_time` is the timestamp normalised to epoch milliseconds. */
+/** Where an event's time came from: its own `timestamp`, or the time RTDS received it. */
+export const EVENT_TIME_SOURCES = ['event', 'received'] as const;
+export type EventTimeSource = (typeof EVENT_TIME_SOURCES)[number];
+
+/** A validated event; `event_time` is the timestamp (or the time received) normalised to epoch milliseconds. */
 export interface RtdsEvent extends EventInput {
   event_time: number;
+  event_time_source: EventTimeSource;
 }
 
 export interface FieldError {
@@ -55,6 +63,11 @@ export interface ValidationOptions {
   /** Live edges (HTTP, the log) bound event time around `now`; history files only by EVENT_TIME_MIN/MAX. */
   timeBounds?: EventTimeBounds | undefined;
   now?: number;
+  /**
+   * When RTDS received the event (epoch ms): its event time when it has no `timestamp`. Without
+   * it such an event is refused — a history file has no time of receipt to stand in.
+   */
+  receivedAt?: number | undefined;
 }
 
 /** The string fields a client sends free text in (the others are patterns, formats or numbers). */
@@ -64,11 +77,13 @@ const FREE_TEXT_FIELDS = ['event_id', 'user_id', 'session_id', 'merchant_id', 'd
 export const eventJsonSchema = {
   $id: 'rtds.event',
   type: 'object',
-  required: ['event_id', 'event_type', 'timestamp', 'user_id'],
+  required: ['event_id', 'event_type', 'user_id'],
   properties: {
     event_id: { type: 'string', minLength: 1, maxLength: 128 },
     event_type: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9_]*$' },
     timestamp: {
+      description:
+        'Event time: when it happened. When absent, the time RTDS received the event (the HTTP edge accepting it, or its Kafka record’s timestamp) stands in, and the decision says so (event_time_source: "received").',
       anyOf: [
         { type: 'string', format: 'date-time' },
         { type: 'integer', minimum: 0 },
@@ -93,6 +108,14 @@ const ajv = new Ajv({ allErrors: true, strict: false });
 // 'fast' formats: simpler regexes at half the cost; Date.parse below still rejects impossible dates.
 addFormats(ajv, { mode: 'fast', formats: ['date-time', 'ipv4', 'ipv6'] });
 const checkSchema = ajv.compile<EventInput>(eventJsonSchema);
+const checkTimestamp = ajv.compile<string | number>(eventJsonSchema.properties.timestamp);
+
+/** A timestamp's epoch ms when the contract reads it as one (RFC 3339 text or epoch ms), else undefined. */
+export function readTimestamp(value: unknown): number | undefined {
+  if (!checkTimestamp(value)) return undefined;
+  const t = typeof value === 'number' ? value : Date.parse(value);
+  return Number.isFinite(t) ? t : undefined;
+}
 
 const READABLE: Record<string, string> = {
   required: 'is required',
@@ -175,14 +198,25 @@ export function validateEvent(input: unknown, options: ValidationOptions = {}): 
     if (problem !== undefined) errors.push(problem);
   }
   let event_time = NaN;
-  if (!failed.has('timestamp')) {
+  const event_time_source: EventTimeSource = raw.timestamp === undefined ? 'received' : 'event';
+  if (event_time_source === 'received') {
+    if (options.receivedAt === undefined) {
+      errors.push({ field: 'timestamp', reason: READABLE.required! });
+    } else {
+      // Whole milliseconds, as every timestamp is: the store and a restore then read back the very same time.
+      event_time = Math.floor(options.receivedAt);
+      // A Kafka record's time is its producer's to set, so it is bounded like any timestamp.
+      const problem = timeProblem(event_time, options);
+      if (problem !== undefined) errors.push({ field: 'timestamp', reason: `is absent, and the time received ${problem}` });
+    }
+  } else if (!failed.has('timestamp')) {
     event_time = typeof raw.timestamp === 'number' ? raw.timestamp : Date.parse(raw.timestamp as string);
     const problem = timeProblem(event_time, options);
     if (problem !== undefined) errors.push({ field: 'timestamp', reason: problem });
   }
   if (errors.length > 0) return event_id === undefined ? { ok: false, errors } : { ok: false, errors, event_id };
   // A copy: the caller's object stays the contract JSON it was, e.g. for the log.
-  return { ok: true, event: { ...(raw as unknown as EventInput), event_time } };
+  return { ok: true, event: { ...(raw as unknown as EventInput), event_time, event_time_source } };
 }
 
 /** Why an event (or label) time is refused, or undefined. */
@@ -197,10 +231,13 @@ export function timeProblem(t: number, options: Pick<ValidationOptions, 'timeBou
   return undefined;
 }
 
-function describeSpan(ms: number): string {
-  const day = 86_400_000;
+/** A span for people: "40 s", "2.5 h", "4.5 days", "12 years". */
+export function describeSpan(ms: number): string {
+  const hour = 3_600_000;
+  const day = 24 * hour;
   if (ms >= 365 * day) return `${Math.round((ms / (365.25 * day)) * 10) / 10} years`;
   if (ms >= day) return `${Math.round((ms / day) * 10) / 10} days`;
+  if (ms >= hour) return `${Math.round((ms / hour) * 10) / 10} h`;
   return `${Math.round(ms / 1000)} s`;
 }
 

@@ -238,6 +238,7 @@ export class DecisionEngine {
       late: s.late,
       history: unknown === 0 ? 'complete' : 'partial',
       degraded: s.degraded,
+      event_time_source: event.event_time_source,
     };
   }
 }

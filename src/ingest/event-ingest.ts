@@ -31,8 +31,10 @@ export class EventIngest {
     const accepted: RtdsEvent[] = [];
     const rejected: Rejection[] = [];
     const appends: Promise<void>[] = [];
+    // An event without a timestamp is checked as of now; the body goes to the log as sent (a re-send stays byte-identical), and the processor takes the record's accepted time.
+    const validation = { ...this.options.validation, receivedAt: Date.now() };
     for (let i = 0; i < inputs.length; i++) {
-      const checked = validateEvent(inputs[i], this.options.validation);
+      const checked = validateEvent(inputs[i], validation);
       if (checked.ok) {
         // The log carries the contract's JSON, as a Kafka record would; the processor validates again.
         // Appends are awaited together, so a lingering producer sends the batch in one request.

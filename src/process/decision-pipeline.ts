@@ -167,6 +167,8 @@ export class DecisionPipeline {
     const vectors: Float64Array[] = [];
     const lateness: { late: boolean; behindMs: number }[] = [];
     const slots: number[] = [];
+    // An event without a timestamp takes the time its record was accepted: persisted with the record, so a re-read decides alike.
+    const validation: ValidationOptions = { ...this.options.validation, receivedAt: undefined };
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
       const task = this.task(record.partition);
@@ -175,7 +177,8 @@ export class DecisionPipeline {
         results[i] = { kind: 'dead_letter', letter: { source: 'log', payload: record.value.text, errors: [{ field: '(record)', reason: record.value.reason }] } };
         continue;
       }
-      const checked = validateEvent(record.value, this.options.validation);
+      validation.receivedAt = record.acceptedAt;
+      const checked = validateEvent(record.value, validation);
       if (!checked.ok) {
         results[i] = { kind: 'dead_letter', letter: { source: 'log', event_id: checked.event_id, payload: payloadText(record.value), errors: checked.errors } };
         continue;

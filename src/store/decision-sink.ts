@@ -285,8 +285,8 @@ function storeMessage(err: unknown): string {
   return err instanceof RowEncodingError || typeof e.code !== 'string' ? `${message}${detail}` : `${message}${detail} [SQLSTATE ${e.code}]`;
 }
 
-/** The event as its contract's JSON (without the normalised time), to be fixed and replayed. */
+/** The event as its contract's JSON (without the normalised time and its source), to be fixed and replayed. */
 function eventInput(event: RtdsEvent): EventInput {
-  const { event_time: _normalised, ...input } = event;
+  const { event_time: _normalised, event_time_source: _source, ...input } = event;
   return input;
 }

@@ -40,7 +40,7 @@ function decodeFeatures(bytes: Uint8Array, featureSet: string | null): Record<st
   return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
 }
 
-const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'history', 'degraded', 'shadow_version', 'shadow_score'];
+const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'history', 'degraded', 'shadow_version', 'shadow_score', 'event_time_source'];
 
 /**
  * Insert decisions; a decision id already stored is kept, so a re-sent event has one decision.
@@ -59,7 +59,7 @@ export function insertDecisions(records: readonly DecisionRecord[], featureSet?:
        SELECT ${DECISION_COLUMNS.join(', ')}
        FROM jsonb_to_recordset($1::jsonb) AS r(decision_id text, event_id text, decision text, risk_score double precision, reason text, reasons jsonb,
             features bytea, feature_set text, timestamp timestamptz, processing_time_ms double precision, model_version text, rules_version text, late boolean, history text, degraded text,
-            shadow_version text, shadow_score double precision)
+            shadow_version text, shadow_score double precision, event_time_source text)
        ON CONFLICT DO NOTHING`,
     params: [JSON.stringify(rows)],
   };
@@ -72,7 +72,7 @@ export function copyDecisions(records: readonly DecisionRecord[], featureSet?: s
     const features = vector === undefined ? null : encodeFeatures(vector);
     text += copyLine([
       d.decision_id, d.event_id, d.decision, d.risk_score, d.reason, JSON.stringify(d.reasons), features, features === null ? null : (featureSet ?? null),
-      d.timestamp, d.processing_time_ms, d.model_version, d.rules_version, d.late, d.history, d.degraded, shadow?.model_version ?? null, shadow?.score ?? null,
+      d.timestamp, d.processing_time_ms, d.model_version, d.rules_version, d.late, d.history, d.degraded, shadow?.model_version ?? null, shadow?.score ?? null, d.event_time_source,
     ]);
   }
   return { copyInto: 'decisions', columns: DECISION_COLUMNS, text };

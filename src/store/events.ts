@@ -170,9 +170,13 @@ function fromRow(row: object): Record<string, unknown> {
   return out;
 }
 
-/** The event of a row read with `EVENT_SELECT` (other columns of the row are left out). */
+/**
+ * The event of a row read with `EVENT_SELECT` (other columns of the row are left out). The row's
+ * timestamp is the event time the event was decided on, received or its own: from the store on it
+ * is the event's time, so a restore computes the same features.
+ */
 export function eventFromRow(row: EventRow): RtdsEvent {
-  const out: Record<string, unknown> = { event_time: Math.round(row.event_time!) };
+  const out: Record<string, unknown> = { event_time: Math.round(row.event_time!), event_time_source: 'event' };
   for (const c of CONTRACT_COLUMNS) {
     const v = row[c as keyof EventRow];
     if (v !== null) out[c] = v instanceof Date ? v.toISOString() : v;

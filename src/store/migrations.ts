@@ -164,6 +164,12 @@ const MIGRATIONS: Migration[] = [
     name: 'whether a decision had all of its history (a very late event may not)',
     sql: `ALTER TABLE decisions ADD COLUMN history text NOT NULL DEFAULT 'complete'`,
   },
+  {
+    version: 10,
+    name: 'decisions say where their event time came from: the event’s timestamp, or the time RTDS received an event without one',
+    sql: `
+      ALTER TABLE decisions ADD COLUMN event_time_source text NOT NULL DEFAULT 'event' CHECK (event_time_source IN ('event', 'received'))`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

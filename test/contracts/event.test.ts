@@ -53,6 +53,25 @@ describe('event contract', () => {
     assert.match(errors.event_type!, /unknown event type "teleport"/);
   });
 
+  it('without a timestamp takes the time received, and says so; with no time received it is refused', () => {
+    const { timestamp: _t, ...untimed } = good;
+    const receivedAt = Date.parse('2026-11-30T12:00:00.000Z') + 0.734;
+    const v = validateEvent(untimed, { receivedAt });
+    assert.ok(v.ok);
+    assert.equal(v.event.event_time, Date.parse('2026-11-30T12:00:00.000Z'), 'whole milliseconds, as a timestamp has');
+    assert.equal(v.event.event_time_source, 'received');
+    assert.equal('timestamp' in v.event, false, 'the event is not given a timestamp: its body stays as sent');
+    assert.deepEqual(fields(untimed), { timestamp: 'is required' });
+    // A timestamp of its own wins over the time received.
+    const timed = validateEvent(good, { receivedAt });
+    assert.ok(timed.ok);
+    assert.deepEqual([timed.event.event_time, timed.event.event_time_source], [Date.parse(good.timestamp), 'event']);
+    // The time received is bounded like a timestamp: a Kafka record's time is its producer's to set.
+    const timeBounds = { maxAgeMs: 86_400_000, maxAheadMs: 86_400_000 };
+    const stale = validateEvent(untimed, { receivedAt: Date.parse('2020-01-01T00:00:00Z'), timeBounds, now: receivedAt });
+    assert.match(!stale.ok ? stale.errors[0]!.reason : '', /^is absent, and the time received is more than 1 days in the past/);
+  });
+
   it('requires an amount on money-moving events only', () => {
     const { amount: _a, ...noAmount } = good;
     assert.match(fields(noAmount).amount!, /required for transaction/);
@@ -150,6 +169,7 @@ describe('published decision', () => {
     late: false,
     history: 'complete' as const,
     degraded: 'none' as const,
+    event_time_source: 'event' as const,
   };
 
   it('carries the event fields a reader routes by, and reads back from its JSON', () => {

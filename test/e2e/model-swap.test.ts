@@ -122,7 +122,7 @@ describe('activating a model while events flow', () => {
       assert.equal(stored.model_version, 'v1', e.event_id);
       assert.equal(stored.shadow?.model_version, 'v2', e.event_id);
       const vector = Float64Array.from(DEFAULT_FEATURE_SET.names, (name) => (stored.features as Record<string, number>)[name]!);
-      const own = v2.scoreBatch([vector], [{ ...e, event_time: e.timestamp }])[0]!.score;
+      const own = v2.scoreBatch([vector], [{ ...e, event_time: e.timestamp, event_time_source: 'event' }])[0]!.score;
       // The stored features are float32: v2 on them agrees with the score it gave online to about 1e-6.
       assert.ok(Math.abs(own - stored.shadow.score) < 1e-4, `${e.event_id}: stored ${stored.shadow.score}, v2 now ${own}`);
       shadow.push(stored.shadow.score);

@@ -174,7 +174,7 @@ type RawEvent = typeof arbEvent extends fc.Arbitrary<infer R> ? R : never;
 
 const toEvents = (raw: RawEvent[]): RtdsEvent[] =>
   raw.map((r, i) => {
-    const e: RtdsEvent = { event_id: `e${i}`, event_type: r.type, timestamp: T0 + r.offsetS * 1000, event_time: T0 + r.offsetS * 1000, user_id: r.user, channel: r.channel, device_id: r.device };
+    const e: RtdsEvent = { event_id: `e${i}`, event_type: r.type, timestamp: T0 + r.offsetS * 1000, event_time: T0 + r.offsetS * 1000, event_time_source: 'event', user_id: r.user, channel: r.channel, device_id: r.device };
     if (r.merchant !== undefined) e.merchant_id = r.merchant;
     if (r.amount !== undefined) e.amount = r.amount;
     if (r.country !== undefined) e.country = r.country;
@@ -260,6 +260,7 @@ const ev = (i: number, offsetS: number, extra: Partial<RtdsEvent> = {}): RtdsEve
   event_type: 'transaction',
   timestamp: T0 + offsetS * 1000,
   event_time: T0 + offsetS * 1000,
+  event_time_source: 'event',
   user_id: 'ann',
   amount: 10,
   ...extra,

@@ -266,7 +266,7 @@ describe('runGenerate', () => {
     try {
       const events = path.join(dir, 'events.jsonl');
       const labels = path.join(dir, 'labels.jsonl');
-      await runGenerate(['--count', '1000', '--out', events, '--labels', labels, '--seed', '9', '--quiet']);
+      await runGenerate(['--count', '1000', '--out', events, '--labels', labels, '--seed', '9', '--start', '2025-01-06T00:00:00Z', '--quiet']);
       const eventLines = (await readFile(events, 'utf8')).trimEnd().split('\n');
       const labelLines = (await readFile(labels, 'utf8')).trimEnd().split('\n');
       assert.equal(eventLines.length, 1000);
@@ -278,12 +278,34 @@ describe('runGenerate', () => {
         assert.ok(validateLabel(label).ok, labelLines[i]);
         assert.equal((label as { event_id: string }).event_id, result.event.event_id);
       }
-      // The CLI writes exactly what the generator makes for the same seed.
+      // With an explicit --start, the CLI writes exactly what the generator makes for the same seed.
       const expected = new TrafficGenerator({ seed: 9 }).take(1000);
       assert.deepEqual(
         eventLines.map((l) => JSON.parse(l) as unknown),
         expected.map((g) => g.event),
       );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('without --start, --count events end now: the latest is the time generate began, labels moved with them', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'rtds-generate-'));
+    try {
+      const out = path.join(dir, 'recent.jsonl');
+      const began = Date.now();
+      await runGenerate(['--count', '2000', '--with-labels', '--out', out, '--seed', '5', '--quiet']);
+      const ended = Date.now();
+      const lines = (await readFile(out, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l) as { event: { event_id: string; timestamp: string }; label: { labeled_at: string } });
+      const times = lines.map((l) => Date.parse(l.event.timestamp));
+      const latest = Math.max(...times);
+      assert.ok(latest >= began && latest <= ended, `latest event ${new Date(latest).toISOString()} within [${new Date(began).toISOString()}, ${new Date(ended).toISOString()}]`);
+      assert.ok(times.every((t, i) => i === 0 || t >= times[i - 1]!), 'in event-time order');
+      // Labels moved with their events: the truth still surfaces 1–14 days after the event.
+      for (const [i, l] of lines.entries()) {
+        const delay = Date.parse(l.label.labeled_at) - times[i]!;
+        assert.ok(delay >= 86_400_000 && delay <= 14 * 86_400_000 + 1, `label delay ${delay} ms`);
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

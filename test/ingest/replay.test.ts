@@ -2,6 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -65,6 +67,81 @@ describe('runReplay arguments', () => {
     await assert.rejects(runReplay(['--in', 'x.jsonl', '--target', 'ftp://host']), /--target must be an http\(s\) URL or kafka/);
     await assert.rejects(runReplay(['--in', path.join(tmpdir(), 'rtds-replay-missing.jsonl'), '--target', 'http://127.0.0.1:1']), /cannot read --in .*ENOENT/);
     await assert.rejects(runReplay(['--in', 'x.jsonl', '--target', 'kafka', '--speed', '0']), /--speed must be a number > 0/);
+  });
+});
+
+describe('runReplay against the live stream: the lateness warning and --retime', () => {
+  let server: Server;
+  let url: string;
+  let dir: string;
+  /** The bodies POSTed, by route. */
+  const received: { route: string; items: unknown[] }[] = [];
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'rtds-retime-'));
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        received.push({ route: req.url ?? '', items: JSON.parse(body) as unknown[] });
+        res.writeHead(202, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    await new Promise((resolve) => server.close(resolve));
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Replay `lines` with `args`; what went out and what was said on stderr. */
+  async function replayed(lines: readonly unknown[], args: string[]): Promise<{ events: unknown[]; labels: Record<string, unknown>[]; stderr: string }> {
+    const file = path.join(dir, `rec-${received.length}.jsonl`);
+    await writeFile(file, jsonl(lines));
+    received.length = 0;
+    let stderr = '';
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => ((stderr += String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      await runReplay(['--in', file, '--target', url, '--quiet', ...args]);
+    } finally {
+      process.stderr.write = write;
+    }
+    const of = (route: string): unknown[] => received.filter((r) => r.route === route).flatMap((r) => r.items);
+    return { events: of('/api/v1/events'), labels: of('/api/v1/labels') as Record<string, unknown>[], stderr };
+  }
+
+  const recording = [
+    event('old-0', 0),
+    { ...event('old-1', 1500), timestamp: T0 + 1500 },
+    '{"event_id": "old-broken", ',
+    { ...event('old-2', -500), timestamp: 'yesterday' },
+    { event: event('old-3', 3000), label: { event_id: 'old-3', is_fraud: true, labeled_at: new Date(T0 + 3000 + 86_400_000).toISOString() }, scenario: 'card_testing' },
+  ];
+
+  it('warns, in one line on stderr, that a recording far behind now will be decided late, and sends it as it is', async () => {
+    const { events, stderr } = await replayed(recording, []);
+    assert.equal(stderr.trimEnd().split('\n').length, 1, stderr);
+    assert.match(stderr, /^replay: warning: the recording's latest event \(2026-11-26T09:00:03\.000Z\) is [\d.]+ days behind now, more than the 5 s .*decide its events late; --retime/);
+    assert.deepEqual(events, [...recording.slice(0, 4), event('old-3', 3000)]);
+  });
+
+  it('--retime moves every timestamp by one offset so the latest event is now: gaps, forms and labels kept, unreadable lines untouched', async () => {
+    const began = Date.now();
+    const { events, labels, stderr } = await replayed(recording, ['--retime']);
+    const ended = Date.now();
+    assert.equal(stderr, '', 'no warning once retimed');
+    assert.equal(events.length, 5);
+    const [rfc, epoch, broken, untimed, wrapped] = events as [Record<string, unknown>, Record<string, unknown>, string, Record<string, unknown>, Record<string, unknown>];
+    const latest = Date.parse(wrapped.timestamp as string);
+    assert.ok(latest >= began && latest <= ended, `latest event ${new Date(latest).toISOString()} within [${new Date(began).toISOString()}, ${new Date(ended).toISOString()}]`);
+    assert.match(rfc.timestamp as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'RFC 3339 stays RFC 3339');
+    assert.equal(Date.parse(rfc.timestamp as string), latest - 3000, 'the gaps are kept');
+    assert.equal(epoch.timestamp, latest - 1500, 'epoch ms stay a number');
+    assert.equal(broken, '{"event_id": "old-broken", ', 'a line that is not JSON goes as it was');
+    assert.deepEqual(untimed, recording[3], 'a line without a readable timestamp goes as it was');
+    assert.deepEqual({ ...rfc, timestamp: 0 }, { ...event('old-0', 0), timestamp: 0 }, 'nothing but the time changes');
+    assert.equal(Date.parse(labels[0]!.labeled_at as string), latest + 86_400_000, 'the label moves with its event');
   });
 });
 
@@ -136,7 +213,9 @@ describe('runReplay over HTTP into an embedded RTDS', () => {
 
   it('replays a `rtds generate --with-labels` file: each event decided, each label stored', async () => {
     const file = path.join(dir, 'traffic.jsonl');
-    await runGenerate(['--count', '40', '--with-labels', '--out', file, '--id-prefix', 'replay_gen_', '--quiet']);
+    // Begun a month ago, so every label's labeled_at (1–14 days after its event) has passed: none lies ahead of the clock.
+    const monthAgo = new Date(Date.now() - 30 * 86_400_000).toISOString();
+    await runGenerate(['--count', '40', '--with-labels', '--out', file, '--id-prefix', 'replay_gen_', '--start', monthAgo, '--quiet']);
     const tally = await runReplay(['--in', file, '--target', app.url, '--quiet']);
     assert.deepEqual(tally, { lines: 40, delivered: 40, labels: 40 });
     const ids = Array.from({ length: 40 }, (_, i) => `replay_gen_${i + 1}`);

@@ -26,7 +26,7 @@ import { maxAbsDiff, tfPredict } from './models.ts';
 import { ScriptedModel } from './scripted-model.ts';
 import { syntheticDataset } from './synthetic.ts';
 
-const events = (n: number): RtdsEvent[] => Array.from({ length: n }, (_, i) => ({ event_id: `e${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, user_id: 'u' }));
+const events = (n: number): RtdsEvent[] => Array.from({ length: n }, (_, i) => ({ event_id: `e${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, event_time_source: 'event', user_id: 'u' }));
 
 describe('the fallback model', () => {
   it('is a logistic regression that learns the risk and scores as TensorFlow.js does', async () => {

@@ -11,7 +11,7 @@ import { maxAbsDiff, randomMlp, tfPredict } from './models.ts';
 import { syntheticDataset } from './synthetic.ts';
 
 const events = (n: number): RtdsEvent[] =>
-  Array.from({ length: n }, (_, i) => ({ event_id: `e${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, user_id: 'u' }));
+  Array.from({ length: n }, (_, i) => ({ event_id: `e${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, event_time_source: 'event', user_id: 'u' }));
 
 describe('ModelScorer', () => {
   let tf: Tf;

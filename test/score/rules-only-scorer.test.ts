@@ -12,7 +12,7 @@ function vector(values: Record<string, number>): Float64Array {
   return v;
 }
 
-const event = (id: string): RtdsEvent => ({ event_id: id, event_type: 'transfer', timestamp: 0, event_time: 0, user_id: 'u1' });
+const event = (id: string): RtdsEvent => ({ event_id: id, event_type: 'transfer', timestamp: 0, event_time: 0, event_time_source: 'event', user_id: 'u1' });
 
 const ordinary = vector({
   amount: 42,

@@ -19,7 +19,7 @@ import { RulesOnlyScorer } from '../../src/score/rules-only-scorer.ts';
 import { syntheticDataset } from './synthetic.ts';
 
 const events = (n: number): RtdsEvent[] =>
-  Array.from({ length: n }, (_, i) => ({ event_id: `e${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, user_id: 'u' }));
+  Array.from({ length: n }, (_, i) => ({ event_id: `e${i}`, event_type: 'transaction', timestamp: 0, event_time: 0, event_time_source: 'event', user_id: 'u' }));
 
 function weightsOf(t: TrainedModel): number[] {
   return DenseNetwork.fromLayersModel(t.model)

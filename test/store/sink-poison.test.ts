@@ -9,7 +9,7 @@ const BASE = Date.UTC(2026, 10, 26, 12);
 
 /** Rows built by hand, past the edge's validation, as a Kafka record from another producer might be. */
 function row(eventId: string, overrides: Partial<RtdsEvent> = {}): DecidedEvent {
-  const event: RtdsEvent = { event_id: eventId, event_type: 'login', timestamp: new Date(BASE).toISOString(), event_time: BASE, user_id: 'u1', metadata: { note: 'fine' }, ...overrides };
+  const event: RtdsEvent = { event_id: eventId, event_type: 'login', timestamp: new Date(BASE).toISOString(), event_time: BASE, event_time_source: 'event', user_id: 'u1', metadata: { note: 'fine' }, ...overrides };
   const decision: Decision = {
     decision_id: decisionIdFor(eventId),
     event_id: eventId,
@@ -24,6 +24,7 @@ function row(eventId: string, overrides: Partial<RtdsEvent> = {}): DecidedEvent 
     late: false,
     history: 'complete',
     degraded: 'none',
+    event_time_source: 'event',
   };
   return { event, decision };
 }

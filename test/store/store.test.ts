@@ -25,6 +25,7 @@ function decision(e: RtdsEvent, outcome: Decision['decision'], score: number): D
     late: false,
     history: 'complete',
     degraded: 'none',
+    event_time_source: e.event_time_source,
   };
 }
 

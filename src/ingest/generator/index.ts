@@ -1,5 +1,6 @@
 // Labelled synthetic traffic: a seeded stream of realistic events with fraud attacks mixed in, for demos, training and benchmarks.
-export { TrafficGenerator, DEFAULT_START, type TrafficOptions } from './traffic-generator.ts';
+export { TrafficGenerator, DEFAULT_START, eventTimeRateOf, type TrafficOptions } from './traffic-generator.ts';
+export { isoTimestamp } from './timestamp.ts';
 export { SCENARIOS, FRAUD_SCENARIOS, type Scenario, type FraudScenario, type GeneratedEvent } from './generated-event.ts';
 export { DEFAULT_SCENARIO_MIX } from './scenarios.ts';
 export { Prng } from './prng.ts';

@@ -49,7 +49,13 @@ export interface TrafficOptions {
 }
 
 export const DEFAULT_START = Date.UTC(2025, 0, 6);
+const DEFAULT_USERS = 2000;
 const EVENTS_PER_USER_PER_DAY = 25;
+
+/** The event-time rate (events per simulated second) of traffic with these options. */
+export function eventTimeRateOf(options: Pick<TrafficOptions, 'users' | 'eventTimeRate'>): number {
+  return options.eventTimeRate ?? ((options.users ?? DEFAULT_USERS) * EVENTS_PER_USER_PER_DAY) / 86_400;
+}
 /**
  * Chance that an attack starts at an ordinary event while the fraud budget is positive. Small, so
  * attacks start at random moments rather than the instant the budget allows one.
@@ -89,11 +95,11 @@ export class TrafficGenerator {
 
   constructor(options: TrafficOptions = {}) {
     this.seed = options.seed ?? 42;
-    const users = options.users ?? 2000;
+    const users = options.users ?? DEFAULT_USERS;
     const merchants = options.merchants ?? 300;
     this.fraudRate = options.fraudRate ?? 0.025;
     const start = options.start ?? DEFAULT_START;
-    this.eventTimeRate = options.eventTimeRate ?? (users * EVENTS_PER_USER_PER_DAY) / 86_400;
+    this.eventTimeRate = eventTimeRateOf(options);
     this.dailyRhythm = options.dailyRhythm ?? true;
     this.disorderMs = options.disorderMs ?? 0;
     this.disorderProbability = options.disorderProbability ?? 0.05;
