@@ -14,8 +14,8 @@ export const REPLAY_HELP = `Usage: rtds replay --in <file|-> --target <url>|kafk
 Sends recorded events back into RTDS, one per line of JSON Lines as rtds generate writes them:
 bare events (--out), or {"event":…,"label":…,"scenario":…} lines (--with-labels), whose event is
 replayed and whose label follows it. Every line is delivered as it is: one that is not JSON or
-breaks the event contract still goes, and RTDS dead-letters it with the reason (so too a label
-whose labeled_at lies more than RTDS_MAX_EVENT_AHEAD_MS ahead).
+breaks the event contract still goes, and RTDS dead-letters it with the reason. A label whose
+labeled_at is still ahead is a verdict not known yet: it is held back, and counted.
 
 Where events come from and go
   --in <file|->          JSONL file to replay; - reads stdin
@@ -67,11 +67,20 @@ interface ReplaySettings {
   quiet: boolean;
 }
 
-/** What a replay did: lines read, lines delivered, labels delivered with them. */
+/**
+ * A label whose labeled_at lies ahead is a verdict nobody has yet (a recent recording's chargebacks
+ * surface days later): held back rather than sent to be refused.
+ */
+function notYetKnown(line: ReplayLine, now: number): boolean {
+  return line.labeledAt !== undefined && line.labeledAt > now;
+}
+
+/** What a replay did: lines read, lines delivered, labels delivered with them, and labels held back as not known yet. */
 export interface ReplayTally {
   lines: number;
   delivered: number;
   labels: number;
+  heldBack: number;
 }
 
 /** Returns the tally, or undefined when only the help was asked for. */
@@ -122,6 +131,8 @@ export interface ReplayLine extends TrafficRecord {
   eventTime: number | undefined;
   /** The label of a --with-labels line, keyed by its event_id. */
   label: TrafficRecord | undefined;
+  /** Epoch ms of the label's labeled_at, when it has a readable one. */
+  labeledAt: number | undefined;
 }
 
 const WRAPPER_FIELDS = new Set(['event', 'label', 'scenario']);
@@ -138,7 +149,7 @@ export function readLine(text: string, retime?: Retime): ReplayLine {
   try {
     parsed = JSON.parse(text);
   } catch {
-    return { key: '', value: text, json: JSON.stringify(text), eventTime: undefined, label: undefined };
+    return { key: '', value: text, json: JSON.stringify(text), eventTime: undefined, label: undefined, labeledAt: undefined };
   }
   const wrapper = isWrapper(parsed) ? parsed : undefined;
   let event = wrapper === undefined ? parsed : wrapper.event;
@@ -158,6 +169,7 @@ export function readLine(text: string, retime?: Retime): ReplayLine {
     json: value,
     eventTime,
     label: label === undefined ? undefined : { key: field(label, 'event_id') ?? '', value: JSON.stringify(label) },
+    labeledAt: isObject(label) ? readTimestamp(label.labeled_at) : undefined,
   };
 }
 
@@ -210,7 +222,8 @@ function openTarget(settings: ReplaySettings, config: Config): ReplayTarget {
   const withLabels = (lines: readonly ReplayLine[]): TrafficRecord[] => {
     if (!settings.labels) return [];
     const labels: TrafficRecord[] = [];
-    for (const line of lines) if (line.label !== undefined) labels.push(line.label);
+    const now = Date.now();
+    for (const line of lines) if (line.label !== undefined && !notYetKnown(line, now)) labels.push(line.label);
     return labels;
   };
   if (settings.target === 'kafka') {
@@ -223,8 +236,7 @@ function openTarget(settings: ReplaySettings, config: Config): ReplayTarget {
       // 400: RTDS refused every event of the batch and dead-lettered each; they were delivered.
       await postJson(`${base}/api/v1/events`, `[${lines.map((l) => l.json).join(',')}]`, { accept: [400] });
       const labels = withLabels(lines);
-      // After their events, so the server already knows the ids the labels refer to. Refused labels
-      // are dead-lettered alike: a recent recording's labeled_at lies days ahead, when its truth surfaces.
+      // After their events, so the server already knows the ids the labels refer to. Refused labels are dead-lettered alike.
       if (labels.length > 0) await postJson(`${base}/api/v1/labels`, `[${labels.map((l) => l.value).join(',')}]`, { accept: [400] });
     },
     close: () => Promise.resolve(),
@@ -243,10 +255,12 @@ async function replay(settings: ReplaySettings): Promise<ReplayTally> {
     input.destroy();
     throw err;
   }
-  const tally: ReplayTally = { lines: 0, delivered: 0, labels: 0 };
+  const tally: ReplayTally = { lines: 0, delivered: 0, labels: 0, heldBack: 0 };
   const progress = new Progress('replay', !settings.quiet);
   const report = (elapsedMs: number): string =>
-    `delivered ${counted(tally.delivered, 'lines', elapsedMs)}` + (tally.labels === 0 ? '' : `, ${tally.labels.toLocaleString('en-US')} labels`);
+    `delivered ${counted(tally.delivered, 'lines', elapsedMs)}` +
+    (tally.labels === 0 ? '' : `, ${tally.labels.toLocaleString('en-US')} labels`) +
+    (tally.heldBack === 0 ? '' : `; ${tally.heldBack.toLocaleString('en-US')} labels held back, their labeled_at still ahead`);
   const schedule = replaySchedule(settings.pacing);
   const interruption = new Interruption();
   let pending: ReplayLine[] = [];
@@ -254,7 +268,8 @@ async function replay(settings: ReplaySettings): Promise<ReplayTally> {
     if (pending.length === 0) return;
     await target.deliver(pending);
     tally.delivered += pending.length;
-    if (settings.labels) for (const line of pending) if (line.label !== undefined) tally.labels++;
+    const now = Date.now();
+    if (settings.labels) for (const line of pending) if (line.label !== undefined) tally[notYetKnown(line, now) ? 'heldBack' : 'labels']++;
     pending = [];
     progress.tick(report);
   };

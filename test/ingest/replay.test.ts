@@ -23,7 +23,7 @@ const jsonl = (lines: readonly unknown[]): string => lines.map((l) => (typeof l 
 describe('readLine', () => {
   it('keeps a bare event untouched, keyed by its user, timed by its timestamp', () => {
     const text = JSON.stringify(event('r-1', 1000));
-    assert.deepEqual(readLine(text), { key: 'user-r-1', value: text, json: text, eventTime: T0 + 1000, label: undefined });
+    assert.deepEqual(readLine(text), { key: 'user-r-1', value: text, json: text, eventTime: T0 + 1000, label: undefined, labeledAt: undefined });
   });
 
   it('takes the event and the label out of a --with-labels line', () => {
@@ -35,7 +35,7 @@ describe('readLine', () => {
 
   it('keeps a line that is not JSON as it is: the raw value for Kafka with no key, a JSON string for HTTP', () => {
     const text = '{"event_id": "broken", ';
-    assert.deepEqual(readLine(text), { key: '', value: text, json: JSON.stringify(text), eventTime: undefined, label: undefined });
+    assert.deepEqual(readLine(text), { key: '', value: text, json: JSON.stringify(text), eventTime: undefined, label: undefined, labeledAt: undefined });
   });
 });
 
@@ -141,7 +141,9 @@ describe('runReplay against the live stream: the lateness warning and --retime',
     assert.equal(broken, '{"event_id": "old-broken", ', 'a line that is not JSON goes as it was');
     assert.deepEqual(untimed, recording[3], 'a line without a readable timestamp goes as it was');
     assert.deepEqual({ ...rfc, timestamp: 0 }, { ...event('old-0', 0), timestamp: 0 }, 'nothing but the time changes');
-    assert.equal(Date.parse(labels[0]!.labeled_at as string), latest + 86_400_000, 'the label moves with its event');
+    // The label moves with its event, a day ahead of now: a verdict not known yet, held back.
+    assert.equal(readLine(JSON.stringify(recording[4]), () => latest - (T0 + 3000)).labeledAt, latest + 86_400_000);
+    assert.deepEqual(labels, []);
   });
 });
 
@@ -196,7 +198,7 @@ describe('runReplay over HTTP into an embedded RTDS', () => {
 
     // Batches of 3: the last holds only the contract-breaking event, which RTDS refuses whole (400).
     const tally = await runReplay(['--in', file, '--target', `${app.url}/`, '--batch', '3', '--quiet']);
-    assert.deepEqual(tally, { lines: 7, delivered: 7, labels: 0 });
+    assert.deepEqual(tally, { lines: 7, delivered: 7, labels: 0, heldBack: 0 });
 
     const ids = valid.map((e) => e.event_id as string);
     assert.deepEqual([...(await decided(ids))].sort(), ids);
@@ -217,11 +219,23 @@ describe('runReplay over HTTP into an embedded RTDS', () => {
     const monthAgo = new Date(Date.now() - 30 * 86_400_000).toISOString();
     await runGenerate(['--count', '40', '--with-labels', '--out', file, '--id-prefix', 'replay_gen_', '--start', monthAgo, '--quiet']);
     const tally = await runReplay(['--in', file, '--target', app.url, '--quiet']);
-    assert.deepEqual(tally, { lines: 40, delivered: 40, labels: 40 });
+    assert.deepEqual(tally, { lines: 40, delivered: 40, labels: 40, heldBack: 0 });
     const ids = Array.from({ length: 40 }, (_, i) => `replay_gen_${i + 1}`);
     assert.equal((await decided(ids)).size, 40);
     const [row] = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM labels WHERE event_id LIKE 'replay_gen_%'");
     assert.equal(row!.n, 40);
+  });
+
+  it('holds back the labels of a recording that ends now: their verdicts are not known yet', async () => {
+    const file = path.join(dir, 'recent.jsonl');
+    await runGenerate(['--count', '40', '--with-labels', '--out', file, '--id-prefix', 'replay_now_', '--quiet']);
+    const tally = await runReplay(['--in', file, '--target', app.url, '--quiet']);
+    assert.equal(tally?.delivered, 40);
+    // Every label lies 1–14 days after its event, and the events end now: none is known yet.
+    assert.deepEqual([tally?.labels, tally?.heldBack], [0, 40]);
+    const [stored] = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM labels WHERE event_id LIKE 'replay_now_%'");
+    const [refused] = await app.db.query<{ n: number }>("SELECT count(*)::int AS n FROM dead_letters WHERE payload LIKE '%replay_now_%'");
+    assert.deepEqual([stored!.n, refused!.n], [0, 0]);
   });
 
   it('--speed keeps the event-time gaps, shortened by the factor', async () => {
