@@ -26,7 +26,7 @@ export interface ProcessorOutput {
  * partition: the one point that lets a single record of each id be decided (see README, "Exactly one decision").
  */
 export interface EventClaims {
-  /** Claim each request's event id (ids distinct) for its record; the holder of each, in order. Waits out a store that is away. */
+  /** Claim each request's event id (ids distinct) for its record; the holder of each, in order. Waits out a store that is away: never rejects. */
   claim(requests: readonly ClaimRequest[]): Promise<ClaimHolder[]>;
 }
 
@@ -86,27 +86,33 @@ export class Processor {
   private async handle(batch: LogRecord[]): Promise<HandledBatch> {
     await this.output.ready();
     if (this.history !== undefined) await this.restoreStale(batch);
-    // Each partition's records stay in offset order: micro-batches are consecutive slices.
-    for (let from = 0; from < batch.length; ) {
-      const size = this.microBatch?.size ?? batch.length;
-      const part = from === 0 && size >= batch.length ? batch : batch.slice(from, from + size);
-      if (from > 0) {
-        await yieldToEventLoop();
-        await this.output.ready();
-      }
-      // The claim's round trip is I/O, not work: the micro-batch is sized from the time of the two halves.
-      let started = this.now();
-      const admitted = this.pipeline.admit(part);
-      let busy = this.now() - started;
-      const verdicts = this.claims === undefined ? undefined : await this.judge(admitted, this.claims);
-      started = this.now();
-      const results = this.pipeline.decide(admitted, verdicts);
-      busy += this.now() - started;
-      this.microBatch?.observe(part.length, busy);
+    // Each partition's records stay in offset order: micro-batches are consecutive slices. With
+    // claims, the next micro-batch is admitted and its claim asked before this one is decided, so
+    // the store's round trip overlaps the work (its size is chosen one observation early).
+    let current = this.admit(batch, 0);
+    for (;;) {
+      const ahead = this.claims !== undefined && current.end < batch.length ? this.admit(batch, current.end) : undefined;
+      const verdicts = await current.verdicts;
+      const started = this.now();
+      const results = this.pipeline.decide(current.admitted, verdicts);
+      this.microBatch?.observe(current.admitted.records.length, current.admitMs + this.now() - started);
       this.handOn(results);
-      from += part.length;
+      if (current.end === batch.length) break;
+      await yieldToEventLoop();
+      await this.output.ready();
+      current = ahead ?? this.admit(batch, current.end);
     }
     return { durable: this.output.durable?.() ?? Promise.resolve() };
+  }
+
+  /** The micro-batch from `from`: validated, and its event ids' claim asked (an I/O wait, not counted as work). */
+  private admit(batch: LogRecord[], from: number): { admitted: AdmittedBatch; end: number; admitMs: number; verdicts: Promise<(ClaimVerdict | undefined)[]> | undefined } {
+    const size = this.microBatch?.size ?? batch.length;
+    const part = from === 0 && size >= batch.length ? batch : batch.slice(from, from + size);
+    const started = this.now();
+    const admitted = this.pipeline.admit(part);
+    const verdicts = this.claims === undefined ? undefined : this.judge(admitted, this.claims);
+    return { admitted, end: from + part.length, admitMs: this.now() - started, verdicts };
   }
 
   private handOn(results: PipelineResult[]): void {

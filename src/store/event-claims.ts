@@ -117,14 +117,19 @@ export interface StoreClaimsOptions {
 }
 
 /**
- * The processor's claims, in the store. A failed claim is retried with backoff, as the sink
- * retries its writes, whatever the failure: a store that is away comes back, and a validated event
- * id is nothing the store refuses. Nothing is decided unclaimed, so while the store is away the
- * processor waits and the log keeps what it has not decided. After `close` a claim never settles:
- * its batch is neither decided nor committed, and is read again at the next start.
+ * The processor's claims, in the store: one statement at a time, for every claim asked while the
+ * previous one ran — so the embedded log's partitions, each asking for its batch, share round
+ * trips. A failed statement is retried with backoff, as the sink retries its writes, whatever the
+ * failure: a store that is away comes back, and a validated event id is nothing the store refuses.
+ * Nothing is decided unclaimed, so while the store is away the processor waits and the log keeps
+ * what it has not decided. After `close` a claim never settles: its batch is neither decided nor
+ * committed, and is read again at the next start.
  */
 export class StoreClaims {
   private readonly backoff: Backoff;
+  /** Claims asked while a statement is under way: they go together in the next one. */
+  private waiting: { requests: readonly ClaimRequest[]; resolve: (holders: ClaimHolder[]) => void }[] = [];
+  private running = false;
 
   constructor(
     private readonly db: Queryable,
@@ -133,8 +138,38 @@ export class StoreClaims {
     this.backoff = new Backoff(options.retry);
   }
 
-  async claim(requests: readonly ClaimRequest[]): Promise<ClaimHolder[]> {
-    if (requests.length === 0) return [];
+  claim(requests: readonly ClaimRequest[]): Promise<ClaimHolder[]> {
+    if (requests.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      this.waiting.push({ requests, resolve });
+      if (!this.running) void this.run();
+    });
+  }
+
+  /** Stop retrying (a shutdown past its bound). */
+  close(): void {
+    this.backoff.giveUp();
+  }
+
+  private async run(): Promise<void> {
+    this.running = true;
+    while (this.waiting.length > 0) {
+      const round = this.waiting;
+      this.waiting = [];
+      // The first request of an id in the round asks; another asking for it at once (a re-send in another partition) learns its holder.
+      const first = new Map<string, ClaimRequest>();
+      for (const { requests } of round) for (const r of requests) if (!first.has(r.event_id)) first.set(r.event_id, r);
+      const asked = [...first.values()];
+      const holders = await this.attempt(asked);
+      // Given up: this round and every later claim stay unsettled.
+      if (holders === undefined) return;
+      const holderOf = new Map(asked.map((r, i) => [r.event_id, holders[i]!]));
+      for (const { requests, resolve } of round) resolve(requests.map((r) => holderOf.get(r.event_id)!));
+    }
+    this.running = false;
+  }
+
+  private async attempt(requests: readonly ClaimRequest[]): Promise<ClaimHolder[] | undefined> {
     for (let attempt = 0; !this.backoff.givenUp; attempt++) {
       try {
         return await claimEvents(this.db, this.options.log, requests);
@@ -144,11 +179,6 @@ export class StoreClaims {
         await this.backoff.pause(pauseMs);
       }
     }
-    return new Promise<never>(() => undefined);
-  }
-
-  /** Stop retrying (a shutdown past its bound). */
-  close(): void {
-    this.backoff.giveUp();
+    return undefined;
   }
 }

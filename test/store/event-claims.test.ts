@@ -48,6 +48,20 @@ onBothStores((kind, open, cleanup) => {
       assert.deepEqual(await claimedBodies(db!, ['a', 'b', 'nope', 'c']), new Map([['a', 'h1'], ['b', 'h2'], ['c', 'h3']]));
     });
 
+    it('shares one statement among the claims asked while another runs; a re-send asked at once in another partition learns the first holder', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      let statements = 0;
+      const counted = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (statements++, db!.query<T>(sql, params)) };
+      const claims = new StoreClaims(counted, { log: LOG });
+      const answers = await Promise.all([claims.claim([request('s1', 'h1', 0, 0)]), claims.claim([request('s2', 'h2', 1, 0), request('s3', 'h3', 1, 1)]), claims.claim([request('s2', 'h9', 2, 0)])]);
+      assert.equal(statements, 2, 'the first alone, then the two asked meanwhile');
+      assert.deepEqual(answers, [
+        [{ body_hash: 'h1', position: { partition: 0, offset: 0 } }],
+        [{ body_hash: 'h2', position: { partition: 1, offset: 0 } }, { body_hash: 'h3', position: { partition: 1, offset: 1 } }],
+        [{ body_hash: 'h2', position: { partition: 1, offset: 0 } }],
+      ]);
+    });
+
     it('releases, at an embedded start, only the claims of earlier embedded logs whose events were never stored', async (t) => {
       if (skip !== undefined) return t.skip(skip);
       await claimEvents(db!, 'embedded@old', [request('lost', 'h', 0, 0), request('kept', 'h', 0, 1)]);
