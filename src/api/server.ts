@@ -5,9 +5,9 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { EVENT_TIME_SOURCES, eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, HISTORIES, OUTCOMES, payloadText, unstorable, validateLabel, type Decision, type EventTimeBounds } from '../contracts/index.ts';
+import { conflictError, EVENT_TIME_SOURCES, eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, HISTORIES, OUTCOMES, payloadText, unstorable, validateLabel, type Decision, type EventTimeBounds } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
-import type { EventIngest } from '../ingest/event-ingest.ts';
+import type { EventIngest, Rejection } from '../ingest/event-ingest.ts';
 import { settlesWithin, type LiveSummary, type Logger, type PipelineMetrics } from '../observe/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, isStoreUnavailable, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
@@ -81,8 +81,13 @@ const DASHBOARD = ['index.html', 'app.js', 'style.css'].map((file) => ({
 
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } }, additionalProperties: true };
 const fieldErrors = { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } } };
-const rejectionSchema = { type: 'object', properties: { index: { type: 'integer' }, event_id: { type: 'string' }, errors: fieldErrors } };
-const refusalSchema = { type: 'object', properties: { error: { type: 'string' }, accepted: { type: 'integer' }, rejected: { type: 'array', items: rejectionSchema } } };
+const hashes = { body_hash: { type: 'string', description: 'sha256 of this body (canonical JSON, first 128 bits)' }, decided_body_hash: { type: 'string', description: 'sha256 of the body decided under this event_id' } };
+const rejectionSchema = {
+  type: 'object',
+  properties: { index: { type: 'integer' }, event_id: { type: 'string' }, errors: fieldErrors, conflict: { type: 'object', description: 'set when refused as a re-send with another body', properties: hashes } },
+};
+const refusalSchema = { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' }, accepted: { type: 'integer' }, rejected: { type: 'array', items: rejectionSchema } } };
+const conflictSchema = { type: 'object', properties: { error: { type: 'string' }, code: { const: 'conflict' }, event_id: { type: 'string' }, ...hashes } };
 const decisionSchema = {
   type: 'object',
   additionalProperties: true,
@@ -101,8 +106,14 @@ const decisionSchema = {
     history: { enum: [...HISTORIES], description: 'partial: the event was so late that some of its windows reach before the history RTDS holds; those features are unknown' },
     degraded: { type: 'string' },
     event_time_source: { enum: [...EVENT_TIME_SOURCES], description: 'event: the event’s own timestamp was its event time; received: it had none, and the time RTDS received it stood in' },
+    body_hash: { type: 'string', description: 'sha256 of the event body decided (canonical JSON, first 128 bits)' },
   },
 };
+/** The 409 of a re-send whose body is not the one decided under its event id. */
+function conflictAnswer(eventId: string | undefined, conflict: NonNullable<Rejection['conflict']>): Record<string, string | undefined> {
+  return { error: `event_id ${conflictError(conflict.decided_body_hash, conflict.body_hash).reason}`, code: 'conflict', event_id: eventId, ...conflict };
+}
+
 /** Seconds a client is told to wait when the store is away: about the sink's retry pace at its cap. */
 const STORE_RETRY_AFTER_S = 5;
 
@@ -182,11 +193,12 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       validatorCompiler: documentOnly,
       schema: {
         tags: ['events'],
-        summary: 'Accept one event or a batch; decisions follow asynchronously.',
+        summary: 'Accept one event or a batch; decisions follow asynchronously. A re-send of an event id with the same body is accepted once more (decided once); with another body it is refused (409 when nothing was accepted).',
         body: eventsBody,
         response: {
           202: { type: 'object', properties: { accepted: { type: 'integer' }, event_ids: { type: 'array', items: { type: 'string' } }, rejected: { type: 'array', items: rejectionSchema } } },
           400: refusalSchema,
+          409: refusalSchema,
           413: refusalSchema,
         },
       },
@@ -197,9 +209,12 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
         return reply.code(req.body.status).send({ error: req.body.reason, accepted: 0, rejected: [rejection] });
       }
       const inputs = Array.isArray(req.body) ? req.body : [req.body];
-      const result = await ctx.ingest.submit(inputs, 'http');
-      const body = { accepted: result.accepted.length, event_ids: result.accepted.map((e) => e.event_id), rejected: result.rejected };
-      return result.accepted.length === 0 ? reply.code(400).send({ error: 'no valid event', ...body }) : reply.code(202).send(body);
+      // Accepted even while the store is away: the processor's claim judges re-sends then.
+      const result = await ctx.ingest.submit(inputs, 'http', { claims: 'when-reachable' });
+      const body = { accepted: result.accepted.length, event_ids: result.accepted.map((a) => a.event.event_id), rejected: result.rejected };
+      if (result.accepted.length > 0) return reply.code(202).send(body);
+      if (result.rejected.every((r) => r.conflict !== undefined)) return reply.code(409).send({ error: 'every event re-sends a decided event id with another body', code: 'conflict', ...body });
+      return reply.code(400).send({ error: 'no valid event', ...body });
     },
   );
 
@@ -210,9 +225,9 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       validatorCompiler: documentOnly,
       schema: {
         tags: ['events'],
-        summary: 'Submit one event and wait for its decision within the decide budget.',
+        summary: 'Submit one event and wait for its decision within the decide budget. A re-send with the same body answers the stored decision; with another body, 409.',
         body: eventJsonSchema,
-        response: { 200: decisionSchema, 400: refusalSchema, 413: refusalSchema, 503: errorSchema, 504: errorSchema },
+        response: { 200: decisionSchema, 400: refusalSchema, 409: conflictSchema, 413: refusalSchema, 503: errorSchema, 504: errorSchema },
       },
     },
     async (req, reply) => {
@@ -222,29 +237,38 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       }
       const started = performance.now();
       const eventId = (req.body as { event_id?: unknown } | null)?.event_id;
-      // Asking again about a decided event answers from the store: idempotent, and on Kafka the
-      // processor that sees the re-sent id may be another process.
-      const known = typeof eventId === 'string' && unstorable(eventId) === undefined ? await findDecision(ctx.db, eventId) : undefined;
-      if (known !== undefined) return known;
+      // Waiting from before the claim is looked up: a decision made in between cannot be missed.
+      // On Kafka the decision may come from another process, whichever body it was made for.
       const wait = typeof eventId === 'string' ? ctx.feed.waitFor(eventId, ctx.decideTimeoutMs) : undefined;
-      const result = await ctx.ingest.submit([req.body], 'http');
-      if (result.accepted.length === 0 || wait === undefined) {
-        wait?.cancel();
-        return reply.code(400).send({ error: 'invalid event', rejected: result.rejected });
-      }
-      const outcome = await wait.promise;
-      if (outcome === 'timeout') return reply.code(504).send({ error: `no decision within ${ctx.decideTimeoutMs} ms; it will still be made and stored`, event_id: eventId });
-      if (outcome !== 'duplicate') {
+      try {
+        const result = await ctx.ingest.submit([req.body], 'http', { claims: 'required' });
+        const [accepted] = result.accepted;
+        if (accepted === undefined || wait === undefined) {
+          const [rejection] = result.rejected;
+          if (rejection?.conflict !== undefined) return reply.code(409).send(conflictAnswer(rejection.event_id, rejection.conflict));
+          return reply.code(400).send({ error: 'invalid event', rejected: result.rejected });
+        }
+        if (!accepted.appended) {
+          // The body holding the id, again: its decision, from the store once it is there.
+          await ctx.flush();
+          const stored = await findDecision(ctx.db, accepted.event.event_id);
+          if (stored !== undefined) return stored;
+        }
+        const outcome = await wait.promise;
+        if (outcome === 'timeout') return reply.code(504).send({ error: `no decision within ${ctx.decideTimeoutMs} ms; it will still be made and stored`, event_id: eventId });
+        // Another body sent with this id was claimed first; the processor dead-letters this one.
+        if (outcome.body_hash !== undefined && outcome.body_hash !== accepted.body_hash) {
+          return reply.code(409).send(conflictAnswer(accepted.event.event_id, { body_hash: accepted.body_hash, decided_body_hash: outcome.body_hash }));
+        }
         // Answered once stored: a crash after the answer cannot lose the decision the caller acted on.
         if (await settlesWithin(ctx.flush(), ctx.decideTimeoutMs - (performance.now() - started))) return outcome;
         return reply
           .code(503)
           .header('retry-after', String(STORE_RETRY_AFTER_S))
           .send({ error: 'the decision is made but the store has not confirmed it yet; ask again with the same event', code: 'store_unavailable', event_id: eventId });
+      } finally {
+        wait?.cancel();
       }
-      await ctx.flush();
-      const stored = await findDecision(ctx.db, eventId as string);
-      return stored ?? reply.code(504).send({ error: 'duplicate event whose decision is not stored yet', event_id: eventId });
     },
   );
 

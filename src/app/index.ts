@@ -7,7 +7,7 @@ import { EventIngest } from '../ingest/event-ingest.ts';
 import { clip, clipErrors, createLogger, PipelineMetrics, settlesWithin, type LiveSummary, type Logger } from '../observe/index.ts';
 import { DecisionPipeline, MicroBatchSize, Processor, type ProcessorOutput } from '../process/index.ts';
 import { CircuitOpenError } from '../score/index.ts';
-import { DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
+import { claimedBodies, DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, releaseLostClaims, StoreClaims, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import { livePerformance, type ModelControl } from '../api/models.ts';
@@ -114,6 +114,16 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       logger.error(fields, 'the store refused a dead letter even made safe: this log line is all that remains of it');
     },
   });
+  // Every event id is claimed in the store before it is decided: one decision per id, whichever
+  // partition or processor a re-send reaches. A store that is away is waited out, as the sink does.
+  const claims = new StoreClaims(db, {
+    log: transport.eventsLog,
+    retry: { firstMs: 100, maxMs: config.sinkRetryMaxMs },
+    onError: (err, failure, retryInMs) => {
+      metrics.storeWriteRetries.inc({ failure });
+      logger.error({ err, failure, retry_in_ms: retryInMs }, 'claiming event ids failed; their micro-batch waits and the claim is retried');
+    },
+  });
   const feed = new DecisionFeed();
   const side = transport.sideOutputs;
   const debug = logger.isLevelEnabled('debug');
@@ -134,16 +144,19 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       const { event, decision } = result;
       sink.write(result);
       if (decision.late) metrics.lateness.observe(result.behindMs / 1000);
-      const published = publishDecision(event, decision);
+      const published = publishDecision(event, decision, result.body_hash);
       side?.decided(event, published);
       if (!followTopic) feed.publish(published);
       if (debug) logger.debug({ event_id: event.event_id, decision_id: decision.decision_id, decision: decision.decision, risk_score: decision.risk_score }, 'decided');
     },
     deadLetter,
     duplicate(eventId) {
-      feed.duplicate(eventId);
       metrics.duplicates.inc();
       if (debug) logger.debug({ event_id: eventId, decision_id: decisionIdFor(eventId) }, 're-sent event ignored; its decision stands');
+    },
+    conflict(letter) {
+      deadLetter(letter);
+      metrics.conflicts.inc({ source: letter.source });
     },
     ready: () => sink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
     // The source commits offsets after this: the store (and on Kafka the topics) have it all, so a
@@ -162,9 +175,12 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
         };
   const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, {
     history,
+    claims,
     microBatch: new MicroBatchSize({ budgetMs: config.microBatchBudgetMs, min: MIN_MICRO_BATCH, max: config.microBatchMax }),
   });
   if (roles.processor && transport.kind === 'embedded') {
+    const released = await releaseLostClaims(db, transport.eventsLog);
+    if (released > 0) logger.warn({ released }, 'event ids claimed by records of an earlier embedded log, lost undecided, are free again: a re-send is decided');
     await restoreEmbedded(db, pipeline, reach, config, logger);
     if (transport.resume !== undefined) await skipStored(db, transport.eventsLog, transport.resume, logger);
   }
@@ -225,7 +241,12 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
     log: transport.producer,
     deadLetter,
     validation: { timeBounds: eventTimeBounds(config) },
+    claimedBodies: (eventIds) => claimedBodies(db, eventIds),
     onAccepted: (source, n) => metrics.eventIn(source, n),
+    onResent: (source, sameBody, otherBody) => {
+      metrics.duplicates.inc(sameBody);
+      metrics.conflicts.inc({ source }, otherBody);
+    },
   });
 
   const summarise = (): LiveSummary => metrics.summary({ consumerLag: processor.lag(), modelVersion: pipeline.modelVersion, rulesVersion: pipeline.rulesVersion });
@@ -288,6 +309,8 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
       await traffic?.stop();
       await server?.close();
       const drained = await settlesWithin(processor.stop({ drain: true }), left());
+      // A batch still waiting for its claim stays undecided and uncommitted: read again at the next start.
+      claims.close();
       await labelSource?.stop();
       await labels?.stop();
       await announcements?.close();

@@ -55,7 +55,8 @@ export interface ShadowScore {
 
 /**
  * A decision as published — on the decisions topic and the live feed — with the event fields a
- * reader routes and displays it by, so it needs no join with the events.
+ * reader routes and displays it by, so it needs no join with the events, and the hash of the body
+ * decided (`bodyHash`): of two bodies sent with one event id, the one this decision is for.
  */
 export interface PublishedDecision extends Decision {
   event_type: string;
@@ -63,10 +64,14 @@ export interface PublishedDecision extends Decision {
   amount: number | null;
   country: string | null;
   channel: string | null;
+  /** Absent where no claim was made (a pipeline run without a store). */
+  body_hash?: string;
 }
 
-export function publishDecision(event: { event_type: string; user_id: string; amount?: number; country?: string; channel?: string }, decision: Decision): PublishedDecision {
-  return { ...decision, event_type: event.event_type, user_id: event.user_id, amount: event.amount ?? null, country: event.country ?? null, channel: event.channel ?? null };
+export function publishDecision(event: { event_type: string; user_id: string; amount?: number; country?: string; channel?: string }, decision: Decision, bodyHash?: string): PublishedDecision {
+  const published: PublishedDecision = { ...decision, event_type: event.event_type, user_id: event.user_id, amount: event.amount ?? null, country: event.country ?? null, channel: event.channel ?? null };
+  if (bodyHash !== undefined) published.body_hash = bodyHash;
+  return published;
 }
 
 /** A published decision read back from its JSON, or undefined when the text is not one. */

@@ -1,18 +1,31 @@
-// The ingest edge: validates incoming events, appends valid ones to the log, dead-letters the rest.
-import { payloadText, validateEvent, type FieldError, type RtdsEvent, type ValidationOptions } from '../contracts/index.ts';
-import type { DeadLetter } from '../store/index.ts';
+// The ingest edge: validates incoming events, answers re-sends from their claims, appends valid ones to the log, dead-letters the rest.
+import { bodyHash, conflictError, payloadText, validateEvent, type FieldError, type RtdsEvent, type ValidationOptions } from '../contracts/index.ts';
+import { isStoreUnavailable, type DeadLetter } from '../store/index.ts';
 import type { EventLogProducer } from '../transport/log.ts';
 
 export interface Rejection {
   index: number;
   event_id?: string | undefined;
   errors: FieldError[];
+  /** A re-send refused for its body: the hash of this body and of the one holding the id. */
+  conflict?: { body_hash: string; decided_body_hash: string };
+}
+
+export interface Accepted {
+  event: RtdsEvent;
+  /** The hash of the body as sent (contracts' bodyHash). */
+  body_hash: string;
+  /** False for a re-send of the body already holding its id: not appended again, it keeps its one decision. */
+  appended: boolean;
 }
 
 export interface IngestResult {
-  accepted: RtdsEvent[];
+  accepted: Accepted[];
   rejected: Rejection[];
 }
+
+/** The hash of the body holding each claimed id among `eventIds` (null: decided before claims were kept). */
+export type ClaimedBodies = (eventIds: readonly string[]) => Promise<ReadonlyMap<string, string | null>>;
 
 export interface IngestOptions {
   log: EventLogProducer;
@@ -20,35 +33,70 @@ export interface IngestOptions {
   deadLetter: (letter: DeadLetter) => void;
   /** Event types and the time bounds of live events. */
   validation?: Omit<ValidationOptions, 'now'>;
+  /** Where `submit` looks up claims when asked to. */
+  claimedBodies?: ClaimedBodies;
   onAccepted?: (source: string, n: number) => void;
+  /** Re-sends answered at the edge: with their body (accepted, not appended), with another (refused). */
+  onResent?: (source: string, sameBody: number, otherBody: number) => void;
 }
+
+export interface SubmitOptions {
+  /**
+   * Look up the claims of the events' ids first, so a re-send is answered at once: with the body
+   * holding its id it is accepted without being appended again; with another it is refused as a
+   * conflict. `required`: a store that is away fails the call; `when-reachable`: every valid event
+   * goes through then, for the processor's claim to judge. Absent: no look-up.
+   */
+  claims?: 'required' | 'when-reachable';
+}
+
+const NONE_CLAIMED: ReadonlyMap<string, string | null> = new Map();
 
 export class EventIngest {
   constructor(private readonly options: IngestOptions) {}
 
-  /** Validate and append a batch; the order of `accepted` is the order of the input. */
-  async submit(inputs: readonly unknown[], source: string): Promise<IngestResult> {
-    const accepted: RtdsEvent[] = [];
+  /**
+   * Validate and append a batch; the order of `accepted` is the order of the input. Within the
+   * batch, as in the processor's micro-batches, the first body sent with an id holds it.
+   */
+  async submit(inputs: readonly unknown[], source: string, options: SubmitOptions = {}): Promise<IngestResult> {
     const rejected: Rejection[] = [];
-    const appends: Promise<void>[] = [];
     // An event without a timestamp is checked as of now; the body goes to the log as sent (a re-send stays byte-identical), and the processor takes the record's accepted time.
     const validation = { ...this.options.validation, receivedAt: Date.now() };
+    const valid: { index: number; event: RtdsEvent; hash: string }[] = [];
     for (let i = 0; i < inputs.length; i++) {
       const checked = validateEvent(inputs[i], validation);
-      if (checked.ok) {
+      if (checked.ok) valid.push({ index: i, event: checked.event, hash: bodyHash(inputs[i] as object) });
+      else this.reject(source, inputs[i], rejected, { index: i, event_id: checked.event_id, errors: checked.errors });
+    }
+    const claimed = options.claims === undefined || valid.length === 0 ? NONE_CLAIMED : await this.claimed(valid.map((v) => v.event.event_id), options.claims);
+    const holders = new Map(claimed);
+    const accepted: Accepted[] = [];
+    const appends: Promise<void>[] = [];
+    let sameBody = 0;
+    for (const { index, event, hash } of valid) {
+      const held = holders.get(event.event_id);
+      if (held === undefined) {
+        holders.set(event.event_id, hash);
         // The log carries the contract's JSON, as a Kafka record would; the processor validates again.
         // Appends are awaited together, so a lingering producer sends the batch in one request.
-        const appended = this.options.log.append(checked.event.user_id, inputs[i]);
+        const appended = this.options.log.append(event.user_id, inputs[index]);
         if (appended !== undefined) appends.push(appended);
-        accepted.push(checked.event);
+        accepted.push({ event, body_hash: hash, appended: true });
+      } else if (held === null || held === hash) {
+        accepted.push({ event, body_hash: hash, appended: false });
+        sameBody++;
       } else {
-        const rejection = { index: i, event_id: checked.event_id, errors: checked.errors };
-        rejected.push(rejection);
-        this.reject(source, inputs[i], rejection);
+        const conflict = { body_hash: hash, decided_body_hash: held };
+        this.reject(source, inputs[index], rejected, { index, event_id: event.event_id, errors: [conflictError(held, hash)], conflict });
       }
     }
     await Promise.all(appends);
     if (accepted.length > 0) this.options.onAccepted?.(source, accepted.length);
+    const otherBody = rejected.filter((r) => r.conflict !== undefined).length;
+    if (sameBody + otherBody > 0) this.options.onResent?.(source, sameBody, otherBody);
+    // In input order: the invalid were refused before the conflicts.
+    rejected.sort((a, b) => a.index - b.index);
     return { accepted, rejected };
   }
 
@@ -59,7 +107,19 @@ export class EventIngest {
     return rejection;
   }
 
-  private reject(source: string, input: unknown, rejection: Rejection): void {
+  private async claimed(eventIds: readonly string[], mode: NonNullable<SubmitOptions['claims']>): Promise<ReadonlyMap<string, string | null>> {
+    const lookUp = this.options.claimedBodies;
+    if (lookUp === undefined) return NONE_CLAIMED;
+    try {
+      return await lookUp(eventIds);
+    } catch (err) {
+      if (mode === 'when-reachable' && isStoreUnavailable(err)) return NONE_CLAIMED;
+      throw err;
+    }
+  }
+
+  private reject(source: string, input: unknown, rejected: Rejection[], rejection: Rejection): void {
+    rejected.push(rejection);
     this.options.deadLetter({ source, event_id: rejection.event_id, payload: payloadText(input), errors: rejection.errors });
   }
 }

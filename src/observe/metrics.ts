@@ -33,6 +33,7 @@ export class PipelineMetrics {
   readonly deadLetters: Counter<'source'>;
   readonly lateEvents: Counter;
   readonly duplicates: Counter;
+  readonly conflicts: Counter<'source'>;
   readonly labelsApplied: Counter;
   readonly labelsStored: Counter;
   readonly degraded: Counter<'degraded'>;
@@ -65,6 +66,12 @@ export class PipelineMetrics {
     this.labelsApplied = new Counter({ name: 'rtds_labels_applied_total', help: 'Fraud verdicts (and overturned ones) handed to label-driven features', registers });
     this.lateEvents = new Counter({ name: 'rtds_late_events_total', help: 'Events later than the watermark minus the allowed lateness (decided, joined no window)', registers });
     this.duplicates = new Counter({ name: 'rtds_duplicate_events_total', help: 'Re-sent event ids recognised and not decided again', registers });
+    this.conflicts = new Counter({
+      name: 'rtds_conflicting_events_total',
+      help: 'Re-sent event ids with another body than the one holding the id: refused and dead-lettered, never decided; by source (http at the edge, log in the processor)',
+      labelNames: ['source'],
+      registers,
+    });
     this.degraded = new Counter({ name: 'rtds_degraded_decisions_total', help: 'Decisions made below the main model, by degradation step', labelNames: ['degraded'], registers });
     this.lateness = new Histogram({
       name: 'rtds_late_event_lateness_seconds',

@@ -1,5 +1,5 @@
 // The pipeline core, free of I/O: validate → features → score → decide for a batch of one partition.
-import { payloadText, validateEvent, type Decision, type LabelledEvent, type RtdsEvent, type ShadowScore, type ValidationOptions } from '../contracts/index.ts';
+import { conflictError, payloadText, validateEvent, type Decision, type LabelledEvent, type RtdsEvent, type ShadowScore, type ValidationOptions } from '../contracts/index.ts';
 import { Watchlists, type DecisionEngine } from '../decide/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { DeadLetter } from '../store/index.ts';
@@ -18,9 +18,33 @@ export interface Decided {
   shadow: ShadowScore | undefined;
   /** How far (ms, event time) behind its partition's watermark a late event was; 0 when on time. */
   behindMs: number;
+  /** The hash of the body decided, as claimed; undefined when decided without a claim. */
+  body_hash: string | undefined;
 }
 
-export type PipelineResult = Decided | { kind: 'dead_letter'; letter: DeadLetter } | { kind: 'duplicate'; event_id: string };
+/** A re-send of an event id with another body than the one holding it: dead-lettered with both hashes, never decided. */
+export interface Conflict {
+  kind: 'conflict';
+  event_id: string;
+  letter: DeadLetter;
+}
+
+export type PipelineResult = Decided | Conflict | { kind: 'dead_letter'; letter: DeadLetter } | { kind: 'duplicate'; event_id: string };
+
+/**
+ * What the claim on its event id says of a valid record: decide it (it holds the id; its body
+ * hashes to `body_hash`), skip it (a re-send of the body holding the id), or refuse it (a re-send
+ * with another body).
+ */
+export type ClaimVerdict = { kind: 'decide'; body_hash: string } | { kind: 'duplicate' } | { kind: 'conflict'; decided_hash: string; body_hash: string };
+
+/** A micro-batch validated, its state untouched: each record's event, or its dead letter already among the results. */
+export interface AdmittedBatch {
+  readonly records: readonly LogRecord[];
+  /** Per record: its event, when valid. */
+  readonly events: readonly (RtdsEvent | undefined)[];
+  readonly results: PipelineResult[];
+}
 
 /** A partition's recent history: its events in log order and the fraud verdicts known for them. */
 export interface PartitionHistory {
@@ -162,29 +186,53 @@ export class DecisionPipeline {
 
   /** Process records of one partition in offset order; every record yields exactly one result. */
   processBatch(records: readonly LogRecord[], now: () => number = epochMs): PipelineResult[] {
+    return this.decide(this.admit(records), undefined, now);
+  }
+
+  /** Validate records: the first half of a micro-batch, before the runtime claims its event ids. */
+  admit(records: readonly LogRecord[]): AdmittedBatch {
     const results: PipelineResult[] = new Array(records.length);
-    const events: RtdsEvent[] = [];
-    const vectors: Float64Array[] = [];
-    const lateness: { late: boolean; behindMs: number }[] = [];
-    const slots: number[] = [];
+    const events: (RtdsEvent | undefined)[] = new Array(records.length);
     // An event without a timestamp takes the time its record was accepted: persisted with the record, so a re-read decides alike.
     const validation: ValidationOptions = { ...this.options.validation, receivedAt: undefined };
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
-      const task = this.task(record.partition);
-      task.nextOffset = record.offset + 1;
       if (record.value instanceof UndecodableRecord) {
         results[i] = { kind: 'dead_letter', letter: { source: 'log', payload: record.value.text, errors: [{ field: '(record)', reason: record.value.reason }] } };
         continue;
       }
       validation.receivedAt = record.acceptedAt;
       const checked = validateEvent(record.value, validation);
-      if (!checked.ok) {
-        results[i] = { kind: 'dead_letter', letter: { source: 'log', event_id: checked.event_id, payload: payloadText(record.value), errors: checked.errors } };
+      if (checked.ok) events[i] = checked.event;
+      else results[i] = { kind: 'dead_letter', letter: { source: 'log', event_id: checked.event_id, payload: payloadText(record.value), errors: checked.errors } };
+    }
+    return { records, events, results };
+  }
+
+  /**
+   * Decide admitted records, each as its claim's verdict says (without verdicts, every valid one):
+   * a duplicate or a conflict becomes its result without entering the state, so a re-send counts
+   * in no feature whichever partition it reached.
+   */
+  decide(admitted: AdmittedBatch, verdicts?: readonly (ClaimVerdict | undefined)[], now: () => number = epochMs): PipelineResult[] {
+    const { records, results } = admitted;
+    const events: RtdsEvent[] = [];
+    const vectors: Float64Array[] = [];
+    const lateness: { late: boolean; behindMs: number }[] = [];
+    const slots: number[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      const task = this.task(record.partition);
+      task.nextOffset = record.offset + 1;
+      const event = admitted.events[i];
+      if (event === undefined) continue;
+      const verdict = verdicts?.[i];
+      if (verdict?.kind === 'conflict') {
+        const letter = { source: 'log', event_id: event.event_id, payload: payloadText(record.value), errors: [conflictError(verdict.decided_hash, verdict.body_hash)] };
+        results[i] = { kind: 'conflict', event_id: event.event_id, letter };
         continue;
       }
-      const event = checked.event;
-      const step = task.step(event);
+      const step = verdict?.kind === 'duplicate' ? null : task.step(event);
       if (step === null) {
         results[i] = { kind: 'duplicate', event_id: event.event_id };
         continue;
@@ -211,7 +259,9 @@ export class DecisionPipeline {
         decidedAt,
         lists,
       );
-      results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset }, shadow: shadow?.[j], behindMs: lateness[j]!.behindMs };
+      const verdict = verdicts?.[slots[j]!];
+      const body_hash = verdict?.kind === 'decide' ? verdict.body_hash : undefined;
+      results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset }, shadow: shadow?.[j], behindMs: lateness[j]!.behindMs, body_hash };
     }
     return results;
   }

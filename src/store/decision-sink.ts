@@ -3,6 +3,7 @@ import { payloadText, type EventInput, type RtdsEvent } from '../contracts/index
 import { settlesWithin } from '../observe/index.ts';
 import type { LogPosition } from '../transport/log.ts';
 import type { Database } from './database.ts';
+import { Backoff, type RetryPace } from './backoff.ts';
 import { classifyStoreError, isUniqueViolation, RowEncodingError, type Statement, type StoreFailure } from './statement.ts';
 import { insertDeadLetters, type DeadLetter } from './dead-letters.ts';
 import { copyDecisions, insertDecisions, type DecisionRecord } from './decisions.ts';
@@ -29,7 +30,7 @@ export interface SinkOptions {
   /** Called for each row the store refused for a data reason, once it is set aside. */
   onIsolated?: (row: IsolatedRow) => void;
   /** Pause before the first retry of a failed write, doubled on each further failure up to `maxMs`. */
-  retry?: { firstMs: number; maxMs: number };
+  retry?: RetryPace;
 }
 
 /** A row the store refused for what it holds (a NUL byte, a date out of range, an over-long key). */
@@ -72,8 +73,6 @@ interface Chunk extends Rows {
   written: Promise<void>;
 }
 
-const DEFAULT_RETRY = { firstMs: 100, maxMs: 5000 };
-
 /**
  * Buffers what the processor produces and writes it in batches. A write that fails because the
  * store is away is retried with backoff until it lands, so nothing accepted is dropped; the
@@ -93,19 +92,16 @@ export class DecisionSink {
   private writing = 0;
   private drainWaiters: (() => void)[] = [];
   private closed = false;
-  /** Set when close() gave up waiting: retries stop, what is left is reported unwritten. */
-  private abandoned = false;
-  /** Pauses between retries, cut short when close() gives up. */
-  private readonly pauses = new Set<() => void>();
+  /** Given up when close() stops waiting: retries stop, what is left is reported unwritten. */
+  private readonly backoff: Backoff;
   private failingSince: number | undefined;
   private lastError: string | undefined;
-  private readonly retry: { firstMs: number; maxMs: number };
 
   constructor(
     private readonly db: Database,
     private readonly options: SinkOptions,
   ) {
-    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.backoff = new Backoff(options.retry);
   }
 
   /** Rows waiting to be written: the processor slows down when this grows. */
@@ -150,8 +146,7 @@ export class DecisionSink {
     this.closed = true;
     if (!(await settlesWithin(this.flush(), timeoutMs))) {
       const unwrittenRows = this.pending;
-      this.abandoned = true;
-      for (const wake of this.pauses) wake();
+      this.backoff.giveUp();
       return { unwrittenRows };
     }
     return { unwrittenRows: 0 };
@@ -203,7 +198,7 @@ export class DecisionSink {
    * are left — and those are dead-lettered. Never rejects.
    */
   private async store(rows: Rows): Promise<void> {
-    for (let attempt = 0; !this.abandoned; attempt++) {
+    for (let attempt = 0; !this.backoff.givenUp; attempt++) {
       const started = performance.now();
       try {
         await this.writeOnce(rows);
@@ -216,9 +211,9 @@ export class DecisionSink {
         if (failure === 'data') return this.isolate(rows, err);
         this.failingSince ??= Date.now();
         this.lastError = err instanceof Error ? err.message : String(err);
-        const pauseMs = Math.min(this.retry.firstMs * 2 ** Math.min(attempt, 30), this.retry.maxMs);
+        const pauseMs = this.backoff.delayMs(attempt);
         this.options.onError?.(err, failure, pauseMs);
-        await this.pause(pauseMs);
+        await this.backoff.pause(pauseMs);
       }
     }
   }
@@ -253,18 +248,6 @@ export class DecisionSink {
       if (!isUniqueViolation(err)) throw err;
       await this.db.batch([encoded(() => insertEvents(decided, this.options.log)), encoded(() => insertDecisions(decided, this.options.featureSet)), ...letterRows]);
     }
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const wake = (): void => {
-        clearTimeout(timer);
-        this.pauses.delete(wake);
-        resolve();
-      };
-      const timer = setTimeout(wake, ms);
-      this.pauses.add(wake);
-    });
   }
 }
 

@@ -19,6 +19,8 @@ export interface DecisionRecord {
 export interface StoredDecision extends Decision {
   features?: Record<string, number> | number[];
   shadow?: ShadowScore;
+  /** The hash of the event body decided (contracts' bodyHash), where read with its claim. */
+  body_hash?: string;
   event_type?: string;
   user_id?: string;
 }
@@ -87,18 +89,20 @@ interface DecisionRow extends Omit<Decision, 'timestamp'> {
   shadow_score: number | null;
   event_type?: string;
   user_id?: string;
+  body_hash?: string | null;
 }
 
 function toStored(row: DecisionRow): StoredDecision {
-  const { created_at: _created, features, feature_set, shadow_version, shadow_score, ...rest } = row;
+  const { created_at: _created, features, feature_set, shadow_version, shadow_score, body_hash, ...rest } = row;
   const out: StoredDecision = { ...rest, timestamp: row.timestamp.toISOString() };
+  if (typeof body_hash === 'string') out.body_hash = body_hash;
   if (features !== null) out.features = decodeFeatures(features, feature_set);
   if (shadow_version !== null && shadow_score !== null) out.shadow = { model_version: shadow_version, score: shadow_score };
   return out;
 }
 
 export async function findDecision(db: Queryable, eventId: string): Promise<StoredDecision | undefined> {
-  const [row] = await db.query<DecisionRow>('SELECT * FROM decisions WHERE decision_id = $1', [decisionIdFor(eventId)]);
+  const [row] = await db.query<DecisionRow>('SELECT d.*, c.body_hash FROM decisions d LEFT JOIN event_claims c ON c.event_id = d.event_id WHERE d.decision_id = $1', [decisionIdFor(eventId)]);
   return row === undefined ? undefined : toStored(row);
 }
 

@@ -170,6 +170,23 @@ const MIGRATIONS: Migration[] = [
     sql: `
       ALTER TABLE decisions ADD COLUMN event_time_source text NOT NULL DEFAULT 'event' CHECK (event_time_source IN ('event', 'received'))`,
   },
+  {
+    version: 11,
+    name: 'event claims: the one record of each event id that may be decided, with the hash of its body, claimed before deciding',
+    sql: `
+      CREATE TABLE event_claims (
+        event_id      text PRIMARY KEY,
+        -- sha256 of the body as sent (contracts' bodyHash), null for events decided before claims were kept.
+        body_hash     text,
+        log_topic     text,
+        log_partition integer,
+        log_offset    bigint,
+        claimed_at    timestamptz NOT NULL DEFAULT now()
+      );
+      -- Every event decided so far holds its id: a re-send of it is never decided again.
+      INSERT INTO event_claims (event_id, log_topic, log_partition, log_offset, claimed_at)
+        SELECT event_id, log_topic, log_partition, log_offset, created_at FROM events`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

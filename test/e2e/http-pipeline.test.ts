@@ -95,10 +95,17 @@ describe('the embedded app over HTTP', () => {
     assert.match(d.reason, /exceeds the atm limit/);
   });
 
-  it('returns the stored decision when a decided event is sent again', async () => {
-    const res = await post('/api/v1/decide', { event_id: 'sync-1', event_type: 'withdrawal', timestamp: SYNC_TIME, user_id: 'sync-user', amount: 1, channel: 'atm', country: 'DE' });
-    assert.equal(res.status, 200);
-    assert.equal(((await res.json()) as { decision: string }).decision, 'flagged');
+  it('returns the stored decision when a decided event is sent again, and refuses its id with another body', async () => {
+    const same = await post('/api/v1/decide', { event_id: 'sync-1', event_type: 'withdrawal', timestamp: new Date(SYNC_TIME).toISOString(), user_id: 'sync-user', amount: 2500, channel: 'atm', country: 'DE' });
+    assert.equal(same.status, 200, 'the same body, its time written otherwise');
+    assert.equal(((await same.json()) as { decision: string }).decision, 'flagged');
+    const other = await post('/api/v1/decide', { event_id: 'sync-1', event_type: 'withdrawal', timestamp: SYNC_TIME, user_id: 'sync-user', amount: 1, channel: 'atm', country: 'DE' });
+    assert.equal(other.status, 409);
+    const refusal = (await other.json()) as { code: string; event_id: string; body_hash: string; decided_body_hash: string; error: string };
+    assert.equal(refusal.code, 'conflict');
+    assert.equal(refusal.event_id, 'sync-1');
+    assert.notEqual(refusal.body_hash, refusal.decided_body_hash);
+    assert.ok(refusal.error.includes(refusal.body_hash) && refusal.error.includes(refusal.decided_body_hash), refusal.error);
   });
 
   it('shows an event with its decision, features and reasons, and a refused one with its reasons', async () => {
@@ -131,13 +138,14 @@ describe('the embedded app over HTTP', () => {
 
   it('exposes Prometheus metrics for events, decisions, dead letters and latency', async () => {
     const text = await (await fetch(`${app.url}/metrics`)).text();
-    // The re-sent sync-1 was answered from the store, or, when its decision was not written yet,
-    // entered the pipeline and was recognised as a duplicate: either way it was decided once.
+    // sync-1 re-sent with its body was accepted again and answered from its claim and the store;
+    // with another body it was refused: each decided once.
     const accepted = Number(/rtds_events_in_total\{source="http"\} (\d+)/.exec(text)?.[1]);
     const duplicates = Number(/rtds_duplicate_events_total (\d+)/.exec(text)?.[1]);
-    assert.ok(duplicates === 0 || duplicates === 1, `${duplicates} duplicates`);
+    assert.equal(duplicates, 1);
     assert.equal(accepted - duplicates, 301, '300 + sync-1, each decided once');
-    assert.match(text, /rtds_dead_letters_total\{source="http"\} 4/);
+    assert.match(text, /rtds_conflicting_events_total\{source="http"\} 1/);
+    assert.match(text, /rtds_dead_letters_total\{source="http"\} 5/);
     assert.match(text, /rtds_decisions_total\{decision="rejected",event_type="transaction"\} [1-9]/);
     assert.match(text, /rtds_decision_latency_seconds_bucket/);
     // Measured at the scrape: 17 users, in each entity kind of the default set that their events reach.
@@ -171,13 +179,14 @@ describe('the embedded app over HTTP', () => {
       const missing = await db.query('SELECT e.event_id FROM events e LEFT JOIN decisions d USING (event_id) WHERE d.event_id IS NULL');
       assert.deepEqual(missing, []);
       const letters = await db.query<{ event_id: string | null; source: string; errors: { field: string; reason: string }[] }>('SELECT event_id, source, errors FROM dead_letters ORDER BY id');
-      assert.equal(letters.length, 5);
+      assert.equal(letters.length, 6);
       assert.deepEqual(
         letters.filter((l) => l.source === 'labels').map((l) => [l.event_id, l.errors]),
         [['e2e-4', [{ field: 'is_fraud', reason: 'is required' }]]],
         'the refused label',
       );
       assert.deepEqual(letters.slice(0, 3).map((l) => l.event_id), ['bad-no-user', 'bad-amount', 'bad-time']);
+      assert.deepEqual(letters.filter((l) => l.event_id === 'sync-1').map((l) => [l.source, l.errors[0]!.field]), [['http', 'event_id']], 'the re-send with another body');
       assert.ok(letters.every((l) => l.errors.length > 0 && l.errors.every((e) => e.reason.length > 0)));
       const [label] = await db.query<{ is_fraud: boolean }>("SELECT is_fraud FROM labels WHERE event_id = 'e2e-3'");
       assert.equal(label!.is_fraud, true);

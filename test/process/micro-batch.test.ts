@@ -61,6 +61,7 @@ describe('micro-batches under a latency budget', () => {
         decided: (r) => void decided.push(r.event.event_id),
         deadLetter: () => assert.fail('no record is invalid'),
         duplicate: () => assert.fail('no record is re-sent'),
+        conflict: () => assert.fail('no record is re-sent'),
         ready: async () => void readyAt.push(decided.length),
       },
       { microBatch, now: () => clock.ms },

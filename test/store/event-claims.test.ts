@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
+import { decisionIdFor, validateEvent } from '../../src/contracts/index.ts';
+import { claimedBodies, claimEvents, DecisionSink, findDecision, migrate, openDatabase, releaseLostClaims, StoreClaims, type ClaimRequest, type Database } from '../../src/store/index.ts';
+import { createTestDatabase, onBothStores, type TestDatabase } from '../support/postgres.ts';
+
+const LOG = 'test.events';
+const request = (id: string, hash: string, partition: number, offset: number): ClaimRequest => ({ event_id: id, body_hash: hash, position: { partition, offset } });
+
+function decided(id: string): Parameters<DecisionSink['write']>[0] {
+  const v = validateEvent({ event_id: id, event_type: 'login', timestamp: Date.UTC(2026, 10, 26), user_id: 'u' });
+  assert.ok(v.ok);
+  const decision = { decision_id: decisionIdFor(id), event_id: id, decision: 'approved' as const, risk_score: 0.1, reason: 'r', reasons: [], timestamp: new Date().toISOString(), processing_time_ms: 1, model_version: null, rules_version: 'r1', late: false, history: 'complete' as const, degraded: 'none' as const, event_time_source: 'event' as const };
+  return { event: v.event, decision };
+}
+
+onBothStores((kind, open, cleanup) => {
+  describe(`event claims on ${kind}`, () => {
+    let db: Database | undefined;
+    let skip: string | undefined;
+    before(async () => {
+      const opened = await open();
+      if ('skip' in opened) skip = opened.skip;
+      else db = opened;
+    });
+    after(async () => {
+      await db?.close();
+      await cleanup();
+    });
+
+    it('claims a free id for its record, finds it its own when that record comes again, and names the holder to any other', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const first = await claimEvents(db!, LOG, [request('a', 'h1', 0, 10), request('b', 'h2', 1, 5)]);
+      assert.deepEqual(first, [
+        { body_hash: 'h1', position: { partition: 0, offset: 10 } },
+        { body_hash: 'h2', position: { partition: 1, offset: 5 } },
+      ]);
+      // Redelivered after a crash or a rebalance: the same position holds it.
+      assert.deepEqual(await claimEvents(db!, LOG, [request('a', 'h1', 0, 10)]), [{ body_hash: 'h1', position: { partition: 0, offset: 10 } }]);
+      // Another record of the id, same body or not, in this log or another: the holder stays.
+      const others = await claimEvents(db!, LOG, [request('a', 'h9', 3, 7), request('c', 'h3', 2, 1)]);
+      assert.deepEqual(others, [
+        { body_hash: 'h1', position: { partition: 0, offset: 10 } },
+        { body_hash: 'h3', position: { partition: 2, offset: 1 } },
+      ]);
+      assert.deepEqual(await claimEvents(db!, 'other.events', [request('b', 'h2', 1, 5)]), [{ body_hash: 'h2', position: null }], 'a position in another log is not this record');
+      assert.deepEqual(await claimedBodies(db!, ['a', 'b', 'nope', 'c']), new Map([['a', 'h1'], ['b', 'h2'], ['c', 'h3']]));
+    });
+
+    it('shares one statement among the claims asked while another runs; a re-send asked at once in another partition learns the first holder', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      let statements = 0;
+      const counted = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (statements++, db!.query<T>(sql, params)) };
+      const claims = new StoreClaims(counted, { log: LOG });
+      const answers = await Promise.all([claims.claim([request('s1', 'h1', 0, 0)]), claims.claim([request('s2', 'h2', 1, 0), request('s3', 'h3', 1, 1)]), claims.claim([request('s2', 'h9', 2, 0)])]);
+      assert.equal(statements, 2, 'the first alone, then the two asked meanwhile');
+      assert.deepEqual(answers, [
+        [{ body_hash: 'h1', position: { partition: 0, offset: 0 } }],
+        [{ body_hash: 'h2', position: { partition: 1, offset: 0 } }, { body_hash: 'h3', position: { partition: 1, offset: 1 } }],
+        [{ body_hash: 'h2', position: { partition: 1, offset: 0 } }],
+      ]);
+    });
+
+    it('releases, at an embedded start, only the claims of earlier embedded logs whose events were never stored', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      await claimEvents(db!, 'embedded@old', [request('lost', 'h', 0, 0), request('kept', 'h', 0, 1)]);
+      await claimEvents(db!, 'embedded@now', [request('live', 'h', 0, 0)]);
+      const sink = new DecisionSink(db!, { batchSize: 10, flushMs: 1, concurrency: 1, log: 'embedded@old' });
+      sink.write({ ...decided('kept'), position: { partition: 0, offset: 1 } });
+      await sink.close();
+      assert.equal(await releaseLostClaims(db!, 'embedded@now'), 1);
+      assert.deepEqual([...(await claimedBodies(db!, ['lost', 'kept', 'live', 'a'])).keys()].sort(), ['a', 'kept', 'live']);
+      assert.equal((await findDecision(db!, 'kept'))?.body_hash, 'h', 'a stored decision reads with the hash of its body');
+    });
+
+    it('gives every event decided before claims were kept a claim of unknown body when the migration runs', async (t) => {
+      if (skip !== undefined) return t.skip(skip);
+      const sink = new DecisionSink(db!, { batchSize: 10, flushMs: 1, concurrency: 1, log: LOG });
+      sink.write({ ...decided('before-claims'), position: { partition: 4, offset: 2 } });
+      await sink.close();
+      await db!.batch([{ sql: 'DROP TABLE event_claims', params: [] }, { sql: 'DELETE FROM schema_migrations WHERE version = 11', params: [] }]);
+      assert.deepEqual(await migrate(db!), [11]);
+      assert.deepEqual(await claimEvents(db!, LOG, [request('before-claims', 'h5', 0, 0)]), [{ body_hash: null, position: { partition: 4, offset: 2 } }]);
+    });
+  });
+});
+
+describe('claims racing on PostgreSQL (read committed)', () => {
+  let created: TestDatabase | { skip: string };
+  let db: Database | undefined;
+  before(async () => {
+    created = await createTestDatabase();
+    if (!('skip' in created)) db = await openDatabase({ databaseUrl: created.url, dataDir: '/nonexistent' });
+  });
+  after(async () => {
+    await db?.close();
+    if (!('skip' in created)) await created.drop();
+  });
+
+  it('finds the holder of an id claimed by a transaction that committed while this claim waited on it', async (t) => {
+    if ('skip' in created) return t.skip(created.skip);
+    const rival = new pg.Client({ connectionString: created.url });
+    await rival.connect();
+    try {
+      await rival.query('BEGIN');
+      await rival.query(`INSERT INTO event_claims (event_id, body_hash, log_topic, log_partition, log_offset) VALUES ('raced', 'rival', $1, 9, 9)`, [LOG]);
+      const claiming = claimEvents(db!, LOG, [request('raced', 'mine', 0, 0), request('free', 'mine', 0, 1)]);
+      // Until the claim's insert waits on the rival's row lock: a condition, polled.
+      for (;;) {
+        const { rows } = await rival.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'");
+        if (rows[0]!.n > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await rival.query('COMMIT');
+      assert.deepEqual(await claiming, [
+        { body_hash: 'rival', position: { partition: 9, offset: 9 } },
+        { body_hash: 'mine', position: { partition: 0, offset: 1 } },
+      ]);
+    } finally {
+      await rival.end();
+    }
+  });
+
+  it('retries a claim while the store is away, and gives up without settling when closed', async (t) => {
+    if ('skip' in created) return t.skip(created.skip);
+    const failures: string[] = [];
+    let calls = 0;
+    const flaky = {
+      query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (++calls <= 2 ? Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })) : db!.query<T>(sql, params)),
+    };
+    const claims = new StoreClaims(flaky, { log: LOG, retry: { firstMs: 1, maxMs: 2 }, onError: (_err, failure) => void failures.push(failure) });
+    assert.deepEqual(await claims.claim([request('after-outage', 'h', 0, 0)]), [{ body_hash: 'h', position: { partition: 0, offset: 0 } }]);
+    assert.deepEqual(failures, ['connectivity', 'connectivity']);
+
+    const down = new StoreClaims({ query: () => Promise.reject(Object.assign(new Error('gone'), { code: 'ECONNREFUSED' })) }, { log: LOG, retry: { firstMs: 1, maxMs: 1 } });
+    let settled = false;
+    void down.claim([request('never', 'h', 0, 0)]).finally(() => (settled = true));
+    down.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(settled, false, 'nothing is decided unclaimed');
+  });
+});
