@@ -23,7 +23,7 @@ export interface ProcessorOutput {
 
 /**
  * Where event ids are claimed before they are decided — the store, shared by every processor and
- * partition: the one point that lets a single record of each id be decided (see README, "Exactly one decision").
+ * partition: the one point that lets a single record of each id be decided (see README, "Exactly one decision per event id").
  */
 export interface EventClaims {
   /** Claim each request's event id (ids distinct) for its record; the holder of each, in order. Waits out a store that is away: never rejects. */

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { bodyHash } from '../../src/contracts/index.ts';
 import { DecisionEngine, defaultRuleSet } from '../../src/decide/index.ts';
 import { DEFAULT_FEATURE_SET, featureIndex } from '../../src/features/index.ts';
-import { DecisionPipeline, Processor, type EventClaims, type ProcessorOutput } from '../../src/process/index.ts';
+import { DecisionPipeline, MicroBatchSize, Processor, type EventClaims, type ProcessorOutput } from '../../src/process/index.ts';
 import { RulesOnlyScorer } from '../../src/score/index.ts';
 import type { ClaimHolder, ClaimRequest, DeadLetter } from '../../src/store/index.ts';
 import type { BatchHandler, LogRecord } from '../../src/transport/log.ts';
@@ -14,8 +14,11 @@ const T0 = Date.parse('2026-11-26T12:00:00Z');
 class MemoryClaims implements EventClaims {
   readonly held = new Map<string, ClaimHolder>();
   rounds = 0;
+  /** What happened, in order: each claim asked (its ids) — the test's outputs add their own. */
+  readonly trace: string[] = [];
   async claim(requests: readonly ClaimRequest[]): Promise<ClaimHolder[]> {
     this.rounds++;
+    this.trace.push(`claim ${requests.map((r) => r.event_id).join(',')}`);
     assert.equal(new Set(requests.map((r) => r.event_id)).size, requests.length, 'one request per id');
     return requests.map((r) => {
       const held = this.held.get(r.event_id);
@@ -31,11 +34,12 @@ const body = (id: string, user: string, time: number | string = T0, amount = 40)
 const record = (partition: number, offset: number, value: Record<string, unknown>): LogRecord => ({ partition, offset, key: String(value.user_id), value, acceptedAt: T0 });
 
 /** Run batches through a fresh processor on `claims`; every result handed on, by kind. */
-async function run(claims: EventClaims, batches: LogRecord[][]): Promise<{ decided: Map<string, { user: string; hash: string | undefined; firstEvent: number }[]>; conflicts: DeadLetter[]; duplicates: string[] }> {
+async function run(claims: MemoryClaims, batches: LogRecord[][], microBatch?: MicroBatchSize): Promise<{ decided: Map<string, { user: string; hash: string | undefined; firstEvent: number }[]>; conflicts: DeadLetter[]; duplicates: string[] }> {
   const pipeline = new DecisionPipeline({ scorers: [new RulesOnlyScorer(DEFAULT_FEATURE_SET)], engine: new DecisionEngine(defaultRuleSet(0.7)), features: DEFAULT_FEATURE_SET, eventTime: { maxOutOfOrdernessMs: 5000, allowedLatenessMs: 0, dedupeWindowMs: 600_000 } });
   const out = { decided: new Map<string, { user: string; hash: string | undefined; firstEvent: number }[]>(), conflicts: [] as DeadLetter[], duplicates: [] as string[] };
   const output: ProcessorOutput = {
     decided: (r) => {
+      claims.trace.push(`decided ${r.event.event_id}`);
       const list = out.decided.get(r.event.event_id) ?? [];
       list.push({ user: r.event.user_id, hash: r.body_hash, firstEvent: r.features[featureIndex('first_event')]! });
       out.decided.set(r.event.event_id, list);
@@ -46,7 +50,7 @@ async function run(claims: EventClaims, batches: LogRecord[][]): Promise<{ decid
     ready: async () => undefined,
   };
   const source = { start: async (handler: BatchHandler) => void (await batches.reduce<Promise<unknown>>((p, b) => p.then(() => handler(b)), Promise.resolve())), stop: async () => undefined, lag: () => 0 };
-  await new Processor(source, pipeline, output, { claims }).start();
+  await new Processor(source, pipeline, output, { claims, microBatch }).start();
   return out;
 }
 
@@ -86,5 +90,14 @@ describe('the processor claims event ids before deciding', () => {
     const again = await run(claims, [[record(0, 0, alice), record(1, 7, bob)]]);
     assert.deepEqual(again.decided.get('x'), [{ user: 'alice', hash: bodyHash(alice), firstEvent: 1 }]);
     assert.equal(again.conflicts.length, 1);
+  });
+
+  it('asks the claim of the next micro-batch before deciding this one, and judges a re-send in a later micro-batch against the first', async () => {
+    const claims = new MemoryClaims();
+    const records = [record(0, 0, body('m1', 'alice')), record(0, 1, body('m2', 'alice', T0 + 1)), record(0, 2, body('m1', 'alice', T0, 41)), record(0, 3, body('m3', 'alice', T0 + 2))];
+    const out = await run(claims, [records], new MicroBatchSize({ budgetMs: 20, min: 1, max: 2 }));
+    assert.deepEqual(claims.trace, ['claim m1,m2', 'claim m1,m3', 'decided m1', 'decided m2', 'decided m3']);
+    assert.deepEqual([...out.decided.keys()], ['m1', 'm2', 'm3']);
+    assert.deepEqual(out.conflicts.map((l) => l.event_id), ['m1'], 'the other body of m1, a micro-batch later');
   });
 });
