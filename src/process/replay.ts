@@ -21,10 +21,18 @@ export function labelKnownAt(label: Label, event: RtdsEvent): number {
  * `partitions` by user as the log groups them, so entities other than the user (kept per
  * partition) aggregate the same events as online. Re-sent events are skipped, as online. Each
  * event's label (by event id) is handed over once the event is processed, as online, and
- * label-driven features count it from its `labeled_at` on: the label delay is honoured.
+ * label-driven features count it from its `labeled_at` on: the label delay is honoured. The
+ * partitions' state starts from and is left in `tasks` (default: a fresh one), for a later replay
+ * or a pipeline to continue.
  */
-export function replayFeatures(events: Iterable<RtdsEvent>, features: FeatureSet, options: EventTimeOptions, partitions: number, labels?: ReadonlyMap<string, Label>): ReplayedEvent[] {
-  const tasks = new Map<number, PartitionTask>();
+export function replayFeatures(
+  events: Iterable<RtdsEvent>,
+  features: FeatureSet,
+  options: EventTimeOptions,
+  partitions: number,
+  labels?: ReadonlyMap<string, Label>,
+  tasks = new Map<number, PartitionTask>(),
+): ReplayedEvent[] {
   const out: ReplayedEvent[] = [];
   for (const event of events) {
     const partition = partitions === 1 ? 0 : partitionFor(event.user_id, partitions);
