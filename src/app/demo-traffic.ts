@@ -8,8 +8,8 @@ import { labelledHistory, type LabelledHistory } from './training.ts';
 /** How often a demo user acts: a person's day (the generator's default), not a bot's. */
 const EVENTS_PER_USER_PER_DAY = 25;
 /**
- * The most users the demo simulates: about 1 KB each, created at about 100,000 a second. Past
- * ~72 events/s they act more often than EVENTS_PER_USER_PER_DAY.
+ * The most users the demo simulates: each costs about 1 KB of heap and 10 µs to create, and about
+ * 4 KB of feature state after a day. Past ~72 events/s they act more often than EVENTS_PER_USER_PER_DAY.
  */
 const MAX_USERS = 250_000;
 
