@@ -4,14 +4,16 @@ import { decisionIdFor, parseControlRecord, parsePublishedDecision, publishDecis
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
+import { WALL_CLOCK, type Clock } from '../ingest/generator/index.ts';
 import { clip, clipErrors, createLogger, PipelineMetrics, settlesWithin, type LiveSummary, type Logger } from '../observe/index.ts';
-import { DecisionPipeline, MicroBatchSize, Processor, type ProcessorOutput } from '../process/index.ts';
+import { DecisionPipeline, MicroBatchSize, Processor, type PartitionTask, type ProcessorOutput } from '../process/index.ts';
 import { CircuitOpenError } from '../score/index.ts';
 import { claimedBodies, DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, releaseLostClaims, StoreClaims, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import { livePerformance, type ModelControl } from '../api/models.ts';
 import { buildServer } from '../api/server.ts';
+import { DemoTraffic } from './demo-traffic.ts';
 import { LabelFeed } from './label-feed.ts';
 import { labelIntake } from './label-intake.ts';
 import { LiveTraffic } from './live-traffic.ts';
@@ -64,9 +66,18 @@ export interface AppRoles {
   processor: boolean;
 }
 
-export async function startApp(config: Config, options: { logger?: Logger; roles?: AppRoles } = {}): Promise<RunningApp> {
+export interface AppOptions {
+  logger?: Logger;
+  roles?: AppRoles;
+  /** The clock of the demo's traffic: where its history ends and live traffic starts, and its pace. Default the wall clock. */
+  clock?: Clock;
+}
+
+export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
   const roles = options.roles ?? { api: true, processor: true };
   const logger = options.logger ?? createLogger(config.logLevel);
+  const runsTraffic = roles.api && config.generator;
+  const demo = new DemoTraffic(config, options.clock ?? WALL_CLOCK, runsTraffic);
   const db = await openDatabase(config);
   logger.info({ database: db.kind, dataDir: config.databaseUrl === undefined ? config.dataDir : undefined }, 'store ready');
 
@@ -75,7 +86,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   logger.info({ feature_set: featureSet.version, features: featureSet.names.length, file: config.featuresFile }, 'feature set loaded');
   const registry = openModelRegistry(config, featureSet.version, db, (message) => logger.warn(message));
   logger.info({ registry: registry.location }, 'model registry ready');
-  const scorers = await loadScorers(config, logger, featureSet, registry);
+  const scorers = await loadScorers(config, logger, featureSet, registry, demo);
   const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile), { features: featureSet.names });
   const pipeline = new DecisionPipeline({
     scorers,
@@ -181,7 +192,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   if (roles.processor && transport.kind === 'embedded') {
     const released = await releaseLostClaims(db, transport.eventsLog);
     if (released > 0) logger.warn({ released }, 'event ids claimed by records of an earlier embedded log, lost undecided, are free again: a re-send is decided');
-    await restoreEmbedded(db, pipeline, reach, config, logger);
+    await restoreEmbedded(db, pipeline, reach, config, logger, demo.takeState(featureSet, eventTimeOptions(config), config.partitions));
     if (transport.resume !== undefined) await skipStored(db, transport.eventsLog, transport.resume, logger);
   }
   // Verdicts reach label-driven features through the store, whichever way they arrived.
@@ -294,7 +305,7 @@ export async function startApp(config: Config, options: { logger?: Logger; roles
   if (server !== undefined && config.apiKeys.length === 0 && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     logger.warn({ host: config.host }, 'the API is open to the network without keys: set RTDS_API_KEYS');
   }
-  const traffic = roles.api && config.generator ? new LiveTraffic({ ingest, db, rate: config.generatorRate, seed: config.generatorSeed, logger }) : undefined;
+  const traffic = runsTraffic ? new LiveTraffic({ ingest, db, demo, logger }) : undefined;
   traffic?.start();
   const running = { transport: transport.kind, roles, model_version: pipeline.modelVersion, rules_version: pipeline.rulesVersion, generator: traffic === undefined ? false : config.generatorRate };
   logger.info({ url, ...running }, server === undefined ? 'RTDS processor is running' : `RTDS is running: dashboard at ${url}/`);
@@ -368,11 +379,17 @@ function sharedFlush(sink: DecisionSink, ms: number): () => Promise<void> {
 
 /**
  * After a restart each partition's state is rebuilt from the events the store holds, log after
- * log (the in-memory log's runs, then the durable log) in log order, back as far as any value can reach.
+ * log (the in-memory log's runs, then the durable log) in log order, back as far as any value can
+ * reach. With nothing stored (a first start) the pipeline continues `demoState` instead: the
+ * state of the demo's stream up to now, which the generator continues live (DemoTraffic).
  */
-async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: HistoryReach, config: Config, logger: Logger): Promise<void> {
+async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: HistoryReach, config: Config, logger: Logger, demoState: ReadonlyMap<number, PartitionTask>): Promise<void> {
   const started = performance.now();
   const { events, verdicts } = await loadEmbeddedHistory(db, reach);
+  if (events.length === 0 && demoState.size > 0) {
+    pipeline.adopt(demoState);
+    return void logger.info({ partitions: demoState.size }, "feature state continues the demo's history the first model was trained on");
+  }
   const byPartition = new Map<number, { events: RtdsEvent[]; verdicts: LabelledEvent[] }>();
   const of = (e: RtdsEvent): { events: RtdsEvent[]; verdicts: LabelledEvent[] } => {
     const p = partitionFor(e.user_id, config.partitions);

@@ -1,14 +1,14 @@
-// The in-process traffic generator of `rtds start`: paced synthetic events into ingest, their labels into the store.
-import { pace, TrafficGenerator } from '../ingest/generator/index.ts';
+// The in-process traffic generator of `rtds start`: the demo's stream paced into ingest, its labels into the store.
+import { pace } from '../ingest/generator/index.ts';
 import type { EventIngest } from '../ingest/event-ingest.ts';
 import type { Logger } from '../observe/index.ts';
 import { upsertLabels, type Database } from '../store/index.ts';
+import type { DemoTraffic } from './demo-traffic.ts';
 
 export interface LiveTrafficOptions {
   ingest: EventIngest;
   db: Database;
-  rate: number;
-  seed: number;
+  demo: DemoTraffic;
   logger: Logger;
 }
 
@@ -19,12 +19,12 @@ export class LiveTraffic {
   constructor(private readonly options: LiveTrafficOptions) {}
 
   start(): void {
-    const { ingest, db, rate, seed, logger } = this.options;
-    // Event time follows the wall clock, with attacks already under way as in a stream joined mid-flow.
-    const generator = new TrafficGenerator({ seed, start: Date.now(), eventTimeRate: rate, dailyRhythm: false, warmStart: true, idPrefix: `gen_${seed}_${Date.now().toString(36)}_` });
+    const { ingest, db, demo, logger } = this.options;
     this.running = true;
-    this.run = pace(generator, {
-      rate,
+    // Paced at the rate event time advances: event time follows the clock.
+    this.run = pace(demo.live(), {
+      rate: demo.rate,
+      clock: demo.clock,
       batch: 500,
       running: () => this.running,
       deliver: async (batch) => {

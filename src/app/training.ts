@@ -1,8 +1,8 @@
 // The training workflow: generated labelled history → the processor's own features → MLP → held-out evaluation → registry.
 import { validateEvent, type Label, type RtdsEvent } from '../contracts/index.ts';
-import { TrafficGenerator } from '../ingest/generator/index.ts';
+import { TrafficGenerator, type GeneratedEvent } from '../ingest/generator/index.ts';
 import type { FeatureSet } from '../features/index.ts';
-import { replayFeatures, type EventTimeOptions, type ReplayedEvent } from '../process/index.ts';
+import { replayFeatures, type EventTimeOptions, type PartitionTask, type ReplayedEvent } from '../process/index.ts';
 import {
   draftFromTraining,
   evaluateScores,
@@ -36,6 +36,8 @@ export interface TrainingSettings {
   partitions: number;
   /** Thresholds at which the held-out metrics are reported. */
   thresholds: readonly number[];
+  /** The partitions' state the history's replay starts from and leaves behind (for live traffic to continue); default a fresh one. */
+  state?: Map<number, PartitionTask> | undefined;
   /** Share of the labelled events, the latest in time, held out for the test metrics. Default 0.2. */
   testShare?: number;
   /**
@@ -85,14 +87,23 @@ export interface LabelledHistory {
 
 /** `n` events of generated traffic with their labels. */
 export function generatedHistory(n: number, seed: number, users?: number): LabelledHistory {
+  return labelledHistory(new TrafficGenerator({ seed, ...(users === undefined ? {} : { users }) }).take(n), `${n} generated events (seed ${seed})`);
+}
+
+/**
+ * Generated events with the labels of the latest `labelled` of them (default all): the earlier
+ * ones only build up the features' state, as the traffic before a training window does.
+ */
+export function labelledHistory(generated: readonly GeneratedEvent[], description: string, labelled = generated.length): LabelledHistory {
   const labels = new Map<string, Label>();
-  const events = new TrafficGenerator({ seed, ...(users === undefined ? {} : { users }) }).take(n).map((g) => {
+  const firstLabelled = generated.length - labelled;
+  const events = generated.map((g, i) => {
     const checked = validateEvent(g.event);
     if (!checked.ok) throw new Error(`generator produced an invalid event ${g.event.event_id}: ${JSON.stringify(checked.errors)}`);
-    labels.set(g.label.event_id, g.label);
+    if (i >= firstLabelled) labels.set(g.label.event_id, g.label);
     return checked.event;
   });
-  return { events, labels, description: `${n} generated events (seed ${seed})` };
+  return { events, labels, description };
 }
 
 export interface TrainingOutcome {
@@ -135,7 +146,7 @@ export async function trainOnHistory(history: LabelledHistory, run: TrainingSett
   const { labels } = history;
   const report = run.onProgress ?? ((): void => undefined);
   const events = history.events.length;
-  const replayed = replayFeatures(history.events, run.features, run.eventTime, run.partitions, labels, (done) => report({ phase: 'features', done, total: events }));
+  const replayed = replayFeatures(history.events, run.features, run.eventTime, run.partitions, labels, (done) => report({ phase: 'features', done, total: events }), run.state);
   report({ phase: 'features', done: events, total: events });
   const rows = replayed.filter((r) => labels.has(r.event.event_id));
   // Split by time, not at random: the model is judged on a period it has never seen, as in production.

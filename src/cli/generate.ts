@@ -232,7 +232,7 @@ async function generate(settings: GenerateSettings): Promise<void> {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } else {
-      await pace(generator, { rate: settings.rate, count: settings.count, deadline, batch: settings.batch, running, deliver });
+      await pace(generator, { rate: settings.rate, count: settings.count, durationMs: settings.durationMs, batch: settings.batch, running, deliver });
     }
   } finally {
     interruption.release();

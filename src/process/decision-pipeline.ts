@@ -166,6 +166,14 @@ export class DecisionPipeline {
   }
 
   /**
+   * Continue partitions' state built by the same step elsewhere (replayFeatures over history that
+   * came before the log's first record, with this pipeline's feature set and event-time options).
+   */
+  adopt(tasks: ReadonlyMap<number, PartitionTask>): void {
+    for (const [partition, task] of tasks) this.tasks.set(partition, task);
+  }
+
+  /**
    * A verdict on an event of `partition`, for its label-driven features. False when this process
    * holds no state for the partition: the instance that restores it reads the verdict from the store.
    */

@@ -25,7 +25,9 @@ const REPLAY_PROGRESS_EVERY = 4096;
  * partition) aggregate the same events as online. Re-sent events are skipped, as online. Each
  * event's label (by event id) is handed over once the event is processed, as online, and
  * label-driven features count it from its `labeled_at` on: the label delay is honoured.
- * `onProgress` hears the count of events processed every few thousand events.
+ * `onProgress` hears the count of events processed every few thousand events. The partitions'
+ * state starts from and is left in `tasks` (default: a fresh one), for a later replay or a
+ * pipeline to continue.
  */
 export function replayFeatures(
   events: Iterable<RtdsEvent>,
@@ -34,8 +36,8 @@ export function replayFeatures(
   partitions: number,
   labels?: ReadonlyMap<string, Label>,
   onProgress?: (processed: number) => void,
+  tasks = new Map<number, PartitionTask>(),
 ): ReplayedEvent[] {
-  const tasks = new Map<number, PartitionTask>();
   const out: ReplayedEvent[] = [];
   let processed = 0;
   for (const event of events) {

@@ -11,6 +11,12 @@ export interface StandardiserJson {
   std: number[];
   /** Whether the feature only took the values 0 and 1 in training (an indicator). */
   binary: boolean[];
+  /**
+   * Smallest and largest transformed value in training, per feature: a value beyond them is read
+   * as the nearest one. Absent in models trained before ranges were kept (read unbounded).
+   */
+  min?: number[];
+  max?: number[];
 }
 
 export class StandardiserFormatError extends Error {
@@ -34,6 +40,9 @@ export class Standardiser {
   readonly mean: Float64Array;
   readonly std: Float64Array;
   readonly binary: readonly boolean[];
+  /** The training range of each transformed value (±Infinity: unknown). */
+  readonly min: Float64Array;
+  readonly max: Float64Array;
   /** `transforms[i] === 'log1p'`, as a typed array for the hot loop. */
   private readonly logged: Uint8Array;
   private readonly invStd: Float64Array;
@@ -45,6 +54,8 @@ export class Standardiser {
     this.mean = Float64Array.from(json.mean);
     this.std = Float64Array.from(json.std);
     this.binary = [...json.binary];
+    this.min = json.min === undefined ? new Float64Array(this.size).fill(-Infinity) : Float64Array.from(json.min);
+    this.max = json.max === undefined ? new Float64Array(this.size).fill(Infinity) : Float64Array.from(json.max);
     this.logged = Uint8Array.from(json.transforms, (t) => (t === 'log1p' ? 1 : 0));
     this.invStd = this.std.map((s) => 1 / s);
   }
@@ -58,6 +69,8 @@ export class Standardiser {
     const sumSq = new Float64Array(d);
     const count = new Float64Array(d);
     const binary = new Array<boolean>(d).fill(true);
+    const min = new Array<number>(d).fill(Infinity);
+    const max = new Array<number>(d).fill(-Infinity);
     // Shift by a first finite value so the variance does not lose precision to a large mean.
     const shift = new Float64Array(d).fill(NaN);
     for (const row of rows) {
@@ -67,6 +80,8 @@ export class Standardiser {
         if (raw !== 0 && raw !== 1 && !Number.isNaN(raw)) binary[j] = false; // NaN: unknown, not a value
         const t = transformValue(transforms[j]!, raw);
         if (!Number.isFinite(t)) continue; // apply() maps such values to the mean; they carry no spread
+        if (t < min[j]!) min[j] = t;
+        if (t > max[j]!) max[j] = t;
         if (Number.isNaN(shift[j]!)) shift[j] = t;
         const v = t - shift[j]!;
         sum[j]! += v;
@@ -82,8 +97,10 @@ export class Standardiser {
       const variance = n > 0 ? Math.max(sumSq[j]! / n - m * m, 0) : 0;
       mean.push(n > 0 ? m + shift[j]! : 0);
       std.push(Math.max(Math.sqrt(variance), stdFloor));
+      // A feature never finite in training has only its mean.
+      if (n === 0) min[j] = max[j] = mean[j]!;
     }
-    return new Standardiser({ features: features.map((f) => f.name), transforms, mean, std, binary });
+    return new Standardiser({ features: features.map((f) => f.name), transforms, mean, std, binary, min, max });
   }
 
   static fromJSON(json: unknown): Standardiser {
@@ -109,12 +126,15 @@ export class Standardiser {
     if (!Array.isArray(binary) || binary.length !== d || !binary.every((b) => typeof b === 'boolean')) {
       throw new StandardiserFormatError(`standardiser.binary must be ${d} booleans`);
     }
+    const range = o.min === undefined && o.max === undefined ? {} : { min: numbers('min', false), max: numbers('max', false) };
+    if (range.min !== undefined && range.min.some((lo, j) => lo > range.max[j]!)) throw new StandardiserFormatError('standardiser.min must not exceed standardiser.max');
     return new Standardiser({
       features: features as string[],
       transforms: transforms as Transform[],
       mean: numbers('mean', false),
       std: numbers('std', true),
       binary: binary as boolean[],
+      ...range,
     });
   }
 
@@ -125,23 +145,32 @@ export class Standardiser {
       mean: Array.from(this.mean),
       std: Array.from(this.std),
       binary: [...this.binary],
+      ...(this.min.every((lo) => lo === -Infinity) && this.max.every((hi) => hi === Infinity) ? {} : { min: Array.from(this.min), max: Array.from(this.max) }),
     };
   }
 
   /**
    * Write the model input for one raw vector into `out[offset … offset + size)`. A non-finite
-   * value becomes 0, the training mean, so one bad feature cannot turn a score into NaN.
+   * value becomes 0, the training mean, so one bad feature cannot turn a score into NaN. A value
+   * beyond the training range is read as its nearest edge: the network never extrapolates. (A
+   * feature that barely varied in training — the hour of day in a history of one hour — would
+   * otherwise reach it hundreds of standard deviations out, and swamp every other input.)
    */
   apply(raw: ArrayLike<number>, out: Float32Array, offset = 0): void {
     const d = this.size;
     const mean = this.mean;
     const invStd = this.invStd;
     const logged = this.logged;
+    const min = this.min;
+    const max = this.max;
     for (let j = 0; j < d; j++) {
       let x = raw[j]!;
       if (logged[j] === 1) x = x >= 0 ? Math.log1p(x) : -Math.log1p(-x);
-      const z = (x - mean[j]!) * invStd[j]!;
-      out[offset + j] = z - z === 0 ? z : 0; // z − z is NaN for ±Infinity and NaN
+      if (x - x !== 0) {
+        out[offset + j] = 0; // x − x is NaN for ±Infinity and NaN
+        continue;
+      }
+      out[offset + j] = (Math.min(Math.max(x, min[j]!), max[j]!) - mean[j]!) * invStd[j]!;
     }
   }
 

@@ -222,6 +222,19 @@ describe('TrafficGenerator', () => {
     assert.ok(cold < 0.01, `cold share ${cold}`);
   });
 
+  it('takeUntil hands out the events before an instant, and the stream goes on from the first one at or after it', () => {
+    const whole = new TrafficGenerator({ seed: 9 }).take(3000);
+    const generator = new TrafficGenerator({ seed: 9 });
+    const end = whole[2000]!.time + 1;
+    const before = generator.takeUntil(end);
+    assert.ok(before.length > 2000 && before.every((g) => g.time < end));
+    assert.ok(whole[before.length]!.time >= end, 'stopped at the first event at or after the instant');
+    assert.equal(generator.takeUntil(end).length, 0, 'nothing more before the same instant');
+    assert.equal(generator.count, before.length, 'the event looked at is not counted as handed out');
+    const after = generator.take(3000 - before.length);
+    assert.equal(snapshot([...before, ...after]), snapshot(whole), 'one stream, as if taken one by one');
+  });
+
   it('sign-ups add new users to the population over time', () => {
     const generator = new TrafficGenerator({ seed: 5, users: 500 });
     const signups = generator.take(20_000).filter((g) => g.event.event_type === 'signup');

@@ -61,6 +61,37 @@ describe('Standardiser', () => {
     assert.equal(buf[2 * d], 7);
   });
 
+  it('reads a value beyond the training range as the nearest edge: the network never extrapolates', () => {
+    const j = featureIndex('amount');
+    const amounts = x.map((row) => Math.log1p(row[j]!));
+    assert.equal(s.min[j], Math.min(...amounts));
+    assert.equal(s.max[j], Math.max(...amounts));
+    const input = (amount: number): number => {
+      const row = Float64Array.from(x[0]!);
+      row[j] = amount;
+      const z = new Float32Array(d);
+      s.apply(row, z, 0);
+      return z[j]!;
+    };
+    const top = Math.expm1(s.max[j]!);
+    assert.equal(input(top * 1000), input(top));
+    assert.equal(input(-5), input(Math.expm1(s.min[j]!)));
+    assert.ok(input(top) > input(top / 2), 'inside the range values still order');
+  });
+
+  it('serves a standardiser saved before ranges were kept unbounded, and saves none for it', () => {
+    const { min: _min, max: _max, ...old } = s.toJSON();
+    const unbounded = Standardiser.fromJSON(old);
+    assert.deepEqual(unbounded.toJSON(), old);
+    const row = Float64Array.from(x[0]!);
+    const j = featureIndex('amount');
+    row[j] = Math.expm1(s.max[j]!) * 1000;
+    const z = new Float32Array(d);
+    unbounded.apply(row, z, 0);
+    assert.ok(Math.abs(z[j]! - (Math.log(row[j]! + 1) - s.mean[j]!) / s.std[j]!) < 1e-4);
+    assert.throws(() => Standardiser.fromJSON({ ...old, min: s.toJSON().max, max: s.toJSON().min }), StandardiserFormatError);
+  });
+
   it('records which features are indicators (only 0 and 1 in training)', () => {
     assert.equal(s.binary[featureIndex('new_device')], true);
     assert.equal(s.binary[featureIndex('amount')], false);

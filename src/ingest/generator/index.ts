@@ -4,4 +4,4 @@ export { isoTimestamp } from './timestamp.ts';
 export { SCENARIOS, FRAUD_SCENARIOS, type Scenario, type FraudScenario, type GeneratedEvent } from './generated-event.ts';
 export { DEFAULT_SCENARIO_MIX } from './scenarios.ts';
 export { Prng } from './prng.ts';
-export { pace, type PaceOptions } from './pacer.ts';
+export { pace, WALL_CLOCK, type Clock, type PaceOptions } from './pacer.ts';

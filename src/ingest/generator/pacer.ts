@@ -1,4 +1,4 @@
-// Paces generated traffic to a wall-clock rate, delivering it in batches; shared by `rtds generate` and `rtds start`.
+// Paces generated traffic to a rate on a clock, delivering it in batches; shared by `rtds generate` and `rtds start`.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { GeneratedEvent } from './generated-event.ts';
 import type { TrafficGenerator } from './traffic-generator.ts';
@@ -6,35 +6,48 @@ import type { TrafficGenerator } from './traffic-generator.ts';
 const TICK_MS = 20;
 const FLUSH_MS = 100;
 
+/** What pacing reads and waits on: the wall clock, or a test's clock that moves only as it is waited on. */
+export interface Clock {
+  /** Epoch milliseconds. */
+  now(): number;
+  /** Resolves once `ms` have passed on this clock. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** Epoch milliseconds that never go back (performance.now from its origin), and real waits. */
+export const WALL_CLOCK: Clock = { now: () => performance.timeOrigin + performance.now(), sleep: (ms) => sleep(ms) };
+
 export interface PaceOptions {
-  /** Events per wall-clock second. */
+  /** Events per second of `clock`. */
   rate: number;
   /** Stop after this many events (default: no limit). */
   count?: number;
-  /** Stop at this performance.now() instant (default: no limit). */
-  deadline?: number;
+  /** Stop after this long on `clock`, ms (default: no limit). */
+  durationMs?: number;
   /** Deliver when this many events are pending, or every 100 ms. */
   batch: number;
   /** Checked every tick; false stops the run after delivering what is pending. */
   running: () => boolean;
   deliver: (batch: GeneratedEvent[]) => Promise<void>;
+  /** Default the wall clock. */
+  clock?: Clock;
 }
 
 /** Runs until stopped; returns how many events were delivered. */
 export async function pace(generator: TrafficGenerator, options: PaceOptions): Promise<number> {
-  const { rate, batch, running, deliver } = options;
+  const { rate, batch, running, deliver, clock = WALL_CLOCK } = options;
   const count = options.count ?? Infinity;
-  const deadline = options.deadline ?? Infinity;
-  const began = performance.now();
+  const began = clock.now();
+  const deadline = began + (options.durationMs ?? Infinity);
   // After a stall (a slow receiver) the schedule moves on instead of bursting the backlog out at once.
   const maxBurst = Math.max(1, Math.ceil(rate));
   let emitted = 0;
   let skipped = 0;
   let pending: GeneratedEvent[] = [];
   let lastFlush = began;
-  while (running() && emitted < count && performance.now() < deadline) {
-    await sleep(TICK_MS);
-    const now = performance.now();
+  while (running() && emitted < count && clock.now() < deadline) {
+    await clock.sleep(TICK_MS);
+    const now = clock.now();
     let due = Math.floor((rate * (Math.min(now, deadline) - began)) / 1000) - skipped - emitted;
     if (due > maxBurst) {
       skipped += due - maxBurst;

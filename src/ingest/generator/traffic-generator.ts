@@ -85,6 +85,8 @@ export class TrafficGenerator {
   private readonly held = new TimeQueue<GeneratedEvent>();
   /** The next in-order event, drawn early to know whether a held one is due first. */
   private lookahead: GeneratedEvent | undefined;
+  /** The next event to hand out, drawn early by takeUntil to read its time. */
+  private peeked: GeneratedEvent | undefined;
   /** Ordinary events per simulated ms: attacks bring the rest of eventTimeRate. */
   private readonly ordinaryPerMs: number;
   private nextOrdinaryAt: number;
@@ -137,11 +139,39 @@ export class TrafficGenerator {
 
   /** Events handed out so far. */
   get count(): number {
-    return this.stamped - (this.lookahead === undefined ? 0 : 1) - this.held.size;
+    return this.stamped - (this.lookahead === undefined ? 0 : 1) - this.held.size - (this.peeked === undefined ? 0 : 1);
   }
 
   /** The next event of the infinite stream. */
   next(): GeneratedEvent {
+    const peeked = this.peeked;
+    if (peeked === undefined) return this.draw();
+    this.peeked = undefined;
+    return peeked;
+  }
+
+  take(n: number): GeneratedEvent[] {
+    const out: GeneratedEvent[] = [];
+    for (let i = 0; i < n; i++) out.push(this.next());
+    return out;
+  }
+
+  /**
+   * The events handed out before the stream reaches event time `end`; the first one at or after
+   * it comes next. (With disorder, an event before `end` held back past it comes later.)
+   */
+  takeUntil(end: number): GeneratedEvent[] {
+    const out: GeneratedEvent[] = [];
+    let g = (this.peeked ??= this.draw());
+    while (g.time < end) {
+      out.push(g);
+      g = this.peeked = this.draw();
+    }
+    return out;
+  }
+
+  /** The next event drawn: in order, or with disorder the held one due first. */
+  private draw(): GeneratedEvent {
     if (this.disorderMs <= 0) return this.nextInOrder();
     for (;;) {
       const ahead = (this.lookahead ??= this.nextInOrder());
@@ -155,12 +185,6 @@ export class TrafficGenerator {
       }
       return ahead;
     }
-  }
-
-  take(n: number): GeneratedEvent[] {
-    const out: GeneratedEvent[] = [];
-    for (let i = 0; i < n; i++) out.push(this.next());
-    return out;
   }
 
   /** The in-order stream: whichever comes first of the next ordinary event and the next planned one. */
