@@ -377,7 +377,7 @@ async function benchTrainingTime(config: Config, scratch: string): Promise<void>
     const t = await benchTraining({ rows: 50_000, epochs: 15, backend });
     console.log(`training 50,000 rows × 15 epochs on tfjs-${t.backend}: ${(t.ms / 1000).toFixed(1)} s`);
   }
-  // The whole `rtds train` workflow as at first start: features replayed, MLP and fallback trained, both judged on the held-out period.
+  // The first start's training as `rtds start` runs it: the demo's history generated, its features replayed, MLP and fallback trained, both judged on the held-out period.
   const started = performance.now();
   const outcome = await trainFirstModel(new DemoTraffic(config, WALL_CLOCK, false), { registry: new FolderRegistry(path.join(scratch, 'lifecycle')), features: DEFAULT_FEATURE_SET }, config);
   const seconds = (performance.now() - started) / 1000;

@@ -12,8 +12,8 @@ import { trainOnHistory, type TrainingOutcome, type TrainingSettings } from './t
 /**
  * The first-start training run: the demo's last 240,000 events (80 minutes at 50/s), of which the
  * latest 60,000 are labelled — the rows trained and judged on; the earlier ones fill the 1-minute
- * and 1-hour windows and sessions first, as live traffic has them. About 20 s on two cores;
- * ROC-AUC ≈ 0.98 on the held-out period.
+ * and 1-hour windows and sessions first, as live traffic has them. Roughly 20 s of a quiet two-core
+ * machine (docs/benchmarks.md); ROC-AUC ≈ 0.98 on the held-out period.
  */
 export const FIRST_START_TRAINING = { events: 240_000, labelled: 60_000, epochs: 8, seed: 7 } as const;
 
