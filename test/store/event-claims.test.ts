@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { decisionIdFor, validateEvent } from '../../src/contracts/index.ts';
 import { claimedBodies, claimEvents, DecisionSink, findDecision, migrate, openDatabase, releaseLostClaims, StoreClaims, type ClaimRequest, type Database } from '../../src/store/index.ts';
-import { createTestDatabase, onBothStores, type TestDatabase } from '../support/postgres.ts';
+import { createTestDatabase, onBothStores, openedStore, type TestDatabase } from '../support/postgres.ts';
 
 const LOG = 'test.events';
 const request = (id: string, hash: string, partition: number, offset: number): ClaimRequest => ({ event_id: id, body_hash: hash, position: { partition, offset } });
@@ -17,41 +17,31 @@ function decided(id: string): Parameters<DecisionSink['write']>[0] {
 
 onBothStores((kind, open, cleanup) => {
   describe(`event claims on ${kind}`, () => {
-    let db: Database | undefined;
-    let skip: string | undefined;
-    before(async () => {
-      const opened = await open();
-      if ('skip' in opened) skip = opened.skip;
-      else db = opened;
-    });
-    after(async () => {
-      await db?.close();
-      await cleanup();
-    });
+    const store = openedStore(open, cleanup);
 
     it('claims a free id for its record, finds it its own when that record comes again, and names the holder to any other', async (t) => {
-      if (skip !== undefined) return t.skip(skip);
-      const first = await claimEvents(db!, LOG, [request('a', 'h1', 0, 10), request('b', 'h2', 1, 5)]);
+      if (store.skip !== undefined) return t.skip(store.skip);
+      const first = await claimEvents(store.db!, LOG, [request('a', 'h1', 0, 10), request('b', 'h2', 1, 5)]);
       assert.deepEqual(first, [
         { body_hash: 'h1', position: { partition: 0, offset: 10 } },
         { body_hash: 'h2', position: { partition: 1, offset: 5 } },
       ]);
       // Redelivered after a crash or a rebalance: the same position holds it.
-      assert.deepEqual(await claimEvents(db!, LOG, [request('a', 'h1', 0, 10)]), [{ body_hash: 'h1', position: { partition: 0, offset: 10 } }]);
+      assert.deepEqual(await claimEvents(store.db!, LOG, [request('a', 'h1', 0, 10)]), [{ body_hash: 'h1', position: { partition: 0, offset: 10 } }]);
       // Another record of the id, same body or not, in this log or another: the holder stays.
-      const others = await claimEvents(db!, LOG, [request('a', 'h9', 3, 7), request('c', 'h3', 2, 1)]);
+      const others = await claimEvents(store.db!, LOG, [request('a', 'h9', 3, 7), request('c', 'h3', 2, 1)]);
       assert.deepEqual(others, [
         { body_hash: 'h1', position: { partition: 0, offset: 10 } },
         { body_hash: 'h3', position: { partition: 2, offset: 1 } },
       ]);
-      assert.deepEqual(await claimEvents(db!, 'other.events', [request('b', 'h2', 1, 5)]), [{ body_hash: 'h2', position: null }], 'a position in another log is not this record');
-      assert.deepEqual(await claimedBodies(db!, ['a', 'b', 'nope', 'c']), new Map([['a', 'h1'], ['b', 'h2'], ['c', 'h3']]));
+      assert.deepEqual(await claimEvents(store.db!, 'other.events', [request('b', 'h2', 1, 5)]), [{ body_hash: 'h2', position: null }], 'a position in another log is not this record');
+      assert.deepEqual(await claimedBodies(store.db!, ['a', 'b', 'nope', 'c']), new Map([['a', 'h1'], ['b', 'h2'], ['c', 'h3']]));
     });
 
     it('shares one statement among the claims asked while another runs; a re-send asked at once in another partition learns the first holder', async (t) => {
-      if (skip !== undefined) return t.skip(skip);
+      if (store.skip !== undefined) return t.skip(store.skip);
       let statements = 0;
-      const counted = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (statements++, db!.query<T>(sql, params)) };
+      const counted = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (statements++, store.db!.query<T>(sql, params)) };
       const claims = new StoreClaims(counted, { log: LOG });
       const answers = await Promise.all([claims.claim([request('s1', 'h1', 0, 0)]), claims.claim([request('s2', 'h2', 1, 0), request('s3', 'h3', 1, 1)]), claims.claim([request('s2', 'h9', 2, 0)])]);
       assert.equal(statements, 2, 'the first alone, then the two asked meanwhile');
@@ -63,25 +53,25 @@ onBothStores((kind, open, cleanup) => {
     });
 
     it('releases, at an embedded start, only the claims of earlier embedded logs whose events were never stored', async (t) => {
-      if (skip !== undefined) return t.skip(skip);
-      await claimEvents(db!, 'embedded@old', [request('lost', 'h', 0, 0), request('kept', 'h', 0, 1)]);
-      await claimEvents(db!, 'embedded@now', [request('live', 'h', 0, 0)]);
-      const sink = new DecisionSink(db!, { batchSize: 10, flushMs: 1, concurrency: 1, log: 'embedded@old' });
+      if (store.skip !== undefined) return t.skip(store.skip);
+      await claimEvents(store.db!, 'embedded@old', [request('lost', 'h', 0, 0), request('kept', 'h', 0, 1)]);
+      await claimEvents(store.db!, 'embedded@now', [request('live', 'h', 0, 0)]);
+      const sink = new DecisionSink(store.db!, { batchSize: 10, flushMs: 1, concurrency: 1, log: 'embedded@old' });
       sink.write({ ...decided('kept'), position: { partition: 0, offset: 1 } });
       await sink.close();
-      assert.equal(await releaseLostClaims(db!, 'embedded@now'), 1);
-      assert.deepEqual([...(await claimedBodies(db!, ['lost', 'kept', 'live', 'a'])).keys()].sort(), ['a', 'kept', 'live']);
-      assert.equal((await findDecision(db!, 'kept'))?.body_hash, 'h', 'a stored decision reads with the hash of its body');
+      assert.equal(await releaseLostClaims(store.db!, 'embedded@now'), 1);
+      assert.deepEqual([...(await claimedBodies(store.db!, ['lost', 'kept', 'live', 'a'])).keys()].sort(), ['a', 'kept', 'live']);
+      assert.equal((await findDecision(store.db!, 'kept'))?.body_hash, 'h', 'a stored decision reads with the hash of its body');
     });
 
     it('gives every event decided before claims were kept a claim of unknown body when the migration runs', async (t) => {
-      if (skip !== undefined) return t.skip(skip);
-      const sink = new DecisionSink(db!, { batchSize: 10, flushMs: 1, concurrency: 1, log: LOG });
+      if (store.skip !== undefined) return t.skip(store.skip);
+      const sink = new DecisionSink(store.db!, { batchSize: 10, flushMs: 1, concurrency: 1, log: LOG });
       sink.write({ ...decided('before-claims'), position: { partition: 4, offset: 2 } });
       await sink.close();
-      await db!.batch([{ sql: 'DROP TABLE event_claims', params: [] }, { sql: 'DELETE FROM schema_migrations WHERE version = 11', params: [] }]);
-      assert.deepEqual(await migrate(db!), [11]);
-      assert.deepEqual(await claimEvents(db!, LOG, [request('before-claims', 'h5', 0, 0)]), [{ body_hash: null, position: { partition: 4, offset: 2 } }]);
+      await store.db!.batch([{ sql: 'DROP TABLE event_claims', params: [] }, { sql: 'DELETE FROM schema_migrations WHERE version = 11', params: [] }]);
+      assert.deepEqual(await migrate(store.db!), [11]);
+      assert.deepEqual(await claimEvents(store.db!, LOG, [request('before-claims', 'h5', 0, 0)]), [{ body_hash: null, position: { partition: 4, offset: 2 } }]);
     });
   });
 });

@@ -1,4 +1,5 @@
 // A throw-away database on the machine's PostgreSQL for one test file; skipped locally when none runs.
+import { after, before } from 'node:test';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,6 +40,24 @@ export async function createTestDatabase(): Promise<TestDatabase | { skip: strin
       await c.end();
     },
   };
+}
+
+/**
+ * Inside a store suite's describe: the database opened before its tests and closed (then cleaned
+ * up) after them; `skip` says why there is none.
+ */
+export function openedStore(open: () => Promise<Database | { skip: string }>, cleanup: () => Promise<void>): { readonly db: Database | undefined; readonly skip: string | undefined } {
+  const store: { db: Database | undefined; skip: string | undefined } = { db: undefined, skip: undefined };
+  before(async () => {
+    const opened = await open();
+    if ('skip' in opened) store.skip = opened.skip;
+    else store.db = opened;
+  });
+  after(async () => {
+    await store.db?.close();
+    await cleanup();
+  });
+  return store;
 }
 
 /**
