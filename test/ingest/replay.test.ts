@@ -181,7 +181,8 @@ describe('runReplay over HTTP into an embedded RTDS', () => {
     try {
       const found = await stored();
       for (const id of found) waiting.delete(id);
-      if (waiting.size === 0) return found;
+      // Every id stored, or announced while the store was read (then stored by the next flush).
+      if (waiting.size === 0) return found.size === ids.length ? found : await stored();
       await Promise.race([announced, sleep(10_000, undefined, { ref: false })]); // the bound only turns a missing decision into a failure
       return await stored();
     } finally {
