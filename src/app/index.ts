@@ -104,6 +104,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   });
 
   const transport = await openTransport(config, logger);
+  // How the sink's writes and the processor's claims wait out a store that is away: alike.
+  const storeRetry = { firstMs: 100, maxMs: config.sinkRetryMaxMs };
   const sink = new DecisionSink(db, {
     batchSize: config.sinkBatchSize,
     flushMs: config.sinkFlushMs,
@@ -111,7 +113,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     concurrency: db.kind === 'pglite' ? 1 : config.sinkConcurrency,
     log: transport.eventsLog,
     featureSet: featureSet.version,
-    retry: { firstMs: 100, maxMs: config.sinkRetryMaxMs },
+    retry: storeRetry,
     onFlush: ({ ms }) => metrics.sinkFlush.observe(ms / 1000),
     onError: (err, failure, retryInMs) => {
       metrics.storeWriteRetries.inc({ failure });
@@ -129,7 +131,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // partition or processor a re-send reaches. A store that is away is waited out, as the sink does.
   const claims = new StoreClaims(db, {
     log: transport.eventsLog,
-    retry: { firstMs: 100, maxMs: config.sinkRetryMaxMs },
+    retry: storeRetry,
     onError: (err, failure, retryInMs) => {
       metrics.storeWriteRetries.inc({ failure });
       logger.error({ err, failure, retry_in_ms: retryInMs }, 'claiming event ids failed; their micro-batch waits and the claim is retried');

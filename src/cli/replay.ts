@@ -214,29 +214,22 @@ export function replaySchedule(pacing: Pacing): (eventTime: number | undefined) 
 }
 
 interface ReplayTarget {
-  deliver(lines: readonly ReplayLine[]): Promise<void>;
+  /** The lines' events, then `labels` (after their events, so RTDS knows the ids they refer to). */
+  deliver(lines: readonly ReplayLine[], labels: readonly TrafficRecord[]): Promise<void>;
   close(): Promise<void>;
 }
 
 function openTarget(settings: ReplaySettings, config: Config): ReplayTarget {
-  const withLabels = (lines: readonly ReplayLine[]): TrafficRecord[] => {
-    if (!settings.labels) return [];
-    const labels: TrafficRecord[] = [];
-    const now = Date.now();
-    for (const line of lines) if (line.label !== undefined && !notYetKnown(line, now)) labels.push(line.label);
-    return labels;
-  };
   if (settings.target === 'kafka') {
     const kafka = new KafkaTraffic(config, 'replay');
-    return { deliver: (lines) => kafka.deliverRecords(lines, withLabels(lines)), close: () => kafka.close() };
+    return { deliver: (lines, labels) => kafka.deliverRecords(lines, labels), close: () => kafka.close() };
   }
   const base = settings.target;
   return {
-    async deliver(lines) {
+    async deliver(lines, labels) {
       // 400: RTDS refused every event of the batch and dead-lettered each; they were delivered.
       await postJson(`${base}/api/v1/events`, `[${lines.map((l) => l.json).join(',')}]`, { accept: [400] });
-      const labels = withLabels(lines);
-      // After their events, so the server already knows the ids the labels refer to. Refused labels are dead-lettered alike.
+      // Refused labels are dead-lettered alike.
       if (labels.length > 0) await postJson(`${base}/api/v1/labels`, `[${labels.map((l) => l.value).join(',')}]`, { accept: [400] });
     },
     close: () => Promise.resolve(),
@@ -266,10 +259,21 @@ async function replay(settings: ReplaySettings): Promise<ReplayTally> {
   let pending: ReplayLine[] = [];
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
-    await target.deliver(pending);
-    tally.delivered += pending.length;
+    // Each label is judged once, when its batch goes: sent, or held back as not known yet.
+    const labels: TrafficRecord[] = [];
+    let heldBack = 0;
     const now = Date.now();
-    if (settings.labels) for (const line of pending) if (line.label !== undefined) tally[notYetKnown(line, now) ? 'heldBack' : 'labels']++;
+    if (settings.labels) {
+      for (const line of pending) {
+        if (line.label === undefined) continue;
+        if (notYetKnown(line, now)) heldBack++;
+        else labels.push(line.label);
+      }
+    }
+    await target.deliver(pending, labels);
+    tally.delivered += pending.length;
+    tally.labels += labels.length;
+    tally.heldBack += heldBack;
     pending = [];
     progress.tick(report);
   };
