@@ -14,13 +14,14 @@ import { DecisionFeed } from '../api/decision-feed.ts';
 import { livePerformance, type ModelControl } from '../api/models.ts';
 import { buildServer } from '../api/server.ts';
 import { DemoTraffic } from './demo-traffic.ts';
-import { LabelFeed } from './label-feed.ts';
+import { LabelFeed } from '../follow/label-feed.ts';
 import { labelIntake } from './label-intake.ts';
 import { LiveTraffic } from './live-traffic.ts';
-import { RulesFollower } from './rules-follower.ts';
-import { ActiveModelFollower, loadScorers } from './model.ts';
+import { RulesFollower } from '../follow/rules-follower.ts';
+import { ActiveModelFollower } from '../follow/active-model-follower.ts';
+import { loadScorers } from './model.ts';
 import { openModelRegistry } from './model-registry.ts';
-import { openTransport, type Transport } from './transport.ts';
+import { openTransport, type Transport } from '../transport/transport.ts';
 import { Readiness } from './readiness.ts';
 
 /** A processor-less process (API only) still has a Processor object; it reads nothing. */

@@ -5,13 +5,13 @@ import type { Config } from '../config/index.ts';
 import type { PublishedDecision, RtdsEvent } from '../contracts/index.ts';
 import type { Logger } from '../observe/index.ts';
 import { EMBEDDED_LOG, type DeadLetter } from '../store/index.ts';
-import { PartitionedLog } from '../transport/embedded/partitioned-log.ts';
-import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
-import { KafkaRecordSource, type RebalanceInfo } from '../transport/kafka/kafka-source.ts';
-import { TopicTail } from '../transport/kafka/topic-tail.ts';
-import { ensureTopics, topicNames } from '../transport/kafka/topics.ts';
-import { TransactionalOutput } from '../transport/kafka/transactional-output.ts';
-import type { EventLogProducer, RecordSource } from '../transport/log.ts';
+import { PartitionedLog } from './embedded/partitioned-log.ts';
+import { KafkaProducer } from './kafka/kafka-producer.ts';
+import { KafkaRecordSource, type RebalanceInfo } from './kafka/kafka-source.ts';
+import { TopicTail } from './kafka/topic-tail.ts';
+import { ensureTopics, topicNames } from './kafka/topics.ts';
+import { TransactionalOutput } from './kafka/transactional-output.ts';
+import type { EventLogProducer, RecordSource } from './log.ts';
 
 /** What the processor publishes besides the store: decisions, dead letters and late events as topics. */
 export interface SideOutputs {
