@@ -3,19 +3,19 @@ import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { RtdsEvent } from '../src/contracts/index.ts';
 import { DEFAULT_FEATURE_SET, FeatureSet, parseFeatureSpecs } from '../src/features/index.ts';
-import { PartitionTask, type EventTimeOptions } from '../src/process/index.ts';
+import { StageTasks, type EventTimeOptions } from '../src/process/index.ts';
 import { DenseNetwork } from '../src/score/dense-network.ts';
 import { seededRandom } from '../src/score/mlp.ts';
 import { partitionFor } from '../src/transport/log.ts';
 
-/** Events per second through one PartitionTask per partition (feature step only), best of three runs after a warm-up. */
+/** Events per second through every stage's partitions (feature step only), best of three runs after a warm-up. */
 function stepRate(features: FeatureSet, events: readonly RtdsEvent[], eventTime: EventTimeOptions, partitions: number, after?: (v: Float64Array) => void): number {
   const byPartition = events.map((e) => partitionFor(e.user_id, partitions));
   const run = (): number => {
-    const tasks = Array.from({ length: partitions }, () => new PartitionTask(features, eventTime));
+    const tasks = new StageTasks(features, eventTime, partitions);
     const began = performance.now();
     for (let i = 0; i < events.length; i++) {
-      const step = tasks[byPartition[i]!]!.step(events[i]!);
+      const step = tasks.step(events[i]!, byPartition[i]!);
       if (step !== null && after !== undefined) after(step.vector);
     }
     return events.length / ((performance.now() - began) / 1000);
@@ -120,7 +120,7 @@ export function benchStateMemory(users: number, perUser: number, eventTime: Even
   const times = Float64Array.from({ length: users * perUser }, () => start + Math.floor(random() * span)).sort();
   gc();
   const before = process.memoryUsage().heapUsed;
-  const task = new PartitionTask(DEFAULT_FEATURE_SET, eventTime);
+  const task = new StageTasks(DEFAULT_FEATURE_SET, eventTime, 1);
   const began = performance.now();
   for (let i = 0; i < times.length; i++) {
     const u = i % users;
@@ -136,7 +136,7 @@ export function benchStateMemory(users: number, perUser: number, eventTime: Even
       device_id: `dev-${u}-${i % 2}`,
       ip_address: `10.${u % 250}.${i % 250}.1`,
       channel: 'web',
-    });
+    }, 0);
   }
   const seconds = (performance.now() - began) / 1000;
   gc();

@@ -2,7 +2,7 @@
 import type { Config } from '../config/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import { TrafficGenerator, type Clock, type TrafficOptions } from '../ingest/generator/index.ts';
-import { replayFeatures, type EventTimeOptions, type PartitionTask } from '../process/index.ts';
+import { replayFeatures, StageTasks, type EventTimeOptions } from '../process/index.ts';
 import { labelledHistory, type LabelledHistory } from './training.ts';
 
 /** How often a demo user acts: a person's day (the generator's default), not a bot's. */
@@ -49,7 +49,9 @@ export function demoTrafficOptions(settings: DemoSettings, start: number): Traff
  */
 export class DemoTraffic {
   private generator: TrafficGenerator | undefined;
-  private replayed: Map<number, PartitionTask> | undefined;
+  /** Whether the history's replay leaves its state for the processor (set by `history` when `continued`), and that state once made. */
+  private continuing = false;
+  private replayed: StageTasks | undefined;
 
   constructor(
     private readonly settings: DemoSettings,
@@ -62,8 +64,9 @@ export class DemoTraffic {
     return this.settings.generatorRate;
   }
 
-  /** Where the history's replay leaves the partitions' state when the stream continues here; undefined otherwise. */
-  get state(): Map<number, PartitionTask> | undefined {
+  /** Where the history's replay leaves the stages' state when the stream continues here; undefined otherwise. */
+  state(features: FeatureSet, eventTime: EventTimeOptions, partitions: number): StageTasks | undefined {
+    if (this.continuing) this.replayed ??= new StageTasks(features, eventTime, partitions);
     return this.replayed;
   }
 
@@ -75,7 +78,8 @@ export class DemoTraffic {
     const rows = Math.min(labelled, generated.length);
     if (this.continued) {
       this.generator = generator;
-      this.replayed = new Map();
+      this.continuing = true;
+      this.replayed = undefined;
     }
     const description = `${generated.length} events of the demo's traffic (${this.rate}/s, seed ${this.settings.generatorSeed}, ${demoUsers(this.rate)} users) up to ${new Date(now).toISOString()}, the latest ${rows} labelled`;
     return labelledHistory(generated, description, rows);
@@ -85,10 +89,11 @@ export class DemoTraffic {
    * The partitions' state of the stream up to now — the history's, then what came after it while
    * the model trained — for the processor to continue; once. Empty without a history.
    */
-  takeState(features: FeatureSet, eventTime: EventTimeOptions, partitions: number): Map<number, PartitionTask> {
-    const state = this.replayed;
+  takeState(features: FeatureSet, eventTime: EventTimeOptions, partitions: number): StageTasks | undefined {
+    const state = this.state(features, eventTime, partitions);
+    this.continuing = false;
     this.replayed = undefined;
-    if (state === undefined || this.generator === undefined) return new Map();
+    if (state === undefined || this.generator === undefined) return undefined;
     replayFeatures(labelledHistory(this.generator.takeUntil(this.clock.now()), 'since the history', 0).events, features, eventTime, partitions, undefined, undefined, state);
     return state;
   }
@@ -96,6 +101,7 @@ export class DemoTraffic {
   /** The live stream from now on. Events before now that no state took are skipped, as if RTDS had been down. */
   live(): TrafficGenerator {
     const now = this.clock.now();
+    this.continuing = false;
     this.replayed = undefined;
     if (this.generator === undefined) return new TrafficGenerator(demoTrafficOptions(this.settings, now));
     this.generator.takeUntil(now);

@@ -6,7 +6,7 @@ import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { WALL_CLOCK, type Clock } from '../ingest/generator/index.ts';
 import { clip, clipErrors, createLogger, PipelineMetrics, settlesWithin, type LiveSummary, type Logger } from '../observe/index.ts';
-import { DecisionPipeline, MicroBatchSize, Processor, type PartitionTask, type ProcessorOutput } from '../process/index.ts';
+import { DecisionPipeline, MicroBatchSize, Processor, type ProcessorOutput, type StageTasks } from '../process/index.ts';
 import { CircuitOpenError } from '../score/index.ts';
 import { claimedBodies, DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, releaseLostClaims, StoreClaims, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
@@ -94,6 +94,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     engine,
     features: featureSet,
     eventTime: eventTimeOptions(config),
+    partitions: config.partitions,
     validation: { timeBounds: eventTimeBounds(config) },
     // An open circuit is reported once, when it opens, not on every batch it skips.
     onScorerError: (scorer, err) => {
@@ -195,7 +196,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (roles.processor && transport.kind === 'embedded') {
     const released = await releaseLostClaims(db, transport.eventsLog);
     if (released > 0) logger.warn({ released }, 'event ids claimed by records of an earlier embedded log, lost undecided, are free again: a re-send is decided');
-    await restoreEmbedded(db, pipeline, reach, config, logger, demo.takeState(featureSet, eventTimeOptions(config), config.partitions));
+    await restoreEmbedded(db, pipeline, reach, logger, demo.takeState(featureSet, eventTimeOptions(config), config.partitions));
     if (transport.resume !== undefined) await skipStored(db, transport.eventsLog, transport.resume, logger);
   }
   // Verdicts reach label-driven features through the store, whichever way they arrived.
@@ -381,29 +382,20 @@ function sharedFlush(sink: DecisionSink, ms: number): () => Promise<void> {
 }
 
 /**
- * After a restart each partition's state is rebuilt from the events the store holds, log after
- * log (the in-memory log's runs, then the durable log) in log order, back as far as any value can
- * reach. With nothing stored (a first start) the pipeline continues `demoState` instead: the
- * state of the demo's stream up to now, which the generator continues live (DemoTraffic).
+ * After a restart every stage's state is rebuilt from the events the store holds, log after log
+ * (the in-memory log's runs, then the durable log), in the order they were decided, back as far
+ * as any value can reach. With nothing stored (a first start) the pipeline continues `demoState`
+ * instead: the state of the demo's stream up to now, which the generator continues live (DemoTraffic).
  */
-async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: HistoryReach, config: Config, logger: Logger, demoState: ReadonlyMap<number, PartitionTask>): Promise<void> {
+async function restoreEmbedded(db: Database, pipeline: DecisionPipeline, reach: HistoryReach, logger: Logger, demoState: StageTasks | undefined): Promise<void> {
   const started = performance.now();
-  const { events, verdicts } = await loadEmbeddedHistory(db, reach);
-  if (events.length === 0 && demoState.size > 0) {
+  const history = await loadEmbeddedHistory(db, reach);
+  if (history.events.length === 0 && demoState !== undefined) {
     pipeline.adopt(demoState);
-    return void logger.info({ partitions: demoState.size }, "feature state continues the demo's history the first model was trained on");
+    return void logger.info("feature state continues the demo's history the first model was trained on");
   }
-  const byPartition = new Map<number, { events: RtdsEvent[]; verdicts: LabelledEvent[] }>();
-  const of = (e: RtdsEvent): { events: RtdsEvent[]; verdicts: LabelledEvent[] } => {
-    const p = partitionFor(e.user_id, config.partitions);
-    let history = byPartition.get(p);
-    if (history === undefined) byPartition.set(p, (history = { events: [], verdicts: [] }));
-    return history;
-  };
-  for (const e of events) of(e).events.push(e);
-  for (const v of verdicts) of(v.event).verdicts.push(v);
-  for (const [p, history] of byPartition) pipeline.restore(p, history, 0);
-  if (events.length > 0) logger.info({ events: events.length, verdicts: verdicts.length, partitions: byPartition.size, ms: Math.round(performance.now() - started) }, 'feature state restored from the store');
+  const events = pipeline.restoreAll(history);
+  if (events > 0) logger.info({ events, verdicts: history.verdicts.length, ms: Math.round(performance.now() - started) }, 'feature state restored from the store');
 }
 
 /**

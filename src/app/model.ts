@@ -20,7 +20,7 @@ export const FIRST_START_TRAINING = { events: 240_000, labelled: 60_000, epochs:
 export function trainFirstModel(demo: DemoTraffic, run: Pick<TrainingSettings, 'registry' | 'features' | 'onProgress'>, config: Config): Promise<TrainingOutcome> {
   const { events, labelled, epochs, seed } = FIRST_START_TRAINING;
   const history = demo.history(events, labelled);
-  return trainOnHistory(history, { ...run, seed, epochs, state: demo.state, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: deployedThresholds(config) });
+  return trainOnHistory(history, { ...run, seed, epochs, state: demo.state(run.features, eventTimeOptions(config), config.partitions), eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: deployedThresholds(config) });
 }
 
 export async function loadScorers(config: Config, logger: Logger, features: FeatureSet, registry: ModelRegistry, demo: DemoTraffic): Promise<Scorer[]> {

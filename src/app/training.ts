@@ -2,7 +2,7 @@
 import { validateEvent, type Label, type RtdsEvent } from '../contracts/index.ts';
 import { TrafficGenerator, type GeneratedEvent } from '../ingest/generator/index.ts';
 import type { FeatureSet } from '../features/index.ts';
-import { replayFeatures, type EventTimeOptions, type PartitionTask, type ReplayedEvent } from '../process/index.ts';
+import { replayFeatures, type EventTimeOptions, type StageTasks, type ReplayedEvent } from '../process/index.ts';
 import {
   draftFromTraining,
   evaluateScores,
@@ -37,7 +37,7 @@ export interface TrainingSettings {
   /** Thresholds at which the held-out metrics are reported. */
   thresholds: readonly number[];
   /** The partitions' state the history's replay starts from and leaves behind (for live traffic to continue); default a fresh one. */
-  state?: Map<number, PartitionTask> | undefined;
+  state?: StageTasks | undefined;
   /** Share of the labelled events, the latest in time, held out for the test metrics. Default 0.2. */
   testShare?: number;
   /**

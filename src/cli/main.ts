@@ -13,6 +13,7 @@ commands:
   processor   one processor instance in the Kafka consumer group (rtds processor --help)
   generate    write labelled synthetic traffic (rtds generate --help)
   replay      send recorded events back into RTDS over HTTP or Kafka (rtds replay --help)
+  topology    the processor's stages, topics, state stores and keys (rtds topology --help)
   features    the feature matrix of an events (and labels) file, as the processor computes it (rtds features --help)
   train       train, evaluate and register a model on generated traffic (rtds train --help)
   models      list, activate and roll back registered models (rtds models --help)
@@ -119,6 +120,8 @@ async function main(argv: string[]): Promise<void> {
     case 'replay':
       await (await import('./replay.ts')).runReplay(args);
       return;
+    case 'topology':
+      return (await import('./topology.ts')).runTopology(args);
     case 'features':
       return (await import('./features.ts')).runFeatures(args);
     case 'train':

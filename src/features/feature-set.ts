@@ -50,6 +50,26 @@ interface EntityKind {
   bucketMs: number;
   /** Its groups that count fraud labels. */
   labelled: Group[];
+  /** The stage whose state holds it: the one keyed by its fields. */
+  stage: number;
+}
+
+/**
+ * A stage of the set: the entity fields its state is keyed by (and partitioned by, so that each
+ * entity's state is whole in one partition), and the features it computes. Stage 0 is keyed by
+ * `user_id`, the events log's key, whether or not any feature is; each other entity kind is a
+ * stage of its own (see docs/features.md, "Entities other than the user").
+ */
+export interface FeatureStage {
+  key: readonly (keyof RtdsEvent)[];
+  /** `merchant_id`, or `user_id+device_id` for a combination. */
+  name: string;
+  /** Names of the aggregate features it computes. */
+  features: readonly string[];
+  /** Whether any of them counts fraud labels: verdicts are then routed to it. */
+  usesLabels: boolean;
+  /** How far behind its latest event an event still changes one of its values (window and partly filled tile). */
+  reachMs: number;
 }
 
 /**
@@ -159,7 +179,12 @@ export class FeatureSet {
   readonly reachMs: number;
   /** Whether any feature counts fraud labels: only then are labels routed to the state. */
   readonly usesLabels: boolean;
+  /** The state's stages: the user's first, then one per other entity kind, in the order specs name them. */
+  readonly stages: readonly FeatureStage[];
   private readonly kinds: EntityKind[] = [];
+  /** Per stage, the indices of its entity kinds. */
+  private readonly stageKinds: number[][] = [];
+  private readonly allKinds: number[];
   private readonly derived: DerivedFeatures;
 
   constructor(readonly specs: readonly FeatureSpec[]) {
@@ -175,6 +200,31 @@ export class FeatureSet {
     this.plan(aggregates);
     this.reachMs = Math.max(0, ...this.kinds.map((k) => k.reach));
     this.usesLabels = this.kinds.some((k) => k.labelled.length > 0);
+    this.allKinds = this.kinds.map((_, k) => k);
+    this.stages = this.planStages();
+  }
+
+  /** Kinds keyed by `user_id` are stage 0; every other kind gets a stage of its own. */
+  private planStages(): FeatureStage[] {
+    const keys: (readonly (keyof RtdsEvent)[])[] = [['user_id']];
+    this.kinds.forEach((kind, k) => {
+      const name = kind.fields.join('+');
+      let stage = keys.findIndex((key) => key.join('+') === name);
+      if (stage < 0) stage = keys.push(kind.fields) - 1;
+      kind.stage = stage;
+      (this.stageKinds[stage] ??= []).push(k);
+    });
+    return keys.map((key, stage) => {
+      const kinds = (this.stageKinds[stage] ??= []).map((k) => this.kinds[k]!);
+      const groups = kinds.flatMap((kind) => kind.groups);
+      return {
+        key,
+        name: key.join('+'),
+        features: groups.flatMap((g) => [...g.before, ...g.after]).sort((a, b) => a.index - b.index).map((o) => this.names[o.index]!),
+        usesLabels: kinds.some((kind) => kind.labelled.length > 0),
+        reachMs: Math.max(0, ...kinds.map((kind) => kind.reach)),
+      };
+    });
   }
 
   /**
@@ -211,7 +261,7 @@ export class FeatureSet {
       const entityKey = JSON.stringify(fields);
       let kind = kinds.get(entityKey);
       if (kind === undefined) {
-        kind = { fields, groups: [], reach: 0, firstGone: Infinity, bucketMs: 0, labelled: [] };
+        kind = { fields, groups: [], reach: 0, firstGone: Infinity, bucketMs: 0, labelled: [], stage: 0 };
         kinds.set(entityKey, kind);
         this.kinds.push(kind);
       }
@@ -276,12 +326,41 @@ export class FeatureSet {
    */
   compute(state: FeatureState, event: RtdsEvent, timing: EventTiming): Float64Array {
     const v = new Float64Array(this.names.length);
+    this.derive(event, v, this.advance(state, event, timing, this.allKinds, v));
+    return v;
+  }
+
+  /**
+   * Stage `stage`'s part of `compute`: its aggregates of the event into `v`, from and into
+   * `state` (the stage's partition). True when one of them is unknown. The vector is complete
+   * once every stage has run and `derive` filled the expressions.
+   */
+  computeStage(stage: number, state: FeatureState, event: RtdsEvent, timing: EventTiming, v: Float64Array): boolean {
+    return this.advance(state, event, timing, this.stageKinds[stage]!, v);
+  }
+
+  /** Stage `stage`'s aggregates for an event without its key (say, no merchant): their defaults. */
+  stageDefaults(stage: number, v: Float64Array): void {
+    for (const k of this.stageKinds[stage]!) for (const g of this.kinds[k]!.groups) fallBack(g, v);
+  }
+
+  /** The value of stage `stage`'s key in the event (what partitions its state); undefined when a field is missing. */
+  stageKey(stage: number, event: RtdsEvent): string | undefined {
+    return entityKey(event, this.stages[stage]!.key);
+  }
+
+  /** The derived features, once every aggregate is in `v`; `unknown`: some aggregate is (partial history). */
+  derive(event: RtdsEvent, v: Float64Array, unknown: boolean): void {
+    this.derived.compute(event, v, unknown);
+  }
+
+  private advance(state: FeatureState, event: RtdsEvent, timing: EventTiming, kinds: readonly number[], v: Float64Array): boolean {
     const t = event.event_time;
     const seq = state.seq++;
     const { earliest, tooLate } = timing;
     let unknown = false;
-    if (state.pending.dueBy(t)) this.applyLabels(state, t, earliest);
-    for (let k = 0; k < this.kinds.length; k++) {
+    if (state.pending.dueBy(t)) this.applyLabels(state, t, earliest, kinds);
+    for (const k of kinds) {
       const kind = this.kinds[k]!;
       const key = entityKey(event, kind.fields);
       if (key === undefined) {
@@ -326,9 +405,8 @@ export class FeatureSet {
       // Touched: its windows forget what no admitted event can reach any more.
       evictWindows(kind, entity, earliest);
     }
-    this.derived.compute(event, v, unknown);
-    this.sweep(state, earliest);
-    return v;
+    this.sweep(state, earliest, kinds);
+    return unknown;
   }
 
   /**
@@ -339,17 +417,17 @@ export class FeatureSet {
   withoutHistory(event: RtdsEvent): Float64Array {
     const v = new Float64Array(this.names.length);
     for (const kind of this.kinds) for (const g of kind.groups) unknownHistory(g, v);
-    this.derived.compute(event, v, true);
+    this.derive(event, v, true);
     return v;
   }
 
   /** Count (or, on a later "not fraud", uncount) the labels known at `t` in the tiles of their events. */
-  private applyLabels(state: FeatureState, t: number, earliest: number): void {
+  private applyLabels(state: FeatureState, t: number, earliest: number, kinds: readonly number[]): void {
     while (state.pending.dueBy(t)) {
       const { event, is_fraud } = state.pending.pop()!;
       if (state.fraud.has(event.event_id) === is_fraud) continue;
       const delta = is_fraud ? 1 : -1;
-      for (let k = 0; k < this.kinds.length; k++) {
+      for (const k of kinds) {
         const kind = this.kinds[k]!;
         if (kind.labelled.length === 0) continue;
         const key = entityKey(event, kind.fields);
@@ -406,8 +484,8 @@ export class FeatureSet {
    * over its life, when something of it can go — so idle state leaves on time however many
    * entities there are.
    */
-  private sweep(state: FeatureState, earliest: number): void {
-    for (let k = 0; k < this.kinds.length; k++) {
+  private sweep(state: FeatureState, earliest: number, kinds: readonly number[]): void {
+    for (const k of kinds) {
       const kind = this.kinds[k]!;
       const until = Math.floor(earliest / kind.bucketMs);
       let cursor = state.dueCursor[k]!;

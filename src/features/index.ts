@@ -1,6 +1,6 @@
 // Features stage: feature specs as data, compiled into the one function from an event and keyed state to a feature vector.
 export { DEFAULT_FEATURE_SET, FEATURES, FEATURE_NAMES, FEATURE_SET_VERSION, featureIndex, loadFeatureSet } from './default-features.ts';
-export { FeatureSet, FeatureState, type EventTiming, type FeatureColumn } from './feature-set.ts';
+export { FeatureSet, FeatureState, type EventTiming, type FeatureColumn, type FeatureStage } from './feature-set.ts';
 export {
   AGGREGATIONS,
   LABEL_AGGREGATIONS,

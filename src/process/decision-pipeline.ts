@@ -5,8 +5,9 @@ import type { FeatureSet } from '../features/index.ts';
 import type { DeadLetter } from '../store/index.ts';
 import type { Scorer, Score } from '../score/scorer.ts';
 import { SafeDefaultScorer } from '../score/safe-default-scorer.ts';
-import { epochMs, UndecodableRecord, type LogPosition, type LogRecord } from '../transport/log.ts';
-import { PartitionTask, type EventTimeOptions } from './partition-task.ts';
+import { epochMs, partitionFor, UndecodableRecord, type LogPosition, type LogRecord } from '../transport/log.ts';
+import type { EventTimeOptions } from './partition-task.ts';
+import { StageTasks } from './stage-tasks.ts';
 
 /** A decided event: its decision, the features it was made from, where it sits in the log, and the challenger's score if one runs. */
 export interface Decided {
@@ -58,6 +59,8 @@ export interface PipelineOptions {
   engine: DecisionEngine;
   features: FeatureSet;
   eventTime: EventTimeOptions;
+  /** Partitions of the events log, and of every stage's state (in one process only how the state is sharded); default 1. */
+  partitions?: number;
   /** Event types and live time bounds the log's records are validated against. */
   validation?: Omit<ValidationOptions, 'now'>;
   /** Called when a scorer fails and the ladder steps down. */
@@ -71,7 +74,7 @@ const SAFE_DEFAULT = new SafeDefaultScorer();
 const STATE_SAMPLE = 200;
 
 export class DecisionPipeline {
-  private readonly tasks = new Map<number, PartitionTask>();
+  private tasks: StageTasks;
   private scorers: Scorer[];
   private challenger: Scorer | null = null;
   private engine: DecisionEngine;
@@ -80,6 +83,7 @@ export class DecisionPipeline {
   constructor(private readonly options: PipelineOptions) {
     this.scorers = options.scorers;
     this.engine = options.engine;
+    this.tasks = new StageTasks(options.features, options.eventTime, options.partitions ?? 1);
   }
 
   get modelVersion(): string | null {
@@ -131,19 +135,12 @@ export class DecisionPipeline {
 
   /** The keyed state over all partitions: entities, approximate bytes (sampled), event ids remembered. */
   stateSize(): { entities: number; bytes: number; eventIds: number } {
-    const total = { entities: 0, bytes: 0, eventIds: 0 };
-    for (const task of this.tasks.values()) {
-      const s = task.size(STATE_SAMPLE);
-      total.entities += s.entities;
-      total.bytes += s.bytes;
-      total.eventIds += s.eventIds;
-    }
-    return total;
+    return this.tasks.size(STATE_SAMPLE);
   }
 
   /** Whether the state of `partition` is missing or stale for a batch starting at `offset`. */
   needsRestore(partition: number, offset: number): boolean {
-    return this.tasks.get(partition)?.nextOffset !== offset;
+    return this.tasks.source(partition)?.nextOffset !== offset;
   }
 
   /**
@@ -153,24 +150,44 @@ export class DecisionPipeline {
    * events changes no value read after the restore.
    */
   restore(partition: number, history: PartitionHistory, nextOffset: number): number {
-    const task = new PartitionTask(this.options.features, this.options.eventTime);
+    const task = this.tasks.newSource();
+    const scratch = new Float64Array(this.options.features.names.length);
     let n = 0;
     for (const event of history.events) {
-      task.step(event);
+      task.step(event, scratch);
       n++;
     }
     for (const verdict of history.verdicts) task.label(verdict);
     task.nextOffset = nextOffset;
-    this.tasks.set(partition, task);
+    this.tasks.setSource(partition, task);
     return n;
   }
 
   /**
-   * Continue partitions' state built by the same step elsewhere (replayFeatures over history that
-   * came before the log's first record, with this pipeline's feature set and event-time options).
+   * Rebuild every stage's state from the whole history (the embedded log's restart): its events in
+   * the order they were processed, each through every stage as online, then their verdicts. The
+   * user stage's partitions then expect their log's first offset.
    */
-  adopt(tasks: ReadonlyMap<number, PartitionTask>): void {
-    for (const [partition, task] of tasks) this.tasks.set(partition, task);
+  restoreAll(history: PartitionHistory): number {
+    const partitions = this.options.partitions ?? 1;
+    const tasks = new StageTasks(this.options.features, this.options.eventTime, partitions);
+    const partitionOf = (e: RtdsEvent): number => (partitions === 1 ? 0 : partitionFor(e.user_id, partitions));
+    let n = 0;
+    for (const event of history.events) {
+      tasks.step(event, partitionOf(event));
+      n++;
+    }
+    for (const verdict of history.verdicts) tasks.label(verdict, partitionOf(verdict.event));
+    this.tasks = tasks;
+    return n;
+  }
+
+  /**
+   * Continue the stages' state built by the same steps elsewhere (replayFeatures over history that
+   * came before the log's first record, with this pipeline's feature set, event-time options and partitions).
+   */
+  adopt(tasks: StageTasks): void {
+    this.tasks = tasks;
   }
 
   /**
@@ -178,18 +195,7 @@ export class DecisionPipeline {
    * holds no state for the partition: the instance that restores it reads the verdict from the store.
    */
   label(partition: number, verdict: LabelledEvent): boolean {
-    const task = this.tasks.get(partition);
-    task?.label(verdict);
-    return task !== undefined;
-  }
-
-  private task(partition: number): PartitionTask {
-    let task = this.tasks.get(partition);
-    if (task === undefined) {
-      task = new PartitionTask(this.options.features, this.options.eventTime);
-      this.tasks.set(partition, task);
-    }
-    return task;
+    return this.tasks.label(verdict, partition);
   }
 
   /** Process records of one partition in offset order; every record yields exactly one result. */
@@ -230,8 +236,7 @@ export class DecisionPipeline {
     const slots: number[] = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
-      const task = this.task(record.partition);
-      task.nextOffset = record.offset + 1;
+      this.tasks.sourceTask(record.partition).nextOffset = record.offset + 1;
       const event = admitted.events[i];
       if (event === undefined) continue;
       const verdict = verdicts?.[i];
@@ -240,7 +245,7 @@ export class DecisionPipeline {
         results[i] = { kind: 'conflict', event_id: event.event_id, letter };
         continue;
       }
-      const step = verdict?.kind === 'duplicate' ? null : task.step(event);
+      const step = verdict?.kind === 'duplicate' ? null : this.tasks.step(event, record.partition);
       if (step === null) {
         results[i] = { kind: 'duplicate', event_id: event.event_id };
         continue;

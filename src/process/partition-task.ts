@@ -18,42 +18,58 @@ export interface EventTimeOptions {
   dedupeWindowMs: number;
 }
 
+/** What a stage's step says of an event besides its features. */
+export interface StageStep {
+  /** Behind this partition's watermark by more than the allowed lateness: it joined none of the stage's windows. */
+  late: boolean;
+  /** How far (ms, event time) behind the watermark it was, when late; else 0. */
+  behindMs: number;
+  /** Some of the stage's features read history no longer held (NaN). */
+  unknown: boolean;
+}
+
+/**
+ * The state of one partition of one stage of the topology (see FeatureSet.stages): its watermark
+ * and its share of the keyed feature state. The user stage's (stage 0) also remembers recent event
+ * ids, since it is the one every record of an id reaches first: a re-send never reaches the others.
+ */
 export class PartitionTask {
   readonly watermark: Watermark;
   private readonly state: FeatureState;
-  private readonly recent: RecentEventIds;
+  private readonly recent: RecentEventIds | undefined;
   /** Offset of the next record this state expects; any other means records were processed elsewhere. */
   nextOffset = 0;
 
   constructor(
     private readonly features: FeatureSet,
     private readonly options: EventTimeOptions,
+    readonly stage = 0,
   ) {
     this.watermark = new Watermark(options.maxOutOfOrdernessMs);
     this.state = features.newState();
-    this.recent = new RecentEventIds(options.dedupeWindowMs);
+    this.recent = stage === 0 ? new RecentEventIds(options.dedupeWindowMs) : undefined;
   }
 
   /**
-   * Judge lateness against the watermark before the event moves it, then compute the event's
-   * features. Null for a re-sent event id. `late`: behind the watermark by more than the allowed
-   * lateness — the event is decided with the windows it would have had at its own time (from
-   * the state kept for `lateHistoryMs` more; older history reads as unknown, NaN), but it joins
-   * none and goes to the late side output. `behindMs`: how far behind the watermark it was.
+   * Judge lateness against the watermark before the event moves it, then compute the stage's
+   * features of the event into `v`. Null for a re-sent event id (user stage). `late`: behind the
+   * watermark by more than the allowed lateness — the event reads the windows it would have had
+   * at its own time (from the state kept for `lateHistoryMs` more; older history reads as
+   * unknown, NaN), but joins none.
    */
-  step(event: RtdsEvent): { vector: Float64Array; late: boolean; behindMs: number } | null {
+  step(event: RtdsEvent, v: Float64Array): StageStep | null {
     const t = event.event_time;
     const behindMs = this.watermark.current - t;
     const admitted = this.watermark.current - this.options.allowedLatenessMs;
     const late = t < admitted;
     // A late event's id is remembered from the time it arrives (in event time), not from its own
     // time: the window of its own time may be long gone, and a re-send must still be known.
-    if (this.recent.seen(event.event_id, late ? admitted : t)) return null;
+    if (this.recent?.seen(event.event_id, late ? admitted : t) === true) return null;
     this.watermark.observe(t);
     const earliest = this.watermark.current - this.options.allowedLatenessMs;
-    const vector = this.features.compute(this.state, event, { tooLate: late, earliest: earliest - (this.options.lateHistoryMs ?? 0) });
-    this.recent.evict(earliest);
-    return { vector, late, behindMs: late ? behindMs : 0 };
+    const unknown = this.features.computeStage(this.stage, this.state, event, { tooLate: late, earliest: earliest - (this.options.lateHistoryMs ?? 0) }, v);
+    this.recent?.evict(earliest);
+    return { late, behindMs: late ? behindMs : 0, unknown };
   }
 
   /** A label of an event this partition has processed: label-driven features count it from its `labeled_at` on. */
@@ -63,6 +79,6 @@ export class PartitionTask {
 
   /** Entities in the feature state, their approximate bytes (from a sample when given), and event ids remembered. */
   size(sample?: number): { entities: number; bytes: number; eventIds: number } {
-    return { ...this.state.size(sample), eventIds: this.recent.size };
+    return { ...this.state.size(sample), eventIds: this.recent?.size ?? 0 };
   }
 }

@@ -2,7 +2,8 @@
 import type { Label, RtdsEvent } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import { partitionFor } from '../transport/log.ts';
-import { PartitionTask, type EventTimeOptions } from './partition-task.ts';
+import type { EventTimeOptions } from './partition-task.ts';
+import { StageTasks } from './stage-tasks.ts';
 
 export interface ReplayedEvent {
   event: RtdsEvent;
@@ -19,15 +20,15 @@ export function labelKnownAt(label: Label, event: RtdsEvent): number {
 const REPLAY_PROGRESS_EVERY = 4096;
 
 /**
- * Features of a history in arrival order with the same watermark and state as partition tasks,
- * so a model learns from exactly the values it will see online: events are grouped into
- * `partitions` by user as the log groups them, so entities other than the user (kept per
- * partition) aggregate the same events as online. Re-sent events are skipped, as online. Each
- * event's label (by event id) is handed over once the event is processed, as online, and
- * label-driven features count it from its `labeled_at` on: the label delay is honoured.
- * `onProgress` hears the count of events processed every few thousand events. The partitions'
- * state starts from and is left in `tasks` (default: a fresh one), for a later replay or a
- * pipeline to continue.
+ * Features of a history in arrival order with the same watermarks and state as the processor,
+ * so a model learns from exactly the values it will see online: events pass through every stage
+ * of the feature set's topology (StageTasks), the user stage partitioned into `partitions` by user
+ * as the log groups them and every other stage by its own entity, as online. Re-sent events are
+ * skipped, as online. Each event's label (by event id) is handed over once the event is
+ * processed, as online, and label-driven features count it from its `labeled_at` on: the label
+ * delay is honoured. `onProgress` hears the count of events processed every few thousand events.
+ * The stages' state starts from and is left in `tasks` (default: a fresh one), for a later replay
+ * or a pipeline to continue.
  */
 export function replayFeatures(
   events: Iterable<RtdsEvent>,
@@ -36,7 +37,7 @@ export function replayFeatures(
   partitions: number,
   labels?: ReadonlyMap<string, Label>,
   onProgress?: (processed: number) => void,
-  tasks = new Map<number, PartitionTask>(),
+  tasks = new StageTasks(features, options, partitions),
 ): ReplayedEvent[] {
   const out: ReplayedEvent[] = [];
   let processed = 0;
@@ -44,13 +45,11 @@ export function replayFeatures(
     if (processed > 0 && processed % REPLAY_PROGRESS_EVERY === 0) onProgress?.(processed);
     processed++;
     const partition = partitions === 1 ? 0 : partitionFor(event.user_id, partitions);
-    let task = tasks.get(partition);
-    if (task === undefined) tasks.set(partition, (task = new PartitionTask(features, options)));
-    const step = task.step(event);
+    const step = tasks.step(event, partition);
     if (step === null) continue;
-    out.push({ event, ...step });
+    out.push({ event, vector: step.vector, late: step.late });
     const label = labels?.get(event.event_id);
-    if (label !== undefined) task.label({ event, is_fraud: label.is_fraud, labeled_at: labelKnownAt(label, event) });
+    if (label !== undefined) tasks.label({ event, is_fraud: label.is_fraud, labeled_at: labelKnownAt(label, event) }, partition);
   }
   return out;
 }

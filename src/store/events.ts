@@ -111,11 +111,16 @@ export function loadPartitionHistory(db: Queryable, log: string, partition: numb
 
 /**
  * The events stored from every run of the embedded log (topics `embedded@<start time>`), back as
- * far as `reachMs` reaches, run by run and in log order within each: how an embedded processor
- * rebuilds its state after a restart.
+ * far as `reachMs` reaches, in the order they were decided (then log order): how an embedded
+ * processor rebuilds its state after a restart. The order matters to the stages keyed by other
+ * entities than the user, which see events from every partition: replayed partition after
+ * partition, one partition's early events would look late to a merchant's watermark that another
+ * partition's later events had moved.
  */
 export function loadEmbeddedHistory(db: Queryable, reach: HistoryReach): Promise<History> {
-  return recentHistory(db, `e.log_topic LIKE '${EMBEDDED_LOG}@%'`, [], reach, 'e.log_topic, e.log_partition, e.log_offset');
+  // decision_id is 'dec_' || event_id: the decisions' primary key finds each event's decision time.
+  const decided = "(SELECT d.timestamp FROM decisions d WHERE d.decision_id = 'dec_' || e.event_id)";
+  return recentHistory(db, `e.log_topic LIKE '${EMBEDDED_LOG}@%'`, [], reach, `${decided}, e.log_topic, e.log_partition, e.log_offset`);
 }
 
 /**

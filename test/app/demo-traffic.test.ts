@@ -59,15 +59,15 @@ describe("the demo's traffic", () => {
     const clock = new TestClock(NOW);
     const demo = new DemoTraffic(settings, clock, true);
     const history = demo.history(3000, 1000);
-    replayFeatures(history.events, DEFAULT_FEATURE_SET, eventTime, config.partitions, history.labels, undefined, demo.state);
+    replayFeatures(history.events, DEFAULT_FEATURE_SET, eventTime, config.partitions, history.labels, undefined, demo.state(DEFAULT_FEATURE_SET, eventTime, config.partitions));
     // The model trains for a minute of the clock: those events are not delivered, yet the state has them.
     await clock.sleep(60_000);
     const state = demo.takeState(DEFAULT_FEATURE_SET, eventTime, config.partitions);
-    assert.equal(demo.state, undefined, 'taken once');
+    assert.equal(demo.state(DEFAULT_FEATURE_SET, eventTime, config.partitions), undefined, 'taken once');
     const live = valid(demo.live().take(500));
     assert.ok(live[0]!.event_time >= NOW + 60_000, 'live traffic starts at the clock');
 
-    const continued = replayFeatures(live, DEFAULT_FEATURE_SET, eventTime, config.partitions, undefined, undefined, state);
+    const continued = replayFeatures(live, DEFAULT_FEATURE_SET, eventTime, config.partitions, undefined, undefined, state!);
     const whole = valid(new TrafficGenerator(demoTrafficOptions(settings, NOW - 1500 * 1000)).take(history.events.length + 1000)).filter((e) => e.event_time < live.at(-1)!.event_time + 1);
     const replayed = new Map(replayFeatures(whole, DEFAULT_FEATURE_SET, eventTime, config.partitions).map((r) => [r.event.event_id, r.vector]));
     for (const r of continued) assert.deepEqual(r.vector, replayed.get(r.event.event_id), r.event.event_id);
@@ -77,8 +77,8 @@ describe("the demo's traffic", () => {
     const clock = new TestClock(NOW);
     const demo = new DemoTraffic(settings, clock, false);
     demo.history(3000, 1000);
-    assert.equal(demo.state, undefined);
-    assert.equal(demo.takeState(DEFAULT_FEATURE_SET, eventTime, config.partitions).size, 0);
+    assert.equal(demo.state(DEFAULT_FEATURE_SET, eventTime, config.partitions), undefined);
+    assert.equal(demo.takeState(DEFAULT_FEATURE_SET, eventTime, config.partitions), undefined);
     const first = demo.live().next();
     assert.ok(first.time >= NOW);
     assert.match(first.event.event_id, new RegExp(`^gen_5_${NOW.toString(36)}_1$`));

@@ -22,6 +22,14 @@ export function topicNames(prefix: string): TopicNames {
   };
 }
 
+/**
+ * The topic carrying events to the stage keyed by `stage` (`merchant_id`, `user_id+device_id`):
+ * Kafka allows letters, digits, '.', '_' and '-' in topic names, so '+' becomes '-'.
+ */
+export function repartitionTopic(prefix: string, stage: string): string {
+  return `${prefix}repartition.${stage.replaceAll('+', '-')}`;
+}
+
 /** Topics whose records are few and read whole by everyone: partitions would only break their order. */
 const SINGLE_PARTITION: ReadonlySet<keyof TopicNames> = new Set(['control']);
 

@@ -1,0 +1,120 @@
+// Every stage's partitions in one process: an event passes through each stage in turn, its state keyed and partitioned by the stage's entity.
+import type { LabelledEvent, RtdsEvent } from '../contracts/index.ts';
+import type { FeatureSet } from '../features/index.ts';
+import { partitionFor } from '../transport/log.ts';
+import { PartitionTask, type EventTimeOptions } from './partition-task.ts';
+
+/** An event's features from every stage, and how late it was where it was latest. */
+export interface ComputedFeatures {
+  vector: Float64Array;
+  /** Too late to join the windows of at least one stage (the decision says `late`). */
+  late: boolean;
+  /** The most it was behind a watermark past the allowed lateness (ms, event time); 0 when on time everywhere. */
+  behindMs: number;
+}
+
+/**
+ * The topology's state held in one process: for each stage, its partitions' tasks. The user stage
+ * is partitioned like the events log; every other stage by its own key (`partitionFor` of the
+ * merchant, the device…), so an entity's state is whole in one partition whichever user partition
+ * its events come from. The embedded processor and training replays run an event through every
+ * stage at once here; on Kafka each stage runs in the processors that own its partitions, and the
+ * event travels between them through repartition topics (docs/features.md).
+ */
+export class StageTasks {
+  private readonly byStage: Map<number, PartitionTask>[];
+
+  constructor(
+    private readonly features: FeatureSet,
+    private readonly options: EventTimeOptions,
+    /** Partitions of each stage: the events log's count. */
+    private readonly partitions: number,
+  ) {
+    this.byStage = features.stages.map(() => new Map());
+  }
+
+  /** The user stage's task of a log partition, when this process holds it. */
+  source(partition: number): PartitionTask | undefined {
+    return this.byStage[0]!.get(partition);
+  }
+
+  /** The user stage's task of a log partition, created empty when missing. */
+  sourceTask(partition: number): PartitionTask {
+    return this.task(0, partition);
+  }
+
+  /** Hold `task` as the user stage's task of `partition` (a restore, or state built elsewhere). */
+  setSource(partition: number, task: PartitionTask): void {
+    this.byStage[0]!.set(partition, task);
+  }
+
+  newSource(): PartitionTask {
+    return new PartitionTask(this.features, this.options, 0);
+  }
+
+  /** Partition of stage `stage` holding the event's entity; undefined when the event lacks the key. */
+  partitionOf(stage: number, event: RtdsEvent): number | undefined {
+    const key = this.features.stageKey(stage, event);
+    return key === undefined ? undefined : this.partitions === 1 ? 0 : partitionFor(key, this.partitions);
+  }
+
+  /**
+   * The event through every stage: the user stage of its log `partition` first (null there for a
+   * re-sent id, which then reaches no other stage), then each entity stage's partition of its
+   * key. Each stage judges lateness by its own partition's watermark.
+   */
+  step(event: RtdsEvent, partition: number): ComputedFeatures | null {
+    const vector = new Float64Array(this.features.names.length);
+    const first = this.task(0, partition).step(event, vector);
+    if (first === null) return null;
+    let { late, behindMs, unknown } = first;
+    for (let s = 1; s < this.byStage.length; s++) {
+      const p = this.partitionOf(s, event);
+      if (p === undefined) {
+        this.features.stageDefaults(s, vector);
+        continue;
+      }
+      const step = this.task(s, p).step(event, vector)!;
+      late ||= step.late;
+      behindMs = Math.max(behindMs, step.behindMs);
+      unknown ||= step.unknown;
+    }
+    this.features.derive(event, vector, unknown);
+    return { vector, late, behindMs };
+  }
+
+  /**
+   * A verdict on an event processed here, for every stage whose features count labels. False when
+   * this process holds no user-stage state for the event's log `partition`.
+   */
+  label(verdict: LabelledEvent, partition: number): boolean {
+    const source = this.source(partition);
+    source?.label(verdict);
+    for (let s = 1; s < this.byStage.length; s++) {
+      if (!this.features.stages[s]!.usesLabels) continue;
+      const p = this.partitionOf(s, verdict.event);
+      if (p !== undefined) this.task(s, p).label(verdict);
+    }
+    return source !== undefined;
+  }
+
+  /** Entities, approximate bytes (sampled) and event ids over every stage's partitions. */
+  size(sample?: number): { entities: number; bytes: number; eventIds: number } {
+    const total = { entities: 0, bytes: 0, eventIds: 0 };
+    for (const tasks of this.byStage)
+      for (const task of tasks.values()) {
+        const s = task.size(sample);
+        total.entities += s.entities;
+        total.bytes += s.bytes;
+        total.eventIds += s.eventIds;
+      }
+    return total;
+  }
+
+  private task(stage: number, partition: number): PartitionTask {
+    const tasks = this.byStage[stage]!;
+    let task = tasks.get(partition);
+    if (task === undefined) tasks.set(partition, (task = new PartitionTask(this.features, this.options, stage)));
+    return task;
+  }
+}
