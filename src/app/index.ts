@@ -1,6 +1,6 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
 import { accessPolicy, deployedThresholds, eventTimeBounds, eventTimeOptions, type Config } from '../config/index.ts';
-import { decisionIdFor, parseControlRecord, parsePublishedDecision, publishDecision, type LabelledEvent, type RtdsEvent } from '../contracts/index.ts';
+import { decisionIdFor, parseControlRecord, parsePublishedDecision, publishDecision } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
