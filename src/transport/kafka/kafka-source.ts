@@ -3,7 +3,7 @@ import { Consumer, stringDeserializers, type Message, type MessagesStream } from
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../contracts/index.ts';
 import { UndecodableRecord, type BatchHandler, type LogRecord, type RecordSource } from '../log.ts';
 import { RETRY } from './retry.ts';
-import { stableCommittedOffsets } from './stable-offsets.ts';
+import { stableCommittedOffsets, type CommittedOffsets } from './stable-offsets.ts';
 import type { TransactionalOutput } from './transactional-output.ts';
 
 type KafkaMessage = Message<string, string, string, string>;
@@ -59,6 +59,11 @@ export interface RebalanceInfo {
   generation: number;
   /** Partitions this member owns in the new generation. */
   partitions: number[];
+  /**
+   * Per owned partition, the group's committed offset the reading resumes from (undefined: none
+   * committed, read from the earliest): where the restore of a partition's state ends.
+   */
+  committed: CommittedOffsets;
   /** Records handled or fetched under the previous generation that will be read again. */
   dropped: number;
 }
@@ -241,7 +246,7 @@ export class KafkaRecordSource implements RecordSource {
           await stream.close().catch(() => undefined);
           continue;
         }
-        this.options.onRebalance?.({ topic: this.options.topic, generation, partitions, dropped: this.droppedSinceFence });
+        this.options.onRebalance?.({ topic: this.options.topic, generation, partitions, committed, dropped: this.droppedSinceFence });
         this.droppedSinceFence = 0;
         this.read(consumer, stream, generation);
       }

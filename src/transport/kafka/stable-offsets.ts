@@ -1,5 +1,6 @@
 // A consumer group's committed offsets as KIP-447 means them: never while a transaction that commits them is still open.
-import { Connection, offsetFetchV9, type Consumer } from '@platformatic/kafka';
+import { Admin, Connection, FindCoordinatorKeyTypes, offsetFetchV9, type Broker, type Consumer } from '@platformatic/kafka';
+import { RETRY } from './retry.ts';
 
 /** How often an offset still held by an open transaction is asked for again. */
 const UNSTABLE_RETRY_MS = 50;
@@ -31,19 +32,41 @@ export async function stableCommittedOffsets(
   partitions: readonly number[],
   waitMs: number,
 ): Promise<CommittedOffsets> {
-  const offsets: CommittedOffsets = new Map(partitions.map((p) => [p, undefined]));
-  if (partitions.length === 0) return offsets;
+  if (partitions.length === 0) return new Map();
   const coordinator = await consumer.findGroupCoordinator();
   const metadata = await consumer.metadata({ topics: [topic] });
   const broker = metadata.brokers.get(coordinator);
   if (broker === undefined) throw new Error(`group coordinator ${coordinator} is not among the brokers of the metadata`);
+  return askStable(broker, clientId, consumer.groupId, topic, partitions, waitMs);
+}
+
+/**
+ * The same, for a group this process is no member of (or not yet): a stage's restore end for a
+ * partition, read through a short-lived admin client.
+ */
+export async function groupCommittedOffsets(brokers: string[], clientId: string, groupId: string, topic: string, partitions: readonly number[], waitMs: number): Promise<CommittedOffsets> {
+  if (partitions.length === 0) return new Map();
+  const admin = new Admin({ clientId, bootstrapBrokers: brokers, ...RETRY });
+  try {
+    const [found] = await admin.findCoordinator({ keyType: FindCoordinatorKeyTypes.GROUP, keys: [groupId] });
+    const metadata = await admin.metadata({ topics: [topic] });
+    const broker = found === undefined ? undefined : metadata.brokers.get(found.nodeId);
+    if (broker === undefined) throw new Error(`no coordinator among the brokers for group ${groupId}`);
+    return await askStable(broker, clientId, groupId, topic, partitions, waitMs);
+  } finally {
+    await admin.close().catch(() => undefined);
+  }
+}
+
+async function askStable(broker: Broker, clientId: string, groupId: string, topic: string, partitions: readonly number[], waitMs: number): Promise<CommittedOffsets> {
+  const offsets: CommittedOffsets = new Map(partitions.map((p) => [p, undefined]));
   const connection = new Connection(clientId);
   const started = Date.now();
   try {
     await connection.connect(broker.host, broker.port);
     for (;;) {
       try {
-        const response = await offsetFetchV9.api.async(connection, [{ groupId: consumer.groupId, memberId: null, memberEpoch: -1, topics: [{ name: topic, partitionIndexes: [...partitions] }] }], true);
+        const response = await offsetFetchV9.api.async(connection, [{ groupId, memberId: null, memberEpoch: -1, topics: [{ name: topic, partitionIndexes: [...partitions] }] }], true);
         for (const group of response.groups)
           for (const t of group.topics) for (const p of t.partitions) offsets.set(p.partitionIndex, p.committedOffset >= 0n ? p.committedOffset : undefined);
         return offsets;
