@@ -1,14 +1,14 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
 import { accessPolicy, deployedThresholds, eventTimeBounds, eventTimeOptions, type Config } from '../config/index.ts';
-import { decisionIdFor, parseControlRecord, parsePublishedDecision, publishDecision } from '../contracts/index.ts';
+import { parseControlRecord, parsePublishedDecision, type RtdsEvent } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
-import { loadFeatureSet } from '../features/index.ts';
+import { loadFeatureSet, type FeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { WALL_CLOCK, type Clock } from '../ingest/generator/index.ts';
 import { clip, clipErrors, createLogger, PipelineMetrics, settlesWithin, type LiveSummary, type Logger } from '../observe/index.ts';
-import { DecisionPipeline, MicroBatchSize, Processor, type ProcessorOutput, type StageTasks } from '../process/index.ts';
+import { CarriedEventError, DeadLetterRoute, decodeCarried, DecisionPipeline, MicroBatchSize, Processor, stageOutput, type PartitionHistory, type StageTasks } from '../process/index.ts';
 import { CircuitOpenError } from '../score/index.ts';
-import { claimedBodies, DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, releaseLostClaims, StoreClaims, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
+import { claimedBodies, fraudVerdictsOf, DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, releaseLostClaims, StoreClaims, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import { livePerformance, type ModelControl } from '../api/models.ts';
@@ -22,10 +22,9 @@ import { ActiveModelFollower } from '../follow/active-model-follower.ts';
 import { loadScorers } from './model.ts';
 import { openModelRegistry } from './model-registry.ts';
 import { openTransport, type Transport } from '../transport/transport.ts';
+import { stageGroup, topologyFor } from './topology.ts';
 import { Readiness } from './readiness.ts';
 
-/** A processor-less process (API only) still has a Processor object; it reads nothing. */
-const NO_SOURCE = { start: async () => undefined, stop: async () => undefined, lag: () => 0 };
 
 export interface RunningApp {
   /** Base URL of the HTTP server. */
@@ -89,12 +88,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   logger.info({ registry: registry.location }, 'model registry ready');
   const scorers = await loadScorers(config, logger, featureSet, registry, demo);
   const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile), { features: featureSet.names });
+  const topology = topologyFor(config, featureSet);
+  // On Kafka each stage runs in the processors its partitions are assigned to; on the embedded log all of them run here at once.
+  const distributed = config.kafkaBrokers !== undefined && topology.hops > 0;
   const pipeline = new DecisionPipeline({
     scorers,
     engine,
     features: featureSet,
     eventTime: eventTimeOptions(config),
     partitions: config.partitions,
+    distributed,
     validation: { timeBounds: eventTimeBounds(config) },
     // An open circuit is reported once, when it opens, not on every batch it skips.
     onScorerError: (scorer, err) => {
@@ -105,7 +108,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
   });
 
-  const transport = await openTransport(config, logger);
+  // A repartition topic keeps what its stage's restore reads back, and a day more.
+  const retentionMs = pipeline.restoreReachMs + 86_400_000;
+  const transport = await openTransport(config, logger, distributed ? topology.stages.slice(1).map((s) => ({ topic: s.input, retentionMs })) : []);
   // How the sink's writes and the processor's claims wait out a store that is away: alike.
   const storeRetry = { firstMs: 100, maxMs: config.sinkRetryMaxMs };
   const sink = new DecisionSink(db, {
@@ -140,59 +145,47 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
   });
   const feed = new DecisionFeed();
-  const side = transport.sideOutputs;
-  const debug = logger.isLevelEnabled('debug');
   // What this process counts and shows live: with an API on Kafka, every processor's committed
   // decisions from the topic (another instance may own the event's partition); otherwise its own.
   const followTopic = roles.api && transport.followDecisions !== undefined;
   feed.subscribe((d) => metrics.decided(d, d.event_type));
 
-  // Every refused input — at the HTTP edge or read from the log — takes this one path.
-  const deadLetter = (letter: DeadLetter): void => {
-    sink.writeDeadLetter(letter);
-    side?.deadLetter(letter);
-    metrics.deadLetter(letter.source);
-    logger.warn({ event_id: clip(letter.event_id), errors: clipErrors(letter.errors), source: letter.source }, 'invalid input dead-lettered');
-  };
-  const output: ProcessorOutput = {
-    decided(result) {
-      const { event, decision } = result;
-      sink.write(result);
-      if (decision.late) metrics.lateness.observe(result.behindMs / 1000);
-      const published = publishDecision(event, decision, result.body_hash);
-      side?.decided(event, published);
-      if (!followTopic) feed.publish(published);
-      if (debug) logger.debug({ event_id: event.event_id, decision_id: decision.decision_id, decision: decision.decision, risk_score: decision.risk_score }, 'decided');
-    },
-    deadLetter,
-    duplicate(eventId) {
-      metrics.duplicates.inc();
-      if (debug) logger.debug({ event_id: eventId, decision_id: decisionIdFor(eventId) }, 're-sent event ignored; its decision stands');
-    },
-    conflict(letter) {
-      deadLetter(letter);
-      metrics.conflicts.inc({ source: letter.source });
-    },
-    ready: () => sink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
-    // The source commits offsets after this: the store (and on Kafka the topics) have it all, so a
-    // restart delivers again exactly what was not yet decided and stored.
-    durable: side === undefined ? sharedFlush(sink, config.sinkFlushMs) : async () => void (await Promise.all([sink.flush(), side.settle()])),
-  };
-  // On Kafka a partition can arrive from another instance: its state is rebuilt from the events
-  // the store holds for it (the store is the changelog; see README).
+  // Every refused input — at the HTTP edge or read from the log — takes this one route.
+  const deadLetters = new DeadLetterRoute(sink, metrics, logger, transport.topics?.deadLetters, transport.publish);
+  const deadLetter = (letter: DeadLetter): void => deadLetters.refuse(letter);
+  const outputTopics = transport.topics === undefined ? undefined : { ...transport.topics, repartition: (stage: number) => topology.stages[stage]!.input };
+  // The source commits offsets after this: the store (and on Kafka the topics) have it all, so a
+  // restart delivers again exactly what was not yet decided and stored.
+  const durable = transport.kind === 'embedded' ? sharedFlush(sink, config.sinkFlushMs) : async () => void (await Promise.all([sink.flush(), transport.settle()]));
   const reach: HistoryReach = { ms: pipeline.restoreReachMs, verdicts: pipeline.usesLabels };
-  const history =
-    side === undefined
-      ? undefined
-      : {
-          load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, reach),
-          onRestored: (partition: number, events: number, ms: number) => logger.info({ partition, events, ms: Math.round(ms) }, 'partition state restored from the store'),
-        };
-  const processor = new Processor(roles.processor ? transport.source() : NO_SOURCE, pipeline, output, {
-    history,
-    claims,
-    microBatch: new MicroBatchSize({ budgetMs: config.microBatchBudgetMs, min: MIN_MICRO_BATCH, max: config.microBatchMax }),
+  const microBatch = new MicroBatchSize({ budgetMs: config.microBatchBudgetMs, min: MIN_MICRO_BATCH, max: config.microBatchMax });
+  const onRestored = (stage: string) => (partition: number, events: number, ms: number) => logger.info({ stage, partition, events, ms: Math.round(ms) }, 'partition state restored');
+  // One processor per stage that runs here apart: the user stage's, and on Kafka one per later stage.
+  const processors = (roles.processor ? topology.stages.slice(0, distributed ? undefined : 1) : []).map((stage, s) => {
+    const io = transport.stage(stage.input, stageGroup(config, stage), s === 0 ? config.maxEventBytes : carriedRecordBytes(config, featureSet));
+    const output = stageOutput({
+      sink,
+      metrics,
+      logger,
+      deadLetters,
+      topics: outputTopics,
+      publish: io.publish,
+      onDecided: followTopic ? undefined : (published) => feed.publish(published),
+      ready: () => sink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
+      durable,
+    });
+    // On Kafka a partition can arrive from another instance. The user stage's state comes back from
+    // the events the store holds for it (the store is its changelog: see README); a later stage's
+    // from its input topic, which holds exactly what it counted before its committed offset.
+    const history =
+      transport.kind === 'embedded'
+        ? undefined
+        : s === 0
+          ? { load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, reach), onRestored: onRestored(stage.name) }
+          : { load: (partition: number, beforeOffset: number) => stageHistory(transport, db, stage.input, partition, beforeOffset, featureSet, reach), onRestored: onRestored(stage.name) };
+    return new Processor(io.source, pipeline, output, { stage: s, history, claims: s === 0 ? claims : undefined, microBatch });
   });
+  const lag = (): number => processors.reduce((n, p) => n + p.lag(), 0);
   if (roles.processor && transport.kind === 'embedded') {
     const released = await releaseLostClaims(db, transport.eventsLog);
     if (released > 0) logger.warn({ released }, 'event ids claimed by records of an earlier embedded log, lost undecided, are free again: a re-send is decided');
@@ -264,7 +257,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
   });
 
-  const summarise = (): LiveSummary => metrics.summary({ consumerLag: processor.lag(), modelVersion: pipeline.modelVersion, rulesVersion: pipeline.rulesVersion });
+  const summarise = (): LiveSummary => metrics.summary({ consumerLag: lag(), modelVersion: pipeline.modelVersion, rulesVersion: pipeline.rulesVersion });
   let latest = summarise();
   const ticker = setInterval(() => {
     latest = summarise();
@@ -277,7 +270,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   let accepting = false;
   const readiness = new Readiness(
-    { db, sink, lag: () => processor.lag(), readRegistry: () => registry.active(), accepting: () => accepting },
+    { db, sink, lag, readRegistry: () => registry.active(), accepting: () => accepting },
     { probeMs: config.readyProbeMs, storeFailingMs: config.readyStoreFailingMs, maxSinkRows: config.readyMaxSinkRows, maxLag: config.readyMaxLag },
   );
   readiness.start();
@@ -302,7 +295,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         access: accessPolicy(config),
       })
     : undefined;
-  await processor.start();
+  for (const p of processors) await p.start();
   const url = server === undefined ? '' : await server.listen({ host: config.host, port: config.port });
   accepting = true;
 
@@ -323,7 +316,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       const left = (): number => Math.max(0, deadline - performance.now());
       await traffic?.stop();
       await server?.close();
-      const drained = await settlesWithin(processor.stop({ drain: true }), left());
+      const drained = await settlesWithin(Promise.all(processors.map((p) => p.stop({ drain: true }))), left());
       // A batch still waiting for its claim stays undecided and uncommitted: read again at the next start.
       claims.close();
       await labelSource?.stop();
@@ -333,7 +326,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       await rules.stop();
       await following?.close();
       await readiness.stop();
-      const lag = processor.lag();
+      const undrained = lag();
       const { unwrittenRows } = await sink.close(left());
       await transport.close();
       clearInterval(ticker);
@@ -346,12 +339,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           : config.logDurability === 'memory'
             ? 'the embedded log keeps no file (RTDS_LOG_DURABILITY=memory): they are lost'
             : 'the embedded log file keeps them: the next start decides and stores them';
-      const incomplete = new ShutdownIncompleteError(config.shutdownTimeoutMs, unwrittenRows, drained ? 0 : lag);
-      logger.error({ unwritten_rows: unwrittenRows, undrained_records: drained ? 0 : lag, timeout_ms: config.shutdownTimeoutMs }, `stopped before everything was stored: ${fate}`);
+      const incomplete = new ShutdownIncompleteError(config.shutdownTimeoutMs, unwrittenRows, drained ? 0 : undrained);
+      logger.error({ unwritten_rows: unwrittenRows, undrained_records: drained ? 0 : undrained, timeout_ms: config.shutdownTimeoutMs }, `stopped before everything was stored: ${fate}`);
       throw incomplete;
     })());
 
-  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, onLabelsStored: (listener) => void labelListeners.push(listener), onModelSwitched: (listener) => models.onSwitch(listener), lag: () => processor.lag(), stop };
+  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, onLabelsStored: (listener) => void labelListeners.push(listener), onModelSwitched: (listener) => models.onSwitch(listener), lag, stop };
 }
 
 /** The shutdown bound passed with work left: the process exits non-zero, and the log line says what was left. */
@@ -364,6 +357,36 @@ export class ShutdownIncompleteError extends Error {
   ) {
     super(`shutdown bound of ${timeoutMs} ms passed: ${unwrittenRows} rows not written to the store, ${undrainedRecords} log records not processed`);
   }
+}
+
+/**
+ * Largest repartition record a stage reads: the validated event (as large as an accepted one,
+ * re-serialised) with a number per feature and the fields the decision needs.
+ */
+function carriedRecordBytes(config: Config, features: FeatureSet): number {
+  return config.maxEventBytes + 1024 + 32 * features.names.length;
+}
+
+/**
+ * What stage `input`'s partition processed before `beforeOffset`: the events its input topic holds
+ * committed (read back from the topic's start), back as far as any value reaches, and the stored
+ * fraud verdicts for them.
+ */
+async function stageHistory(transport: Transport, db: Database, input: string, partition: number, beforeOffset: number, features: FeatureSet, reach: HistoryReach): Promise<PartitionHistory> {
+  const events: RtdsEvent[] = [];
+  let latest = -Infinity;
+  // Only RTDS writes these topics; a record it cannot read was dead-lettered when first processed, and counted nowhere.
+  await transport.replay!(input, partition, beforeOffset, (value) => {
+    try {
+      const { event } = decodeCarried(value, features.names.length);
+      events.push(event);
+      if (event.event_time > latest) latest = event.event_time;
+    } catch (err) {
+      if (!(err instanceof CarriedEventError)) throw err;
+    }
+  });
+  const recent = events.filter((e) => e.event_time >= latest - reach.ms);
+  return { events: recent, verdicts: reach.verdicts ? await fraudVerdictsOf(db, recent) : [] };
 }
 
 /**

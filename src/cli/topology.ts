@@ -2,8 +2,7 @@
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
-import { Topology } from '../process/index.ts';
-import { repartitionTopic, topicNames } from '../transport/kafka/topics.ts';
+import { topologyFor } from '../app/topology.ts';
 
 const HELP = `rtds topology — the processor's stages, as the configured feature set makes them
 
@@ -19,19 +18,6 @@ export function runTopology(args: string[]): void {
   const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help === true) return void console.log(HELP);
   const config = loadConfig();
-  const kafka = config.kafkaBrokers !== undefined;
-  const topics = topicNames(config.kafkaTopicPrefix);
-  const topology = new Topology(
-    loadFeatureSet(config.featuresFile),
-    {
-      transport: kafka ? 'kafka' : 'embedded',
-      events: kafka ? topics.events : 'the embedded events log',
-      decisions: topics.decisions,
-      deadLetters: topics.deadLetters,
-      late: topics.late,
-      repartition: (stage) => repartitionTopic(config.kafkaTopicPrefix, stage),
-    },
-    config.partitions,
-  );
+  const topology = topologyFor(config, loadFeatureSet(config.featuresFile));
   console.log(values.json === true ? JSON.stringify(topology, null, 2) : topology.describe());
 }

@@ -59,7 +59,7 @@ export class LabelFeed {
       if (this.seen.get(id) === at) continue;
       this.seen.set(id, at);
       const partition = route(received);
-      if (partition !== undefined && pipeline.label(partition, received.labelled)) applied++;
+      if (pipeline.label(partition, received.labelled)) applied++;
     }
     this.since = new Date(now.getTime() - OVERLAP_MS);
     for (const [id, at] of this.seen) if (at <= this.since.getTime()) this.seen.delete(id);

@@ -1,4 +1,4 @@
-// The pipeline core, free of I/O: validate → features → score → decide for a batch of one partition.
+// The pipeline core, free of I/O: validate → features (stage by stage) → score → decide for a micro-batch.
 import { conflictError, payloadText, validateEvent, type Decision, type LabelledEvent, type RtdsEvent, type ShadowScore, type ValidationOptions } from '../contracts/index.ts';
 import { Watchlists, type DecisionEngine } from '../decide/index.ts';
 import type { FeatureSet } from '../features/index.ts';
@@ -8,6 +8,7 @@ import { SafeDefaultScorer } from '../score/safe-default-scorer.ts';
 import { epochMs, partitionFor, UndecodableRecord, type LogPosition, type LogRecord } from '../transport/log.ts';
 import type { EventTimeOptions } from './partition-task.ts';
 import { StageTasks } from './stage-tasks.ts';
+import { CarriedEventError, decodeCarried, type CarriedEvent } from './carried-event.ts';
 
 /** A decided event: its decision, the features it was made from, where it sits in the log, and the challenger's score if one runs. */
 export interface Decided {
@@ -21,6 +22,19 @@ export interface Decided {
   behindMs: number;
   /** The hash of the body decided, as claimed; undefined when decided without a claim. */
   body_hash: string | undefined;
+  /** The stage whose batch decided it: past the first, its event row was stored by the first. */
+  stage: number;
+}
+
+/** An event passed on to stage `stage` (on Kafka through its repartition topic, keyed by `key`, in partition `partition`). */
+export interface Forwarded {
+  kind: 'forward';
+  stage: number;
+  key: string;
+  partition: number;
+  carried: CarriedEvent;
+  /** The stage it comes from: the first stores its event row. */
+  from: number;
 }
 
 /** A re-send of an event id with another body than the one holding it: dead-lettered with both hashes, never decided. */
@@ -30,7 +44,7 @@ export interface Conflict {
   letter: DeadLetter;
 }
 
-export type PipelineResult = Decided | Conflict | { kind: 'dead_letter'; letter: DeadLetter } | { kind: 'duplicate'; event_id: string };
+export type PipelineResult = Decided | Forwarded | Conflict | { kind: 'dead_letter'; letter: DeadLetter } | { kind: 'duplicate'; event_id: string };
 
 /**
  * What the claim on its event id says of a valid record: decide it (it holds the id; its body
@@ -41,9 +55,13 @@ export type ClaimVerdict = { kind: 'decide'; body_hash: string } | { kind: 'dupl
 
 /** A micro-batch validated, its state untouched: each record's event, or its dead letter already among the results. */
 export interface AdmittedBatch {
+  /** The stage whose input the records are: 0 the events log, past it a repartition topic. */
+  readonly stage: number;
   readonly records: readonly LogRecord[];
   /** Per record: its event, when valid. */
   readonly events: readonly (RtdsEvent | undefined)[];
+  /** Per record of a later stage: what it carries from the stages before. */
+  readonly carried: readonly (CarriedEvent | undefined)[] | undefined;
   readonly results: PipelineResult[];
 }
 
@@ -61,6 +79,11 @@ export interface PipelineOptions {
   eventTime: EventTimeOptions;
   /** Partitions of the events log, and of every stage's state (in one process only how the state is sharded); default 1. */
   partitions?: number;
+  /**
+   * Whether the topology's stages run apart (Kafka: each in the processors its partitions are
+   * assigned to, an event passed on through repartition topics) rather than all at once here.
+   */
+  distributed?: boolean;
   /** Event types and live time bounds the log's records are validated against. */
   validation?: Omit<ValidationOptions, 'now'>;
   /** Called when a scorer fails and the ladder steps down. */
@@ -83,7 +106,7 @@ export class DecisionPipeline {
   constructor(private readonly options: PipelineOptions) {
     this.scorers = options.scorers;
     this.engine = options.engine;
-    this.tasks = new StageTasks(options.features, options.eventTime, options.partitions ?? 1);
+    this.tasks = new StageTasks(options.features, options.eventTime, options.partitions ?? 1, options.distributed === true ? 'assigned' : 'all');
   }
 
   get modelVersion(): string | null {
@@ -138,29 +161,19 @@ export class DecisionPipeline {
     return this.tasks.size(STATE_SAMPLE);
   }
 
-  /** Whether the state of `partition` is missing or stale for a batch starting at `offset`. */
-  needsRestore(partition: number, offset: number): boolean {
-    return this.tasks.source(partition)?.nextOffset !== offset;
+  /** Whether stage `stage`'s state of `partition` is missing or stale for a batch starting at `offset`. */
+  needsRestore(partition: number, offset: number, stage = 0): boolean {
+    return this.tasks.needsRestore(stage, partition, offset);
   }
 
   /**
-   * Rebuild a partition's state from its history (every event decided before `nextOffset`, in
-   * offset order, then their verdicts) — the same steps that built it online, so features
-   * continue exactly. A verdict counts from its `labeled_at` on, so handing them over after the
-   * events changes no value read after the restore.
+   * Rebuild stage `stage`'s state of a partition from its history (every event it processed
+   * before `nextOffset`, in that order, then their verdicts) — the same steps that built it
+   * online, so features continue exactly. A verdict counts from its `labeled_at` on, so handing
+   * them over after the events changes no value read after the restore.
    */
-  restore(partition: number, history: PartitionHistory, nextOffset: number): number {
-    const task = this.tasks.newSource();
-    const scratch = new Float64Array(this.options.features.names.length);
-    let n = 0;
-    for (const event of history.events) {
-      task.step(event, scratch);
-      n++;
-    }
-    for (const verdict of history.verdicts) task.label(verdict);
-    task.nextOffset = nextOffset;
-    this.tasks.setSource(partition, task);
-    return n;
+  restore(partition: number, history: PartitionHistory, nextOffset: number, stage = 0): number {
+    return this.tasks.restoreStage(stage, partition, history.events, history.verdicts, nextOffset);
   }
 
   /**
@@ -191,22 +204,43 @@ export class DecisionPipeline {
   }
 
   /**
-   * A verdict on an event of `partition`, for its label-driven features. False when this process
-   * holds no state for the partition: the instance that restores it reads the verdict from the store.
+   * A verdict on an event decided from log `partition` (undefined when not known here), for the
+   * label-driven features of every stage held here. False when none holds the event's state: the
+   * instance that restores it reads the verdict from the store.
    */
-  label(partition: number, verdict: LabelledEvent): boolean {
+  label(partition: number | undefined, verdict: LabelledEvent): boolean {
     return this.tasks.label(verdict, partition);
   }
 
-  /** Process records of one partition in offset order; every record yields exactly one result. */
+  /** Process records in offset order per partition; every record yields exactly one result. */
   processBatch(records: readonly LogRecord[], now: () => number = epochMs): PipelineResult[] {
     return this.decide(this.admit(records), undefined, now);
   }
 
-  /** Validate records: the first half of a micro-batch, before the runtime claims its event ids. */
-  admit(records: readonly LogRecord[]): AdmittedBatch {
+  /**
+   * Validate records of stage `stage`'s input: the first half of a micro-batch, before the runtime
+   * claims its event ids. The events log's records are validated (they come from outside); a
+   * repartition topic's are only decoded (RTDS wrote them, from validated events).
+   */
+  admit(records: readonly LogRecord[], stage = 0): AdmittedBatch {
     const results: PipelineResult[] = new Array(records.length);
     const events: (RtdsEvent | undefined)[] = new Array(records.length);
+    if (stage > 0) {
+      const carried: (CarriedEvent | undefined)[] = new Array(records.length);
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i]!;
+        try {
+          if (record.value instanceof UndecodableRecord) throw new CarriedEventError(record.value.reason);
+          const c = (carried[i] = decodeCarried(record.value, this.options.features.names.length));
+          events[i] = c.event;
+        } catch (err) {
+          if (!(err instanceof CarriedEventError)) throw err;
+          const payload = record.value instanceof UndecodableRecord ? record.value.text : payloadText(record.value);
+          results[i] = { kind: 'dead_letter', letter: { source: 'log', payload, errors: [{ field: '(repartition record)', reason: err.message }] } };
+        }
+      }
+      return { stage, records, events, carried, results };
+    }
     // An event without a timestamp takes the time its record was accepted: persisted with the record, so a re-read decides alike.
     const validation: ValidationOptions = { ...this.options.validation, receivedAt: undefined };
     for (let i = 0; i < records.length; i++) {
@@ -220,23 +254,24 @@ export class DecisionPipeline {
       if (checked.ok) events[i] = checked.event;
       else results[i] = { kind: 'dead_letter', letter: { source: 'log', event_id: checked.event_id, payload: payloadText(record.value), errors: checked.errors } };
     }
-    return { records, events, results };
+    return { stage: 0, records, events, carried: undefined, results };
   }
 
   /**
    * Decide admitted records, each as its claim's verdict says (without verdicts, every valid one):
    * a duplicate or a conflict becomes its result without entering the state, so a re-send counts
-   * in no feature whichever partition it reached.
+   * in no feature whichever partition it reached. With the stages run here, each event passes
+   * through all of them and is decided; with stages apart, through this batch's stage, then it is
+   * passed on to the next stage that has its key, or decided when none is left.
    */
   decide(admitted: AdmittedBatch, verdicts?: readonly (ClaimVerdict | undefined)[], now: () => number = epochMs): PipelineResult[] {
-    const { records, results } = admitted;
-    const events: RtdsEvent[] = [];
-    const vectors: Float64Array[] = [];
-    const lateness: { late: boolean; behindMs: number }[] = [];
+    const { records, results, stage } = admitted;
+    const distributed = this.options.distributed === true;
+    const ready: CarriedEvent[] = [];
     const slots: number[] = [];
     for (let i = 0; i < records.length; i++) {
       const record = records[i]!;
-      this.tasks.sourceTask(record.partition).nextOffset = record.offset + 1;
+      this.tasks.processedTo(stage, record.partition, record.offset + 1);
       const event = admitted.events[i];
       if (event === undefined) continue;
       const verdict = verdicts?.[i];
@@ -245,18 +280,27 @@ export class DecisionPipeline {
         results[i] = { kind: 'conflict', event_id: event.event_id, letter };
         continue;
       }
-      const step = verdict?.kind === 'duplicate' ? null : this.tasks.step(event, record.partition);
-      if (step === null) {
+      if (verdict?.kind === 'duplicate') {
         results[i] = { kind: 'duplicate', event_id: event.event_id };
         continue;
       }
-      events.push(event);
-      vectors.push(step.vector);
-      lateness.push(step);
+      const carried = distributed ? this.stepHere(stage, record, event, admitted.carried?.[i], verdict) : this.stepAll(record, event, verdict);
+      if (carried === null) {
+        results[i] = { kind: 'duplicate', event_id: event.event_id };
+        continue;
+      }
+      const next = distributed ? this.nextStage(stage, carried) : undefined;
+      if (next !== undefined) {
+        results[i] = { kind: 'forward', ...next, carried, from: stage };
+        continue;
+      }
+      ready.push(carried);
       slots.push(i);
     }
-    if (events.length === 0) return results;
+    if (ready.length === 0) return results;
 
+    const vectors = ready.map((c) => c.vector);
+    const events = ready.map((c) => c.event);
     const { scores, scorer } = this.score(vectors, events);
     const engine = this.engine;
     const lists = this.lists;
@@ -264,19 +308,61 @@ export class DecisionPipeline {
     const decidedAt = { ms, iso: new Date(ms).toISOString() };
     // Scored once the decision time is read: the challenger adds nothing to a decision's recorded latency, and changes none.
     const shadow = this.shadowScores(vectors, events);
-    for (let j = 0; j < events.length; j++) {
+    for (let j = 0; j < ready.length; j++) {
       const score = scores[j]!;
-      const record = records[slots[j]!]!;
+      const c = ready[j]!;
       const decision = engine.decide(
-        { event: events[j]!, features: vectors[j]!, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: lateness[j]!.late, acceptedAt: record.acceptedAt },
+        { event: c.event, features: c.vector, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: c.late, acceptedAt: c.acceptedAt },
         decidedAt,
         lists,
       );
-      const verdict = verdicts?.[slots[j]!];
-      const body_hash = verdict?.kind === 'decide' ? verdict.body_hash : undefined;
-      results[slots[j]!] = { kind: 'decided', event: events[j]!, decision, features: vectors[j]!, position: { partition: record.partition, offset: record.offset }, shadow: shadow?.[j], behindMs: lateness[j]!.behindMs, body_hash };
+      results[slots[j]!] = { kind: 'decided', event: c.event, decision, features: c.vector, position: c.position, shadow: shadow?.[j], behindMs: c.behindMs, body_hash: c.body_hash, stage };
     }
     return results;
+  }
+
+  /** Every stage of the event, here: null for a re-send. */
+  private stepAll(record: LogRecord, event: RtdsEvent, verdict: ClaimVerdict | undefined): CarriedEvent | null {
+    const step = this.tasks.step(event, record.partition);
+    if (step === null) return null;
+    const body_hash = verdict?.kind === 'decide' ? verdict.body_hash : undefined;
+    return { event, vector: step.vector, late: step.late, behindMs: step.behindMs, unknown: false, body_hash, position: { partition: record.partition, offset: record.offset }, acceptedAt: record.acceptedAt };
+  }
+
+  /** This batch's stage of the event (stages apart): null for a re-send. */
+  private stepHere(stage: number, record: LogRecord, event: RtdsEvent, carried: CarriedEvent | undefined, verdict: ClaimVerdict | undefined): CarriedEvent | null {
+    const c: CarriedEvent = carried ?? {
+      event,
+      vector: new Float64Array(this.options.features.names.length),
+      late: false,
+      behindMs: 0,
+      unknown: false,
+      body_hash: verdict?.kind === 'decide' ? verdict.body_hash : undefined,
+      position: { partition: record.partition, offset: record.offset },
+      acceptedAt: record.acceptedAt,
+    };
+    const step = this.tasks.stepStage(stage, record.partition, event, c.vector);
+    if (step === null) return null;
+    c.late ||= step.late;
+    c.behindMs = Math.max(c.behindMs, step.behindMs);
+    c.unknown ||= step.unknown;
+    return c;
+  }
+
+  /**
+   * The stage after `stage` that holds the event's entity: the stages between, whose key the event
+   * lacks (no device, say), take their defaults. Undefined when none is left: the event's
+   * features are then complete, derived ones included, and it is decided.
+   */
+  private nextStage(stage: number, c: CarriedEvent): { stage: number; key: string; partition: number } | undefined {
+    const features = this.options.features;
+    for (let s = stage + 1; s < features.stages.length; s++) {
+      const key = features.stageKey(s, c.event);
+      if (key !== undefined) return { stage: s, key, partition: this.tasks.partitionOf(s, c.event)! };
+      features.stageDefaults(s, c.vector);
+    }
+    features.derive(c.event, c.vector, c.unknown);
+    return undefined;
   }
 
   /** The challenger's scores for the batch; none without a challenger, or when it fails (reported). */

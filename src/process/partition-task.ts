@@ -29,14 +29,16 @@ export interface StageStep {
 }
 
 /**
- * The state of one partition of one stage of the topology (see FeatureSet.stages): its watermark
- * and its share of the keyed feature state. The user stage's (stage 0) also remembers recent event
- * ids, since it is the one every record of an id reaches first: a re-send never reaches the others.
+ * The state of one partition of one stage of the topology (see FeatureSet.stages): its watermark,
+ * its share of the keyed feature state, and the event ids it has counted recently. The user stage
+ * skips re-sent ids; a later stage skips a record its input topic delivered twice (on Kafka, a
+ * record of an aborted transaction that the client lets through, then the committed one: see
+ * docs/features.md), so an event counts once in every stage's state.
  */
 export class PartitionTask {
   readonly watermark: Watermark;
   private readonly state: FeatureState;
-  private readonly recent: RecentEventIds | undefined;
+  private readonly recent: RecentEventIds;
   /** Offset of the next record this state expects; any other means records were processed elsewhere. */
   nextOffset = 0;
 
@@ -47,12 +49,12 @@ export class PartitionTask {
   ) {
     this.watermark = new Watermark(options.maxOutOfOrdernessMs);
     this.state = features.newState();
-    this.recent = stage === 0 ? new RecentEventIds(options.dedupeWindowMs) : undefined;
+    this.recent = new RecentEventIds(options.dedupeWindowMs);
   }
 
   /**
    * Judge lateness against the watermark before the event moves it, then compute the stage's
-   * features of the event into `v`. Null for a re-sent event id (user stage). `late`: behind the
+   * features of the event into `v`. Null for an event id seen recently (a re-send, or a record delivered twice). `late`: behind the
    * watermark by more than the allowed lateness — the event reads the windows it would have had
    * at its own time (from the state kept for `lateHistoryMs` more; older history reads as
    * unknown, NaN), but joins none.
@@ -64,11 +66,11 @@ export class PartitionTask {
     const late = t < admitted;
     // A late event's id is remembered from the time it arrives (in event time), not from its own
     // time: the window of its own time may be long gone, and a re-send must still be known.
-    if (this.recent?.seen(event.event_id, late ? admitted : t) === true) return null;
+    if (this.recent.seen(event.event_id, late ? admitted : t)) return null;
     this.watermark.observe(t);
     const earliest = this.watermark.current - this.options.allowedLatenessMs;
     const unknown = this.features.computeStage(this.stage, this.state, event, { tooLate: late, earliest: earliest - (this.options.lateHistoryMs ?? 0) }, v);
-    this.recent?.evict(earliest);
+    this.recent.evict(earliest);
     return { late, behindMs: late ? behindMs : 0, unknown };
   }
 
@@ -79,6 +81,6 @@ export class PartitionTask {
 
   /** Entities in the feature state, their approximate bytes (from a sample when given), and event ids remembered. */
   size(sample?: number): { entities: number; bytes: number; eventIds: number } {
-    return { ...this.state.size(sample), eventIds: this.recent?.size ?? 0 };
+    return { ...this.state.size(sample), eventIds: this.recent.size };
   }
 }

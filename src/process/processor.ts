@@ -2,12 +2,14 @@
 import { bodyHash } from '../contracts/index.ts';
 import type { ClaimHolder, ClaimRequest, DeadLetter } from '../store/index.ts';
 import type { HandledBatch, LogRecord, RecordSource } from '../transport/log.ts';
-import type { AdmittedBatch, ClaimVerdict, Decided, DecisionPipeline, PartitionHistory, PipelineResult } from './decision-pipeline.ts';
+import type { AdmittedBatch, ClaimVerdict, Decided, DecisionPipeline, Forwarded, PartitionHistory, PipelineResult } from './decision-pipeline.ts';
 import type { MicroBatchSize } from './micro-batch-size.ts';
 
 /** Where the processor's results go: the store's sink, the live feeds, the metrics. */
 export interface ProcessorOutput {
   decided(result: Decided): void;
+  /** An event for a later stage of the topology (stages apart): its repartition record goes in the batch's transaction. */
+  forward(result: Forwarded): void;
   deadLetter(letter: DeadLetter): void;
   duplicate(eventId: string): void;
   /** A re-send of an event id with another body: its dead letter names both bodies' hashes. */
@@ -37,6 +39,8 @@ export interface EventClaims {
 export type LoadPartitionHistory = (partition: number, beforeOffset: number) => Promise<PartitionHistory>;
 
 export interface ProcessorOptions {
+  /** The topology stage whose input the source delivers (default 0: the events log). */
+  stage?: number;
   /** Where a partition's state comes back from when it arrives from elsewhere (Kafka); absent when the process restores all up front. */
   history?: { load: LoadPartitionHistory; onRestored?: (partition: number, events: number, ms: number) => void } | undefined;
   /** Where each micro-batch's event ids are claimed before deciding; absent: every valid record is decided (a run without a store). */
@@ -57,6 +61,7 @@ export class Processor {
   private readonly claims: EventClaims | undefined;
   private readonly microBatch: MicroBatchSize | undefined;
   private readonly now: () => number;
+  private readonly stage: number;
 
   constructor(
     private readonly source: RecordSource,
@@ -68,6 +73,7 @@ export class Processor {
     this.claims = options.claims;
     this.microBatch = options.microBatch;
     this.now = options.now ?? (() => performance.now());
+    this.stage = options.stage ?? 0;
   }
 
   start(): Promise<void> {
@@ -110,7 +116,7 @@ export class Processor {
     const size = this.microBatch?.size ?? batch.length;
     const part = from === 0 && size >= batch.length ? batch : batch.slice(from, from + size);
     const started = this.now();
-    const admitted = this.pipeline.admit(part);
+    const admitted = this.pipeline.admit(part, this.stage);
     const verdicts = this.claims === undefined ? undefined : this.judge(admitted, this.claims);
     return { admitted, end: from + part.length, admitMs: this.now() - started, verdicts };
   }
@@ -120,6 +126,9 @@ export class Processor {
       switch (result.kind) {
         case 'decided':
           this.output.decided(result);
+          break;
+        case 'forward':
+          this.output.forward(result);
           break;
         case 'dead_letter':
           this.output.deadLetter(result.letter);
@@ -172,10 +181,10 @@ export class Processor {
     const first = new Map<number, number>();
     for (const r of batch) if (!first.has(r.partition)) first.set(r.partition, r.offset);
     for (const [partition, offset] of first) {
-      if (!this.pipeline.needsRestore(partition, offset)) continue;
+      if (!this.pipeline.needsRestore(partition, offset, this.stage)) continue;
       const started = performance.now();
       const history = await this.history!.load(partition, offset);
-      this.history!.onRestored?.(partition, this.pipeline.restore(partition, history, offset), performance.now() - started);
+      this.history!.onRestored?.(partition, this.pipeline.restore(partition, history, offset, this.stage), performance.now() - started);
     }
   }
 }

@@ -2,7 +2,7 @@
 import type { LabelledEvent, RtdsEvent } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import { partitionFor } from '../transport/log.ts';
-import { PartitionTask, type EventTimeOptions } from './partition-task.ts';
+import { PartitionTask, type EventTimeOptions, type StageStep } from './partition-task.ts';
 
 /** An event's features from every stage, and how late it was where it was latest. */
 export interface ComputedFeatures {
@@ -29,6 +29,11 @@ export class StageTasks {
     private readonly options: EventTimeOptions,
     /** Partitions of each stage: the events log's count. */
     private readonly partitions: number,
+    /**
+     * Whether this process holds every partition of every stage (the embedded log, a replay), or
+     * only those assigned to it (Kafka, stages apart): then a verdict reaches only tasks it holds.
+     */
+    private readonly holds: 'all' | 'assigned' = 'all',
   ) {
     this.byStage = features.stages.map(() => new Map());
   }
@@ -38,18 +43,41 @@ export class StageTasks {
     return this.byStage[0]!.get(partition);
   }
 
-  /** The user stage's task of a log partition, created empty when missing. */
-  sourceTask(partition: number): PartitionTask {
-    return this.task(0, partition);
+
+  /**
+   * One stage's step of an event in the partition that holds its entity (Kafka: the partition of
+   * the stage's input topic). Null for a re-send (user stage).
+   */
+  stepStage(stage: number, partition: number, event: RtdsEvent, vector: Float64Array): StageStep | null {
+    return this.task(stage, partition).step(event, vector);
   }
 
-  /** Hold `task` as the user stage's task of `partition` (a restore, or state built elsewhere). */
-  setSource(partition: number, task: PartitionTask): void {
-    this.byStage[0]!.set(partition, task);
+  /** Whether stage `stage`'s state of `partition` is missing or stale for a batch starting at `offset`. */
+  needsRestore(stage: number, partition: number, offset: number): boolean {
+    return this.byStage[stage]!.get(partition)?.nextOffset !== offset;
   }
 
-  newSource(): PartitionTask {
-    return new PartitionTask(this.features, this.options, 0);
+  /** Record that stage `stage`'s `partition` has processed up to `offset` (exclusive). */
+  processedTo(stage: number, partition: number, offset: number): void {
+    this.task(stage, partition).nextOffset = offset;
+  }
+
+  /**
+   * Rebuild stage `stage`'s state of `partition` from its history (its events in the order the
+   * stage processed them, then their verdicts); it then expects `nextOffset`. Returns the events replayed.
+   */
+  restoreStage(stage: number, partition: number, events: Iterable<RtdsEvent>, verdicts: Iterable<LabelledEvent>, nextOffset: number): number {
+    const task = new PartitionTask(this.features, this.options, stage);
+    const scratch = new Float64Array(this.features.names.length);
+    let n = 0;
+    for (const event of events) {
+      task.step(event, scratch);
+      n++;
+    }
+    for (const verdict of verdicts) task.label(verdict);
+    task.nextOffset = nextOffset;
+    this.byStage[stage]!.set(partition, task);
+    return n;
   }
 
   /** Partition of stage `stage` holding the event's entity; undefined when the event lacks the key. */
@@ -74,6 +102,7 @@ export class StageTasks {
         this.features.stageDefaults(s, vector);
         continue;
       }
+      // Every record reaches a stage once here: only the user stage can see an id again.
       const step = this.task(s, p).step(event, vector)!;
       late ||= step.late;
       behindMs = Math.max(behindMs, step.behindMs);
@@ -84,18 +113,24 @@ export class StageTasks {
   }
 
   /**
-   * A verdict on an event processed here, for every stage whose features count labels. False when
-   * this process holds no user-stage state for the event's log `partition`.
+   * A verdict on an event processed here, for every stage whose features count labels: the user
+   * stage's task of its log `partition` (undefined: not known here), and each later stage's task of
+   * the event's entity. False when no task held here took it: the instance that holds them reads
+   * the verdict from the store when it restores them.
    */
-  label(verdict: LabelledEvent, partition: number): boolean {
-    const source = this.source(partition);
+  label(verdict: LabelledEvent, partition: number | undefined): boolean {
+    const source = partition === undefined ? undefined : this.source(partition);
     source?.label(verdict);
+    let taken = source !== undefined;
     for (let s = 1; s < this.byStage.length; s++) {
       if (!this.features.stages[s]!.usesLabels) continue;
       const p = this.partitionOf(s, verdict.event);
-      if (p !== undefined) this.task(s, p).label(verdict);
+      if (p === undefined) continue;
+      const task = this.holds === 'all' ? this.task(s, p) : this.byStage[s]!.get(p);
+      task?.label(verdict);
+      taken ||= task !== undefined;
     }
-    return source !== undefined;
+    return taken;
   }
 
   /** Entities, approximate bytes (sampled) and event ids over every stage's partitions. */

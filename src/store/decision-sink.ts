@@ -7,11 +7,13 @@ import { Backoff, type RetryPace } from './backoff.ts';
 import { classifyStoreError, isUniqueViolation, RowEncodingError, type Statement, type StoreFailure } from './statement.ts';
 import { insertDeadLetters, type DeadLetter } from './dead-letters.ts';
 import { copyDecisions, insertDecisions, type DecisionRecord } from './decisions.ts';
-import { copyEvents, insertEvents } from './events.ts';
+import { copyEvents, insertEvents, type LoggedEvent } from './events.ts';
 
 export interface DecidedEvent extends DecisionRecord {
   event: RtdsEvent;
   position?: LogPosition;
+  /** Its event row was written already, by the stage that read it from the log (a topology of several stages on Kafka). */
+  eventStored?: boolean;
 }
 
 export interface SinkOptions {
@@ -62,10 +64,11 @@ export interface SinkHealth {
 export const STORE_SOURCE = 'store';
 
 
-/** Rows written together: one transaction. */
+/** Rows written together: one transaction. `events`: events on their way to later stages, stored ahead of their decisions. */
 interface Rows {
   decided: DecidedEvent[];
   letters: DeadLetter[];
+  events: LoggedEvent[];
 }
 
 /** Rows sealed for one write, and when they are all stored (or set aside). */
@@ -83,6 +86,7 @@ interface Chunk extends Rows {
 export class DecisionSink {
   private decided: DecidedEvent[] = [];
   private deadLetters: DeadLetter[] = [];
+  private events: LoggedEvent[] = [];
   private timer: NodeJS.Timeout | undefined;
   /** Sealed chunks waiting for a connection, oldest first. */
   private readonly queue: { chunk: Chunk; done: () => void }[] = [];
@@ -106,7 +110,7 @@ export class DecisionSink {
 
   /** Rows waiting to be written: the processor slows down when this grows. */
   get pending(): number {
-    return this.decided.length + this.deadLetters.length + this.unwrittenRows;
+    return this.decided.length + this.deadLetters.length + this.events.length + this.unwrittenRows;
   }
 
   health(): SinkHealth {
@@ -115,6 +119,16 @@ export class DecisionSink {
 
   write(item: DecidedEvent): void {
     this.decided.push(item);
+    this.added();
+  }
+
+  /**
+   * An event read from the log whose decision a later stage makes: its row is stored first, as
+   * the user stage's changelog — what rebuilds that stage's state when its partition moves, with
+   * the events still on their way to their decision among it.
+   */
+  writeEvent(item: LoggedEvent): void {
+    this.events.push(item);
     this.added();
   }
 
@@ -154,7 +168,7 @@ export class DecisionSink {
 
   private added(): void {
     // A full batch goes now; a partial one after a short wait for company.
-    if (this.decided.length >= this.options.batchSize || this.deadLetters.length >= this.options.batchSize) this.seal();
+    if (this.decided.length >= this.options.batchSize || this.deadLetters.length >= this.options.batchSize || this.events.length >= this.options.batchSize) this.seal();
     else if (this.timer === undefined && !this.closed) this.timer = setTimeout(() => this.seal(), this.options.flushMs);
   }
 
@@ -162,13 +176,14 @@ export class DecisionSink {
   private seal(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.decided.length > 0 || this.deadLetters.length > 0) {
+    while (this.decided.length > 0 || this.deadLetters.length > 0 || this.events.length > 0) {
       const decided = this.decided.splice(0, this.options.batchSize);
       const letters = this.deadLetters.splice(0, this.options.batchSize);
+      const events = this.events.splice(0, this.options.batchSize);
       let done!: () => void;
-      const chunk: Chunk = { decided, letters, written: new Promise<void>((resolve) => (done = resolve)) };
+      const chunk: Chunk = { decided, letters, events, written: new Promise<void>((resolve) => (done = resolve)) };
       this.unwritten.add(chunk);
-      this.unwrittenRows += decided.length + letters.length;
+      this.unwrittenRows += rowCount(chunk);
       this.queue.push({ chunk, done });
     }
     this.startWrites();
@@ -182,7 +197,7 @@ export class DecisionSink {
       void this.store(chunk).then(() => {
         this.writing--;
         this.unwritten.delete(chunk);
-        this.unwrittenRows -= chunk.decided.length + chunk.letters.length;
+        this.unwrittenRows -= rowCount(chunk);
         done();
         const waiters = this.drainWaiters;
         this.drainWaiters = [];
@@ -204,7 +219,7 @@ export class DecisionSink {
         await this.writeOnce(rows);
         this.failingSince = undefined;
         this.lastError = undefined;
-        this.options.onFlush?.({ rows: rows.decided.length, deadLetters: rows.letters.length, ms: performance.now() - started });
+        this.options.onFlush?.({ rows: rows.decided.length + rows.events.length, deadLetters: rows.letters.length, ms: performance.now() - started });
         return;
       } catch (err) {
         const failure = classifyStoreError(err);
@@ -219,37 +234,45 @@ export class DecisionSink {
   }
 
   private async isolate(rows: Rows, err: unknown): Promise<void> {
-    const { decided, letters } = rows;
-    if (decided.length + letters.length > 1) {
+    const { decided, letters, events } = rows;
+    if (rowCount(rows) > 1) {
       const half = (list: readonly unknown[]): number => Math.ceil(list.length / 2);
-      await this.store({ decided: decided.slice(0, half(decided)), letters: letters.slice(0, half(letters)) });
-      await this.store({ decided: decided.slice(half(decided)), letters: letters.slice(half(letters)) });
+      await this.store({ decided: decided.slice(0, half(decided)), letters: letters.slice(0, half(letters)), events: events.slice(0, half(events)) });
+      await this.store({ decided: decided.slice(half(decided)), letters: letters.slice(half(letters)), events: events.slice(half(events)) });
       return;
     }
     const reason = err instanceof RowEncodingError ? 'encoding' : String((err as { code?: unknown }).code);
     const message = storeMessage(err);
-    const row = decided[0];
+    const row = decided[0] ?? events[0];
     if (row === undefined) {
       this.options.onIsolated?.({ table: 'dead_letters', event_id: letters[0]!.event_id, reason, message, deadLettered: false });
       return;
     }
     const field = err instanceof RowEncodingError ? err.field : 'event';
     this.options.onIsolated?.({ table: 'events', event_id: row.event.event_id, reason, message, deadLettered: true });
-    await this.store({ decided: [], letters: [{ source: STORE_SOURCE, event_id: row.event.event_id, payload: payloadText(eventInput(row.event)), errors: [{ field, reason: `the store refused it: ${message}` }] }] });
+    await this.store({ decided: [], events: [], letters: [{ source: STORE_SOURCE, event_id: row.event.event_id, payload: payloadText(eventInput(row.event)), errors: [{ field, reason: `the store refused it: ${message}` }] }] });
   }
 
   /** One attempt: COPY first, as new rows are the rule; rows stored before (a replayed batch) fail a COPY whole, so then INSERT … ON CONFLICT DO NOTHING. */
-  private async writeOnce({ decided, letters }: Rows): Promise<void> {
+  private async writeOnce({ decided, letters, events }: Rows): Promise<void> {
     const letterRows = letters.length === 0 ? [] : [encoded(() => insertDeadLetters(letters))];
-    if (decided.length === 0) return void (await this.db.batch(letterRows));
+    const eventRows = [...events, ...decided.filter((d) => d.eventStored !== true)];
+    if (decided.length === 0 && eventRows.length === 0) return void (await this.db.batch(letterRows));
+    const statements = (copy: boolean): Statement[] => [
+      ...(eventRows.length === 0 ? [] : [encoded(() => (copy ? copyEvents : insertEvents)(eventRows, this.options.log))]),
+      ...(decided.length === 0 ? [] : [encoded(() => (copy ? copyDecisions : insertDecisions)(decided, this.options.featureSet))]),
+      ...letterRows,
+    ];
     try {
-      await this.db.batch([encoded(() => copyEvents(decided, this.options.log)), encoded(() => copyDecisions(decided, this.options.featureSet)), ...letterRows]);
+      await this.db.batch(statements(true));
     } catch (err) {
       if (!isUniqueViolation(err)) throw err;
-      await this.db.batch([encoded(() => insertEvents(decided, this.options.log)), encoded(() => insertDecisions(decided, this.options.featureSet)), ...letterRows]);
+      await this.db.batch(statements(false));
     }
   }
 }
+
+const rowCount = (rows: Rows): number => rows.decided.length + rows.letters.length + rows.events.length;
 
 /** Building a statement runs over the rows' values: whatever it throws is about a row. */
 function encoded(build: () => Statement): Statement {

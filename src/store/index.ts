@@ -7,7 +7,7 @@ export { EMBEDDED_LOG, findEvent, insertEvents, loadEmbeddedHistory, loadPartiti
 export { CursorError, findDecision, insertDecisions, listDecisions, recentScores, recentShadowScores, decidedHistory, type DecidedHistory, type DecisionQuery, type DecisionRecord, type PairedScore, type StoredDecision } from './decisions.ts';
 export { claimedBodies, claimEvents, releaseLostClaims, StoreClaims, type ClaimHolder, type ClaimRequest, type StoreClaimsOptions } from './event-claims.ts';
 export { insertDeadLetters, listDeadLetters, type DeadLetter, type StoredDeadLetter } from './dead-letters.ts';
-export { databaseNow, findLabel, labelsReceivedSince, upsertLabels, type ReceivedLabel } from './labels.ts';
+export { databaseNow, findLabel, fraudVerdictsOf, labelsReceivedSince, upsertLabels, type ReceivedLabel } from './labels.ts';
 export { StoreRegistry } from './models.ts';
 export { addListEntries, listsVersion, readLists, removeListEntries } from './lists.ts';
 export { activateRuleSet, activeRuleSet, rollBackRuleSet, ruleSetVersions, saveRuleSet, storedRuleSet, RuleSetVersionError } from './rule-sets.ts';

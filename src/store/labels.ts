@@ -1,5 +1,5 @@
 // Repository of the `labels` table: the latest verdict per event wins.
-import type { Label, LabelledEvent } from '../contracts/index.ts';
+import type { Label, LabelledEvent, RtdsEvent } from '../contracts/index.ts';
 import type { Database } from './database.ts';
 import { eventFromRow, EVENT_SELECT, type EventRow } from './events.ts';
 import type { Statement } from './statement.ts';
@@ -56,4 +56,24 @@ export async function labelsReceivedSince(db: Queryable, since: Date): Promise<{
     now,
     labels: rows.map((r) => ({ labelled: { event: eventFromRow(r), is_fraud: r.is_fraud, labeled_at: Math.round(r.labeled_ms) }, received_at: r.received_at, log_topic: r.log_topic, log_partition: r.log_partition })),
   };
+}
+
+/**
+ * The fraud verdicts stored for `events` (in their order): what a stage restored from its input
+ * topic, which carries events but no verdicts, counts again. A later "not fraud" has replaced a
+ * verdict in the store, so only standing ones come back, as in a restore from the store.
+ */
+export async function fraudVerdictsOf(db: Queryable, events: readonly RtdsEvent[]): Promise<LabelledEvent[]> {
+  if (events.length === 0) return [];
+  const rows = await db.query<{ event_id: string; labeled_ms: number }>(
+    'SELECT event_id, (extract(epoch FROM labeled_at) * 1000)::float8 AS labeled_ms FROM labels WHERE is_fraud AND event_id = ANY($1::text[])',
+    [events.map((e) => e.event_id)],
+  );
+  const known = new Map(rows.map((r) => [r.event_id, Math.round(r.labeled_ms)]));
+  const verdicts: LabelledEvent[] = [];
+  for (const event of events) {
+    const labeled_at = known.get(event.event_id);
+    if (labeled_at !== undefined) verdicts.push({ event, is_fraud: true, labeled_at });
+  }
+  return verdicts;
 }

@@ -1,4 +1,5 @@
 // The partitioned-log seam: what the processor reads and producers write, embedded or on Kafka.
+import { MAX_JSON_DEPTH, nestedDeeperThan } from '../contracts/index.ts';
 
 /** Where a record sits in the log. */
 export interface LogPosition {
@@ -26,11 +27,33 @@ export class UndecodableRecord {
   ) {}
 }
 
+/**
+ * A record's text as the pipeline receives it: its JSON value, or an UndecodableRecord saying why
+ * not (over `maxBytes`, not JSON, nested too deep) — refused here, as at the HTTP edge, while the
+ * record's own text is at hand for its dead letter.
+ */
+export function decodeRecordValue(text: string, maxBytes: number): unknown {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: most records are judged by length alone.
+  if (text.length * 3 > maxBytes && Buffer.byteLength(text) > maxBytes) return new UndecodableRecord(text, `value is ${Buffer.byteLength(text)} bytes, over the ${maxBytes}-byte limit of an event`);
+  try {
+    const value: unknown = JSON.parse(text);
+    return nestedDeeperThan(value, MAX_JSON_DEPTH) ? new UndecodableRecord(text, `value nests deeper than ${MAX_JSON_DEPTH} levels`) : value;
+  } catch (err) {
+    return new UndecodableRecord(text, `value is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
 /** Producer side of the events log. */
 export interface EventLogProducer {
   /** Append a record; records with the same key keep their order. */
   append(key: string, value: unknown): Promise<void> | void;
 }
+
+/**
+ * Publish a record to a topic: from a batch's handler, in that batch's transaction when
+ * exactly-once (else at least once); `partition`, when given, rather than the key's default.
+ */
+export type Publish = (topic: string, key: string, value: string, headers?: Record<string, string>, partition?: number) => void;
 
 /** A batch the handler has processed: its results are decided, and durable once `durable` resolves. */
 export interface HandledBatch {

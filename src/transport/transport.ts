@@ -2,26 +2,21 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/index.ts';
-import type { PublishedDecision, RtdsEvent } from '../contracts/index.ts';
 import type { Logger } from '../observe/index.ts';
-import { EMBEDDED_LOG, type DeadLetter } from '../store/index.ts';
+import { EMBEDDED_LOG } from '../store/index.ts';
 import { PartitionedLog } from './embedded/partitioned-log.ts';
 import { KafkaProducer } from './kafka/kafka-producer.ts';
 import { KafkaRecordSource, type RebalanceInfo } from './kafka/kafka-source.ts';
 import { TopicTail } from './kafka/topic-tail.ts';
-import { ensureTopics, topicNames } from './kafka/topics.ts';
+import { replayPartition } from './kafka/partition-replay.ts';
+import { ensureTopics, ensureTopicSpecs, topicNames, type TopicNames } from './kafka/topics.ts';
 import { TransactionalOutput } from './kafka/transactional-output.ts';
-import type { EventLogProducer, RecordSource } from './log.ts';
+import { decodeRecordValue, type EventLogProducer, type Publish, type RecordSource } from './log.ts';
 
-/** What the processor publishes besides the store: decisions, dead letters and late events as topics. */
-export interface SideOutputs {
-  decided(event: RtdsEvent, decision: PublishedDecision): void;
-  deadLetter(letter: DeadLetter): void;
-  /**
-   * Resolves when everything published so far is acknowledged. In exactly-once mode what a batch
-   * read from the log published is not among it: that travels in the batch's transaction.
-   */
-  settle(): Promise<void>;
+/** One stage's input in this process, and how its batches publish (in their transaction when exactly-once). */
+export interface StageIO {
+  source: RecordSource;
+  publish: Publish | undefined;
 }
 
 export interface Transport {
@@ -29,11 +24,25 @@ export interface Transport {
   /** Name of the events log (the topic on Kafka): stored with each event's position. */
   eventsLog: string;
   producer: EventLogProducer;
-  /** The processor's source; created on demand, since an API-only process has none. */
-  source(): RecordSource;
+  /** On Kafka, the topics besides the events log: where decisions, dead letters and late events go. */
+  topics: TopicNames | undefined;
+  /**
+   * A stage's input — the events log for the user stage (consumer group RTDS_KAFKA_GROUP), a
+   * repartition topic for the others (group `<RTDS_KAFKA_GROUP>.<stage>`) — created on demand,
+   * since an API-only process has none. The embedded log has one stage input: the events log.
+   */
+  stage(input: string, group: string, maxRecordBytes: number): StageIO;
+  /** Publish outside any batch (what the HTTP edge refuses), at least once; absent on the embedded log. */
+  publish: Publish | undefined;
+  /** Resolves when everything published outside a transaction so far is acknowledged. */
+  settle(): Promise<void>;
+  /**
+   * On Kafka, read back a stage input's partition up to `end` (the stage's committed offset),
+   * committed records only: how a stage past the first restores its state.
+   */
+  replay?: (topic: string, partition: number, end: number, onRecord: (value: unknown) => void) => Promise<number>;
   /** On Kafka, the labels topic read by the processors' group, committed once stored; absent on the embedded log. */
   labelSource?: () => RecordSource;
-  sideOutputs: SideOutputs | undefined;
   /**
    * On Kafka, the committed decisions of every processor (each value a published decision), from
    * now on; absent on the embedded log, whose only processor is in this process.
@@ -52,7 +61,12 @@ export interface Transport {
 
 const PROCESSOR_CONSUMER_GROUP = 'rtds-processor';
 
-export async function openTransport(config: Config, logger: Logger): Promise<Transport> {
+/**
+ * Open the configured transport. On Kafka the contract's topics and the topology's repartition
+ * topics (`repartition`: their names and the retention each stage's restore needs) are created
+ * when missing.
+ */
+export async function openTransport(config: Config, logger: Logger, repartition: readonly { topic: string; retentionMs: number }[] = []): Promise<Transport> {
   const onError = (err: unknown): void =>
     logger.error({ err }, 'Kafka batch, commit or fetch failed; reading again from the committed offsets (state is restored where it ran ahead)');
   const onRebalance = (info: RebalanceInfo): void =>
@@ -62,15 +76,20 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
   const topics = topicNames(config.kafkaTopicPrefix);
   const created = await ensureTopics(brokers, topics, config.partitions);
   if (created.length > 0) logger.info({ topics: created, partitions: config.partitions }, 'created Kafka topics');
+  if (repartition.length > 0) {
+    const ensured = await ensureTopicSpecs(
+      brokers,
+      repartition.map((r) => ({ name: r.topic, partitions: config.partitions, configs: { 'retention.ms': String(r.retentionMs), 'cleanup.policy': 'delete' } })),
+    );
+    if (ensured.created.length > 0) logger.info({ topics: ensured.created, partitions: config.partitions }, 'created repartition topics');
+    if (ensured.altered.length > 0) logger.warn({ topics: ensured.altered }, "set repartition topics' retention and cleanup policy to cover the stages' restore");
+  }
   const clientId = `rtds-${process.pid}`;
   const producer = new KafkaProducer({ brokers, clientId, topic: topics.events, lingerMs: config.kafkaLingerMs, batchSize: config.kafkaBatchSize, compression: config.kafkaCompression });
-  // Created with the source: an API-only process has no transactions.
-  let transactions: TransactionalOutput | undefined;
+  // One per stage source: an API-only process has no transactions.
+  const transactions: TransactionalOutput[] = [];
   let inFlight: Promise<void>[] = [];
-  const publish = (fromLog: boolean, topic: string, key: string, value: string, headers?: Record<string, string>): void => {
-    if (fromLog && transactions !== undefined) transactions.publish(topic, key, value, headers);
-    else inFlight.push(producer.publish(topic, key, value, headers));
-  };
+  const atLeastOnce: Publish = (topic, key, value, headers, partition) => void inFlight.push(producer.publish(topic, key, value, headers, partition));
   // Static membership only under a name the operator keeps unique: two members with one id fence each other.
   const sourceOptions = { brokers, clientId, sessionTimeoutMs: config.kafkaSessionTimeoutMs, maxRecordBytes: config.maxEventBytes, groupInstanceId: config.instanceId, onError, onRebalance };
   const follow = async (topic: string, onValue: (value: string) => void): Promise<TopicTail> => {
@@ -82,38 +101,49 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
     kind: 'kafka',
     eventsLog: topics.events,
     producer,
-    source: () => {
-      if (config.kafkaExactlyOnce)
-        transactions = new TransactionalOutput({
-          brokers,
-          clientId,
-          transactionalId: `${config.kafkaGroup}-${config.instanceId ?? `${hostname()}-${process.pid}`}`,
-          batchSize: config.kafkaBatchSize,
-          compression: config.kafkaCompression,
-          transactionTimeoutMs: config.kafkaTransactionTimeoutMs,
-        });
-      return new KafkaRecordSource({ ...sourceOptions, groupId: config.kafkaGroup, topic: topics.events, maxWaitMs: 10, transactions });
+    topics,
+    stage: (input, group, maxRecordBytes) => {
+      const output = config.kafkaExactlyOnce
+        ? new TransactionalOutput({
+            brokers,
+            clientId,
+            // Per stage and instance: a restarted instance fences its predecessor's open transactions.
+            transactionalId: `${group}-${config.instanceId ?? `${hostname()}-${process.pid}`}`,
+            batchSize: config.kafkaBatchSize,
+            compression: config.kafkaCompression,
+            transactionTimeoutMs: config.kafkaTransactionTimeoutMs,
+          })
+        : undefined;
+      if (output !== undefined) transactions.push(output);
+      const source = new KafkaRecordSource({ ...sourceOptions, maxRecordBytes, groupId: group, topic: input, maxWaitMs: 10, transactions: output });
+      const publish: Publish = output === undefined ? atLeastOnce : (topic, key, value, headers, partition) => output.publish(topic, key, value, headers, partition);
+      return { source, publish };
+    },
+    publish: atLeastOnce,
+    async settle() {
+      const pending = inFlight;
+      inFlight = [];
+      await Promise.all(pending);
+    },
+    replay: async (topic, partition, end, onRecord) => {
+      const { records } = await replayPartition({
+        brokers,
+        clientId,
+        topic,
+        partition,
+        end: BigInt(end),
+        stallTimeoutMs: config.kafkaTransactionTimeoutMs + 5000,
+        onRecords: (batch) => {
+          for (const r of batch) if (r.value !== undefined) onRecord(decodeRecordValue(r.value, Number.MAX_SAFE_INTEGER));
+        },
+      });
+      return records;
     },
     labelSource: () => new KafkaRecordSource({ ...sourceOptions, groupId: `${config.kafkaGroup}-labels`, topic: topics.labels, maxWaitMs: 100 }),
     followDecisions: (onValue) => follow(topics.decisions, onValue),
     followControl: (onValue) => follow(topics.control, onValue),
-    sideOutputs: {
-      decided(event, decision) {
-        publish(true, topics.decisions, event.user_id, JSON.stringify(decision));
-        if (decision.late) publish(true, topics.late, event.user_id, JSON.stringify(event));
-      },
-      deadLetter(letter) {
-        // The error travels in headers so the payload stays exactly what was received.
-        publish(letter.source === 'log', topics.deadLetters, letter.event_id ?? '', letter.payload, { 'rtds.error': JSON.stringify(letter.errors), 'rtds.source': letter.source });
-      },
-      async settle() {
-        const pending = inFlight;
-        inFlight = [];
-        await Promise.all(pending);
-      },
-    },
     close: async () => {
-      await transactions?.close();
+      for (const output of transactions) await output.close();
       await producer.close();
     },
   };
@@ -125,11 +155,12 @@ export async function openTransport(config: Config, logger: Logger): Promise<Tra
  * since each run's log starts at offset 0 again.
  */
 async function openEmbeddedTransport(config: Config, logger: Logger): Promise<Transport> {
-  const source = (log: PartitionedLog): RecordSource => log.consumer(PROCESSOR_CONSUMER_GROUP);
+  const stage = (log: PartitionedLog) => (): StageIO => ({ source: log.consumer(PROCESSOR_CONSUMER_GROUP), publish: undefined });
+  const quiet = { topics: undefined, publish: undefined, settle: async () => undefined };
   const named = (): string => `${EMBEDDED_LOG}@${new Date().toISOString()}`;
   if (config.logDurability === 'memory') {
     const log = new PartitionedLog(config.partitions);
-    return { kind: 'embedded', eventsLog: named(), producer: log, source: () => source(log), sideOutputs: undefined, close: async () => undefined };
+    return { kind: 'embedded', eventsLog: named(), producer: log, stage: stage(log), ...quiet, close: async () => undefined };
   }
   const dir = path.join(config.dataDir, 'log');
   const started = performance.now();
@@ -147,8 +178,8 @@ async function openEmbeddedTransport(config: Config, logger: Logger): Promise<Tr
     kind: 'embedded',
     eventsLog: log.name!,
     producer: log,
-    source: () => source(log),
-    sideOutputs: undefined,
+    stage: stage(log),
+    ...quiet,
     resume: { committed, skipTo: (p, offset) => log.commit(PROCESSOR_CONSUMER_GROUP, p, offset) },
     close: () => log.close(),
   };

@@ -38,6 +38,7 @@ async function run(claims: MemoryClaims, batches: LogRecord[][], microBatch?: Mi
   const pipeline = new DecisionPipeline({ scorers: [new RulesOnlyScorer(DEFAULT_FEATURE_SET)], engine: new DecisionEngine(defaultRuleSet(0.7)), features: DEFAULT_FEATURE_SET, eventTime: { maxOutOfOrdernessMs: 5000, allowedLatenessMs: 0, dedupeWindowMs: 600_000 } });
   const out = { decided: new Map<string, { user: string; hash: string | undefined; firstEvent: number }[]>(), conflicts: [] as DeadLetter[], duplicates: [] as string[] };
   const output: ProcessorOutput = {
+    forward: () => assert.fail('one stage: nothing is passed on'),
     decided: (r) => {
       claims.trace.push(`decided ${r.event.event_id}`);
       const list = out.decided.get(r.event.event_id) ?? [];

@@ -58,6 +58,7 @@ describe('micro-batches under a latency budget', () => {
       source,
       pipeline,
       {
+        forward: () => assert.fail('one stage: nothing is passed on'),
         decided: (r) => void decided.push(r.event.event_id),
         deadLetter: () => assert.fail('no record is invalid'),
         duplicate: () => assert.fail('no record is re-sent'),

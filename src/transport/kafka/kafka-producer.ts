@@ -63,10 +63,11 @@ export class KafkaProducer implements EventLogProducer {
   }
 
   /** Send one message to any topic; resolves when the broker acknowledged it. */
-  publish(topic: string, key: string, value: string, headers?: Record<string, string>): Promise<void> {
+  publish(topic: string, key: string, value: string, headers?: Record<string, string>, partition?: number): Promise<void> {
     return new Promise((resolve, reject) => {
       const message: Outgoing = { topic, key, value };
       if (headers !== undefined) message.headers = headers;
+      if (partition !== undefined) message.partition = partition;
       this.pending.push({ message, done: { resolve, reject } });
       if (this.pending.length >= this.options.batchSize) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.options.lingerMs);

@@ -1,7 +1,6 @@
 // Reads the events topic as a member of a consumer group: what arrived is one batch, committed after it is handled.
 import { Consumer, stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
-import { MAX_JSON_DEPTH, nestedDeeperThan } from '../../contracts/index.ts';
-import { UndecodableRecord, type BatchHandler, type LogRecord, type RecordSource } from '../log.ts';
+import { decodeRecordValue, type BatchHandler, type LogRecord, type RecordSource } from '../log.ts';
 import { RETRY } from './retry.ts';
 import { stableCommittedOffsets, type CommittedOffsets } from './stable-offsets.ts';
 import type { TransactionalOutput } from './transactional-output.ts';
@@ -423,18 +422,5 @@ export class KafkaRecordSource implements RecordSource {
 }
 
 function toRecord(m: KafkaMessage, maxBytes: number): LogRecord {
-  let value: unknown;
-  // UTF-8 takes at most 3 bytes per UTF-16 unit: most records are judged by length alone.
-  if (m.value.length * 3 > maxBytes && Buffer.byteLength(m.value) > maxBytes) {
-    value = new UndecodableRecord(m.value, `value is ${Buffer.byteLength(m.value)} bytes, over the ${maxBytes}-byte limit of an event`);
-  } else {
-    try {
-      value = JSON.parse(m.value);
-      // Refused here, as at the HTTP edge, while the record's own text is at hand for its dead letter.
-      if (nestedDeeperThan(value, MAX_JSON_DEPTH)) value = new UndecodableRecord(m.value, `value nests deeper than ${MAX_JSON_DEPTH} levels`);
-    } catch (err) {
-      value = new UndecodableRecord(m.value, `value is not valid JSON: ${(err as Error).message}`);
-    }
-  }
-  return { partition: m.partition, offset: Number(m.offset), key: m.key, value, acceptedAt: Number(m.timestamp) };
+  return { partition: m.partition, offset: Number(m.offset), key: m.key, value: decodeRecordValue(m.value, maxBytes), acceptedAt: Number(m.timestamp) };
 }
