@@ -45,7 +45,10 @@ const eventArb = fc.record({
   fraud: fc.boolean(),
 });
 
-function stream(specs: fc.Infer<typeof eventArb>[]): { events: RtdsEvent[]; fraud: Set<string> } {
+type EventSpec = typeof eventArb extends fc.Arbitrary<infer T> ? T : never;
+type Step = typeof stepArb extends fc.Arbitrary<infer T> ? T : never;
+
+function stream(specs: EventSpec[]): { events: RtdsEvent[]; fraud: Set<string> } {
   let t = T0;
   const fraud = new Set<string>();
   const events = specs.map((s, i): RtdsEvent => {
@@ -82,7 +85,7 @@ interface Queue {
  * with every feature equal to a single partition of each stage fed the events in the order that
  * stage counted them.
  */
-export function run(partitions: number, specs: fc.Infer<typeof eventArb>[], steps: fc.Infer<typeof stepArb>[]): void {
+export function run(partitions: number, specs: EventSpec[], steps: Step[]): void {
   const { events, fraud } = stream(specs);
   const stages = SET.stages.length;
   const queues: Queue[][] = Array.from({ length: stages }, () => Array.from({ length: partitions }, () => ({ records: [], next: 0 })));
