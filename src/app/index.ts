@@ -159,7 +159,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const durable = transport.kind === 'embedded' ? sharedFlush(sink, config.sinkFlushMs) : async () => void (await Promise.all([sink.flush(), transport.settle()]));
   const reach: HistoryReach = { ms: pipeline.restoreReachMs, verdicts: pipeline.usesLabels };
   const microBatch = new MicroBatchSize({ budgetMs: config.microBatchBudgetMs, min: MIN_MICRO_BATCH, max: config.microBatchMax });
-  const onRestored = (stage: string) => (partition: number, events: number, ms: number) => logger.info({ stage, partition, events, ms: Math.round(ms) }, 'partition state restored');
+  const onRestored = (stage: string, from: string) => (partition: number, events: number, ms: number) => logger.info({ stage, partition, events, ms: Math.round(ms) }, `partition state restored from ${from}`);
   // One processor per stage that runs here apart: the user stage's, and on Kafka one per later stage.
   const processors = (roles.processor ? topology.stages.slice(0, distributed ? undefined : 1) : []).map((stage, s) => {
     const io = transport.stage(stage.input, stageGroup(config, stage), s === 0 ? config.maxEventBytes : carriedRecordBytes(config, featureSet));
@@ -181,8 +181,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       transport.kind === 'embedded'
         ? undefined
         : s === 0
-          ? { load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, reach), onRestored: onRestored(stage.name) }
-          : { load: (partition: number, beforeOffset: number) => stageHistory(transport, db, stage.input, partition, beforeOffset, featureSet, reach), onRestored: onRestored(stage.name) };
+          ? { load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, reach), onRestored: onRestored(stage.name, 'the store') }
+          : { load: (partition: number, beforeOffset: number) => stageHistory(transport, db, stage.input, partition, beforeOffset, featureSet, reach), onRestored: onRestored(stage.name, 'its input topic') };
     return new Processor(io.source, pipeline, output, { stage: s, history, claims: s === 0 ? claims : undefined, microBatch });
   });
   const lag = (): number => processors.reduce((n, p) => n + p.lag(), 0);

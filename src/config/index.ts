@@ -85,6 +85,12 @@ export const SETTINGS = {
   maxOutOfOrdernessMs: setting('RTDS_MAX_OUT_OF_ORDERNESS_MS', '5000', int(0), 'Watermark = max event time seen (per partition) − this bound.'),
   allowedLatenessMs: setting('RTDS_ALLOWED_LATENESS_MS', '0', int(0), 'How far behind the watermark an event still joins its windows; later ones are decided, join no window and go to the late side output.'),
   lateHistoryMs: setting('RTDS_LATE_HISTORY_MS', String(60 * 60_000), int(0), 'How long (event time) state is kept past the allowed lateness so that a late event still reads complete windows as of its own time; a later one is decided with its older history unknown (history "partial").'),
+  stageSkewMs: setting(
+    'RTDS_STAGE_SKEW_MS',
+    String(60 * 60_000),
+    int(0),
+    "How far (event time) the events reaching a merchant, device or IP stage may lag the latest it has seen, through no lateness of their own: they come from every user partition, which progress unevenly (a backlog, a slow processor). That stage's watermark trails by this much more, and its state is kept this much longer.",
+  ),
   dedupeWindowMs: setting('RTDS_DEDUPE_WINDOW_MS', String(10 * 60_000), int(0), 'How long (event time, behind the watermark) a processor remembers event ids, so a re-sent event is skipped without counting in its features; any re-send, older or in another partition, is also recognised by its claim in the store.'),
   threshold: setting('RTDS_THRESHOLD', '0.7', num(0.2, 1), 'Default reject threshold t: score ≥ t rejected, ≥ t − 0.2 flagged.'),
   featuresFile: setting('RTDS_FEATURES_FILE', '', optionalText, 'YAML or JSON feature specs (docs/features.md); unset uses the default fraud set. Models record the set they were trained on.'),
@@ -192,6 +198,6 @@ export function eventTimeBounds(config: Config): EventTimeBounds {
   return { maxAgeMs: config.maxEventAgeMs, maxAheadMs: config.maxEventAheadMs };
 }
 
-export function eventTimeOptions(config: Config): { maxOutOfOrdernessMs: number; allowedLatenessMs: number; lateHistoryMs: number; dedupeWindowMs: number } {
-  return { maxOutOfOrdernessMs: config.maxOutOfOrdernessMs, allowedLatenessMs: config.allowedLatenessMs, lateHistoryMs: config.lateHistoryMs, dedupeWindowMs: config.dedupeWindowMs };
+export function eventTimeOptions(config: Config): { maxOutOfOrdernessMs: number; allowedLatenessMs: number; lateHistoryMs: number; stageSkewMs: number; dedupeWindowMs: number } {
+  return { maxOutOfOrdernessMs: config.maxOutOfOrdernessMs, allowedLatenessMs: config.allowedLatenessMs, lateHistoryMs: config.lateHistoryMs, stageSkewMs: config.stageSkewMs, dedupeWindowMs: config.dedupeWindowMs };
 }

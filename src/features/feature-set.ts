@@ -207,13 +207,17 @@ export class FeatureSet {
   /** Kinds keyed by `user_id` are stage 0; every other kind gets a stage of its own. */
   private planStages(): FeatureStage[] {
     const keys: (readonly (keyof RtdsEvent)[])[] = [['user_id']];
-    this.kinds.forEach((kind, k) => {
+    // Stages in the order the specs first name their entities.
+    const first = (kind: EntityKind): number => Math.min(...kind.groups.flatMap((g) => [...g.before, ...g.after].map((o) => o.index)));
+    const order = this.kinds.map((_, k) => k).sort((a, b) => first(this.kinds[a]!) - first(this.kinds[b]!));
+    for (const k of order) {
+      const kind = this.kinds[k]!;
       const name = kind.fields.join('+');
       let stage = keys.findIndex((key) => key.join('+') === name);
       if (stage < 0) stage = keys.push(kind.fields) - 1;
       kind.stage = stage;
       (this.stageKinds[stage] ??= []).push(k);
-    });
+    }
     return keys.map((key, stage) => {
       const kinds = (this.stageKinds[stage] ??= []).map((k) => this.kinds[k]!);
       const groups = kinds.flatMap((kind) => kind.groups);

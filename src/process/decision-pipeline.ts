@@ -115,8 +115,9 @@ export class DecisionPipeline {
 
   /** How far behind a partition's latest event its history still changes a value: what a restore replays. */
   get restoreReachMs(): number {
-    const { maxOutOfOrdernessMs, allowedLatenessMs, lateHistoryMs = 0, dedupeWindowMs } = this.options.eventTime;
-    return maxOutOfOrdernessMs + allowedLatenessMs + Math.max(lateHistoryMs + this.options.features.reachMs, dedupeWindowMs);
+    const { maxOutOfOrdernessMs, allowedLatenessMs, lateHistoryMs = 0, stageSkewMs = 0, dedupeWindowMs } = this.options.eventTime;
+    const skew = this.options.features.stages.length > 1 ? stageSkewMs : 0;
+    return maxOutOfOrdernessMs + skew + allowedLatenessMs + Math.max(lateHistoryMs + this.options.features.reachMs, dedupeWindowMs);
   }
 
   /** Whether features count fraud labels: only then are verdicts routed to the partitions. */

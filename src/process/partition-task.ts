@@ -14,6 +14,11 @@ export interface EventTimeOptions {
    * reads complete windows as of its own time; default 0.
    */
   lateHistoryMs?: number;
+  /**
+   * How far behind the latest event a stage past the user's may see an on-time event: fed by every
+   * user partition, which progress unevenly. Its watermark trails by this much more; default 0.
+   */
+  stageSkewMs?: number;
   /** How long (event time) ids are remembered to skip re-sent events. */
   dedupeWindowMs: number;
 }
@@ -47,7 +52,8 @@ export class PartitionTask {
     private readonly options: EventTimeOptions,
     readonly stage = 0,
   ) {
-    this.watermark = new Watermark(options.maxOutOfOrdernessMs);
+    // A later stage's events come from every user partition, at their uneven paces.
+    this.watermark = new Watermark(options.maxOutOfOrdernessMs + (stage === 0 ? 0 : (options.stageSkewMs ?? 0)));
     this.state = features.newState();
     this.recent = new RecentEventIds(options.dedupeWindowMs);
   }

@@ -91,7 +91,7 @@ export class Topology {
       lines.push(`  steps:    ${s.steps.join(' → ')}`);
       const shown = s.store.features.length > 8 ? `${s.store.features.slice(0, 8).join(', ')}, … (${s.store.features.length})` : s.store.features.join(', ') || '(none)';
       lines.push(`  state:    ${s.store.name}, keyed by ${s.key.join('+')}: ${shown}${s.store.labels ? '; counts fraud labels' : ''}`);
-      lines.push(`  restore:  from ${s.store.restoredFrom}, back ${formatMs(s.store.reachMs)}`);
+      lines.push(`  restore:  from ${s.store.restoredFrom}; its windows reach back ${formatMs(s.store.reachMs)}`);
       for (const o of s.outputs) lines.push(`  output:   ${o}`);
       lines.push('');
     }

@@ -171,8 +171,10 @@ export class ProcessorLog {
   /** Generations of the events topic's group this processor joined, in order. */
   readonly generations: number[] = [];
   private partitions: number[] = [];
-  /** Partition states rebuilt from the store. */
+  /** Partition states rebuilt from the store (the user stage's). */
   restores = 0;
+  /** Partition states of later stages rebuilt from their input topics. */
+  stageRestores = 0;
   /** Failures the sources reported (each read again from the committed offsets). */
   sourceErrors = 0;
   private readonly waiters = new Set<() => void>();
@@ -195,6 +197,7 @@ export class ProcessorLog {
       this.generations.push(entry.generation ?? -1);
       this.partitions = entry.partitions ?? [];
     } else if (entry.msg === 'partition state restored from the store') this.restores++;
+    else if (entry.msg === 'partition state restored from its input topic') this.stageRestores++;
     else if (entry.msg?.startsWith('Kafka batch, commit or fetch failed') === true) this.sourceErrors++;
     for (const wake of this.waiters) wake();
   }
