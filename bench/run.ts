@@ -25,16 +25,18 @@ import { benchExplanation, benchInference, benchTraining } from './scoring.ts';
 import { benchDefaultFeatures, benchFeatureCounts, benchStateMemory } from './features.ts';
 import { benchRules } from './rules.ts';
 import { benchScaleOut } from './scale-out.ts';
+import { stageVariants } from './stages.ts';
 
 const HELP = `Usage: rtds bench [options]
 
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features
+  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages
   --users <n>       users whose feature state the features run holds (default 1000000)
-                    (default: all but training, which takes about two minutes, and kafka and
-                    scaleout, which need RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a scratch database)
+                    (default: all but training, which takes about two minutes, and kafka,
+                    scaleout and stages, which need RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a
+                    scratch database; stages measures embedded and Kafka with 1, 2 and 4 stages)
   --help            this text
 
 Uses the active model under RTDS_MODEL_DIR, or trains one into a temporary registry first.`;
@@ -345,6 +347,31 @@ async function benchKafka(base: Config, rate: number, seconds: number, events: u
   }
 }
 
+/**
+ * What the stages cost: the same traffic through 1, 2 and 4 stages (user features only, then a
+ * merchant, then a device and an IP address too), scored alike (rules only, no model), embedded
+ * and, when configured, on Kafka exactly-once — throughput, and latency at a fixed rate.
+ */
+async function benchStages(base: Config, appConfig: (name: string) => Config, scratch: string, events: unknown[], rate: number, seconds: number): Promise<void> {
+  const variants = stageVariants(scratch);
+  const modelDir = mkdtempSync(path.join(scratch, 'no-model-'));
+  const embeddedRates: number[] = [];
+  for (const [i, v] of variants.entries()) {
+    const config = (name: string): Config => ({ ...appConfig(`stages-${i}-${name}`), featuresFile: v.file, modelDir });
+    embeddedRates.push(await benchEndToEnd(config('e2e'), events, `embedded, ${v.stages} stage${v.stages === 1 ? '' : 's'} (${v.label})`));
+    await benchLatency(config('latency'), rate, seconds, `  embedded, ${v.stages} stage${v.stages === 1 ? '' : 's'}`);
+  }
+  console.log(`  embedded throughput relative to 1 stage: ${embeddedRates.map((r) => (r / embeddedRates[0]!).toFixed(2)).join(' / ')}`);
+  if (base.kafkaBrokers === undefined || base.databaseUrl === undefined) return void console.log('  (Kafka skipped: set RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL)');
+  const kafkaRates: number[] = [];
+  for (const [i, v] of variants.entries()) {
+    const config = (run: string): Config & { tag: string } => ({ ...kafkaRunConfig({ ...base, dataDir: path.join(scratch, `kafka-${i}`), modelRegistry: 'folder', modelDir, featuresFile: v.file }, true, `stages${i}-${run}`) });
+    kafkaRates.push(await benchKafkaThroughput(config('tput'), events, `exactly-once, ${v.stages} stage${v.stages === 1 ? '' : 's'} (${v.label})`));
+    await benchKafkaLatency(config('lat'), rate, seconds, `exactly-once, ${v.stages} stage${v.stages === 1 ? '' : 's'}`);
+  }
+  console.log(`  Kafka throughput relative to 1 stage: ${kafkaRates.map((r) => (r / kafkaRates[0]!).toFixed(2)).join(' / ')}`);
+}
+
 async function benchScoring(): Promise<void> {
   for (const r of await benchInference({ batches: [1, 32, 256], msPerCase: 1000 })) {
     console.log(
@@ -442,6 +469,7 @@ export async function runBench(args: string[]): Promise<void> {
     if (only.has('training')) await benchTrainingTime(base, scratch);
     if (only.has('features')) benchFeatures(base, events, Number(values.users));
     if (only.has('scaleout')) await benchScaleOut(base, modelDir, events);
+    if (only.has('stages')) await benchStages(base, appConfig, scratch, events, Number(values.rate), Number(values.seconds));
     if (only.has('kafka')) await benchKafka(loadConfig({ ...base, dataDir: path.join(scratch, 'kafka'), modelRegistry: 'folder', modelDir }), Number(values.rate), Number(values.seconds), events);
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -5,6 +5,7 @@ export {
   AGGREGATIONS,
   LABEL_AGGREGATIONS,
   FeatureSpecError,
+  isDerived,
   parseDuration,
   parseFeatureSpecs,
   parseFeatureSpecText,
