@@ -158,7 +158,6 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   // restart delivers again exactly what was not yet decided and stored.
   const durable = transport.kind === 'embedded' ? sharedFlush(sink, config.sinkFlushMs) : async () => void (await Promise.all([sink.flush(), transport.settle()]));
   const reach: HistoryReach = { ms: pipeline.restoreReachMs, verdicts: pipeline.usesLabels };
-  const microBatch = new MicroBatchSize({ budgetMs: config.microBatchBudgetMs, min: MIN_MICRO_BATCH, max: config.microBatchMax });
   const onRestored = (stage: string, from: string) => (partition: number, events: number, ms: number) => logger.info({ stage, partition, events, ms: Math.round(ms) }, `partition state restored from ${from}`);
   // One processor per stage that runs here apart: the user stage's, and on Kafka one per later stage.
   const processors = (roles.processor ? topology.stages.slice(0, distributed ? undefined : 1) : []).map((stage, s) => {
@@ -183,6 +182,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         : s === 0
           ? { load: (partition: number, beforeOffset: number) => loadPartitionHistory(db, transport.eventsLog, partition, beforeOffset, reach), onRestored: onRestored(stage.name, 'the store') }
           : { load: (partition: number, beforeOffset: number) => stageHistory(transport, db, stage.input, partition, beforeOffset, featureSet, reach), onRestored: onRestored(stage.name, 'its input topic') };
+    // Each stage sizes its own micro-batches: their work per event differs.
+    const microBatch = new MicroBatchSize({ budgetMs: config.microBatchBudgetMs, min: MIN_MICRO_BATCH, max: config.microBatchMax });
     return new Processor(io.source, pipeline, output, { stage: s, history, claims: s === 0 ? claims : undefined, microBatch });
   });
   const lag = (): number => processors.reduce((n, p) => n + p.lag(), 0);

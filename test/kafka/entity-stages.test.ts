@@ -3,16 +3,12 @@ import { type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
 import { eventTimeOptions } from '../../src/config/index.ts';
 import { FeatureSet, parseFeatureSpecText } from '../../src/features/index.ts';
 import { decodeCarried, PartitionTask, type CarriedEvent } from '../../src/process/index.ts';
-import { openDatabase } from '../../src/store/index.ts';
 import { repartitionTopic } from '../../src/transport/kafka/topics.ts';
 import { partitionFor } from '../../src/transport/log.ts';
-import { openKafkaTestbed, preloadEvents, readCommittedByKafka, spawnProcessor, type KafkaTestbed, type ProcessorLog } from '../support/kafka.ts';
-import type { TestDatabase } from '../support/postgres.ts';
-import { decisionsUntil } from '../support/stored-decisions.ts';
+import { openProcessorGroup, readCommittedByKafka, type ProcessorGroup, type ProcessorLog } from '../support/kafka.ts';
 
 const EVENTS = 30_000;
 const PARTITIONS = 6;
@@ -31,48 +27,23 @@ features:
 
 describe('entity stages on Kafka: two processors, one SIGKILLed mid-stream', () => {
   let skip: string | undefined;
-  let db: TestDatabase;
-  let client: pg.Client;
-  let dataDir: string;
-  let prefix: string;
-  let bed: KafkaTestbed;
+  let group: ProcessorGroup;
   let featuresFile: string;
-  const processors: { child: ChildProcess; log: ProcessorLog }[] = [];
   const features = new FeatureSet(parseFeatureSpecText(SPECS));
 
   before(async () => {
-    const opened = await openKafkaTestbed(PARTITIONS);
+    const opened = await openProcessorGroup(PARTITIONS, EVENTS, 23);
     if ('skip' in opened) return void (skip = opened.skip);
-    bed = opened;
-    ({ db, dataDir, prefix } = bed);
-    featuresFile = path.join(dataDir, 'features.yaml');
+    group = opened;
+    featuresFile = path.join(group.bed.dataDir, 'features.yaml');
     writeFileSync(featuresFile, SPECS);
-    client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    await (await openDatabase({ databaseUrl: db.url, dataDir })).close();
-    await preloadEvents(prefix, PARTITIONS, EVENTS, 23);
   });
   after(async () => {
-    for (const p of processors) p.child.kill('SIGKILL');
-    if (skip !== undefined) return;
-    await client.end();
-    await bed.close();
+    if (skip === undefined) await group.close();
   });
 
-  const start = async (instance: string): Promise<{ child: ChildProcess; log: ProcessorLog }> => {
-    const started = await spawnProcessor({
-      RTDS_DATABASE_URL: db.url,
-      RTDS_KAFKA_TOPIC_PREFIX: prefix,
-      RTDS_KAFKA_GROUP: `group-${prefix}`,
-      RTDS_PARTITIONS: String(PARTITIONS),
-      RTDS_DATA_DIR: dataDir,
-      RTDS_INSTANCE_ID: instance,
-      RTDS_FEATURES_FILE: featuresFile,
-    });
-    processors.push(started);
-    return started;
-  };
-  const until = (done: (decisions: number) => boolean, ms: number): Promise<number> => decisionsUntil(async (sql) => (await client.query<{ n: number }>(sql)).rows, done, ms);
+  const start = (instance: string): Promise<{ child: ChildProcess; log: ProcessorLog }> => group.start(instance, { RTDS_FEATURES_FILE: featuresFile });
+  const until = (done: (decisions: number) => boolean, ms: number): Promise<number> => group.decisionsUntil(done, ms);
 
   it('decides every event once, each merchant, device and IP feature equal to a replay of its stage\'s committed input', async (t) => {
     if (skip !== undefined) return t.skip(skip);
@@ -84,20 +55,20 @@ describe('entity stages on Kafka: two processors, one SIGKILLed mid-stream', () 
     assert.ok(atKill < EVENTS, 'the kill happened mid-stream');
     assert.ok(a!.log.stageRestores > 0, "the survivor took over later-stage partitions and rebuilt them from their input topics");
 
-    const { rows: counts } = await client.query<{ decisions: number; distinct_events: number; events: number }>(
+    const { rows: counts } = await group.client.query<{ decisions: number; distinct_events: number; events: number }>(
       'SELECT (SELECT count(*) FROM decisions)::int AS decisions, (SELECT count(DISTINCT event_id) FROM decisions)::int AS distinct_events, (SELECT count(*) FROM events)::int AS events',
     );
     assert.deepEqual(counts[0], { decisions: EVENTS, distinct_events: EVENTS, events: EVENTS });
 
     // The oracle: each later stage's input as Kafka's own read_committed consumer reads it, replayed
     // partition by partition in offset order through one fresh task — what the stage counted, once each.
-    const { rows } = await client.query<{ event_id: string; features: Uint8Array }>('SELECT event_id, features FROM decisions');
+    const { rows } = await group.client.query<{ event_id: string; features: Uint8Array }>('SELECT event_id, features FROM decisions');
     const stored = new Map(rows.map((r) => [r.event_id, new Float32Array(new Uint8Array(r.features).buffer)]));
-    const eventTime = eventTimeOptions(bed.config({ featuresFile }));
+    const eventTime = eventTimeOptions(group.bed.config({ featuresFile }));
     let compared = 0;
     for (let s = 1; s < features.stages.length; s++) {
       const stage = features.stages[s]!;
-      const records = await readCommittedByKafka(repartitionTopic(prefix, stage.name), PARTITIONS);
+      const records = await readCommittedByKafka(repartitionTopic(group.bed.prefix, stage.name), PARTITIONS);
       const byPartition = new Map<number, CarriedEvent[]>();
       for (const r of records) {
         const p = partitionFor(r.key, PARTITIONS);

@@ -1,50 +1,32 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import pg from 'pg';
-import { openDatabase } from '../../src/store/index.ts';
+import type pg from 'pg';
 import { topicNames } from '../../src/transport/kafka/topics.ts';
-import { openKafkaTestbed, preloadEvents, readCommittedByKafka, spawnProcessor, type KafkaTestbed, type ProcessorLog } from '../support/kafka.ts';
-import type { TestDatabase } from '../support/postgres.ts';
-import { decisionsUntil } from '../support/stored-decisions.ts';
+import { openProcessorGroup, readCommittedByKafka, type ProcessorGroup, type ProcessorLog } from '../support/kafka.ts';
 
 const EVENTS = 200_000;
 const PARTITIONS = 12;
 
 describe('scale-out under a backlog: processors joining and dying while the group drains', () => {
   let skip: string | undefined;
-  let db: TestDatabase;
+  let group: ProcessorGroup;
   let client: pg.Client;
-  let dataDir: string;
   let prefix: string;
-  let bed: KafkaTestbed;
-  const processors: { child: ChildProcess; log: ProcessorLog }[] = [];
 
   before(async () => {
-    const opened = await openKafkaTestbed(PARTITIONS);
+    const opened = await openProcessorGroup(PARTITIONS, EVENTS, 11);
     if ('skip' in opened) return void (skip = opened.skip);
-    bed = opened;
-    ({ db, dataDir, prefix } = bed);
-    client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    // The schema before the processors: two starting together would both migrate it.
-    await (await openDatabase({ databaseUrl: db.url, dataDir })).close();
-    await preloadEvents(prefix, PARTITIONS, EVENTS, 11);
+    group = opened;
+    ({ client } = group);
+    ({ prefix } = group.bed);
   });
   after(async () => {
-    for (const p of processors) p.child.kill('SIGKILL');
-    if (skip !== undefined) return;
-    await client.end();
-    await bed.close();
+    if (skip === undefined) await group.close();
   });
 
-  async function start(instance: string): Promise<{ child: ChildProcess; log: ProcessorLog }> {
-    const started = await spawnProcessor({ RTDS_DATABASE_URL: db.url, RTDS_KAFKA_TOPIC_PREFIX: prefix, RTDS_KAFKA_GROUP: `group-${prefix}`, RTDS_PARTITIONS: String(PARTITIONS), RTDS_DATA_DIR: dataDir, RTDS_INSTANCE_ID: instance });
-    processors.push(started);
-    return started;
-  }
-
-  const until = (done: (decisions: number) => boolean, ms: number): Promise<number> => decisionsUntil(async (sql) => (await client.query<{ n: number }>(sql)).rows, done, ms);
+  const start = (instance: string): Promise<{ child: ChildProcess; log: ProcessorLog }> => group.start(instance);
+  const until = (done: (decisions: number) => boolean, ms: number): Promise<number> => group.decisionsUntil(done, ms);
 
   it('gives every event one decision in PostgreSQL and on the topic, and the group does not storm', async (t) => {
     if (skip !== undefined) return t.skip(skip);

@@ -8,11 +8,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { TrafficGenerator } from '../../src/ingest/generator/index.ts';
+import { openDatabase } from '../../src/store/index.ts';
 import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
 import { ensureTopics, topicNames } from '../../src/transport/kafka/topics.ts';
 import { createTestDatabase, type TestDatabase } from './postgres.ts';
+import { decisionsUntil } from './stored-decisions.ts';
 
 export const TEST_BROKERS = (process.env.RTDS_TEST_KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
 
@@ -247,4 +250,52 @@ export function spawnProcessor(env: { [name: string]: string }): Promise<{ child
       if (!running) reject(new Error(`processor exited (${code}) before running`));
     });
   });
+}
+
+/** `rtds processor` children sharing a testbed's broker, topics and database, and a client on it: what the kill tests have in common. */
+export interface ProcessorGroup {
+  bed: KafkaTestbed;
+  client: pg.Client;
+  /** Start instance `instance` (RTDS_INSTANCE_ID) of the group, with `env` on top; killed at close. */
+  start(instance: string, env?: { [name: string]: string }): Promise<{ child: ChildProcess; log: ProcessorLog }>;
+  /** Poll the store until its decision count satisfies `done`, failing after `ms`. */
+  decisionsUntil(done: (decisions: number) => boolean, ms: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * A testbed with its schema migrated (two processors starting together would both migrate it) and
+ * `events` generated events (seeded) on its events topic, for a group of processors to drain.
+ */
+export async function openProcessorGroup(partitions: number, events: number, seed: number): Promise<ProcessorGroup | { skip: string }> {
+  const bed = await openKafkaTestbed(partitions);
+  if ('skip' in bed) return bed;
+  const client = new pg.Client({ connectionString: bed.db.url });
+  await client.connect();
+  await (await openDatabase({ databaseUrl: bed.db.url, dataDir: bed.dataDir })).close();
+  await preloadEvents(bed.prefix, partitions, events, seed);
+  const children: ChildProcess[] = [];
+  return {
+    bed,
+    client,
+    async start(instance, env = {}) {
+      const started = await spawnProcessor({
+        RTDS_DATABASE_URL: bed.db.url,
+        RTDS_KAFKA_TOPIC_PREFIX: bed.prefix,
+        RTDS_KAFKA_GROUP: `group-${bed.prefix}`,
+        RTDS_PARTITIONS: String(partitions),
+        RTDS_DATA_DIR: bed.dataDir,
+        RTDS_INSTANCE_ID: instance,
+        ...env,
+      });
+      children.push(started.child);
+      return started;
+    },
+    decisionsUntil: (done, ms) => decisionsUntil(async (sql) => (await client.query<{ n: number }>(sql)).rows, done, ms),
+    async close() {
+      for (const child of children) child.kill('SIGKILL');
+      await client.end();
+      await bed.close();
+    },
+  };
 }
