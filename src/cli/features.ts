@@ -15,10 +15,11 @@ usage: rtds features --events <file> [--labels <file>] [--out <file>]
   --out <file>      CSV to write (default: stdout): event_id, event_time, late, is_fraud, then one
                     column per feature of the set (RTDS_FEATURES_FILE, or the default set)
 
-Events are replayed in event-time order (ties in file order) through the processor's partition
-step with its watermark, allowed lateness and de-duplication (RTDS_MAX_OUT_OF_ORDERNESS_MS,
-RTDS_ALLOWED_LATENESS_MS, RTDS_DEDUPE_WINDOW_MS), so a model trained on the matrix sees the values
-it will be served. Label-driven features (fraud_count, fraud_rate) count a label from its
+Events are replayed in event-time order (ties in file order) through the processor's stages
+(rtds topology: the user's, then one per other entity, each partitioned by its key) with their
+watermarks, allowed lateness and de-duplication (RTDS_MAX_OUT_OF_ORDERNESS_MS,
+RTDS_ALLOWED_LATENESS_MS, RTDS_STAGE_SKEW_MS, RTDS_DEDUPE_WINDOW_MS), so a model trained on the
+matrix sees the values it will be served. Label-driven features (fraud_count, fraud_rate) count a label from its
 labeled_at on (from its event's time without one): the label delay is honoured, as online.`;
 
 const csvField = (text: string): string => (/[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
