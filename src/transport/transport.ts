@@ -115,7 +115,7 @@ export async function openTransport(config: Config, logger: Logger, repartition:
           })
         : undefined;
       if (output !== undefined) transactions.push(output);
-      const source = new KafkaRecordSource({ ...sourceOptions, maxRecordBytes, groupId: group, topic: input, maxWaitMs: 10, transactions: output });
+      const source = new KafkaRecordSource({ ...sourceOptions, maxRecordBytes, groupId: group, topic: input, maxWaitMs: 10, transactions: output, transactionalInput: config.kafkaExactlyOnce && input !== topics.events });
       const publish: Publish = output === undefined ? atLeastOnce : (topic, key, value, headers, partition) => output.publish(topic, key, value, headers, partition);
       return { source, publish };
     },

@@ -44,6 +44,8 @@ export interface KafkaSourceOptions {
    * restart within the session timeout, without a rebalance. Unique per instance.
    */
   groupInstanceId?: string | undefined;
+  /** Whether the topic is written in transactions (a repartition topic): its commit markers are no lag. */
+  transactionalInput?: boolean;
   /** A batch that could not be handled or committed for a reason other than a rebalance; the source leaves, rejoins the group and reads it again. */
   onError?: (err: unknown) => void;
   /**
@@ -120,13 +122,20 @@ export class KafkaRecordSource implements RecordSource {
     await this.join();
   }
 
-  /** Records behind on the partitions this instance has consumed: appended to the topic but not yet committed. */
+  /**
+   * Records behind on the partitions this instance has consumed: appended to the topic but not yet
+   * committed. A topic written in transactions (a repartition topic) ends each transaction with a
+   * commit marker, an offset no record holds: one is not counted, or a caught-up partition would
+   * always lag by one.
+   */
   lag(): number {
+    const marker = this.options.transactionalInput === true ? 1n : 0n;
     let lag = 0n;
     for (const [p, done] of this.doneOffsets) {
       const fetched = this.endOffsets.get(p) ?? done;
       const appended = this.brokerEnds[p] ?? fetched;
-      lag += (appended > fetched ? appended : fetched) - done;
+      const behind = (appended > fetched ? appended : fetched) - done - marker;
+      if (behind > 0n) lag += behind;
     }
     return Number(lag);
   }
