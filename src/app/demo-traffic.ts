@@ -83,8 +83,9 @@ export class DemoTraffic {
   history(events: number, labelled: number, past?: SparsePast): LabelledHistory {
     const now = this.clock.now();
     const denseFrom = now - (events / this.rate) * 1000;
-    const spanMs = past === undefined ? 0 : past.spanMs;
-    const keep = past === undefined || spanMs <= 0 ? 1 : Math.min(1, past.events / ((this.rate * spanMs) / 1000));
+    // No events asked of the past means no past, not a past at full density.
+    const spanMs = past !== undefined && past.events > 0 ? past.spanMs : 0;
+    const keep = past !== undefined && spanMs > 0 ? Math.min(1, past.events / ((this.rate * spanMs) / 1000)) : 1;
     const options = demoTrafficOptions(this.settings, denseFrom - spanMs);
     const generator = new TrafficGenerator(keep < 1 ? { ...options, sparsePast: { until: denseFrom, keep } } : options);
     const generated = generator.takeUntil(now);
