@@ -15,6 +15,12 @@ const MAX_USERS = 250_000;
 
 export type DemoSettings = Pick<Config, 'generatorRate' | 'generatorSeed'>;
 
+/** The sparse part of a history: how far before its whole part it reaches, and about how many events it holds. */
+export interface SparsePast {
+  spanMs: number;
+  events: number;
+}
+
 /** Users whose ordinary days add up to `rate` events per second. */
 export function demoUsers(rate: number): number {
   return Math.min(MAX_USERS, Math.max(1, Math.round((rate * 86_400) / EVENTS_PER_USER_PER_DAY)));
@@ -70,10 +76,21 @@ export class DemoTraffic {
     return this.replayed;
   }
 
-  /** About `events` events of the demo ending now, the latest `labelled` of them with their labels. */
-  history(events: number, labelled: number): LabelledHistory {
+  /**
+   * About `events` events of the demo ending now, the latest `labelled` of them the training rows;
+   * before them, when `past` is given, `past.spanMs` of the same stream sparse: about `past.events`
+   * events, an independent sample of it (TrafficOptions.sparsePast). That past fills the long
+   * windows with what a share over them needs — a merchant's fraud rate of 30 days ending 7 days
+   * ago — at a fraction of a month's events; counts over it are the sample's (docs/features.md).
+   */
+  history(events: number, labelled: number, past?: SparsePast): LabelledHistory {
     const now = this.clock.now();
-    const generator = new TrafficGenerator(demoTrafficOptions(this.settings, now - (events / this.rate) * 1000));
+    const denseFrom = now - (events / this.rate) * 1000;
+    // No events asked of the past means no past, not a past at full density.
+    const spanMs = past !== undefined && past.events > 0 ? past.spanMs : 0;
+    const keep = past !== undefined && spanMs > 0 ? Math.min(1, past.events / ((this.rate * spanMs) / 1000)) : 1;
+    const options = demoTrafficOptions(this.settings, denseFrom - spanMs);
+    const generator = new TrafficGenerator(keep < 1 ? { ...options, sparsePast: { until: denseFrom, keep } } : options);
     const generated = generator.takeUntil(now);
     const rows = Math.min(labelled, generated.length);
     if (this.continued) {
@@ -81,7 +98,8 @@ export class DemoTraffic {
       this.continuing = true;
       this.replayed = undefined;
     }
-    const description = `${generated.length} events of the demo's traffic (${this.rate}/s, seed ${this.settings.generatorSeed}, ${demoUsers(this.rate)} users) up to ${new Date(now).toISOString()}, the latest ${rows} labelled`;
+    const sparse = keep < 1 ? `, after ${(spanMs / 86_400_000).toFixed(1)} days of it sampled at ${keep.toPrecision(2)}` : '';
+    const description = `${generated.length} events of the demo's traffic (${this.rate}/s, seed ${this.settings.generatorSeed}, ${demoUsers(this.rate)} users${sparse}) up to ${new Date(now).toISOString()}, the latest ${rows} labelled`;
     return labelledHistory(generated, description, rows);
   }
 
@@ -94,7 +112,9 @@ export class DemoTraffic {
     this.continuing = false;
     this.replayed = undefined;
     if (state === undefined || this.generator === undefined) return undefined;
-    replayFeatures(labelledHistory(this.generator.takeUntil(this.clock.now()), 'since the history', 0).events, features, eventTime, partitions, undefined, undefined, state);
+    // With their fraud verdicts, as the history's events: they are the same stream.
+    const since = labelledHistory(this.generator.takeUntil(this.clock.now()), 'since the history', 0);
+    replayFeatures(since.events, features, eventTime, partitions, since.labels, undefined, state);
     return state;
   }
 

@@ -83,6 +83,11 @@ export interface LabelledHistory {
   events: RtdsEvent[];
   labels: ReadonlyMap<string, Label>;
   description: string;
+  /**
+   * The training rows are the latest `rows` labelled events; the labels of earlier ones only feed
+   * the label-driven features. Default: every labelled event is a row.
+   */
+  rows?: number;
 }
 
 /** `n` events of generated traffic with their labels. */
@@ -91,19 +96,22 @@ export function generatedHistory(n: number, seed: number, users?: number): Label
 }
 
 /**
- * Generated events with the labels of the latest `labelled` of them (default all): the earlier
- * ones only build up the features' state, as the traffic before a training window does.
+ * Generated events whose latest `rows` (default all) are the training rows, with their labels;
+ * the earlier ones only build up the features' state, as the traffic before a training window
+ * does, and bring only their fraud verdicts, for the label-driven features. A "not fraud" verdict
+ * on an event never judged fraud changes no feature, and would wait in the state until its
+ * `labeled_at`, 14 days on.
  */
-export function labelledHistory(generated: readonly GeneratedEvent[], description: string, labelled = generated.length): LabelledHistory {
+export function labelledHistory(generated: readonly GeneratedEvent[], description: string, rows = generated.length): LabelledHistory {
   const labels = new Map<string, Label>();
-  const firstLabelled = generated.length - labelled;
+  const firstRow = generated.length - rows;
   const events = generated.map((g, i) => {
     const checked = validateEvent(g.event);
     if (!checked.ok) throw new Error(`generator produced an invalid event ${g.event.event_id}: ${JSON.stringify(checked.errors)}`);
-    if (i >= firstLabelled) labels.set(g.label.event_id, g.label);
+    if (i >= firstRow || g.label.is_fraud) labels.set(g.label.event_id, g.label);
     return checked.event;
   });
-  return { events, labels, description };
+  return { events, labels, description, rows: Math.min(rows, generated.length) };
 }
 
 export interface TrainingOutcome {
@@ -148,7 +156,8 @@ export async function trainOnHistory(history: LabelledHistory, run: TrainingSett
   const events = history.events.length;
   const replayed = replayFeatures(history.events, run.features, run.eventTime, run.partitions, labels, (done) => report({ phase: 'features', done, total: events }), run.state);
   report({ phase: 'features', done: events, total: events });
-  const rows = replayed.filter((r) => labels.has(r.event.event_id));
+  const labelled = replayed.filter((r) => labels.has(r.event.event_id));
+  const rows = history.rows === undefined ? labelled : labelled.slice(Math.max(0, labelled.length - history.rows));
   // Split by time, not at random: the model is judged on a period it has never seen, as in production.
   // Train, validation and test are consecutive periods: the last `testShare` of the rows is the
   // test period, and the last eighth of what precedes it the validation period.

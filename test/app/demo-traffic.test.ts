@@ -43,9 +43,15 @@ describe("the demo's traffic", () => {
     );
     assert.ok(Math.abs(history.events.length - 3000) < 200, `${history.events.length} events in 1,500 s at 2/s`);
     assert.ok(history.events.every((e) => e.event_time >= start && e.event_time < NOW));
-    assert.equal(history.labels.size, 1000);
+    assert.equal(history.rows, 1000);
     assert.ok(history.events.slice(-1000).every((e) => history.labels.has(e.event_id)), 'the latest 1,000 are labelled');
-    assert.ok(history.events.slice(0, -1000).every((e) => !history.labels.has(e.event_id)), 'the earlier ones only warm the state up');
+    const earlier = history.events.slice(0, -1000);
+    const fraud = new Set(stream.filter((g) => g.label.is_fraud).map((g) => g.event.event_id));
+    assert.ok(
+      earlier.every((e) => history.labels.has(e.event_id) === fraud.has(e.event_id)),
+      'the earlier ones warm the state up, with their fraud verdicts only',
+    );
+    assert.ok(earlier.some((e) => fraud.has(e.event_id)));
 
     const live = demo.live().take(500);
     assert.deepEqual(
@@ -71,6 +77,23 @@ describe("the demo's traffic", () => {
     const whole = valid(new TrafficGenerator(demoTrafficOptions(settings, NOW - 1500 * 1000)).take(history.events.length + 1000)).filter((e) => e.event_time < live.at(-1)!.event_time + 1);
     const replayed = new Map(replayFeatures(whole, DEFAULT_FEATURE_SET, eventTime, config.partitions).map((r) => [r.event.event_id, r.vector]));
     for (const r of continued) assert.deepEqual(r.vector, replayed.get(r.event.event_id), r.event.event_id);
+  });
+
+  it('a sparse past before the history reaches back a month with a sample of the same stream; the latest events stay whole', () => {
+    const clock = new TestClock(NOW);
+    const demo = new DemoTraffic(settings, clock, true);
+    const monthMs = 30 * 86_400_000;
+    const history = demo.history(3000, 1000, { spanMs: monthMs, events: 2000 });
+    const denseFrom = NOW - 1500 * 1000;
+    const past = history.events.filter((e) => e.event_time < denseFrom);
+    const dense = history.events.filter((e) => e.event_time >= denseFrom);
+    assert.ok(Math.abs(past.length - 2000) < 200, `${past.length} events in the sparse month, about 2,000 asked`);
+    assert.ok(past[0]!.event_time < denseFrom - 29 * 86_400_000, 'reaches back the whole span');
+    assert.ok(Math.abs(dense.length - 3000) < 200, `${dense.length} events in the last 1,500 s at 2/s`);
+    assert.equal(history.rows, 1000);
+    assert.match(history.description, /after 30\.0 days of it sampled at/);
+    const live = demo.live().take(200);
+    assert.ok(live[0]!.time >= NOW && live.every((g) => g.event.event_id.startsWith(history.events[0]!.event_id.replace(/\d+$/, ''))), 'live traffic continues the same stream');
   });
 
   it('a process that does not run the generator keeps nothing of the history, and live traffic then starts now', () => {

@@ -78,7 +78,7 @@ describe('TrafficGenerator', () => {
     assert.deepEqual(ids.slice(0, 3), ['evt_7_1', 'evt_7_2', 'evt_7_3']);
   });
 
-  it('all five fraud scenarios occur in 50,000 events; attack events are labelled fraud and normal ones are not', () => {
+  it('all six fraud scenarios occur in 50,000 events; attack events are labelled fraud and normal ones are not', () => {
     const counts = new Map<Scenario, number>();
     for (const g of sample) {
       counts.set(g.scenario, (counts.get(g.scenario) ?? 0) + 1);
@@ -98,22 +98,46 @@ describe('TrafficGenerator', () => {
     assert.equal(rate(none), 0);
   });
 
-  it('a card-testing burst is 5–30 small purchases by one user from one new device within two minutes', () => {
+  it('a card-testing burst is 5–30 small purchases on 2–6 cards from one new device and one IP address within two minutes', () => {
     const bursts = byAttack('card_testing');
     assert.ok(bursts.length >= 5, `${bursts.length} bursts`);
     for (const burst of bursts) {
       assert.ok(burst.length >= 5 && burst.length <= 30, `burst of ${burst.length}`);
       const times = burst.map((g) => g.time);
       assert.ok(Math.max(...times) - Math.min(...times) <= 2 * MINUTE, 'burst spans more than two minutes');
-      assert.equal(new Set(burst.map((g) => g.event.user_id)).size, 1);
+      const cards = new Set(burst.map((g) => g.event.user_id));
+      assert.ok(cards.size >= 2 && cards.size <= 6, `${cards.size} cards`);
       assert.equal(new Set(burst.map((g) => g.event.device_id)).size, 1);
+      assert.equal(new Set(burst.map((g) => g.event.ip_address)).size, 1, 'one address for the whole batch');
       const device = burst[0]!.event.device_id!;
-      assert.ok(!habits.get(burst[0]!.event.user_id)?.devices.has(device), 'card testing from one of the owner’s own devices');
+      for (const card of cards) assert.ok(!habits.get(card)?.devices.has(device), 'card testing from one of the owner’s own devices');
       assert.ok(new Set(burst.map((g) => g.event.merchant_id)).size > 1 || burst.length < 3, 'one merchant only');
       for (const g of burst) {
         assert.equal(g.event.event_type, 'transaction');
         assert.ok(g.event.amount! >= 0.5 && g.event.amount! <= 5, `amount ${g.event.amount}`);
         assert.ok(g.event.channel === 'api' || g.event.channel === 'web', `channel ${g.event.channel}`);
+      }
+    }
+  });
+
+  it('a shared device logs in to 4–12 accounts within about four hours, each from its own address in the owner’s country, and moves money out of each', () => {
+    // A ring still under way when the sample ends has steps beyond it.
+    const rings = byAttack('shared_device').filter((steps) => steps[0]!.time + 245 * MINUTE < sample.at(-1)!.time);
+    assert.ok(rings.length >= 3, `${rings.length} shared devices`);
+    for (const steps of rings) {
+      assert.equal(new Set(steps.map((g) => g.event.device_id)).size, 1);
+      const accounts = new Map<string, GeneratedEvent[]>();
+      for (const g of steps) accounts.set(g.event.user_id, [...(accounts.get(g.event.user_id) ?? []), g]);
+      // The ring can meet an account twice (drawn by activity): its steps then double up.
+      assert.ok(accounts.size >= 2 && steps.length >= 8 && steps.length <= 24, `${accounts.size} accounts, ${steps.length} steps`);
+      assert.ok(steps.at(-1)!.time - steps[0]!.time <= 245 * MINUTE);
+      assert.ok(new Set(steps.map((g) => g.event.ip_address)).size >= accounts.size, 'an address shared between accounts');
+      for (const [user, own] of accounts) {
+        const types = own.map((g) => g.event.event_type).sort();
+        assert.equal(types.filter((t) => t === 'login').length, types.filter((t) => t === 'transfer').length, `${user}: ${types.join(',')}`);
+        const owner = habits.get(user);
+        if (owner !== undefined) assert.ok(!owner.devices.has(steps[0]!.event.device_id!), 'the ring’s device is one of the owner’s');
+        for (const g of own) if (owner !== undefined) assert.ok(owner.countries.has(g.event.country!), `from ${g.event.country}, where the owner never acts`);
       }
     }
   });
@@ -235,6 +259,29 @@ describe('TrafficGenerator', () => {
     assert.equal(snapshot([...before, ...after]), snapshot(whole), 'one stream, as if taken one by one');
   });
 
+  it('a sparse past is a sample of the stream: a keep share of its events, the same fraud share, and the whole stream from its end on', () => {
+    const hour = 60 * MINUTE;
+    const options = { seed: 4, users: 20_000, eventTimeRate: 20, dailyRhythm: false, warmStart: true, start: Date.UTC(2025, 0, 1) } as const;
+    const until = options.start + 24 * hour;
+    const keep = 0.02;
+    const events = new TrafficGenerator({ ...options, sparsePast: { until, keep } }).takeUntil(until + 2 * hour);
+    const past = events.filter((g) => g.time < until);
+    const whole = events.filter((g) => g.time >= until);
+    const expected = keep * 20 * 24 * 3600;
+    assert.ok(Math.abs(past.length - expected) < 4 * Math.sqrt(expected), `${past.length} events in the sparse day, about ${expected} expected`);
+    assert.ok(Math.abs(whole.length - 20 * 7200) < 4 * Math.sqrt(20 * 7200), `${whole.length} events in the two whole hours`);
+    const share = (sample: GeneratedEvent[]): number => sample.filter((g) => g.label.is_fraud).length / sample.length;
+    assert.ok(Math.abs(share(past) - 0.025) < 0.008, `fraud share ${share(past)} in the sparse past`);
+    assert.ok(Math.abs(share(whole) - 0.025) < 0.006, `fraud share ${share(whole)} after it`);
+    // Sampled, not in bursts: an attack's steps rarely survive together.
+    const perAttack = new Map<number, number>();
+    for (const g of past) if (g.attack > 0) perAttack.set(g.attack, (perAttack.get(g.attack) ?? 0) + 1);
+    const together = [...perAttack.values()].filter((n) => n > 1).length;
+    assert.ok(perAttack.size >= 20 && together / perAttack.size < 0.5, `${together} of ${perAttack.size} attacks with more than one step kept`);
+    assert.ok(events.every((g, i) => i === 0 || g.time >= events[i - 1]!.time), 'in event-time order');
+    assert.equal(snapshot(new TrafficGenerator({ ...options, sparsePast: { until, keep } }).take(500)), snapshot(events.slice(0, 500)), 'reproducible');
+  });
+
   it('sign-ups add new users to the population over time', () => {
     const generator = new TrafficGenerator({ seed: 5, users: 500 });
     const signups = generator.take(20_000).filter((g) => g.event.event_type === 'signup');
@@ -246,6 +293,7 @@ describe('TrafficGenerator', () => {
     assert.throws(() => new TrafficGenerator({ fraudRate: 0.9 }), /fraudRate/);
     assert.throws(() => new TrafficGenerator({ users: 0 }), /users/);
     assert.throws(() => new TrafficGenerator({ eventTimeRate: 0 }), /eventTimeRate/);
+    assert.throws(() => new TrafficGenerator({ sparsePast: { until: Date.UTC(2025, 1, 1), keep: 0 } }), /sparsePast\.keep/);
   });
 });
 

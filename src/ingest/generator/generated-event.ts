@@ -3,7 +3,7 @@ import type { EventInput, Label } from '../../contracts/index.ts';
 import type { User } from './population.ts';
 import { isoTimestamp } from './timestamp.ts';
 
-export const FRAUD_SCENARIOS = ['card_testing', 'account_takeover', 'impossible_travel', 'amount_spike', 'compromised_merchant'] as const;
+export const FRAUD_SCENARIOS = ['card_testing', 'account_takeover', 'impossible_travel', 'amount_spike', 'compromised_merchant', 'shared_device'] as const;
 export type FraudScenario = (typeof FRAUD_SCENARIOS)[number];
 export const SCENARIOS = ['normal', ...FRAUD_SCENARIOS] as const;
 export type Scenario = (typeof SCENARIOS)[number];

@@ -1,7 +1,7 @@
 // The fraud scenarios: each plans one coherent attack as a sequence of events, every one of them labelled fraud.
 import type { EventInput } from '../../contracts/index.ts';
 import { generated, onlineAction, onlinePayment, terminalPayment, type FraudScenario, type GeneratedEvent, type OnlineOrigin } from './generated-event.ts';
-import type { Merchant, Population } from './population.ts';
+import type { Merchant, Population, User } from './population.ts';
 import type { Prng } from './prng.ts';
 import { utcHour } from './routine.ts';
 import { FAR_COUNTRIES, HOME_COUNTRIES, cents, ipAddressIn, newDeviceId, type Country } from './world.ts';
@@ -17,36 +17,49 @@ export interface AttackContext {
   plan(time: number, event: GeneratedEvent): void;
   /** Steps earlier than this are dropped: the part of an attack that happened before the stream began. */
   notBefore: number;
+  /** Steps at or after this are dropped: an attack of the sparse past, whose whole stream follows (TrafficOptions.sparsePast). */
+  before: number;
+  /** Probability that a step is kept (below 1 in the sparse past). */
+  keep: number;
 }
 
 /** Plans one attack starting at `start`; returns how many events it planned (0 when it could not run). */
 export type Attack = (ctx: AttackContext, start: number, attack: number) => number;
 
-/** Share of attacks of each kind, by default. Card testing and bad merchants are rarer but long. */
+/** Share of attacks of each kind, by default. Card testing, bad merchants and shared devices are rarer but long. */
 export const DEFAULT_SCENARIO_MIX: Readonly<Record<FraudScenario, number>> = {
   card_testing: 0.12,
   account_takeover: 0.25,
   impossible_travel: 0.25,
   amount_spike: 0.32,
   compromised_merchant: 0.06,
+  shared_device: 0.06,
 };
 
 function fraud(ctx: AttackContext, time: number, event: EventInput, scenario: FraudScenario, attack: number): void {
   // A chargeback or the customer's complaint reveals fraud one to fourteen days later.
   const t = Math.ceil(time);
-  if (t < ctx.notBefore) return;
+  if (t < ctx.notBefore || t >= ctx.before) return;
+  // Drawn only in a sparse past, so a stream without one is the same draw for draw.
+  if (ctx.keep < 1 && ctx.rng.uniform() >= ctx.keep) return;
   ctx.plan(t, generated(event, scenario, attack, t, ctx.rng.between(1, 14) * DAY));
 }
 
-/** A stolen card is checked with a burst of tiny purchases at assorted merchants, from a fraudster's device. */
+/**
+ * Stolen cards are checked in a batch from one address: a burst of tiny purchases at assorted
+ * merchants, a few on each card, from one fraudster's device and IP address. Each card alone is a
+ * short burst; the address seen with many cardholders within minutes gives the batch away.
+ */
 export const cardTesting: Attack = (ctx, start, attack) => {
   const { rng, population } = ctx;
-  const user = population.pickActive(utcHour(start));
   const from = rng.chance(0.5) ? rng.pick(FAR_COUNTRIES) : rng.pick(HOME_COUNTRIES);
   const at = fraudsterIn(rng, from, rng.chance(0.6) ? 'api' : 'web', `ses_ct_${attack}`);
   const count = rng.int(5, 30);
+  const cards: User[] = [];
+  for (let i = Math.min(count, rng.int(2, 6)); i > 0; i--) cards.push(population.pickActive(utcHour(start)));
   const span = rng.between(20 * SECOND, 2 * MINUTE);
   for (let i = 0; i < count; i++) {
+    const user = cards[i % cards.length]!;
     const merchant = rng.pick(population.merchants);
     const event = onlinePayment('transaction', user, at, cents(rng.between(0.5, 5)), user.currency, merchant.id);
     fraud(ctx, i === 0 ? start : start + rng.between(0, span), event, 'card_testing', attack);
@@ -147,12 +160,34 @@ export const compromisedMerchant: Attack = (ctx, start, attack) => {
   return count;
 };
 
+/**
+ * One fraudster's phone works through a list of stolen accounts over a few hours: it logs in to
+ * each, from a fresh address in the owner's country (a VPN exit), and moves a few times the
+ * owner's usual amount out. Each account alone looks like a genuine new phone; the device seen with
+ * many accounts in a day gives it away.
+ */
+export const sharedDevice: Attack = (ctx, start, attack) => {
+  const { rng, population } = ctx;
+  const device = newDeviceId(rng);
+  const accounts = rng.int(4, 12);
+  const span = rng.between(30 * MINUTE, 4 * 60 * MINUTE);
+  for (let i = 0; i < accounts; i++) {
+    const user = population.pickActive(utcHour(start));
+    const at: OnlineOrigin = { channel: 'mobile', device, ip: ipAddressIn(user.country, rng), country: user.country.code, session: `ses_${user.index}_sd${attack}_${i}` };
+    const t = i === 0 ? start : start + rng.between(0, span);
+    fraud(ctx, t, onlineAction('login', user, at), 'shared_device', attack);
+    fraud(ctx, t + rng.between(1 * MINUTE, 5 * MINUTE), onlinePayment('transfer', user, at, cents(user.typicalAmount * rng.between(3, 10)), user.currency), 'shared_device', attack);
+  }
+  return 2 * accounts;
+};
+
 export const ATTACKS: Readonly<Record<FraudScenario, Attack>> = {
   card_testing: cardTesting,
   account_takeover: accountTakeover,
   impossible_travel: impossibleTravel,
   amount_spike: amountSpike,
   compromised_merchant: compromisedMerchant,
+  shared_device: sharedDevice,
 };
 
 /**
@@ -165,6 +200,7 @@ export const ATTACK_EXTENT: Readonly<Record<FraudScenario, { meanEvents: number;
   impossible_travel: { meanEvents: 2.5, maxSpanMs: 40 * MINUTE },
   amount_spike: { meanEvents: 1, maxSpanMs: 0 },
   compromised_merchant: { meanEvents: 19, maxSpanMs: 120 * MINUTE },
+  shared_device: { meanEvents: 16, maxSpanMs: 245 * MINUTE },
 };
 
 /** A fraudster's own device and an address in the country they operate from. */

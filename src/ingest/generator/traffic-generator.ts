@@ -46,6 +46,15 @@ export interface TrafficOptions {
   warmStart?: boolean;
   /** Prefix of event ids, followed by a counter. Default `evt_<seed>_`. */
   idPrefix?: string;
+  /**
+   * A sparse past: before `until` (epoch ms) the stream is a sample of itself, about a `keep` share
+   * of its events — ordinary events arrive at `keep` × the rate, and a `keep` share of attack steps
+   * happen (SPARSE_STEPS_PER_ATTACK). So a share over that period (a merchant's fraud rate) has the
+   * whole stream's expectation at a `keep`-th of the events, while counts over it are `keep` times
+   * the whole stream's. From `until` on the stream is whole, with attacks under way there as a
+   * warm start has them. Default none.
+   */
+  sparsePast?: { until: number; keep: number };
 }
 
 export const DEFAULT_START = Date.UTC(2025, 0, 6);
@@ -61,6 +70,14 @@ export function eventTimeRateOf(options: Pick<TrafficOptions, 'users' | 'eventTi
  * attacks start at random moments rather than the instant the budget allows one.
  */
 const ATTACK_START_CHANCE = 0.02;
+/**
+ * A sparse past keeps a `keep` share of attack steps in two draws: an attack starts with
+ * probability keep × this, then each of its steps stays with probability 1 / this. Planning every
+ * attack to keep one step in a thousand would cost most of the sparse past's generation; with 20
+ * (about the longest attacks' mean length) two steps of one attack stay together rarely, as in an
+ * independent sample of the stream.
+ */
+const SPARSE_STEPS_PER_ATTACK = 20;
 
 export class TrafficGenerator {
   readonly seed: number;
@@ -94,6 +111,17 @@ export class TrafficGenerator {
   private attacks = 0;
   /** fraudRate × events so far − attack events planned: an attack may start while it is positive, so the rate holds over time. */
   private fraudBudget = 0;
+  /** End of the sparse past (-Infinity without one), and the share of its events kept. */
+  private readonly sparseUntil: number;
+  private readonly keep: number;
+  /** Share of the sparse past's attacks that start: each of their steps is then kept with probability keep / this. */
+  private readonly sparseAttackShare: number;
+  /** How the sparse past's attacks plan their steps: thinned, and none from its end on (a warm start takes over there). */
+  private readonly sparseContext: AttackContext;
+  /** Mean event time between attack starts at the long-run rate, ms: how attacks start in the sparse past. */
+  private readonly attackGapMs: number;
+  /** When the sparse past's next attack starts. */
+  private nextSparseAttackAt = Infinity;
 
   constructor(options: TrafficOptions = {}) {
     this.seed = options.seed ?? 42;
@@ -117,6 +145,12 @@ export class TrafficGenerator {
     check(Number.isFinite(this.disorderMs) && this.disorderMs >= 0, 'disorderMs', 'must be ≥ 0');
     check(this.disorderProbability >= 0 && this.disorderProbability <= 1, 'disorderProbability', 'must be in [0, 1]');
     check(signupRate >= 0 && signupRate <= 1, 'signupRate', 'must be in [0, 1]');
+    const sparse = options.sparsePast;
+    check(sparse === undefined || Number.isFinite(sparse.until), 'sparsePast.until', 'must be epoch milliseconds');
+    check(sparse === undefined || (sparse.keep > 0 && sparse.keep <= 1), 'sparsePast.keep', 'must be in (0, 1]');
+    this.sparseUntil = sparse !== undefined && sparse.until > start ? sparse.until : -Infinity;
+    this.keep = sparse !== undefined && sparse.until > start ? sparse.keep : 1;
+    this.sparseAttackShare = Math.min(1, this.keep * SPARSE_STEPS_PER_ATTACK);
 
     const mix = { ...DEFAULT_SCENARIO_MIX, ...options.scenarioMix };
     this.mixScenarios = FRAUD_SCENARIOS.filter((s) => mix[s] > 0);
@@ -131,10 +165,28 @@ export class TrafficGenerator {
     this.disorderRng = new Prng(this.seed + 0x5eed);
     this.population = new Population(this.rng, { users, merchants });
     this.routine = new Routine(this.rng, this.population, signupRate, (time, event) => this.planned.push(time, event));
-    this.attackContext = { rng: this.rng, population: this.population, plan: (time, event) => this.planned.push(time, event), notBefore: 0 };
+    this.attackContext = {
+      rng: this.rng,
+      population: this.population,
+      plan: (time, event) => this.planned.push(time, event),
+      notBefore: 0,
+      before: Infinity,
+      keep: 1,
+    };
+    this.sparseContext = { ...this.attackContext, before: this.sparseUntil, keep: this.keep / this.sparseAttackShare };
     this.ordinaryPerMs = (this.eventTimeRate * (1 - this.fraudRate)) / 1000;
     this.nextOrdinaryAt = start;
-    if (options.warmStart === true && this.fraudRate > 0) this.warmUp(start, mix);
+    const mixSum = this.mixScenarios.reduce((sum, s) => sum + mix[s], 0);
+    const meanEvents = this.mixScenarios.reduce((sum, s) => sum + mix[s] * ATTACK_EXTENT[s].meanEvents, 0) / mixSum;
+    // The budget rule starts fraudRate / meanEvents attacks per event in the long run.
+    this.attackGapMs = meanEvents / ((this.fraudRate * this.eventTimeRate) / 1000);
+    const sparseStart = start < this.sparseUntil;
+    if (options.warmStart === true && this.fraudRate > 0) this.warmUp(start, mix, mixSum, sparseStart ? this.sparseContext : this.attackContext, sparseStart ? this.sparseAttackShare : 1);
+    if (sparseStart && this.fraudRate > 0) {
+      this.nextSparseAttackAt = start + this.rng.exponential(this.attackGapMs / this.sparseAttackShare);
+      this.warmUp(this.sparseUntil, mix, mixSum, this.attackContext, 1);
+    }
+    if (sparseStart) this.nextOrdinaryAt = this.nextOrdinaryAfter(start);
   }
 
   /** Events handed out so far. */
@@ -189,23 +241,48 @@ export class TrafficGenerator {
 
   /** The in-order stream: whichever comes first of the next ordinary event and the next planned one. */
   private nextInOrder(): GeneratedEvent {
+    this.startSparseAttacks();
     let g: GeneratedEvent;
     if (this.planned.peekTime() <= this.nextOrdinaryAt) {
       g = this.planned.pop()!;
     } else {
       const now = this.nextOrdinaryAt;
       g = this.routine.next(Math.floor(now));
-      // Poisson arrivals whose rate follows the population's day: busy at 19:00, quiet at 04:00.
-      const perMs = this.dailyRhythm ? this.ordinaryPerMs * this.population.activityAt(utcHour(now)) : this.ordinaryPerMs;
-      this.nextOrdinaryAt = now + this.rng.exponential(1 / perMs);
-      if (this.fraudBudget > 0 && this.mixScenarios.length > 0 && this.rng.uniform() < ATTACK_START_CHANCE) this.startAttack(now);
+      this.nextOrdinaryAt = this.nextOrdinaryAfter(now);
+      // In the sparse past attacks start by the clock instead (startSparseAttacks).
+      if (now >= this.sparseUntil && this.fraudBudget > 0 && this.mixScenarios.length > 0 && this.rng.uniform() < ATTACK_START_CHANCE) this.startAttack(now);
     }
-    this.fraudBudget += this.fraudRate;
+    if (g.time >= this.sparseUntil) this.fraudBudget += this.fraudRate;
     const id = this.idPrefix + ++this.stamped;
     g.event.event_id = id;
     g.label.event_id = id;
     g.event.timestamp = isoTimestamp(g.time);
     return g;
+  }
+
+  /** The ordinary arrival after `now`: Poisson, at `keep` × the rate before the sparse past ends. */
+  private nextOrdinaryAfter(now: number): number {
+    // The rate follows the population's day: busy at 19:00, quiet at 04:00.
+    const perMs = this.dailyRhythm ? this.ordinaryPerMs * this.population.activityAt(utcHour(now)) : this.ordinaryPerMs;
+    if (now >= this.sparseUntil) return now + this.rng.exponential(1 / perMs);
+    const next = now + this.rng.exponential(1 / (perMs * this.keep));
+    // Arrivals have no memory: past the sparse period's end, the wait starts again there at the full rate.
+    return next < this.sparseUntil ? next : this.sparseUntil + this.rng.exponential(1 / perMs);
+  }
+
+  /**
+   * Attacks of the sparse past start by the clock (a Poisson process, as in warmUp): the fraud
+   * budget cannot pace them when most events are left out. Every attack due before the next event
+   * is planned first, so its steps are in time.
+   */
+  private startSparseAttacks(): void {
+    for (;;) {
+      const at = this.nextSparseAttackAt;
+      if (at >= this.sparseUntil || at >= this.nextOrdinaryAt || at >= this.planned.peekTime()) return;
+      const scenario = this.mixScenarios[this.rng.weightedIndex(this.mixTotal)]!;
+      if (ATTACKS[scenario](this.sparseContext, Math.ceil(at), this.attacks + 1) > 0) this.attacks++;
+      this.nextSparseAttackAt = at + this.rng.exponential(this.attackGapMs / this.sparseAttackShare);
+    }
   }
 
   private startAttack(now: number): void {
@@ -217,19 +294,18 @@ export class TrafficGenerator {
     this.fraudBudget -= planned;
   }
 
-  /** Attacks started before `start` — a Poisson process at the long-run attack rate — keep their steps from `start` on. */
-  private warmUp(start: number, mix: Record<FraudScenario, number>): void {
-    const mixSum = this.mixScenarios.reduce((sum, s) => sum + mix[s], 0);
-    const meanEvents = this.mixScenarios.reduce((sum, s) => sum + mix[s] * ATTACK_EXTENT[s].meanEvents, 0) / mixSum;
-    // The budget rule starts fraudRate / meanEvents attacks per event in the long run.
-    const attacksPerMs = (this.fraudRate * this.eventTimeRate) / 1000 / meanEvents;
+  /**
+   * Attacks started before `start` — a Poisson process at `share` × the long-run attack rate,
+   * planned in `context` — keep their steps from `start` on.
+   */
+  private warmUp(start: number, mix: Record<FraudScenario, number>, mixSum: number, context: AttackContext, share: number): void {
     // Steps before `start` are history nobody sees; the budget is not charged for any of it.
-    const context: AttackContext = { ...this.attackContext, notBefore: start };
+    const warm: AttackContext = { ...context, notBefore: start };
     for (const scenario of this.mixScenarios) {
-      const meanGap = 1 / ((attacksPerMs * mix[scenario]) / mixSum);
+      const meanGap = this.attackGapMs / share / (mix[scenario] / mixSum);
       const earliest = start - ATTACK_EXTENT[scenario].maxSpanMs;
       for (let t = start - this.rng.exponential(meanGap); t > earliest; t -= this.rng.exponential(meanGap)) {
-        if (ATTACKS[scenario](context, Math.floor(t), this.attacks + 1) > 0) this.attacks++;
+        if (ATTACKS[scenario](warm, Math.floor(t), this.attacks + 1) > 0) this.attacks++;
       }
     }
   }
