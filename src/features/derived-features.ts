@@ -46,6 +46,11 @@ export class DerivedFeatures {
     });
   }
 
+  /** Positions of the features the derived feature at `index` reads directly; undefined for an aggregate. */
+  readsOf(index: number): readonly number[] | undefined {
+    return this.expressions.find((e) => e.index === index)?.reads;
+  }
+
   /**
    * Fill the derived features of `v`, whose aggregates are computed. `partialHistory`: some of them
    * are unknown (NaN); an expression reading an unknown feature is unknown too, never a guess.

@@ -182,6 +182,8 @@ export class FeatureSet {
   /** The state's stages: the user's first, then one per other entity kind, in the order specs name them. */
   readonly stages: readonly FeatureStage[];
   private readonly kinds: EntityKind[] = [];
+  /** Per feature, the stage that completes it (see stageOf). */
+  private readonly completedIn: readonly number[];
   /** Per stage, the indices of its entity kinds. */
   private readonly stageKinds: number[][] = [];
   private readonly allKinds: number[];
@@ -202,6 +204,27 @@ export class FeatureSet {
     this.usesLabels = this.kinds.some((k) => k.labelled.length > 0);
     this.allKinds = this.kinds.map((_, k) => k);
     this.stages = this.planStages();
+    this.completedIn = this.planCompletion();
+  }
+
+  /**
+   * The stage that completes each feature: an aggregate's own, an expression's the latest of those
+   * it reads (0 when it reads only the event). Stage 0's features are the user stage's alone.
+   */
+  stageOf(name: string): number {
+    return this.completedIn[this.indexOf(name)]!;
+  }
+
+  private planCompletion(): number[] {
+    const stages = new Array<number>(this.names.length).fill(0);
+    this.kinds.forEach((kind) => {
+      for (const g of kind.groups) for (const o of [...g.before, ...g.after]) stages[o.index] = kind.stage;
+    });
+    // Expressions read earlier features only: one pass in order settles them.
+    this.specs.forEach((spec, i) => {
+      if (isDerived(spec)) stages[i] = Math.max(0, ...(this.derived.readsOf(i) ?? []).map((r) => stages[r]!));
+    });
+    return stages;
   }
 
   /** Kinds keyed by `user_id` are stage 0; every other kind gets a stage of its own. */

@@ -5,7 +5,6 @@ export {
   AGGREGATIONS,
   LABEL_AGGREGATIONS,
   FeatureSpecError,
-  isDerived,
   parseDuration,
   parseFeatureSpecs,
   parseFeatureSpecText,

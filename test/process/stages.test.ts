@@ -200,6 +200,11 @@ describe('stages apart: entity state partitioned by its own key, on two processo
     );
     assert.deepEqual(SET.stages[1]!.features, ['merchant_count_1h', 'merchant_sum_1h', 'merchant_users_1d', 'merchant_last_amount', 'merchant_fraud_rate']);
     assert.equal(SET.stages[1]!.usesLabels, true);
+    // An expression is complete in the latest stage it reads from.
+    assert.deepEqual(
+      ['user_count_1h', 'user_merchant_count_1d', 'ip_count_1h', 'merchant_share'].map((n) => SET.stageOf(n)),
+      [0, 0, 3, 1],
+    );
   });
 
   it('decides each event once, with the features of one partition per stage, through interleavings, crashes and leaked records', () => {

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { eventTimeOptions, type Config } from '../../src/config/index.ts';
 import { validateEvent, type RtdsEvent } from '../../src/contracts/index.ts';
-import { DEFAULT_FEATURE_SET, isDerived, type FeatureSet } from '../../src/features/index.ts';
+import { DEFAULT_FEATURE_SET, type FeatureSet } from '../../src/features/index.ts';
 import { replayFeatures } from '../../src/process/index.ts';
 
 type Query = (sql: string) => Promise<{ n: number }[]>;
@@ -32,18 +32,7 @@ export interface StoredFeatures {
  * and stages"); test/kafka/entity-stages.test.ts checks those against their stages' inputs.
  */
 export function userStageIndices(set: FeatureSet): number[] {
-  const other = new Set(set.stages.slice(1).flatMap((s) => s.features));
-  for (let grown = true; grown; ) {
-    grown = false;
-    for (const spec of set.specs) {
-      if (!isDerived(spec) || other.has(spec.name)) continue;
-      if ([...other].some((name) => new RegExp(`\\b${name}\\b`).test(spec.expression))) {
-        other.add(spec.name);
-        grown = true;
-      }
-    }
-  }
-  return set.names.flatMap((name, i) => (other.has(name) ? [] : [i]));
+  return set.names.flatMap((name, i) => (set.stageOf(name) === 0 ? [i] : []));
 }
 
 /**
