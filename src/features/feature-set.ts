@@ -209,7 +209,8 @@ export class FeatureSet {
 
   /**
    * The stage that completes each feature: an aggregate's own, an expression's the latest of those
-   * it reads (0 when it reads only the event). Stage 0's features are the user stage's alone.
+   * it reads (0 when it reads only the event; the last when it reads `partial_history`). Stage 0's
+   * features are the user stage's alone.
    */
   stageOf(name: string): number {
     return this.completedIn[this.indexOf(name)]!;
@@ -220,9 +221,12 @@ export class FeatureSet {
     this.kinds.forEach((kind) => {
       for (const g of kind.groups) for (const o of [...g.before, ...g.after]) stages[o.index] = kind.stage;
     });
-    // Expressions read earlier features only: one pass in order settles them.
+    // Expressions read earlier features only: one pass in order settles them. One reading
+    // `partial_history` hears from every stage (any may have read history it no longer holds).
+    const last = this.stages.length - 1;
     this.specs.forEach((spec, i) => {
-      if (isDerived(spec)) stages[i] = Math.max(0, ...(this.derived.readsOf(i) ?? []).map((r) => stages[r]!));
+      if (!isDerived(spec)) return;
+      stages[i] = /\bpartial_history\b/.test(spec.expression) ? last : Math.max(0, ...(this.derived.readsOf(i) ?? []).map((r) => stages[r]!));
     });
     return stages;
   }

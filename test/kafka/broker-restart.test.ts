@@ -51,13 +51,14 @@ describe('a broker restart mid-stream', () => {
     if (skip !== undefined) return t.skip(skip);
     const generated = new TrafficGenerator({ seed: 11, users: 500 }).take(EVENTS);
     const producer = new KafkaProducer({ brokers: TEST_BROKERS, clientId: 'restart-test', topic: topicNames(bed.prefix).events, lingerMs: 5, batchSize: 500, compression: 'snappy' });
-    // Paced (≈ 5,000 events/s over 4 s) so the broker stops while events are still arriving; sends
-    // that meet the stopped broker retry until it is back, and every one must be acknowledged.
+    // Paced (≈ 1,250 events/s over 16 s) so the broker stops while events are still arriving, the
+    // default set's four stages deciding (their groups take seconds to form); sends that meet the
+    // stopped broker retry until it is back, and every one must be acknowledged.
     let sent = 0;
     const sending = (async () => {
       for (let i = 0; i < EVENTS; i += 500) {
         const chunk = generated.slice(i, i + 500);
-        await Promise.all([...chunk.map((g) => producer.append(g.event.user_id, g.event)), new Promise((resolve) => setTimeout(resolve, 100))]);
+        await Promise.all([...chunk.map((g) => producer.append(g.event.user_id, g.event)), new Promise((resolve) => setTimeout(resolve, 400))]);
         sent += chunk.length;
       }
     })();
