@@ -113,7 +113,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const transport = await openTransport(config, logger, distributed ? topology.stages.slice(1).map((s) => ({ topic: s.input, retentionMs })) : []);
   // How the sink's writes and the processor's claims wait out a store that is away: alike.
   const storeRetry = { firstMs: 100, maxMs: config.sinkRetryMaxMs };
-  const sink = new DecisionSink(db, {
+  const newSink = (): DecisionSink => new DecisionSink(db, {
     batchSize: config.sinkBatchSize,
     flushMs: config.sinkFlushMs,
     // One PGlite connection runs one transaction at a time.
@@ -134,6 +134,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       logger.error(fields, 'the store refused a dead letter even made safe: this log line is all that remains of it');
     },
   });
+  const sink = newSink();
   // Every event id is claimed in the store before it is decided: one decision per id, whichever
   // partition or processor a re-send reaches. A store that is away is waited out, as the sink does.
   const claims = new StoreClaims(db, {
@@ -156,22 +157,29 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const outputTopics = transport.topics === undefined ? undefined : { ...transport.topics, repartition: (stage: number) => topology.stages[stage]!.input };
   // The source commits offsets after this: the store (and on Kafka the topics) have it all, so a
   // restart delivers again exactly what was not yet decided and stored.
-  const durable = transport.kind === 'embedded' ? sharedFlush(sink, config.sinkFlushMs) : async () => void (await Promise.all([sink.flush(), transport.settle()]));
+  const durableFor = (stageSink: DecisionSink): (() => Promise<void>) =>
+    transport.kind === 'embedded' ? sharedFlush(stageSink, config.sinkFlushMs) : async () => void (await Promise.all([stageSink.flush(), transport.settle()]));
+  /** Sinks of the later stages (stages apart): each commits after its own rows only, not after every stage's. */
+  const stageSinks: DecisionSink[] = [];
   const reach: HistoryReach = { ms: pipeline.restoreReachMs, verdicts: pipeline.usesLabels };
   const onRestored = (stage: string, from: string) => (partition: number, events: number, ms: number) => logger.info({ stage, partition, events, ms: Math.round(ms) }, `partition state restored from ${from}`);
   // One processor per stage that runs here apart: the user stage's, and on Kafka one per later stage.
   const processors = (roles.processor ? topology.stages.slice(0, distributed ? undefined : 1) : []).map((stage, s) => {
     const io = transport.stage(stage.input, stageGroup(config, stage), s === 0 ? config.maxEventBytes : carriedRecordBytes(config, featureSet));
+    // A later stage writes few rows (decisions of events without a later key, unreadable records):
+    // waiting for the user stage's rows too would add a store write to every hop.
+    const stageSink = s === 0 ? sink : newSink();
+    if (s > 0) stageSinks.push(stageSink);
     const output = stageOutput({
-      sink,
+      sink: stageSink,
       metrics,
       logger,
-      deadLetters,
+      deadLetters: s === 0 ? deadLetters : new DeadLetterRoute(stageSink, metrics, logger, transport.topics?.deadLetters, transport.publish),
       topics: outputTopics,
       publish: io.publish,
       onDecided: followTopic ? undefined : (published) => feed.publish(published),
-      ready: () => sink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
-      durable,
+      ready: () => stageSink.belowOrEqual(SINK_HIGH_WATER_BATCHES * config.sinkBatchSize),
+      durable: durableFor(stageSink),
     });
     // On Kafka a partition can arrive from another instance. The user stage's state comes back from
     // the events the store holds for it (the store is its changelog: see README); a later stage's
@@ -328,7 +336,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       await following?.close();
       await readiness.stop();
       const undrained = lag();
-      const { unwrittenRows } = await sink.close(left());
+      const unwrittenRows = (await Promise.all([sink, ...stageSinks].map((each) => each.close(left())))).reduce((n, r) => n + r.unwrittenRows, 0);
       await transport.close();
       clearInterval(ticker);
       // A pool waiting on a dead server must not hold the exit either.
