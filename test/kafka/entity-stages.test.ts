@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { eventTimeOptions } from '../../src/config/index.ts';
 import { FeatureSet, parseFeatureSpecText } from '../../src/features/index.ts';
 import { decodeCarried, PartitionTask, type CarriedEvent } from '../../src/process/index.ts';
-import { repartitionTopic } from '../../src/transport/kafka/topics.ts';
+import { repartitionTopic, topicNames } from '../../src/transport/kafka/topics.ts';
 import { partitionFor } from '../../src/transport/log.ts';
 import { openProcessorGroup, readCommittedByKafka, type ProcessorGroup, type ProcessorLog } from '../support/kafka.ts';
 
@@ -92,5 +92,11 @@ describe('entity stages on Kafka: two processors, one SIGKILLed mid-stream', () 
       t.diagnostic(`${stage.name}: ${seen.size} events through ${byPartition.size} partitions`);
     }
     assert.ok(compared > EVENTS, `every later-stage feature compared (${compared})`);
+    // Known limit (docs/features.md, "Entities and stages"): a record of an aborted transaction that
+    // the client lets through, decided before a restore, can be decided again after it — once in
+    // the store, twice on the topic. Reported, not asserted, until the stages read with their own filter.
+    const onTopic = await readCommittedByKafka(topicNames(group.bed.prefix).decisions, PARTITIONS);
+    t.diagnostic(`decisions topic: ${onTopic.length} records for ${EVENTS} events`);
+    assert.equal(new Set(onTopic.map((m) => (JSON.parse(m.value) as { decision_id: string }).decision_id)).size, EVENTS, 'every decision on the topic');
   });
 });
