@@ -6,7 +6,7 @@ import type { DeadLetter } from '../store/index.ts';
 import type { Scorer, Score } from '../score/scorer.ts';
 import { SafeDefaultScorer } from '../score/safe-default-scorer.ts';
 import { epochMs, partitionFor, UndecodableRecord, type LogPosition, type LogRecord } from '../transport/log.ts';
-import type { EventTimeOptions } from './partition-task.ts';
+import { joinStep, type EventTimeOptions } from './partition-task.ts';
 import { StageTasks } from './stage-tasks.ts';
 import { CarriedEventError, decodeCarried, type CarriedEvent } from './carried-event.ts';
 
@@ -290,7 +290,7 @@ export class DecisionPipeline {
         results[i] = { kind: 'duplicate', event_id: event.event_id };
         continue;
       }
-      const next = distributed ? this.nextStage(stage, carried) : undefined;
+      const next = distributed ? this.tasks.nextStage(stage, event, carried.vector, carried.unknown) : undefined;
       if (next !== undefined) {
         results[i] = { kind: 'forward', ...next, carried, from: stage };
         continue;
@@ -344,26 +344,8 @@ export class DecisionPipeline {
     };
     const step = this.tasks.stepStage(stage, record.partition, event, c.vector);
     if (step === null) return null;
-    c.late ||= step.late;
-    c.behindMs = Math.max(c.behindMs, step.behindMs);
-    c.unknown ||= step.unknown;
+    joinStep(c, step);
     return c;
-  }
-
-  /**
-   * The stage after `stage` that holds the event's entity: the stages between, whose key the event
-   * lacks (no device, say), take their defaults. Undefined when none is left: the event's
-   * features are then complete, derived ones included, and it is decided.
-   */
-  private nextStage(stage: number, c: CarriedEvent): { stage: number; key: string; partition: number } | undefined {
-    const features = this.options.features;
-    for (let s = stage + 1; s < features.stages.length; s++) {
-      const key = features.stageKey(s, c.event);
-      if (key !== undefined) return { stage: s, key, partition: this.tasks.partitionOf(s, c.event)! };
-      features.stageDefaults(s, c.vector);
-    }
-    features.derive(c.event, c.vector, c.unknown);
-    return undefined;
   }
 
   /** The challenger's scores for the batch; none without a challenger, or when it fails (reported). */

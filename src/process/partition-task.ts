@@ -33,6 +33,13 @@ export interface StageStep {
   unknown: boolean;
 }
 
+/** Fold a stage's step into what an event has met so far: late or unknown in any stage is late or unknown for the decision. */
+export function joinStep(into: StageStep, step: StageStep): void {
+  into.late ||= step.late;
+  into.behindMs = Math.max(into.behindMs, step.behindMs);
+  into.unknown ||= step.unknown;
+}
+
 /**
  * The state of one partition of one stage of the topology (see FeatureSet.stages): its watermark,
  * its share of the keyed feature state, and the event ids it has counted recently. The user stage

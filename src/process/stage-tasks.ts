@@ -2,7 +2,7 @@
 import type { LabelledEvent, RtdsEvent } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import { partitionFor } from '../transport/log.ts';
-import { PartitionTask, type EventTimeOptions, type StageStep } from './partition-task.ts';
+import { joinStep, PartitionTask, type EventTimeOptions, type StageStep } from './partition-task.ts';
 
 /** An event's features from every stage, and how late it was where it was latest. */
 export interface ComputedFeatures {
@@ -43,7 +43,6 @@ export class StageTasks {
     return this.byStage[0]!.get(partition);
   }
 
-
   /**
    * One stage's step of an event in the partition that holds its entity (Kafka: the partition of
    * the stage's input topic). Null for a re-send (user stage).
@@ -81,9 +80,29 @@ export class StageTasks {
   }
 
   /** Partition of stage `stage` holding the event's entity; undefined when the event lacks the key. */
-  partitionOf(stage: number, event: RtdsEvent): number | undefined {
+  private partitionOf(stage: number, event: RtdsEvent): number | undefined {
     const key = this.features.stageKey(stage, event);
-    return key === undefined ? undefined : this.partitions === 1 ? 0 : partitionFor(key, this.partitions);
+    return key === undefined ? undefined : this.partitionOfKey(key);
+  }
+
+  private partitionOfKey(key: string): number {
+    return this.partitions === 1 ? 0 : partitionFor(key, this.partitions);
+  }
+
+  /**
+   * The stage after `after` that holds the event's entity, with its key and partition: the stages
+   * between, whose key the event lacks (no device, say), take their defaults. Undefined when none
+   * is left: the vector is then complete, derived features included (`unknown`: some feature so
+   * far read history no longer held).
+   */
+  nextStage(after: number, event: RtdsEvent, vector: Float64Array, unknown: boolean): { stage: number; key: string; partition: number } | undefined {
+    for (let s = after + 1; s < this.byStage.length; s++) {
+      const key = this.features.stageKey(s, event);
+      if (key !== undefined) return { stage: s, key, partition: this.partitionOfKey(key) };
+      this.features.stageDefaults(s, vector);
+    }
+    this.features.derive(event, vector, unknown);
+    return undefined;
   }
 
   /**
@@ -93,23 +112,13 @@ export class StageTasks {
    */
   step(event: RtdsEvent, partition: number): ComputedFeatures | null {
     const vector = new Float64Array(this.features.names.length);
-    const first = this.task(0, partition).step(event, vector);
-    if (first === null) return null;
-    let { late, behindMs, unknown } = first;
-    for (let s = 1; s < this.byStage.length; s++) {
-      const p = this.partitionOf(s, event);
-      if (p === undefined) {
-        this.features.stageDefaults(s, vector);
-        continue;
-      }
-      // Every record reaches a stage once here: only the user stage can see an id again.
-      const step = this.task(s, p).step(event, vector)!;
-      late ||= step.late;
-      behindMs = Math.max(behindMs, step.behindMs);
-      unknown ||= step.unknown;
+    const met = this.task(0, partition).step(event, vector);
+    if (met === null) return null;
+    // Every record reaches a later stage once here: only the user stage can see an id again.
+    for (let next = this.nextStage(0, event, vector, met.unknown); next !== undefined; next = this.nextStage(next.stage, event, vector, met.unknown)) {
+      joinStep(met, this.task(next.stage, next.partition).step(event, vector)!);
     }
-    this.features.derive(event, vector, unknown);
-    return { vector, late, behindMs };
+    return { vector, late: met.late, behindMs: met.behindMs };
   }
 
   /**

@@ -150,7 +150,8 @@ export function run(partitions: number, specs: EventSpec[], steps: Step[]): void
       const event = byId.get(id)!;
       const verdict: LabelledEvent = { event, is_fraud: fraud.has(id), labeled_at: event.event_time };
       labelled.push(verdict);
-      for (const pipeline of pipelines) pipeline.label(partitionFor(event.user_id, partitions) % 2 === pipelines.indexOf(pipeline) ? partitionFor(event.user_id, partitions) : undefined, verdict);
+      // Each process takes it for the stage partitions it holds (LabelFeed calls every one).
+      for (const pipeline of pipelines) pipeline.label(partitionFor(event.user_id, partitions), verdict);
       oracleLabels.push({ verdict, at: counted.map((c) => c.length) });
     }
   };
