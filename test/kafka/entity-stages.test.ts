@@ -92,11 +92,10 @@ describe('entity stages on Kafka: two processors, one SIGKILLed mid-stream', () 
       t.diagnostic(`${stage.name}: ${seen.size} events through ${byPartition.size} partitions`);
     }
     assert.ok(compared > EVENTS, `every later-stage feature compared (${compared})`);
-    // Known limit (docs/features.md, "Entities and stages"): a record of an aborted transaction that
-    // the client lets through, decided before a restore, can be decided again after it — once in
-    // the store, twice on the topic. Reported, not asserted, until the stages read with their own filter.
+    // Exactly one each: a stage that decided on a record of an aborted transaction would decide the
+    // committed copy again after restoring from the committed records only (ReadCommittedConsumer).
     const onTopic = await readCommittedByKafka(topicNames(group.bed.prefix).decisions, PARTITIONS);
-    t.diagnostic(`decisions topic: ${onTopic.length} records for ${EVENTS} events`);
+    assert.equal(onTopic.length, EVENTS, 'one record per decision on the topic');
     assert.equal(new Set(onTopic.map((m) => (JSON.parse(m.value) as { decision_id: string }).decision_id)).size, EVENTS, 'every decision on the topic');
   });
 });

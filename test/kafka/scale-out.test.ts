@@ -1,25 +1,15 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import type pg from 'pg';
-import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
 import { topicNames } from '../../src/transport/kafka/topics.ts';
 import { openProcessorGroup, readCommittedByKafka, type ProcessorGroup, type ProcessorLog } from '../support/kafka.ts';
 
 const EVENTS = 200_000;
 const PARTITIONS = 12;
 
-/**
- * The user stage's group joining and dying: the default set's user features, one stage. With
- * later stages the decisions topic can hold a decision twice after rebalances (the Kafka client
- * lets an aborted record through; docs/features.md, "Entities and stages"), which
- * test/kafka/entity-stages.test.ts reports.
- */
 describe('scale-out under a backlog: processors joining and dying while the group drains', () => {
   let skip: string | undefined;
-  let featuresFile: string;
   let group: ProcessorGroup;
   let client: pg.Client;
   let prefix: string;
@@ -30,14 +20,12 @@ describe('scale-out under a backlog: processors joining and dying while the grou
     group = opened;
     ({ client } = group);
     ({ prefix } = group.bed);
-    featuresFile = path.join(group.bed.dataDir, 'user-features.json');
-    writeFileSync(featuresFile, JSON.stringify({ features: DEFAULT_FEATURE_SET.specs.filter((s) => DEFAULT_FEATURE_SET.stageOf(s.name) === 0) }));
   });
   after(async () => {
     if (skip === undefined) await group.close();
   });
 
-  const start = (instance: string): Promise<{ child: ChildProcess; log: ProcessorLog }> => group.start(instance, { RTDS_FEATURES_FILE: featuresFile });
+  const start = (instance: string): Promise<{ child: ChildProcess; log: ProcessorLog }> => group.start(instance);
   const until = (done: (decisions: number) => boolean, ms: number): Promise<number> => group.decisionsUntil(done, ms);
 
   it('gives every event one decision in PostgreSQL and on the topic, and the group does not storm', async (t) => {
@@ -49,6 +37,7 @@ describe('scale-out under a backlog: processors joining and dying while the grou
     await third.log.until((log) => log.ownedPartitions() > 0, 60_000);
     const atKill = await until((n) => n >= EVENTS * 0.4, 240_000);
     second!.child.kill('SIGKILL');
+    // Every event passes the default set's four stages: a few minutes on two cores shared with the broker and PostgreSQL.
     await until((n) => n >= EVENTS, 360_000);
     t.diagnostic(`SIGKILLed at ${atKill} decisions`);
 

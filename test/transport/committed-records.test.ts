@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { RecordsBatch } from '@platformatic/kafka';
-import { committedRecords } from '../../src/transport/kafka/committed-records.ts';
+import { committedBatches, committedRecords } from '../../src/transport/kafka/committed-records.ts';
 
 const TRANSACTIONAL = 1 << 4;
 const CONTROL = 1 << 5;
@@ -62,6 +62,15 @@ describe('committed records of a read_committed fetch', () => {
         [11n, 'r11', 'k-r11', 1_001],
         [12n, 'r12', 'k-r12', 1_002],
       ],
+    );
+  });
+
+  it('keeps the commit and abort markers among the batches, so a reader advances past them, and drops only aborted data', () => {
+    const batches = [batch(0, 1, ['x1']), batch(1, 2, ['y1']), batch(2, 1, 'abort'), batch(3, 2, 'commit'), batch(4, 1, ['x2'])];
+    const kept = committedBatches(batches, [{ producerId: 1n, firstOffset: 0n }]);
+    assert.deepEqual(
+      kept.map((b) => b.firstOffset),
+      [1n, 2n, 3n, 4n],
     );
   });
 });

@@ -1,12 +1,13 @@
 // Reads the events topic as a member of a consumer group: what arrived is one batch, committed after it is handled.
-import { Consumer, stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
+import { stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
 import { decodeRecordValue, type BatchHandler, type LogRecord, type RecordSource } from '../log.ts';
+import { ReadCommittedConsumer } from './read-committed-consumer.ts';
 import { RETRY } from './retry.ts';
 import { stableCommittedOffsets, type CommittedOffsets } from './stable-offsets.ts';
 import type { TransactionalOutput } from './transactional-output.ts';
 
 type KafkaMessage = Message<string, string, string, string>;
-type KafkaConsumer = Consumer<string, string, string, string>;
+type KafkaConsumer = ReadCommittedConsumer;
 type KafkaStream = MessagesStream<string, string, string, string>;
 
 /**
@@ -160,13 +161,13 @@ export class KafkaRecordSource implements RecordSource {
    * it): each join is a new generation, read by a data stream of its own (see `reassign`).
    */
   private async join(): Promise<void> {
-    const consumer = new Consumer({
+    const consumer = new ReadCommittedConsumer({
       groupId: this.options.groupId,
       clientId: this.options.clientId,
       bootstrapBrokers: this.options.brokers,
       deserializers: stringDeserializers,
       ...(this.options.groupInstanceId === undefined ? {} : { groupInstanceId: this.options.groupInstanceId }),
-      // Only what producers committed: aborted transactions never reach the pipeline.
+      // Only what producers committed: aborted transactions never reach the pipeline (see ReadCommittedConsumer).
       isolationLevel: 1,
       maxWaitTime: this.options.maxWaitMs,
       sessionTimeout: this.options.sessionTimeoutMs,

@@ -1,7 +1,8 @@
 // Follows a topic from now on, read committed: how an API process sees every decision any processor commits.
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { Consumer, stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
+import { stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
+import { ReadCommittedConsumer } from './read-committed-consumer.ts';
 import { RETRY } from './retry.ts';
 
 export interface TopicTailOptions {
@@ -18,11 +19,11 @@ export interface TopicTailOptions {
  * process follows from its new start, as a live view should.
  */
 export class TopicTail {
-  private readonly consumer: Consumer<string, string, string, string>;
+  private readonly consumer: ReadCommittedConsumer;
   private stream: MessagesStream<string, string, string, string> | undefined;
 
   constructor(private readonly options: TopicTailOptions) {
-    this.consumer = new Consumer({
+    this.consumer = new ReadCommittedConsumer({
       groupId: `rtds-tail-${randomUUID()}`,
       clientId: options.clientId,
       bootstrapBrokers: options.brokers,
