@@ -1,9 +1,10 @@
 // Lint: the recommended JS and type-aware TypeScript rules; generated and vendored files are ignored.
 import js from '@eslint/js';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', '.rtds/', '.scratch/', 'infra/kafka/target/', 'coverage/'] },
+  { ignores: ['node_modules/', 'data/', '.rtds/', '.scratch/', 'infra/kafka/target/', 'coverage/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -15,6 +16,6 @@ export default tseslint.config(
   },
   {
     files: ['src/dashboard/**/*.js'],
-    languageOptions: { globals: { window: 'readonly', document: 'readonly', WebSocket: 'readonly', location: 'readonly', setTimeout: 'readonly', fetch: 'readonly', URLSearchParams: 'readonly' } },
+    languageOptions: { globals: globals.browser },
   },
 );

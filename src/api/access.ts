@@ -183,3 +183,24 @@ export async function guardAccess(app: FastifyInstance, policy: AccessPolicy): P
   // Registered after the key check, so its hooks run after it: a refused request is not counted.
   if (policy.rateLimitPerMinute > 0) await limitRate(app, policy.rateLimitPerMinute, (request) => admitted.get(request) ?? request.ip);
 }
+
+/** What each role may do, in the words the dashboard shows. */
+export const ROLE_SCOPES: Readonly<Record<Role, string>> = {
+  read: 'read decisions, events, models, rules, lists, health and the live feed',
+  ingest: 'send events and labels (a reviewer sets a label from an event’s page)',
+  admin: 'everything read and ingest may, and activate or roll back models and rule sets, run backtests and change lists',
+};
+
+/**
+ * `GET /api/v1/whoami`: whether this server asks for keys, and the role of the key the request
+ * carries (never the key) — how the dashboard tells its user what the key entered allows.
+ */
+export function registerWhoami(app: FastifyInstance, policy: AccessPolicy): void {
+  const roles = new Map(policy.keys.map((k) => [digest(k.key), k.role]));
+  app.get('/api/v1/whoami', { config: { role: 'public' }, schema: { tags: ['ops'], summary: 'Whether API keys are required, and the role of the key presented.' } }, async (request) => {
+    if (policy.keys.length === 0) return { keys_required: false, role: null, may: 'everything, from this machine (no keys are set)', roles: ROLE_SCOPES };
+    const key = presentedKey(request);
+    const role = key === undefined ? undefined : roles.get(digest(key));
+    return { keys_required: true, role: role ?? null, may: role === undefined ? (key === undefined ? 'nothing: no key entered' : 'nothing: unknown key') : ROLE_SCOPES[role], roles: ROLE_SCOPES };
+  });
+}

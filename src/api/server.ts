@@ -1,6 +1,4 @@
 // The HTTP face on one port: REST under /api/v1, /ws, /metrics, health, OpenAPI docs and the dashboard.
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
@@ -11,7 +9,8 @@ import type { EventIngest, Rejection } from '../ingest/event-ingest.ts';
 import { settlesWithin, type LiveSummary, type Logger, type PipelineMetrics } from '../observe/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, isStoreUnavailable, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
-import { guardAccess, type AccessPolicy } from './access.ts';
+import { guardAccess, registerWhoami, type AccessPolicy } from './access.ts';
+import { registerDashboard } from './dashboard.ts';
 import { registerListRoutes, type ListControl } from './lists.ts';
 import { registerLiveFeed } from './live-feed.ts';
 import { registerRuleRoutes, type RuleControl } from './rules.ts';
@@ -72,12 +71,6 @@ function decodeBody(text: string, maxBatch: number): unknown {
 
 /** Routes that validate their bodies themselves, field by field, and dead-letter what they refuse. */
 const INGEST_ROUTES: ReadonlySet<string> = new Set(['/api/v1/events', '/api/v1/decide', '/api/v1/labels']);
-
-const DASHBOARD = ['index.html', 'app.js', 'style.css'].map((file) => ({
-  file,
-  type: file.endsWith('.html') ? 'text/html; charset=utf-8' : file.endsWith('.js') ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8',
-  body: readFileSync(fileURLToPath(new URL(`../dashboard/${file}`, import.meta.url))),
-}));
 
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } }, additionalProperties: true };
 const fieldErrors = { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } } };
@@ -171,9 +164,8 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     if (bad !== undefined) return reply.code(400).send({ error: `${bad.path} ${bad.reason}` });
   });
 
-  for (const asset of DASHBOARD) {
-    app.get(asset.file === 'index.html' ? '/' : `/${asset.file}`, { schema: { hide: true } }, (_req, reply) => reply.type(asset.type).send(asset.body));
-  }
+  registerDashboard(app);
+  registerWhoami(app, ctx.access);
 
   app.get('/healthz', { schema: { tags: ['ops'] } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { tags: ['ops'], summary: 'Ready to serve: 200, or 503 with the reasons (store unreachable or failing, backlog, lag, model registry unreadable).' } }, async (_req, reply) => {

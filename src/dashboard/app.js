@@ -1,88 +1,105 @@
-// Live dashboard: renders the /ws summary (once a second) and decision batches (a few times a second).
-const MAX_ROWS = 50;
-const SPARK_POINTS = 60;
-const rates = [];
-const $ = (id) => document.getElementById(id);
-const fmt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
+// The dashboard: one page app. Each path is a page module under /pages that renders into <main>;
+// links move through history, so every view has a URL to share.
+import { api, apiKey, ApiError } from './lib/api.js';
+import { live } from './lib/live.js';
+import { notice } from './lib/dom.js';
 
-function setText(id, value) {
-  $(id).textContent = value;
+const ROUTES = [
+  { path: /^\/$/, page: 'metrics', title: 'Real-time metrics' },
+  { path: /^\/explorer$/, page: 'explorer', title: 'Event explorer' },
+  { path: /^\/events\/([^/]+)$/, page: 'event', title: 'Event', nav: 'explorer' },
+  { path: /^\/model$/, page: 'model', title: 'Model performance' },
+  { path: /^\/health$/, page: 'health', title: 'System health' },
+  { path: /^\/admin$/, page: 'admin', title: 'Admin' },
+];
+
+const main = document.getElementById('page');
+let cleanup;
+let rendering = 0;
+
+/** Go to `url` (path and query) within the app; `replace` keeps the history entry (a filter change). */
+export function navigate(url, { replace = false } = {}) {
+  if (replace) history.replaceState(null, '', url);
+  else history.pushState(null, '', url);
+  return render();
 }
 
-function renderSummary(s) {
-  setText('events-per-second', fmt.format(s.events_per_second));
-  setText('latency-p50', fmt.format(s.latency_ms.p50));
-  setText('latency-p99', fmt.format(s.latency_ms.p99));
-  setText('consumer-lag', fmt.format(s.consumer_lag));
-  setText('dead-letters', fmt.format(s.dead_letters));
-  setText('late', fmt.format(s.late));
-  setText('degraded', fmt.format(s.degraded));
-  setText('model-version', s.model_version ?? 'none (rules only)');
-  setText('rules-version', s.rules_version);
-  const { approved, flagged, rejected } = s.decisions;
-  const total = approved + flagged + rejected;
-  setText('decision-total', `${fmt.format(total)} total`);
-  for (const [name, n] of Object.entries(s.decisions)) {
-    setText(`count-${name}`, fmt.format(n));
-    $(`mix-${name}`).style.width = total === 0 ? '0' : `${(100 * n) / total}%`;
+async function render() {
+  const ticket = ++rendering;
+  const route = ROUTES.find((r) => r.path.test(location.pathname));
+  cleanup?.();
+  cleanup = undefined;
+  main.replaceChildren();
+  for (const a of document.querySelectorAll('nav a')) a.toggleAttribute('aria-current', a.dataset.page === (route?.nav ?? route?.page));
+  if (route === undefined) {
+    document.title = 'RTDS — not found';
+    main.append(notice(`No page at ${location.pathname}.`, 'error'));
+    return;
   }
-  rates.push(s.events_per_second);
-  if (rates.length > SPARK_POINTS) rates.shift();
-  const max = Math.max(1, ...rates);
-  const points = rates.map((r, i) => `${(i * 120) / (SPARK_POINTS - 1)},${30 - (28 * r) / max}`).join(' ');
-  document.querySelector('#rate-spark polyline').setAttribute('points', points);
-}
-
-function cell(text, className) {
-  const td = document.createElement('td');
-  td.textContent = text;
-  if (className) td.className = className;
-  return td;
-}
-
-function renderDecisions(items) {
-  const body = $('decisions');
-  for (const d of items) {
-    const tr = document.createElement('tr');
-    tr.dataset.eventId = d.event_id;
-    tr.append(
-      cell(new Date(d.timestamp).toLocaleTimeString()),
-      cell(d.event_id),
-      cell(d.event_type),
-      cell(d.user_id),
-      cell(d.amount === null ? '' : fmt.format(d.amount), 'num'),
-      cell(d.risk_score.toFixed(3), 'num'),
-      cell(d.decision, `d-${d.decision}`),
-      cell(d.processing_time_ms.toFixed(2), 'num'),
-      cell(d.reason, 'reason'),
-    );
-    body.prepend(tr);
+  document.title = `RTDS — ${route.title}`;
+  const params = route.path.exec(location.pathname).slice(1).map(decodeURIComponent);
+  try {
+    const module = await import(`./pages/${route.page}.js`);
+    if (ticket !== rendering) return;
+    cleanup = await module.render(main, { params, query: new URLSearchParams(location.search), navigate, live });
+  } catch (err) {
+    if (ticket !== rendering) return;
+    const words = err instanceof ApiError && (err.status === 401 || err.status === 403) ? `${err.message} — set an API key with the role this page needs (API key, top right).` : err.message;
+    main.append(notice(words, 'error'));
   }
-  while (body.rows.length > MAX_ROWS) body.deleteRow(body.rows.length - 1);
 }
 
-function connect() {
-  // With RTDS_API_KEYS set the feed needs a read key: open the dashboard as /#key=<key> (a fragment never reaches a server log).
-  const key = new URLSearchParams(location.hash.slice(1)).get('key');
-  const query = key ? `?api_key=${encodeURIComponent(key)}` : '';
-  const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws${query}`);
-  const status = $('connection');
-  ws.onopen = () => {
-    status.textContent = 'live';
-    status.dataset.state = 'live';
-    status.className = 'pill pill-on';
-  };
-  ws.onclose = () => {
-    status.textContent = 'reconnecting…';
-    status.dataset.state = 'reconnecting';
-    status.className = 'pill pill-off';
-    setTimeout(connect, 1000);
-  };
-  ws.onmessage = (message) => {
-    const m = JSON.parse(message.data);
-    if (m.type === 'summary') renderSummary(m.data);
-    else if (m.type === 'decisions') renderDecisions(m.data);
-  };
+// Same-origin links marked data-link stay in the app; the rest (API docs, metrics) load as pages.
+document.addEventListener('click', (e) => {
+  const a = e.target.closest?.('a[data-link]');
+  if (a === null || a === undefined || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+  e.preventDefault();
+  navigate(a.getAttribute('href'));
+});
+window.addEventListener('popstate', () => render());
+
+function showConnection(state) {
+  const pill = document.getElementById('connection');
+  pill.textContent = state === 'live' ? 'live' : state === 'reconnecting' ? 'reconnecting…' : 'connecting…';
+  pill.dataset.state = state;
+  pill.className = `pill ${state === 'live' ? 'pill-on' : 'pill-off'}`;
 }
 
-connect();
+function keyDialog() {
+  const dialog = document.getElementById('key-dialog');
+  const input = document.getElementById('key-input');
+  const role = document.getElementById('key-role');
+  document.getElementById('key-button').addEventListener('click', async () => {
+    input.value = apiKey.get();
+    role.textContent = '';
+    dialog.showModal();
+    try {
+      const who = await api('whoami');
+      role.textContent = !who.keys_required ? `This server asks for no key: ${who.may}.` : who.role === null ? `No role: ${who.may}.` : `This key's role: ${who.role} — may ${who.may}.`;
+    } catch (err) {
+      role.textContent = err.message;
+    }
+  });
+  dialog.addEventListener('close', () => {
+    if (dialog.returnValue === 'save') apiKey.set(input.value.trim());
+    else if (dialog.returnValue === 'forget') apiKey.set('');
+    else return;
+    live.restart();
+    render();
+  });
+}
+
+// A key given the old way, in the fragment (/#key=…), moves to the tab's storage and leaves the URL.
+const fragmentKey = new URLSearchParams(location.hash.slice(1)).get('key');
+if (fragmentKey) {
+  apiKey.set(fragmentKey);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+live.on('state', showConnection);
+live.on('summary', (s) => {
+  document.getElementById('model-version').textContent = s.model_version ?? 'none (rules only)';
+  document.getElementById('rules-version').textContent = s.rules_version;
+});
+live.start();
+keyDialog();
+render();
