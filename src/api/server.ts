@@ -11,6 +11,7 @@ import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, is
 import type { DecisionFeed } from './decision-feed.ts';
 import { guardAccess, registerWhoami, type AccessPolicy } from './access.ts';
 import { registerDashboard } from './dashboard.ts';
+import { registerHistoryRoutes } from './history.ts';
 import { registerListRoutes, type ListControl } from './lists.ts';
 import { registerLiveFeed } from './live-feed.ts';
 import { registerRuleRoutes, type RuleControl } from './rules.ts';
@@ -374,6 +375,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   registerModelRoutes(app, ctx.models);
   registerListRoutes(app, ctx.lists);
   registerRuleRoutes(app, ctx.rules);
+  registerHistoryRoutes(app, ctx.db);
   registerLiveFeed(app, ctx);
   return app;
 }

@@ -10,7 +10,7 @@ export interface LiveSummary {
   dead_letters: number;
   late: number;
   degraded: number;
-  latency_ms: { p50: number; p99: number; max: number };
+  latency_ms: { p50: number; p95: number; p99: number; max: number };
   consumer_lag: number;
   model_version: string | null;
   rules_version: string;
@@ -208,7 +208,7 @@ export class PipelineMetrics {
       dead_letters: this.totals.deadLetters,
       late: this.totals.late,
       degraded: this.totals.degraded,
-      latency_ms: { p50: pick(0.5), p99: pick(0.99), max: n === 0 ? 0 : sorted[n - 1]! },
+      latency_ms: { p50: pick(0.5), p95: pick(0.95), p99: pick(0.99), max: n === 0 ? 0 : sorted[n - 1]! },
       consumer_lag: context.consumerLag,
       model_version: context.modelVersion,
       rules_version: context.rulesVersion,
