@@ -1,8 +1,8 @@
 // Rule sets over REST: store a version (validated and compiled first), activate it, roll back — processors switch without restart.
 import type { FastifyInstance } from 'fastify';
-import { backtest, BacktestDeadlineError, DecisionEngine, MAX_BACKTEST_EVENTS, parseRuleSet, RuleSetError, RuleSetTooLargeError, type RuleSetDefinition } from '../decide/index.ts';
+import { backtest, BacktestDeadlineError, DecisionEngine, MAX_BACKTEST_EVENTS, parseRuleSet, parseRuleSetText, RuleSetError, RuleSetTooLargeError, type RuleSetDefinition } from '../decide/index.ts';
 import { clip } from '../observe/index.ts';
-import { activateRuleSet, activeRuleSet, decidedHistory, rollBackRuleSet, ruleSetVersions, RuleSetVersionError, saveRuleSet, storedRuleSet, type Database } from '../store/index.ts';
+import { activateRuleSet, activeRuleSet, decidedHistory, rollBackRuleSet, ruleSetActivations, ruleSetVersions, RuleSetVersionError, saveRuleSet, storedRuleSet, type Database } from '../store/index.ts';
 
 export interface RuleControl {
   db: Database;
@@ -26,23 +26,44 @@ function refusedRuleSet(err: unknown): { status: 404 | 409 | 413 | 422; body: { 
 
 const state = { type: 'object', properties: { active: { type: ['string', 'null'] }, served: { type: 'string' } } } as const;
 
+/** Activations listed with the versions: enough to see what a few rollbacks walk back through. */
+const ACTIVATIONS_LISTED = 50;
+
+/** A rule set sent as JSON, or as text (YAML or JSON, `content-type: text/plain`) as a rule set file is written. */
+const candidateOf = (body: unknown): RuleSetDefinition => (typeof body === 'string' ? parseRuleSetText(body, 'request body') : parseRuleSet(body, 'request body'));
+
 export function registerRuleRoutes(app: FastifyInstance, rules: RuleControl): void {
   const now = async (): Promise<{ active: string | null; served: string }> => {
     const served = await rules.follow();
     return { active: await activeRuleSet(rules.db), served: served.rules };
   };
 
-  app.get('/api/v1/rules', { schema: { tags: ['rules'], summary: 'Stored rule set versions, the active one, and the one this process decides with.' } }, async () => ({
+  app.get('/api/v1/rules', { schema: { tags: ['rules'], summary: `Stored rule set versions, the active one, the one this process decides with, and the latest ${ACTIVATIONS_LISTED} activations (newest first).` } }, async () => ({
     ...(await now()),
     versions: await ruleSetVersions(rules.db),
+    activations: await ruleSetActivations(rules.db, ACTIVATIONS_LISTED),
   }));
+
+  app.get(
+    '/api/v1/rules/:version',
+    { schema: { tags: ['rules'], summary: 'A stored rule set version as stored (defaults filled in).', params: { type: 'object', properties: { version: { type: 'string' } }, required: ['version'] }, response: { 404: refusal } } },
+    async (req, reply) => {
+      const { version } = req.params as { version: string };
+      try {
+        return await storedRuleSet(rules.db, version);
+      } catch (err) {
+        if (err instanceof RuleSetVersionError && err.status === 404) return reply.code(404).send({ error: err.message });
+        throw err;
+      }
+    },
+  );
 
   app.post(
     '/api/v1/rules',
-    { schema: { tags: ['rules'], summary: 'Store a rule set version (YAML-shaped JSON, docs/rules.md) after validating and compiling it; not yet active. At most 1,000 rules (413 beyond).', response: { 201: { type: 'object', properties: { version: { type: 'string' }, stored: { type: 'boolean' } } }, 404: refusal, 409: refusal, 413: refusal, 422: refusal } } },
+    { schema: { tags: ['rules'], summary: 'Store a rule set version (JSON, or YAML as text/plain; docs/rules.md) after validating and compiling it; not yet active. At most 1,000 rules (413 beyond).', response: { 201: { type: 'object', properties: { version: { type: 'string' }, stored: { type: 'boolean' } } }, 404: refusal, 409: refusal, 413: refusal, 422: refusal } } },
     async (req, reply) => {
       try {
-        const ruleSet = parseRuleSet(req.body, 'request body');
+        const ruleSet = candidateOf(req.body);
         // Compiled as the processors will: a condition over a feature this deployment lacks is refused now, not at activation.
         new DecisionEngine(ruleSet, { features: rules.features });
         const outcome = await saveRuleSet(rules.db, ruleSet);
@@ -61,7 +82,7 @@ export function registerRuleRoutes(app: FastifyInstance, rules: RuleControl): vo
     {
       schema: {
         tags: ['rules'],
-        summary: `Replay stored decisions through a candidate rule set (the body, or ?version= a stored one): decision mix against the live one, the decisions it changes, hits per rule, precision and recall on labelled events. At most ${MAX_BACKTEST_EVENTS} decisions (413 beyond) within RTDS_BACKTEST_TIMEOUT_MS (503 past it).`,
+        summary: `Replay stored decisions through a candidate rule set (the body, JSON or YAML as text/plain, or ?version= a stored one): decision mix against the live one, the decisions it changes, hits per rule, precision and recall on labelled events. At most ${MAX_BACKTEST_EVENTS} decisions (413 beyond) within RTDS_BACKTEST_TIMEOUT_MS (503 past it).`,
         querystring: {
           type: 'object',
           properties: {
@@ -81,7 +102,7 @@ export function registerRuleRoutes(app: FastifyInstance, rules: RuleControl): vo
       if (query.limit > MAX_BACKTEST_EVENTS) return reply.code(413).send({ error: `limit=${query.limit}: a backtest replays at most ${MAX_BACKTEST_EVENTS} stored decisions` });
       let engine: DecisionEngine;
       try {
-        const candidate: RuleSetDefinition = query.version === undefined ? parseRuleSet(req.body, 'request body') : await storedRuleSet(rules.db, query.version);
+        const candidate: RuleSetDefinition = query.version === undefined ? candidateOf(req.body) : await storedRuleSet(rules.db, query.version);
         engine = new DecisionEngine(candidate, { features: rules.features });
       } catch (err) {
         const refused = refusedRuleSet(err);

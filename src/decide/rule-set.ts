@@ -182,15 +182,26 @@ export function parseRuleSet(input: unknown, source = 'inline'): RuleSetDefiniti
   return { ...input, flag_margin: input.flag_margin ?? 0.2, safe_default: input.safe_default ?? SAFE_DEFAULT };
 }
 
-/** A rule set file in YAML or JSON (YAML is a superset of JSON). */
-export function loadRuleSetFile(file: string): RuleSetDefinition {
+/** A rule set written in YAML or JSON (YAML is a superset of JSON): a file, or a body sent as text. */
+export function parseRuleSetText(text: string, source: string): RuleSetDefinition {
   let parsed: unknown;
   try {
-    parsed = parseYaml(readFileSync(file, 'utf8'));
+    parsed = parseYaml(text);
+  } catch (err) {
+    throw new RuleSetError(source, [(err as Error).message]);
+  }
+  return parseRuleSet(parsed, source);
+}
+
+/** A rule set file (RTDS_RULES_FILE, `rtds rules add`); unreadable is refused like invalid. */
+export function loadRuleSetFile(file: string): RuleSetDefinition {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new RuleSetError(file, [(err as Error).message]);
   }
-  return parseRuleSet(parsed, file);
+  return parseRuleSetText(text, file);
 }
 
 /** The rules RTDS starts with: the seed's thresholds plus a few common business rules. */

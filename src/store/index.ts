@@ -11,4 +11,4 @@ export { insertDeadLetters, listDeadLetters, type DeadLetter, type StoredDeadLet
 export { databaseNow, findLabel, fraudVerdictsOf, labelsReceivedSince, upsertLabels, type ReceivedLabel } from './labels.ts';
 export { StoreRegistry } from './models.ts';
 export { addListEntries, listsVersion, readLists, removeListEntries } from './lists.ts';
-export { activateRuleSet, activeRuleSet, rollBackRuleSet, ruleSetVersions, saveRuleSet, storedRuleSet, RuleSetVersionError } from './rule-sets.ts';
+export { activateRuleSet, activeRuleSet, rollBackRuleSet, ruleSetActivations, ruleSetVersions, saveRuleSet, storedRuleSet, RuleSetVersionError } from './rule-sets.ts';

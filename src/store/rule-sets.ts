@@ -51,6 +51,12 @@ export async function ruleSetVersions(db: Queryable): Promise<{ version: string;
   return rows.map((r) => ({ version: r.version, created_at: r.created_at.toISOString(), rules: Number(r.rules) }));
 }
 
+/** The latest `limit` activations, newest first: what decided when, and what a rollback walks back through. */
+export async function ruleSetActivations(db: Queryable, limit: number): Promise<{ version: string; activated_at: string }[]> {
+  const rows = await db.query<{ version: string; activated_at: Date }>('SELECT version, activated_at FROM rule_set_activations ORDER BY id DESC LIMIT $1', [limit]);
+  return rows.map((r) => ({ version: r.version, activated_at: r.activated_at.toISOString() }));
+}
+
 /** Activate the version active before the current one (past re-activations of the current); returns it. */
 export async function rollBackRuleSet(db: Queryable): Promise<string> {
   const history = (await db.query<{ version: string }>('SELECT version FROM rule_set_activations ORDER BY id')).map((r) => r.version);
