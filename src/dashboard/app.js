@@ -41,7 +41,10 @@ async function render() {
   try {
     const module = await import(`./pages/${route.page}.js`);
     if (ticket !== rendering) return;
-    cleanup = await module.render(main, { params, query: new URLSearchParams(location.search), navigate, live });
+    const done = await module.render(main, { params, query: new URLSearchParams(location.search), navigate, live });
+    // A newer view began while this one rendered: this one is already off screen.
+    if (ticket !== rendering) done?.();
+    else cleanup = done;
   } catch (err) {
     if (ticket !== rendering) return;
     const words = err instanceof ApiError && (err.status === 401 || err.status === 403) ? `${err.message} — set an API key with the role this page needs (API key, top right).` : err.message;
