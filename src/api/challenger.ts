@@ -1,6 +1,7 @@
 // Champion / challenger: the served model against the one scoring in shadow, on the same recent events and verdicts.
-import { evaluateScores, type ModelMetrics } from '../score/index.ts';
-import { recentShadowScores, type Database } from '../store/index.ts';
+import type { ModelMetrics } from '../score/index.ts';
+import { scoredDecisions, type Database } from '../store/index.ts';
+import { band, labelledMetrics } from './model-performance.ts';
 
 export interface ChallengerComparison {
   challenger: string;
@@ -16,22 +17,16 @@ export interface ChallengerComparison {
   changed: number;
 }
 
-/** Where a score falls among the thresholds: 0 below all, thresholds.length above all. */
-const band = (score: number, thresholds: readonly number[]): number => thresholds.reduce((b, t) => (score >= t ? b + 1 : b), 0);
-
 /** The challenger against the decisions on its latest `limit` shadow scores. */
 export async function compareChallenger(db: Database, challenger: string, thresholds: readonly number[], limit: number): Promise<ChallengerComparison> {
-  const rows = await recentShadowScores(db, challenger, limit);
-  const labelled = rows.filter((r) => r.is_fraud !== null);
-  const labels = labelled.map((r) => (r.is_fraud === true ? 1 : 0));
-  const metrics = (pick: (r: (typeof rows)[number]) => number): ModelMetrics | null => (labelled.length === 0 ? null : evaluateScores(labelled.map(pick), labels, thresholds));
+  const rows = await scoredDecisions(db, challenger, { as: 'shadow', limit });
   return {
     challenger,
-    champions: [...new Set(rows.map((r) => r.champion_version ?? 'rules'))].sort(),
+    champions: [...new Set(rows.map((r) => r.model_version ?? 'rules'))].sort(),
     scored: rows.length,
-    labelled: labelled.length,
-    champion_metrics: metrics((r) => r.champion),
-    challenger_metrics: metrics((r) => r.challenger),
-    changed: rows.filter((r) => band(r.champion, thresholds) !== band(r.challenger, thresholds)).length,
+    labelled: rows.filter((r) => r.is_fraud !== null).length,
+    champion_metrics: labelledMetrics(rows, thresholds, (r) => r.risk_score),
+    challenger_metrics: labelledMetrics(rows, thresholds),
+    changed: rows.filter((r) => band(r.risk_score, thresholds) !== band(r.score, thresholds)).length,
   };
 }

@@ -1,9 +1,10 @@
 // The model registry over REST: list versions, activate one, roll back, name a challenger — served without restart.
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { ArtifactError, evaluateScores, FeatureSetMismatchError, ModelVersionNotFoundError, populationStability, scoreHistogram, type ModelMetrics, type ModelRegistry } from '../score/index.ts';
+import { ArtifactError, FeatureSetMismatchError, ModelVersionNotFoundError, scoreHistogram, type ModelMetrics, type ModelRegistry } from '../score/index.ts';
 import { clip } from '../observe/index.ts';
-import { recentScores, type Database } from '../store/index.ts';
+import { scoredDecisions, type Database } from '../store/index.ts';
 import { compareChallenger } from './challenger.ts';
+import { driftFrom, labelledMetrics, RECENT_LIMIT, referenceDistribution } from './model-performance.ts';
 
 export interface ModelControl {
   registry: ModelRegistry;
@@ -22,8 +23,7 @@ const versionState = { type: 'object', properties: { active: { type: ['string', 
 const challengerState = { type: 'object', properties: { challenger: { type: ['string', 'null'] }, scoring: { type: ['string', 'null'] } } } as const;
 const versionParam = { type: 'object', properties: { version: { type: 'string' } }, required: ['version'] } as const;
 const refusal = { type: 'object', properties: { error: { type: 'string' } } } as const;
-/** Recent decisions read for live figures: enough for stable metrics, bounded so one request cannot read the whole store. */
-const recentWindow = { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 100_000, default: 10_000 } } } as const;
+const recentWindow = { type: 'object', properties: { limit: RECENT_LIMIT } } as const;
 
 /** How the served model does on recent traffic: against the verdicts received, and against its training scores. */
 export interface LivePerformance {
@@ -42,24 +42,16 @@ export interface LivePerformance {
 export async function livePerformance(models: ModelControl, limit: number): Promise<LivePerformance | null> {
   const version = models.served();
   if (version === null) return null;
-  const rows = await recentScores(models.db, version, limit);
-  const labelled = rows.filter((r) => r.is_fraud !== null);
-  const live = scoreHistogram(rows.map((r) => r.score));
-  const training = (await models.registry.metadataOf(version)).score_distribution ?? null;
+  const rows = await scoredDecisions(models.db, version, { as: 'served', limit });
+  const scores = rows.map((r) => r.score);
+  const training = await referenceDistribution(models.registry, version);
   return {
     model_version: version,
     scored: rows.length,
-    labelled: labelled.length,
-    metrics:
-      labelled.length === 0
-        ? null
-        : evaluateScores(
-            labelled.map((r) => r.score),
-            labelled.map((r) => (r.is_fraud === true ? 1 : 0)),
-            models.thresholds,
-          ),
-    psi: training === null ? NaN : populationStability(training, live),
-    distribution: { training, live },
+    labelled: rows.filter((r) => r.is_fraud !== null).length,
+    metrics: labelledMetrics(rows, models.thresholds),
+    psi: driftFrom(training, scores),
+    distribution: { training, live: scoreHistogram(scores) },
   };
 }
 

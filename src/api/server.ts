@@ -16,6 +16,7 @@ import { registerListRoutes, type ListControl } from './lists.ts';
 import { registerLiveFeed } from './live-feed.ts';
 import { registerRuleRoutes, type RuleControl } from './rules.ts';
 import { registerModelRoutes, type ModelControl } from './models.ts';
+import { registerModelPerformance } from './model-performance.ts';
 
 export interface ApiContext {
   ingest: EventIngest;
@@ -373,6 +374,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   );
 
   registerModelRoutes(app, ctx.models);
+  registerModelPerformance(app, ctx.models);
   registerListRoutes(app, ctx.lists);
   registerRuleRoutes(app, ctx.rules);
   registerHistoryRoutes(app, ctx.db);

@@ -1,4 +1,4 @@
-// Model quality from scores and 0/1 labels: threshold metrics, ROC-AUC and average precision. Pure functions.
+// Model quality from scores and 0/1 labels: threshold metrics, ROC and precision–recall curves and their areas, calibration, drift. Pure functions.
 
 export interface ConfusionMatrix {
   /** Fraud scored at or above the threshold. */
@@ -77,35 +77,54 @@ function orderByScoreDesc(scores: ArrayLike<number>): Uint32Array {
 }
 
 /**
+ * Fraud and legitimate rows scored at or above each distinct score, highest first: the one walk
+ * every ranking figure (ROC, precision–recall, their areas) is read from. Ties form one step.
+ */
+export interface ThresholdSweep {
+  /** The distinct scores, descending (NaN last). */
+  threshold: number[];
+  /** Cumulative fraud (tp) and legitimate (fp) rows at or above each threshold. */
+  tp: number[];
+  fp: number[];
+  positives: number;
+  negatives: number;
+}
+
+export function thresholdSweep(scores: ArrayLike<number>, labels: ArrayLike<number>): ThresholdSweep {
+  checkLengths(scores, labels);
+  const order = orderByScoreDesc(scores);
+  const sweep: ThresholdSweep = { threshold: [], tp: [], fp: [], positives: 0, negatives: 0 };
+  let i = 0;
+  while (i < order.length) {
+    const s = scores[order[i]!]!;
+    while (i < order.length && sameScore(scores[order[i]!]!, s)) {
+      if (labels[order[i]!]! >= 0.5) sweep.positives++;
+      else sweep.negatives++;
+      i++;
+    }
+    sweep.threshold.push(s);
+    sweep.tp.push(sweep.positives);
+    sweep.fp.push(sweep.negatives);
+  }
+  return sweep;
+}
+
+/**
  * ROC-AUC as the Mann–Whitney statistic: the probability that a random fraud outscores a random
  * legitimate event, ties counting one half (average ranks). NaN when either class is absent.
  */
 export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  checkLengths(scores, labels);
-  const order = orderByScoreDesc(scores);
-  const n = order.length;
-  let positives = 0;
-  // Walk groups of equal score from the top: each negative loses to every positive above its
-  // group and ties with the positives inside it.
-  let negatives = 0;
-  let wins = 0; // Σ over negatives of (positives above it) + ½ (positives tied with it)
-  let i = 0;
-  while (i < n) {
-    const s = scores[order[i]!]!;
-    let j = i;
-    let posInGroup = 0;
-    let negInGroup = 0;
-    while (j < n && sameScore(scores[order[j]!]!, s)) {
-      if (labels[order[j]!]! >= 0.5) posInGroup++;
-      else negInGroup++;
-      j++;
-    }
-    wins += negInGroup * (positives + posInGroup / 2);
-    positives += posInGroup;
-    negatives += negInGroup;
-    i = j;
-  }
+  return sweptAuc(thresholdSweep(scores, labels));
+}
+
+function sweptAuc({ tp, fp, positives, negatives }: ThresholdSweep): number {
   if (positives === 0 || negatives === 0) return NaN;
+  // Each negative loses to every positive above its step and ties with the positives inside it.
+  let wins = 0;
+  for (let k = 0; k < tp.length; k++) {
+    const above = k === 0 ? 0 : tp[k - 1]!;
+    wins += (fp[k]! - (k === 0 ? 0 : fp[k - 1]!)) * (above + (tp[k]! - above) / 2);
+  }
   return wins / (positives * negatives);
 }
 
@@ -118,42 +137,75 @@ function sameScore(a: number, b: number): boolean {
  * step-wise area under the precision–recall curve, as scikit-learn defines it). NaN without positives.
  */
 export function averagePrecision(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
-  checkLengths(scores, labels);
-  let totalPositives = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i]! >= 0.5) totalPositives++;
-  if (totalPositives === 0) return NaN;
-  const order = orderByScoreDesc(scores);
-  const n = order.length;
-  let tp = 0;
-  let seen = 0;
+  return sweptAveragePrecision(thresholdSweep(scores, labels));
+}
+
+function sweptAveragePrecision({ tp, fp, positives }: ThresholdSweep): number {
+  if (positives === 0) return NaN;
   let ap = 0;
-  let i = 0;
-  while (i < n) {
-    const s = scores[order[i]!]!;
-    let groupTp = 0;
-    let j = i;
-    while (j < n && sameScore(scores[order[j]!]!, s)) {
-      if (labels[order[j]!]! >= 0.5) groupTp++;
-      j++;
-    }
-    tp += groupTp;
-    seen += j - i;
-    if (groupTp > 0) ap += (groupTp / totalPositives) * (tp / seen);
-    i = j;
+  for (let k = 0; k < tp.length; k++) {
+    const found = tp[k]! - (k === 0 ? 0 : tp[k - 1]!);
+    if (found > 0) ap += (found / positives) * (tp[k]! / (tp[k]! + fp[k]!));
   }
   return ap;
 }
 
+/** At most `max` indices of `n`, evenly spread, the first and the last always among them. */
+function spreadIndices(n: number, max: number): number[] {
+  if (n <= max) return Array.from({ length: n }, (_, i) => i);
+  return Array.from({ length: max }, (_, i) => Math.round((i * (n - 1)) / (max - 1)));
+}
+
+/** A curve as columns (ready to plot), one point per threshold kept; a null threshold lies above every score. */
+export interface RocCurve {
+  fpr: number[];
+  tpr: number[];
+  threshold: (number | null)[];
+}
+
+export interface PrecisionRecallCurve {
+  recall: number[];
+  precision: number[];
+  threshold: number[];
+}
+
+/**
+ * The ROC curve from (0, 0) — nothing called fraud — through each distinct score, at most
+ * `maxPoints` of them kept evenly along the sweep (its ends always). Empty without both classes.
+ */
+export function rocCurve(sweep: ThresholdSweep, maxPoints = 200): RocCurve {
+  const curve: RocCurve = { fpr: [], tpr: [], threshold: [] };
+  if (sweep.positives === 0 || sweep.negatives === 0) return curve;
+  // Point 0 is the origin, point k + 1 the sweep's k-th threshold.
+  for (const point of spreadIndices(sweep.threshold.length + 1, maxPoints)) {
+    const k = point - 1;
+    curve.fpr.push(k < 0 ? 0 : sweep.fp[k]! / sweep.negatives);
+    curve.tpr.push(k < 0 ? 0 : sweep.tp[k]! / sweep.positives);
+    curve.threshold.push(k < 0 ? null : sweep.threshold[k]!);
+  }
+  return curve;
+}
+
+/** Precision and recall at each distinct score, highest first, at most `maxPoints` kept (its ends always). Empty without positives. */
+export function precisionRecallCurve(sweep: ThresholdSweep, maxPoints = 200): PrecisionRecallCurve {
+  const curve: PrecisionRecallCurve = { recall: [], precision: [], threshold: [] };
+  if (sweep.positives === 0) return curve;
+  for (const k of spreadIndices(sweep.threshold.length, maxPoints)) {
+    curve.recall.push(sweep.tp[k]! / sweep.positives);
+    curve.precision.push(sweep.tp[k]! / (sweep.tp[k]! + sweep.fp[k]!));
+    curve.threshold.push(sweep.threshold[k]!);
+  }
+  return curve;
+}
+
 /** Everything a model's metadata and the Model Performance page report, at the given thresholds. */
 export function evaluateScores(scores: ArrayLike<number>, labels: ArrayLike<number>, thresholds: readonly number[] = [0.5, 0.7]): ModelMetrics {
-  checkLengths(scores, labels);
-  let positives = 0;
-  for (let i = 0; i < labels.length; i++) if (labels[i]! >= 0.5) positives++;
+  const sweep = thresholdSweep(scores, labels);
   return {
     rows: scores.length,
-    positives,
-    roc_auc: rocAuc(scores, labels),
-    average_precision: averagePrecision(scores, labels),
+    positives: sweep.positives,
+    roc_auc: sweptAuc(sweep),
+    average_precision: sweptAveragePrecision(sweep),
     at: thresholds.map((t) => thresholdMetrics(scores, labels, t)),
   };
 }

@@ -24,15 +24,21 @@ export {
   evaluateScores,
   metricsOf,
   populationStability,
+  precisionRecallCurve,
   rocAuc,
+  rocCurve,
   scoreDistribution,
   scoreHistogram,
   thresholdMetrics,
+  thresholdSweep,
   type CalibrationBin,
   type ConfusionMatrix,
   type ModelMetrics,
+  type PrecisionRecallCurve,
+  type RocCurve,
   type ScoreDistribution,
   type ThresholdMetrics,
+  type ThresholdSweep,
 } from './evaluation.ts';
 export { DenseNetwork, UnsupportedModelError, ACTIVATIONS, type Activation, type DenseLayerWeights } from './dense-network.ts';
 export {

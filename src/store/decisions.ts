@@ -164,31 +164,36 @@ export async function listDecisions(db: Queryable, q: DecisionQuery): Promise<{ 
   return { items: page, next_cursor: rows.length > q.limit && last !== undefined ? encodeCursor(last.timestamp, last.decision_id) : null };
 }
 
-/** The latest `limit` decisions a model version scored, by decision time: their scores, and the verdict where one is stored. */
-export async function recentScores(db: Queryable, modelVersion: string, limit: number): Promise<{ score: number; is_fraud: boolean | null }[]> {
-  return db.query<{ score: number; is_fraud: boolean | null }>(
-    `SELECT d.risk_score AS score, l.is_fraud
-       FROM (SELECT event_id, risk_score FROM decisions WHERE model_version = $1 ORDER BY timestamp DESC LIMIT $2) d
-       LEFT JOIN labels l USING (event_id)`,
-    [modelVersion, limit],
-  );
-}
-
-/** One event both models scored: the served model's score, the challenger's, and the verdict. */
-export interface PairedScore {
-  champion_version: string | null;
-  champion: number;
-  challenger: number;
+/** A decision as a model's figures read it: when, what was decided and by which score, the score of the version read, and the verdict where one is stored. */
+export interface ScoredDecision {
+  /** Decision time, epoch milliseconds. */
+  decided_at: number;
+  decision: Outcome;
+  /** The version that decided, and its score. */
+  model_version: string | null;
+  risk_score: number;
+  /** The score of the version read: the decided one when served, its shadow score in shadow. */
+  score: number;
   is_fraud: boolean | null;
 }
 
-/** The latest `limit` decisions a challenger scored in shadow, with the decided score and the verdict where one is stored. */
-export async function recentShadowScores(db: Queryable, challengerVersion: string, limit: number): Promise<PairedScore[]> {
-  return db.query<PairedScore>(
-    `SELECT d.model_version AS champion_version, d.risk_score AS champion, d.shadow_score AS challenger, l.is_fraud
-       FROM (SELECT event_id, model_version, risk_score, shadow_score FROM decisions WHERE shadow_version = $1 ORDER BY timestamp DESC LIMIT $2) d
-       LEFT JOIN labels l USING (event_id)`,
-    [challengerVersion, limit],
+/** Whose scores to read: the version that decided, or the one scoring beside it in shadow (a challenger). */
+export type ScoredAs = 'served' | 'shadow';
+
+/**
+ * The latest `limit` decisions `version` scored as `as` says, newest first; with `labelled`, the
+ * latest `limit` of those with a verdict. Both walk an index on decision time (the shadow one is
+ * partial on shadow_version) and stop at `limit`. A shadow score is stored with its version, so
+ * `score` is never null.
+ */
+export async function scoredDecisions(db: Queryable, version: string, options: { as: ScoredAs; limit: number; labelled?: boolean }): Promise<ScoredDecision[]> {
+  return db.query<ScoredDecision>(
+    `SELECT (extract(epoch FROM d.timestamp) * 1000)::float8 AS decided_at, d.decision, d.model_version, d.risk_score,
+            ${options.as === 'served' ? 'd.risk_score' : 'd.shadow_score'} AS score, l.is_fraud
+       FROM decisions d LEFT JOIN labels l ON l.event_id = d.event_id
+      WHERE d.${options.as === 'served' ? 'model_version' : 'shadow_version'} = $1${options.labelled === true ? ' AND l.is_fraud IS NOT NULL' : ''}
+      ORDER BY d.timestamp DESC LIMIT $2`,
+    [version, options.limit],
   );
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { averagePrecision, calibration, confusionMatrix, evaluateScores, populationStability, rocAuc, scoreDistribution, thresholdMetrics } from '../../src/score/evaluation.ts';
+import { averagePrecision, calibration, confusionMatrix, evaluateScores, populationStability, precisionRecallCurve, rocAuc, rocCurve, scoreDistribution, thresholdMetrics, thresholdSweep } from '../../src/score/evaluation.ts';
 
 const close = (actual: number, expected: number, eps = 1e-12): void =>
   assert.ok(Math.abs(actual - expected) <= eps, `expected ${expected}, got ${actual}`);
@@ -70,6 +70,28 @@ describe('evaluation metrics', () => {
       [0.5, 0.85],
     );
     assert.deepEqual(m.at[1]!.confusion, { tp: 1, fp: 0, tn: 3, fn: 1 });
+  });
+
+  it('draws the ROC and precision–recall curves step by step over the distinct scores, ties as one step', () => {
+    assert.deepEqual(rocCurve(thresholdSweep(scores, labels)), { fpr: [0, 0, 1 / 3, 2 / 3, 1], tpr: [0, 0.5, 1, 1, 1], threshold: [null, 0.9, 0.8, 0.3, 0.1] });
+    assert.deepEqual(precisionRecallCurve(thresholdSweep(scores, labels)), { recall: [0.5, 1, 1, 1], precision: [1, 2 / 3, 2 / 4, 2 / 5], threshold: [0.9, 0.8, 0.3, 0.1] });
+    assert.deepEqual(rocCurve(thresholdSweep([0.2, 0.7], [0, 0])), { fpr: [], tpr: [], threshold: [] }, 'no ROC curve with one class');
+    assert.deepEqual(precisionRecallCurve(thresholdSweep([0.2, 0.7], [0, 0])), { recall: [], precision: [], threshold: [] }, 'no precision–recall curve without fraud');
+  });
+
+  it('keeps at most the points asked for, spread along the curve with both ends', () => {
+    const many = Array.from({ length: 1000 }, (_, i) => i / 1000);
+    const truth = many.map((_, i) => (i % 3 === 0 ? 1 : 0));
+    const sweep = thresholdSweep(many, truth);
+    const roc = rocCurve(sweep, 200);
+    assert.equal(roc.fpr.length, 200);
+    assert.deepEqual([roc.fpr[0], roc.tpr[0], roc.threshold[0]], [0, 0, null]);
+    assert.deepEqual([roc.fpr.at(-1), roc.tpr.at(-1), roc.threshold.at(-1)], [1, 1, 0]);
+    for (let i = 1; i < roc.fpr.length; i++) assert.ok(roc.fpr[i]! >= roc.fpr[i - 1]! && roc.tpr[i]! >= roc.tpr[i - 1]!, 'the curve only rises');
+    const pr = precisionRecallCurve(sweep, 50);
+    assert.equal(pr.recall.length, 50);
+    assert.deepEqual([pr.threshold[0], pr.threshold.at(-1)], [0.999, 0]);
+    close(pr.precision.at(-1)!, 334 / 1000);
   });
 
   it('refuses scores and labels of different lengths', () => {
