@@ -15,10 +15,11 @@ import { DEFAULT_FEATURE_SET } from '../src/features/index.ts';
 import { TrafficGenerator, WALL_CLOCK } from '../src/ingest/generator/index.ts';
 import { DecisionPipeline } from '../src/process/index.ts';
 import { FolderRegistry, RulesOnlyScorer, serveActiveModel, type ModelMetrics, type Scorer } from '../src/score/index.ts';
-import { Consumer, stringDeserializers, type Message } from '@platformatic/kafka';
+import { stringDeserializers, type Message } from '@platformatic/kafka';
 import { validateEvent, type Decision } from '../src/contracts/index.ts';
 import { PartitionedLog } from '../src/transport/embedded/partitioned-log.ts';
 import { KafkaProducer } from '../src/transport/kafka/kafka-producer.ts';
+import { ReadCommittedConsumer } from '../src/transport/kafka/read-committed-consumer.ts';
 import { ensureTopics, topicNames } from '../src/transport/kafka/topics.ts';
 import { partitionFor, type LogRecord } from '../src/transport/log.ts';
 import { benchExplanation, benchInference, benchTraining } from './scoring.ts';
@@ -306,7 +307,7 @@ async function benchKafkaLatency(config: Config & { tag: string }, rate: number,
   const decidedIn: number[] = [];
   let received = 0;
   const measureFrom = Date.now() + WARM_UP_S * 1000;
-  const reader = new Consumer({ groupId: `${config.kafkaGroup}-reader`, clientId: 'bench-reader', bootstrapBrokers: config.kafkaBrokers!.split(','), deserializers: stringDeserializers, maxWaitTime: 5, isolationLevel: 1 });
+  const reader = new ReadCommittedConsumer({ groupId: `${config.kafkaGroup}-reader`, clientId: 'bench-reader', bootstrapBrokers: config.kafkaBrokers!.split(','), deserializers: stringDeserializers, maxWaitTime: 5, isolationLevel: 1 });
   const stream = await reader.consume({ topics: [topicNames(config.kafkaTopicPrefix).decisions], mode: 'earliest', autocommit: false });
   let onReceived: (() => void) | undefined;
   stream.on('data', (m: Message<string, string, string, string>) => {

@@ -1,7 +1,7 @@
 // The machine's Kafka broker for tests (started by infra/kafka/kafka.sh); skipped locally when down, required under CI.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { Consumer, Producer, stringDeserializers, stringSerializers, type Message } from '@platformatic/kafka';
+import { Producer, stringDeserializers, stringSerializers, type Message } from '@platformatic/kafka';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../../src/config/index.ts';
 import { TrafficGenerator } from '../../src/ingest/generator/index.ts';
 import { openDatabase } from '../../src/store/index.ts';
 import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
+import { ReadCommittedConsumer } from '../../src/transport/kafka/read-committed-consumer.ts';
 import { ensureTopics, topicNames } from '../../src/transport/kafka/topics.ts';
 import { createTestDatabase, type TestDatabase } from './postgres.ts';
 import { decisionsUntil } from './stored-decisions.ts';
@@ -48,7 +49,7 @@ type Record = Message<string, string, string, string>;
 export async function readCommitted(topic: string, partitions: number, atLeast: number): Promise<Record[]> {
   const marker = `end-of-read-${randomBytes(4).toString('hex')}`;
   const appendMarkers = (): Promise<void> => appendMarker(topic, partitions, marker);
-  const consumer = new Consumer({ groupId: `test-reader-${randomBytes(4).toString('hex')}`, clientId: 'test-reader', bootstrapBrokers: TEST_BROKERS, deserializers: stringDeserializers, maxWaitTime: 50, isolationLevel: 1 });
+  const consumer = new ReadCommittedConsumer({ groupId: `test-reader-${randomBytes(4).toString('hex')}`, clientId: 'test-reader', bootstrapBrokers: TEST_BROKERS, deserializers: stringDeserializers, maxWaitTime: 50, isolationLevel: 1 });
   try {
     const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
     const out: Record[] = [];
