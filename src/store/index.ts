@@ -6,8 +6,8 @@ export { DecisionSink, STORE_SOURCE, type DecidedEvent, type IsolatedRow, type S
 export { EMBEDDED_LOG, findEvent, insertEvents, loadEmbeddedHistory, loadPartitionHistory, storedHistory, storedOffsetsFrom, type History, type HistoryReach, type LoggedEvent, type StoredEvent, type StoredHistory } from './events.ts';
 export { CursorError, findDecision, insertDecisions, listDecisions, recentScores, recentShadowScores, decidedHistory, type DecidedHistory, type DecisionQuery, type DecisionRecord, type PairedScore, type StoredDecision } from './decisions.ts';
 export { claimedBodies, claimEvents, releaseLostClaims, StoreClaims, type ClaimHolder, type ClaimRequest, type StoreClaimsOptions } from './event-claims.ts';
-export { insertDeadLetters, listDeadLetters, type DeadLetter, type StoredDeadLetter } from './dead-letters.ts';
-export { databaseNow, findLabel, fraudVerdictsOf, labelsReceivedSince, upsertLabels, type ReceivedLabel } from './labels.ts';
+export { countDeadLetters, insertDeadLetters, listDeadLetters, type DeadLetter, type DeadLetterCount, type StoredDeadLetter } from './dead-letters.ts';
+export { databaseNow, findLabel, fraudVerdictsOf, labelArrivals, labelsReceivedSince, upsertLabels, type LabelArrivals, type ReceivedLabel } from './labels.ts';
 export { StoreRegistry } from './models.ts';
 export { addListEntries, listsVersion, readLists, removeListEntries } from './lists.ts';
 export { activateRuleSet, activeRuleSet, rollBackRuleSet, ruleSetVersions, saveRuleSet, storedRuleSet, RuleSetVersionError } from './rule-sets.ts';
