@@ -11,6 +11,7 @@ import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, is
 import type { DecisionFeed } from './decision-feed.ts';
 import { guardAccess, registerWhoami, type AccessPolicy } from './access.ts';
 import { registerDashboard } from './dashboard.ts';
+import { registerHealthRoutes, type ComponentProblem, type HealthSources } from './health.ts';
 import { registerHistoryRoutes } from './history.ts';
 import { registerListRoutes, type ListControl } from './lists.ts';
 import { registerLiveFeed } from './live-feed.ts';
@@ -37,8 +38,10 @@ export interface ApiContext {
   summary(): LiveSummary;
   /** Write buffered rows now (a read-after-write for a re-sent event). */
   flush(): Promise<void>;
-  /** Whether this process can serve now, and if not why (store, backlog, lag, model registry). */
-  readiness(): { ready: boolean; reasons: string[] };
+  /** Whether this process can serve now, and if not why (store, backlog, lag, model registry), each reason by its component. */
+  readiness(): { ready: boolean; reasons: string[]; problems: ComponentProblem[] };
+  /** What the health page shows beyond readiness and metrics: the log's partitions, circuits, labels, the process. */
+  health: HealthSources;
   /** The model registry: list, activate, roll back. */
   models: ModelControl;
   /** The block and allow lists. */
@@ -379,5 +382,6 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   registerRuleRoutes(app, ctx.rules);
   registerHistoryRoutes(app, ctx.db);
   registerLiveFeed(app, ctx);
+  registerHealthRoutes(app, ctx);
   return app;
 }

@@ -5,12 +5,13 @@ import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index
 import { loadFeatureSet, type FeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { WALL_CLOCK, type Clock } from '../ingest/generator/index.ts';
-import { clip, clipErrors, createLogger, PipelineMetrics, settlesWithin, type LiveSummary, type Logger } from '../observe/index.ts';
+import { clip, clipErrors, createLogger, PipelineMetrics, ProcessMonitor, settlesWithin, type LiveSummary, type Logger } from '../observe/index.ts';
 import { CarriedEventError, DeadLetterRoute, decodeCarried, DecisionPipeline, MicroBatchSize, Processor, stageOutput, type PartitionHistory, type StageTasks } from '../process/index.ts';
 import { CircuitOpenError } from '../score/index.ts';
 import { claimedBodies, fraudVerdictsOf, DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, releaseLostClaims, StoreClaims, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
+import type { ConsumedInput } from '../api/health.ts';
 import { livePerformance, type ModelControl } from '../api/models.ts';
 import { buildServer } from '../api/server.ts';
 import { DemoTraffic } from './demo-traffic.ts';
@@ -121,7 +122,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     log: transport.eventsLog,
     featureSet: featureSet.version,
     retry: storeRetry,
-    onFlush: ({ ms }) => metrics.sinkFlush.observe(ms / 1000),
+    onFlush: ({ ms }) => metrics.sinkFlushed(ms),
     onError: (err, failure, retryInMs) => {
       metrics.storeWriteRetries.inc({ failure });
       logger.error({ err, failure, retry_in_ms: retryInMs }, 'store write failed; the batch is kept and retried');
@@ -195,6 +196,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     return new Processor(io.source, pipeline, output, { stage: s, history, claims: s === 0 ? claims : undefined, microBatch });
   });
   const lag = (): number => processors.reduce((n, p) => n + p.lag(), 0);
+  const consumed = (): ConsumedInput[] =>
+    processors.map((p, s) => {
+      const stage = topology.stages[s]!;
+      return { stage: stage.name, topic: stage.input, group: transport.kind === 'kafka' ? stageGroup(config, stage) : null, progress: p.progress() };
+    });
   if (roles.processor && transport.kind === 'embedded') {
     const released = await releaseLostClaims(db, transport.eventsLog);
     if (released > 0) logger.warn({ released }, 'event ids claimed by records of an earlier embedded log, lost undecided, are free again: a re-send is decided');
@@ -283,6 +289,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     { probeMs: config.readyProbeMs, storeFailingMs: config.readyStoreFailingMs, maxSinkRows: config.readyMaxSinkRows, maxLag: config.readyMaxLag },
   );
   readiness.start();
+  const monitor = new ProcessMonitor();
+  monitor.start();
   const server = roles.api
     ? await buildServer({
         ingest,
@@ -298,6 +306,17 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         summary: () => latest,
         flush: () => sink.flush(),
         readiness: () => readiness.report(),
+        health: {
+          transport: transport.kind,
+          partitions: config.partitions,
+          inputs: consumed,
+          sink: () => sink.health(),
+          circuits: () => ({ model: pipeline.modelCircuit, challenger: pipeline.challengerCircuit }),
+          listsVersion: () => pipeline.listsVersion,
+          labelTopicLag: () => labelSource?.lag(),
+          labelFeed: labels,
+          process: monitor,
+        },
         models: modelControl,
         lists: { db, follow: async () => (await rules.check()).lists },
         rules: { db, features: featureSet.names, featureSet: featureSet.version, follow: () => rules.check(), backtestTimeoutMs: config.backtestTimeoutMs },
@@ -339,6 +358,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       const unwrittenRows = (await Promise.all([sink, ...stageSinks].map((each) => each.close(left())))).reduce((n, r) => n + r.unwrittenRows, 0);
       await transport.close();
       clearInterval(ticker);
+      monitor.stop();
       // A pool waiting on a dead server must not hold the exit either.
       await settlesWithin(db.close(), Math.max(left(), 1000));
       if (drained && unwrittenRows === 0) return void logger.info('stopped: log drained, store flushed');

@@ -1,4 +1,5 @@
 // Whether this process can do its work now — store reachable and keeping up, log consumed, models readable — and if not, why.
+import type { ComponentProblem } from '../api/health.ts';
 import { settlesWithin } from '../observe/index.ts';
 import type { Database, SinkHealth } from '../store/index.ts';
 
@@ -6,6 +7,8 @@ export interface ReadinessReport {
   ready: boolean;
   /** Why not, one sentence each; empty when ready. */
   reasons: string[];
+  /** The same reasons, each with the component it concerns and whether that is down or degraded. */
+  problems: ComponentProblem[];
 }
 
 export interface ReadinessBounds {
@@ -61,21 +64,22 @@ export class Readiness {
   }
 
   report(): ReadinessReport {
-    const reasons: string[] = [];
+    const problems: ComponentProblem[] = [];
+    const problem = (component: ComponentProblem['component'], status: ComponentProblem['status'], reason: string): number => problems.push({ component, status, reason });
     const now = this.now();
-    if (!this.inputs.accepting()) reasons.push('starting or stopping');
+    if (!this.inputs.accepting()) problem('process', 'degraded', 'starting or stopping');
     const sink = this.inputs.sink.health();
     if (sink.failingSince !== undefined && now - sink.failingSince > this.bounds.storeFailingMs) {
-      reasons.push(`store writes failing for ${Math.round((now - sink.failingSince) / 1000)} s: ${sink.lastError ?? 'unknown error'}`);
+      problem('store', 'down', `store writes failing for ${Math.round((now - sink.failingSince) / 1000)} s: ${sink.lastError ?? 'unknown error'}`);
     }
-    if (this.latest?.store != null) reasons.push(`store unreachable: ${this.latest.store}`);
-    if (this.latest?.registry != null) reasons.push(`model registry unreadable: ${this.latest.registry}`);
+    if (this.latest?.store != null) problem('store', 'down', `store unreachable: ${this.latest.store}`);
+    if (this.latest?.registry != null) problem('model', 'degraded', `model registry unreadable: ${this.latest.registry}`);
     const waited = now - this.runningSince;
-    if (this.running !== undefined && waited > this.bounds.storeFailingMs) reasons.push(`store and model registry probe unanswered for ${Math.round(waited / 1000)} s`);
-    if (sink.pending > this.bounds.maxSinkRows) reasons.push(`store backlog ${sink.pending} rows > ${this.bounds.maxSinkRows}`);
+    if (this.running !== undefined && waited > this.bounds.storeFailingMs) problem('store', 'down', `store and model registry probe unanswered for ${Math.round(waited / 1000)} s`);
+    if (sink.pending > this.bounds.maxSinkRows) problem('store', 'degraded', `store backlog ${sink.pending} rows > ${this.bounds.maxSinkRows}`);
     const lag = this.inputs.lag();
-    if (lag > this.bounds.maxLag) reasons.push(`consumer lag ${lag} records > ${this.bounds.maxLag}`);
-    return { ready: reasons.length === 0, reasons };
+    if (lag > this.bounds.maxLag) problem('log', 'degraded', `consumer lag ${lag} records > ${this.bounds.maxLag}`);
+    return { ready: problems.length === 0, reasons: problems.map((p) => p.reason), problems };
   }
 
   /** One probe at a time; the previous outcome stands until the next answers, and a probe that hangs shows by its age. */

@@ -30,6 +30,8 @@ export class LabelFeed {
   /** Verdicts read within the overlap, by event id, with their receipt time: a re-read is skipped. */
   private readonly seen = new Map<string, number>();
   private readonly reads: RecurringCheck<number>;
+  /** Epoch ms when the latest read ended; undefined before the first. */
+  private readAt: number | undefined;
 
   constructor(private readonly options: LabelFeedOptions) {
     this.reads = new RecurringCheck(() => this.readOnce(), 0, options.intervalMs, (err) => options.logger.error({ err }, 'reading new labels failed; retrying'));
@@ -49,6 +51,11 @@ export class LabelFeed {
     return this.reads.stop();
   }
 
+  /** When the latest read of new labels succeeded, and how often it reads: how far behind the feed may be. */
+  lastRead(): { at: number | undefined; intervalMs: number } {
+    return { at: this.readAt, intervalMs: this.options.intervalMs };
+  }
+
   private async readOnce(): Promise<number> {
     const { db, pipeline, route } = this.options;
     const { now, labels } = await labelsReceivedSince(db, this.since!);
@@ -64,6 +71,7 @@ export class LabelFeed {
     this.since = new Date(now.getTime() - OVERLAP_MS);
     for (const [id, at] of this.seen) if (at <= this.since.getTime()) this.seen.delete(id);
     if (applied > 0) this.options.onApplied?.(applied);
+    this.readAt = Date.now();
     return applied;
   }
 }

@@ -1,6 +1,7 @@
 // Prometheus metrics of the pipeline and a rolling summary (rate, mix, latency percentiles) for the dashboard.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Decision, Outcome } from '../contracts/index.ts';
+import { RecentSamples } from './recent-samples.ts';
 
 export interface LiveSummary {
   at: string;
@@ -17,6 +18,30 @@ export interface LiveSummary {
 }
 
 const LATENCY_WINDOW = 4096;
+/** Store writes whose durations the health page's percentiles cover. */
+const SINK_WRITES_KEPT = 512;
+/** How far back the recent rates (late, degraded) reach: the summary's ticks of this span are kept. */
+const RATE_WINDOW_MS = 5 * 60_000;
+
+/** Decisions over the last minutes, and how many of them were late or degraded. */
+export interface RecentRates {
+  /** The span counted: up to five minutes, less since start. */
+  seconds: number;
+  decisions: number;
+  late: number;
+  degraded: number;
+}
+
+/** Durations of the latest batched store writes. */
+export interface SinkWrites {
+  /** Writes the percentiles cover (the latest, up to 512). */
+  writes: number;
+  /** Null before the first write. */
+  p50_ms: number | null;
+  p99_ms: number | null;
+  /** When the latest write landed; null before the first. */
+  last_at: string | null;
+}
 
 /** What /metrics shows of the served model's recent decisions. */
 export interface LiveModelFigures {
@@ -53,8 +78,11 @@ export class PipelineMetrics {
   // Rolling state for the summary: totals now vs at the previous tick, recent latencies.
   private readonly totals = { events: 0, decisions: 0, approved: 0, flagged: 0, rejected: 0, deadLetters: 0, late: 0, degraded: 0 };
   private previous = { events: 0, decisions: 0, at: performance.now() };
-  private readonly recentLatency = new Float64Array(LATENCY_WINDOW);
-  private recentCount = 0;
+  private readonly recentLatency = new RecentSamples(LATENCY_WINDOW);
+  private readonly recentWrites = new RecentSamples(SINK_WRITES_KEPT);
+  private lastWriteAt: number | undefined;
+  /** The totals at each summary tick of the rate window, oldest first; the first is the start (all zero). */
+  private readonly ticks = [{ at: performance.now(), decisions: 0, late: 0, degraded: 0 }];
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -190,16 +218,34 @@ export class PipelineMetrics {
       this.degraded.inc({ degraded: d.degraded });
       this.totals.degraded++;
     }
-    this.recentLatency[this.recentCount++ % LATENCY_WINDOW] = d.processing_time_ms;
+    this.recentLatency.add(d.processing_time_ms);
+  }
+
+  /** A batched store write landed after `ms`: for /metrics and for the health page's percentiles. */
+  sinkFlushed(ms: number): void {
+    this.sinkFlush.observe(ms / 1000);
+    this.recentWrites.add(ms);
+    this.lastWriteAt = Date.now();
+  }
+
+  sinkWrites(): SinkWrites {
+    const writes = this.recentWrites.size;
+    const [p50, p99] = this.recentWrites.quantiles(0.5, 0.99).map((ms) => (writes === 0 ? null : Math.round(ms * 1000) / 1000));
+    return { writes, p50_ms: p50!, p99_ms: p99!, last_at: this.lastWriteAt === undefined ? null : new Date(this.lastWriteAt).toISOString() };
+  }
+
+  /** Counted from the summary's ticks, so between two ticks the figures stand still. */
+  recentRates(): RecentRates {
+    const first = this.ticks[0]!;
+    const last = this.ticks[this.ticks.length - 1]!;
+    return { seconds: Math.round((last.at - first.at) / 1000), decisions: last.decisions - first.decisions, late: last.late - first.late, degraded: last.degraded - first.degraded };
   }
 
   /** The summary since the previous call; one ticker calls it once a second and shares the result. */
   summary(context: { consumerLag: number; modelVersion: string | null; rulesVersion: string }): LiveSummary {
     const now = performance.now();
     const seconds = Math.max((now - this.previous.at) / 1000, 1e-3);
-    const n = Math.min(this.recentCount, LATENCY_WINDOW);
-    const sorted = Array.from(this.recentLatency.subarray(0, n)).sort((a, b) => a - b);
-    const pick = (q: number): number => (n === 0 ? 0 : Math.round(sorted[Math.min(n - 1, Math.floor(q * n))]! * 1000) / 1000);
+    const [p50, p95, p99, max] = this.recentLatency.quantiles(0.5, 0.95, 0.99, 1).map((ms) => Math.round(ms * 1000) / 1000);
     const out: LiveSummary = {
       at: new Date().toISOString(),
       events_per_second: Math.round((this.totals.events - this.previous.events) / seconds),
@@ -208,13 +254,15 @@ export class PipelineMetrics {
       dead_letters: this.totals.deadLetters,
       late: this.totals.late,
       degraded: this.totals.degraded,
-      latency_ms: { p50: pick(0.5), p95: pick(0.95), p99: pick(0.99), max: n === 0 ? 0 : sorted[n - 1]! },
+      latency_ms: { p50: p50!, p95: p95!, p99: p99!, max: max! },
       consumer_lag: context.consumerLag,
       model_version: context.modelVersion,
       rules_version: context.rulesVersion,
     };
     this.previous = { events: this.totals.events, decisions: this.totals.decisions, at: now };
-    this.recentCount = 0; // percentiles describe the last tick only, so an idle system shows no stale latency
+    this.recentLatency.clear(); // percentiles describe the last tick only, so an idle system shows no stale latency
+    this.ticks.push({ at: now, decisions: this.totals.decisions, late: this.totals.late, degraded: this.totals.degraded });
+    while (this.ticks.length > 2 && this.ticks[1]!.at <= now - RATE_WINDOW_MS) this.ticks.shift();
     this.lag.set(context.consumerLag);
     return out;
   }

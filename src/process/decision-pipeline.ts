@@ -5,6 +5,7 @@ import type { FeatureSet } from '../features/index.ts';
 import type { DeadLetter } from '../store/index.ts';
 import type { Scorer, Score } from '../score/scorer.ts';
 import { SafeDefaultScorer } from '../score/safe-default-scorer.ts';
+import { CircuitBreaker, type BreakerState } from '../score/circuit-breaker.ts';
 import { epochMs, partitionFor, UndecodableRecord, type LogPosition, type LogRecord } from '../transport/log.ts';
 import { joinStep, type EventTimeOptions } from './partition-task.ts';
 import { StageTasks } from './stage-tasks.ts';
@@ -93,6 +94,7 @@ export interface PipelineOptions {
 }
 
 const SAFE_DEFAULT = new SafeDefaultScorer();
+const circuitOf = (scorer: Scorer | undefined): BreakerState | null => (scorer instanceof CircuitBreaker ? scorer.state : null);
 /** Entities per kind and partition whose bytes are counted to estimate the state's size. */
 const STATE_SAMPLE = 200;
 
@@ -111,6 +113,16 @@ export class DecisionPipeline {
 
   get modelVersion(): string | null {
     return this.scorers[0]?.version ?? null;
+  }
+
+  /** The served model's circuit; null when no model is served (rules only). */
+  get modelCircuit(): BreakerState | null {
+    return circuitOf(this.scorers[0]);
+  }
+
+  /** The challenger's circuit; null without a challenger. */
+  get challengerCircuit(): BreakerState | null {
+    return circuitOf(this.challenger ?? undefined);
   }
 
   /** How far behind a partition's latest event its history still changes a value: what a restore replays. */

@@ -1,7 +1,7 @@
 // The processor runtime: pulls batches from a record source, claims their event ids, runs the pipeline, hands results on.
 import { bodyHash } from '../contracts/index.ts';
 import type { ClaimHolder, ClaimRequest, DeadLetter } from '../store/index.ts';
-import type { HandledBatch, LogRecord, RecordSource } from '../transport/log.ts';
+import type { HandledBatch, LogRecord, RecordSource, SourceProgress } from '../transport/log.ts';
 import type { AdmittedBatch, ClaimVerdict, Decided, DecisionPipeline, Forwarded, PartitionHistory, PipelineResult } from './decision-pipeline.ts';
 import type { MicroBatchSize } from './micro-batch-size.ts';
 
@@ -87,6 +87,11 @@ export class Processor {
 
   lag(): number {
     return this.source.lag();
+  }
+
+  /** The partitions this processor owns and how far each is consumed. */
+  progress(): SourceProgress {
+    return this.source.progress();
   }
 
   private async handle(batch: LogRecord[]): Promise<HandledBatch> {

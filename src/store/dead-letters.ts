@@ -66,3 +66,19 @@ export async function listDeadLetters(db: Queryable, limit: number, eventId?: st
   );
   return rows.map((r) => ({ ...r, event_id: r.event_id ?? undefined, received_at: r.received_at.toISOString() }));
 }
+
+/** Dead letters of one source: all of them, and those received within the recent span. */
+export interface DeadLetterCount {
+  source: string;
+  recent: number;
+  total: number;
+}
+
+/** Dead letters per source, in total and received in the last `recentMs` (the database's clock); one scan of the table. */
+export async function countDeadLetters(db: Queryable, recentMs: number): Promise<DeadLetterCount[]> {
+  return db.query<DeadLetterCount>(
+    `SELECT source, count(*) FILTER (WHERE received_at > now() - $1 * interval '1 millisecond')::int AS recent, count(*)::int AS total
+       FROM dead_letters GROUP BY source ORDER BY source`,
+    [recentMs],
+  );
+}

@@ -7,8 +7,8 @@ export { EMBEDDED_LOG, findEvent, insertEvents, loadEmbeddedHistory, loadPartiti
 export { CursorError, findDecision, insertDecisions, listDecisions, scoredDecisions, decidedHistory, type DecidedHistory, type DecisionQuery, type DecisionRecord, type ScoredAs, type ScoredDecision, type StoredDecision } from './decisions.ts';
 export { decisionHistory, HISTORY_RANGES, HISTORY_SPLITS, MAX_SPLIT_VALUES, NO_VALUE, OTHER_VALUES, USUAL_LEVEL_MS, usualLevel, type DecisionHistory, type HistoryRange, type HistorySplit, type UsualLevel } from './history.ts';
 export { claimedBodies, claimEvents, releaseLostClaims, StoreClaims, type ClaimHolder, type ClaimRequest, type StoreClaimsOptions } from './event-claims.ts';
-export { insertDeadLetters, listDeadLetters, type DeadLetter, type StoredDeadLetter } from './dead-letters.ts';
-export { databaseNow, findLabel, fraudVerdictsOf, labelsReceivedSince, upsertLabels, type ReceivedLabel } from './labels.ts';
+export { countDeadLetters, insertDeadLetters, listDeadLetters, type DeadLetter, type DeadLetterCount, type StoredDeadLetter } from './dead-letters.ts';
+export { databaseNow, findLabel, fraudVerdictsOf, labelArrivals, labelsReceivedSince, upsertLabels, type LabelArrivals, type ReceivedLabel } from './labels.ts';
 export { StoreRegistry } from './models.ts';
 export { addListEntries, listsVersion, readLists, removeListEntries } from './lists.ts';
 export { activateRuleSet, activeRuleSet, rollBackRuleSet, ruleSetActivations, ruleSetVersions, saveRuleSet, storedRuleSet, RuleSetVersionError } from './rule-sets.ts';

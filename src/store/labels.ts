@@ -77,3 +77,22 @@ export async function fraudVerdictsOf(db: Queryable, events: readonly RtdsEvent[
   }
   return verdicts;
 }
+
+/** How labels have been arriving: the latest received, and how many in the recent span. */
+export interface LabelArrivals {
+  /** When the latest label was received, and the time its verdict was given; null before any. */
+  last_received_at: string | null;
+  last_labeled_at: string | null;
+  recent: number;
+}
+
+/** The latest label and the labels received in the last `recentMs` (the database's clock), read along labels_received. */
+export async function labelArrivals(db: Queryable, recentMs: number): Promise<LabelArrivals> {
+  const [row] = await db.query<{ received_at: Date | null; labeled_at: Date | null; recent: number }>(
+    `SELECT latest.received_at, latest.labeled_at,
+            (SELECT count(*)::int FROM labels WHERE received_at > now() - $1 * interval '1 millisecond') AS recent
+       FROM (SELECT 1) one LEFT JOIN (SELECT received_at, labeled_at FROM labels ORDER BY received_at DESC LIMIT 1) latest ON true`,
+    [recentMs],
+  );
+  return { last_received_at: row?.received_at?.toISOString() ?? null, last_labeled_at: row?.labeled_at?.toISOString() ?? null, recent: row?.recent ?? 0 };
+}

@@ -66,6 +66,26 @@ export interface HandledBatch {
  */
 export type BatchHandler = (batch: LogRecord[]) => Promise<HandledBatch>;
 
+/** One partition a consumer owns, as far as it knows: offsets are the next record's. */
+export interface PartitionProgress {
+  partition: number;
+  /** Everything before it is processed and durable; null where the group has committed nothing yet. */
+  committed: number | null;
+  /** One past the last record appended; null until known. */
+  end: number | null;
+  /** Records appended and not yet committed; null until known. */
+  lag: number | null;
+}
+
+/** What a consumer reads now: its place in the group and the partitions it owns. */
+export interface SourceProgress {
+  /** Kafka's member id and generation; null on the embedded log, or out of the group. */
+  member: { id: string; generation: number } | null;
+  partitions: PartitionProgress[];
+  /** Why the consumer is not reading now (rejoining its group after a failure); null while it reads. */
+  problem: string | null;
+}
+
 /**
  * Consumer side: delivers batches in offset order per partition to a handler, and commits a batch
  * once its results are durable. Work handled but not yet committed is bounded, which is how
@@ -77,6 +97,7 @@ export interface RecordSource {
   stop(options?: { drain?: boolean }): Promise<void>;
   /** Records appended but not yet committed, over all partitions. */
   lag(): number;
+  progress(): SourceProgress;
 }
 
 /** Epoch milliseconds with sub-millisecond precision: the clock of acceptedAt and of decision latency. */

@@ -50,7 +50,7 @@ async function run(claims: MemoryClaims, batches: LogRecord[][], microBatch?: Mi
     conflict: (letter) => void out.conflicts.push(letter),
     ready: async () => undefined,
   };
-  const source = { start: async (handler: BatchHandler) => void (await batches.reduce<Promise<unknown>>((p, b) => p.then(() => handler(b)), Promise.resolve())), stop: async () => undefined, lag: () => 0 };
+  const source = { start: async (handler: BatchHandler) => void (await batches.reduce<Promise<unknown>>((p, b) => p.then(() => handler(b)), Promise.resolve())), stop: async () => undefined, lag: () => 0, progress: () => ({ member: null, partitions: [], problem: null }) };
   await new Processor(source, pipeline, output, { claims, microBatch }).start();
   return out;
 }

@@ -53,6 +53,7 @@ describe('micro-batches under a latency budget', () => {
       start: async (handler: BatchHandler) => void (await handler(batch)),
       stop: async () => undefined,
       lag: () => 0,
+      progress: () => ({ member: null, partitions: [], problem: null }),
     };
     const processor = new Processor(
       source,

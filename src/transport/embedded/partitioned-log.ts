@@ -1,5 +1,5 @@
 // The embedded transport: a partitioned log with consumer-side offsets, read like Kafka; durable in a folder, or in memory only.
-import { epochMs, partitionFor, type BatchHandler, type EventLogProducer, type LogRecord, type RecordSource } from '../log.ts';
+import { epochMs, partitionFor, type BatchHandler, type EventLogProducer, type LogRecord, type RecordSource, type SourceProgress } from '../log.ts';
 import { LogFolder, LogFolderError, type LogFolderOptions } from './log-folder.ts';
 
 class Partition {
@@ -236,9 +236,17 @@ class EmbeddedConsumer implements RecordSource {
   }
 
   lag(): number {
-    let lag = 0;
-    for (let p = 0; p < this.log.partitions; p++) lag += this.log.endOffset(p) - this.log.committed(this.group, p);
-    return lag;
+    return this.progress().partitions.reduce((n, p) => n + (p.lag ?? 0), 0);
+  }
+
+  /** Every partition: the embedded log has one consumer per group. */
+  progress(): SourceProgress {
+    const partitions = Array.from({ length: this.log.partitions }, (_, partition) => {
+      const committed = this.log.committed(this.group, partition);
+      const end = this.log.endOffset(partition);
+      return { partition, committed, end, lag: end - committed };
+    });
+    return { member: null, partitions, problem: null };
   }
 
   async stop(options: { drain?: boolean } = {}): Promise<void> {

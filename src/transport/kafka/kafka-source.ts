@@ -1,6 +1,6 @@
 // Reads the events topic as a member of a consumer group: what arrived is one batch, committed after it is handled.
 import { stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
-import { decodeRecordValue, type BatchHandler, type LogRecord, type RecordSource } from '../log.ts';
+import { decodeRecordValue, type BatchHandler, type LogRecord, type PartitionProgress, type RecordSource, type SourceProgress } from '../log.ts';
 import { ReadCommittedConsumer } from './read-committed-consumer.ts';
 import { RETRY } from './retry.ts';
 import { stableCommittedOffsets, type CommittedOffsets } from './stable-offsets.ts';
@@ -111,6 +111,8 @@ export class KafkaRecordSource implements RecordSource {
   private readonly doneOffsets = new Map<number, bigint>();
   /** Per partition: the broker's end offset, polled — what the group has yet to fetch counts as lag too. */
   private brokerEnds: readonly bigint[] = [];
+  /** The generation being read: its partitions and the committed offsets the reading resumed from; undefined between generations. */
+  private assignment: { generation: number; partitions: number[]; committed: CommittedOffsets } | undefined;
   private lagPoll: NodeJS.Timeout | undefined;
   /** Set when stop begins: no more fetching. `stopped` once the drain is over: no more handling. */
   private stopping = false;
@@ -130,15 +132,39 @@ export class KafkaRecordSource implements RecordSource {
    * always lag by one.
    */
   lag(): number {
-    const marker = this.options.transactionalInput === true ? 1n : 0n;
     let lag = 0n;
-    for (const [p, done] of this.doneOffsets) {
-      const fetched = this.endOffsets.get(p) ?? done;
-      const appended = this.brokerEnds[p] ?? fetched;
-      const behind = (appended > fetched ? appended : fetched) - done - marker;
-      if (behind > 0n) lag += behind;
-    }
+    for (const [p, done] of this.doneOffsets) lag += this.behind(p, done);
     return Number(lag);
+  }
+
+  /**
+   * The partitions of the generation being read. One not read since the assignment counts from
+   * its committed offset (`lag()` leaves it out until a record of it arrives).
+   */
+  progress(): SourceProgress {
+    const assignment = this.assignment;
+    const member = this.consumer?.memberId;
+    const partitions = (assignment?.partitions ?? []).map((partition): PartitionProgress => {
+      const done = this.doneOffsets.get(partition) ?? assignment!.committed.get(partition);
+      const fetched = this.endOffsets.get(partition);
+      const appended = this.brokerEnds[partition];
+      const end = appended === undefined ? fetched : fetched === undefined || appended > fetched ? appended : fetched;
+      return { partition, committed: done === undefined ? null : Number(done), end: end === undefined ? null : Number(end), lag: done === undefined ? null : Number(this.behind(partition, done)) };
+    });
+    return {
+      member: member == null || assignment === undefined ? null : { id: member, generation: assignment.generation },
+      partitions,
+      problem: this.recovering === undefined ? null : 'rejoining its consumer group after a failure',
+    };
+  }
+
+  /** Records of partition `p` past `done`: up to what the broker has (polled) or what was fetched, whichever is further. */
+  private behind(p: number, done: bigint): bigint {
+    const marker = this.options.transactionalInput === true ? 1n : 0n;
+    const fetched = this.endOffsets.get(p) ?? done;
+    const appended = this.brokerEnds[p] ?? fetched;
+    const behind = (appended > fetched ? appended : fetched) - done - marker;
+    return behind > 0n ? behind : 0n;
   }
 
   async stop(options: { drain?: boolean } = {}): Promise<void> {
@@ -221,6 +247,7 @@ export class KafkaRecordSource implements RecordSource {
       this.retired.push(stream);
     }
     this.stream = undefined;
+    this.assignment = undefined;
     this.buffer = [];
     for (const b of this.uncommitted) this.uncommittedRecords -= b.records;
     this.uncommitted = [];
@@ -256,6 +283,7 @@ export class KafkaRecordSource implements RecordSource {
           continue;
         }
         this.options.onRebalance?.({ topic: this.options.topic, generation, partitions, committed, dropped: this.droppedSinceFence });
+        this.assignment = { generation, partitions, committed };
         this.droppedSinceFence = 0;
         this.read(consumer, stream, generation);
       }
