@@ -29,11 +29,14 @@ async function render() {
   const route = ROUTES.find((r) => r.path.test(location.pathname));
   cleanup?.();
   cleanup = undefined;
-  main.replaceChildren();
+  // Each view renders into a box of its own: one still loading when the next begins writes into a detached box, not the new view.
+  const view = document.createElement('div');
+  view.className = 'view';
+  main.replaceChildren(view);
   for (const a of document.querySelectorAll('nav a')) a.toggleAttribute('aria-current', a.dataset.page === (route?.nav ?? route?.page));
   if (route === undefined) {
     document.title = 'RTDS — not found';
-    main.append(notice(`No page at ${location.pathname}.`, 'error'));
+    view.append(notice(`No page at ${location.pathname}.`, 'error'));
     return;
   }
   document.title = `RTDS — ${route.title}`;
@@ -41,14 +44,14 @@ async function render() {
   try {
     const module = await import(`./pages/${route.page}.js`);
     if (ticket !== rendering) return;
-    const done = await module.render(main, { params, query: new URLSearchParams(location.search), navigate, live });
+    const done = await module.render(view, { params, query: new URLSearchParams(location.search), navigate, live });
     // A newer view began while this one rendered: this one is already off screen.
     if (ticket !== rendering) done?.();
     else cleanup = done;
   } catch (err) {
     if (ticket !== rendering) return;
     const words = err instanceof ApiError && (err.status === 401 || err.status === 403) ? `${err.message} — set an API key with the role this page needs (API key, top right).` : err.message;
-    main.append(notice(words, 'error'));
+    view.append(notice(words, 'error'));
   }
 }
 
