@@ -120,7 +120,7 @@ async function weekOfDecisions(db: Database, count: number, until: Date): Promis
   await db.query(
     `INSERT INTO decisions (decision_id, event_id, decision, risk_score, reason, reasons, timestamp, processing_time_ms, rules_version, late, degraded)
      SELECT 'd' || i, 'h' || i, CASE WHEN i % 100 < 3 THEN 'rejected' WHEN i % 100 < 10 THEN 'flagged' ELSE 'approved' END, (i % 100) / 100.0, 'bench', '[]',
-            $2::timestamptz - (i * interval '604800 seconds' / $1::int), 0.05 * exp((i * 7919 % 1000) / 1000.0 * 3.5 + (i % 3)), 'bench', i % 97 = 0, CASE WHEN i % 89 = 0 THEN 'rules_only' ELSE 'none' END
+            $2::timestamptz - (i * interval '604800 seconds' / $1::int), 0.05 * exp((i::bigint * 7919 % 1000) / 1000.0 * 3.5 + (i % 3)), 'bench', i % 97 = 0, CASE WHEN i % 89 = 0 THEN 'rules_only' ELSE 'none' END
        FROM generate_series(1, $1::int) AS i`,
     params,
   );
