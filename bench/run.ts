@@ -27,17 +27,22 @@ import { benchDefaultFeatures, benchFeatureCounts, benchStateMemory } from './fe
 import { benchRules } from './rules.ts';
 import { benchScaleOut } from './scale-out.ts';
 import { stageVariants } from './stages.ts';
+import { benchHistory, benchStoreWrites } from './store.ts';
 
 const HELP = `Usage: rtds bench [options]
 
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages
+  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history
   --users <n>       users whose feature state the features run holds (default 1000000)
                     (default: all but training, which takes about two minutes, and kafka,
                     scaleout and stages, which need RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a
                     scratch database; stages measures embedded and Kafka with 1, 2 and 4 stages)
+  --decisions <n>   decisions over 7 days the history run reads (default 1000000)
+                    (store and history run when named: store, the DecisionSink alone writing
+                    --events decided events; history, the history API's reads; both on PGlite, and
+                    on PostgreSQL in a schema of their own when RTDS_DATABASE_URL is set)
   --help            this text
 
 Uses the active model under RTDS_MODEL_DIR, or trains one into a temporary registry first.`;
@@ -421,7 +426,15 @@ async function benchTrainingTime(config: Config, scratch: string): Promise<void>
 export async function runBench(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { events: { type: 'string', default: '200000' }, rate: { type: 'string', default: '5000' }, seconds: { type: 'string', default: '10' }, users: { type: 'string', default: '1000000' }, only: { type: 'string' }, help: { type: 'boolean' } },
+    options: {
+      events: { type: 'string', default: '200000' },
+      rate: { type: 'string', default: '5000' },
+      seconds: { type: 'string', default: '10' },
+      users: { type: 'string', default: '1000000' },
+      decisions: { type: 'string', default: '1000000' },
+      only: { type: 'string' },
+      help: { type: 'boolean' },
+    },
   });
   if (values.help === true) return void console.log(HELP);
   const only = new Set((values.only ?? 'core,rules,e2e,durability,latency,inference').split(','));
@@ -471,6 +484,8 @@ export async function runBench(args: string[]): Promise<void> {
     if (only.has('features')) benchFeatures(base, events, Number(values.users));
     if (only.has('scaleout')) await benchScaleOut(base, modelDir, events);
     if (only.has('stages')) await benchStages(base, appConfig, scratch, events, Number(values.rate), Number(values.seconds));
+    if (only.has('store')) await benchStoreWrites(base.databaseUrl, scratch, events);
+    if (only.has('history')) await benchHistory(base.databaseUrl, scratch, Number(values.decisions));
     if (only.has('kafka')) await benchKafka(loadConfig({ ...base, dataDir: path.join(scratch, 'kafka'), modelRegistry: 'folder', modelDir }), Number(values.rate), Number(values.seconds), events);
   } finally {
     rmSync(scratch, { recursive: true, force: true });

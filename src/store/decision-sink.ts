@@ -1,4 +1,5 @@
 // Batched, idempotent writer of events, decisions and dead letters: one transaction per flush.
+import { hostname } from 'node:os';
 import { payloadText, type EventInput, type RtdsEvent } from '../contracts/index.ts';
 import { settlesWithin } from '../observe/index.ts';
 import type { LogPosition } from '../transport/log.ts';
@@ -7,6 +8,7 @@ import { Backoff, type RetryPace } from './backoff.ts';
 import { classifyStoreError, isUniqueViolation, RowEncodingError, type Statement, type StoreFailure } from './statement.ts';
 import { insertDeadLetters, type DeadLetter } from './dead-letters.ts';
 import { copyDecisions, insertDecisions, type DecisionRecord } from './decisions.ts';
+import { countNewDecisions } from './decision-minutes.ts';
 import { copyEvents, insertEvents, type LoggedEvent } from './events.ts';
 
 export interface DecidedEvent extends DecisionRecord {
@@ -63,6 +65,9 @@ export interface SinkHealth {
 /** The dead-letter source of rows the store refused. */
 export const STORE_SOURCE = 'store';
 
+/** Sinks made in this process: the number in each one's writer name. */
+let sinksMade = 0;
+
 
 /** Rows written together: one transaction. `events`: events on their way to later stages, stored ahead of their decisions. */
 interface Rows {
@@ -100,6 +105,12 @@ export class DecisionSink {
   private readonly backoff: Backoff;
   private failingSince: number | undefined;
   private lastError: string | undefined;
+  /**
+   * Whose rows of the per-minute rollup this sink adds its decisions to: rows of its own, so that
+   * other sinks and processors never wait for its row locks (its own connections wait only from
+   * the rollup's upsert to their commit, the last steps of a write).
+   */
+  private readonly writer = `${hostname()}/${process.pid}/${sinksMade++}`;
 
   constructor(
     private readonly db: Database,
@@ -253,14 +264,22 @@ export class DecisionSink {
     await this.store({ decided: [], events: [], letters: [{ source: STORE_SOURCE, event_id: row.event.event_id, payload: payloadText(eventInput(row.event)), errors: [{ field, reason: `the store refused it: ${message}` }] }] });
   }
 
-  /** One attempt: COPY first, as new rows are the rule; rows stored before (a replayed batch) fail a COPY whole, so then INSERT … ON CONFLICT DO NOTHING. */
+  /**
+   * One attempt: COPY first, as new rows are the rule; rows stored before (a replayed batch) fail
+   * a COPY whole, so then INSERT … ON CONFLICT DO NOTHING. Either way the decisions inserted are
+   * counted in the per-minute rollup, in the same transaction.
+   */
   private async writeOnce({ decided, letters, events }: Rows): Promise<void> {
     const letterRows = letters.length === 0 ? [] : [encoded(() => insertDeadLetters(letters))];
     const eventRows = [...events, ...decided.filter((d) => d.eventStored !== true)];
     if (decided.length === 0 && eventRows.length === 0) return void (await this.db.batch(letterRows));
     const statements = (copy: boolean): Statement[] => [
       ...(eventRows.length === 0 ? [] : [encoded(() => (copy ? copyEvents : insertEvents)(eventRows, this.options.log))]),
-      ...(decided.length === 0 ? [] : [encoded(() => (copy ? copyDecisions : insertDecisions)(decided, this.options.featureSet))]),
+      ...(decided.length === 0
+        ? []
+        : copy
+          ? [encoded(() => copyDecisions(decided, this.options.featureSet)), encoded(() => countNewDecisions(decided, this.writer))]
+          : [encoded(() => insertDecisions(decided, { writer: this.writer, featureSet: this.options.featureSet }))]),
       ...letterRows,
     ];
     try {

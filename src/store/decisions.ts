@@ -3,6 +3,7 @@ import { decisionIdFor, type Decision, type Degradation, type Outcome, type Rtds
 import { EVENT_SELECT, eventFromRow, type EventRow } from './events.ts';
 import { FeatureSet } from '../features/index.ts';
 import { copyLine } from './copy-text.ts';
+import { countDecisionsOf } from './decision-minutes.ts';
 import type { Database } from './database.ts';
 import type { CopyStatement, Statement } from './statement.ts';
 
@@ -46,28 +47,42 @@ const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', '
 
 /**
  * Insert decisions; a decision id already stored is kept, so a re-sent event has one decision.
- * `featureSet` is the version of the feature vectors, stored to read them back by name.
+ * Those inserted are counted in the per-minute rollup in the same statement, by `writer`, and
+ * only those: a replayed batch adds nothing. `featureSet` is the version of the feature vectors,
+ * stored to read them back by name.
  */
-export function insertDecisions(records: readonly DecisionRecord[], featureSet?: string): Statement {
+export function insertDecisions(records: readonly DecisionRecord[], options: { writer: string; featureSet?: string | undefined }): Statement {
   const rows = records.map(({ decision, features, shadow }) => ({
     ...decision,
     features: features === undefined ? null : encodeFeatures(features),
-    feature_set: features === undefined ? null : (featureSet ?? null),
+    feature_set: features === undefined ? null : (options.featureSet ?? null),
     shadow_version: shadow?.model_version ?? null,
     shadow_score: shadow?.score ?? null,
   }));
-  return {
-    sql: `INSERT INTO decisions (${DECISION_COLUMNS.join(', ')})
+  const inserted = `inserted AS (
+       INSERT INTO decisions (${DECISION_COLUMNS.join(', ')})
        SELECT ${DECISION_COLUMNS.join(', ')}
        FROM jsonb_to_recordset($1::jsonb) AS r(decision_id text, event_id text, decision text, risk_score double precision, reason text, reasons jsonb,
             features bytea, feature_set text, timestamp timestamptz, processing_time_ms double precision, model_version text, rules_version text, late boolean, history text, degraded text,
             shadow_version text, shadow_score double precision, event_time_source text)
-       ON CONFLICT DO NOTHING`,
-    params: [JSON.stringify(rows)],
+       ON CONFLICT DO NOTHING
+       RETURNING event_id, timestamp, decision, late, degraded, processing_time_ms)`;
+  return {
+    // The event row is stored before its decision (in this transaction or an earlier one): its type and channel are read from there.
+    sql: countDecisionsOf({
+      ctes: [inserted],
+      source: 'SELECT i.timestamp, e.event_type, e.channel, i.decision, i.late, i.degraded, i.processing_time_ms FROM inserted i LEFT JOIN events e ON e.event_id = i.event_id',
+      writer: '$2',
+    }),
+    params: [JSON.stringify(rows), options.writer],
   };
 }
 
-/** The same rows as `insertDecisions` by COPY: several times faster, but it fails whole if one decision id is already stored. */
+/**
+ * The same rows as `insertDecisions` by COPY: several times faster, but it fails whole if one
+ * decision id is already stored. It leaves the rollup alone: `countNewDecisions` counts the rows
+ * in the same transaction.
+ */
 export function copyDecisions(records: readonly DecisionRecord[], featureSet?: string): CopyStatement {
   let text = '';
   for (const { decision: d, features: vector, shadow } of records) {

@@ -1,5 +1,7 @@
 // Schema migrations, applied in order once each; the seed's tables are the first step.
 import type { Database } from './database.ts';
+import { countDecisionsOf } from './decision-minutes.ts';
+import { LATENCY_BUCKETS } from './latency-histogram.ts';
 
 interface Migration {
   version: number;
@@ -186,6 +188,35 @@ const MIGRATIONS: Migration[] = [
       -- Every event decided so far holds its id: a re-send of it is never decided again.
       INSERT INTO event_claims (event_id, log_topic, log_partition, log_offset, claimed_at)
         SELECT event_id, log_topic, log_partition, log_offset, created_at FROM events`,
+  },
+  {
+    version: 12,
+    name: 'decisions counted per minute as they are stored (decision_minutes), with the decisions stored before counted once: what history reads beyond a quarter of an hour',
+    sql: `
+      CREATE TABLE decision_minutes (
+        -- The minute of the decision time, and what the row counts: every decision (split none),
+        -- or those of one event type or channel ('' for events without one).
+        minute         timestamptz NOT NULL,
+        split          text NOT NULL CHECK (split IN ('none', 'event_type', 'channel')),
+        value          text NOT NULL,
+        -- The sink that counted them: writers never wait for each other's rows, reads sum over writers.
+        writer         text NOT NULL,
+        decisions      integer NOT NULL,
+        approved       integer NOT NULL,
+        flagged        integer NOT NULL,
+        rejected       integer NOT NULL,
+        late           integer NOT NULL,
+        degraded       integer NOT NULL,
+        -- Split none only: processing_time_ms counted in the buckets of latency-histogram.ts, and its extremes.
+        latency_counts integer[] CHECK (cardinality(latency_counts) = ${LATENCY_BUCKETS}),
+        latency_min_ms double precision,
+        latency_max_ms double precision,
+        PRIMARY KEY (split, minute, value, writer)
+      );
+      ${countDecisionsOf({
+        source: 'SELECT d.timestamp, e.event_type, e.channel, d.decision, d.late, d.degraded, d.processing_time_ms FROM decisions d LEFT JOIN events e ON e.event_id = d.event_id',
+        writer: "'migration 12'",
+      })}`,
   },
 ];
 

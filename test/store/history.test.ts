@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decisionIdFor, validateEvent, type Decision, type Degradation, type Outcome } from '../../src/contracts/index.ts';
-import { decisionHistory, HISTORY_RANGES, insertDecisions, insertEvents, MAX_SPLIT_VALUES, NO_VALUE, OTHER_VALUES, usualLevel, type Database } from '../../src/store/index.ts';
+import { decisionHistory, HISTORY_RANGES, insertDecisions, insertEvents, MAX_SPLIT_VALUES, NO_VALUE, OTHER_VALUES, usualLevel, type Database, type DecisionHistory } from '../../src/store/index.ts';
+import { LATENCY_ABSOLUTE_BOUND_MS, LATENCY_RELATIVE_BOUND } from '../../src/store/latency-histogram.ts';
 import { onBothStores, openedStore } from '../support/postgres.ts';
 
 interface Stored {
@@ -40,7 +41,7 @@ async function store(db: Database, rows: readonly Stored[]): Promise<void> {
       event_time_source: 'event',
     }),
   );
-  await db.batch([insertEvents(events), insertDecisions(decisions.map((decision) => ({ decision })))]);
+  await db.batch([insertEvents(events), insertDecisions(decisions.map((decision) => ({ decision })), { writer: 'test' })]);
 }
 
 /** PostgreSQL's percentile_cont: linear interpolation between the closest ranks. */
@@ -59,12 +60,30 @@ function historySuite(kind: string, open: () => Promise<Database | { skip: strin
   describe(`decision history on ${kind}`, () => {
     const db = openedStore(open, cleanup);
 
-    it('buckets an hour by the minute ending at the time asked: counts, outcomes, late, degraded and latency percentiles', async (t) => {
+    /** The counts of a bucket against the decisions it must hold; latency exact (percentile_cont) or within the histogram's bound. */
+    const expectBucket = (history: DecisionHistory, index: number, rows: readonly Stored[], latency: 'exact' | 'estimated'): void => {
+      const b = history.buckets[index]!;
+      const count = (outcome: Outcome): number => rows.filter((r) => r.outcome === outcome).length;
+      assert.deepEqual(
+        { decisions: b.decisions, approved: b.approved, flagged: b.flagged, rejected: b.rejected, late: b.late, degraded: b.degraded },
+        { decisions: rows.length, approved: count('approved'), flagged: count('flagged'), rejected: count('rejected'), late: rows.filter((r) => r.late).length, degraded: rows.filter((r) => (r.degraded ?? 'none') !== 'none').length },
+        `bucket ${index}`,
+      );
+      const ms = rows.map((r) => r.ms);
+      for (const [q, p] of [['p50', 0.5], ['p95', 0.95], ['p99', 0.99]] as const) {
+        const exact = percentileCont(ms, p);
+        const bound = latency === 'exact' ? 1e-9 : LATENCY_RELATIVE_BOUND * exact + LATENCY_ABSOLUTE_BOUND_MS;
+        assert.ok(Math.abs(b.latency_ms![q] - exact) <= bound, `bucket ${index} ${q}: ${b.latency_ms![q]} vs ${exact} (±${bound})`);
+      }
+    };
+
+    it('buckets an hour by whole minutes up to the minute under way: counts, outcomes, late, degraded, and latency percentiles within the histogram’s bound', async (t) => {
       if (db.skip !== undefined) return t.skip(db.skip);
       const until = Date.parse('2026-01-10T12:00:30.250Z');
-      const from = until - HISTORY_RANGES['1h'].ms;
+      // The last bucket is the minute under way at `until`; the first starts an hour before its end.
+      const from = Date.parse('2026-01-10T11:01:00Z');
       const outcomes: Outcome[] = ['approved', 'flagged', 'rejected'];
-      // Minute 0 starts at `from` exactly (included); minute 59 ends just before `until`; one decision each side of the range is left out.
+      // Minute 0 starts at `from` exactly (included); the last holds a decision just before `until`; one decision each side of the minutes is left out.
       const inRange: Stored[] = [
         ...Array.from({ length: 9 }, (_, i): Stored => ({ id: `h-first-${i}`, at: from + i * 1000, outcome: outcomes[i % 3]!, ms: [0.4, 2, 0.7, 9.5, 1.1, 0.2, 3.3, 0.9, 5][i]!, late: i === 4 })),
         ...Array.from({ length: 4 }, (_, i): Stored => ({ id: `h-mid-${i}`, at: from + 30 * MINUTE + i * 7000, outcome: i === 0 ? 'rejected' : 'approved', ms: 1 + i, degraded: i < 2 ? 'rules_only' : 'none' })),
@@ -72,7 +91,7 @@ function historySuite(kind: string, open: () => Promise<Database | { skip: strin
       ];
       const outside: Stored[] = [
         { id: 'h-before', at: from - 1, outcome: 'rejected', ms: 50 },
-        { id: 'h-at-until', at: until, outcome: 'rejected', ms: 50 },
+        { id: 'h-next-minute', at: from + 60 * MINUTE, outcome: 'rejected', ms: 50 },
       ];
       await store(db.db!, [...inRange, ...outside]);
 
@@ -80,28 +99,34 @@ function historySuite(kind: string, open: () => Promise<Database | { skip: strin
       assert.equal(history.bucket_seconds, 60);
       assert.equal(history.buckets.length, 60);
       assert.equal(history.from, new Date(from).toISOString());
+      assert.equal(history.until, new Date(until).toISOString());
       history.buckets.forEach((b, i) => assert.equal(b.at, new Date(from + i * MINUTE).toISOString(), `bucket ${i} starts a minute after the one before`));
       assert.equal(history.buckets[0]!.by, undefined, 'no split asked, none given');
 
-      const expectBucket = (index: number, rows: readonly Stored[]): void => {
-        const b = history.buckets[index]!;
-        const count = (outcome: Outcome): number => rows.filter((r) => r.outcome === outcome).length;
-        assert.deepEqual(
-          { decisions: b.decisions, approved: b.approved, flagged: b.flagged, rejected: b.rejected, late: b.late, degraded: b.degraded },
-          { decisions: rows.length, approved: count('approved'), flagged: count('flagged'), rejected: count('rejected'), late: rows.filter((r) => r.late).length, degraded: rows.filter((r) => (r.degraded ?? 'none') !== 'none').length },
-          `bucket ${index}`,
-        );
-        const ms = rows.map((r) => r.ms);
-        for (const [q, p] of [['p50', 0.5], ['p95', 0.95], ['p99', 0.99]] as const) assert.ok(Math.abs(b.latency_ms![q] - percentileCont(ms, p)) < 1e-9, `bucket ${index} ${q}: ${b.latency_ms![q]} vs ${percentileCont(ms, p)}`);
-      };
-      expectBucket(0, inRange.filter((r) => r.id.startsWith('h-first')));
-      expectBucket(30, inRange.filter((r) => r.id.startsWith('h-mid')));
-      expectBucket(59, [inRange.at(-1)!]);
+      expectBucket(history, 0, inRange.filter((r) => r.id.startsWith('h-first')), 'estimated');
+      expectBucket(history, 30, inRange.filter((r) => r.id.startsWith('h-mid')), 'estimated');
+      // One decision: its minute's lowest and highest latency, so exact.
+      expectBucket(history, 59, [inRange.at(-1)!], 'exact');
       const empty = history.buckets.filter((_, i) => ![0, 30, 59].includes(i));
       assert.ok(empty.every((b) => b.decisions === 0 && b.latency_ms === null), 'every other bucket is there, empty');
 
       const count = (outcome: Outcome): number => inRange.filter((r) => r.outcome === outcome).length;
       assert.deepEqual(history.totals, { decisions: inRange.length, approved: count('approved'), flagged: count('flagged'), rejected: count('rejected'), late: 1, degraded: 2 });
+    });
+
+    it('counts a quarter of an hour from the decisions: 15 s buckets ending at the time asked, exact percentiles', async (t) => {
+      if (db.skip !== undefined) return t.skip(db.skip);
+      const until = Date.parse('2026-01-20T08:00:07.500Z');
+      const from = until - HISTORY_RANGES['15m'].ms;
+      const first: Stored[] = Array.from({ length: 7 }, (_, i) => ({ id: `q-first-${i}`, at: from + i * 2000, outcome: i === 3 ? 'rejected' : 'approved', ms: [0.41, 2.2, 0.73, 9.5, 1.13, 0.21, 3.3][i]!, late: i === 1 }));
+      const last: Stored[] = [{ id: 'q-last-0', at: until - 10, outcome: 'flagged', ms: 0.35 }, { id: 'q-last-1', at: until - 1, outcome: 'approved', ms: 0.37 }];
+      await store(db.db!, [...first, ...last, { id: 'q-before', at: from - 1, outcome: 'rejected', ms: 1 }, { id: 'q-at-until', at: until, outcome: 'rejected', ms: 1 }]);
+      const history = await decisionHistory(db.db!, { range: '15m', by: 'none', until: new Date(until) });
+      assert.equal(history.from, new Date(from).toISOString());
+      assert.equal(history.buckets.length, 60);
+      expectBucket(history, 0, first, 'exact');
+      expectBucket(history, 59, last, 'exact');
+      assert.equal(history.totals.decisions, first.length + last.length);
     });
 
     it('splits by channel: counts per value, events without one as (none), the values past the largest folded into (other)', async (t) => {

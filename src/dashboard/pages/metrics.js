@@ -18,6 +18,12 @@ const MAX_ROWS = 50;
 /** The control changed last: a change re-renders the page, and focus returns to it for keyboard users. */
 let changedControl;
 
+/**
+ * The seconds of a stored bucket up to the history's `until`: all of it but in the last bucket of
+ * a range counted by the minute, the minute under way — its rate is over the part that passed.
+ */
+const bucketSeconds = (history, bucket) => Math.min(history.bucket_seconds, (Date.parse(history.until) - Date.parse(bucket.at)) / 1000);
+
 /** A chart point: what was decided in the `seconds` up to `at` (epoch seconds), from a stored bucket. */
 function bucketPoint(bucket, seconds) {
   const counts = Object.fromEntries(COUNTED.map((k) => [k, bucket[k]]));
@@ -207,8 +213,8 @@ function splitPanel(by) {
   let plot;
   const show = (history) => {
     status.textContent = `as of ${fmt.time(history.until)}`;
-    const xs = history.buckets.map((b) => Date.parse(b.at) / 1000 + history.bucket_seconds);
-    const columns = history.values.map(({ value }) => history.buckets.map((b) => (Object.hasOwn(b.by, value) ? b.by[value].decisions : 0) / history.bucket_seconds));
+    const xs = history.buckets.map((b) => Date.parse(b.at) / 1000 + bucketSeconds(history, b));
+    const columns = history.values.map(({ value }) => history.buckets.map((b) => (Object.hasOwn(b.by, value) ? b.by[value].decisions : 0) / bucketSeconds(history, b)));
     const series = history.values.map(({ value }, i) => ({ label: value, stroke: VALUE_COLOURS[i % VALUE_COLOURS.length] }));
     // A new set of values needs new series: the chart is made again.
     if (plot === undefined || plot.series.length !== series.length + 1 || series.some((s, i) => plot.series[i + 1].label !== s.label)) {
@@ -301,7 +307,7 @@ export async function render(main, { query, navigate, live }) {
   // Another render replaced this one while the history loaded: nothing more to draw.
   if (!root.isConnected) return cleanup();
 
-  let points = history.buckets.map((b) => bucketPoint(b, history.bucket_seconds));
+  let points = history.buckets.map((b) => bucketPoint(b, bucketSeconds(history, b)));
   const usual = history.usual;
   const draw = () => {
     const xs = points.map((p) => p.at);
