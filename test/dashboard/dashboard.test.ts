@@ -53,7 +53,7 @@ describe('the dashboard in a real browser', () => {
     assert.ok(counts.reduce((a, b) => a + b, 0) > 0, 'the mix counts decisions');
     assert.equal(await page.textContent('#model-version'), 'none (rules only)');
     assert.equal(await page.textContent('#rules-version'), 'builtin-1');
-    const p99 = Number(await page.textContent('#latency-p99'));
+    const p99 = Number((await page.textContent('#latency-p99'))!.replace(/,/g, ''));
     assert.ok(Number.isFinite(p99) && p99 >= 0);
     assert.deepEqual(problems, [], 'no script errors on the page');
   });
