@@ -25,6 +25,7 @@ import { partitionFor, type LogRecord } from '../src/transport/log.ts';
 import { benchExplanation, benchInference, benchTraining } from './scoring.ts';
 import { benchDefaultFeatures, benchFeatureCounts, benchStateMemory } from './features.ts';
 import { benchRules } from './rules.ts';
+import { benchExplorer } from './explorer.ts';
 import { benchScaleOut } from './scale-out.ts';
 import { stageVariants } from './stages.ts';
 import { benchHistory, benchStoreWrites } from './store.ts';
@@ -34,8 +35,9 @@ const HELP = `Usage: rtds bench [options]
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history
+  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history, explorer
   --users <n>       users whose feature state the features run holds (default 1000000)
+  --rows <n>        decisions the explorer run searches (default 1000000), in a schema of its own in RTDS_DATABASE_URL
                     (default: all but training, which takes about two minutes, and kafka,
                     scaleout and stages, which need RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a
                     scratch database; stages measures embedded and Kafka with 1, 2 and 4 stages)
@@ -432,6 +434,7 @@ export async function runBench(args: string[]): Promise<void> {
       seconds: { type: 'string', default: '10' },
       users: { type: 'string', default: '1000000' },
       decisions: { type: 'string', default: '1000000' },
+      rows: { type: 'string', default: '1000000' },
       only: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -486,6 +489,10 @@ export async function runBench(args: string[]): Promise<void> {
     if (only.has('stages')) await benchStages(base, appConfig, scratch, events, Number(values.rate), Number(values.seconds));
     if (only.has('store')) await benchStoreWrites(base.databaseUrl, scratch, events);
     if (only.has('history')) await benchHistory(base.databaseUrl, scratch, Number(values.decisions));
+    if (only.has('explorer')) {
+      if (base.databaseUrl === undefined) throw new Error('bench: the explorer run needs RTDS_DATABASE_URL (PostgreSQL)');
+      await benchExplorer(base.databaseUrl, Number(values.rows), path.join(scratch, 'explorer'));
+    }
     if (only.has('kafka')) await benchKafka(loadConfig({ ...base, dataDir: path.join(scratch, 'kafka'), modelRegistry: 'folder', modelDir }), Number(values.rate), Number(values.seconds), events);
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -3,11 +3,11 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { conflictError, EVENT_TIME_SOURCES, eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, HISTORIES, OUTCOMES, payloadText, unstorable, validateLabel, type Decision, type EventTimeBounds } from '../contracts/index.ts';
+import { conflictError, EVENT_TIME_SOURCES, eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, HISTORIES, OUTCOMES, payloadText, unstorable, validateLabel, type EventTimeBounds } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest, Rejection } from '../ingest/event-ingest.ts';
 import { settlesWithin, type LiveSummary, type Logger, type PipelineMetrics } from '../observe/index.ts';
-import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, isStoreUnavailable, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter } from '../store/index.ts';
+import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, isStoreUnavailable, LABEL_FILTERS, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter, type DecisionQuery } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
 import { guardAccess, registerWhoami, type AccessPolicy } from './access.ts';
 import { registerDashboard } from './dashboard.ts';
@@ -95,7 +95,19 @@ const decisionSchema = {
     decision: { enum: [...OUTCOMES] },
     risk_score: { type: 'number' },
     reason: { type: 'string' },
-    reasons: { type: 'array', items: { type: 'object', properties: { code: { type: 'string' }, source: { type: 'string' }, message: { type: 'string' } } } },
+    reasons: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          code: { type: 'string' },
+          source: { type: 'string' },
+          message: { type: 'string' },
+          feature: { type: 'string', description: 'the feature a model_feature reason names' },
+          contribution: { type: 'number', description: 'what the reason added to the score, where the scorer measured it' },
+        },
+      },
+    },
     timestamp: { type: 'string' },
     processing_time_ms: { type: 'number' },
     model_version: { type: ['string', 'null'] },
@@ -105,6 +117,18 @@ const decisionSchema = {
     degraded: { type: 'string' },
     event_time_source: { enum: [...EVENT_TIME_SOURCES], description: 'event: the event’s own timestamp was its event time; received: it had none, and the time RTDS received it stood in' },
     body_hash: { type: 'string', description: 'sha256 of the event body decided (canonical JSON, first 128 bits)' },
+  },
+};
+/** A decision as the store lists it: with its event's searched fields and its verdict. */
+const storedDecisionSchema = {
+  ...decisionSchema,
+  properties: {
+    ...decisionSchema.properties,
+    event_type: { type: 'string' },
+    user_id: { type: 'string' },
+    channel: { type: ['string', 'null'] },
+    merchant_id: { type: ['string', 'null'] },
+    is_fraud: { type: ['boolean', 'null'], description: 'the verdict stored for the event: null when none is' },
   },
 };
 /** The 409 of a re-send whose body is not the one decided under its event id. */
@@ -274,27 +298,37 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     {
       schema: {
         tags: ['decisions'],
-        summary: 'Decisions, newest first, with filters and cursor pagination.',
+        summary: 'Decisions, newest first, with filters (all of them together, each read through an index) and cursor pagination either way.',
         querystring: {
           type: 'object',
           additionalProperties: false,
           properties: {
             decision: { enum: [...OUTCOMES] },
             event_type: { type: 'string' },
+            channel: { type: 'string' },
             user_id: { type: 'string' },
+            merchant_id: { type: 'string' },
             min_score: { type: 'number', minimum: 0, maximum: 1 },
-            since: { type: 'string', format: 'date-time' },
-            until: { type: 'string', format: 'date-time' },
+            max_score: { type: 'number', minimum: 0, maximum: 1 },
+            since: { type: 'string', format: 'date-time', description: 'decision time, inclusive' },
+            until: { type: 'string', format: 'date-time', description: 'decision time, exclusive' },
+            rule: { type: 'string', description: 'a code among the reasons: a rule that fired, or a model or fallback reason code' },
+            label: { enum: [...LABEL_FILTERS], description: 'the stored verdict: fraud, legit (not fraud) or unlabelled' },
+            late: { type: 'boolean' },
+            degraded: { type: 'boolean', description: 'true: decided down the degradation ladder (degraded is not none)' },
             limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-            cursor: { type: 'string' },
+            cursor: { type: 'string', description: 'next_cursor (older decisions) or prev_cursor (newer) of a page' },
           },
         },
-        response: { 200: { type: 'object', properties: { items: { type: 'array', items: decisionSchema }, next_cursor: { type: ['string', 'null'] } } }, 400: errorSchema },
+        response: {
+          200: { type: 'object', properties: { items: { type: 'array', items: storedDecisionSchema }, next_cursor: { type: ['string', 'null'] }, prev_cursor: { type: ['string', 'null'] } } },
+          400: errorSchema,
+        },
       },
     },
     async (req, reply) => {
       try {
-        return await listDecisions(ctx.db, req.query as Parameters<typeof listDecisions>[1]);
+        return await listDecisions(ctx.db, req.query as DecisionQuery);
       } catch (err) {
         if (err instanceof CursorError) return reply.code(400).send({ error: err.message });
         throw err;
@@ -307,7 +341,8 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     {
       schema: {
         tags: ['events'],
-        summary: 'One event with its decision, features, reasons and label — or why it was refused.',
+        summary:
+          'One event with its decision, features by name with their declarations, the contributions its scorer measured, reasons and label — or why it was refused. The user’s history: GET /api/v1/decisions?user_id=….',
         params: { type: 'object', properties: { event_id: { type: 'string' } }, required: ['event_id'] },
       },
     },
@@ -319,8 +354,22 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
         if (refused.length > 0) return { event_id, status: 'dead_letter', dead_letters: refused };
         return reply.code(404).send({ error: `event ${event_id} not found` });
       }
-      const { features, ...rest } = decision ?? {};
-      return { event_id, status: decision === undefined ? 'pending' : 'decided', event, decision: decision === undefined ? null : (rest as Decision), features: features ?? null, reasons: decision?.reasons ?? [], label: label ?? null };
+      const { features, feature_set, ...rest } = decision ?? {};
+      const reasons = decision?.reasons ?? [];
+      return {
+        event_id,
+        status: decision === undefined ? 'pending' : 'decided',
+        event,
+        decision: decision === undefined ? null : rest,
+        features: features ?? null,
+        feature_set: feature_set ?? null,
+        // Declarations are known for the set this server computes; a vector of another set has its names at most.
+        feature_declarations: feature_set === ctx.features.version ? Object.fromEntries(ctx.features.specs.map((spec) => [spec.name, spec])) : null,
+        // What the scorer measured each reason adding, largest first (explained decisions only: see the model's explainFrom).
+        contributions: reasons.filter((r) => r.contribution !== undefined).sort((a, b) => b.contribution! - a.contribution!),
+        reasons,
+        label: label ?? null,
+      };
     },
   );
 

@@ -23,6 +23,13 @@ export interface Reason {
   code: string;
   source: ReasonSource;
   message: string;
+  /** The feature a model's explanation names (code `model_feature`). */
+  feature?: string;
+  /**
+   * What this reason added to the risk score, where a scorer measured it: the rise a feature
+   * caused (the model's occlusion), or a signal's share (the rules-only fallback).
+   */
+  contribution?: number;
 }
 
 export interface Decision {

@@ -144,6 +144,8 @@ export class ModelScorer implements Scorer {
         code: 'model_feature',
         source: 'model',
         message: `${this.names[f]} = ${formatValue(raw[f]!)} raised the score by ${topRise[t]!.toFixed(2)}`,
+        feature: this.names[f]!,
+        contribution: topRise[t]!,
       });
     }
   }

@@ -164,7 +164,7 @@ export class RulesOnlyScorer implements Scorer {
     ];
     for (let k = 0; k < signals.length; k++) {
       const share = this.strengths[k]!;
-      if (share > 0) reasons.push({ code: signals[k]!.code, source: 'fallback', message: `${signals[k]!.describe(v, this.inputs)} (+${share.toFixed(2)})` });
+      if (share > 0) reasons.push({ code: signals[k]!.code, source: 'fallback', message: `${signals[k]!.describe(v, this.inputs)} (+${share.toFixed(2)})`, contribution: share });
     }
     return { score, reasons };
   }

@@ -9,9 +9,13 @@ import type { CopyStatement, Statement } from './statement.ts';
 
 type Queryable = Pick<Database, 'query'>;
 
-/** A decision with the feature vector it was made from, and the challenger's score when one ran. */
+/** The event's fields a decision is searched by, kept on its row (migration 12). */
+export type SearchedEventFields = Pick<RtdsEvent, 'event_type' | 'user_id' | 'channel' | 'merchant_id'>;
+
+/** A decision with its event's searched fields, the feature vector it was made from, and the challenger's score when one ran. */
 export interface DecisionRecord {
   decision: Decision;
+  event: SearchedEventFields;
   features?: Float64Array;
   shadow?: ShadowScore | undefined;
 }
@@ -19,11 +23,17 @@ export interface DecisionRecord {
 /** A decision as read back: features by name when this build knows their layout. */
 export interface StoredDecision extends Decision {
   features?: Record<string, number> | number[];
+  /** The version of the feature set `features` come from. */
+  feature_set?: string;
   shadow?: ShadowScore;
   /** The hash of the event body decided (contracts' bodyHash), where read with its claim. */
   body_hash?: string;
-  event_type?: string;
-  user_id?: string;
+  event_type: string;
+  user_id: string;
+  channel: string | null;
+  merchant_id: string | null;
+  /** The verdict stored for its event: true fraud, false not fraud, null none yet. */
+  is_fraud: boolean | null;
 }
 
 function encodeFeatures(v: Float64Array): string {
@@ -43,7 +53,7 @@ function decodeFeatures(bytes: Uint8Array, featureSet: string | null): Record<st
   return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
 }
 
-const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'history', 'degraded', 'shadow_version', 'shadow_score', 'event_time_source'];
+const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'history', 'degraded', 'shadow_version', 'shadow_score', 'event_time_source', 'event_type', 'user_id', 'channel', 'merchant_id'];
 
 /**
  * Insert decisions; a decision id already stored is kept, so a re-sent event has one decision.
@@ -52,19 +62,23 @@ const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', '
  * stored to read them back by name.
  */
 export function insertDecisions(records: readonly DecisionRecord[], options: { writer: string; featureSet?: string | undefined }): Statement {
-  const rows = records.map(({ decision, features, shadow }) => ({
+  const rows = records.map(({ decision, event, features, shadow }) => ({
     ...decision,
     features: features === undefined ? null : encodeFeatures(features),
     feature_set: features === undefined ? null : (options.featureSet ?? null),
     shadow_version: shadow?.model_version ?? null,
     shadow_score: shadow?.score ?? null,
+    event_type: event.event_type,
+    user_id: event.user_id,
+    channel: event.channel ?? null,
+    merchant_id: event.merchant_id ?? null,
   }));
   const inserted = `inserted AS (
        INSERT INTO decisions (${DECISION_COLUMNS.join(', ')})
        SELECT ${DECISION_COLUMNS.join(', ')}
        FROM jsonb_to_recordset($1::jsonb) AS r(decision_id text, event_id text, decision text, risk_score double precision, reason text, reasons jsonb,
             features bytea, feature_set text, timestamp timestamptz, processing_time_ms double precision, model_version text, rules_version text, late boolean, history text, degraded text,
-            shadow_version text, shadow_score double precision, event_time_source text)
+            shadow_version text, shadow_score double precision, event_time_source text, event_type text, user_id text, channel text, merchant_id text)
        ON CONFLICT DO NOTHING
        RETURNING event_id, timestamp, decision, late, degraded, processing_time_ms)`;
   return {
@@ -85,11 +99,12 @@ export function insertDecisions(records: readonly DecisionRecord[], options: { w
  */
 export function copyDecisions(records: readonly DecisionRecord[], featureSet?: string): CopyStatement {
   let text = '';
-  for (const { decision: d, features: vector, shadow } of records) {
+  for (const { decision: d, event: e, features: vector, shadow } of records) {
     const features = vector === undefined ? null : encodeFeatures(vector);
     text += copyLine([
       d.decision_id, d.event_id, d.decision, d.risk_score, d.reason, JSON.stringify(d.reasons), features, features === null ? null : (featureSet ?? null),
       d.timestamp, d.processing_time_ms, d.model_version, d.rules_version, d.late, d.history, d.degraded, shadow?.model_version ?? null, shadow?.score ?? null, d.event_time_source,
+      e.event_type, e.user_id, e.channel, e.merchant_id,
     ]);
   }
   return { copyInto: 'decisions', columns: DECISION_COLUMNS, text };
@@ -102,16 +117,20 @@ interface DecisionRow extends Omit<Decision, 'timestamp'> {
   feature_set: string | null;
   shadow_version: string | null;
   shadow_score: number | null;
-  event_type?: string;
-  user_id?: string;
+  event_type: string;
+  user_id: string;
+  channel: string | null;
+  merchant_id: string | null;
+  label: 'fraud' | 'legit' | null;
   body_hash?: string | null;
 }
 
 function toStored(row: DecisionRow): StoredDecision {
-  const { created_at: _created, features, feature_set, shadow_version, shadow_score, body_hash, ...rest } = row;
-  const out: StoredDecision = { ...rest, timestamp: row.timestamp.toISOString() };
+  const { created_at: _created, features, feature_set, shadow_version, shadow_score, body_hash, label, ...rest } = row;
+  const out: StoredDecision = { ...rest, timestamp: row.timestamp.toISOString(), is_fraud: label === null ? null : label === 'fraud' };
   if (typeof body_hash === 'string') out.body_hash = body_hash;
   if (features !== null) out.features = decodeFeatures(features, feature_set);
+  if (feature_set !== null) out.feature_set = feature_set;
   if (shadow_version !== null && shadow_score !== null) out.shadow = { model_version: shadow_version, score: shadow_score };
   return out;
 }
@@ -121,17 +140,38 @@ export async function findDecision(db: Queryable, eventId: string): Promise<Stor
   return row === undefined ? undefined : toStored(row);
 }
 
+/** Decisions by their event's verdict: labelled fraud, labelled not fraud, or not labelled yet. */
+export const LABEL_FILTERS = ['fraud', 'legit', 'unlabelled'] as const;
+export type LabelFilter = (typeof LABEL_FILTERS)[number];
+
+/** Filters of a search of decisions; each one absent matches every decision. */
 export interface DecisionQuery {
   decision?: Outcome | undefined;
   event_type?: string | undefined;
+  channel?: string | undefined;
   user_id?: string | undefined;
+  merchant_id?: string | undefined;
   min_score?: number | undefined;
-  /** RFC 3339 bounds on the decision time. */
+  max_score?: number | undefined;
+  /** RFC 3339 bounds on the decision time: since inclusive, until exclusive. */
   since?: string | undefined;
   until?: string | undefined;
+  /** A code among the decision's reasons: a rule's id, or a model's or fallback's reason code. */
+  rule?: string | undefined;
+  label?: LabelFilter | undefined;
+  late?: boolean | undefined;
+  /** Whether the decision came from a step down the degradation ladder (degraded is not 'none'). */
+  degraded?: boolean | undefined;
   limit: number;
-  /** Opaque cursor from a previous page. */
+  /** Opaque cursor from a previous page: its next_cursor (older decisions) or prev_cursor (newer). */
   cursor?: string | undefined;
+}
+
+/** A page of decisions, newest first, with the cursors of the pages either side (null where there is none). */
+export interface DecisionPage {
+  items: StoredDecision[];
+  next_cursor: string | null;
+  prev_cursor: string | null;
 }
 
 export class CursorError extends Error {
@@ -141,42 +181,92 @@ export class CursorError extends Error {
   }
 }
 
-const encodeCursor = (timestamp: string, id: string): string => Buffer.from(`${timestamp}|${id}`).toString('base64url');
-function decodeCursor(cursor: string): [string, string] {
-  const [ts, id] = Buffer.from(cursor, 'base64url').toString().split('|');
-  if (ts === undefined || id === undefined || Number.isNaN(Date.parse(ts))) throw new CursorError(cursor);
-  return [ts, id];
+/** A page boundary: the decisions older than a decision (the next page) or newer (the previous one). */
+interface Cursor {
+  direction: 'older' | 'newer';
+  timestamp: string;
+  decision_id: string;
 }
 
-/** Newest first, keyset-paginated on (timestamp, decision_id) so pages stay stable under inserts. */
-export async function listDecisions(db: Queryable, q: DecisionQuery): Promise<{ items: StoredDecision[]; next_cursor: string | null }> {
+// JSON inside base64url: an event id may hold any character, so the fields are not joined by a separator.
+const encodeCursor = (direction: Cursor['direction'], at: StoredDecision): string => Buffer.from(JSON.stringify([direction, at.timestamp, at.decision_id])).toString('base64url');
+
+function decodeCursor(cursor: string): Cursor {
+  let fields: unknown;
+  try {
+    fields = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    throw new CursorError(cursor);
+  }
+  if (!Array.isArray(fields) || fields.length !== 3) throw new CursorError(cursor);
+  const [direction, timestamp, decisionId] = fields as unknown[];
+  if ((direction !== 'older' && direction !== 'newer') || typeof timestamp !== 'string' || Number.isNaN(Date.parse(timestamp)) || typeof decisionId !== 'string') throw new CursorError(cursor);
+  return { direction, timestamp, decision_id: decisionId };
+}
+
+/**
+ * The WHERE clauses of `q`'s filters over `decisions d`, with their parameters. Each is written
+ * as its index expects (migration 12): an equality before the page order, or a partial index's
+ * own predicate.
+ */
+function filterClauses(q: DecisionQuery): { where: string[]; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
   const add = (clause: string, value: unknown): void => {
     params.push(value);
     where.push(clause.replace('?', `$${params.length}`));
   };
-  if (q.decision !== undefined) add('d.decision = ?', q.decision);
-  if (q.event_type !== undefined) add('e.event_type = ?', q.event_type);
-  if (q.user_id !== undefined) add('e.user_id = ?', q.user_id);
+  for (const column of ['decision', 'event_type', 'channel', 'user_id', 'merchant_id'] as const) if (q[column] !== undefined) add(`d.${column} = ?`, q[column]);
   if (q.min_score !== undefined) add('d.risk_score >= ?', q.min_score);
+  if (q.max_score !== undefined) add('d.risk_score <= ?', q.max_score);
   if (q.since !== undefined) add('d.timestamp >= ?::timestamptz', q.since);
   if (q.until !== undefined) add('d.timestamp < ?::timestamptz', q.until);
-  if (q.cursor !== undefined) {
-    const [ts, id] = decodeCursor(q.cursor);
-    params.push(ts, id);
-    where.push(`(d.timestamp, d.decision_id) < ($${params.length - 1}::timestamptz, $${params.length})`);
+  if (q.rule !== undefined) add(`jsonb_path_query_array(d.reasons, '$[*].code') @> ?::jsonb`, JSON.stringify([q.rule]));
+  if (q.label === 'unlabelled') where.push('d.label IS NULL');
+  else if (q.label !== undefined) add('d.label = ?', q.label);
+  if (q.late !== undefined) where.push(q.late ? 'd.late' : 'NOT d.late');
+  if (q.degraded !== undefined) where.push(q.degraded ? "d.degraded <> 'none'" : "d.degraded = 'none'");
+  return { where, params };
+}
+
+/** The SQL of one page of `q` and its parameters: what listDecisions runs, and what EXPLAIN is asked about. */
+export function decisionPageQuery(q: DecisionQuery): { sql: string; params: unknown[]; cursor: Cursor | undefined } {
+  const { where, params } = filterClauses(q);
+  const at = q.cursor === undefined ? undefined : decodeCursor(q.cursor);
+  const direction = at?.direction ?? 'older';
+  if (at !== undefined) {
+    params.push(at.timestamp, at.decision_id);
+    where.push(`(d.timestamp, d.decision_id) ${direction === 'older' ? '<' : '>'} ($${params.length - 1}::timestamptz, $${params.length})`);
   }
+  // One more row than the page says whether another page follows in the direction read.
   params.push(q.limit + 1);
-  const rows = await db.query<DecisionRow>(
-    `SELECT d.*, e.event_type, e.user_id FROM decisions d LEFT JOIN events e ON e.event_id = d.event_id
-     ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY d.timestamp DESC, d.decision_id DESC LIMIT $${params.length}`,
-    params,
-  );
-  const page = rows.slice(0, q.limit).map(toStored);
-  const last = page[page.length - 1];
-  return { items: page, next_cursor: rows.length > q.limit && last !== undefined ? encodeCursor(last.timestamp, last.decision_id) : null };
+  const order = direction === 'older' ? 'DESC' : 'ASC';
+  const sql = `SELECT d.* FROM decisions d ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY d.timestamp ${order}, d.decision_id ${order} LIMIT $${params.length}`;
+  return { sql, params, cursor: at };
+}
+
+/**
+ * Decisions newest first, keyset-paginated on (timestamp, decision_id) — stable under inserts,
+ * and as fast on the last page as on the first. A previous page is read backwards from its
+ * first decision and shown newest first again.
+ */
+export async function listDecisions(db: Queryable, q: DecisionQuery): Promise<DecisionPage> {
+  const { sql, params, cursor } = decisionPageQuery(q);
+  const direction = cursor?.direction ?? 'older';
+  const rows = await db.query<DecisionRow>(sql, params);
+  const more = rows.length > q.limit;
+  const read = rows.slice(0, q.limit).map(toStored);
+  const items = direction === 'older' ? read : read.reverse();
+  const newest = items[0];
+  const oldest = items[items.length - 1];
+  // Reading older: newer ones exist when a cursor led here. Reading newer: older ones exist, the page it came from.
+  const olderExist = direction === 'older' ? more : cursor !== undefined;
+  const newerExist = direction === 'newer' ? more : cursor !== undefined;
+  return {
+    items,
+    next_cursor: olderExist && oldest !== undefined ? encodeCursor('older', oldest) : null,
+    prev_cursor: newerExist && newest !== undefined ? encodeCursor('newer', newest) : null,
+  };
 }
 
 /** A decision as a model's figures read it: when, what was decided and by which score, the score of the version read, and the verdict where one is stored. */

@@ -4,7 +4,7 @@ export { classifyStoreError, isStoreUnavailable, type Statement, type StoreFailu
 export { migrate } from './migrations.ts';
 export { DecisionSink, STORE_SOURCE, type DecidedEvent, type IsolatedRow, type SinkHealth, type SinkOptions } from './decision-sink.ts';
 export { EMBEDDED_LOG, findEvent, insertEvents, loadEmbeddedHistory, loadPartitionHistory, storedHistory, storedOffsetsFrom, type History, type HistoryReach, type LoggedEvent, type StoredEvent, type StoredHistory } from './events.ts';
-export { CursorError, findDecision, insertDecisions, listDecisions, scoredDecisions, decidedHistory, type DecidedHistory, type DecisionQuery, type DecisionRecord, type ScoredAs, type ScoredDecision, type StoredDecision } from './decisions.ts';
+export { CursorError, decisionPageQuery, findDecision, insertDecisions, LABEL_FILTERS, listDecisions, scoredDecisions, decidedHistory, type DecidedHistory, type DecisionPage, type DecisionQuery, type DecisionRecord, type LabelFilter, type ScoredAs, type ScoredDecision, type StoredDecision } from './decisions.ts';
 export { decisionHistory, HISTORY_RANGES, HISTORY_SPLITS, MAX_SPLIT_VALUES, NO_VALUE, OTHER_VALUES, USUAL_LEVEL_MS, usualLevel, type DecisionHistory, type HistoryRange, type HistorySplit, type UsualLevel } from './history.ts';
 export { LATENCY_ABSOLUTE_BOUND_MS, LATENCY_EDGES_MS, LATENCY_RELATIVE_BOUND } from './latency-histogram.ts';
 export { claimedBodies, claimEvents, releaseLostClaims, StoreClaims, type ClaimHolder, type ClaimRequest, type StoreClaimsOptions } from './event-claims.ts';

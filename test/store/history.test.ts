@@ -41,7 +41,7 @@ async function store(db: Database, rows: readonly Stored[]): Promise<void> {
       event_time_source: 'event',
     }),
   );
-  await db.batch([insertEvents(events), insertDecisions(decisions.map((decision) => ({ decision })), { writer: 'test' })]);
+  await db.batch([insertEvents(events), insertDecisions(decisions.map((decision, i) => ({ decision, event: events[i]!.event })), { writer: 'test' })]);
 }
 
 /** PostgreSQL's percentile_cont: linear interpolation between the closest ranks. */
