@@ -13,6 +13,7 @@ import { DEFAULT_FEATURE_SET } from '../../src/features/index.ts';
 import { FolderRegistry } from '../../src/score/index.ts';
 import { launchBrowser, screenshotWidths } from '../support/browser.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
+import { waitFor } from '../support/wait.ts';
 
 const PARTITIONS = 3;
 const COMPONENTS = ['log', 'store', 'model', 'rules', 'labels', 'process'];
@@ -50,17 +51,6 @@ class StoreLink {
     const closed = new Promise((resolve) => (server === undefined ? resolve(undefined) : server.close(resolve)));
     for (const s of this.sockets) s.destroy();
     await closed;
-  }
-}
-
-/** Poll `check` until it returns a value, or fail after `ms` saying `what`. */
-async function waitFor<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

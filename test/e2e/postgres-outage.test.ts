@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { ShutdownIncompleteError, startApp, type RunningApp } from '../../src/app/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
+import { waitFor } from '../support/wait.ts';
 
 const run = promisify(execFile);
 const CLUSTER_VERSION = '15';
@@ -23,17 +24,6 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
-}
-
-/** Poll `check` until it returns a value, or fail after `ms` with `what`. */
-async function waitFor<T>(what: string, ms: number, check: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const cluster = (action: 'start' | 'stop'): Promise<unknown> => run('pg_ctlcluster', [CLUSTER_VERSION, CLUSTER, action]);

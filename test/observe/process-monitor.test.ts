@@ -3,17 +3,7 @@ import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ProcessMonitor, type ProcessSample } from '../../src/observe/index.ts';
-
-/** Poll `check` until it returns a value, or fail after `ms`. */
-async function waitFor<T>(what: string, ms: number, check: () => T | undefined): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { waitFor } from '../support/wait.ts';
 
 describe('the process monitor', () => {
   it('reads a blocked event loop as delay beyond the timer resolution, and the busy time as CPU', async () => {
