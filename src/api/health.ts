@@ -4,6 +4,7 @@ import { settlesWithin, type ProcessMonitor, type ProcessSample, type RecentRate
 import type { BreakerState } from '../score/index.ts';
 import { countDeadLetters, labelArrivals, type Database, type DeadLetterCount, type LabelArrivals, type SinkHealth } from '../store/index.ts';
 import type { SourceProgress } from '../transport/log.ts';
+import type { GroupView } from '../transport/transport.ts';
 import type { ApiContext } from './server.ts';
 
 export type Status = 'ok' | 'degraded' | 'down';
@@ -31,6 +32,8 @@ export interface HealthSources {
   partitions: number;
   /** The stage inputs this process consumes (none in an API-only process). */
   inputs(): ConsumedInput[];
+  /** On Kafka, every stage's consumer group: each processor in it, in any process, and the partitions it owns; absent on the embedded log. */
+  groups: (() => Promise<GroupView[]>) | undefined;
   /** The sink of the user stage's decisions and dead letters (the one readiness judges). */
   sink(): SinkHealth;
   circuits(): { model: BreakerState | null; challenger: BreakerState | null };
@@ -55,6 +58,8 @@ export interface LogDetails {
   /** Records behind over the partitions read here. */
   lag: number;
   inputs: ConsumedInput[];
+  /** On Kafka, the stages' consumer groups as their coordinator sees them; null on the embedded log. */
+  groups: GroupView[] | { error: string } | null;
 }
 
 export interface StoreDetails {
@@ -110,13 +115,13 @@ export interface SystemHealth {
 
 /** The span of "recent" dead letters and labels. */
 const RECENT_MS = 3_600_000;
-/** A store read for this route waits no longer: a page must show the store down, not hang on it. */
-const STORE_READ_MS = 1000;
+/** A read of the store or the broker for this route waits no longer: a page must show it down, not hang on it. */
+const READ_MS = 1000;
 /**
- * The store's figures are read at most this often, however many pages poll: counting dead letters
- * scans their table (0.5 s at a million rows on two cores).
+ * The store's and the broker's figures are read at most this often, however many pages poll:
+ * counting dead letters scans their table (0.5 s at a million rows on two cores).
  */
-const STORE_READ_EVERY_MS = 5000;
+const READ_EVERY_MS = 5000;
 /** The event loop delayed more than this (p99 over a sample) delays every decision and answer as much. */
 const EVENT_LOOP_DELAY_DEGRADED_MS = 200;
 /** Heap in use over its limit beyond which the process is near running out of memory. */
@@ -127,34 +132,40 @@ const LABEL_READS_MISSED = 5;
 const SEVERITY: Record<Status, number> = { ok: 0, degraded: 1, down: 2 };
 const worst = (statuses: Status[]): Status => statuses.reduce((a, b) => (SEVERITY[b] > SEVERITY[a] ? b : a), 'ok');
 
-/** A read of the store within STORE_READ_MS: its value, or why there is none. */
-type StoreRead<T> = { value: T } | { error: string };
+/** A read of the store or the broker within READ_MS: its value, or why there is none. */
+type TimedRead<T> = { value: T } | { error: string };
 
-async function storeRead<T>(read: () => Promise<T>): Promise<StoreRead<T>> {
+async function timedRead<T>(read: () => Promise<T>): Promise<TimedRead<T>> {
   let value: T | undefined;
   try {
-    if (await settlesWithin(read().then((v) => void (value = v)), STORE_READ_MS)) return { value: value as T };
-    return { error: `no answer within ${STORE_READ_MS} ms` };
+    if (await settlesWithin(read().then((v) => void (value = v)), READ_MS)) return { value: value as T };
+    return { error: `no answer within ${READ_MS} ms` };
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) };
   }
 }
 
-/** The figures read from the store for this route, and when. */
-interface StoreFigures {
+/** The figures read from the store and the broker for this route, and when. */
+interface PolledFigures {
   at: string;
-  deadLetters: StoreRead<DeadLetterCount[]>;
-  labels: StoreRead<LabelArrivals>;
+  deadLetters: TimedRead<DeadLetterCount[]>;
+  labels: TimedRead<LabelArrivals>;
+  /** Null on the embedded log. */
+  groups: TimedRead<GroupView[]> | null;
 }
 
-/** Store figures for each request, read again once STORE_READ_EVERY_MS have passed; requests meanwhile share the read. */
-function storeFigures(db: Database): () => Promise<StoreFigures> {
-  let latest: { at: number; figures: Promise<StoreFigures> } | undefined;
+/** The figures for each request, read again once READ_EVERY_MS have passed; requests meanwhile share the read. */
+function polledFigures(db: Database, groups: HealthSources['groups']): () => Promise<PolledFigures> {
+  let latest: { at: number; figures: Promise<PolledFigures> } | undefined;
   return () => {
     const now = Date.now();
-    if (latest === undefined || now - latest.at >= STORE_READ_EVERY_MS) {
+    if (latest === undefined || now - latest.at >= READ_EVERY_MS) {
       const at = new Date(now).toISOString();
-      const figures = Promise.all([storeRead(() => countDeadLetters(db, RECENT_MS)), storeRead(() => labelArrivals(db, RECENT_MS))]).then(([deadLetters, labels]) => ({ at, deadLetters, labels }));
+      const figures = Promise.all([
+        timedRead(() => countDeadLetters(db, RECENT_MS)),
+        timedRead(() => labelArrivals(db, RECENT_MS)),
+        groups === undefined ? null : timedRead(groups),
+      ]).then(([deadLetters, labels, members]) => ({ at, deadLetters, labels, groups: members }));
       latest = { at: now, figures };
     }
     return latest.figures;
@@ -162,25 +173,25 @@ function storeFigures(db: Database): () => Promise<StoreFigures> {
 }
 
 export function registerHealthRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const figures = storeFigures(ctx.db);
+  const figures = polledFigures(ctx.db, ctx.health.groups);
   app.get(
     '/api/v1/health',
     {
       schema: {
         tags: ['ops'],
         summary:
-          'Each component’s status (ok, degraded, down) with the reason in words: the log and its lag per partition, the store and its writes, the model and its circuit, rules and lists, the label feed, the process (CPU, memory, event-loop delay, GC, with their last minutes); dead letters by source; late and degraded rates.',
+          'Each component’s status (ok, degraded, down) with the reason in words: the log and its lag per partition (on Kafka, the processors of each stage’s group and the partitions each owns), the store and its writes, the model and its circuit, rules and lists, the label feed, the process (CPU, memory, event-loop delay, GC, with their last minutes); dead letters by source; late and degraded rates.',
       },
     },
     async () => systemHealth(ctx, await figures()),
   );
 }
 
-function systemHealth(ctx: ApiContext, { at, deadLetters, labels }: StoreFigures): SystemHealth {
+function systemHealth(ctx: ApiContext, { at, deadLetters, labels, groups }: PolledFigures): SystemHealth {
   const { health } = ctx;
   const { problems } = ctx.readiness();
   const concerning = (component: ComponentProblem['component']): ComponentProblem[] => problems.filter((p) => p.component === component);
-  const log = logHealth(health, concerning('log'));
+  const log = logHealth(health, concerning('log'), groups);
   const store = storeHealth(ctx, concerning('store'), [deadLetters, labels]);
   const model = modelHealth(ctx, concerning('model'));
   const summary = ctx.summary();
@@ -213,24 +224,37 @@ interface Judged<T> {
 
 const share = (part: number, whole: number): number | null => (whole === 0 ? null : part / whole);
 
-function logHealth(health: HealthSources, problems: ComponentProblem[]): Judged<LogDetails> {
+function logHealth(health: HealthSources, problems: ComponentProblem[], groups: TimedRead<GroupView[]> | null): Judged<LogDetails> {
   const inputs = health.inputs();
   const lag = inputs.reduce((n, i) => n + i.progress.partitions.reduce((m, p) => m + (p.lag ?? 0), 0), 0);
-  const details: LogDetails = { transport: health.transport, partitions: health.partitions, lag, inputs };
+  const details: LogDetails = { transport: health.transport, partitions: health.partitions, lag, inputs, groups: groups === null ? null : 'error' in groups ? { error: groups.error } : groups.value };
   const name = health.transport === 'embedded' ? 'embedded log' : 'Kafka';
+  const component = (status: Status, reason: string): Judged<LogDetails> => ({ component: { name: 'log', status, reason }, details });
   const stalled = inputs.filter((i) => i.progress.problem !== null);
-  if (stalled.length > 0) {
-    return { component: { name: 'log', status: 'down', reason: stalled.map((i) => `${i.topic}: ${i.progress.problem}`).join('; ') }, details };
+  if (stalled.length > 0) return component('down', stalled.map((i) => `${i.topic}: ${i.progress.problem}`).join('; '));
+  // A group without members reads nothing: events wait in its input however healthy this process is.
+  const groupTrouble =
+    groups === null ? [] : 'error' in groups ? [`cannot describe the consumer groups: ${groups.error}`] : groups.value.filter((g) => g.members.length === 0).map((g) => `no processor in group ${g.group}: its input is not read`);
+  if (problems.length + groupTrouble.length > 0) {
+    const status = worst([...problems.map((p) => p.status), ...(groupTrouble.length > 0 ? (['degraded'] as const) : [])]);
+    return component(status, [...problems.map((p) => p.reason), ...groupTrouble].join('; '));
   }
-  if (problems.length > 0) return { component: { name: 'log', status: worst(problems.map((p) => p.status)), reason: problems.map((p) => p.reason).join('; ') }, details };
-  if (inputs.length === 0) return { component: { name: 'log', status: 'ok', reason: `${name}: no processor runs in this process; the group's processors read it` }, details };
+  const members = groups === null || 'error' in groups ? '' : `${groupsSummary(groups.value)}; `;
+  if (inputs.length === 0) return component('ok', `${name}: ${members}no processor runs in this process`);
   const read =
     health.transport === 'embedded' ? `all ${health.partitions} partitions read here` : `${inputs.map((i) => `${i.progress.partitions.length} of ${health.partitions} partitions of ${i.topic}`).join(', ')} owned here`;
-  const reason = `${name}: ${read}; ${lag} records behind`;
-  return { component: { name: 'log', status: 'ok', reason }, details };
+  return component('ok', `${name}: ${members}${read}; ${lag} records behind`);
 }
 
-function storeHealth(ctx: ApiContext, problems: ComponentProblem[], reads: StoreRead<unknown>[]): Judged<StoreDetails> {
+/** "2 processors in group rtds", or per group where their counts differ. */
+function groupsSummary(groups: GroupView[]): string {
+  const counts = new Set(groups.map((g) => g.members.length));
+  const processors = (n: number): string => `${n} processor${n === 1 ? '' : 's'}`;
+  if (counts.size === 1) return `${processors(groups[0]!.members.length)} in ${groups.length === 1 ? `group ${groups[0]!.group}` : `each of ${groups.length} stage groups`}`;
+  return groups.map((g) => `${processors(g.members.length)} in ${g.group}`).join(', ');
+}
+
+function storeHealth(ctx: ApiContext, problems: ComponentProblem[], reads: TimedRead<unknown>[]): Judged<StoreDetails> {
   const sink = ctx.health.sink();
   const writes = ctx.metrics.sinkWrites();
   const kind = ctx.db.kind === 'pglite' ? 'PGlite' : 'PostgreSQL';
@@ -267,7 +291,7 @@ function modelHealth(ctx: ApiContext, problems: ComponentProblem[]): Judged<Mode
   return { component: { name: 'model', status: 'ok', reason }, details };
 }
 
-function labelHealth(health: HealthSources, arrivals: StoreRead<LabelArrivals>): Judged<LabelDetails> {
+function labelHealth(health: HealthSources, arrivals: TimedRead<LabelArrivals>): Judged<LabelDetails> {
   const topicLag = health.labelTopicLag() ?? null;
   const read = health.labelFeed?.lastRead();
   const feed = read === undefined ? null : { last_read_at: read.at === undefined ? null : new Date(read.at).toISOString(), interval_ms: read.intervalMs };

@@ -310,6 +310,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           transport: transport.kind,
           partitions: config.partitions,
           inputs: consumed,
+          groups: transport.describeGroups === undefined ? undefined : () => transport.describeGroups!(topology.stages.map((stage) => stageGroup(config, stage))),
           sink: () => sink.health(),
           circuits: () => ({ model: pipeline.modelCircuit, challenger: pipeline.challengerCircuit }),
           listsVersion: () => pipeline.listsVersion,

@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import type { Logger } from '../observe/index.ts';
 import { EMBEDDED_LOG } from '../store/index.ts';
 import { PartitionedLog } from './embedded/partitioned-log.ts';
+import { ConsumerGroups, type GroupView } from './kafka/consumer-groups.ts';
 import { KafkaProducer } from './kafka/kafka-producer.ts';
 import { KafkaRecordSource, type RebalanceInfo } from './kafka/kafka-source.ts';
 import { TopicTail } from './kafka/topic-tail.ts';
@@ -12,6 +13,8 @@ import { replayPartition } from './kafka/partition-replay.ts';
 import { ensureTopics, ensureTopicSpecs, topicNames, type TopicNames } from './kafka/topics.ts';
 import { TransactionalOutput } from './kafka/transactional-output.ts';
 import { decodeRecordValue, type EventLogProducer, type Publish, type RecordSource } from './log.ts';
+
+export type { GroupView } from './kafka/consumer-groups.ts';
 
 /** One stage's input in this process, and how its batches publish (in their transaction when exactly-once). */
 export interface StageIO {
@@ -48,6 +51,8 @@ export interface Transport {
    * now on; absent on the embedded log, whose only processor is in this process.
    */
   followDecisions?: (onValue: (value: string) => void) => Promise<{ close(): Promise<void> }>;
+  /** On Kafka, the named consumer groups as their coordinator sees them: each processor and the partitions it owns. */
+  describeGroups?: (groups: readonly string[]) => Promise<GroupView[]>;
   /** On Kafka, the control topic's records (model activations), from now on; absent on the embedded log, whose activations happen in this process. */
   followControl?: (onValue: (value: string) => void) => Promise<{ close(): Promise<void> }>;
   /**
@@ -97,6 +102,7 @@ export async function openTransport(config: Config, logger: Logger, repartition:
     await tail.start();
     return tail;
   };
+  const consumerGroups = new ConsumerGroups(brokers, `${clientId}-groups`);
   return {
     kind: 'kafka',
     eventsLog: topics.events,
@@ -142,7 +148,9 @@ export async function openTransport(config: Config, logger: Logger, repartition:
     labelSource: () => new KafkaRecordSource({ ...sourceOptions, groupId: `${config.kafkaGroup}-labels`, topic: topics.labels, maxWaitMs: 100 }),
     followDecisions: (onValue) => follow(topics.decisions, onValue),
     followControl: (onValue) => follow(topics.control, onValue),
+    describeGroups: (groups) => consumerGroups.describe(groups),
     close: async () => {
+      await consumerGroups.close();
       for (const output of transactions) await output.close();
       await producer.close();
     },

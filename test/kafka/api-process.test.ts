@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import WebSocket from 'ws';
+import type { SystemHealth } from '../../src/api/health.ts';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
+import type { GroupView } from '../../src/transport/transport.ts';
+import { launchBrowser, screenshotWidths } from '../support/browser.ts';
 import { openKafkaTestbed, type KafkaTestbed } from '../support/kafka.ts';
+import { waitFor } from '../support/wait.ts';
 
 const T0 = Date.parse('2026-11-26T10:00:00Z');
 const event = (i: number): Record<string, unknown> => ({
@@ -77,5 +81,43 @@ describe('an API process without a processor, on Kafka', () => {
     );
     // The API process counts what it saw on the topic, though it decided nothing itself.
     assert.ok((await (await fetch(`${api.url}/metrics`)).text()).match(/rtds_decisions_total\{[^}]*\} [1-9]/), 'decisions counted from the topic');
+  });
+
+  it('shows on System Health the processors of every stage group and the partitions each owns, though none runs in the API process', async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    // Each stage's group settles on the processor as its only member, owning every partition of the stage's input.
+    const settled = (groups: GroupView[]): boolean =>
+      groups.length > 0 && groups.every((g) => g.members.length === 1 && g.members[0]!.owns.some((o) => o.partitions.join() === [...Array(bed.partitions).keys()].join()));
+    const health = await waitFor('every stage group to have its processor', 60_000, async () => {
+      const h = (await (await fetch(`${api.url}/api/v1/health`)).json()) as SystemHealth;
+      return h.log.groups !== null && !('error' in h.log.groups) && settled(h.log.groups) ? h : undefined;
+    });
+    const groups = health.log.groups as GroupView[];
+    assert.equal(groups[0]!.group, bed.config().kafkaGroup, 'the user stage’s group comes first');
+    assert.ok(groups.every((g) => g.state === 'STABLE'), JSON.stringify(groups.map((g) => [g.group, g.state])));
+    // One processor instance: the same client in every group.
+    assert.equal(new Set(groups.map((g) => g.members[0]!.client_id)).size, 1);
+    const log = health.components.find((c) => c.name === 'log')!;
+    assert.equal(log.status, 'ok', log.reason);
+    assert.match(log.reason, /1 processor in (group|each of)/);
+    assert.deepEqual(health.log.inputs, [], 'the API process reads no stage input itself');
+
+    // The page shows the same, row by row.
+    const browser = await launchBrowser();
+    if ('skip' in browser) return t.skip(browser.skip);
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${api.url}/health`);
+      const rows = page.locator('#group-members tr');
+      await rows.first().waitFor();
+      assert.equal(await rows.count(), groups.length);
+      const first = await rows.first().innerText();
+      assert.ok(first.includes(groups[0]!.group) && first.includes([...Array(bed.partitions).keys()].join(', ')), first);
+      assert.match(first, /stable/);
+      const overflow = await screenshotWidths(page, 'health-kafka');
+      assert.deepEqual(overflow, { 390: 0, 1440: 0 });
+    } finally {
+      await browser.close();
+    }
   });
 });

@@ -26,6 +26,7 @@ export async function render(main) {
     showOverall(view, health);
     showComponents(view, health.components);
     showLog(view, health.log);
+    showGroups(view, health.log.groups);
     showDeadLetters(view, health.dead_letters, health.store_read_at);
     showFigures(view, health);
     showProcess(view, health.process, charts);
@@ -56,6 +57,8 @@ function layout() {
     logSummary: h('p', { id: 'log-summary', class: 'muted' }),
     inputs: h('ul', { class: 'inputs' }),
     partitions: h('tbody', { id: 'partitions' }),
+    groupsNote: h('p', { class: 'muted', id: 'groups-note' }),
+    groups: h('tbody', { id: 'group-members' }),
     deadLettersNote: h('p', { class: 'muted', id: 'dead-letters-note' }),
     deadLetters: h('tbody', { id: 'dead-letters' }),
     deadLettersTotal: h('tfoot'),
@@ -84,6 +87,13 @@ function layout() {
         view.logSummary,
         view.inputs,
         table([['stage'], ['partition', true], ['committed', true], ['end', true], ['lag', true]], view.partitions),
+      ),
+      h(
+        'section',
+        { class: 'panel wide', 'aria-labelledby': 'groups-title' },
+        h('h2', { id: 'groups-title' }, 'Processors in the group'),
+        view.groupsNote,
+        table([['group'], ['state'], ['processor'], ['host'], ['partitions owned']], view.groups),
       ),
       h(
         'section',
@@ -154,6 +164,32 @@ function showLog(view, log) {
   view.partitions.replaceChildren(
     ...log.inputs.flatMap((input) =>
       input.progress.partitions.map((p) => h('tr', { dataset: { stage: input.stage, partition: p.partition } }, h('td', {}, input.stage), numCell(p.partition), numCell(p.committed), numCell(p.end), numCell(p.lag))),
+    ),
+  );
+}
+
+/** On Kafka, every processor of each stage's group, in any process, and the partitions it owns. */
+function showGroups(view, groups) {
+  view.groupsNote.textContent =
+    groups === null
+      ? 'The embedded log has one processor: this process.'
+      : 'error' in groups
+        ? `Unknown: the broker did not describe the groups (${groups.error}).`
+        : 'Every processor instance of each stage’s consumer group, in any process, as the group’s coordinator sees it.';
+  const rows = groups === null || 'error' in groups ? [] : groups.flatMap((g) => (g.members.length === 0 ? [[g, null]] : g.members.map((m) => [g, m])));
+  view.groups.replaceChildren(
+    ...rows.map(([g, m]) =>
+      m === null
+        ? h('tr', { dataset: { group: g.group } }, h('td', {}, g.group), h('td', {}, g.state.toLowerCase()), h('td', { colspan: '3' }, '▲ no processor: its input is not read'))
+        : h(
+            'tr',
+            { dataset: { group: g.group, member: m.instance_id ?? m.member_id } },
+            h('td', {}, g.group),
+            h('td', {}, g.state.toLowerCase()),
+            h('td', { class: 'member' }, m.instance_id ?? m.member_id),
+            h('td', {}, m.host),
+            h('td', {}, m.owns.map((o) => `${o.topic}: ${o.partitions.join(', ')}`).join(' · ') || 'none'),
+          ),
     ),
   );
 }
