@@ -29,18 +29,21 @@ import { benchExplorer } from './explorer.ts';
 import { benchScaleOut } from './scale-out.ts';
 import { stageVariants } from './stages.ts';
 import { benchHistory, benchStoreWrites } from './store.ts';
+import { benchHttp } from './http.ts';
 
 const HELP = `Usage: rtds bench [options]
 
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history, explorer
+  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history, explorer, http
   --users <n>       users whose feature state the features run holds (default 1000000)
   --rows <n>        decisions the explorer run searches (default 1000000), in a schema of its own in RTDS_DATABASE_URL
                     (default: all but training, which takes about two minutes, and kafka,
                     scaleout and stages, which need RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL — a
                     scratch database; stages measures embedded and Kafka with 1, 2 and 4 stages)
+  --http-rates <l>  requests/s offered to each HTTP route, comma-separated (default 1000,2500,5000), then
+                    full speed; http (when named) runs autocannon against rtds start in its own process
   --decisions <n>   decisions over 7 days the history run reads (default 1000000)
                     (store and history run when named: store, the DecisionSink alone writing
                     --events decided events; history, the history API's reads; both on PGlite, and
@@ -435,6 +438,7 @@ export async function runBench(args: string[]): Promise<void> {
       users: { type: 'string', default: '1000000' },
       decisions: { type: 'string', default: '1000000' },
       rows: { type: 'string', default: '1000000' },
+      'http-rates': { type: 'string', default: '1000,2500,5000' },
       only: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -493,6 +497,7 @@ export async function runBench(args: string[]): Promise<void> {
       if (base.databaseUrl === undefined) throw new Error('bench: the explorer run needs RTDS_DATABASE_URL (PostgreSQL)');
       await benchExplorer(base.databaseUrl, Number(values.rows), path.join(scratch, 'explorer'));
     }
+    if (only.has('http')) await benchHttp({ bin: BIN, scratch, modelDir, rates: values['http-rates'].split(',').map(Number), seconds: Number(values.seconds) });
     if (only.has('kafka')) await benchKafka(loadConfig({ ...base, dataDir: path.join(scratch, 'kafka'), modelRegistry: 'folder', modelDir }), Number(values.rate), Number(values.seconds), events);
   } finally {
     rmSync(scratch, { recursive: true, force: true });
