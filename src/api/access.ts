@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { clip } from '../observe/index.ts';
+import { noteRefusal } from './request-outcomes.ts';
 
 export const ROLES = ['ingest', 'read', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -115,7 +116,7 @@ function guardKeyless(app: FastifyInstance, policy: AccessPolicy): void {
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const host = request.headers.host;
     if (host !== undefined && !anyHost && !served.has(hostName(host))) {
-      request.log.warn({ host: clip(host), ip: request.ip, url: clip(request.url) }, 'refused: a host name this server does not answer without keys');
+      noteRefusal(request, 'a host name this server does not answer without keys', { host: clip(host) });
       return reply.code(421).send({
         error: `Host "${clip(host)}" is not served: without API keys RTDS answers only ${[...served].join(', ')}. Add the name to RTDS_ALLOWED_HOSTS (e.g. behind a proxy) or set RTDS_API_KEYS.`,
       });
@@ -126,7 +127,7 @@ function guardKeyless(app: FastifyInstance, policy: AccessPolicy): void {
     const from = URL.canParse(origin) ? new URL(origin).host : undefined;
     const sameOrigin = from !== undefined && (from === host?.toLowerCase() || named.includes(hostName(from)));
     if (!sameOrigin) {
-      request.log.warn({ origin: clip(origin), host: clip(host ?? ''), ip: request.ip, url: clip(request.url) }, 'refused: a cross-origin request without keys');
+      noteRefusal(request, 'a cross-origin request without keys', { origin: clip(origin), host: clip(host ?? '') });
       return reply.code(403).send({ error: `Origin "${clip(origin)}" is not this server's: without API keys RTDS answers browsers only from its own pages (or a name in RTDS_ALLOWED_HOSTS).` });
     }
   });
@@ -153,7 +154,7 @@ async function limitRate(app: FastifyInstance, perMinute: number, keyOf: (reques
 
 /**
  * Check every request, before its body is read. With keys: against the keys (401 no or unknown key,
- * 403 a key without the role; logged with the route and the caller's address, never the key), then
+ * 403 a key without the role; logged with the route, the role needed and the caller's address, never the key), then
  * the rate per key. Without keys the API is open to loopback callers and the server's own pages
  * (the embedded default binds 127.0.0.1), see `guardKeyless`.
  */
@@ -169,13 +170,13 @@ export async function guardAccess(app: FastifyInstance, policy: AccessPolicy): P
     const key = presentedKey(request);
     const id = key === undefined ? undefined : digest(key);
     const role = id === undefined ? undefined : roles.get(id);
-    const route = clip(`${request.method} ${request.routeOptions.url ?? request.url}`);
     if (role === undefined) {
-      request.log.warn({ route, ip: request.ip, need, key: key === undefined ? 'missing' : 'unknown' }, 'refused: no valid API key');
+      noteRefusal(request, 'no valid API key', { need, key: key === undefined ? 'missing' : 'unknown' });
       return reply.code(401).header('www-authenticate', 'Bearer').send({ error: key === undefined ? `an API key with the ${need} role is required` : 'unknown API key' });
     }
     if (!grants(role, need)) {
-      request.log.warn({ route, ip: request.ip, need, role }, 'refused: the API key lacks the role');
+      noteRefusal(request, 'the API key lacks the role', { need, role });
+      const route = clip(`${request.method} ${request.routeOptions.url ?? request.url}`);
       return reply.code(403).send({ error: `this API key has the ${role} role; ${route} needs ${need}` });
     }
     admitted.set(request, id!);

@@ -18,12 +18,14 @@ import { registerLiveFeed } from './live-feed.ts';
 import { registerRuleRoutes, type RuleControl } from './rules.ts';
 import { registerModelRoutes, type ModelControl } from './models.ts';
 import { registerModelPerformance } from './model-performance.ts';
+import { noteRefusal, observeRequests } from './request-outcomes.ts';
 
 export interface ApiContext {
   ingest: EventIngest;
   feed: DecisionFeed;
   db: Database;
   metrics: PipelineMetrics;
+  /** The api module's logger (RTDS_LOG_LEVELS api=…): Fastify's, with a child per request. */
   logger: Logger;
   decideTimeoutMs: number;
   /** Most events or labels in one POST. */
@@ -145,9 +147,10 @@ const documentOnly = (): (() => true) => () => true;
 
 export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   const app = Fastify({ // pino's Logger is Fastify's logger; typing it as the base keeps the instance type plain.
-    loggerInstance: ctx.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    loggerInstance: ctx.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }), bodyLimit: 16 * 1024 * 1024 });
 
+  observeRequests(app, ctx.metrics);
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, decodeBody(body as string, ctx.maxBatch)));
 
   // Every failure answers in one shape without internals: the real error goes to the log with the
@@ -157,14 +160,16 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
     const status = err.statusCode ?? 500;
     if (status < 500) return reply.code(status).send({ error: err.message, code: err.code ?? 'bad_request' });
     if (isStoreUnavailable(err)) {
+      ctx.metrics.failed('store');
       req.log.warn({ err, req_id: req.id, route: req.routeOptions.url }, 'store unavailable: answered 503');
       return reply.code(503).header('retry-after', String(STORE_RETRY_AFTER_S)).send({ error: 'store unavailable', code: 'store_unavailable', request_id: req.id });
     }
     if (classifyStoreError(err) === 'data') {
       // What the client sent, refused by the store (a value past an index's size, say): its fault, said plainly.
-      req.log.warn({ err, req_id: req.id, route: req.routeOptions.url }, 'the store refused a value of the request: answered 422');
+      noteRefusal(req, 'the store refused a value of the request', { err });
       return reply.code(422).send({ error: `the store refused a value of the request: ${err.message.slice(0, 200)}`, code: 'unstorable', request_id: req.id });
     }
+    ctx.metrics.failed('internal');
     req.log.error({ err, req_id: req.id, route: req.routeOptions.url }, 'request failed');
     return reply.code(500).send({ error: 'internal error', code: 'internal', request_id: req.id });
   });

@@ -5,9 +5,9 @@ import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index
 import { loadFeatureSet, type FeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { WALL_CLOCK, type Clock } from '../ingest/generator/index.ts';
-import { clip, clipErrors, createLogger, PipelineMetrics, ProcessMonitor, settlesWithin, type LiveSummary, type Logger } from '../observe/index.ts';
+import { clip, clipErrors, createLogger, moduleLogger, PipelineMetrics, ProcessMonitor, settlesWithin, type LiveSummary, type Logger, type LogModule, type ScrapedFigures } from '../observe/index.ts';
 import { CarriedEventError, DeadLetterRoute, decodeCarried, DecisionPipeline, MicroBatchSize, Processor, stageOutput, type PartitionHistory, type StageTasks } from '../process/index.ts';
-import { CircuitOpenError } from '../score/index.ts';
+import { CircuitOpenError, type BreakerState } from '../score/index.ts';
 import { claimedBodies, fraudVerdictsOf, DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, releaseLostClaims, StoreClaims, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
 import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
@@ -76,7 +76,13 @@ export interface AppOptions {
 
 export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
   const roles = options.roles ?? { api: true, processor: true };
-  const logger = options.logger ?? createLogger(config.logLevel);
+  const root = options.logger ?? createLogger(config.logLevel);
+  const log = (module: LogModule): Logger => moduleLogger(root, module, config.logLevels);
+  const logger = log('app');
+  const storeLog = log('store');
+  const processLog = log('process');
+  const modelLog = log('model');
+  const labelsLog = log('labels');
   const runsTraffic = roles.api && config.generator;
   const demo = new DemoTraffic(config, options.clock ?? WALL_CLOCK, runsTraffic);
   const db = await openDatabase(config);
@@ -85,9 +91,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const metrics = new PipelineMetrics();
   const featureSet = loadFeatureSet(config.featuresFile);
   logger.info({ feature_set: featureSet.version, features: featureSet.names.length, file: config.featuresFile }, 'feature set loaded');
-  const registry = openModelRegistry(config, featureSet.version, db, (message) => logger.warn(message));
+  const registry = openModelRegistry(config, featureSet.version, db, (message) => modelLog.warn(message));
   logger.info({ registry: registry.location }, 'model registry ready');
-  const scorers = await loadScorers(config, logger, featureSet, registry, demo);
+  const scorers = await loadScorers(config, modelLog, featureSet, registry, demo);
   const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile), { features: featureSet.names });
   const topology = topologyFor(config, featureSet);
   // On Kafka each stage runs in the processors its partitions are assigned to; on the embedded log all of them run here at once.
@@ -102,16 +108,20 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     validation: { timeBounds: eventTimeBounds(config) },
     // An open circuit is reported once, when it opens, not on every batch it skips.
     onScorerError: (scorer, err) => {
-      if (!(err instanceof CircuitOpenError)) logger.error({ err, model_version: scorer.version, degraded: scorer.degraded }, 'scorer failed; stepping down the degradation ladder');
+      if (err instanceof CircuitOpenError) return;
+      metrics.failed('model');
+      modelLog.error({ err, model_version: scorer.version, degraded: scorer.degraded }, 'scorer failed; stepping down the degradation ladder');
     },
     onChallengerError: (challenger, err) => {
-      if (!(err instanceof CircuitOpenError)) logger.error({ err, challenger: challenger.version }, 'challenger failed on a batch; its shadow scores are missing there');
+      if (err instanceof CircuitOpenError) return;
+      metrics.failed('model');
+      modelLog.error({ err, challenger: challenger.version }, 'challenger failed on a batch; its shadow scores are missing there');
     },
   });
 
   // A repartition topic keeps what its stage's restore reads back, and a day more.
   const retentionMs = pipeline.restoreReachMs + 86_400_000;
-  const transport = await openTransport(config, logger, distributed ? topology.stages.slice(1).map((s) => ({ topic: s.input, retentionMs })) : []);
+  const transport = await openTransport(config, log(config.kafkaBrokers === undefined ? 'log' : 'kafka'), metrics, distributed ? topology.stages.slice(1).map((s) => ({ topic: s.input, retentionMs })) : []);
   // How the sink's writes and the processor's claims wait out a store that is away: alike.
   const storeRetry = { firstMs: 100, maxMs: config.sinkRetryMaxMs };
   const newSink = (): DecisionSink => new DecisionSink(db, {
@@ -125,14 +135,16 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     onFlush: ({ ms }) => metrics.sinkFlushed(ms),
     onError: (err, failure, retryInMs) => {
       metrics.storeWriteRetries.inc({ failure });
-      logger.error({ err, failure, retry_in_ms: retryInMs }, 'store write failed; the batch is kept and retried');
+      metrics.failed('store');
+      storeLog.error({ err, failure, retry_in_ms: retryInMs }, 'store write failed; the batch is kept and retried');
     },
     onIsolated: (row) => {
       metrics.storeRowsIsolated.inc({ table: row.table, reason: row.reason });
       const fields = { table: row.table, event_id: clip(row.event_id), reason: row.reason, error: row.message };
-      if (row.deadLettered) return void logger.warn(fields, 'the store refused a row for its data; set apart from its batch and dead-lettered');
+      if (row.deadLettered) return void storeLog.warn(fields, 'the store refused a row for its data; set apart from its batch and dead-lettered');
       metrics.storeRowsUnstorable.inc({ table: row.table });
-      logger.error(fields, 'the store refused a dead letter even made safe: this log line is all that remains of it');
+      metrics.failed('store');
+      storeLog.error(fields, 'the store refused a dead letter even made safe: this log line is all that remains of it');
     },
   });
   const sink = newSink();
@@ -143,7 +155,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     retry: storeRetry,
     onError: (err, failure, retryInMs) => {
       metrics.storeWriteRetries.inc({ failure });
-      logger.error({ err, failure, retry_in_ms: retryInMs }, 'claiming event ids failed; their micro-batch waits and the claim is retried');
+      metrics.failed('store');
+      storeLog.error({ err, failure, retry_in_ms: retryInMs }, 'claiming event ids failed; their micro-batch waits and the claim is retried');
     },
   });
   const feed = new DecisionFeed();
@@ -153,7 +166,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   feed.subscribe((d) => metrics.decided(d, d.event_type));
 
   // Every refused input — at the HTTP edge or read from the log — takes this one route.
-  const deadLetters = new DeadLetterRoute(sink, metrics, logger, transport.topics?.deadLetters, transport.publish);
+  const deadLetters = new DeadLetterRoute(sink, metrics, processLog, transport.topics?.deadLetters, transport.publish);
   const deadLetter = (letter: DeadLetter): void => deadLetters.refuse(letter);
   const outputTopics = transport.topics === undefined ? undefined : { ...transport.topics, repartition: (stage: number) => topology.stages[stage]!.input };
   // The source commits offsets after this: the store (and on Kafka the topics) have it all, so a
@@ -163,7 +176,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   /** Sinks of the later stages (stages apart): each commits after its own rows only, not after every stage's. */
   const stageSinks: DecisionSink[] = [];
   const reach: HistoryReach = { ms: pipeline.restoreReachMs, verdicts: pipeline.usesLabels };
-  const onRestored = (stage: string, from: string) => (partition: number, events: number, ms: number) => logger.info({ stage, partition, events, ms: Math.round(ms) }, `partition state restored from ${from}`);
+  const onRestored = (stage: string, from: string) => (partition: number, events: number, ms: number) => processLog.info({ stage, partition, events, ms: Math.round(ms) }, `partition state restored from ${from}`);
   // One processor per stage that runs here apart: the user stage's, and on Kafka one per later stage.
   const processors = (roles.processor ? topology.stages.slice(0, distributed ? undefined : 1) : []).map((stage, s) => {
     const io = transport.stage(stage.input, stageGroup(config, stage), s === 0 ? config.maxEventBytes : carriedRecordBytes(config, featureSet));
@@ -174,8 +187,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     const output = stageOutput({
       sink: stageSink,
       metrics,
-      logger,
-      deadLetters: s === 0 ? deadLetters : new DeadLetterRoute(stageSink, metrics, logger, transport.topics?.deadLetters, transport.publish),
+      logger: processLog,
+      deadLetters: s === 0 ? deadLetters : new DeadLetterRoute(stageSink, metrics, processLog, transport.topics?.deadLetters, transport.publish),
       topics: outputTopics,
       publish: io.publish,
       onDecided: followTopic ? undefined : (published) => feed.publish(published),
@@ -203,9 +216,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     });
   if (roles.processor && transport.kind === 'embedded') {
     const released = await releaseLostClaims(db, transport.eventsLog);
-    if (released > 0) logger.warn({ released }, 'event ids claimed by records of an earlier embedded log, lost undecided, are free again: a re-send is decided');
-    await restoreEmbedded(db, pipeline, reach, logger, demo.takeState(featureSet, eventTimeOptions(config), config.partitions));
-    if (transport.resume !== undefined) await skipStored(db, transport.eventsLog, transport.resume, logger);
+    if (released > 0) storeLog.warn({ released }, 'event ids claimed by records of an earlier embedded log, lost undecided, are free again: a re-send is decided');
+    await restoreEmbedded(db, pipeline, reach, processLog, demo.takeState(featureSet, eventTimeOptions(config), config.partitions));
+    if (transport.resume !== undefined) await skipStored(db, transport.eventsLog, transport.resume, log('log'));
   }
   // Verdicts reach label-driven features through the store, whichever way they arrived.
   const labels =
@@ -215,22 +228,26 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           pipeline,
           route: (l) => (transport.kind === 'embedded' ? partitionFor(l.labelled.event.user_id, config.partitions) : l.log_topic === transport.eventsLog ? (l.log_partition ?? undefined) : undefined),
           intervalMs: config.labelPollMs,
-          logger,
+          logger: labelsLog,
           onApplied: (n) => metrics.labelsApplied.inc(n),
+          onFailure: () => metrics.failed('store'),
         })
       : undefined;
   await labels?.start();
   // Every process serves (or, API only, reports) whichever version is activated, without restart.
-  const models = new ActiveModelFollower(registry, pipeline, featureSet, logger, config);
+  const models = new ActiveModelFollower(registry, pipeline, featureSet, modelLog, config, () => metrics.failed('model'));
   await models.start();
-  const rules = new RulesFollower(db, pipeline, featureSet.names, logger, config.rulesPollMs);
+  const rules = new RulesFollower(db, pipeline, featureSet.names, log('rules'), config.rulesPollMs, () => metrics.failed('rules'));
   await rules.start();
   // On Kafka an activation or a new challenger anywhere is announced on the control topic: every process follows at once, not at its next poll.
   const announcements = await transport.followControl?.((value) => {
     const record = parseControlRecord(value);
-    if (record === undefined) return void logger.warn({ value: clip(value) }, 'skipped a record of the control topic that RTDS does not know');
-    logger.info({ kind: record.kind, model_version: record.version, at: record.at }, 'registry change announced');
-    models.check().catch((err: unknown) => logger.error({ err }, 'following the announced change failed; the next poll retries'));
+    if (record === undefined) return void modelLog.warn({ value: clip(value) }, 'skipped a record of the control topic that RTDS does not know');
+    modelLog.info({ kind: record.kind, model_version: record.version, at: record.at }, 'registry change announced');
+    models.check().catch((err: unknown) => {
+      metrics.failed('model');
+      modelLog.error({ err }, 'following the announced change failed; the next poll retries');
+    });
   });
   // On Kafka the processors' group also stores the labels topic: the store is where verdicts are joined to events.
   const labelSource = roles.processor ? transport.labelSource?.() : undefined;
@@ -242,7 +259,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       (letter) => {
         sink.writeDeadLetter(letter);
         metrics.deadLetter(letter.source);
-        logger.warn({ event_id: clip(letter.event_id), errors: clipErrors(letter.errors), source: letter.source }, 'invalid label dead-lettered');
+        labelsLog.warn({ event_id: clip(letter.event_id), errors: clipErrors(letter.errors), source: letter.source }, 'invalid label dead-lettered');
       },
       () => sink.flush(),
       (stored, refused) => {
@@ -255,7 +272,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const following = followTopic
     ? await transport.followDecisions!((value) => {
         const decision = parsePublishedDecision(value);
-        if (decision === undefined) logger.warn({ value: clip(value) }, 'skipped a record of the decisions topic that is not a decision');
+        if (decision === undefined) log('kafka').warn({ value: clip(value) }, 'skipped a record of the decisions topic that is not a decision');
         else feed.publish(decision);
       })
     : undefined;
@@ -282,6 +299,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   const modelControl: ModelControl = { registry, db, thresholds: deployedThresholds(config), follow: () => models.check(), served: () => pipeline.modelVersion, challenging: () => pipeline.challengerVersion };
   metrics.measureModel(() => livePerformance(modelControl, LIVE_WINDOW));
+  // /metrics and the health route read the same figures.
+  const circuits = (): { model: BreakerState | null; challenger: BreakerState | null } => ({ model: pipeline.modelCircuit, challenger: pipeline.challengerCircuit });
+  const scraped: ScrapedFigures = {
+    partitionLag: () => consumed().flatMap((input) => input.progress.partitions.map((p) => ({ stage: input.stage, partition: p.partition, lag: p.lag }))),
+    circuits,
+    labelTopicLag: () => labelSource?.lag(),
+    labelFeedReadAt: () => labels?.lastRead().at,
+  };
+  metrics.measure(scraped);
 
   let accepting = false;
   const readiness = new Readiness(
@@ -297,7 +323,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         feed,
         db,
         metrics,
-        logger,
+        logger: log('api'),
         decideTimeoutMs: config.decideTimeoutMs,
         maxBatch: config.maxBatchEvents,
         timeBounds: eventTimeBounds(config),
@@ -312,9 +338,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           inputs: consumed,
           groups: transport.describeGroups === undefined ? undefined : () => transport.describeGroups!(topology.stages.map((stage) => stageGroup(config, stage))),
           sink: () => sink.health(),
-          circuits: () => ({ model: pipeline.modelCircuit, challenger: pipeline.challengerCircuit }),
+          circuits,
           listsVersion: () => pipeline.listsVersion,
-          labelTopicLag: () => labelSource?.lag(),
+          labelTopicLag: scraped.labelTopicLag,
           labelFeed: labels,
           process: monitor,
         },
@@ -331,7 +357,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (server !== undefined && config.apiKeys.length === 0 && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     logger.warn({ host: config.host }, 'the API is open to the network without keys: set RTDS_API_KEYS');
   }
-  const traffic = runsTraffic ? new LiveTraffic({ ingest, db, demo, logger }) : undefined;
+  const traffic = runsTraffic ? new LiveTraffic({ ingest, db, demo, logger: log('generator') }) : undefined;
   traffic?.start();
   const running = { transport: transport.kind, roles, model_version: pipeline.modelVersion, rules_version: pipeline.rulesVersion, generator: traffic === undefined ? false : config.generatorRate };
   logger.info({ url, ...running }, server === undefined ? 'RTDS processor is running' : `RTDS is running: dashboard at ${url}/`);

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { parseApiKeys, type AccessPolicy } from '../api/access.ts';
 import type { EventTimeBounds } from '../contracts/index.ts';
+import { LOG_LEVELS, LOG_MODULES, parseModuleLevels } from '../observe/index.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -144,7 +145,13 @@ export const SETTINGS = {
   ),
   rateLimit: setting('RTDS_RATE_LIMIT', '1200000', int(0), 'With API keys, requests per minute per key (a batch of events is one request); past it 429 with Retry-After. 0: no limit. Without keys there is none (loopback callers only).'),
   backtestTimeoutMs: setting('RTDS_BACKTEST_TIMEOUT_MS', '30000', int(1, 3_600_000), 'Budget of POST /api/v1/rules/backtest; past it the backtest stops and answers 503 with how far it got.'),
-  logLevel: setting('RTDS_LOG_LEVEL', 'info', oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), 'pino log level.'),
+  logLevel: setting('RTDS_LOG_LEVEL', 'info', oneOf(...LOG_LEVELS), 'pino log level.'),
+  logLevels: setting(
+    'RTDS_LOG_LEVELS',
+    '',
+    parseModuleLevels,
+    `Log level per module, overriding RTDS_LOG_LEVEL for it, as module=level,… (e.g. store=debug,kafka=warn); each line names its module. Modules: ${Object.entries(LOG_MODULES).map(([name, what]) => `${name} (${what})`).join(', ')}.`,
+  ),
 } satisfies Record<string, Setting<unknown>>;
 
 type Settings = typeof SETTINGS;

@@ -44,8 +44,13 @@ export class ActiveModelFollower {
     private readonly features: FeatureSet,
     private readonly logger: Logger,
     private readonly config: Config,
+    /** Told of each failure logged (for rtds_errors_total). */
+    onFailure: () => void,
   ) {
-    this.checks = new RecurringCheck(() => this.switchIfChanged(), null, config.modelPollMs, (err) => logger.error({ err }, 'following the active model failed; retrying'));
+    this.checks = new RecurringCheck(() => this.switchIfChanged(), null, config.modelPollMs, (err) => {
+      onFailure();
+      logger.error({ err }, 'following the active model failed; retrying');
+    });
   }
 
   /** Start following from the version served now. */

@@ -12,6 +12,8 @@ export interface LabelFeedOptions {
   intervalMs: number;
   logger: Logger;
   onApplied?: (n: number) => void;
+  /** Told of each failed read (for rtds_errors_total). */
+  onFailure?: () => void;
 }
 
 /**
@@ -34,7 +36,10 @@ export class LabelFeed {
   private readAt: number | undefined;
 
   constructor(private readonly options: LabelFeedOptions) {
-    this.reads = new RecurringCheck(() => this.readOnce(), 0, options.intervalMs, (err) => options.logger.error({ err }, 'reading new labels failed; retrying'));
+    this.reads = new RecurringCheck(() => this.readOnce(), 0, options.intervalMs, (err) => {
+      options.onFailure?.();
+      options.logger.error({ err }, 'reading new labels failed; retrying');
+    });
   }
 
   async start(): Promise<void> {

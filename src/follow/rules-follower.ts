@@ -29,8 +29,13 @@ export class RulesFollower {
     private readonly features: readonly string[],
     private readonly logger: Logger,
     intervalMs: number,
+    /** Told of each failure logged (for rtds_errors_total). */
+    private readonly onFailure: () => void,
   ) {
-    this.checks = new RecurringCheck(() => this.reloadIfChanged(), this.served(), intervalMs, (err) => logger.error({ err }, 'following the rule set and lists failed; retrying'));
+    this.checks = new RecurringCheck(() => this.reloadIfChanged(), this.served(), intervalMs, (err) => {
+      onFailure();
+      logger.error({ err }, 'following the rule set and lists failed; retrying');
+    });
   }
 
   /** Load what the store holds now (a stored active rule set overrides RTDS_RULES_FILE), then follow it. */
@@ -61,6 +66,7 @@ export class RulesFollower {
         this.pipeline.useEngine(engine);
         this.logger.info({ rules_version: active, previous }, 'rule set switched without restart');
       } catch (err) {
+        this.onFailure();
         this.logger.error({ err, rules_version: active }, 'cannot decide with the active rule set; the current one stays');
       }
     }

@@ -51,6 +51,49 @@ export interface LiveModelFigures {
   metrics: { roc_auc: number; average_precision: number; at: readonly { threshold: number; precision: number; recall: number }[] } | null;
 }
 
+/** Failures RTDS counts by kind (rtds_errors_total): a bounded set, so the label cannot grow. */
+export const ERROR_KINDS = [
+  /** An input refused for breaking the contract and dead-lettered (the same refusals rtds_dead_letters_total counts by source). */
+  'validation',
+  /** A store write, claim or read that failed, or a request answered 503 because the store is away. */
+  'store',
+  /** A Kafka batch, commit, fetch or topic follow that failed. */
+  'kafka',
+  /** The embedded log failed to persist its committed offsets. */
+  'log',
+  /** A model (or challenger) that threw on a batch, or following the active model that failed. */
+  'model',
+  /** Following the active rule set and lists that failed, or a stored rule set this process cannot compile. */
+  'rules',
+  /** An unexpected failure: a request answered 500. */
+  'internal',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+/** A model's circuit breaker, as /metrics reports it: 0 closed, 1 half open, 2 open. */
+const CIRCUIT_STATES = { closed: 0, half_open: 1, open: 2 } as const;
+
+/** The route label of a request that matched no route: the raw URL would let any client add series. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+/** What only the running app can tell at a scrape: the same figures GET /api/v1/health reads, read once per scrape. */
+export interface ScrapedFigures {
+  /** Records not yet processed, per partition of each stage input this process consumes; null lag: not known yet. */
+  partitionLag(): { stage: string; partition: number; lag: number | null }[];
+  /** The circuit breakers of the served model and the challenger; null where none serves. */
+  circuits(): { model: keyof typeof CIRCUIT_STATES | null; challenger: keyof typeof CIRCUIT_STATES | null };
+  /** On Kafka, records of the labels topic not yet stored; undefined where this process reads none. */
+  labelTopicLag(): number | undefined;
+  /** When the label feed last read new labels (epoch ms); undefined without a feed or before its first read. */
+  labelFeedReadAt(): number | undefined;
+}
+
+/**
+ * prom-client's default gauges that carry a counter's `_total` suffix (promtool refuses them).
+ * Each is the sum of its per-type gauge: `sum(rtds_nodejs_active_handles)` and so on.
+ */
+const MISNAMED_DEFAULTS = ['rtds_nodejs_active_handles_total', 'rtds_nodejs_active_requests_total', 'rtds_nodejs_active_resources_total'];
+
 export class PipelineMetrics {
   readonly registry = new Registry();
   readonly eventsIn: Counter<'source'>;
@@ -65,11 +108,16 @@ export class PipelineMetrics {
   readonly latency: Histogram;
   readonly lateness: Histogram;
   readonly partialHistory: Counter;
-  readonly lag: Gauge;
   readonly sinkPending: Gauge;
   /** Measures the processor's keyed state when /metrics is scraped; none in a process without a processor. */
   private stateSize: (() => { entities: number; bytes: number; eventIds: number }) | undefined;
   private liveModel: (() => Promise<LiveModelFigures | null>) | undefined;
+  private scraped: ScrapedFigures | undefined;
+  readonly httpRequests: Counter<'method' | 'route' | 'status'>;
+  readonly httpDuration: Histogram<'method' | 'route'>;
+  readonly errors: Counter<'kind'>;
+  readonly kafkaTransactions: Histogram;
+  readonly kafkaTransactionAborts: Counter;
   readonly sinkFlush: Histogram;
   readonly storeRowsIsolated: Counter<'table' | 'reason'>;
   readonly storeRowsUnstorable: Counter<'table'>;
@@ -86,7 +134,10 @@ export class PipelineMetrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'rtds_' });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'rtds_' });
+      for (const name of MISNAMED_DEFAULTS) this.registry.removeSingleMetric(name);
+    }
     this.eventsIn = new Counter({ name: 'rtds_events_in_total', help: 'Events accepted into the pipeline, by source', labelNames: ['source'], registers });
     this.decisions = new Counter({ name: 'rtds_decisions_total', help: 'Decisions made, by outcome and event type', labelNames: ['decision', 'event_type'], registers });
     this.deadLetters = new Counter({ name: 'rtds_dead_letters_total', help: 'Invalid inputs sent to the dead-letter store, by source', labelNames: ['source'], registers });
@@ -118,7 +169,6 @@ export class PipelineMetrics {
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
-    this.lag = new Gauge({ name: 'rtds_consumer_lag_records', help: 'Records in the events log not yet processed', registers });
     this.sinkPending = new Gauge({ name: 'rtds_sink_pending_rows', help: 'Rows waiting for the next batched write', registers });
     const measured = (pick: (s: { entities: number; bytes: number; eventIds: number }) => number): number | undefined => (this.stateSize === undefined ? undefined : pick(this.stateSize()));
     const state = (name: string, help: string, pick: (s: { entities: number; bytes: number; eventIds: number }) => number): void => {
@@ -135,6 +185,39 @@ export class PipelineMetrics {
     state('rtds_feature_state_entities', 'Entities (users, merchants, …) with feature state in this processor', (s) => s.entities);
     state('rtds_feature_state_bytes', 'Approximate bytes of feature state in this processor (estimated from a sample of entities)', (s) => s.bytes);
     state('rtds_dedupe_event_ids', 'Event ids remembered to skip re-sent events', (s) => s.eventIds);
+    // The app's figures at each scrape; none in a process that has not reported them.
+    const app = (): ScrapedFigures | undefined => this.scraped;
+    const scrapedGauge = (name: string, help: string, labelNames: string[], set: (g: Gauge, f: ScrapedFigures) => void): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames,
+        registers,
+        collect() {
+          this.reset();
+          const figures = app();
+          if (figures !== undefined) set(this, figures);
+        },
+      });
+    };
+    scrapedGauge('rtds_consumer_lag_records', 'Records of a stage input partition consumed here not yet processed and committed', ['stage', 'partition'], (g, f) => {
+      for (const p of f.partitionLag()) if (p.lag !== null) g.set({ stage: p.stage, partition: String(p.partition) }, p.lag);
+    });
+    scrapedGauge('rtds_model_circuit_state', 'Circuit breaker of the served model or the challenger: 0 closed, 1 half open (one batch tries it), 2 open (skipped, the fallback scores)', ['scorer'], (g, f) => {
+      const circuits = f.circuits();
+      for (const scorer of ['model', 'challenger'] as const) {
+        const state = circuits[scorer];
+        if (state !== null) g.set({ scorer }, CIRCUIT_STATES[state]);
+      }
+    });
+    // An unlabelled gauge always has a value: NaN (no value) where this process has no such feed, never a reassuring 0.
+    scrapedGauge('rtds_label_topic_lag_records', 'Records of the labels topic not yet stored (Kafka; NaN where this process reads none)', [], (g, f) => {
+      g.set(f.labelTopicLag() ?? Number.NaN);
+    });
+    scrapedGauge('rtds_label_feed_lag_seconds', 'Seconds since label-driven features last read newly stored labels, read every RTDS_LABEL_POLL_MS (NaN where no feed runs, or before its first read)', [], (g, f) => {
+      const at = f.labelFeedReadAt();
+      g.set(at === undefined ? Number.NaN : (Date.now() - at) / 1000);
+    });
     // The served model's live figures, read from the store once per scrape (gauges are collected concurrently).
     let reading: { at: number; figures: Promise<LiveModelFigures | null> } | undefined;
     const figures = (): Promise<LiveModelFigures | null> => {
@@ -181,8 +264,51 @@ export class PipelineMetrics {
     });
     this.storeRowsUnstorable = new Counter({ name: 'rtds_store_rows_unstorable_total', help: 'Dead letters the store refused even made safe: only logged', labelNames: ['table'], registers });
     this.storeWriteRetries = new Counter({ name: 'rtds_store_write_retries_total', help: 'Batched writes retried after the store failed (connectivity or other), by failure', labelNames: ['failure'], registers });
-    this.sinkFlush = new Histogram({ name: 'rtds_sink_flush_seconds', help: 'Duration of one batched write', buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5], registers });
+    this.sinkFlush = new Histogram({
+      name: 'rtds_sink_flush_seconds',
+      help: 'Duration of one batched store write (events, decisions and dead letters in one transaction)',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    this.httpRequests = new Counter({ name: 'rtds_http_requests_total', help: `HTTP requests answered, by method, route pattern ("${UNMATCHED_ROUTE}" when none matched) and status code`, labelNames: ['method', 'route', 'status'], registers });
+    this.httpDuration = new Histogram({
+      name: 'rtds_http_request_duration_seconds',
+      help: 'From a request received to its answer sent, by method and route pattern',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.errors = new Counter({ name: 'rtds_errors_total', help: `Failures by kind: ${ERROR_KINDS.join(', ')}`, labelNames: ['kind'], registers });
+    // Every kind from zero, so a rate over it exists before its first failure.
+    for (const kind of ERROR_KINDS) this.errors.inc({ kind }, 0);
+    this.kafkaTransactions = new Histogram({
+      name: 'rtds_kafka_transaction_seconds',
+      help: "A processor's committed Kafka transaction, from begin to commit: its batches' outputs and consumed offsets",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.kafkaTransactionAborts = new Counter({
+      name: 'rtds_kafka_transaction_aborts_total',
+      help: 'Kafka transactions aborted while open: a failed commit, a rebalance or a stop; their batches are read again',
+      registers,
+    });
   }
+
+  /** Report the app's lag per partition, circuits and label feed on each scrape. */
+  measure(figures: ScrapedFigures): void {
+    this.scraped = figures;
+  }
+
+  /** An HTTP request answered. */
+  answered(method: string, route: string, status: number, seconds: number): void {
+    this.httpRequests.inc({ method, route, status: String(status) });
+    this.httpDuration.observe({ method, route }, seconds);
+  }
+
+  failed(kind: ErrorKind): void {
+    this.errors.inc({ kind });
+  }
+
   /** Report the served model's live figures on each scrape. */
   measureModel(figures: () => Promise<LiveModelFigures | null>): void {
     this.liveModel = figures;
@@ -201,6 +327,7 @@ export class PipelineMetrics {
 
   deadLetter(source: string): void {
     this.deadLetters.inc({ source });
+    this.errors.inc({ kind: 'validation' });
     this.totals.deadLetters++;
   }
 
@@ -263,7 +390,6 @@ export class PipelineMetrics {
     this.recentLatency.clear(); // percentiles describe the last tick only, so an idle system shows no stale latency
     this.ticks.push({ at: now, decisions: this.totals.decisions, late: this.totals.late, degraded: this.totals.degraded });
     while (this.ticks.length > 2 && this.ticks[1]!.at <= now - RATE_WINDOW_MS) this.ticks.shift();
-    this.lag.set(context.consumerLag);
     return out;
   }
 }

@@ -2,7 +2,7 @@
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/index.ts';
-import type { Logger } from '../observe/index.ts';
+import type { Logger, PipelineMetrics } from '../observe/index.ts';
 import { EMBEDDED_LOG } from '../store/index.ts';
 import { PartitionedLog } from './embedded/partitioned-log.ts';
 import { ConsumerGroups, type GroupView } from './kafka/consumer-groups.ts';
@@ -69,14 +69,16 @@ const PROCESSOR_CONSUMER_GROUP = 'rtds-processor';
 /**
  * Open the configured transport. On Kafka the contract's topics and the topology's repartition
  * topics (`repartition`: their names and the retention each stage's restore needs) are created
- * when missing.
+ * when missing. `metrics` counts the transport's failures and, on Kafka, its transactions.
  */
-export async function openTransport(config: Config, logger: Logger, repartition: readonly { topic: string; retentionMs: number }[] = []): Promise<Transport> {
-  const onError = (err: unknown): void =>
+export async function openTransport(config: Config, logger: Logger, metrics: PipelineMetrics, repartition: readonly { topic: string; retentionMs: number }[] = []): Promise<Transport> {
+  const onError = (err: unknown): void => {
+    metrics.failed('kafka');
     logger.error({ err }, 'Kafka batch, commit or fetch failed; reading again from the committed offsets (state is restored where it ran ahead)');
+  };
   const onRebalance = (info: RebalanceInfo): void =>
     logger.info(info, 'consumer group generation joined; reading its partitions from the committed offsets (uncommitted work dropped)');
-  if (config.kafkaBrokers === undefined) return openEmbeddedTransport(config, logger);
+  if (config.kafkaBrokers === undefined) return openEmbeddedTransport(config, logger, metrics);
   const brokers = config.kafkaBrokers.split(',').map((b) => b.trim());
   const topics = topicNames(config.kafkaTopicPrefix);
   const created = await ensureTopics(brokers, topics, config.partitions);
@@ -98,7 +100,16 @@ export async function openTransport(config: Config, logger: Logger, repartition:
   // Static membership only under a name the operator keeps unique: two members with one id fence each other.
   const sourceOptions = { brokers, clientId, sessionTimeoutMs: config.kafkaSessionTimeoutMs, maxRecordBytes: config.maxEventBytes, groupInstanceId: config.instanceId, onError, onRebalance };
   const follow = async (topic: string, onValue: (value: string) => void): Promise<TopicTail> => {
-    const tail = new TopicTail({ brokers, clientId, topic, onValue, onError: (err) => logger.error({ err, topic }, 'following a topic failed') });
+    const tail = new TopicTail({
+      brokers,
+      clientId,
+      topic,
+      onValue,
+      onError: (err) => {
+        metrics.failed('kafka');
+        logger.error({ err, topic }, 'following a topic failed');
+      },
+    });
     await tail.start();
     return tail;
   };
@@ -118,6 +129,8 @@ export async function openTransport(config: Config, logger: Logger, repartition:
             batchSize: config.kafkaBatchSize,
             compression: config.kafkaCompression,
             transactionTimeoutMs: config.kafkaTransactionTimeoutMs,
+            onCommitted: (seconds) => metrics.kafkaTransactions.observe(seconds),
+            onAborted: () => metrics.kafkaTransactionAborts.inc(),
           })
         : undefined;
       if (output !== undefined) transactions.push(output);
@@ -162,7 +175,7 @@ export async function openTransport(config: Config, logger: Logger, repartition:
  * its creation, so stored positions stay valid across restarts; or in memory, named per run,
  * since each run's log starts at offset 0 again.
  */
-async function openEmbeddedTransport(config: Config, logger: Logger): Promise<Transport> {
+async function openEmbeddedTransport(config: Config, logger: Logger, metrics: PipelineMetrics): Promise<Transport> {
   const stage = (log: PartitionedLog) => (): StageIO => ({ source: log.consumer(PROCESSOR_CONSUMER_GROUP), publish: undefined });
   const quiet = { topics: undefined, publish: undefined, settle: async () => undefined };
   const named = (): string => `${EMBEDDED_LOG}@${new Date().toISOString()}`;
@@ -177,7 +190,10 @@ async function openEmbeddedTransport(config: Config, logger: Logger): Promise<Tr
     fsync: config.logDurability === 'fsync',
     newName: named,
     onRepair: (repair) => logger.warn({ dir, ...repair }, 'embedded log: cut off a write torn by a crash (never acknowledged)'),
-    onCommitError: (err) => logger.error({ err, dir }, 'embedded log: persisting committed offsets failed; a restart replays more, which the store recognises'),
+    onCommitError: (err) => {
+      metrics.failed('log');
+      logger.error({ err, dir }, 'embedded log: persisting committed offsets failed; a restart replays more, which the store recognises');
+    },
   });
   const committed = (): number[] => Array.from({ length: config.partitions }, (_, p) => log.committed(PROCESSOR_CONSUMER_GROUP, p));
   const undecided = committed().reduce((n, from, p) => n + log.endOffset(p) - from, 0);

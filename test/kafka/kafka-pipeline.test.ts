@@ -122,6 +122,11 @@ describe('the app on Kafka and PostgreSQL', () => {
     assert.equal(ids.size, 301);
     assert.ok(ids.has(decisionIdFor('k-1000')));
     assert.ok(ids.has(decisionIdFor('k-0')));
+    // On /metrics: the processor's transactions, timed, and the lag of the events partitions it read.
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    assert.ok(Number(/^rtds_kafka_transaction_seconds_count (\d+)$/m.exec(metrics)?.[1]) >= 1, 'committed transactions timed');
+    assert.match(metrics, /^rtds_kafka_transaction_aborts_total \d+$/m);
+    assert.match(metrics, /^rtds_consumer_lag_records\{stage="user_id",partition="[0-3]"\} \d+$/m);
   });
 
   it('sends poison records to the dead-letter topic with the error in headers and keeps the partition flowing, and the store too', async (t) => {

@@ -17,6 +17,10 @@ export interface TransactionalOutputOptions {
   compression: Compression;
   /** An open transaction older than this is aborted by the broker (a processor that died mid-batch). */
   transactionTimeoutMs: number;
+  /** A transaction committed, `seconds` after it began. */
+  onCommitted?: (seconds: number) => void;
+  /** An open transaction aborted. */
+  onAborted?: () => void;
 }
 
 /**
@@ -77,6 +81,7 @@ export class TransactionalOutput {
     this.sealed = [];
     try {
       await stored;
+      const began = performance.now();
       const tx = await this.producer.beginTransaction();
       this.transaction = tx;
       await this.send(tx, records);
@@ -85,6 +90,7 @@ export class TransactionalOutput {
       for (const m of last) await tx.addOffset(m);
       await tx.commit();
       this.transaction = undefined;
+      this.options.onCommitted?.((performance.now() - began) / 1000);
     } catch (err) {
       await this.abort();
       throw err;
@@ -103,6 +109,7 @@ export class TransactionalOutput {
     const tx = this.transaction;
     this.transaction = undefined;
     if (tx === undefined || tx.completed) return;
+    this.options.onAborted?.();
     try {
       await tx.abort();
     } catch {
