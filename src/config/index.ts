@@ -165,7 +165,7 @@ export const SETTINGS = {
     oneOf(...TRACES_EXPORTERS),
     'OpenTelemetry traces of each event (HTTP or Kafka ingest, log append, processing, features, score, decide, store write, publish): `otlp` exports them to OTEL_EXPORTER_OTLP_ENDPOINT, `console` prints them; `none` records nothing (README, "Traces").',
   ),
-  otlpEndpoint: setting('OTEL_EXPORTER_OTLP_ENDPOINT', 'http://localhost:4318', url, 'Base URL of the OTLP/HTTP collector; traces are sent to <it>/v1/traces.'),
+  otlpEndpoint: setting('OTEL_EXPORTER_OTLP_ENDPOINT', 'http://localhost:4318', url, 'Base URL of the OTLP/HTTP collector; traces are sent to its /v1/traces path.'),
   otlpTracesEndpoint: setting('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '', optionalUrl, 'Full URL traces are sent to, over OTEL_EXPORTER_OTLP_ENDPOINT.'),
   otlpProtocol: setting('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf', oneOf(...OTLP_PROTOCOLS), 'OTLP encoding over HTTP (gRPC is not offered).'),
   otlpHeaders: setting('OTEL_EXPORTER_OTLP_HEADERS', '', headerList, 'Headers of every OTLP request, as key=value,key=value (values percent-encoded): a collector’s credentials.', true),
