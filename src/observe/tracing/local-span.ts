@@ -36,6 +36,7 @@ export class PendingTrace {
   private open = 0;
   /** Set by a decision that is rejected or degraded: exported whatever the ratio said. */
   keep: KeepReason | undefined;
+  private settled = false;
 
   constructor(
     readonly traceId: string,
@@ -53,7 +54,11 @@ export class PendingTrace {
   }
 
   closed(): void {
-    if (--this.open === 0) this.settlement.settle(this);
+    // Settled once: a span begun after (none should be) is recorded but never exported twice.
+    if (--this.open === 0 && !this.settled) {
+      this.settled = true;
+      this.settlement.settle(this);
+    }
   }
 }
 
