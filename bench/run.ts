@@ -30,6 +30,7 @@ import { benchScaleOut } from './scale-out.ts';
 import { stageVariants } from './stages.ts';
 import { benchHistory, benchStoreWrites } from './store.ts';
 import { startOtlpReceiver } from './otlp-receiver.ts';
+import { benchTracedCore } from './tracing.ts';
 
 const HELP = `Usage: rtds bench [options]
 
@@ -523,8 +524,15 @@ export async function runBench(args: string[]): Promise<void> {
     // Nine runs: each on a quarter of the events, so the comparison takes about as long as the e2e run.
     if (only.has('durability')) await benchDurability(appConfig, events.slice(0, Math.ceil(n / 4)), Number(values.rate), Number(values.seconds));
     if (only.has('latency')) await benchLatency(appConfig('latency'), Number(values.rate), Number(values.seconds));
-    // Nine runs on a quarter of the events each, like the durability comparison.
-    if (only.has('tracing')) await benchTracing(appConfig, events.slice(0, Math.ceil(n / 4)));
+    if (only.has('tracing')) {
+      const served = await serveActiveModel(new FolderRegistry(modelDir));
+      for (const r of await benchTracedCore(base, served.ladder, toBatches(events, base.partitions, 512))) {
+        const cost = r.label === 'off' ? '' : ` (+${r.extraCpuUs.toFixed(1)} µs), ${fmt(r.exported)} spans exported over 4 runs`;
+        console.log(`core, tracing ${r.label}: ${fmt(r.rate)} events/s, ${r.cpuUs.toFixed(1)} µs CPU per event${cost}  [append, process, features, score, decide, store write, publish spans per event; best of 3]`);
+      }
+      // Nine runs on a quarter of the events each, like the durability comparison.
+      await benchTracing(appConfig, events.slice(0, Math.ceil(n / 4)));
+    }
     if (only.has('inference')) await benchScoring();
     if (only.has('training')) await benchTrainingTime(base, scratch);
     if (only.has('features')) benchFeatures(base, events, Number(values.users));

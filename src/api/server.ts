@@ -124,6 +124,7 @@ const decisionSchema = {
     degraded: { type: 'string' },
     event_time_source: { enum: [...EVENT_TIME_SOURCES], description: 'event: the event’s own timestamp was its event time; received: it had none, and the time RTDS received it stood in' },
     body_hash: { type: 'string', description: 'sha256 of the event body decided (canonical JSON, first 128 bits)' },
+    trace_id: { type: 'string', description: 'the OpenTelemetry trace the event was decided in (present when tracing is on)' },
   },
 };
 /** A decision as the store lists it: with its event's searched fields and its verdict. */

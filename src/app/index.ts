@@ -137,7 +137,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
     onIsolated: (row) => {
       metrics.storeRowsIsolated.inc({ table: row.table, reason: row.reason });
-      const fields = { table: row.table, event_id: clip(row.event_id), reason: row.reason, error: row.message };
+      const fields = { table: row.table, event_id: clip(row.event_id), trace_id: row.trace_id, reason: row.reason, error: row.message };
       if (row.deadLettered) return void logger.warn(fields, 'the store refused a row for its data; set apart from its batch and dead-lettered');
       metrics.storeRowsUnstorable.inc({ table: row.table });
       logger.error(fields, 'the store refused a dead letter even made safe: this log line is all that remains of it');

@@ -45,6 +45,8 @@ export interface IsolatedRow {
   /** Where it was going: an event with its decision, or a dead letter. */
   table: 'events' | 'dead_letters';
   event_id: string | undefined;
+  /** The trace its decision was made in, when traced. */
+  trace_id?: string | undefined;
   /** The SQLSTATE of the refusal, or `encoding` when the row could not even be encoded. */
   reason: string;
   /** The database's (or encoder's) message. */
@@ -265,7 +267,7 @@ export class DecisionSink {
     }
     const field = err instanceof RowEncodingError ? err.field : 'event';
     decided[0]?.storeSpan?.fail(`the store refused it: ${message}`).end();
-    this.options.onIsolated?.({ table: 'events', event_id: row.event.event_id, reason, message, deadLettered: true });
+    this.options.onIsolated?.({ table: 'events', event_id: row.event.event_id, trace_id: decided[0]?.trace_id, reason, message, deadLettered: true });
     await this.store({ decided: [], events: [], letters: [{ source: STORE_SOURCE, event_id: row.event.event_id, payload: payloadText(eventInput(row.event)), errors: [{ field, reason: `the store refused it: ${message}` }] }] });
   }
 
