@@ -30,13 +30,15 @@ import { benchScaleOut } from './scale-out.ts';
 import { stageVariants } from './stages.ts';
 import { benchHistory, benchStoreWrites } from './store.ts';
 import { benchHttp } from './http.ts';
+import { startOtlpReceiver } from './otlp-receiver.ts';
+import { benchTracedCore } from './tracing.ts';
 
 const HELP = `Usage: rtds bench [options]
 
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history, explorer, http
+  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history, explorer, http, tracing
   --users <n>       users whose feature state the features run holds (default 1000000)
   --rows <n>        decisions the explorer run searches (default 1000000), in a schema of its own in RTDS_DATABASE_URL
                     (default: all but training, which takes about two minutes, and kafka,
@@ -113,8 +115,9 @@ function benchCore(config: Config, scorers: Scorer[], events: unknown[], label: 
   return rate;
 }
 
-async function benchEndToEnd(config: Config, events: unknown[], label = 'embedded end to end'): Promise<number> {
+async function benchEndToEnd(config: Config, events: unknown[], label = 'embedded end to end', onApp?: (app: RunningApp) => void): Promise<number> {
   const app = await startApp(config);
+  onApp?.(app);
   const began = performance.now();
   for (let i = 0; i < events.length; i += 1000) {
     await app.ingest.submit(events.slice(i, i + 1000), 'bench');
@@ -383,6 +386,45 @@ async function benchStages(base: Config, appConfig: (name: string) => Config, sc
   console.log(`  Kafka throughput relative to 1 stage: ${kafkaRates.map((r) => (r / kafkaRates[0]!).toFixed(2)).join(' / ')}`);
 }
 
+/** Rounds of the tracing comparison, each mode once per round in a rotated order (as the durability runs). */
+const TRACING_ROUNDS = 3;
+
+/**
+ * What tracing costs the embedded pipeline end to end: off; on at ratio 0 (every event's spans
+ * recorded, only the traces of rejected and degraded decisions exported); on at ratio 1 (every
+ * trace exported). On, spans go over OTLP/HTTP (protobuf) to a receiver in a thread of its own.
+ */
+async function benchTracing(appConfig: (name: string) => Config, events: unknown[]): Promise<void> {
+  const receiver = await startOtlpReceiver();
+  try {
+    const modes = [
+      { name: 'off', settings: {} },
+      { name: 'on, ratio 0', settings: { tracesExporter: 'otlp', otlpTracesEndpoint: receiver.url, traceSampleRatio: 0 } },
+      { name: 'on, ratio 1', settings: { tracesExporter: 'otlp', otlpTracesEndpoint: receiver.url, traceSampleRatio: 1 } },
+    ] as const;
+    const rates = new Map<string, number[]>(modes.map((m) => [m.name, []]));
+    for (let round = 0; round < TRACING_ROUNDS; round++) {
+      for (let i = 0; i < modes.length; i++) {
+        const mode = modes[(i + round) % modes.length]!;
+        const before = await receiver.totals();
+        let app: RunningApp | undefined;
+        const rate = await benchEndToEnd({ ...appConfig(`tracing-${i}-${round}`), ...mode.settings }, events, `embedded end to end, tracing ${mode.name}`, (started) => (app = started));
+        rates.get(mode.name)!.push(rate);
+        const after = await receiver.totals();
+        const counts = app?.tracing?.counts;
+        if (counts !== undefined) {
+          console.log(`  traces: ${fmt(counts.sampled)} sampled, ${fmt(counts.kept)} kept for their decision, ${fmt(counts.dropped)} dropped; ${fmt(after.requests - before.requests)} export requests, ${fmt((after.bytes - before.bytes) / 1024)} KiB received`);
+        }
+      }
+    }
+    const best = (name: string): number => Math.max(...rates.get(name)!);
+    for (const m of modes) console.log(`  tracing ${m.name}: best ${fmt(best(m.name))} events/s of ${rates.get(m.name)!.map(fmt).join(', ')}`);
+    console.log(`  tracing cost: ratio 0 runs at ${(best('on, ratio 0') / best('off')).toFixed(2)}×, ratio 1 at ${(best('on, ratio 1') / best('off')).toFixed(2)}× the pipeline without tracing (best runs)`);
+  } finally {
+    await receiver.close();
+  }
+}
+
 async function benchScoring(): Promise<void> {
   for (const r of await benchInference({ batches: [1, 32, 256], msPerCase: 1000 })) {
     console.log(
@@ -486,6 +528,15 @@ export async function runBench(args: string[]): Promise<void> {
     // Nine runs: each on a quarter of the events, so the comparison takes about as long as the e2e run.
     if (only.has('durability')) await benchDurability(appConfig, events.slice(0, Math.ceil(n / 4)), Number(values.rate), Number(values.seconds));
     if (only.has('latency')) await benchLatency(appConfig('latency'), Number(values.rate), Number(values.seconds));
+    if (only.has('tracing')) {
+      const served = await serveActiveModel(new FolderRegistry(modelDir));
+      for (const r of await benchTracedCore(base, served.ladder, toBatches(events, base.partitions, 512))) {
+        const cost = r.label === 'off' ? '' : ` (+${r.extraCpuUs.toFixed(1)} µs), ${fmt(r.exported)} spans exported over 4 runs`;
+        console.log(`core, tracing ${r.label}: ${fmt(r.rate)} events/s, ${r.cpuUs.toFixed(1)} µs CPU per event${cost}  [append, process, features, score, decide, store write, publish spans per event; best of 3]`);
+      }
+      // Nine runs on a quarter of the events each, like the durability comparison.
+      await benchTracing(appConfig, events.slice(0, Math.ceil(n / 4)));
+    }
     if (only.has('inference')) await benchScoring();
     if (only.has('training')) await benchTrainingTime(base, scratch);
     if (only.has('features')) benchFeatures(base, events, Number(values.users));

@@ -7,6 +7,7 @@ import { conflictError, EVENT_TIME_SOURCES, eventJsonSchema, labelJsonSchema, MA
 import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest, Rejection } from '../ingest/event-ingest.ts';
 import { settlesWithin, type LiveSummary, type Logger, type PipelineMetrics } from '../observe/index.ts';
+import { keepReason, type Tracing } from '../observe/tracing/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, isStoreUnavailable, LABEL_FILTERS, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter, type DecisionQuery } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
 import { guardAccess, registerWhoami, type AccessPolicy } from './access.ts';
@@ -19,6 +20,7 @@ import { registerRuleRoutes, type RuleControl } from './rules.ts';
 import { registerModelRoutes, type ModelControl } from './models.ts';
 import { registerModelPerformance } from './model-performance.ts';
 import { noteRefusal, observeRequests } from './request-outcomes.ts';
+import { traceRequests } from './request-trace.ts';
 
 export interface ApiContext {
   ingest: EventIngest;
@@ -52,6 +54,8 @@ export interface ApiContext {
   rules: RuleControl;
   /** Who may call what (keys, rate per key); without keys, loopback and same-origin callers only. */
   access: AccessPolicy;
+  /** When tracing: the ingest routes' requests are spans, their events' traces continue under them. */
+  tracing?: Tracing | undefined;
 }
 
 /** A request body refused whole (not JSON, nested too deep, too many items): kept as text so it can be dead-lettered with the reason. */
@@ -78,6 +82,9 @@ function decodeBody(text: string, maxBatch: number): unknown {
 
 /** Routes that validate their bodies themselves, field by field, and dead-letter what they refuse. */
 const INGEST_ROUTES: ReadonlySet<string> = new Set(['/api/v1/events', '/api/v1/decide', '/api/v1/labels']);
+
+/** Routes whose requests begin (or continue) events' traces. */
+const TRACED_ROUTES: ReadonlySet<string> = new Set(['/api/v1/events', '/api/v1/decide']);
 
 const errorSchema = { type: 'object', properties: { error: { type: 'string' } }, additionalProperties: true };
 const fieldErrors = { type: 'array', items: { type: 'object', properties: { field: { type: 'string' }, reason: { type: 'string' } } } };
@@ -119,6 +126,7 @@ const decisionSchema = {
     degraded: { type: 'string' },
     event_time_source: { enum: [...EVENT_TIME_SOURCES], description: 'event: the event’s own timestamp was its event time; received: it had none, and the time RTDS received it stood in' },
     body_hash: { type: 'string', description: 'sha256 of the event body decided (canonical JSON, first 128 bits)' },
+    trace_id: { type: 'string', description: 'the OpenTelemetry trace the event was decided in (present when tracing is on)' },
   },
 };
 /** A decision as the store lists it: with its event's searched fields and its verdict. */
@@ -181,6 +189,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   await app.register(fastifyWebsocket);
   // After the WebSocket plugin's own onRequest hook, which marks upgrades so a refused one has its socket closed.
   await guardAccess(app, ctx.access);
+  const requestSpan = traceRequests(app, ctx.tracing, TRACED_ROUTES);
 
   // What a client sends reaches SQL as parameters and JSONB: a NUL (%00 in a path) or a lone
   // surrogate would fail the statement, so it is refused here with where it was. The ingest
@@ -235,8 +244,9 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
         return reply.code(req.body.status).send({ error: req.body.reason, accepted: 0, rejected: [rejection] });
       }
       const inputs = Array.isArray(req.body) ? req.body : [req.body];
+      const trace = requestSpan(req)?.set('rtds.events', inputs.length);
       // Accepted even while the store is away: the processor's claim judges re-sends then.
-      const result = await ctx.ingest.submit(inputs, 'http', { claims: 'when-reachable' });
+      const result = await ctx.ingest.submit(inputs, 'http', { claims: 'when-reachable', trace });
       const body = { accepted: result.accepted.length, event_ids: result.accepted.map((a) => a.event.event_id), rejected: result.rejected };
       if (result.accepted.length > 0) return reply.code(202).send(body);
       if (result.rejected.every((r) => r.conflict !== undefined)) return reply.code(409).send({ error: 'every event re-sends a decided event id with another body', code: 'conflict', ...body });
@@ -267,7 +277,8 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       // On Kafka the decision may come from another process, whichever body it was made for.
       const wait = typeof eventId === 'string' ? ctx.feed.waitFor(eventId, ctx.decideTimeoutMs) : undefined;
       try {
-        const result = await ctx.ingest.submit([req.body], 'http', { claims: 'required' });
+        const trace = requestSpan(req);
+        const result = await ctx.ingest.submit([req.body], 'http', { claims: 'required', trace });
         const [accepted] = result.accepted;
         if (accepted === undefined || wait === undefined) {
           const [rejection] = result.rejected;
@@ -281,6 +292,8 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
           if (stored !== undefined) return stored;
         }
         const outcome = await wait.promise;
+        // The decision may have been made in another process (Kafka): this request's part of its trace is kept alike.
+        if (outcome !== 'timeout') trace?.keep(keepReason(outcome));
         if (outcome === 'timeout') return reply.code(504).send({ error: `no decision within ${ctx.decideTimeoutMs} ms; it will still be made and stored`, event_id: eventId });
         // Another body sent with this id was claimed first; the processor dead-letters this one.
         if (outcome.body_hash !== undefined && outcome.body_hash !== accepted.body_hash) {

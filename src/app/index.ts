@@ -1,4 +1,5 @@
 // The whole system in one process: wires transport, processor, store, API and generator from the config.
+import type { SpanExporter } from '@opentelemetry/sdk-trace';
 import { accessPolicy, deployedThresholds, eventTimeBounds, eventTimeOptions, type Config } from '../config/index.ts';
 import { parseControlRecord, parsePublishedDecision, type RtdsEvent } from '../contracts/index.ts';
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
@@ -6,6 +7,7 @@ import { loadFeatureSet, type FeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
 import { WALL_CLOCK, type Clock } from '../ingest/generator/index.ts';
 import { clip, clipErrors, createLogger, moduleLogger, PipelineMetrics, ProcessMonitor, settlesWithin, type LiveSummary, type Logger, type LogModule, type ScrapedFigures } from '../observe/index.ts';
+import type { LocalSpan, Tracing } from '../observe/tracing/index.ts';
 import { CarriedEventError, DeadLetterRoute, decodeCarried, DecisionPipeline, MicroBatchSize, Processor, stageOutput, type PartitionHistory, type StageTasks } from '../process/index.ts';
 import { CircuitOpenError, type BreakerState } from '../score/index.ts';
 import { claimedBodies, fraudVerdictsOf, DecisionSink, loadEmbeddedHistory, loadPartitionHistory, openDatabase, releaseLostClaims, StoreClaims, storedOffsetsFrom, type Database, type DeadLetter, type HistoryReach } from '../store/index.ts';
@@ -25,6 +27,7 @@ import { openModelRegistry } from './model-registry.ts';
 import { openTransport, type Transport } from '../transport/transport.ts';
 import { stageGroup, topologyFor } from './topology.ts';
 import { Readiness } from './readiness.ts';
+import { openAppTracing } from './tracing.ts';
 
 
 export interface RunningApp {
@@ -45,6 +48,8 @@ export interface RunningApp {
   onLabelsStored(listener: (stored: number, refused: number) => void): void;
   /** Called with the version served after each switch of the active model (activation, rollback, announcement or poll). */
   onModelSwitched(listener: (version: string | null) => void): void;
+  /** When tracing: its traces' fate so far, and a way to export what is queued now. */
+  tracing: Tracing | undefined;
   /** Events appended to the log and not yet committed by this process's processor. */
   lag(): number;
   /** Drain the log, flush the store, close everything. */
@@ -72,6 +77,8 @@ export interface AppOptions {
   roles?: AppRoles;
   /** The clock of the demo's traffic: where its history ends and live traffic starts, and its pace. Default the wall clock. */
   clock?: Clock;
+  /** Trace to this exporter (tests, benchmarks), whatever OTEL_TRACES_EXPORTER says. */
+  spanExporter?: SpanExporter;
 }
 
 export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
@@ -89,6 +96,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   logger.info({ database: db.kind, dataDir: config.databaseUrl === undefined ? config.dataDir : undefined }, 'store ready');
 
   const metrics = new PipelineMetrics();
+  const tracing = await openAppTracing(config, logger, options.spanExporter);
   const featureSet = loadFeatureSet(config.featuresFile);
   logger.info({ feature_set: featureSet.version, features: featureSet.names.length, file: config.featuresFile }, 'feature set loaded');
   const registry = openModelRegistry(config, featureSet.version, db, (message) => modelLog.warn(message));
@@ -140,7 +148,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     },
     onIsolated: (row) => {
       metrics.storeRowsIsolated.inc({ table: row.table, reason: row.reason });
-      const fields = { table: row.table, event_id: clip(row.event_id), reason: row.reason, error: row.message };
+      const fields = { table: row.table, event_id: clip(row.event_id), trace_id: row.trace_id, reason: row.reason, error: row.message };
       if (row.deadLettered) return void storeLog.warn(fields, 'the store refused a row for its data; set apart from its batch and dead-lettered');
       metrics.storeRowsUnstorable.inc({ table: row.table });
       metrics.failed('store');
@@ -167,7 +175,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
 
   // Every refused input — at the HTTP edge or read from the log — takes this one route.
   const deadLetters = new DeadLetterRoute(sink, metrics, processLog, transport.topics?.deadLetters, transport.publish);
-  const deadLetter = (letter: DeadLetter): void => deadLetters.refuse(letter);
+  const deadLetter = (letter: DeadLetter, trace?: LocalSpan): void => deadLetters.refuse(letter, undefined, trace);
   const outputTopics = transport.topics === undefined ? undefined : { ...transport.topics, repartition: (stage: number) => topology.stages[stage]!.input };
   // The source commits offsets after this: the store (and on Kafka the topics) have it all, so a
   // restart delivers again exactly what was not yet decided and stored.
@@ -206,7 +214,9 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
           : { load: (partition: number, beforeOffset: number) => stageHistory(transport, db, stage.input, partition, beforeOffset, featureSet, reach), onRestored: onRestored(stage.name, 'its input topic') };
     // Each stage sizes its own micro-batches: their work per event differs.
     const microBatch = new MicroBatchSize({ budgetMs: config.microBatchBudgetMs, min: MIN_MICRO_BATCH, max: config.microBatchMax });
-    return new Processor(io.source, pipeline, output, { stage: s, history, claims: s === 0 ? claims : undefined, microBatch });
+    // Stages run at once here are one processing span per event; apart, one per stage.
+    const label = { stage: distributed ? stage.name : topology.stages.map((t) => t.name).join(' → '), input: s === 0 ? transport.eventsLog : stage.input };
+    return new Processor(io.source, pipeline, output, { stage: s, history, claims: s === 0 ? claims : undefined, microBatch, tracing: tracing === undefined ? undefined : { tracing, label } });
   });
   const lag = (): number => processors.reduce((n, p) => n + p.lag(), 0);
   const consumed = (): ConsumedInput[] =>
@@ -282,6 +292,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
     deadLetter,
     validation: { timeBounds: eventTimeBounds(config) },
     claimedBodies: (eventIds) => claimedBodies(db, eventIds),
+    tracing,
     onAccepted: (source, n) => metrics.eventIn(source, n),
     onResent: (source, sameBody, otherBody) => {
       metrics.duplicates.inc(sameBody);
@@ -348,6 +359,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         lists: { db, follow: async () => (await rules.check()).lists },
         rules: { db, features: featureSet.names, featureSet: featureSet.version, follow: () => rules.check(), backtestTimeoutMs: config.backtestTimeoutMs },
         access: accessPolicy(config),
+        tracing,
       })
     : undefined;
   for (const p of processors) await p.start();
@@ -384,6 +396,8 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       const undrained = lag();
       const unwrittenRows = (await Promise.all([sink, ...stageSinks].map((each) => each.close(left())))).reduce((n, r) => n + r.unwrittenRows, 0);
       await transport.close();
+      // The store's writes are done: their spans, the last of each trace, are ended and exported now.
+      if (tracing !== undefined) await settlesWithin(tracing.close(), Math.max(left(), 1000));
       clearInterval(ticker);
       monitor.stop();
       // A pool waiting on a dead server must not hold the exit either.
@@ -400,7 +414,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       throw incomplete;
     })());
 
-  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, onLabelsStored: (listener) => void labelListeners.push(listener), onModelSwitched: (listener) => models.onSwitch(listener), lag, stop };
+  return { url, config, logger, db, metrics, pipeline, ingest, sink, feed, labels, tracing, onLabelsStored: (listener) => void labelListeners.push(listener), onModelSwitched: (listener) => models.onSwitch(listener), lag, stop };
 }
 
 /** The shutdown bound passed with work left: the process exits non-zero, and the log line says what was left. */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parseApiKeys, type AccessPolicy } from '../api/access.ts';
 import type { EventTimeBounds } from '../contracts/index.ts';
 import { LOG_LEVELS, LOG_MODULES, parseModuleLevels } from '../observe/index.ts';
+import { OTLP_PROTOCOLS, TRACES_EXPORTERS, type ExportSettings } from '../observe/tracing/export-settings.ts';
 
 export class ConfigError extends Error {
   constructor(
@@ -39,6 +40,20 @@ const bool: Parser<boolean> = (raw) => {
 const text: Parser<string> = (raw) => raw;
 const list: Parser<string[]> = (raw) => raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
 const optionalText: Parser<string | undefined> = (raw) => (raw === '' ? undefined : raw);
+const url: Parser<string> = (raw) => {
+  if (!URL.canParse(raw) || !/^https?:$/.test(new URL(raw).protocol)) throw new Error('must be an http:// or https:// URL');
+  return raw;
+};
+const optionalUrl: Parser<string | undefined> = (raw) => (raw === '' ? undefined : url(raw));
+/** W3C baggage-like `key=value,key=value`, values percent-encoded (the OTLP headers' format). */
+const headerList: Parser<Record<string, string>> = (raw) =>
+  Object.fromEntries(
+    list(raw).map((pair) => {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new Error('must be key=value pairs separated by commas');
+      return [pair.slice(0, eq).trim(), decodeURIComponent(pair.slice(eq + 1).trim())];
+    }),
+  );
 const oneOf =
   <T extends string>(...values: T[]): Parser<T> =>
   (raw) => {
@@ -145,6 +160,24 @@ export const SETTINGS = {
   ),
   rateLimit: setting('RTDS_RATE_LIMIT', '1200000', int(0), 'With API keys, requests per minute per key (a batch of events is one request); past it 429 with Retry-After. 0: no limit. Without keys there is none (loopback callers only).'),
   backtestTimeoutMs: setting('RTDS_BACKTEST_TIMEOUT_MS', '30000', int(1, 3_600_000), 'Budget of POST /api/v1/rules/backtest; past it the backtest stops and answers 503 with how far it got.'),
+  tracesExporter: setting(
+    'OTEL_TRACES_EXPORTER',
+    'none',
+    oneOf(...TRACES_EXPORTERS),
+    'OpenTelemetry traces of each event (HTTP or Kafka ingest, log append, processing, features, score, decide, store write, publish): `otlp` exports them to OTEL_EXPORTER_OTLP_ENDPOINT, `console` prints them; `none` records nothing (README, "Traces").',
+  ),
+  otlpEndpoint: setting('OTEL_EXPORTER_OTLP_ENDPOINT', 'http://localhost:4318', url, 'Base URL of the OTLP/HTTP collector; traces are sent to its /v1/traces path.'),
+  otlpTracesEndpoint: setting('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', '', optionalUrl, 'Full URL traces are sent to, over OTEL_EXPORTER_OTLP_ENDPOINT.'),
+  otlpProtocol: setting('OTEL_EXPORTER_OTLP_PROTOCOL', 'http/protobuf', oneOf(...OTLP_PROTOCOLS), 'OTLP encoding over HTTP (gRPC is not offered).'),
+  otlpHeaders: setting('OTEL_EXPORTER_OTLP_HEADERS', '', headerList, 'Headers of every OTLP request, as key=value,key=value (values percent-encoded): a collector’s credentials.', true),
+  serviceName: setting('OTEL_SERVICE_NAME', 'rtds', text, 'service.name of the exported spans: name each deployment (API, processors) as you want it told apart.'),
+  traceSampleRatio: setting(
+    'OTEL_TRACES_SAMPLER_ARG',
+    '1',
+    num(0, 1),
+    'Share of traces exported, parent-based: a trace begun here is kept by this ratio of its trace id, one continued from a traceparent as its sampled flag says. Traces with a rejected or degraded decision are exported whatever it says.',
+  ),
+  tracePendingMax: setting('RTDS_TRACE_PENDING_MAX', '100000', int(1), 'Traces held in memory at once while their decision is awaited (a few hundred bytes each); past it a new trace is kept only when the ratio chose it.'),
   logLevel: setting('RTDS_LOG_LEVEL', 'info', oneOf(...LOG_LEVELS), 'pino log level.'),
   logLevels: setting(
     'RTDS_LOG_LEVELS',
@@ -194,7 +227,6 @@ export function accessPolicy(config: Config): AccessPolicy {
   return { keys: config.apiKeys, rateLimitPerMinute: config.rateLimit, bindHost: config.host, allowedHosts: config.allowedHosts };
 }
 
-/** The event-time settings that the processor and training share, so both judge lateness alike. */
 /** The seed's thresholds from RTDS_THRESHOLD t: flag at t − 0.2, reject at t (rounded to 1e-9, so 0.7 − 0.2 reads 0.5). */
 export function deployedThresholds(config: Config): [flag: number, reject: number] {
   return [Math.round((config.threshold - 0.2) * 1e9) / 1e9, config.threshold];
@@ -205,6 +237,12 @@ export function eventTimeBounds(config: Config): EventTimeBounds {
   return { maxAgeMs: config.maxEventAgeMs, maxAheadMs: config.maxEventAheadMs };
 }
 
+/** The standard OTEL_* settings of the trace exporter. */
+export function traceExport(config: Config): ExportSettings {
+  return { exporter: config.tracesExporter, endpoint: config.otlpEndpoint, tracesEndpoint: config.otlpTracesEndpoint, protocol: config.otlpProtocol, headers: config.otlpHeaders };
+}
+
+/** The event-time settings that the processor and training share, so both judge lateness alike. */
 export function eventTimeOptions(config: Config): { maxOutOfOrdernessMs: number; allowedLatenessMs: number; lateHistoryMs: number; stageSkewMs: number; dedupeWindowMs: number } {
   return { maxOutOfOrdernessMs: config.maxOutOfOrdernessMs, allowedLatenessMs: config.allowedLatenessMs, lateHistoryMs: config.lateHistoryMs, stageSkewMs: config.stageSkewMs, dedupeWindowMs: config.dedupeWindowMs };
 }

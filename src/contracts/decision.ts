@@ -73,11 +73,14 @@ export interface PublishedDecision extends Decision {
   channel: string | null;
   /** Absent where no claim was made (a pipeline run without a store). */
   body_hash?: string;
+  /** The OpenTelemetry trace the event was decided in; absent when tracing is off. */
+  trace_id?: string;
 }
 
-export function publishDecision(event: { event_type: string; user_id: string; amount?: number; country?: string; channel?: string }, decision: Decision, bodyHash?: string): PublishedDecision {
+export function publishDecision(event: { event_type: string; user_id: string; amount?: number; country?: string; channel?: string }, decision: Decision, bodyHash?: string, traceId?: string): PublishedDecision {
   const published: PublishedDecision = { ...decision, event_type: event.event_type, user_id: event.user_id, amount: event.amount ?? null, country: event.country ?? null, channel: event.channel ?? null };
   if (bodyHash !== undefined) published.body_hash = bodyHash;
+  if (traceId !== undefined) published.trace_id = traceId;
   return published;
 }
 

@@ -1,5 +1,7 @@
 // The ingest edge: validates incoming events, answers re-sends from their claims, appends valid ones to the log, dead-letters the rest.
+import { SpanKind } from '@opentelemetry/api';
 import { bodyHash, conflictError, payloadText, validateEvent, type FieldError, type RtdsEvent, type ValidationOptions } from '../contracts/index.ts';
+import type { LocalSpan, Tracing } from '../observe/tracing/index.ts';
 import { isStoreUnavailable, type DeadLetter } from '../store/index.ts';
 import type { EventLogProducer } from '../transport/log.ts';
 
@@ -29,8 +31,8 @@ export type ClaimedBodies = (eventIds: readonly string[]) => Promise<ReadonlyMap
 
 export interface IngestOptions {
   log: EventLogProducer;
-  /** Receives every refused input with its source and reasons; must not lose it. */
-  deadLetter: (letter: DeadLetter) => void;
+  /** Receives every refused input with its source and reasons (and the span it arrived in, when traced); must not lose it. */
+  deadLetter: (letter: DeadLetter, trace?: LocalSpan) => void;
   /** Event types and the time bounds of live events. */
   validation?: Omit<ValidationOptions, 'now'>;
   /** Where `submit` looks up claims when asked to. */
@@ -38,6 +40,8 @@ export interface IngestOptions {
   onAccepted?: (source: string, n: number) => void;
   /** Re-sends answered at the edge: with their body (accepted, not appended), with another (refused). */
   onResent?: (source: string, sameBody: number, otherBody: number) => void;
+  /** When tracing: each append is a span, whose context its record carries to the processor. */
+  tracing?: Tracing | undefined;
 }
 
 export interface SubmitOptions {
@@ -48,6 +52,8 @@ export interface SubmitOptions {
    * goes through then, for the processor's claim to judge. Absent: no look-up.
    */
   claims?: 'required' | 'when-reachable';
+  /** The span the events arrived in (an HTTP request): their appends' parent. Absent: each appended event begins a trace. */
+  trace?: LocalSpan | undefined;
 }
 
 const NONE_CLAIMED: ReadonlyMap<string, string | null> = new Map();
@@ -67,12 +73,13 @@ export class EventIngest {
     for (let i = 0; i < inputs.length; i++) {
       const checked = validateEvent(inputs[i], validation);
       if (checked.ok) valid.push({ index: i, event: checked.event, hash: bodyHash(inputs[i] as object) });
-      else this.reject(source, inputs[i], rejected, { index: i, event_id: checked.event_id, errors: checked.errors });
+      else this.reject(source, inputs[i], rejected, { index: i, event_id: checked.event_id, errors: checked.errors }, options.trace);
     }
     const claimed = options.claims === undefined || valid.length === 0 ? NONE_CLAIMED : await this.claimed(valid.map((v) => v.event.event_id), options.claims);
     const holders = new Map(claimed);
     const accepted: Accepted[] = [];
     const appends: Promise<void>[] = [];
+    const spans: LocalSpan[] = [];
     let sameBody = 0;
     for (const { index, event, hash } of valid) {
       const held = holders.get(event.event_id);
@@ -80,7 +87,9 @@ export class EventIngest {
         holders.set(event.event_id, hash);
         // The log carries the contract's JSON, as a Kafka record would; the processor validates again.
         // Appends are awaited together, so a lingering producer sends the batch in one request.
-        const appended = this.options.log.append(event.user_id, inputs[index]);
+        const span = this.options.tracing?.span('log append', SpanKind.PRODUCER, options.trace, { 'rtds.event_id': event.event_id, 'rtds.event_type': event.event_type });
+        if (span !== undefined) spans.push(span);
+        const appended = this.options.log.append(event.user_id, inputs[index], span);
         if (appended !== undefined) appends.push(appended);
         accepted.push({ event, body_hash: hash, appended: true });
       } else if (held === null || held === hash) {
@@ -88,10 +97,17 @@ export class EventIngest {
         sameBody++;
       } else {
         const conflict = { body_hash: hash, decided_body_hash: held };
-        this.reject(source, inputs[index], rejected, { index, event_id: event.event_id, errors: [conflictError(held, hash)], conflict });
+        this.reject(source, inputs[index], rejected, { index, event_id: event.event_id, errors: [conflictError(held, hash)], conflict }, options.trace);
       }
     }
-    await Promise.all(appends);
+    try {
+      await Promise.all(appends);
+    } catch (err) {
+      for (const span of spans) span.fail(`append failed: ${(err as Error).message}`);
+      throw err;
+    } finally {
+      for (const span of spans) span.end();
+    }
     if (accepted.length > 0) this.options.onAccepted?.(source, accepted.length);
     const otherBody = rejected.filter((r) => r.conflict !== undefined).length;
     if (sameBody + otherBody > 0) this.options.onResent?.(source, sameBody, otherBody);
@@ -118,8 +134,8 @@ export class EventIngest {
     }
   }
 
-  private reject(source: string, input: unknown, rejected: Rejection[], rejection: Rejection): void {
+  private reject(source: string, input: unknown, rejected: Rejection[], rejection: Rejection, trace: LocalSpan | undefined): void {
     rejected.push(rejection);
-    this.options.deadLetter({ source, event_id: rejection.event_id, payload: payloadText(input), errors: rejection.errors });
+    this.options.deadLetter({ source, event_id: rejection.event_id, payload: payloadText(input), errors: rejection.errors }, trace);
   }
 }

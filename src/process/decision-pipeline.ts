@@ -10,9 +10,16 @@ import { epochMs, partitionFor, UndecodableRecord, type LogPosition, type LogRec
 import { joinStep, type EventTimeOptions } from './partition-task.ts';
 import { StageTasks } from './stage-tasks.ts';
 import { CarriedEventError, decodeCarried, type CarriedEvent } from './carried-event.ts';
+import type { LocalSpan } from '../observe/tracing/index.ts';
+import type { StepTimes } from './step-times.ts';
+
+/** A result's processing span, set by a traced runtime after the pipeline made it. */
+interface Traced {
+  trace?: LocalSpan | undefined;
+}
 
 /** A decided event: its decision, the features it was made from, where it sits in the log, and the challenger's score if one runs. */
-export interface Decided {
+export interface Decided extends Traced {
   kind: 'decided';
   event: RtdsEvent;
   decision: Decision;
@@ -28,7 +35,7 @@ export interface Decided {
 }
 
 /** An event passed on to stage `stage` (on Kafka through its repartition topic, keyed by `key`, in partition `partition`). */
-export interface Forwarded {
+export interface Forwarded extends Traced {
   kind: 'forward';
   stage: number;
   key: string;
@@ -39,13 +46,13 @@ export interface Forwarded {
 }
 
 /** A re-send of an event id with another body than the one holding it: dead-lettered with both hashes, never decided. */
-export interface Conflict {
+export interface Conflict extends Traced {
   kind: 'conflict';
   event_id: string;
   letter: DeadLetter;
 }
 
-export type PipelineResult = Decided | Forwarded | Conflict | { kind: 'dead_letter'; letter: DeadLetter } | { kind: 'duplicate'; event_id: string };
+export type PipelineResult = Decided | Forwarded | Conflict | ({ kind: 'dead_letter'; letter: DeadLetter } & Traced) | ({ kind: 'duplicate'; event_id: string } & Traced);
 
 /**
  * What the claim on its event id says of a valid record: decide it (it holds the id; its body
@@ -275,9 +282,10 @@ export class DecisionPipeline {
    * a duplicate or a conflict becomes its result without entering the state, so a re-send counts
    * in no feature whichever partition it reached. With the stages run here, each event passes
    * through all of them and is decided; with stages apart, through this batch's stage, then it is
-   * passed on to the next stage that has its key, or decided when none is left.
+   * passed on to the next stage that has its key, or decided when none is left. `times`, when
+   * given, receives when each step ran (tracing).
    */
-  decide(admitted: AdmittedBatch, verdicts?: readonly (ClaimVerdict | undefined)[], now: () => number = epochMs): PipelineResult[] {
+  decide(admitted: AdmittedBatch, verdicts?: readonly (ClaimVerdict | undefined)[], now: () => number = epochMs, times?: StepTimes): PipelineResult[] {
     const { records, results, stage } = admitted;
     const distributed = this.options.distributed === true;
     const ready: CarriedEvent[] = [];
@@ -297,7 +305,12 @@ export class DecisionPipeline {
         results[i] = { kind: 'duplicate', event_id: event.event_id };
         continue;
       }
+      const began = times === undefined ? 0 : epochMs();
       const carried = distributed ? this.stepHere(stage, record, event, admitted.carried?.[i], verdict) : this.stepAll(record, event, verdict);
+      if (times !== undefined) {
+        times.features[2 * i] = began;
+        times.features[2 * i + 1] = epochMs();
+      }
       if (carried === null) {
         results[i] = { kind: 'duplicate', event_id: event.event_id };
         continue;
@@ -314,7 +327,9 @@ export class DecisionPipeline {
 
     const vectors = ready.map((c) => c.vector);
     const events = ready.map((c) => c.event);
+    if (times !== undefined) times.scoreStart = epochMs();
     const { scores, scorer } = this.score(vectors, events);
+    if (times !== undefined) times.scoreEnd = epochMs();
     const engine = this.engine;
     const lists = this.lists;
     const ms = now();
@@ -324,12 +339,15 @@ export class DecisionPipeline {
     for (let j = 0; j < ready.length; j++) {
       const score = scores[j]!;
       const c = ready[j]!;
+      const slot = slots[j]!;
+      if (times !== undefined) times.decide[2 * slot] = epochMs();
       const decision = engine.decide(
         { event: c.event, features: c.vector, score: score.score, scoreReasons: score.reasons, modelVersion: scorer.version, degraded: scorer.degraded, late: c.late, acceptedAt: c.acceptedAt },
         decidedAt,
         lists,
       );
-      results[slots[j]!] = { kind: 'decided', event: c.event, decision, features: c.vector, position: c.position, shadow: shadow?.[j], behindMs: c.behindMs, body_hash: c.body_hash, stage };
+      if (times !== undefined) times.decide[2 * slot + 1] = epochMs();
+      results[slot] = { kind: 'decided', event: c.event, decision, features: c.vector, position: c.position, shadow: shadow?.[j], behindMs: c.behindMs, body_hash: c.body_hash, stage };
     }
     return results;
   }

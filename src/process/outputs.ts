@@ -1,7 +1,9 @@
 // Where a stage's results go: the store, the Kafka topics (in the batch's transaction), the live feed, the metrics and the log.
+import { SpanKind } from '@opentelemetry/api';
 import { decisionIdFor, publishDecision, type PublishedDecision } from '../contracts/index.ts';
 import { clip, clipErrors, type Logger, type PipelineMetrics } from '../observe/index.ts';
-import type { DeadLetter, DecisionSink } from '../store/index.ts';
+import type { LocalSpan } from '../observe/tracing/index.ts';
+import type { DeadLetter, DecidedEvent, DecisionSink } from '../store/index.ts';
 import type { Publish } from '../transport/log.ts';
 import { encodeCarried } from './carried-event.ts';
 import type { ProcessorOutput } from './processor.ts';
@@ -29,12 +31,13 @@ export class DeadLetterRoute {
     private readonly publishOutside: Publish | undefined,
   ) {}
 
-  refuse(letter: DeadLetter, publish: Publish | undefined = this.publishOutside): void {
+  /** `trace`: the span the input was refused in, when traced — its context travels with the dead letter, its id in the log line. */
+  refuse(letter: DeadLetter, publish: Publish | undefined = this.publishOutside, trace?: LocalSpan): void {
     this.sink.writeDeadLetter(letter);
     // The error travels in headers so the payload stays exactly what was received.
-    if (this.topic !== undefined) publish?.(this.topic, letter.event_id ?? '', letter.payload, { 'rtds.error': JSON.stringify(letter.errors), 'rtds.source': letter.source });
+    if (this.topic !== undefined) publish?.(this.topic, letter.event_id ?? '', letter.payload, { 'rtds.error': JSON.stringify(letter.errors), 'rtds.source': letter.source, ...trace?.headers() });
     this.metrics.deadLetter(letter.source);
-    this.logger.warn({ event_id: clip(letter.event_id), errors: clipErrors(letter.errors), source: letter.source }, 'invalid input dead-lettered');
+    this.logger.warn({ event_id: clip(letter.event_id), trace_id: trace?.traceId, errors: clipErrors(letter.errors), source: letter.source }, 'invalid input dead-lettered');
   }
 }
 
@@ -54,36 +57,53 @@ export interface StageOutputOptions {
   durable: () => Promise<void>;
 }
 
+/**
+ * Under a traced record's processing span, a `publish` span around handing it to `destination`;
+ * `send` gets the span's W3C headers, which the published record carries on.
+ */
+function published(trace: LocalSpan | undefined, destination: string, send: (headers: Record<string, string> | undefined) => void): void {
+  const span = trace?.child('publish', SpanKind.PRODUCER, { 'messaging.destination.name': destination });
+  send(span?.headers());
+  span?.end();
+}
+
 /** The output of one stage's processor: what its batches decided, passed on or refused. */
 export function stageOutput(o: StageOutputOptions): ProcessorOutput {
   const { sink, metrics, logger, topics, publish } = o;
   const debug = logger.isLevelEnabled('debug');
   return {
     decided(result) {
-      const { event, decision } = result;
+      const { event, decision, trace } = result;
       // Past the first stage, the first stored the event's row when it passed it on.
-      sink.write(result.stage > 0 ? { ...result, eventStored: true } : result);
+      const row: DecidedEvent = result.stage > 0 ? { ...result, eventStored: true } : result;
+      if (trace !== undefined) {
+        row.trace_id = trace.traceId;
+        row.storeSpan = trace.child('store write', SpanKind.CLIENT, { 'db.system.name': 'postgresql' });
+      }
+      sink.write(row);
       if (decision.late) metrics.lateness.observe(result.behindMs / 1000);
-      const published = publishDecision(event, decision, result.body_hash);
+      const decided = publishDecision(event, decision, result.body_hash, trace?.traceId);
       if (topics !== undefined && publish !== undefined) {
-        publish(topics.decisions, event.user_id, JSON.stringify(published));
+        published(trace, topics.decisions, (headers) => publish(topics.decisions, event.user_id, JSON.stringify(decided), headers));
         if (decision.late) publish(topics.late, event.user_id, JSON.stringify(event));
       }
-      o.onDecided?.(published);
-      if (debug) logger.debug({ event_id: event.event_id, decision_id: decision.decision_id, decision: decision.decision, risk_score: decision.risk_score }, 'decided');
+      const onDecided = o.onDecided;
+      if (onDecided !== undefined) published(trace, 'live feed', () => onDecided(decided));
+      if (debug) logger.debug({ event_id: event.event_id, decision_id: decision.decision_id, trace_id: trace?.traceId, decision: decision.decision, risk_score: decision.risk_score }, 'decided');
     },
     forward(result) {
       // The first stage's changelog is the store: the event's row, durable before its offset commits.
       if (result.from === 0) sink.writeEvent({ event: result.carried.event, position: result.carried.position });
-      publish!(topics!.repartition(result.stage), result.key, encodeCarried(result.carried), undefined, result.partition);
+      const topic = topics!.repartition(result.stage);
+      published(result.trace, topic, (headers) => publish!(topic, result.key, encodeCarried(result.carried), headers, result.partition));
     },
-    deadLetter: (letter) => o.deadLetters.refuse(letter, publish),
-    duplicate(eventId) {
+    deadLetter: (letter, trace) => o.deadLetters.refuse(letter, publish, trace),
+    duplicate(eventId, trace) {
       metrics.duplicates.inc();
-      if (debug) logger.debug({ event_id: eventId, decision_id: decisionIdFor(eventId) }, 're-sent event ignored; its decision stands');
+      if (debug) logger.debug({ event_id: eventId, decision_id: decisionIdFor(eventId), trace_id: trace?.traceId }, 're-sent event ignored; its decision stands');
     },
-    conflict(letter) {
-      o.deadLetters.refuse(letter, publish);
+    conflict(letter, trace) {
+      o.deadLetters.refuse(letter, publish, trace);
       metrics.conflicts.inc({ source: letter.source });
     },
     ready: o.ready,

@@ -1,19 +1,23 @@
 // The processor runtime: pulls batches from a record source, claims their event ids, runs the pipeline, hands results on.
 import { bodyHash } from '../contracts/index.ts';
+import type { LocalSpan, Tracing } from '../observe/tracing/index.ts';
 import type { ClaimHolder, ClaimRequest, DeadLetter } from '../store/index.ts';
 import type { HandledBatch, LogRecord, RecordSource, SourceProgress } from '../transport/log.ts';
 import type { AdmittedBatch, ClaimVerdict, Decided, DecisionPipeline, Forwarded, PartitionHistory, PipelineResult } from './decision-pipeline.ts';
 import type { MicroBatchSize } from './micro-batch-size.ts';
+import { traceBatch, type StageLabel } from './batch-spans.ts';
+import { StepTimes } from './step-times.ts';
 
 /** Where the processor's results go: the store's sink, the live feeds, the metrics. */
 export interface ProcessorOutput {
   decided(result: Decided): void;
   /** An event for a later stage of the topology (stages apart): its repartition record goes in the batch's transaction. */
   forward(result: Forwarded): void;
-  deadLetter(letter: DeadLetter): void;
-  duplicate(eventId: string): void;
+  /** `trace`: the record's processing span, when traced (as on each result). */
+  deadLetter(letter: DeadLetter, trace?: LocalSpan): void;
+  duplicate(eventId: string, trace?: LocalSpan): void;
   /** A re-send of an event id with another body: its dead letter names both bodies' hashes. */
-  conflict(letter: DeadLetter): void;
+  conflict(letter: DeadLetter, trace?: LocalSpan): void;
   /** Resolves when the output can take more (backpressure from the store). */
   ready(): Promise<void>;
   /**
@@ -49,6 +53,8 @@ export interface ProcessorOptions {
   microBatch?: MicroBatchSize | undefined;
   /** Clock for the micro-batch timing, ms; default performance.now. */
   now?: () => number;
+  /** When tracing: each record's processing is a span, labelled with the stage and its input. */
+  tracing?: { tracing: Tracing; label: StageLabel } | undefined;
 }
 
 const DUPLICATE: ClaimVerdict = { kind: 'duplicate' };
@@ -62,6 +68,7 @@ export class Processor {
   private readonly microBatch: MicroBatchSize | undefined;
   private readonly now: () => number;
   private readonly stage: number;
+  private readonly tracing: ProcessorOptions['tracing'];
 
   constructor(
     private readonly source: RecordSource,
@@ -74,6 +81,7 @@ export class Processor {
     this.microBatch = options.microBatch;
     this.now = options.now ?? (() => performance.now());
     this.stage = options.stage ?? 0;
+    this.tracing = options.tracing;
   }
 
   start(): Promise<void> {
@@ -105,9 +113,12 @@ export class Processor {
       const ahead = this.claims !== undefined && current.end < batch.length ? this.admit(batch, current.end) : undefined;
       const verdicts = await current.verdicts;
       const started = this.now();
-      const results = this.pipeline.decide(current.admitted, verdicts);
+      const results = this.pipeline.decide(current.admitted, verdicts, undefined, current.times);
       this.microBatch?.observe(current.admitted.records.length, current.admitMs + this.now() - started);
+      const spans = current.times === undefined ? undefined : traceBatch(this.tracing!.tracing, this.tracing!.label, current.admitted, results, current.times);
       this.handOn(results);
+      // After the outputs opened their store and publish spans under them.
+      if (spans !== undefined) for (const span of spans) span.end();
       if (current.end === batch.length) break;
       await yieldToEventLoop();
       await this.output.ready();
@@ -117,13 +128,14 @@ export class Processor {
   }
 
   /** The micro-batch from `from`: validated, and its event ids' claim asked (an I/O wait, not counted as work). */
-  private admit(batch: LogRecord[], from: number): { admitted: AdmittedBatch; end: number; admitMs: number; verdicts: Promise<(ClaimVerdict | undefined)[]> | undefined } {
+  private admit(batch: LogRecord[], from: number): { admitted: AdmittedBatch; end: number; admitMs: number; verdicts: Promise<(ClaimVerdict | undefined)[]> | undefined; times: StepTimes | undefined } {
     const size = this.microBatch?.size ?? batch.length;
     const part = from === 0 && size >= batch.length ? batch : batch.slice(from, from + size);
+    const times = this.tracing === undefined ? undefined : new StepTimes(part.length);
     const started = this.now();
     const admitted = this.pipeline.admit(part, this.stage);
     const verdicts = this.claims === undefined ? undefined : this.judge(admitted, this.claims);
-    return { admitted, end: from + part.length, admitMs: this.now() - started, verdicts };
+    return { admitted, end: from + part.length, admitMs: this.now() - started, verdicts, times };
   }
 
   private handOn(results: PipelineResult[]): void {
@@ -136,13 +148,13 @@ export class Processor {
           this.output.forward(result);
           break;
         case 'dead_letter':
-          this.output.deadLetter(result.letter);
+          this.output.deadLetter(result.letter, result.trace);
           break;
         case 'duplicate':
-          this.output.duplicate(result.event_id);
+          this.output.duplicate(result.event_id, result.trace);
           break;
         case 'conflict':
-          this.output.conflict(result.letter);
+          this.output.conflict(result.letter, result.trace);
           break;
       }
     }

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { payloadText, type EventInput, type RtdsEvent } from '../contracts/index.ts';
 import { settlesWithin } from '../observe/index.ts';
+import type { LocalSpan } from '../observe/tracing/index.ts';
 import type { LogPosition } from '../transport/log.ts';
 import type { Database } from './database.ts';
 import { Backoff, type RetryPace } from './backoff.ts';
@@ -16,6 +17,8 @@ export interface DecidedEvent extends DecisionRecord {
   position?: LogPosition;
   /** Its event row was written already, by the stage that read it from the log (a topology of several stages on Kafka). */
   eventStored?: boolean;
+  /** When traced: the span of its store write, ended once its row is written (or set aside). */
+  storeSpan?: LocalSpan | undefined;
 }
 
 export interface SinkOptions {
@@ -42,6 +45,8 @@ export interface IsolatedRow {
   /** Where it was going: an event with its decision, or a dead letter. */
   table: 'events' | 'dead_letters';
   event_id: string | undefined;
+  /** The trace its decision was made in, when traced. */
+  trace_id?: string | undefined;
   /** The SQLSTATE of the refusal, or `encoding` when the row could not even be encoded. */
   reason: string;
   /** The database's (or encoder's) message. */
@@ -228,6 +233,7 @@ export class DecisionSink {
       const started = performance.now();
       try {
         await this.writeOnce(rows);
+        for (const d of rows.decided) d.storeSpan?.set('db.operation.batch.size', rows.decided.length).end();
         this.failingSince = undefined;
         this.lastError = undefined;
         this.options.onFlush?.({ rows: rows.decided.length + rows.events.length, deadLetters: rows.letters.length, ms: performance.now() - started });
@@ -260,7 +266,8 @@ export class DecisionSink {
       return;
     }
     const field = err instanceof RowEncodingError ? err.field : 'event';
-    this.options.onIsolated?.({ table: 'events', event_id: row.event.event_id, reason, message, deadLettered: true });
+    decided[0]?.storeSpan?.fail(`the store refused it: ${message}`).end();
+    this.options.onIsolated?.({ table: 'events', event_id: row.event.event_id, trace_id: decided[0]?.trace_id, reason, message, deadLettered: true });
     await this.store({ decided: [], events: [], letters: [{ source: STORE_SOURCE, event_id: row.event.event_id, payload: payloadText(eventInput(row.event)), errors: [{ field, reason: `the store refused it: ${message}` }] }] });
   }
 

@@ -18,6 +18,8 @@ export interface DecisionRecord {
   event: SearchedEventFields;
   features?: Float64Array;
   shadow?: ShadowScore | undefined;
+  /** The OpenTelemetry trace it was decided in, when traced. */
+  trace_id?: string | undefined;
 }
 
 /** A decision as read back: features by name when this build knows their layout. */
@@ -34,6 +36,8 @@ export interface StoredDecision extends Decision {
   merchant_id: string | null;
   /** The verdict stored for its event: true fraud, false not fraud, null none yet. */
   is_fraud: boolean | null;
+  /** The OpenTelemetry trace it was decided in; absent when it was not traced. */
+  trace_id?: string;
 }
 
 function encodeFeatures(v: Float64Array): string {
@@ -53,7 +57,7 @@ function decodeFeatures(bytes: Uint8Array, featureSet: string | null): Record<st
   return Object.fromEntries(names.map((name, i) => [name, values[i]!]));
 }
 
-const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'history', 'degraded', 'shadow_version', 'shadow_score', 'event_time_source', 'event_type', 'user_id', 'channel', 'merchant_id'];
+const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', 'reason', 'reasons', 'features', 'feature_set', 'timestamp', 'processing_time_ms', 'model_version', 'rules_version', 'late', 'history', 'degraded', 'shadow_version', 'shadow_score', 'event_time_source', 'event_type', 'user_id', 'channel', 'merchant_id', 'trace_id'];
 
 /**
  * Insert decisions; a decision id already stored is kept, so a re-sent event has one decision.
@@ -62,7 +66,7 @@ const DECISION_COLUMNS = ['decision_id', 'event_id', 'decision', 'risk_score', '
  * stored to read them back by name.
  */
 export function insertDecisions(records: readonly DecisionRecord[], options: { writer: string; featureSet?: string | undefined }): Statement {
-  const rows = records.map(({ decision, event, features, shadow }) => ({
+  const rows = records.map(({ decision, event, features, shadow, trace_id }) => ({
     ...decision,
     features: features === undefined ? null : encodeFeatures(features),
     feature_set: features === undefined ? null : (options.featureSet ?? null),
@@ -72,13 +76,14 @@ export function insertDecisions(records: readonly DecisionRecord[], options: { w
     user_id: event.user_id,
     channel: event.channel ?? null,
     merchant_id: event.merchant_id ?? null,
+    trace_id: trace_id ?? null,
   }));
   const inserted = `inserted AS (
        INSERT INTO decisions (${DECISION_COLUMNS.join(', ')})
        SELECT ${DECISION_COLUMNS.join(', ')}
        FROM jsonb_to_recordset($1::jsonb) AS r(decision_id text, event_id text, decision text, risk_score double precision, reason text, reasons jsonb,
             features bytea, feature_set text, timestamp timestamptz, processing_time_ms double precision, model_version text, rules_version text, late boolean, history text, degraded text,
-            shadow_version text, shadow_score double precision, event_time_source text, event_type text, user_id text, channel text, merchant_id text)
+            shadow_version text, shadow_score double precision, event_time_source text, event_type text, user_id text, channel text, merchant_id text, trace_id text)
        ON CONFLICT DO NOTHING
        RETURNING event_id, timestamp, decision, late, degraded, processing_time_ms)`;
   return {
@@ -99,12 +104,12 @@ export function insertDecisions(records: readonly DecisionRecord[], options: { w
  */
 export function copyDecisions(records: readonly DecisionRecord[], featureSet?: string): CopyStatement {
   let text = '';
-  for (const { decision: d, event: e, features: vector, shadow } of records) {
+  for (const { decision: d, event: e, features: vector, shadow, trace_id } of records) {
     const features = vector === undefined ? null : encodeFeatures(vector);
     text += copyLine([
       d.decision_id, d.event_id, d.decision, d.risk_score, d.reason, JSON.stringify(d.reasons), features, features === null ? null : (featureSet ?? null),
       d.timestamp, d.processing_time_ms, d.model_version, d.rules_version, d.late, d.history, d.degraded, shadow?.model_version ?? null, shadow?.score ?? null, d.event_time_source,
-      e.event_type, e.user_id, e.channel, e.merchant_id,
+      e.event_type, e.user_id, e.channel, e.merchant_id, trace_id ?? null,
     ]);
   }
   return { copyInto: 'decisions', columns: DECISION_COLUMNS, text };
@@ -123,12 +128,14 @@ interface DecisionRow extends Omit<Decision, 'timestamp'> {
   merchant_id: string | null;
   label: 'fraud' | 'legit' | null;
   body_hash?: string | null;
+  trace_id: string | null;
 }
 
 function toStored(row: DecisionRow): StoredDecision {
-  const { created_at: _created, features, feature_set, shadow_version, shadow_score, body_hash, label, ...rest } = row;
+  const { created_at: _created, features, feature_set, shadow_version, shadow_score, body_hash, label, trace_id, ...rest } = row;
   const out: StoredDecision = { ...rest, timestamp: row.timestamp.toISOString(), is_fraud: label === null ? null : label === 'fraud' };
   if (typeof body_hash === 'string') out.body_hash = body_hash;
+  if (typeof trace_id === 'string') out.trace_id = trace_id;
   if (features !== null) out.features = decodeFeatures(features, feature_set);
   if (feature_set !== null) out.feature_set = feature_set;
   if (shadow_version !== null && shadow_score !== null) out.shadow = { model_version: shadow_version, score: shadow_score };

@@ -285,6 +285,12 @@ const MIGRATIONS: Migration[] = [
       `CREATE TRIGGER decisions_labelled AFTER INSERT ON decisions REFERENCING NEW TABLE AS stored FOR EACH STATEMENT EXECUTE FUNCTION decisions_take_labels()`,
     ],
   },
+  {
+    version: 14,
+    // A column of its own (decisions have no JSONB of free metadata): null while tracing is off, and adding it rewrites no row.
+    name: 'decisions keep the OpenTelemetry trace id their event was decided in',
+    sql: `ALTER TABLE decisions ADD COLUMN trace_id text`,
+  },
 ];
 
 export async function migrate(db: Database): Promise<number[]> {

@@ -1,5 +1,6 @@
 // The partitioned-log seam: what the processor reads and producers write, embedded or on Kafka.
 import { MAX_JSON_DEPTH, nestedDeeperThan } from '../contracts/index.ts';
+import type { LocalSpan, TraceHeaders } from '../observe/tracing/index.ts';
 
 /** Where a record sits in the log. */
 export interface LogPosition {
@@ -17,6 +18,11 @@ export interface LogRecord {
   value: unknown;
   /** When the log accepted the record (epoch ms, sub-ms precision where the transport has it). */
   acceptedAt: number;
+  /**
+   * The trace its producer was in, when traced: a Kafka record's W3C headers, or on the embedded
+   * log the appending span itself (in memory only: the log's files do not keep it).
+   */
+  trace?: LocalSpan | TraceHeaders | undefined;
 }
 
 /** A record whose bytes are not JSON: it still reaches the pipeline, which dead-letters it with this reason. */
@@ -45,8 +51,8 @@ export function decodeRecordValue(text: string, maxBytes: number): unknown {
 
 /** Producer side of the events log. */
 export interface EventLogProducer {
-  /** Append a record; records with the same key keep their order. */
-  append(key: string, value: unknown): Promise<void> | void;
+  /** Append a record; records with the same key keep their order. `trace`: the span appending it, whose context the record carries. */
+  append(key: string, value: unknown, trace?: LocalSpan): Promise<void> | void;
 }
 
 /**

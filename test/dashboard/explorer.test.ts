@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
 import type { Browser, Page } from 'playwright-core';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { trainOnGeneratedHistory } from '../../src/app/training.ts';
@@ -29,6 +30,7 @@ interface EventBody {
   reasons: { code: string; source: string }[];
   contributions: { code: string; feature?: string; contribution: number }[];
   label: { is_fraud: boolean } | null;
+  decision: { trace_id: string };
 }
 
 describe('the event explorer and the event page in a real browser', () => {
@@ -62,7 +64,8 @@ describe('the event explorer and the event page in a real browser', () => {
     browser = launched;
     // A model in the registry, not yet served: the first decision is made rules-only (degraded).
     await trainOnGeneratedHistory({ registry: new FolderRegistry(modelDir), events: 3000, seed: 2, epochs: 1, features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: [0.5, 0.7], activate: false });
-    app = await startApp(config);
+    // Traced (in memory), so the event page shows each decision's trace id.
+    app = await startApp(config, { spanExporter: new InMemorySpanExporter() });
     const base = { event_type: 'transaction', channel: 'web', country: 'DE', currency: 'EUR' };
     // A large first payment: the rules-only fallback measures what that signal adds to the score.
     await decide({ ...base, event_id: 'x-degraded', user_id: 'u-ann', merchant_id: 'm-1', amount: 5000 });
@@ -207,6 +210,8 @@ describe('the event explorer and the event page in a real browser', () => {
     assert.equal(await page.textContent('#model-version-used'), 'v1');
     assert.equal(await page.textContent('#rules-version-used'), 'builtin-1');
     assert.equal(await page.textContent('#shadow-score'), 'none ran');
+    assert.match(api.decision.trace_id, /^[0-9a-f]{32}$/);
+    assert.equal(await page.textContent('#trace-id'), api.decision.trace_id, 'the trace the decision was made in');
     assert.equal(await page.textContent('#risk-score'), decided.get('x-atm')!.risk_score.toFixed(3));
     const rules = await page.$$eval('#rules-fired li', (lis) => lis.map((li) => (li as HTMLElement).dataset.code));
     assert.deepEqual(rules, api.reasons.filter((r) => r.source === 'rule').map((r) => r.code));

@@ -77,6 +77,8 @@ function decisionPanel(d) {
       ['late', d.late ? 'yes: decided with the windows of its own time' : 'no'],
       ['history', d.history === 'partial' ? 'partial: some features unknown' : 'complete'],
       ['degraded', d.degraded === 'none' ? 'no' : d.degraded.replace('_', ' ')],
+      // Shown only when it was traced: the id to look the trace up by in the tracing backend.
+      ['trace', d.trace_id && h('code', { id: 'trace-id' }, d.trace_id)],
     ]),
   );
 }

@@ -1,4 +1,5 @@
 // The embedded transport: a partitioned log with consumer-side offsets, read like Kafka; durable in a folder, or in memory only.
+import type { LocalSpan } from '../../observe/tracing/index.ts';
 import { epochMs, partitionFor, type BatchHandler, type EventLogProducer, type LogRecord, type RecordSource, type SourceProgress } from '../log.ts';
 import { LogFolder, LogFolderError, type LogFolderOptions } from './log-folder.ts';
 
@@ -82,11 +83,13 @@ export class PartitionedLog implements EventLogProducer {
     return log;
   }
 
-  append(key: string, value: unknown): Promise<void> | void {
+  /** `trace` travels with the record in memory, holding its trace open until the processor takes the record. */
+  append(key: string, value: unknown, trace?: LocalSpan): Promise<void> | void {
     const p = partitionFor(key, this.partitions);
+    trace?.hold();
     if (this.folder === undefined) {
       const part = this.parts[p]!;
-      part.records.push({ partition: p, offset: part.end, key, value, acceptedAt: epochMs() });
+      part.records.push({ partition: p, offset: part.end, key, value, acceptedAt: epochMs(), trace });
       for (const l of this.listeners) l(p);
       return;
     }
@@ -98,7 +101,7 @@ export class PartitionedLog implements EventLogProducer {
       this.writer ??= this.writeGroups();
     }
     // The offset is given when the group is written: a failed write leaves no gap.
-    this.group.records.push({ partition: p, offset: -1, key, value, acceptedAt: epochMs() });
+    this.group.records.push({ partition: p, offset: -1, key, value, acceptedAt: epochMs(), trace });
     return this.group.written;
   }
 
@@ -116,6 +119,8 @@ export class PartitionedLog implements EventLogProducer {
       try {
         await this.folder!.write(group.records);
       } catch (err) {
+        // Never appended: no processor will take up their traces.
+        for (const r of group.records) if (r.trace !== undefined && 'release' in r.trace) r.trace.release();
         group.reject(err);
         continue;
       }

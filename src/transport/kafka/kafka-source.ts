@@ -1,5 +1,6 @@
 // Reads the events topic as a member of a consumer group: what arrived is one batch, committed after it is handled.
 import { stringDeserializers, type Message, type MessagesStream } from '@platformatic/kafka';
+import type { TraceHeaders } from '../../observe/tracing/index.ts';
 import { decodeRecordValue, type BatchHandler, type LogRecord, type PartitionProgress, type RecordSource, type SourceProgress } from '../log.ts';
 import { ReadCommittedConsumer } from './read-committed-consumer.ts';
 import { RETRY } from './retry.ts';
@@ -460,5 +461,13 @@ export class KafkaRecordSource implements RecordSource {
 }
 
 function toRecord(m: KafkaMessage, maxBytes: number): LogRecord {
-  return { partition: m.partition, offset: Number(m.offset), key: m.key, value: decodeRecordValue(m.value, maxBytes), acceptedAt: Number(m.timestamp) };
+  return { partition: m.partition, offset: Number(m.offset), key: m.key, value: decodeRecordValue(m.value, maxBytes), acceptedAt: Number(m.timestamp), trace: traceOf(m.headers) };
+}
+
+/** The W3C trace context a producer put in the record's headers, if any (read, not parsed: only a traced processor parses it). */
+function traceOf(headers: Map<string, string>): TraceHeaders | undefined {
+  const traceparent = headers.get('traceparent');
+  if (traceparent === undefined) return undefined;
+  const tracestate = headers.get('tracestate');
+  return tracestate === undefined ? { traceparent } : { traceparent, tracestate };
 }
