@@ -57,14 +57,9 @@ export interface StageOutputOptions {
   durable: () => Promise<void>;
 }
 
-/**
- * Under a traced record's processing span, a `publish` span around handing it to `destination`;
- * `send` gets the span's W3C headers, which the published record carries on.
- */
-function published(trace: LocalSpan | undefined, destination: string, send: (headers: Record<string, string> | undefined) => void): void {
-  const span = trace?.child('publish', SpanKind.PRODUCER, { 'messaging.destination.name': destination });
-  send(span?.headers());
-  span?.end();
+/** Under a traced record's processing span, the span of publishing it to `destination`; its W3C headers go with what is published. */
+function publishSpan(trace: LocalSpan | undefined, destination: string): LocalSpan | undefined {
+  return trace?.child('publish', SpanKind.PRODUCER, { 'messaging.destination.name': destination });
 }
 
 /** The output of one stage's processor: what its batches decided, passed on or refused. */
@@ -84,18 +79,25 @@ export function stageOutput(o: StageOutputOptions): ProcessorOutput {
       if (decision.late) metrics.lateness.observe(result.behindMs / 1000);
       const decided = publishDecision(event, decision, result.body_hash, trace?.traceId);
       if (topics !== undefined && publish !== undefined) {
-        published(trace, topics.decisions, (headers) => publish(topics.decisions, event.user_id, JSON.stringify(decided), headers));
+        const span = publishSpan(trace, topics.decisions);
+        publish(topics.decisions, event.user_id, JSON.stringify(decided), span?.headers());
+        span?.end();
         if (decision.late) publish(topics.late, event.user_id, JSON.stringify(event));
       }
-      const onDecided = o.onDecided;
-      if (onDecided !== undefined) published(trace, 'live feed', () => onDecided(decided));
+      if (o.onDecided !== undefined) {
+        const span = publishSpan(trace, 'live feed');
+        o.onDecided(decided);
+        span?.end();
+      }
       if (debug) logger.debug({ event_id: event.event_id, decision_id: decision.decision_id, trace_id: trace?.traceId, decision: decision.decision, risk_score: decision.risk_score }, 'decided');
     },
     forward(result) {
       // The first stage's changelog is the store: the event's row, durable before its offset commits.
       if (result.from === 0) sink.writeEvent({ event: result.carried.event, position: result.carried.position });
       const topic = topics!.repartition(result.stage);
-      published(result.trace, topic, (headers) => publish!(topic, result.key, encodeCarried(result.carried), headers, result.partition));
+      const span = publishSpan(result.trace, topic);
+      publish!(topic, result.key, encodeCarried(result.carried), span?.headers(), result.partition);
+      span?.end();
     },
     deadLetter: (letter, trace) => o.deadLetters.refuse(letter, publish, trace),
     duplicate(eventId, trace) {

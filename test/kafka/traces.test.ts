@@ -144,6 +144,29 @@ describe('traces on Kafka: two stages on two processors', () => {
       assert.equal((JSON.parse(record!.value) as { trace_id: string }).trace_id, event.traceId);
     }
   });
+  it('continues a trace from POST /api/v1/events on an API process through the events topic to the processors', async (t) => {
+    if (skip !== undefined) return t.skip(skip);
+    const exporter = new InMemorySpanExporter();
+    const api = await startApp(bed.config({ featuresFile: path.join(bed.dataDir, 'features.yaml') }), { roles: { api: true, processor: false }, spanExporter: exporter });
+    try {
+      const traceId = randomBytes(16).toString('hex');
+      const body = { event_id: 'traced-over-http', event_type: 'transaction', user_id: 'http-user', merchant_id: 'http-merchant', amount: 15, currency: 'EUR', channel: 'web', country: 'DE' };
+      const res = await fetch(`${api.url}/api/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` }, body: JSON.stringify(body) });
+      assert.equal(res.status, 202);
+      const append = await waitFor('the API process exports its request and append spans', 30_000, async () => {
+        await api.tracing!.flush();
+        return exporter.getFinishedSpans().find((s) => s.spanContext().traceId === traceId && s.name === 'log append');
+      });
+      const spans = await waitFor('the processors continue the trace to its store write', 60_000, async () => {
+        const found = await spansOf(traceId);
+        return found.some((f) => f.span.name === 'store write') ? found : undefined;
+      });
+      const first = spans.find((f) => f.span.name === 'process' && f.span.attributes['rtds.stage'] === 'user_id');
+      assert.equal(first?.span.parentSpanContext?.spanId, append.spanContext().spanId, "the user stage continues the API's append span, carried in the record's headers");
+    } finally {
+      await api.stop();
+    }
+  });
 });
 
 /** The first of `prefix`-0, -1, … that falls in `partition`. */

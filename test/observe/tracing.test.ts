@@ -1,9 +1,10 @@
-// The tracing core alone: recorded spans settle with their trace, exported under their recorded ids and times, within the bound on traces held.
+// The tracing core alone: recorded spans settle with their trace, exported under their recorded ids and times, within the bound on traces held; and its settings.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { SpanKind } from '@opentelemetry/api';
 import { hrTimeToMilliseconds } from '@opentelemetry/core';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace';
+import { ConfigError, loadConfig, traceExport } from '../../src/config/index.ts';
 import { Tracing } from '../../src/observe/tracing/tracing.ts';
 
 /** Span times are epoch milliseconds (the SDK reads small numbers as since the process began). */
@@ -68,5 +69,18 @@ describe('tracing', () => {
     await t.flush();
     assert.deepEqual(exporter.getFinishedSpans(), [], 'the unrecorded trace had nothing to export');
     assert.deepEqual({ ...t.counts }, { sampled: 0, kept: 0, dropped: 2, unrecorded: 1, pending: 0 });
+  });
+});
+
+describe('the OTEL_* settings', () => {
+  it('are read and checked from the environment: endpoints as http(s) URLs, headers percent-decoded, the ratio within [0, 1]', () => {
+    const config = loadConfig({}, { OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector:4318/', OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20abc, x-tenant=risk', OTEL_TRACES_SAMPLER_ARG: '0.25' });
+    assert.deepEqual(traceExport(config), { exporter: 'otlp', endpoint: 'https://collector:4318/', tracesEndpoint: undefined, protocol: 'http/protobuf', headers: { authorization: 'Bearer abc', 'x-tenant': 'risk' } });
+    assert.equal(config.traceSampleRatio, 0.25);
+    assert.equal(loadConfig({}, {}).tracesExporter, 'none', 'off by default');
+    for (const [name, value] of [['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'], ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'ftp://x/v1/traces'], ['OTEL_TRACES_SAMPLER_ARG', '1.5'], ['OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc'], ['OTEL_TRACES_EXPORTER', 'jaeger']] as const) {
+      assert.throws(() => loadConfig({}, { [name]: value }), (err: unknown) => err instanceof ConfigError && err.variable === name, `${name}=${value} is refused`);
+    }
+    assert.throws(() => loadConfig({}, { OTEL_EXPORTER_OTLP_HEADERS: 'secret-token' }), (err: unknown) => err instanceof ConfigError && !err.message.includes('secret-token'), 'a malformed header list is refused without repeating it');
   });
 });
