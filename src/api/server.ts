@@ -3,7 +3,7 @@ import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { conflictError, EVENT_TIME_SOURCES, eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, HISTORIES, OUTCOMES, payloadText, unstorable, validateLabel, type EventTimeBounds } from '../contracts/index.ts';
+import { conflictError, decisionJsonSchema, eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, OUTCOMES, payloadText, unstorable, validateLabel, type EventTimeBounds } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest, Rejection } from '../ingest/event-ingest.ts';
 import { settlesWithin, type LiveSummary, type Logger, type PipelineMetrics } from '../observe/index.ts';
@@ -17,6 +17,7 @@ import { registerHistoryRoutes } from './history.ts';
 import { registerListRoutes, type ListControl } from './lists.ts';
 import { registerLiveFeed } from './live-feed.ts';
 import { registerRuleRoutes, type RuleControl } from './rules.ts';
+import { registerSchemaRoutes } from './schemas.ts';
 import { registerModelRoutes, type ModelControl } from './models.ts';
 import { registerModelPerformance } from './model-performance.ts';
 import { noteRefusal, observeRequests } from './request-outcomes.ts';
@@ -95,48 +96,22 @@ const rejectionSchema = {
 };
 const refusalSchema = { type: 'object', properties: { error: { type: 'string' }, code: { type: 'string' }, accepted: { type: 'integer' }, rejected: { type: 'array', items: rejectionSchema } } };
 const conflictSchema = { type: 'object', properties: { error: { type: 'string' }, code: { const: 'conflict' }, event_id: { type: 'string' }, ...hashes } };
-const decisionSchema = {
-  type: 'object',
-  additionalProperties: true,
-  properties: {
-    decision_id: { type: 'string' },
-    event_id: { type: 'string' },
-    decision: { enum: [...OUTCOMES] },
-    risk_score: { type: 'number' },
-    reason: { type: 'string' },
-    reasons: {
-      type: 'array',
-      items: {
-        type: 'object',
-        properties: {
-          code: { type: 'string' },
-          source: { type: 'string' },
-          message: { type: 'string' },
-          feature: { type: 'string', description: 'the feature a model_feature reason names' },
-          contribution: { type: 'number', description: 'what the reason added to the score, where the scorer measured it' },
-        },
-      },
-    },
-    timestamp: { type: 'string' },
-    processing_time_ms: { type: 'number' },
-    model_version: { type: ['string', 'null'] },
-    rules_version: { type: 'string' },
-    late: { type: 'boolean' },
-    history: { enum: [...HISTORIES], description: 'partial: the event was so late that some of its windows reach before the history RTDS holds; those features are unknown' },
-    degraded: { type: 'string' },
-    event_time_source: { enum: [...EVENT_TIME_SOURCES], description: 'event: the event’s own timestamp was its event time; received: it had none, and the time RTDS received it stood in' },
-    body_hash: { type: 'string', description: 'sha256 of the event body decided (canonical JSON, first 128 bits)' },
-    trace_id: { type: 'string', description: 'the OpenTelemetry trace the event was decided in (present when tracing is on)' },
-  },
-};
+/**
+ * A contract's schema inside a route's: the OpenAPI document embeds it, so it goes without the
+ * identity of a standalone document (served whole by GET /api/v1/schemas/{name}/{version}).
+ */
+function embedded<S extends { $id: string; $schema: string; title: string }>(schema: S): Omit<S, '$id' | '$schema' | 'title'> {
+  const { $id: _id, $schema: _dialect, title: _title, ...rest } = schema;
+  return rest;
+}
+const decisionSchema = embedded(decisionJsonSchema);
+const eventSchema = embedded(eventJsonSchema);
+const labelSchema = embedded(labelJsonSchema);
 /** A decision as the store lists it: with its event's searched fields and its verdict. */
 const storedDecisionSchema = {
   ...decisionSchema,
   properties: {
     ...decisionSchema.properties,
-    event_type: { type: 'string' },
-    user_id: { type: 'string' },
-    channel: { type: ['string', 'null'] },
     merchant_id: { type: ['string', 'null'] },
     is_fraud: { type: ['boolean', 'null'], description: 'the verdict stored for the event: null when none is' },
   },
@@ -220,7 +195,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   // The features decisions are made from, as declared (docs/features.md): what `features` of an event mean.
   app.get('/api/v1/features', { schema: { tags: ['ops'] } }, async () => ({ feature_set: ctx.features.version, features: ctx.features.specs }));
 
-  const eventsBody = { anyOf: [eventJsonSchema, { type: 'array', items: eventJsonSchema, maxItems: 10_000 }] };
+  const eventsBody = { anyOf: [eventSchema, { type: 'array', items: eventSchema, maxItems: 10_000 }] };
   app.post(
     '/api/v1/events',
     {
@@ -262,7 +237,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       schema: {
         tags: ['events'],
         summary: 'Submit one event and wait for its decision within the decide budget. A re-send with the same body answers the stored decision; with another body, 409.',
-        body: eventJsonSchema,
+        body: eventSchema,
         response: { 200: decisionSchema, 400: refusalSchema, 409: conflictSchema, 413: refusalSchema, 503: errorSchema, 504: errorSchema },
       },
     },
@@ -414,7 +389,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
       schema: {
         tags: ['labels'],
         summary: 'Ground truth for past events (chargebacks, analyst verdicts); refused labels are dead-lettered with the reasons.',
-        body: { anyOf: [labelJsonSchema, { type: 'array', items: labelJsonSchema }] },
+        body: { anyOf: [labelSchema, { type: 'array', items: labelSchema }] },
         response: { 202: refusalSchema, 400: refusalSchema, 413: refusalSchema },
       },
     },
@@ -448,6 +423,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   registerListRoutes(app, ctx.lists);
   registerRuleRoutes(app, ctx.rules);
   registerHistoryRoutes(app, ctx.db);
+  registerSchemaRoutes(app);
   registerLiveFeed(app, ctx);
   registerHealthRoutes(app, ctx);
   return app;

@@ -1,7 +1,7 @@
 // What `rtds generate` and `rtds replay` share: where traffic goes (a running RTDS over HTTP, or Kafka), and how they read options, count and stop.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConfigError, type Config } from '../config/index.ts';
-import type { EventInput, Label } from '../contracts/index.ts';
+import { contractHeaders, type EventInput, type Label } from '../contracts/index.ts';
 import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
 import { ensureTopics, topicNames, type TopicNames } from '../transport/kafka/topics.ts';
 
@@ -69,11 +69,11 @@ export class KafkaTraffic {
     });
   }
 
-  /** Contract events keyed by user_id, then labels keyed by event_id. */
+  /** Contract events keyed by user_id, then labels keyed by event_id, each stamped with its contract's version. */
   async deliver(events: readonly EventInput[], labels: readonly Label[]): Promise<void> {
     await this.created;
     const sent: Promise<void>[] = events.map((e) => this.producer.append(e.user_id, e));
-    for (const l of labels) sent.push(this.producer.publish(this.topics.labels, l.event_id, JSON.stringify(l)));
+    for (const l of labels) sent.push(this.producer.publish(this.topics.labels, l.event_id, JSON.stringify(l), contractHeaders('label')));
     await Promise.all(sent);
   }
 

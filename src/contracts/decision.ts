@@ -1,6 +1,7 @@
 // The decision contract: exactly one per valid event, explained by its reasons.
 import type { EventTimeSource } from './event.ts';
 import { parseJsonOrUndefined } from './json.ts';
+import { currentSchema } from './schemas.ts';
 
 export const OUTCOMES = ['approved', 'flagged', 'rejected'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
@@ -18,6 +19,9 @@ export const HISTORIES = ['complete', 'partial'] as const;
 export type History = (typeof HISTORIES)[number];
 
 export type ReasonSource = 'model' | 'rule' | 'fallback';
+
+/** JSON Schema of the decision at its current version (schemas/decision.v<n>.json): a published decision, and the answer of the API's decision routes. */
+export const decisionJsonSchema = currentSchema('decision');
 
 export interface Reason {
   code: string;

@@ -2,6 +2,7 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { METADATA_MAX_DEPTH, quoted, unstorable } from './json-limits.ts';
+import { currentSchema } from './schemas.ts';
 
 export const BUILT_IN_EVENT_TYPES = ['transaction', 'transfer', 'withdrawal', 'login', 'signup', 'password_change'] as const;
 /** Event types that move money: `amount` is required for them. */
@@ -73,35 +74,8 @@ export interface ValidationOptions {
 /** The string fields a client sends free text in (the others are patterns, formats or numbers). */
 const FREE_TEXT_FIELDS = ['event_id', 'user_id', 'session_id', 'merchant_id', 'device_id'] as const;
 
-/** JSON Schema of the event; the HTTP API documents and validates with the same object. */
-export const eventJsonSchema = {
-  $id: 'rtds.event',
-  type: 'object',
-  required: ['event_id', 'event_type', 'user_id'],
-  properties: {
-    event_id: { type: 'string', minLength: 1, maxLength: 128 },
-    event_type: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z][a-z0-9_]*$' },
-    timestamp: {
-      description:
-        'Event time: when it happened. When absent, the time RTDS received the event (the HTTP edge accepting it, or its Kafka record’s timestamp) stands in, and the decision says so (event_time_source: "received").',
-      anyOf: [
-        { type: 'string', format: 'date-time' },
-        { type: 'integer', minimum: 0 },
-      ],
-    },
-    user_id: { type: 'string', minLength: 1, maxLength: 128 },
-    session_id: { type: 'string', maxLength: 128 },
-    ip_address: { type: 'string', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] },
-    country: { type: 'string', pattern: '^[A-Z]{2}$' },
-    channel: { type: 'string', minLength: 1, maxLength: 32, pattern: '^[a-z][a-z0-9_]*$' },
-    amount: { type: 'number', minimum: 0 },
-    currency: { type: 'string', pattern: '^[A-Z]{3}$' },
-    merchant_id: { type: 'string', minLength: 1, maxLength: 128 },
-    device_id: { type: 'string', minLength: 1, maxLength: 128 },
-    metadata: { type: 'object' },
-  },
-  additionalProperties: false,
-} as const;
+/** JSON Schema of the event at its current version (schemas/event.v<n>.json): what the HTTP API documents and this module validates with. */
+export const eventJsonSchema = currentSchema('event');
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, options: { mode: 'fast' | 'full'; formats: string[] }) => Ajv;
 const ajv = new Ajv({ allErrors: true, strict: false });

@@ -5,3 +5,5 @@ export * from './body-hash.ts';
 export * from './label.ts';
 export * from './control.ts';
 export * from './json-limits.ts';
+export * from './schemas.ts';
+export * from './compatibility.ts';

@@ -3,6 +3,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { timeProblem, type EventTimeBounds, type FieldError, type RtdsEvent } from './event.ts';
 import { unstorable } from './json-limits.ts';
+import { currentSchema } from './schemas.ts';
 
 export interface Label {
   event_id: string;
@@ -18,17 +19,8 @@ export interface LabelledEvent {
   labeled_at: number;
 }
 
-export const labelJsonSchema = {
-  $id: 'rtds.label',
-  type: 'object',
-  required: ['event_id', 'is_fraud'],
-  properties: {
-    event_id: { type: 'string', minLength: 1, maxLength: 128 },
-    is_fraud: { type: 'boolean' },
-    labeled_at: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'integer', minimum: 0 }] },
-  },
-  additionalProperties: false,
-} as const;
+/** JSON Schema of the label at its current version (schemas/label.v<n>.json). */
+export const labelJsonSchema = currentSchema('label');
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
 const ajv = new Ajv({ allErrors: true, strict: false });

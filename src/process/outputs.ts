@@ -1,6 +1,6 @@
 // Where a stage's results go: the store, the Kafka topics (in the batch's transaction), the live feed, the metrics and the log.
 import { SpanKind } from '@opentelemetry/api';
-import { decisionIdFor, publishDecision, type PublishedDecision } from '../contracts/index.ts';
+import { contractHeaders, decisionIdFor, publishDecision, type PublishedDecision } from '../contracts/index.ts';
 import { clip, clipErrors, type Logger, type PipelineMetrics } from '../observe/index.ts';
 import type { LocalSpan } from '../observe/tracing/index.ts';
 import type { DeadLetter, DecidedEvent, DecisionSink } from '../store/index.ts';
@@ -80,9 +80,9 @@ export function stageOutput(o: StageOutputOptions): ProcessorOutput {
       const decided = publishDecision(event, decision, result.body_hash, trace?.traceId);
       if (topics !== undefined && publish !== undefined) {
         const span = publishSpan(trace, topics.decisions);
-        publish(topics.decisions, event.user_id, JSON.stringify(decided), span?.headers());
+        publish(topics.decisions, event.user_id, JSON.stringify(decided), contractHeaders('decision', span?.headers()));
         span?.end();
-        if (decision.late) publish(topics.late, event.user_id, JSON.stringify(event));
+        if (decision.late) publish(topics.late, event.user_id, JSON.stringify(event), contractHeaders('event'));
       }
       if (o.onDecided !== undefined) {
         const span = publishSpan(trace, 'live feed');

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { murmur2, Producer, stringSerializers } from '@platformatic/kafka';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
-import { decisionIdFor } from '../../src/contracts/index.ts';
+import { CONTRACT_HEADER, decisionIdFor } from '../../src/contracts/index.ts';
 import { KafkaProducer } from '../../src/transport/kafka/kafka-producer.ts';
 import { KafkaRecordSource } from '../../src/transport/kafka/kafka-source.ts';
 import { ensureTopics, topicNames, type TopicNames } from '../../src/transport/kafka/topics.ts';
 import type { LogRecord } from '../../src/transport/log.ts';
-import { kafkaAvailable, openKafkaTestbed, readCommitted, TEST_BROKERS, testTopicPrefix, type KafkaTestbed } from '../support/kafka.ts';
+import { kafkaAvailable, openKafkaTestbed, readCommitted, readUntil, TEST_BROKERS, testTopicPrefix, type KafkaTestbed } from '../support/kafka.ts';
 
 const T0 = Date.parse('2026-11-26T09:00:00Z');
 const event = (i: number, user: string): Record<string, unknown> => ({
@@ -127,6 +127,13 @@ describe('the app on Kafka and PostgreSQL', () => {
     assert.ok(Number(/^rtds_kafka_transaction_seconds_count (\d+)$/m.exec(metrics)?.[1]) >= 1, 'committed transactions timed');
     assert.match(metrics, /^rtds_kafka_transaction_aborts_total \d+$/m);
     assert.match(metrics, /^rtds_consumer_lag_records\{stage="user_id",partition="[0-3]"\} \d+$/m);
+    // Each record names its contract version; the foreign one came without and was decided all the same.
+    assert.deepEqual(new Set(onTopic.map((m) => m.headers.get(CONTRACT_HEADER))), new Set(['decision/1']));
+    const idOf = (m: { value: string }): string => (JSON.parse(m.value) as { event_id: string }).event_id;
+    const events = await readUntil(topics.events, (read) => ['k-100', 'k-1000'].every((id) => read.some((m) => idOf(m) === id)));
+    const contractOf = (id: string): string | undefined => events.find((m) => idOf(m) === id)!.headers.get(CONTRACT_HEADER);
+    assert.equal(contractOf('k-100'), 'event/1', 'appended by the HTTP edge: stamped');
+    assert.equal(contractOf('k-1000'), undefined, 'from a producer that stamps nothing');
   });
 
   it('sends poison records to the dead-letter topic with the error in headers and keeps the partition flowing, and the store too', async (t) => {

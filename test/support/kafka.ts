@@ -71,6 +71,26 @@ export async function readCommitted(topic: string, partitions: number, atLeast: 
   }
 }
 
+/**
+ * The committed records of a topic from its start, read until `done` holds of those read so far:
+ * for a topic a processor consumes, where `readCommitted`'s markers would be read as records.
+ */
+export async function readUntil(topic: string, done: (records: readonly Record[]) => boolean): Promise<Record[]> {
+  const consumer = new ReadCommittedConsumer({ groupId: `test-reader-${randomBytes(4).toString('hex')}`, clientId: 'test-reader', bootstrapBrokers: TEST_BROKERS, deserializers: stringDeserializers, maxWaitTime: 50, isolationLevel: 1 });
+  try {
+    const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
+    const out: Record[] = [];
+    for await (const message of stream as AsyncIterable<Record>) {
+      out.push(message);
+      if (done(out)) break;
+    }
+    await stream.close();
+    return out;
+  } finally {
+    await consumer.close(true);
+  }
+}
+
 /** One record keyed `marker` at the end of each partition: a reader that saw them all saw everything before. */
 async function appendMarker(topic: string, partitions: number, marker: string): Promise<void> {
   const producer = new Producer({ clientId: 'test-marker', bootstrapBrokers: TEST_BROKERS, serializers: stringSerializers });

@@ -1,5 +1,6 @@
 // Produces to Kafka with a short linger: appends within a few milliseconds travel in one request.
 import { compatibilityPartitioner, Producer, stringSerializers, type MessageToProduce } from '@platformatic/kafka';
+import { contractHeaders } from '../../contracts/index.ts';
 import type { LocalSpan } from '../../observe/tracing/index.ts';
 import type { EventLogProducer } from '../log.ts';
 import { RETRY } from './retry.ts';
@@ -58,9 +59,9 @@ export class KafkaProducer implements EventLogProducer {
     this.producer = idempotentProducer(options);
   }
 
-  /** Append an event (any JSON value) keyed by its user; traced, with the span's W3C context in its headers. */
+  /** Append an event (any JSON value) keyed by its user, stamped with the event contract's version; traced, with the span's W3C context in its headers. */
   append(key: string, value: unknown, trace?: LocalSpan): Promise<void> {
-    return this.publish(this.options.topic, key, JSON.stringify(value), trace?.headers());
+    return this.publish(this.options.topic, key, JSON.stringify(value), contractHeaders('event', trace?.headers()));
   }
 
   /** Send one message to any topic; resolves when the broker acknowledged it. */
