@@ -6,11 +6,13 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import { conflictError, decisionJsonSchema, eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, OUTCOMES, payloadText, unstorable, validateLabel, type EventTimeBounds } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest, Rejection } from '../ingest/event-ingest.ts';
+import type { TrafficTap } from '../ingest/traffic-tap.ts';
 import { settlesWithin, type LiveSummary, type Logger, type PipelineMetrics } from '../observe/index.ts';
 import { keepReason, type Tracing } from '../observe/tracing/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, isStoreUnavailable, LABEL_FILTERS, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter, type DecisionQuery } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
 import { guardAccess, registerWhoami, type AccessPolicy } from './access.ts';
+import { registerCaptureRoute } from './capture.ts';
 import { registerDashboard } from './dashboard.ts';
 import { registerHealthRoutes, type ComponentProblem, type HealthSources } from './health.ts';
 import { registerHistoryRoutes } from './history.ts';
@@ -57,6 +59,8 @@ export interface ApiContext {
   access: AccessPolicy;
   /** When tracing: the ingest routes' requests are spans, their events' traces continue under them. */
   tracing?: Tracing | undefined;
+  /** The traffic taken in, for recordings (GET /api/v1/capture). */
+  traffic: TrafficTap;
 }
 
 /** A request body refused whole (not JSON, nested too deep, too many items): kept as text so it can be dead-lettered with the reason. */
@@ -412,7 +416,10 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
           rejected.push({ index, event_id, errors: checked.errors });
         }
       }
-      if (labels.length > 0) await ctx.db.batch([upsertLabels(labels)]);
+      if (labels.length > 0) {
+        await ctx.db.batch([upsertLabels(labels)]);
+        ctx.traffic.labels(labels);
+      }
       if (labels.length === 0) return reply.code(400).send({ error: 'no valid label', accepted: 0, rejected });
       return reply.code(202).send({ accepted: labels.length, rejected });
     },
@@ -424,6 +431,7 @@ export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
   registerRuleRoutes(app, ctx.rules);
   registerHistoryRoutes(app, ctx.db);
   registerSchemaRoutes(app);
+  registerCaptureRoute(app, ctx.traffic, ctx.logger);
   registerLiveFeed(app, ctx);
   registerHealthRoutes(app, ctx);
   return app;

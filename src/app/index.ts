@@ -5,6 +5,7 @@ import { parseControlRecord, parsePublishedDecision, type RtdsEvent } from '../c
 import { DecisionEngine, defaultRuleSet, loadRuleSetFile } from '../decide/index.ts';
 import { loadFeatureSet, type FeatureSet } from '../features/index.ts';
 import { EventIngest } from '../ingest/event-ingest.ts';
+import { TrafficTap } from '../ingest/traffic-tap.ts';
 import { WALL_CLOCK, type Clock } from '../ingest/generator/index.ts';
 import { clip, clipErrors, createLogger, moduleLogger, PipelineMetrics, ProcessMonitor, settlesWithin, type LiveSummary, type Logger, type LogModule, type ScrapedFigures } from '../observe/index.ts';
 import type { LocalSpan, Tracing } from '../observe/tracing/index.ts';
@@ -287,8 +288,10 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       })
     : undefined;
 
+  // What the ingest takes in, for whoever records it (GET /api/v1/capture).
+  const tap = new TrafficTap();
   const ingest = new EventIngest({
-    log: transport.producer,
+    log: tap.recording(transport.producer),
     deadLetter,
     validation: { timeBounds: eventTimeBounds(config) },
     claimedBodies: (eventIds) => claimedBodies(db, eventIds),
@@ -360,6 +363,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         rules: { db, features: featureSet.names, featureSet: featureSet.version, follow: () => rules.check(), backtestTimeoutMs: config.backtestTimeoutMs },
         access: accessPolicy(config),
         tracing,
+        traffic: tap,
       })
     : undefined;
   for (const p of processors) await p.start();
@@ -369,7 +373,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   if (server !== undefined && config.apiKeys.length === 0 && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     logger.warn({ host: config.host }, 'the API is open to the network without keys: set RTDS_API_KEYS');
   }
-  const traffic = runsTraffic ? new LiveTraffic({ ingest, db, demo, logger: log('generator') }) : undefined;
+  const traffic = runsTraffic ? new LiveTraffic({ ingest, db, demo, logger: log('generator'), tap }) : undefined;
   traffic?.start();
   const running = { transport: transport.kind, roles, model_version: pipeline.modelVersion, rules_version: pipeline.rulesVersion, generator: traffic === undefined ? false : config.generatorRate };
   logger.info({ url, ...running }, server === undefined ? 'RTDS processor is running' : `RTDS is running: dashboard at ${url}/`);

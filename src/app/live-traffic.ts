@@ -1,6 +1,7 @@
 // The in-process traffic generator of `rtds start`: the demo's stream paced into ingest, its labels into the store.
 import { pace } from '../ingest/generator/index.ts';
 import type { EventIngest } from '../ingest/event-ingest.ts';
+import type { TrafficTap } from '../ingest/traffic-tap.ts';
 import type { Logger } from '../observe/index.ts';
 import { upsertLabels, type Database } from '../store/index.ts';
 import type { DemoTraffic } from './demo-traffic.ts';
@@ -10,6 +11,8 @@ export interface LiveTrafficOptions {
   db: Database;
   demo: DemoTraffic;
   logger: Logger;
+  /** Where the generator's labels are recorded as they are stored (its events are, by the ingest's log). */
+  tap: TrafficTap;
 }
 
 export class LiveTraffic {
@@ -19,7 +22,7 @@ export class LiveTraffic {
   constructor(private readonly options: LiveTrafficOptions) {}
 
   start(): void {
-    const { ingest, db, demo, logger } = this.options;
+    const { ingest, db, demo, logger, tap } = this.options;
     this.running = true;
     // Paced at the rate event time advances: event time follows the clock.
     this.run = pace(demo.live(), {
@@ -33,7 +36,9 @@ export class LiveTraffic {
           batch.map((g) => g.event),
           'generator',
         );
-        await db.batch([upsertLabels(batch.map((g) => g.label))]);
+        const labels = batch.map((g) => g.label);
+        await db.batch([upsertLabels(labels)]);
+        tap.labels(labels);
       },
     });
     this.run.catch((err: unknown) => logger.error({ err }, 'traffic generator stopped'));

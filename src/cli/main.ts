@@ -12,6 +12,7 @@ commands:
   start       run everything in one process, embedded unless configured (rtds start --help)
   processor   one processor instance in the Kafka consumer group (rtds processor --help)
   generate    write labelled synthetic traffic (rtds generate --help)
+  capture     record live traffic (a running RTDS, or Kafka) as JSONL files for replay (rtds capture --help)
   replay      send recorded events back into RTDS over HTTP or Kafka (rtds replay --help)
   topology    the processor's stages, topics, state stores and keys (rtds topology --help)
   features    the feature matrix of an events (and labels) file, as the processor computes it (rtds features --help)
@@ -117,6 +118,9 @@ async function main(argv: string[]): Promise<void> {
       return processor(args);
     case 'generate':
       return (await import('./generate.ts')).runGenerate(args);
+    case 'capture':
+      await (await import('./capture.ts')).runCapture(args);
+      return;
     case 'replay':
       await (await import('./replay.ts')).runReplay(args);
       return;

@@ -1,6 +1,6 @@
 // Progress of a long command on stderr: lines for a log, a bar redrawn in place for a person at a terminal.
 
-/** A line at most this often, for work without phases (generate, replay). */
+/** A line at most this often, for work without phases (generate, replay, capture). */
 const LINE_MS = 3000;
 /** A bar at most this often: smooth to the eye, and a few writes a second cost nothing. */
 const BAR_MS = 100;
@@ -23,7 +23,7 @@ export class Progress {
   private barShown = false;
 
   constructor(
-    private readonly command: 'generate' | 'replay' | 'train',
+    private readonly command: 'generate' | 'replay' | 'train' | 'capture',
     private readonly enabled: boolean,
     private readonly out: ProgressOutput = process.stderr,
   ) {}

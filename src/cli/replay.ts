@@ -1,6 +1,7 @@
 // `rtds replay`: recorded events back into RTDS — over HTTP or straight onto Kafka — line for line, as fast as possible or at a set pace.
-import { open } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { constants, createReadStream } from 'node:fs';
+import { access, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -11,14 +12,17 @@ import { CommandOptions, counted, Interruption, KafkaTraffic, postJson, type Tra
 
 export const REPLAY_HELP = `Usage: rtds replay --in <file|-> --target <url>|kafka [options]
 
-Sends recorded events back into RTDS, one per line of JSON Lines as rtds generate writes them:
-bare events (--out), or {"event":…,"label":…,"scenario":…} lines (--with-labels), whose event is
-replayed and whose label follows it. Every line is delivered as it is: one that is not JSON or
-breaks the event contract still goes, and RTDS dead-letters it with the reason. A label whose
-labeled_at is still ahead is a verdict not known yet: it is held back, and counted.
+Sends recorded events back into RTDS, one per line of JSON Lines as rtds generate and rtds capture
+write them: bare events (--out), {"event":…,"label":…,"scenario":…} lines (--with-labels), whose
+event is replayed and whose label follows it, and {"label":…} lines (capture --labels), a label
+alone. Every line is delivered as it is: one that is not JSON or breaks the event contract still
+goes, and RTDS dead-letters it with the reason (a line holding a JSON string — how rtds capture
+records a Kafka record that was not JSON — goes onto Kafka as that string's text). A label whose labeled_at is still ahead is a
+verdict not known yet: it is held back, and counted.
 
 Where events come from and go
-  --in <file|->          JSONL file to replay; - reads stdin
+  --in <file|folder|->   JSONL file to replay; a folder: its .jsonl files in name order (the
+                         capture-000001.jsonl, … of rtds capture); - reads stdin
   --target <url>         base URL of a running RTDS (e.g. http://127.0.0.1:8501): events are
                          POSTed as JSON arrays to /api/v1/events, then their labels to /api/v1/labels
   --target kafka         produce each line as it is (of a --with-labels line, its event) to
@@ -29,7 +33,7 @@ Where events come from and go
 How fast (default: as fast as possible)
   --rate <events/s>      this many events per wall-clock second
   --speed <factor>       the original gaps in event time (the timestamp field), divided by the
-                         factor: 1 is real time, 10 ten times faster; excludes --rate.
+                         factor: 1 is real time, 10 ten times faster (×10); excludes --rate.
                          Lines without a readable timestamp follow their predecessor at once.
 
 Event time
@@ -106,7 +110,7 @@ export async function runReplay(args: string[]): Promise<ReplayTally | undefined
     return undefined;
   }
 
-  if (values.in === undefined) throw options.usage('--in <file> is required (- reads stdin)');
+  if (values.in === undefined) throw options.usage('--in <file|folder> is required (- reads stdin)');
   const target = options.target(values.target);
   if (target === undefined) throw options.usage('say where the events go: --target <url> of a running RTDS, or --target kafka');
   const rate = options.number('rate', values.rate, { positive: true });
@@ -123,13 +127,19 @@ export async function runReplay(args: string[]): Promise<ReplayTally | undefined
   });
 }
 
-/** One input line, ready for either target. Its `key` and `value` are the Kafka record. */
-export interface ReplayLine extends TrafficRecord {
+/** A line's event, ready for either target: `key` and `value` are the Kafka record. */
+export interface ReplayEvent extends TrafficRecord {
   /** The element of an HTTP batch: the line's own JSON text, or the line as a JSON string when it is not JSON. */
   json: string;
+}
+
+/** One input line. */
+export interface ReplayLine {
+  /** Absent on a line that holds a label alone. */
+  event: ReplayEvent | undefined;
   /** Epoch ms of the event's timestamp, when it can be read. */
   eventTime: number | undefined;
-  /** The label of a --with-labels line, keyed by its event_id. */
+  /** The label of a --with-labels or label line, keyed by its event_id. */
   label: TrafficRecord | undefined;
   /** Epoch ms of the label's labeled_at, when it has a readable one. */
   labeledAt: number | undefined;
@@ -149,27 +159,31 @@ export function readLine(text: string, retime?: Retime): ReplayLine {
   try {
     parsed = JSON.parse(text);
   } catch {
-    return { key: '', value: text, json: JSON.stringify(text), eventTime: undefined, label: undefined, labeledAt: undefined };
+    return { event: { key: '', value: text, json: JSON.stringify(text) }, eventTime: undefined, label: undefined, labeledAt: undefined };
   }
+  // How rtds capture records a Kafka record that was not JSON: onto Kafka it goes back as that text.
+  if (typeof parsed === 'string') return { event: { key: '', value: parsed, json: text }, eventTime: undefined, label: undefined, labeledAt: undefined };
   const wrapper = isWrapper(parsed) ? parsed : undefined;
+  const labelOnly = wrapper !== undefined && !('event' in wrapper);
   let event = wrapper === undefined ? parsed : wrapper.event;
   let label = wrapper?.label ?? undefined;
   let eventTime = isObject(event) ? readTimestamp(event.timestamp) : undefined;
-  const shiftMs = eventTime === undefined || retime === undefined ? 0 : retime(eventTime);
+  // A label alone moves with the events around it: its own time fixes the offset only when it comes first.
+  const labeledAt = isObject(label) ? readTimestamp(label.labeled_at) : undefined;
+  const timeOfLine = labelOnly ? labeledAt : eventTime;
+  const shiftMs = timeOfLine === undefined || retime === undefined ? 0 : retime(timeOfLine);
   if (shiftMs !== 0) {
-    event = shifted(event as Record<string, unknown>, 'timestamp', shiftMs);
+    if (!labelOnly) event = shifted(event as Record<string, unknown>, 'timestamp', shiftMs);
     label = isObject(label) ? shifted(label, 'labeled_at', shiftMs) : label;
-    eventTime! += shiftMs;
+    if (eventTime !== undefined) eventTime += shiftMs;
   }
   // A bare line goes as it was written unless it was retimed.
   const value = wrapper !== undefined || shiftMs !== 0 ? JSON.stringify(event) : text;
   return {
-    key: field(event, 'user_id') ?? '',
-    value,
-    json: value,
+    event: labelOnly ? undefined : { key: field(event, 'user_id') ?? '', value, json: value },
     eventTime,
     label: label === undefined ? undefined : { key: field(label, 'event_id') ?? '', value: JSON.stringify(label) },
-    labeledAt: isObject(label) ? readTimestamp(label.labeled_at) : undefined,
+    labeledAt: labeledAt === undefined ? undefined : labeledAt + shiftMs,
   };
 }
 
@@ -180,9 +194,12 @@ function shifted(record: Record<string, unknown>, name: string, ms: number): Rec
   return { ...record, [name]: typeof record[name] === 'number' ? t + ms : new Date(t + ms).toISOString() };
 }
 
-/** A `rtds generate --with-labels` line; an event never matches, as the contract has no field `event`. */
-function isWrapper(value: unknown): value is { event: unknown; label?: unknown } {
-  return isObject(value) && 'event' in value && Object.keys(value).every((k) => WRAPPER_FIELDS.has(k));
+/**
+ * A `rtds generate --with-labels` line, or a label alone as `rtds capture --labels` records it; an
+ * event never matches, as the contract has no field `event` or `label`.
+ */
+function isWrapper(value: unknown): value is { event?: unknown; label?: unknown } {
+  return isObject(value) && ('event' in value || 'label' in value) && Object.keys(value).every((k) => WRAPPER_FIELDS.has(k));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -215,20 +232,20 @@ export function replaySchedule(pacing: Pacing): (eventTime: number | undefined) 
 
 interface ReplayTarget {
   /** The lines' events, then `labels` (after their events, so RTDS knows the ids they refer to). */
-  deliver(lines: readonly ReplayLine[], labels: readonly TrafficRecord[]): Promise<void>;
+  deliver(events: readonly ReplayEvent[], labels: readonly TrafficRecord[]): Promise<void>;
   close(): Promise<void>;
 }
 
 function openTarget(settings: ReplaySettings, config: Config): ReplayTarget {
   if (settings.target === 'kafka') {
     const kafka = new KafkaTraffic(config, 'replay');
-    return { deliver: (lines, labels) => kafka.deliverRecords(lines, labels), close: () => kafka.close() };
+    return { deliver: (events, labels) => kafka.deliverRecords(events, labels), close: () => kafka.close() };
   }
   const base = settings.target;
   return {
-    async deliver(lines, labels) {
+    async deliver(events, labels) {
       // 400: RTDS refused every event of the batch and dead-lettered each; they were delivered.
-      await postJson(`${base}/api/v1/events`, `[${lines.map((l) => l.json).join(',')}]`, { accept: [400] });
+      if (events.length > 0) await postJson(`${base}/api/v1/events`, `[${events.map((e) => e.json).join(',')}]`, { accept: [400] });
       // Refused labels are dead-lettered alike.
       if (labels.length > 0) await postJson(`${base}/api/v1/labels`, `[${labels.map((l) => l.value).join(',')}]`, { accept: [400] });
     },
@@ -237,17 +254,10 @@ function openTarget(settings: ReplaySettings, config: Config): ReplayTarget {
 }
 
 async function replay(settings: ReplaySettings): Promise<ReplayTally> {
-  const input = await openInput(settings.in);
+  const files = await inputFiles(settings.in);
   const config = loadConfig();
-  let target: ReplayTarget;
-  let retime: Retime;
-  try {
-    retime = toLiveTime(settings, settings.in === '-' ? undefined : await latestEventTime(settings.in), config);
-    target = openTarget(settings, config);
-  } catch (err) {
-    input.destroy();
-    throw err;
-  }
+  const retime = toLiveTime(settings, files === STDIN ? undefined : await latestEventTime(files), config);
+  const target = openTarget(settings, config);
   const tally: ReplayTally = { lines: 0, delivered: 0, labels: 0, heldBack: 0 };
   const progress = new Progress('replay', !settings.quiet);
   const report = (elapsedMs: number): string =>
@@ -270,7 +280,10 @@ async function replay(settings: ReplaySettings): Promise<ReplayTally> {
         else labels.push(line.label);
       }
     }
-    await target.deliver(pending, labels);
+    await target.deliver(
+      pending.flatMap((line) => (line.event === undefined ? [] : [line.event])),
+      labels,
+    );
     tally.delivered += pending.length;
     tally.labels += labels.length;
     tally.heldBack += heldBack;
@@ -279,7 +292,7 @@ async function replay(settings: ReplaySettings): Promise<ReplayTally> {
   };
 
   try {
-    for await (const text of createInterface({ input, crlfDelay: Infinity })) {
+    for await (const text of linesOf(files)) {
       tally.lines++;
       const line = readLine(text, retime);
       const due = schedule(line.eventTime);
@@ -299,17 +312,16 @@ async function replay(settings: ReplaySettings): Promise<ReplayTally> {
     throw new Error(`rtds replay: stopped after delivering ${tally.delivered} of the ${tally.lines} lines read: ${(err as Error).message}`, { cause: err });
   } finally {
     interruption.release();
-    input.destroy();
     await target.close();
   }
   if (!settings.quiet) process.stderr.write(`replay: ${interruption.requested ? 'interrupted' : 'done'}, ${report(performance.now() - progress.began)}\n`);
   return tally;
 }
 
-/** The latest event time of a recording file, read ahead before anything is sent; undefined when no line has one. */
-async function latestEventTime(path: string): Promise<number | undefined> {
+/** The latest event time of a recording's files, read ahead before anything is sent; undefined when no line has one. */
+async function latestEventTime(files: readonly string[]): Promise<number | undefined> {
   let latest: number | undefined;
-  for await (const text of createInterface({ input: (await open(path)).createReadStream(), crlfDelay: Infinity })) {
+  for await (const text of linesOf(files)) {
     const t = readLine(text).eventTime;
     if (t !== undefined && (latest === undefined || t > latest)) latest = t;
   }
@@ -342,12 +354,35 @@ function toLiveTime(settings: ReplaySettings, latest: number | undefined, config
   };
 }
 
-/** Opened up front, so a missing file is reported before anything is sent. */
-async function openInput(path: string): Promise<Readable> {
-  if (path === '-') return process.stdin;
+const STDIN = '-';
+
+/**
+ * The files `--in` names — a file, or a folder's .jsonl files in name order — or stdin. Checked up
+ * front, so a missing file is reported before anything is sent.
+ */
+async function inputFiles(path: string): Promise<readonly string[] | typeof STDIN> {
+  if (path === STDIN) return STDIN;
   try {
-    return (await open(path)).createReadStream();
+    if (!(await stat(path)).isDirectory()) {
+      await access(path, constants.R_OK);
+      return [path];
+    }
+    const files = (await readdir(path)).filter((name) => name.endsWith('.jsonl')).sort();
+    if (files.length === 0) throw new Error('the folder holds no .jsonl file');
+    return files.map((name) => join(path, name));
   } catch (err) {
     throw options.usage(`cannot read --in ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** The lines of the files one after the other, or of stdin. */
+async function* linesOf(files: readonly string[] | typeof STDIN): AsyncGenerator<string> {
+  for (const file of files === STDIN ? [STDIN] : files) {
+    const input = file === STDIN ? process.stdin : createReadStream(file);
+    try {
+      yield* createInterface({ input, crlfDelay: Infinity });
+    } finally {
+      input.destroy();
+    }
   }
 }

@@ -4,6 +4,7 @@ import { ConfigError, type Config } from '../config/index.ts';
 import { contractHeaders, type EventInput, type Label } from '../contracts/index.ts';
 import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
 import { ensureTopics, topicNames, type TopicNames } from '../transport/kafka/topics.ts';
+import { CommandError, EXIT_USAGE } from './command-error.ts';
 
 export interface PostOptions {
   /** Answers besides 2xx that still mean the server took the batch, e.g. 400 from /api/v1/events when it dead-lettered every element. */
@@ -100,10 +101,10 @@ export interface NumberRule {
 
 /** Reads a traffic command's options; every usage error names the command and its --help. */
 export class CommandOptions {
-  constructor(private readonly command: 'generate' | 'replay') {}
+  constructor(private readonly command: 'generate' | 'replay' | 'capture') {}
 
-  usage(message: string): Error {
-    return new Error(`rtds ${this.command}: ${message} (see rtds ${this.command} --help)`);
+  usage(message: string): CommandError {
+    return new CommandError(`rtds ${this.command}: ${message} (see rtds ${this.command} --help)`, EXIT_USAGE);
   }
 
   number(name: string, raw: string | undefined, rule: NumberRule): number | undefined {
@@ -117,10 +118,10 @@ export class CommandOptions {
     return n;
   }
 
-  /** `--target`: "kafka", or a base URL without its trailing slashes. */
-  target(raw: string | undefined): string | undefined {
+  /** `--target` (or `--from`): "kafka", or a base URL without its trailing slashes. */
+  target(raw: string | undefined, flag = 'target'): string | undefined {
     const target = raw?.replace(/\/+$/, '');
-    if (target !== undefined && target !== 'kafka' && !/^https?:\/\//.test(target)) throw this.usage(`--target must be an http(s) URL or kafka, got ${target}`);
+    if (target !== undefined && target !== 'kafka' && !/^https?:\/\//.test(target)) throw this.usage(`--${flag} must be an http(s) URL or kafka, got ${target}`);
     return target;
   }
 }
@@ -131,7 +132,7 @@ export function counted(n: number, noun: string, elapsedMs: number): string {
   return `${n.toLocaleString('en-US')} ${noun} (${perSecond.toLocaleString('en-US')}/s)`;
 }
 
-/** The first Ctrl-C asks the command to stop after delivering what it holds; a second one exits at once. */
+/** The first Ctrl-C (or SIGTERM) asks the command to stop after delivering what it holds; a second one exits at once. */
 export class Interruption {
   private readonly controller = new AbortController();
   private readonly onSignal = (): void => {
@@ -141,6 +142,7 @@ export class Interruption {
 
   constructor() {
     process.on('SIGINT', this.onSignal);
+    process.on('SIGTERM', this.onSignal);
   }
 
   get requested(): boolean {
@@ -154,5 +156,6 @@ export class Interruption {
 
   release(): void {
     process.off('SIGINT', this.onSignal);
+    process.off('SIGTERM', this.onSignal);
   }
 }

@@ -6,8 +6,10 @@ import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { ApiKeyFormatError, parseApiKeys } from '../../src/api/access.ts';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
+import { runCapture } from '../../src/cli/capture.ts';
 import { ConfigError, loadConfig } from '../../src/config/index.ts';
 import { createLogger } from '../../src/observe/index.ts';
+import { waitFor } from '../support/wait.ts';
 import { upgrade } from '../support/websocket.ts';
 
 const KEYS = { admin: 'admin-key-0123456789', read: 'read-key-0123456789a', ingest: 'ingest-key-012345678' };
@@ -79,7 +81,7 @@ describe('API keys and roles', () => {
     }
     const viaHeader = await fetch(`${app.url}/api/v1/summary`, { headers: { 'x-api-key': KEYS.read } });
     assert.equal(viaHeader.status, 200, 'X-API-Key works too');
-    for (const url of ['/healthz', '/readyz', '/']) assert.equal((await call('GET', url)).status, 200, `${url} stays public`);
+    for (const url of ['/healthz', '/readyz', '/', '/api/v1/schemas', '/api/v1/schemas/event/1']) assert.equal((await call('GET', url)).status, 200, `${url} stays public`);
   });
 
   it('opens the live feed to a read key given in the query, as the dashboard does', async () => {
@@ -87,6 +89,25 @@ describe('API keys and roles', () => {
     assert.equal(await ws(''), '401');
     assert.equal(await ws(`?api_key=${KEYS.ingest}`), '403');
     assert.equal(await ws(`?api_key=${KEYS.read}`), 'open');
+  });
+
+  it('records traffic (GET /api/v1/capture) for a read key only, which rtds capture sends with --api-key', async () => {
+    assert.equal((await call('GET', '/api/v1/capture')).status, 401);
+    assert.equal((await call('GET', '/api/v1/capture', KEYS.ingest)).status, 403);
+    const out = path.join(dir, 'capture');
+    await assert.rejects(runCapture(['--from', app.url, '--out', out, '--quiet']), /answered 401 \(a key with the read role: --api-key\)/);
+    // With the key it records until interrupted: the line saying so comes once the instance answered.
+    let said = '';
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array) => ((said += String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      const capturing = runCapture(['--from', app.url, '--out', path.join(dir, 'capture-with-key'), '--api-key', KEYS.read]);
+      await waitFor('the recording to begin', 10_000, () => (said.includes('capture: recording') ? true : undefined));
+      process.emit('SIGINT');
+      assert.equal((await capturing)?.stopped, 'interrupted');
+    } finally {
+      process.stderr.write = write;
+    }
   });
 
   it('logs each refusal with its route and need, never the key', () => {

@@ -51,10 +51,11 @@ describe('the contracts served over HTTP', () => {
     assert.equal((await fetch(`${app.url}/api/v1/schemas/event/latest`)).status, 400);
   });
 
-  it('lists the routes in the OpenAPI document', async () => {
+  it('lists the routes in the OpenAPI document, the capture stream with them', async () => {
     const doc = (await (await fetch(`${app.url}/docs/json`)).json()) as { paths: Record<string, unknown> };
     assert.ok(doc.paths['/api/v1/schemas'], 'the list');
     assert.ok(doc.paths['/api/v1/schemas/{name}/{version}'], 'one version');
+    assert.ok(doc.paths['/api/v1/capture'], 'the capture stream');
   });
 
   it('decisions as /decide answers them and as the live feed publishes them are valid under the current decision schema', async () => {

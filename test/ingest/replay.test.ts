@@ -23,19 +23,29 @@ const jsonl = (lines: readonly unknown[]): string => lines.map((l) => (typeof l 
 describe('readLine', () => {
   it('keeps a bare event untouched, keyed by its user, timed by its timestamp', () => {
     const text = JSON.stringify(event('r-1', 1000));
-    assert.deepEqual(readLine(text), { key: 'user-r-1', value: text, json: text, eventTime: T0 + 1000, label: undefined, labeledAt: undefined });
+    assert.deepEqual(readLine(text), { event: { key: 'user-r-1', value: text, json: text }, eventTime: T0 + 1000, label: undefined, labeledAt: undefined });
   });
 
   it('takes the event and the label out of a --with-labels line', () => {
     const line = readLine(JSON.stringify({ event: event('r-2', 0), label: { event_id: 'r-2', is_fraud: true }, scenario: 'card_testing' }));
-    assert.equal(line.key, 'user-r-2');
-    assert.deepEqual(JSON.parse(line.value), event('r-2', 0));
+    assert.equal(line.event?.key, 'user-r-2');
+    assert.deepEqual(JSON.parse(line.event!.value), event('r-2', 0));
     assert.deepEqual(line.label, { key: 'r-2', value: '{"event_id":"r-2","is_fraud":true}' });
+  });
+
+  it('takes a label alone out of a `rtds capture --labels` line, with no event to deliver; --retime moves its labeled_at', () => {
+    const label = { event_id: 'r-3', is_fraud: false, labeled_at: new Date(T0).toISOString() };
+    assert.deepEqual(readLine(JSON.stringify({ label })), { event: undefined, eventTime: undefined, label: { key: 'r-3', value: JSON.stringify(label) }, labeledAt: T0 });
+    const moved = readLine(JSON.stringify({ label }), () => 60_000);
+    assert.equal(moved.labeledAt, T0 + 60_000);
+    assert.equal(JSON.parse(moved.label!.value).labeled_at, new Date(T0 + 60_000).toISOString());
   });
 
   it('keeps a line that is not JSON as it is: the raw value for Kafka with no key, a JSON string for HTTP', () => {
     const text = '{"event_id": "broken", ';
-    assert.deepEqual(readLine(text), { key: '', value: text, json: JSON.stringify(text), eventTime: undefined, label: undefined, labeledAt: undefined });
+    assert.deepEqual(readLine(text), { event: { key: '', value: text, json: JSON.stringify(text) }, eventTime: undefined, label: undefined, labeledAt: undefined });
+    // As rtds capture records such a Kafka record: the same delivery again.
+    assert.deepEqual(readLine(JSON.stringify(text)), readLine(text));
   });
 });
 
@@ -63,7 +73,7 @@ describe('runReplay arguments', () => {
   it('refuses --rate with --speed, a missing --target or --in, a bad target and a missing file', async () => {
     await assert.rejects(runReplay(['--in', 'x.jsonl', '--target', 'kafka', '--rate', '10', '--speed', '2']), /--rate and --speed exclude each other/);
     await assert.rejects(runReplay(['--in', 'x.jsonl']), /--target <url>.*--target kafka/);
-    await assert.rejects(runReplay(['--target', 'kafka']), /--in <file> is required/);
+    await assert.rejects(runReplay(['--target', 'kafka']), /--in <file\|folder> is required/);
     await assert.rejects(runReplay(['--in', 'x.jsonl', '--target', 'ftp://host']), /--target must be an http\(s\) URL or kafka/);
     await assert.rejects(runReplay(['--in', path.join(tmpdir(), 'rtds-replay-missing.jsonl'), '--target', 'http://127.0.0.1:1']), /cannot read --in .*ENOENT/);
     await assert.rejects(runReplay(['--in', 'x.jsonl', '--target', 'kafka', '--speed', '0']), /--speed must be a number > 0/);

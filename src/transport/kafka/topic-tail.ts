@@ -9,7 +9,8 @@ export interface TopicTailOptions {
   brokers: string[];
   clientId: string;
   topic: string;
-  onValue: (value: string) => void;
+  /** Each record's value; when it returns a promise, the tail reads on once it settles (a slow writer slows the reading). */
+  onValue: (value: string) => void | Promise<void>;
   onError: (err: unknown) => void;
 }
 
@@ -40,7 +41,13 @@ export class TopicTail {
     // The stream looks up the end of the topic after it is handed over; a record written before
     // that lookup would be skipped, so a caller that announces right after start must wait for it.
     const positioned = once(this.stream, 'offsets');
-    this.stream.on('data', (m: Message<string, string, string, string>) => this.options.onValue(m.value));
+    const stream = this.stream;
+    stream.on('data', (m: Message<string, string, string, string>) => {
+      const handled = this.options.onValue(m.value);
+      if (handled === undefined) return;
+      stream.pause();
+      handled.then(() => stream.resume(), this.options.onError);
+    });
     this.stream.on('error', this.options.onError);
     await positioned;
   }
