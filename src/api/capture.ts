@@ -10,7 +10,7 @@ import type { Logger } from '../observe/index.ts';
  */
 const MAX_BEHIND_BYTES = 32 * 1024 * 1024;
 
-export function registerCaptureRoute(app: FastifyInstance, tap: TrafficTap, logger: Logger): void {
+export function registerCaptureRoute(app: FastifyInstance, tap: TrafficTap, logger: Logger, maxBehindBytes = MAX_BEHIND_BYTES): void {
   /** Open recordings: each ends cleanly when the server closes. */
   const open = new Set<() => void>();
   app.addHook('preClose', async () => {
@@ -45,7 +45,7 @@ export function registerCaptureRoute(app: FastifyInstance, tap: TrafficTap, logg
         if (pending === '' || res.destroyed) return;
         res.write(pending);
         pending = '';
-        if (res.writableLength > MAX_BEHIND_BYTES) {
+        if (res.writableLength > maxBehindBytes) {
           log.warn({ behind_bytes: res.writableLength }, 'recording cut off: the client fell too far behind');
           res.destroy();
         }
