@@ -32,13 +32,14 @@ import { benchHistory, benchStoreWrites } from './store.ts';
 import { benchHttp } from './http.ts';
 import { startOtlpReceiver } from './otlp-receiver.ts';
 import { benchTracedCore } from './tracing.ts';
+import { benchCapture } from './capture.ts';
 
 const HELP = `Usage: rtds bench [options]
 
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history, explorer, http, tracing
+  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history, explorer, http, tracing, capture
   --users <n>       users whose feature state the features run holds (default 1000000)
   --rows <n>        decisions the explorer run searches (default 1000000), in a schema of its own in RTDS_DATABASE_URL
                     (default: all but training, which takes about two minutes, and kafka,
@@ -49,7 +50,9 @@ const HELP = `Usage: rtds bench [options]
   --decisions <n>   decisions over 7 days the history run reads (default 1000000)
                     (store and history run when named: store, the DecisionSink alone writing
                     --events decided events; history, the history API's reads; both on PGlite, and
-                    on PostgreSQL in a schema of their own when RTDS_DATABASE_URL is set)
+                    on PostgreSQL in a schema of their own when RTDS_DATABASE_URL is set;
+                    capture, the embedded end-to-end run with and without rtds capture recording
+                    it, twice each on a quarter of --events, when named)
   --help            this text
 
 Uses the active model under RTDS_MODEL_DIR, or trains one into a temporary registry first.`;
@@ -115,9 +118,13 @@ function benchCore(config: Config, scorers: Scorer[], events: unknown[], label: 
   return rate;
 }
 
-async function benchEndToEnd(config: Config, events: unknown[], label = 'embedded end to end', onApp?: (app: RunningApp) => void): Promise<number> {
+/**
+ * `onApp`, when given, sees the app once started, before any event; what it returns (a recorder's
+ * end, say) is awaited after the app stopped.
+ */
+async function benchEndToEnd(config: Config, events: unknown[], label = 'embedded end to end', onApp?: (app: RunningApp) => void | Promise<() => Promise<unknown>>): Promise<number> {
   const app = await startApp(config);
-  onApp?.(app);
+  const finish = await onApp?.(app);
   const began = performance.now();
   for (let i = 0; i < events.length; i += 1000) {
     await app.ingest.submit(events.slice(i, i + 1000), 'bench');
@@ -126,6 +133,7 @@ async function benchEndToEnd(config: Config, events: unknown[], label = 'embedde
   }
   await app.stop(); // drains the log and flushes every decision to the store
   const seconds = (performance.now() - began) / 1000;
+  if (finish !== undefined) await finish();
   const { openDatabase } = await import('../src/store/index.ts');
   const db = await openDatabase(config);
   const [row] = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM decisions');
@@ -408,7 +416,7 @@ async function benchTracing(appConfig: (name: string) => Config, events: unknown
         const mode = modes[(i + round) % modes.length]!;
         const before = await receiver.totals();
         let app: RunningApp | undefined;
-        const rate = await benchEndToEnd({ ...appConfig(`tracing-${i}-${round}`), ...mode.settings }, events, `embedded end to end, tracing ${mode.name}`, (started) => (app = started));
+        const rate = await benchEndToEnd({ ...appConfig(`tracing-${i}-${round}`), ...mode.settings }, events, `embedded end to end, tracing ${mode.name}`, (started) => void (app = started));
         rates.get(mode.name)!.push(rate);
         const after = await receiver.totals();
         const counts = app?.tracing?.counts;
@@ -544,6 +552,7 @@ export async function runBench(args: string[]): Promise<void> {
     if (only.has('stages')) await benchStages(base, appConfig, scratch, events, Number(values.rate), Number(values.seconds));
     if (only.has('store')) await benchStoreWrites(base.databaseUrl, scratch, events);
     if (only.has('history')) await benchHistory(base.databaseUrl, scratch, Number(values.decisions));
+    if (only.has('capture')) await benchCapture(appConfig, events.slice(0, Math.ceil(n / 4)), scratch, benchEndToEnd);
     if (only.has('explorer')) {
       if (base.databaseUrl === undefined) throw new Error('bench: the explorer run needs RTDS_DATABASE_URL (PostgreSQL)');
       await benchExplorer(base.databaseUrl, Number(values.rows), path.join(scratch, 'explorer'));
