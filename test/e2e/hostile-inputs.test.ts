@@ -69,7 +69,11 @@ function hostileSuite(name: string, open: () => Promise<{ dataDir: string; datab
       const opened = await open();
       if ('skip' in opened) return void (skip = opened.skip);
       close = opened.close;
-      app = await startApp(loadConfig({ dataDir: opened.dataDir, databaseUrl: opened.databaseUrl, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, maxBatchEvents: 50 }, {}));
+      // A generous decide budget: what is asserted is a decision or a refusal for each input, not how fast
+      // the store confirms it on a busy machine (a 503 past the budget would be an answer of neither kind).
+      app = await startApp(
+        loadConfig({ dataDir: opened.dataDir, databaseUrl: opened.databaseUrl, port: 0, generator: false, trainOnStart: false, logLevel: 'silent', sinkFlushMs: 5, maxBatchEvents: 50, decideTimeoutMs: 30_000 }, {}),
+      );
     });
     after(async () => {
       if (skip !== undefined) return;
