@@ -195,8 +195,10 @@ export class Processor {
 
   /** A partition seen for the first time, or again after others processed it, gets its state back first. */
   private async restoreStale(batch: LogRecord[]): Promise<void> {
+    // Where each partition's state must stand: past a transaction marker the record's offset is
+    // beyond it (a later stage's input is written in transactions), though nothing was missed.
     const first = new Map<number, number>();
-    for (const r of batch) if (!first.has(r.partition)) first.set(r.partition, r.offset);
+    for (const r of batch) if (!first.has(r.partition)) first.set(r.partition, r.follows ?? r.offset);
     for (const [partition, offset] of first) {
       if (!this.pipeline.needsRestore(partition, offset, this.stage)) continue;
       const started = performance.now();

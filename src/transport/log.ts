@@ -12,6 +12,13 @@ export interface LogPosition {
 export interface LogRecord {
   partition: number;
   offset: number;
+  /**
+   * The offset this record comes right after in the reading that delivered it: one past the record
+   * read before it, or the committed offset a reading resumed from. It differs from `offset` where
+   * the log holds records no reader gets — Kafka's transaction markers and aborted records — so a
+   * partition's state that reached `follows` is current for this record. Absent: `offset`.
+   */
+  follows?: number | undefined;
   /** Partition key (user_id for events). */
   key: string;
   /** The decoded payload; untrusted until validated. */

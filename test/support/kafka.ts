@@ -175,11 +175,14 @@ export async function openKafkaTestbed(partitions: number): Promise<KafkaTestbed
 
 /** Put `count` generated events (seeded) on the events topic of `prefix`, created with `partitions`, and wait until the broker has them all. */
 export async function preloadEvents(prefix: string, partitions: number, count: number, seed: number): Promise<void> {
-  const topics = topicNames(prefix);
-  await ensureTopics(TEST_BROKERS, topics, partitions);
-  const producer = new KafkaProducer({ brokers: TEST_BROKERS, clientId: 'test-preload', topic: topics.events, lingerMs: 5, batchSize: 1000, compression: 'snappy' });
+  await ensureTopics(TEST_BROKERS, topicNames(prefix), partitions);
+  await produceEvents(prefix, new TrafficGenerator({ seed, users: Math.max(1, Math.ceil(count / 10)) }), count);
+}
+
+/** Put the next `count` events of `generator` on the events topic of `prefix`, and wait until the broker has them all. */
+export async function produceEvents(prefix: string, generator: TrafficGenerator, count: number): Promise<void> {
+  const producer = new KafkaProducer({ brokers: TEST_BROKERS, clientId: 'test-preload', topic: topicNames(prefix).events, lingerMs: 5, batchSize: 1000, compression: 'snappy' });
   try {
-    const generator = new TrafficGenerator({ seed, users: Math.ceil(count / 10) });
     // In slices, so the generated events need not all be in memory at once.
     for (let sent = 0; sent < count; sent += 20_000) {
       const slice = generator.take(Math.min(20_000, count - sent));
@@ -197,8 +200,9 @@ export class ProcessorLog {
   private partitions: number[] = [];
   /** Partition states rebuilt from the store (the user stage's). */
   restores = 0;
-  /** Partition states of later stages rebuilt from their input topics. */
+  /** Partition states of later stages rebuilt from their input topics, and the records those restores replayed. */
   stageRestores = 0;
+  stageRestoredEvents = 0;
   /** Failures the sources reported (each read again from the committed offsets). */
   sourceErrors = 0;
   private readonly waiters = new Set<() => void>();
@@ -210,7 +214,7 @@ export class ProcessorLog {
   constructor(private readonly eventsTopic: string) {}
 
   line(text: string): void {
-    let entry: { msg?: string; topic?: string; generation?: number; partitions?: number[] };
+    let entry: { msg?: string; topic?: string; generation?: number; partitions?: number[]; events?: number };
     try {
       entry = JSON.parse(text) as typeof entry;
     } catch {
@@ -221,7 +225,10 @@ export class ProcessorLog {
       this.generations.push(entry.generation ?? -1);
       this.partitions = entry.partitions ?? [];
     } else if (entry.msg === 'partition state restored from the store') this.restores++;
-    else if (entry.msg === 'partition state restored from its input topic') this.stageRestores++;
+    else if (entry.msg === 'partition state restored from its input topic') {
+      this.stageRestores++;
+      this.stageRestoredEvents += entry.events ?? 0;
+    }
     else if (entry.msg?.startsWith('Kafka batch, commit or fetch failed') === true) this.sourceErrors++;
     for (const wake of this.waiters) wake();
   }

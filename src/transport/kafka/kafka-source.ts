@@ -110,6 +110,11 @@ export class KafkaRecordSource implements RecordSource {
   /** Per partition: one past the last record fetched, and one past the last committed. */
   private readonly endOffsets = new Map<number, bigint>();
   private readonly doneOffsets = new Map<number, bigint>();
+  /**
+   * Per partition of the stream being read: one past the last record handed to the processor, or
+   * the committed offset the stream resumed from — what the next record follows (see LogRecord.follows).
+   */
+  private positions = new Map<number, number>();
   /** Per partition: the broker's end offset, polled — what the group has yet to fetch counts as lag too. */
   private brokerEnds: readonly bigint[] = [];
   /** The generation being read: its partitions and the committed offsets the reading resumed from; undefined between generations. */
@@ -305,6 +310,8 @@ export class KafkaRecordSource implements RecordSource {
    */
   private read(consumer: KafkaConsumer, stream: KafkaStream, generation: number): void {
     this.stream = stream;
+    this.positions = new Map();
+    for (const [partition, offset] of this.assignment?.committed ?? []) if (offset !== undefined) this.positions.set(partition, Number(offset));
     stream.on('data', (message: KafkaMessage) => {
       // Uncommitted after a stop, a rebalance or a failure: whoever owns the partition next reads it again.
       if (this.stopped || this.stream !== stream) return;
@@ -346,7 +353,7 @@ export class KafkaRecordSource implements RecordSource {
         const messages = this.buffer.length <= MAX_BATCH ? this.buffer : this.buffer.slice(0, MAX_BATCH);
         this.buffer = messages === this.buffer ? [] : this.buffer.slice(MAX_BATCH);
         if (!this.stopping) stream.resume();
-        const { durable } = await this.handler!(messages.map((m) => toRecord(m, this.options.maxRecordBytes)));
+        const { durable } = await this.handler!(messages.map((m) => this.toRecord(m)));
         void durable.catch(() => undefined); // a failure reaches the commit that waits for it
         if (this.stream !== stream) {
           // A rebalance or a recovery began while the batch was handled: its results must not reach
@@ -458,10 +465,14 @@ export class KafkaRecordSource implements RecordSource {
       }
     })().finally(() => (this.recovering = undefined));
   }
-}
 
-function toRecord(m: KafkaMessage, maxBytes: number): LogRecord {
-  return { partition: m.partition, offset: Number(m.offset), key: m.key, value: decodeRecordValue(m.value, maxBytes), acceptedAt: Number(m.timestamp), trace: traceOf(m.headers) };
+  /** The record as the processor takes it: decoded, and placed after the one this stream handed over before it. */
+  private toRecord(m: KafkaMessage): LogRecord {
+    const offset = Number(m.offset);
+    const follows = this.positions.get(m.partition);
+    this.positions.set(m.partition, offset + 1);
+    return { partition: m.partition, offset, follows, key: m.key, value: decodeRecordValue(m.value, this.options.maxRecordBytes), acceptedAt: Number(m.timestamp), trace: traceOf(m.headers) };
+  }
 }
 
 /** The W3C trace context a producer put in the record's headers, if any (read, not parsed: only a traced processor parses it). */
