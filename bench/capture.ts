@@ -1,23 +1,47 @@
 // What a running `rtds capture` costs the instance it records: embedded end to end with and without a recorder on GET /api/v1/capture.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { RunningApp } from '../src/app/index.ts';
-import { CaptureFiles } from '../src/cli/capture-files.ts';
-import { instanceSource } from '../src/cli/capture-sources.ts';
 import type { Config } from '../src/config/index.ts';
+
+const BIN = fileURLToPath(new URL('../bin/rtds.js', import.meta.url));
 
 /** Rounds: each variant once per round, in turn, so a busy spell of the machine does not fall on one of them only. */
 const ROUNDS = 2;
 
-/** A recorder attached over HTTP, as `rtds capture --from <url>` runs it; resolves to what it recorded once the instance stopped. */
+/**
+ * `rtds capture --from <url>` in a process of its own, as an operator runs it (in the instance's
+ * process it would share its event loop, which no real recorder does); resolves to what it
+ * recorded once the instance stopped and closed the stream.
+ */
 async function attachRecorder(app: RunningApp, dir: string): Promise<() => Promise<{ lines: number; bytes: number }>> {
-  const files = await CaptureFiles.open(dir, { rotateBytes: 64 * 1024 * 1024 });
-  const source = instanceSource(app.url, false, undefined);
-  await source.start(async (line) => void (await files.write(line)));
+  const { NODE_TEST_CONTEXT: _runner, ...env } = process.env;
+  const child = spawn(process.execPath, [BIN, 'capture', '--from', app.url, '--out', dir, '--rotate-bytes', '64M'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  const exited = once(child, 'exit') as Promise<[number | null]>;
+  // Recording once it says so: the instance has it on its stream from then on. Its progress lines are not the bench's.
+  const said: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stderr! }).on('line', (line) => {
+      said.push(line);
+      if (/recording .* into /.test(line)) resolve();
+    });
+    void exited.then(([code]) => reject(new Error(`rtds capture exited with ${code} before recording: ${said.join(' / ')}`)));
+  });
   return async () => {
-    await source.ended;
-    await files.close();
-    return { lines: files.lines, bytes: files.bytes };
+    const [code] = await exited;
+    if (code !== 0) throw new Error(`rtds capture exited with ${code}: ${said.slice(-3).join(' / ')}`);
+    let lines = 0;
+    let bytes = 0;
+    for (const file of readdirSync(dir)) {
+      const text = readFileSync(path.join(dir, file));
+      bytes += text.length;
+      for (const byte of text) if (byte === 10) lines++;
+    }
+    return { lines, bytes };
   };
 }
 
