@@ -86,8 +86,14 @@ export async function releaseLostClaims(db: Queryable, log: string): Promise<num
   return row!.n;
 }
 
+/**
+ * Through the primary key: `= ANY(ARRAY(…))` probes the index for each id, where `IN (SELECT
+ * jsonb_array_elements_text(…))` was planned as a hash join over a scan of the whole table — a
+ * look-up that grew with every event ever claimed (5–12 ms at 50,000 claims on PGlite, 0.3–3 ms
+ * this way).
+ */
 function readClaims(db: Queryable, eventIds: readonly string[]): Promise<ClaimRow[]> {
-  return db.query<ClaimRow>(`SELECT ${CLAIM_COLUMNS} FROM event_claims WHERE event_id IN (SELECT jsonb_array_elements_text($1::jsonb))`, [JSON.stringify(eventIds)]);
+  return db.query<ClaimRow>(`SELECT ${CLAIM_COLUMNS} FROM event_claims WHERE event_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`, [JSON.stringify(eventIds)]);
 }
 
 function holderOf(row: ClaimRow, log: string): ClaimHolder {

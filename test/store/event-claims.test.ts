@@ -52,6 +52,18 @@ onBothStores((kind, open, cleanup) => {
       ]);
     });
 
+    it('looks claims up through their primary key, not a scan of a table that holds every event id ever claimed', async (t) => {
+      if (store.skip !== undefined) return t.skip(store.skip);
+      for (let from = 0; from < 20_000; from += 2000) await claimEvents(store.db!, LOG, Array.from({ length: 2000 }, (_, i) => request(`many-${from + i}`, 'h', 5, from + i)));
+      const sent: [string, unknown[] | undefined][] = [];
+      const recorded = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (sent.push([sql, params]), store.db!.query<T>(sql, params)) };
+      assert.deepEqual(await claimedBodies(recorded, ['many-7', 'many-19999', 'nope']), new Map([['many-7', 'h'], ['many-19999', 'h']]));
+      const [[sql, params]] = sent as [[string, unknown[]]];
+      const plan = (await store.db!.query<Record<string, string>>(`EXPLAIN ${sql}`, params)).map((row) => Object.values(row)[0]).join('\n');
+      assert.match(plan, /event_claims_pkey/, plan);
+      assert.doesNotMatch(plan, /Seq Scan on event_claims/, plan);
+    });
+
     it('releases, at an embedded start, only the claims of earlier embedded logs whose events were never stored', async (t) => {
       if (store.skip !== undefined) return t.skip(store.skip);
       await claimEvents(store.db!, 'embedded@old', [request('lost', 'h', 0, 0), request('kept', 'h', 0, 1)]);
