@@ -47,6 +47,9 @@ const HELP = `Usage: rtds bench [options]
                     scratch database; stages measures embedded and Kafka with 1, 2 and 4 stages)
   --http-rates <l>  requests/s offered to each HTTP route, comma-separated (default 1000,2500,5000), then
                     full speed; http (when named) runs autocannon against rtds start in its own process
+  --http-connections <n>  connections autocannon keeps open (default 64)
+  --http-baseline <bin>   another checkout's bin/rtds.js: http runs each load on it too, just before
+                    this checkout's, for a before/after comparison in one run
   --decisions <n>   decisions over 7 days the history run reads (default 1000000)
                     (store and history run when named: store, the DecisionSink alone writing
                     --events decided events; history, the history API's reads; both on PGlite, and
@@ -489,6 +492,8 @@ export async function runBench(args: string[]): Promise<void> {
       decisions: { type: 'string', default: '1000000' },
       rows: { type: 'string', default: '1000000' },
       'http-rates': { type: 'string', default: '1000,2500,5000' },
+      'http-connections': { type: 'string', default: '64' },
+      'http-baseline': { type: 'string' },
       only: { type: 'string' },
       help: { type: 'boolean' },
     },
@@ -557,7 +562,7 @@ export async function runBench(args: string[]): Promise<void> {
       if (base.databaseUrl === undefined) throw new Error('bench: the explorer run needs RTDS_DATABASE_URL (PostgreSQL)');
       await benchExplorer(base.databaseUrl, Number(values.rows), path.join(scratch, 'explorer'));
     }
-    if (only.has('http')) await benchHttp({ bin: BIN, scratch, modelDir, rates: values['http-rates'].split(',').map(Number), seconds: Number(values.seconds) });
+    if (only.has('http')) await benchHttp({ bin: BIN, baseline: values['http-baseline'], scratch, modelDir, rates: values['http-rates'].split(',').map(Number), seconds: Number(values.seconds), connections: Number(values['http-connections']) });
     if (only.has('kafka')) await benchKafka(loadConfig({ ...base, dataDir: path.join(scratch, 'kafka'), modelRegistry: 'folder', modelDir }), Number(values.rate), Number(values.seconds), events);
   } finally {
     rmSync(scratch, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 import { SpanKind } from '@opentelemetry/api';
 import { bodyHash, conflictError, payloadText, validateEvent, type FieldError, type RtdsEvent, type ValidationOptions } from '../contracts/index.ts';
 import type { LocalSpan, Tracing } from '../observe/tracing/index.ts';
-import { isStoreUnavailable, type DeadLetter } from '../store/index.ts';
+import { isStoreUnavailable, SharedRoundTrips, type DeadLetter } from '../store/index.ts';
 import type { EventLogProducer } from '../transport/log.ts';
 
 export interface Rejection {
@@ -56,10 +56,26 @@ export interface SubmitOptions {
   trace?: LocalSpan | undefined;
 }
 
-const NONE_CLAIMED: ReadonlyMap<string, string | null> = new Map();
+/**
+ * Most event ids in one claim look-up shared by concurrent submits: the statement's parameter and
+ * its time stay small; callers past it share the next look-up.
+ */
+const MAX_IDS_PER_LOOKUP = 1000;
 
 export class EventIngest {
-  constructor(private readonly options: IngestOptions) {}
+  /** Claim look-ups of submits made together (concurrent HTTP requests), one query per round: the holder's body hash of each id, or undefined when free. */
+  private readonly lookups: SharedRoundTrips<string, string | null | undefined> | undefined;
+
+  constructor(private readonly options: IngestOptions) {
+    const lookUp = options.claimedBodies;
+    this.lookups =
+      lookUp === undefined
+        ? undefined
+        : new SharedRoundTrips(async (eventIds) => {
+            const held = await lookUp(eventIds);
+            return eventIds.map((id) => held.get(id));
+          }, MAX_IDS_PER_LOOKUP);
+  }
 
   /**
    * Validate and append a batch; the order of `accepted` is the order of the input. Within the
@@ -75,8 +91,8 @@ export class EventIngest {
       if (checked.ok) valid.push({ index: i, event: checked.event, hash: bodyHash(inputs[i] as object) });
       else this.reject(source, inputs[i], rejected, { index: i, event_id: checked.event_id, errors: checked.errors }, options.trace);
     }
-    const claimed = options.claims === undefined || valid.length === 0 ? NONE_CLAIMED : await this.claimed(valid.map((v) => v.event.event_id), options.claims);
-    const holders = new Map(claimed);
+    // The hash of the body holding each id: claimed before, or first in this batch.
+    const holders = options.claims === undefined || valid.length === 0 ? new Map<string, string | null>() : await this.claimed(valid.map((v) => v.event.event_id), options.claims);
     const accepted: Accepted[] = [];
     const appends: Promise<void>[] = [];
     const spans: LocalSpan[] = [];
@@ -123,15 +139,18 @@ export class EventIngest {
     return rejection;
   }
 
-  private async claimed(eventIds: readonly string[], mode: NonNullable<SubmitOptions['claims']>): Promise<ReadonlyMap<string, string | null>> {
-    const lookUp = this.options.claimedBodies;
-    if (lookUp === undefined) return NONE_CLAIMED;
+  private async claimed(eventIds: readonly string[], mode: NonNullable<SubmitOptions['claims']>): Promise<Map<string, string | null>> {
+    const claimed = new Map<string, string | null>();
+    if (this.lookups === undefined) return claimed;
+    let held: (string | null | undefined)[];
     try {
-      return await lookUp(eventIds);
+      held = await this.lookups.ask(eventIds);
     } catch (err) {
-      if (mode === 'when-reachable' && isStoreUnavailable(err)) return NONE_CLAIMED;
+      if (mode === 'when-reachable' && isStoreUnavailable(err)) return claimed;
       throw err;
     }
+    for (let i = 0; i < eventIds.length; i++) if (held[i] !== undefined) claimed.set(eventIds[i]!, held[i]!);
+    return claimed;
   }
 
   private reject(source: string, input: unknown, rejected: Rejection[], rejection: Rejection, trace: LocalSpan | undefined): void {

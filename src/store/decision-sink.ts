@@ -105,6 +105,12 @@ export class DecisionSink {
   private unwrittenRows = 0;
   private writing = 0;
   private drainWaiters: (() => void)[] = [];
+  /**
+   * Someone flushes while rows are buffered: those rows are sealed as soon as a connection is free,
+   * with whatever joins them until then (group commit), and this resolves once they are written.
+   */
+  private wanted: { written: Promise<void>; resolve: () => void } | undefined;
+  private sealScheduled = false;
   private closed = false;
   /** Given up when close() stops waiting: retries stop, what is left is reported unwritten. */
   private readonly backoff: Backoff;
@@ -160,12 +166,14 @@ export class DecisionSink {
 
   /**
    * Resolves when every row handed over before the call is written (or, refused for its data,
-   * dead-lettered). Rows handed over later do not hold it up, so a caller can wait for its batch
-   * while the next one is being produced.
+   * dead-lettered). Rows handed over later join its transaction at most (those added until a
+   * connection takes it), never a later one, so a caller can wait for its batch while the next one
+   * is being produced.
    */
   async flush(): Promise<void> {
-    this.seal();
-    await Promise.all([...this.unwritten].map((c) => c.written));
+    const writes = [...this.unwritten].map((c) => c.written);
+    if (this.decided.length + this.deadLetters.length + this.events.length > 0) writes.push(this.sealWanted());
+    await Promise.all(writes);
   }
 
   /**
@@ -188,10 +196,34 @@ export class DecisionSink {
     else if (this.timer === undefined && !this.closed) this.timer = setTimeout(() => this.seal(), this.options.flushMs);
   }
 
+  /**
+   * The buffered rows, written as soon as a connection can take them: sealed at the end of this
+   * turn of the event loop if one is free now (the rows of every caller flushing in it together),
+   * else when a write ends — one transaction for every flush made meanwhile, not one each.
+   */
+  private sealWanted(): Promise<void> {
+    if (this.wanted === undefined) {
+      let resolve!: () => void;
+      const written = new Promise<void>((r) => (resolve = r));
+      this.wanted = { written, resolve };
+    }
+    if (!this.sealScheduled && this.writing + this.queue.length < this.options.concurrency) {
+      this.sealScheduled = true;
+      setImmediate(() => {
+        this.sealScheduled = false;
+        if (this.wanted !== undefined) this.seal();
+      });
+    }
+    return this.wanted.written;
+  }
+
   /** Cut everything buffered into chunks and queue them for the connections. */
   private seal(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    const wanted = this.wanted;
+    this.wanted = undefined;
+    const sealed: Promise<void>[] = [];
     while (this.decided.length > 0 || this.deadLetters.length > 0 || this.events.length > 0) {
       const decided = this.decided.splice(0, this.options.batchSize);
       const letters = this.deadLetters.splice(0, this.options.batchSize);
@@ -201,7 +233,9 @@ export class DecisionSink {
       this.unwritten.add(chunk);
       this.unwrittenRows += rowCount(chunk);
       this.queue.push({ chunk, done });
+      sealed.push(chunk.written);
     }
+    if (wanted !== undefined) void Promise.all(sealed).then(wanted.resolve);
     this.startWrites();
   }
 
@@ -219,6 +253,8 @@ export class DecisionSink {
         this.drainWaiters = [];
         for (const w of waiters) w();
         this.startWrites();
+        // Rows someone waits for went unsealed while every connection was busy: they go now, together.
+        if (this.wanted !== undefined && this.writing + this.queue.length < this.options.concurrency) this.seal();
       });
     }
   }

@@ -7,6 +7,7 @@ export { EMBEDDED_LOG, findEvent, insertEvents, loadEmbeddedHistory, loadPartiti
 export { CursorError, decisionPageQuery, findDecision, insertDecisions, LABEL_FILTERS, listDecisions, scoredDecisions, decidedHistory, type DecidedHistory, type DecisionPage, type DecisionQuery, type DecisionRecord, type LabelFilter, type ScoredAs, type ScoredDecision, type StoredDecision } from './decisions.ts';
 export { decisionHistory, HISTORY_RANGES, HISTORY_SPLITS, MAX_SPLIT_VALUES, NO_VALUE, OTHER_VALUES, USUAL_LEVEL_MS, usualLevel, type DecisionHistory, type HistoryRange, type HistorySplit, type UsualLevel } from './history.ts';
 export { LATENCY_ABSOLUTE_BOUND_MS, LATENCY_EDGES_MS, LATENCY_RELATIVE_BOUND } from './latency-histogram.ts';
+export { SharedRoundTrips } from './shared-round-trips.ts';
 export { claimedBodies, claimEvents, releaseLostClaims, StoreClaims, type ClaimHolder, type ClaimRequest, type StoreClaimsOptions } from './event-claims.ts';
 export { countDeadLetters, insertDeadLetters, listDeadLetters, type DeadLetter, type DeadLetterCount, type StoredDeadLetter } from './dead-letters.ts';
 export { databaseNow, findLabel, fraudVerdictsOf, labelArrivals, labelsReceivedSince, upsertLabels, type LabelArrivals, type ReceivedLabel } from './labels.ts';

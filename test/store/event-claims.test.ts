@@ -38,18 +38,36 @@ onBothStores((kind, open, cleanup) => {
       assert.deepEqual(await claimedBodies(store.db!, ['a', 'b', 'nope', 'c']), new Map([['a', 'h1'], ['b', 'h2'], ['c', 'h3']]));
     });
 
-    it('shares one statement among the claims asked while another runs; a re-send asked at once in another partition learns the first holder', async (t) => {
+    it('shares one statement among the claims asked in one turn, and one among those asked while it runs; a re-send asked at once in another partition learns the first holder', async (t) => {
       if (store.skip !== undefined) return t.skip(store.skip);
       let statements = 0;
       const counted = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (statements++, store.db!.query<T>(sql, params)) };
       const claims = new StoreClaims(counted, { log: LOG });
-      const answers = await Promise.all([claims.claim([request('s1', 'h1', 0, 0)]), claims.claim([request('s2', 'h2', 1, 0), request('s3', 'h3', 1, 1)]), claims.claim([request('s2', 'h9', 2, 0)])]);
-      assert.equal(statements, 2, 'the first alone, then the two asked meanwhile');
+      const oneTurn = [claims.claim([request('s1', 'h1', 0, 0)]), claims.claim([request('s2', 'h2', 1, 0), request('s3', 'h3', 1, 1)]), claims.claim([request('s2', 'h9', 2, 0)])];
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(statements, 1, 'the claims of one turn: one statement');
+      const meanwhile = [claims.claim([request('s4', 'h4', 3, 0)]), claims.claim([request('s5', 'h5', 4, 0)])];
+      const answers = await Promise.all([...oneTurn, ...meanwhile]);
+      assert.equal(statements, 2, 'then the two asked meanwhile');
       assert.deepEqual(answers, [
         [{ body_hash: 'h1', position: { partition: 0, offset: 0 } }],
         [{ body_hash: 'h2', position: { partition: 1, offset: 0 } }, { body_hash: 'h3', position: { partition: 1, offset: 1 } }],
         [{ body_hash: 'h2', position: { partition: 1, offset: 0 } }],
+        [{ body_hash: 'h4', position: { partition: 3, offset: 0 } }],
+        [{ body_hash: 'h5', position: { partition: 4, offset: 0 } }],
       ]);
+    });
+
+    it('looks claims up through their primary key, not a scan of a table that holds every event id ever claimed', async (t) => {
+      if (store.skip !== undefined) return t.skip(store.skip);
+      for (let from = 0; from < 20_000; from += 2000) await claimEvents(store.db!, LOG, Array.from({ length: 2000 }, (_, i) => request(`many-${from + i}`, 'h', 5, from + i)));
+      const sent: [string, unknown[] | undefined][] = [];
+      const recorded = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (sent.push([sql, params]), store.db!.query<T>(sql, params)) };
+      assert.deepEqual(await claimedBodies(recorded, ['many-7', 'many-19999', 'nope']), new Map([['many-7', 'h'], ['many-19999', 'h']]));
+      const [[sql, params]] = sent as [[string, unknown[]]];
+      const plan = (await store.db!.query<Record<string, string>>(`EXPLAIN ${sql}`, params)).map((row) => Object.values(row)[0]).join('\n');
+      assert.match(plan, /event_claims_pkey/, plan);
+      assert.doesNotMatch(plan, /Seq Scan on event_claims/, plan);
     });
 
     it('releases, at an embedded start, only the claims of earlier embedded logs whose events were never stored', async (t) => {
