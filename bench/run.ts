@@ -5,8 +5,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { startApp, type RunningApp } from '../src/app/index.ts';
+import { CommandLine } from '../src/cli/command-line.ts';
 import { DemoTraffic } from '../src/app/demo-traffic.ts';
 import { FIRST_START_TRAINING, trainFirstModel } from '../src/app/model.ts';
 import { eventTimeOptions, loadConfig, type Config } from '../src/config/index.ts';
@@ -33,13 +33,16 @@ import { benchHttp } from './http.ts';
 import { startOtlpReceiver } from './otlp-receiver.ts';
 import { benchTracedCore } from './tracing.ts';
 import { benchCapture } from './capture.ts';
+import { benchFirstStart } from './first-start.ts';
 
 const HELP = `Usage: rtds bench [options]
 
   --events <n>      events for the throughput runs (default 200000)
   --rate <n>        offered events/s for the latency run (default 5000)
   --seconds <n>     length of the latency run (default 10)
-  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history, explorer, http, tracing, capture
+  --only <list>     comma-separated subset of: core, rules, e2e, durability, latency, inference, training, kafka, scaleout, features, stages, store, history, explorer, http, tracing, capture, first-start
+                    (first-start: rtds start on an empty data folder three times, each timed to the
+                    dashboard, /readyz 200 and the first decision; only when named)
   --users <n>       users whose feature state the features run holds (default 1000000)
   --rows <n>        decisions the explorer run searches (default 1000000), in a schema of its own in RTDS_DATABASE_URL
                     (default: all but training, which takes about two minutes, and kafka,
@@ -482,24 +485,26 @@ async function benchTrainingTime(config: Config, scratch: string): Promise<void>
 }
 
 export async function runBench(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      events: { type: 'string', default: '200000' },
-      rate: { type: 'string', default: '5000' },
-      seconds: { type: 'string', default: '10' },
-      users: { type: 'string', default: '1000000' },
-      decisions: { type: 'string', default: '1000000' },
-      rows: { type: 'string', default: '1000000' },
-      'http-rates': { type: 'string', default: '1000,2500,5000' },
-      'http-connections': { type: 'string', default: '64' },
-      'http-baseline': { type: 'string' },
-      only: { type: 'string' },
-      help: { type: 'boolean' },
-    },
+  const parsed = new CommandLine('bench', HELP).parse(args, {
+    events: { type: 'string', default: '200000' },
+    rate: { type: 'string', default: '5000' },
+    seconds: { type: 'string', default: '10' },
+    users: { type: 'string', default: '1000000' },
+    decisions: { type: 'string', default: '1000000' },
+    rows: { type: 'string', default: '1000000' },
+    'http-rates': { type: 'string', default: '1000,2500,5000' },
+    'http-connections': { type: 'string', default: '64' },
+    'http-baseline': { type: 'string' },
+    only: { type: 'string' },
   });
-  if (values.help === true) return void console.log(HELP);
+  if (parsed === undefined) return;
+  const { values } = parsed;
   const only = new Set((values.only ?? 'core,rules,e2e,durability,latency,inference').split(','));
+  // Timed from the command line in processes of its own, before anything here loads the machine.
+  if (only.has('first-start')) {
+    await benchFirstStart(BIN);
+    if (only.size === 1) return;
+  }
   const n = Number(values.events);
   const scratch = mkdtempSync(path.join(tmpdir(), 'rtds-bench-'));
   try {

@@ -16,14 +16,14 @@ const TYPES: Readonly<Record<string, string>> = {
 /** The app's paths (src/dashboard/app.js routes): each answers with index.html, which renders the view. */
 const APP_PATHS = ['/', '/explorer', '/events/:event_id', '/model', '/health', '/admin'];
 
-interface Asset {
+export interface Asset {
   url: string;
   type: string;
   body: Buffer;
 }
 
 /** Every file under the dashboard folder, read once at start: nothing on disk is reached by a request's path. */
-function dashboardAssets(): Asset[] {
+export function dashboardAssets(): Asset[] {
   const root = fileURLToPath(new URL('../dashboard/', import.meta.url));
   const assets: Asset[] = [];
   for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
@@ -39,9 +39,24 @@ function dashboardAssets(): Asset[] {
   return assets;
 }
 
+/** The page every app path answers with. */
+export const dashboardPage = (assets: readonly Asset[]): Asset => assets.find((a) => a.url === '/index.html')!;
+
+/** What the dashboard answers at `pathname` (files, then app paths), for a server without its routes: the first start's. */
+export function dashboardAt(assets: readonly Asset[], pathname: string): Asset | undefined {
+  const asset = assets.find((a) => a.url === pathname && a.url !== '/index.html');
+  if (asset !== undefined) return asset;
+  const segments = pathname.split('/');
+  const appPath = APP_PATHS.some((p) => {
+    const pattern = p.split('/');
+    return pattern.length === segments.length && pattern.every((part, i) => (part.startsWith(':') ? segments[i] !== '' : part === segments[i]));
+  });
+  return appPath ? dashboardPage(assets) : undefined;
+}
+
 export function registerDashboard(app: FastifyInstance): void {
   const assets = dashboardAssets();
-  const page = assets.find((a) => a.url === '/index.html')!;
+  const page = dashboardPage(assets);
   for (const asset of assets) {
     if (asset === page) continue;
     app.get(asset.url, { schema: { hide: true } }, (_req, reply) => reply.type(asset.type).header('cache-control', 'no-cache').send(asset.body));

@@ -2,7 +2,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import fastifyWebsocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyServerFactory } from 'fastify';
 import { conflictError, decisionJsonSchema, eventJsonSchema, labelJsonSchema, MAX_JSON_DEPTH, findUnstorable, nestedDeeperThan, OUTCOMES, payloadText, unstorable, validateLabel, type EventTimeBounds } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { EventIngest, Rejection } from '../ingest/event-ingest.ts';
@@ -132,8 +132,10 @@ const STORE_RETRY_AFTER_S = 5;
 // the route schemas document them.
 const documentOnly = (): (() => true) => () => true;
 
-export async function buildServer(ctx: ApiContext): Promise<FastifyInstance> {
+/** The API on the server `serverFactory` gives (HttpPort's, bound before the system assembled); the caller hands it requests once ready. */
+export async function buildServer(ctx: ApiContext, serverFactory: FastifyServerFactory): Promise<FastifyInstance> {
   const app = Fastify({ // pino's Logger is Fastify's logger; typing it as the base keeps the instance type plain.
+    serverFactory,
     loggerInstance: ctx.logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }), bodyLimit: 16 * 1024 * 1024 });
 

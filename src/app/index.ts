@@ -16,6 +16,7 @@ import { partitionFor } from '../transport/log.ts';
 import { DecisionFeed } from '../api/decision-feed.ts';
 import type { ConsumedInput } from '../api/health.ts';
 import { livePerformance, type ModelControl } from '../api/models.ts';
+import { HttpPort } from '../api/http-port.ts';
 import { buildServer } from '../api/server.ts';
 import { DemoTraffic } from './demo-traffic.ts';
 import { LabelFeed } from '../follow/label-feed.ts';
@@ -23,12 +24,13 @@ import { labelIntake } from './label-intake.ts';
 import { LiveTraffic } from './live-traffic.ts';
 import { RulesFollower } from '../follow/rules-follower.ts';
 import { ActiveModelFollower } from '../follow/active-model-follower.ts';
-import { loadScorers } from './model.ts';
+import { loadScorers, trainingPercent, type FirstStartTraining } from './model.ts';
 import { openModelRegistry } from './model-registry.ts';
 import { openTransport, type Transport } from '../transport/transport.ts';
 import { stageGroup, topologyFor } from './topology.ts';
 import { Readiness } from './readiness.ts';
 import { openAppTracing } from './tracing.ts';
+import type { TrainingProgress } from './training.ts';
 
 
 export interface RunningApp {
@@ -80,10 +82,31 @@ export interface AppOptions {
   clock?: Clock;
   /** Trace to this exporter (tests, benchmarks), whatever OTEL_TRACES_EXPORTER says. */
   spanExporter?: SpanExporter;
+  /** The HTTP port, already bound by the caller (rtds start binds it before loading the app); default: bound first thing here. */
+  httpPort?: HttpPort;
+  /** How the first model's training goes, when one is trained at start. */
+  onTraining?: (progress: TrainingProgress) => void;
+  /** The first model's training run: FIRST_START_TRAINING but in tests, which train a small one. */
+  firstModel?: FirstStartTraining;
 }
 
+/**
+ * Starts the system. With the API, the HTTP port is bound first: a busy port fails at once, and
+ * the dashboard, /healthz and a /readyz that says what is starting (the first model's training,
+ * with its progress) answer while the rest assembles; then the full API takes the port over.
+ */
 export async function startApp(config: Config, options: AppOptions = {}): Promise<RunningApp> {
   const roles = options.roles ?? { api: true, processor: true };
+  const port = roles.api ? (options.httpPort ?? (await HttpPort.bind(config.host, config.port))) : undefined;
+  try {
+    return await assemble(config, options, roles, port);
+  } catch (err) {
+    await port?.close();
+    throw err;
+  }
+}
+
+async function assemble(config: Config, options: AppOptions, roles: AppRoles, port: HttpPort | undefined): Promise<RunningApp> {
   const root = options.logger ?? createLogger(config.logLevel);
   const log = (module: LogModule): Logger => moduleLogger(root, module, config.logLevels);
   const logger = log('app');
@@ -93,6 +116,11 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   const labelsLog = log('labels');
   const runsTraffic = roles.api && config.generator;
   const demo = new DemoTraffic(config, options.clock ?? WALL_CLOCK, runsTraffic);
+  /** What the port's starting answers say is under way. */
+  const starting = (step: string): void => {
+    if (port !== undefined) port.step = step;
+  };
+  if (port !== undefined) logger.info({ url: port.url }, `listening: the dashboard at ${port.url}/ shows what is starting`);
   const db = await openDatabase(config);
   logger.info({ database: db.kind, dataDir: config.databaseUrl === undefined ? config.dataDir : undefined }, 'store ready');
 
@@ -102,7 +130,15 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   logger.info({ feature_set: featureSet.version, features: featureSet.names.length, file: config.featuresFile }, 'feature set loaded');
   const registry = openModelRegistry(config, featureSet.version, db, (message) => modelLog.warn(message));
   logger.info({ registry: registry.location }, 'model registry ready');
-  const scorers = await loadScorers(config, modelLog, featureSet, registry, demo);
+  starting('loading the model');
+  const scorers = await loadScorers(config, modelLog, featureSet, registry, demo, {
+    size: options.firstModel,
+    onTraining: (progress) => {
+      starting(`training the first model (${trainingPercent(progress)} %)`);
+      options.onTraining?.(progress);
+    },
+  });
+  starting('restoring state and starting the processors');
   const engine = new DecisionEngine(config.rulesFile === undefined ? defaultRuleSet(config.threshold) : loadRuleSetFile(config.rulesFile), { features: featureSet.names });
   const topology = topologyFor(config, featureSet);
   // On Kafka each stage runs in the processors its partitions are assigned to; on the embedded log all of them run here at once.
@@ -331,7 +367,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
   readiness.start();
   const monitor = new ProcessMonitor();
   monitor.start();
-  const server = roles.api
+  const server = port
     ? await buildServer({
         ingest,
         feed,
@@ -364,10 +400,12 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
         access: accessPolicy(config),
         tracing,
         traffic: tap,
-      })
+      }, port.serverFactory)
     : undefined;
+  await server?.ready();
   for (const p of processors) await p.start();
-  const url = server === undefined ? '' : await server.listen({ host: config.host, port: config.port });
+  port?.serve();
+  const url = port?.url ?? '';
   accepting = true;
 
   if (server !== undefined && config.apiKeys.length === 0 && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
@@ -387,6 +425,7 @@ export async function startApp(config: Config, options: AppOptions = {}): Promis
       const left = (): number => Math.max(0, deadline - performance.now());
       await traffic?.stop();
       await server?.close();
+      await port?.close();
       const drained = await settlesWithin(Promise.all(processors.map((p) => p.stop({ drain: true }))), left());
       // A batch still waiting for its claim stays undecided and uncommitted: read again at the next start.
       claims.close();

@@ -6,7 +6,7 @@ import { serveActiveModel, type ModelRegistry, type Scorer } from '../score/inde
 import { guarded } from '../follow/active-model-follower.ts';
 import { TrainingHistoryError } from './activation-guard.ts';
 import type { DemoTraffic } from './demo-traffic.ts';
-import { trainOnHistory, type TrainingOutcome, type TrainingSettings } from './training.ts';
+import { trainOnHistory, type TrainingOutcome, type TrainingProgress, type TrainingSettings } from './training.ts';
 
 /**
  * The first-start training run: the demo's last 240,000 events (80 minutes at 50/s), of which the
@@ -17,18 +17,48 @@ import { trainOnHistory, type TrainingOutcome, type TrainingSettings } from './t
  * (docs/features.md, "The first start's history"). About a quarter longer than without the
  * sparse past and the merchant, device and IP features (docs/benchmarks.md).
  */
-export const FIRST_START_TRAINING = { events: 240_000, labelled: 60_000, sparsePastEvents: 50_000, epochs: 8, seed: 7 } as const;
+export const FIRST_START_TRAINING: FirstStartTraining = { events: 240_000, labelled: 60_000, sparsePastEvents: 50_000, epochs: 8, seed: 7 };
 
-/** A first model trained on the demo's history, as `rtds start` does when none is registered. */
-export function trainFirstModel(demo: DemoTraffic, run: Pick<TrainingSettings, 'registry' | 'features' | 'onProgress'>, config: Config): Promise<TrainingOutcome> {
-  const { events, labelled, sparsePastEvents, epochs, seed } = FIRST_START_TRAINING;
+export interface FirstStartTraining {
+  readonly events: number;
+  readonly labelled: number;
+  readonly sparsePastEvents: number;
+  readonly epochs: number;
+  readonly seed: number;
+}
+
+/** A first model trained on the demo's history, as `rtds start` does when none is registered (`size`: FIRST_START_TRAINING but in tests). */
+export function trainFirstModel(demo: DemoTraffic, run: Pick<TrainingSettings, 'registry' | 'features' | 'onProgress'>, config: Config, size = FIRST_START_TRAINING): Promise<TrainingOutcome> {
+  const { events, labelled, sparsePastEvents, epochs, seed } = size;
   const history = demo.history(events, labelled, { spanMs: run.features.reachMs, events: sparsePastEvents });
   return trainOnHistory(history, { ...run, seed, epochs, state: demo.state(run.features, eventTimeOptions(config), config.partitions), eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: deployedThresholds(config) });
 }
 
-export async function loadScorers(config: Config, logger: Logger, features: FeatureSet, registry: ModelRegistry, demo: DemoTraffic): Promise<Scorer[]> {
+/**
+ * Each phase's share of the first-start training's time, in phase order, for one figure of how far
+ * it is (measured on two cores: docs/benchmarks.md, "First start").
+ */
+const PHASE_SHARES: Readonly<Record<TrainingProgress['phase'], number>> = { features: 0.35, model: 0.55, fallback: 0.06, evaluation: 0.04 };
+const PHASES = Object.keys(PHASE_SHARES) as TrainingProgress['phase'][];
+
+/** How far a first-start training is, 0–100, from the progress of its current phase. */
+export function trainingPercent({ phase, done, total }: TrainingProgress): number {
+  const before = PHASES.slice(0, PHASES.indexOf(phase)).reduce((sum, p) => sum + PHASE_SHARES[p], 0);
+  return Math.min(100, Math.floor(100 * (before + PHASE_SHARES[phase] * (total > 0 ? Math.min(1, done / total) : 1))));
+}
+
+/** The active model's scorers; when none is registered and RTDS_TRAIN_ON_START says so, a first model trained first. */
+export interface FirstModel {
+  /** Its progress, as it trains. */
+  onTraining?: (progress: TrainingProgress) => void;
+  /** How large a run: FIRST_START_TRAINING but in tests. */
+  size?: FirstStartTraining;
+}
+
+export async function loadScorers(config: Config, logger: Logger, features: FeatureSet, registry: ModelRegistry, demo: DemoTraffic, first: FirstModel = {}): Promise<Scorer[]> {
+  const { onTraining, size = FIRST_START_TRAINING } = first;
   if ((await registry.active()) === null && config.trainOnStart) {
-    logger.info({ registry: registry.location, ...FIRST_START_TRAINING, rate: demo.rate }, "no model registered: training a first one on the demo's traffic");
+    logger.info({ registry: registry.location, ...size, rate: demo.rate }, "no model registered: training a first one on the demo's traffic");
     // The guard of `rtds train` holds here too: a model it refuses is not served, and start goes on rules-only.
     try {
       const outcome = await trainFirstModel(
@@ -36,11 +66,14 @@ export async function loadScorers(config: Config, logger: Logger, features: Feat
         {
           registry,
           features,
-          onProgress: ({ phase, epoch: p }) => {
-            if (phase === 'model' && p !== undefined) logger.info({ epoch: p.epoch, epochs: p.epochs, loss: round(p.loss), val_auc: round(p.val_auc) }, 'training');
+          onProgress: (progress) => {
+            const p = progress.epoch;
+            if (progress.phase === 'model' && p !== undefined) logger.info({ epoch: p.epoch, epochs: p.epochs, loss: round(p.loss), val_auc: round(p.val_auc), percent: trainingPercent(progress) }, 'training');
+            onTraining?.(progress);
           },
         },
         config,
+        size,
       );
       const figures = { model_version: outcome.version, roc_auc: round(outcome.test.roc_auc), average_precision: round(outcome.test.average_precision), seconds: round(outcome.durationMs / 1000) };
       if (outcome.activated) logger.info(figures, 'model trained and activated');

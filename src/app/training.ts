@@ -2,7 +2,7 @@
 import { validateEvent, type Label, type RtdsEvent } from '../contracts/index.ts';
 import { TrafficGenerator, type GeneratedEvent } from '../ingest/generator/index.ts';
 import type { FeatureSet } from '../features/index.ts';
-import { replayFeatures, type EventTimeOptions, type StageTasks, type ReplayedEvent } from '../process/index.ts';
+import { replayFeaturesYielding, type EventTimeOptions, type StageTasks, type ReplayedEvent } from '../process/index.ts';
 import {
   draftFromTraining,
   evaluateScores,
@@ -154,7 +154,8 @@ export async function trainOnHistory(history: LabelledHistory, run: TrainingSett
   const { labels } = history;
   const report = run.onProgress ?? ((): void => undefined);
   const events = history.events.length;
-  const replayed = replayFeatures(history.events, run.features, run.eventTime, run.partitions, labels, (done) => report({ phase: 'features', done, total: events }), run.state);
+  // Yielding: rtds start serves its port while its first model trains.
+  const replayed = await replayFeaturesYielding(history.events, run.features, run.eventTime, run.partitions, labels, (done) => report({ phase: 'features', done, total: events }), run.state);
   report({ phase: 'features', done: events, total: events });
   const labelled = replayed.filter((r) => labels.has(r.event.event_id));
   const rows = history.rows === undefined ? labelled : labelled.slice(Math.max(0, labelled.length - history.rows));

@@ -1,12 +1,13 @@
 // `rtds capture`: live traffic — from a running RTDS or a Kafka topic — recorded as JSON Lines files that `rtds replay` plays back.
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { isLabelLine } from '../ingest/recording.ts';
 import { CaptureFiles, CaptureFolderError, captureFileName, type CaptureLimits } from './capture-files.ts';
 import { CaptureSourceError, instanceSource, kafkaSource, type CaptureSource } from './capture-sources.ts';
 import { CommandError, EXIT_FAILED, EXIT_USAGE } from './command-error.ts';
+import { CommandLine } from './command-line.ts';
+import { fileProblem } from './file-problem.ts';
 import { Progress } from './progress.ts';
-import { CommandOptions, counted, Interruption } from './traffic-targets.ts';
+import { counted, Interruption } from './traffic-targets.ts';
 
 export const CAPTURE_HELP = `Usage: rtds capture --from <url>|kafka --out <folder> [options]
 
@@ -38,7 +39,7 @@ Where it goes
   --help                 this text
 `;
 
-const options = new CommandOptions('capture');
+const options = new CommandLine('capture', CAPTURE_HELP);
 
 const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 };
 
@@ -62,27 +63,19 @@ export interface CaptureTally {
 
 /** Returns the tally, or undefined when only the help was asked for. */
 export async function runCapture(args: string[]): Promise<CaptureTally | undefined> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      from: { type: 'string' },
-      out: { type: 'string' },
-      topic: { type: 'string' },
-      labels: { type: 'boolean' },
-      'api-key': { type: 'string' },
-      'rotate-bytes': { type: 'string' },
-      'rotate-lines': { type: 'string' },
-      'max-bytes': { type: 'string' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const parsed = options.parse(args, {
+    from: { type: 'string' },
+    out: { type: 'string' },
+    topic: { type: 'string' },
+    labels: { type: 'boolean' },
+    'api-key': { type: 'string' },
+    'rotate-bytes': { type: 'string' },
+    'rotate-lines': { type: 'string' },
+    'max-bytes': { type: 'string' },
+    quiet: { type: 'boolean' },
   });
-  if (values.help === true) {
-    process.stdout.write(CAPTURE_HELP);
-    return undefined;
-  }
+  if (parsed === undefined) return undefined;
+  const { values } = parsed;
   const from = options.target(values.from, 'from');
   if (from === undefined) throw options.usage('say what to record: --from <url> of a running RTDS, or --from kafka');
   if (values.out === undefined) throw options.usage('--out <folder> is required');
@@ -100,7 +93,7 @@ export async function runCapture(args: string[]): Promise<CaptureTally | undefin
     files = await CaptureFiles.open(values.out, limits);
   } catch (err) {
     if (err instanceof CaptureFolderError) throw options.usage(err.message);
-    throw new CommandError(`rtds capture: cannot write to --out ${values.out}: ${(err as Error).message}`, EXIT_USAGE, { cause: err });
+    throw new CommandError(`rtds capture: cannot write to --out ${values.out}: ${fileProblem(err)?.reason ?? (err as Error).message}`, EXIT_USAGE, { cause: err });
   }
   return capture(source, files, values.out, values.quiet !== true);
 }

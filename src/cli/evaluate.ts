@@ -1,14 +1,16 @@
 // `rtds evaluate`: a registered model judged on labelled history by the serving path — printed, and saved with the model.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { deployedThresholds, eventTimeOptions, loadConfig } from '../config/index.ts';
 import { withModelRegistry } from '../app/model-registry.ts';
-import { generatedHistory, type LabelledHistory } from '../app/training.ts';
+import { generatedHistory } from '../app/training.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { replayFeatures } from '../process/index.ts';
 import { calibration, evaluateScores, fallbackOf, FolderRegistry, ModelScorer, scoreDistribution, type CalibrationBin, type ModelMetrics, type ScoreDistribution } from '../score/index.ts';
+import { CommandError, EXIT_FAILED } from './command-error.ts';
+import { CommandLine } from './command-line.ts';
 import { readHistoryFiles } from './history-files.ts';
+import { Progress } from './progress.ts';
 
 const HELP = `rtds evaluate — judge a registered model on labelled history
 
@@ -41,28 +43,34 @@ export interface Evaluation {
 
 const BATCH = 512;
 
-export async function runEvaluate(args: string[]): Promise<Evaluation> {
-  const { values } = parseArgs({
-    args,
-    options: { model: { type: 'string' }, events: { type: 'string' }, labels: { type: 'string' }, generated: { type: 'string' }, seed: { type: 'string', default: '99' }, users: { type: 'string', default: '2000' }, help: { type: 'boolean' } },
-  });
-  if (values.help === true) {
-    console.log(HELP);
-    process.exit(0);
-  }
-  if ((values.events === undefined) === (values.generated === undefined)) throw new Error(`rtds evaluate: give either --events or --generated\n\n${HELP}`);
+const line = new CommandLine('evaluate', HELP);
+
+/** Returns the evaluation, or undefined when only the help was asked for. */
+export async function runEvaluate(args: string[]): Promise<Evaluation | undefined> {
+  const parsed = line.parse(args, { model: { type: 'string' }, events: { type: 'string' }, labels: { type: 'string' }, generated: { type: 'string' }, seed: { type: 'string', default: '99' }, users: { type: 'string', default: '2000' } });
+  if (parsed === undefined) return undefined;
+  const { values } = parsed;
+  if ((values.events === undefined) === (values.generated === undefined)) throw line.usage('give either --events <file> or --generated <n>');
+  // Checked before the registry is opened and the model loaded.
+  const generation =
+    values.generated === undefined
+      ? undefined
+      : { events: line.number('generated', values.generated, { integer: true, min: 1 })!, seed: line.number('seed', values.seed, { integer: true, min: 0 })!, users: line.number('users', values.users, { integer: true, min: 1 })! };
   const config = loadConfig();
   const features = loadFeatureSet(config.featuresFile);
   const { version, artifact, evaluationsDir } = await withModelRegistry(config, features.version, async (registry) => {
     const version = values.model ?? (await registry.active());
-    if (version === null) throw new Error(`rtds evaluate: no active model in ${registry.location}; name one with --model or train one with rtds train`);
+    if (version === null) throw new CommandError(`rtds evaluate: no active model in ${registry.location}; name one with --model or train one with rtds train`, EXIT_FAILED);
     // Beside the model when it is a folder; a store registry keeps models only, so under the data folder.
     const evaluationsDir = registry instanceof FolderRegistry ? path.join(registry.dir, version, 'evaluations') : path.join(config.dataDir, 'evaluations', version);
     return { version, artifact: await registry.load(version), evaluationsDir };
   });
 
-  const history = values.events !== undefined ? await readHistoryFiles(values.events, values.labels) : generated(values.generated!, values.seed, values.users);
-  const rows = replayFeatures(history.events, features, eventTimeOptions(config), config.partitions, history.labels);
+  const progress = new Progress('evaluate', true);
+  const { events, labels: verdicts } = generation === undefined ? await readHistoryFiles(values.events!, values.labels) : generatedHistory(generation.events, generation.seed, generation.users);
+  const replayed = (done: number): void => progress.phase('features', done, events.length, 'events');
+  const rows = replayFeatures(events, features, eventTimeOptions(config), config.partitions, verdicts, replayed);
+  replayed(events.length);
   // Explanations cost time and say nothing to a metric.
   const scorer = ModelScorer.fromArtifact(artifact, { topFeatures: 0 });
   const fallbackModel = fallbackOf(artifact.metadata, { topFeatures: 0 });
@@ -76,7 +84,7 @@ export async function runEvaluate(args: string[]): Promise<Evaluation> {
     const scored = scorer.scoreBatch(vectors, events);
     const fallbackScored = fallbackModel?.scoreBatch(vectors, events);
     batch.forEach((r, j) => {
-      const label = history.labels.get(r.event.event_id);
+      const label = verdicts.get(r.event.event_id);
       if (label === undefined) return;
       scores.push(scored[j]!.score);
       if (fallbackScored !== undefined) fallbackScores.push(fallbackScored[j]!.score);
@@ -84,7 +92,7 @@ export async function runEvaluate(args: string[]): Promise<Evaluation> {
     });
   }
   artifact.model.dispose();
-  if (labels.length === 0) throw new Error('rtds evaluate: no labelled event to evaluate on');
+  if (labels.length === 0) throw new CommandError('rtds evaluate: no labelled event to evaluate on', EXIT_FAILED);
 
   const evaluation: Evaluation = {
     model_version: version,
@@ -102,11 +110,6 @@ export async function runEvaluate(args: string[]): Promise<Evaluation> {
   await writeFile(file, JSON.stringify(evaluation, null, 2) + '\n');
   process.stdout.write(report(evaluation) + `\nsaved: ${file}\n`);
   return evaluation;
-}
-
-function generated(n: string, seed: string, users: string): LabelledHistory {
-  for (const [name, v] of [['generated', n], ['seed', seed], ['users', users]] as const) if (!/^\d+$/.test(v) || (name !== 'seed' && Number(v) < 1)) throw new Error(`rtds evaluate: --${name} must be a whole number, got "${v}"`);
-  return generatedHistory(Number(n), Number(seed), Number(users));
 }
 
 const pct = (x: number): string => (Number.isNaN(x) ? '   —  ' : `${(100 * x).toFixed(1).padStart(5)}%`);

@@ -1,10 +1,11 @@
 // `rtds features`: the feature matrix of a labelled history, computed by the processor's own step — the input to training.
-import { parseArgs } from 'node:util';
 import { eventTimeOptions, loadConfig } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { replayFeatures } from '../process/index.ts';
 import { readHistoryFiles } from './history-files.ts';
+import { CommandLine } from './command-line.ts';
 import { LineSink } from './line-sink.ts';
+import { Progress } from './progress.ts';
 
 const HELP = `rtds features — the feature matrix of a history, as the processor computes it
 
@@ -28,15 +29,19 @@ const csvField = (text: string): string => (/[",\n]/.test(text) ? `"${text.repla
 const csvValue = (x: number): string => (Number.isNaN(x) ? '' : String(x));
 
 export async function runFeatures(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { events: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean' } } });
-  if (values.help === true) return void console.log(HELP);
-  if (values.events === undefined) throw new Error(`rtds features: --events is required\n\n${HELP}`);
+  const line = new CommandLine('features', HELP);
+  const parsed = line.parse(args, { events: { type: 'string' }, labels: { type: 'string' }, out: { type: 'string' } });
+  if (parsed === undefined) return;
+  const { values } = parsed;
+  if (values.events === undefined) throw line.usage('--events <file> is required');
   const config = loadConfig();
   const features = loadFeatureSet(config.featuresFile);
-  const started = performance.now();
 
+  const progress = new Progress('features', true);
   const { events, labels, invalid } = await readHistoryFiles(values.events, values.labels);
-  const rows = replayFeatures(events, features, eventTimeOptions(config), config.partitions, labels);
+  const replayed = (done: number): void => progress.phase('replayed', done, events.length, 'events');
+  const rows = replayFeatures(events, features, eventTimeOptions(config), config.partitions, labels, replayed);
+  replayed(events.length);
 
   const out = new LineSink(values.out ?? '-');
   await out.write(['event_id', 'event_time', 'late', 'is_fraud', ...features.names].map(csvField).join(',') + '\n');
@@ -50,7 +55,7 @@ export async function runFeatures(args: string[]): Promise<void> {
   }
   await out.close();
   process.stderr.write(
-    `rtds features: ${rows.length} rows × ${features.names.length} features (${features.version}) in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
+    `rtds features: ${rows.length} rows × ${features.names.length} features (${features.version}) in ${((performance.now() - progress.began) / 1000).toFixed(1)} s; ` +
       `${invalid} invalid lines skipped, ${events.length - rows.length} re-sent events skipped, ${labelled} labelled (${fraud} fraud)\n`,
   );
 }

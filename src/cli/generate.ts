@@ -1,10 +1,10 @@
 // `rtds generate`: labelled synthetic traffic to a file, stdout or a running RTDS — as fast as possible or at a set pace.
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { eventTimeRateOf, isoTimestamp, pace, TrafficGenerator, type GeneratedEvent, type TrafficOptions } from '../ingest/generator/index.ts';
 import { LineSink } from './line-sink.ts';
+import { CommandLine } from './command-line.ts';
 import { Progress } from './progress.ts';
-import { CommandOptions, counted, Interruption, KafkaTraffic, postJson } from './traffic-targets.ts';
+import { counted, Interruption, KafkaTraffic, postJson } from './traffic-targets.ts';
 
 export const GENERATE_HELP = `Usage: rtds generate [options]
 
@@ -56,7 +56,7 @@ Traffic
   --help                 this text
 `;
 
-const options = new CommandOptions('generate');
+const options = new CommandLine('generate', GENERATE_HELP);
 
 interface GenerateSettings {
   traffic: TrafficOptions;
@@ -75,35 +75,27 @@ interface GenerateSettings {
 }
 
 export async function runGenerate(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      seed: { type: 'string' },
-      users: { type: 'string' },
-      'fraud-rate': { type: 'string' },
-      rate: { type: 'string' },
-      duration: { type: 'string' },
-      count: { type: 'string' },
-      out: { type: 'string' },
-      labels: { type: 'string' },
-      'with-labels': { type: 'boolean' },
-      target: { type: 'string' },
-      'skip-labels': { type: 'boolean' },
-      'disorder-ms': { type: 'string' },
-      start: { type: 'string' },
-      'event-time-rate': { type: 'string' },
-      'id-prefix': { type: 'string' },
-      batch: { type: 'string' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const parsed = options.parse(args, {
+    seed: { type: 'string' },
+    users: { type: 'string' },
+    'fraud-rate': { type: 'string' },
+    rate: { type: 'string' },
+    duration: { type: 'string' },
+    count: { type: 'string' },
+    out: { type: 'string' },
+    labels: { type: 'string' },
+    'with-labels': { type: 'boolean' },
+    target: { type: 'string' },
+    'skip-labels': { type: 'boolean' },
+    'disorder-ms': { type: 'string' },
+    start: { type: 'string' },
+    'event-time-rate': { type: 'string' },
+    'id-prefix': { type: 'string' },
+    batch: { type: 'string' },
+    quiet: { type: 'boolean' },
   });
-  if (values.help === true) {
-    process.stdout.write(GENERATE_HELP);
-    return;
-  }
+  if (parsed === undefined) return;
+  const { values } = parsed;
 
   const rate = options.number('rate', values.rate, { positive: true });
   const count = options.number('count', values.count, { min: 1, integer: true });

@@ -1,8 +1,10 @@
 // The `rtds` command line: thin commands that wire the stages together.
-import { parseArgs } from 'node:util';
 import type { RunningApp } from '../app/index.ts';
+import type { TrainingProgress } from '../app/training.ts';
 import { ConfigError, loadConfig, settingsTable, type Config } from '../config/index.ts';
-import { CommandError, EXIT_USAGE } from './command-error.ts';
+import { CommandError, EXIT_FAILED, EXIT_USAGE } from './command-error.ts';
+import { CommandLine } from './command-line.ts';
+import { Progress } from './progress.ts';
 
 const USAGE = `rtds — real-time decision system
 
@@ -23,7 +25,9 @@ commands:
   bench       measure throughput and latency (rtds bench --help)
   config      print the configuration table (env vars, defaults)
 
-Configuration comes from RTDS_* environment variables; see README.md.`;
+Every command and sub-command takes --help. A problem is one line on stderr and a non-zero exit
+(2: a usage error); RTDS_LOG_LEVEL=debug adds the stack trace. Configuration comes from RTDS_*
+environment variables; see README.md.`;
 
 /** Run until SIGINT/SIGTERM, then drain and exit; a second signal exits at once. */
 function runUntilSignalled(app: RunningApp): void {
@@ -50,7 +54,9 @@ const START_USAGE = `usage: rtds start [options]
 
 Run everything in one process: the API and dashboard (http://localhost:8501), the traffic
 generator and a processor — on the embedded log and PGlite under RTDS_DATA_DIR unless
-RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL are set.
+RTDS_KAFKA_BROKERS and RTDS_DATABASE_URL are set. The port is bound first: the dashboard answers
+at once and says what is starting (a first start trains a model, with its progress), and a port
+in use fails at once.
 
   --no-generator   do not run the traffic generator
   --rate <n>       generator events/s (RTDS_GENERATOR_RATE)
@@ -71,16 +77,16 @@ RTDS_DATABASE_URL; set RTDS_INSTANCE_ID to a name that stays the same across res
 
 Every setting: rtds config.`;
 
-/** Print the command's usage when asked (-h, --help anywhere among its arguments). */
-function helpAsked(args: readonly string[], usage: string): boolean {
-  if (!args.includes('--help') && !args.includes('-h')) return false;
-  console.log(usage);
-  return true;
-}
+/** Commands whose first operand is a sub-command. */
+const GROUPS: ReadonlySet<string> = new Set(['models', 'rules']);
+
+const processorLine = new CommandLine('processor', PROCESSOR_USAGE);
+const startLine = new CommandLine('start', START_USAGE);
+const configLine = new CommandLine('config', 'usage: rtds config\n\nEvery setting: its environment variable, default and meaning (the table README.md shows).');
 
 async function processor(args: string[]): Promise<void> {
-  if (helpAsked(args, PROCESSOR_USAGE)) return;
-  parseArgs({ args, options: {} }); // refuses any argument: the processor is configured by RTDS_* variables
+  // Refuses any argument: the processor is configured by RTDS_* variables.
+  if (processorLine.parse(args, {}) === undefined) return;
   const config = loadConfig();
   if (config.kafkaBrokers === undefined) throw new ConfigError('RTDS_KAFKA_BROKERS', '', 'rtds processor joins a Kafka consumer group; set the brokers (the embedded log lives inside `rtds start`)');
   // Several processes must not open one embedded database folder.
@@ -90,11 +96,9 @@ async function processor(args: string[]): Promise<void> {
 }
 
 async function start(args: string[]): Promise<void> {
-  if (helpAsked(args, START_USAGE)) return;
-  const { values } = parseArgs({
-    args,
-    options: { 'no-generator': { type: 'boolean' }, 'no-processor': { type: 'boolean' }, rate: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' } },
-  });
+  const parsed = startLine.parse(args, { 'no-generator': { type: 'boolean' }, 'no-processor': { type: 'boolean' }, rate: { type: 'string' }, seed: { type: 'string' }, port: { type: 'string' } });
+  if (parsed === undefined) return;
+  const { values } = parsed;
   const overrides: Partial<Config> = {};
   const env = { ...process.env };
   if (values['no-generator'] === true) overrides.generator = false;
@@ -105,8 +109,16 @@ async function start(args: string[]): Promise<void> {
   const config = loadConfig(overrides, env);
   const processor = values['no-processor'] !== true;
   if (!processor && config.kafkaBrokers === undefined) throw new ConfigError('RTDS_KAFKA_BROKERS', '', '--no-processor leaves deciding to `rtds processor` instances on Kafka; the embedded log has no other processor');
+  // The port first, before the system's modules load: a busy port fails at once, and the
+  // dashboard answers (saying what is starting) within a second of the command.
+  const { HttpPort } = await import('../api/http-port.ts');
+  const httpPort = await HttpPort.bind(config.host, config.port);
   const { startApp } = await import('../app/index.ts');
-  runUntilSignalled(await startApp(config, { roles: { api: true, processor } }));
+  const { trainingPercent } = await import('../app/model.ts');
+  // On a terminal a bar; in a log the app's own lines, one per epoch, say how training goes.
+  const progress = new Progress('start', process.stderr.isTTY === true);
+  const onTraining = (p: TrainingProgress): void => progress.phase('training the first model', trainingPercent(p), 100, '%');
+  runUntilSignalled(await startApp(config, { roles: { api: true, processor }, httpPort, onTraining }));
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -140,7 +152,7 @@ async function main(argv: string[]): Promise<void> {
     case 'bench':
       return (await import('../../bench/run.ts')).runBench(args);
     case 'config':
-      console.log(settingsTable());
+      if (configLine.parse(args, {}) !== undefined) console.log(settingsTable());
       return;
     case undefined:
     case 'help':
@@ -149,23 +161,29 @@ async function main(argv: string[]): Promise<void> {
       console.log(USAGE);
       return;
     default:
-      console.error(`unknown command "${command}"\n\n${USAGE}`);
-      process.exitCode = EXIT_USAGE;
+      throw new CommandError(`rtds: unknown command "${command}" (see rtds --help)`, EXIT_USAGE);
   }
 }
 
-main(process.argv.slice(2)).catch((err: unknown) => {
-  // A flag the command does not take (node:util parseArgs): one line and where to look, exit 2 like an unknown command.
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
-    console.error(`rtds ${process.argv[2] ?? ''}: ${(err as Error).message} (see rtds ${process.argv[2] ?? ''} --help)`);
-    process.exit(EXIT_USAGE);
+/** The command's failure as one line on stderr (its stack too with RTDS_LOG_LEVEL=debug), and its exit code. */
+async function fail(err: unknown): Promise<never> {
+  // Named as typed: a group's sub-command too (rtds models activate).
+  const [name = '', sub] = process.argv.slice(2);
+  const command = GROUPS.has(name) && sub !== undefined && !sub.startsWith('-') ? `${name} ${sub}` : name;
+  try {
+    const { describeFailure, stackOf } = await import('./failure-line.ts');
+    const { line, exitCode } = describeFailure(err, command);
+    process.stderr.write(`${line}\n`);
+    if (process.env.RTDS_LOG_LEVEL === 'debug' || process.env.RTDS_LOG_LEVEL === 'trace') process.stderr.write(`${stackOf(err)}\n`);
+    process.exit(exitCode);
+  } catch (importErr) {
+    // Describing failed too (a module that does not load): the raw error is all there is.
+    console.error(err, importErr);
+    process.exit(EXIT_FAILED);
   }
-  if (err instanceof CommandError) {
-    console.error(err.message);
-    process.exit(err.exitCode);
-  }
-  if (err instanceof ConfigError || err instanceof AggregateError) console.error(`configuration error: ${(err as Error).message}`);
-  else console.error(err);
-  process.exit(1);
-});
+}
+
+// A failure outside the command's own promise (a stream's error event, a timer) ends it alike.
+process.on('uncaughtException', (err) => void fail(err));
+process.on('unhandledRejection', (err) => void fail(err));
+main(process.argv.slice(2)).catch(fail);

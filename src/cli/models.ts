@@ -2,6 +2,7 @@
 import { withModelRegistry } from '../app/model-registry.ts';
 import { loadConfig } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
+import { parseSubcommand } from './command-line.ts';
 
 const HELP = `rtds models — the model registry (RTDS_MODEL_REGISTRY: the store's tables, or RTDS_MODEL_DIR)
 
@@ -18,10 +19,11 @@ A version built on another feature set than RTDS_FEATURES_FILE's is refused.`;
 const fixed = (x: number | null | undefined): string => (x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(4));
 
 export async function runModels(args: string[]): Promise<void> {
-  const [command = 'list', version] = args;
-  if (command === 'help' || command === '--help') return void console.log(HELP);
-  if (command !== 'list' && command !== 'activate' && command !== 'rollback' && command !== 'challenge') throw new Error(`rtds models: unknown command "${command}"\n\n${HELP}`);
-  if ((command === 'activate' || command === 'challenge') && version === undefined) throw new Error(`rtds models ${command}: which version?\n\n${HELP}`);
+  // What each sub-command takes after its name; without one, it lists.
+  const parsed = parseSubcommand('models', HELP, args, { list: [], activate: ['version'], rollback: [], challenge: ['version (or none)'] });
+  if (parsed === undefined) return;
+  const { command } = parsed;
+  const [version] = parsed.operands;
   const config = loadConfig();
   await withModelRegistry(config, loadFeatureSet(config.featuresFile).version, async (registry) => {
     switch (command) {

@@ -23,7 +23,7 @@ export class Progress {
   private barShown = false;
 
   constructor(
-    private readonly command: 'generate' | 'replay' | 'train' | 'capture',
+    private readonly command: 'generate' | 'replay' | 'train' | 'capture' | 'features' | 'evaluate' | 'start',
     private readonly enabled: boolean,
     private readonly out: ProgressOutput = process.stderr,
   ) {}
@@ -39,8 +39,8 @@ export class Progress {
 
   /**
    * How far a phase is, `done` of `total` `unit`. On a terminal its bar is redrawn in place (at
-   * most every 100 ms) and stays when the phase ends. Elsewhere — a log, a pipe — a phase gets one
-   * line, at its end, and a `logged` step (an epoch) one line each.
+   * most every 100 ms) and stays when the phase ends. Elsewhere — a log, a pipe — a phase gets a
+   * line at its end, one at most every 3 s while it runs, and a `logged` step (an epoch) one each.
    */
   phase(name: string, done: number, total: number, unit: string, detail = '', logged = false): void {
     if (!this.enabled) return;
@@ -48,6 +48,7 @@ export class Progress {
     const text = (): string => `${name} ${done.toLocaleString('en-US')}/${total.toLocaleString('en-US')} ${unit}${detail === '' ? '' : `  ${detail}`}`;
     if (this.out.isTTY !== true) {
       if (ended || logged) this.line(text());
+      else this.tick(text);
       return;
     }
     const now = performance.now();
@@ -63,6 +64,7 @@ export class Progress {
   /** A line that stays; on a terminal it takes the place of an unfinished bar. */
   line(text: string): void {
     if (!this.enabled) return;
+    this.last = performance.now();
     this.out.write(`${this.barShown ? '\r\x1b[K' : ''}${this.command}: ${text}\n`);
     this.barShown = false;
   }

@@ -4,11 +4,13 @@ import { access, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../config/index.ts';
 import { describeSpan, readTimestamp } from '../contracts/index.ts';
+import { CommandError, EXIT_FAILED } from './command-error.ts';
+import { CommandLine } from './command-line.ts';
+import { fileProblem } from './file-problem.ts';
 import { Progress } from './progress.ts';
-import { CommandOptions, counted, Interruption, KafkaTraffic, postJson, type TrafficRecord } from './traffic-targets.ts';
+import { counted, Interruption, KafkaTraffic, postJson, TargetUnreachableError, type TrafficRecord } from './traffic-targets.ts';
 
 export const REPLAY_HELP = `Usage: rtds replay --in <file|-> --target <url>|kafka [options]
 
@@ -56,7 +58,7 @@ Event time
 /** Lines due this close together travel in one batch instead of one request each. */
 const BATCH_WINDOW_MS = 20;
 
-const options = new CommandOptions('replay');
+const options = new CommandLine('replay', REPLAY_HELP);
 
 /** How lines are spaced in wall-clock time; undefined: as fast as possible. */
 export type Pacing = { rate: number } | { speed: number } | undefined;
@@ -89,26 +91,18 @@ export interface ReplayTally {
 
 /** Returns the tally, or undefined when only the help was asked for. */
 export async function runReplay(args: string[]): Promise<ReplayTally | undefined> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      in: { type: 'string' },
-      target: { type: 'string' },
-      rate: { type: 'string' },
-      speed: { type: 'string' },
-      batch: { type: 'string' },
-      'skip-labels': { type: 'boolean' },
-      retime: { type: 'boolean' },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const parsed = options.parse(args, {
+    in: { type: 'string' },
+    target: { type: 'string' },
+    rate: { type: 'string' },
+    speed: { type: 'string' },
+    batch: { type: 'string' },
+    'skip-labels': { type: 'boolean' },
+    retime: { type: 'boolean' },
+    quiet: { type: 'boolean' },
   });
-  if (values.help === true) {
-    process.stdout.write(REPLAY_HELP);
-    return undefined;
-  }
+  if (parsed === undefined) return undefined;
+  const { values } = parsed;
 
   if (values.in === undefined) throw options.usage('--in <file|folder> is required (- reads stdin)');
   const target = options.target(values.target);
@@ -309,7 +303,9 @@ async function replay(settings: ReplaySettings): Promise<ReplayTally> {
     }
     await flush();
   } catch (err) {
-    throw new Error(`rtds replay: stopped after delivering ${tally.delivered} of the ${tally.lines} lines read: ${(err as Error).message}`, { cause: err });
+    // What the user can act on keeps its words, with how far the replay got; anything else is described by main.
+    if (err instanceof TargetUnreachableError) throw new CommandError(`rtds replay: ${err.message}; stopped after delivering ${tally.delivered} of the ${tally.lines} lines read`, EXIT_FAILED, { cause: err });
+    throw err;
   } finally {
     interruption.release();
     await target.close();
@@ -371,7 +367,7 @@ async function inputFiles(path: string): Promise<readonly string[] | typeof STDI
     if (files.length === 0) throw new Error('the folder holds no .jsonl file');
     return files.map((name) => join(path, name));
   } catch (err) {
-    throw options.usage(`cannot read --in ${path}: ${(err as Error).message}`);
+    throw options.usage(`cannot read --in ${path}: ${fileProblem(err)?.reason ?? (err as Error).message}`);
   }
 }
 

@@ -2,6 +2,7 @@
 import { loadConfig } from '../config/index.ts';
 import { DecisionEngine, loadRuleSetFile } from '../decide/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
+import { parseSubcommand } from './command-line.ts';
 import { activateRuleSet, activeRuleSet, openDatabase, rollBackRuleSet, ruleSetVersions, saveRuleSet } from '../store/index.ts';
 
 const HELP = `rtds rules — rule set versions in the store (docs/rules.md)
@@ -15,10 +16,11 @@ The store is RTDS_DATABASE_URL, else the embedded database under RTDS_DATA_DIR, 
 process can open: while rtds start runs embedded, use the REST API (POST /api/v1/rules …) instead.`;
 
 export async function runRules(args: string[]): Promise<void> {
-  const [command = 'list', operand] = args;
-  if (command === 'help' || command === '--help') return void console.log(HELP);
-  if (!['list', 'add', 'activate', 'rollback'].includes(command)) throw new Error(`rtds rules: unknown command "${command}"\n\n${HELP}`);
-  if ((command === 'add' || command === 'activate') && operand === undefined) throw new Error(`rtds rules ${command}: which ${command === 'add' ? 'file' : 'version'}?\n\n${HELP}`);
+  // What each sub-command takes after its name; without one, it lists.
+  const parsed = parseSubcommand('rules', HELP, args, { list: [], add: ['file'], activate: ['version'], rollback: [] });
+  if (parsed === undefined) return;
+  const { command } = parsed;
+  const [operand] = parsed.operands;
   const config = loadConfig();
   // Refused here, as the API refuses it: a rule set that will not compile for this deployment's features is never stored.
   const ruleSet = command === 'add' ? loadRuleSetFile(operand!) : undefined;

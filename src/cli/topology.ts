@@ -1,8 +1,8 @@
 // `rtds topology`: the processor's stages, topics, state stores and keys for the configured feature set and transport.
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { topologyFor } from '../app/topology.ts';
+import { CommandLine } from './command-line.ts';
 
 const HELP = `rtds topology — the processor's stages, as the configured feature set makes them
 
@@ -15,8 +15,9 @@ whose state is partitioned by that entity; on Kafka (RTDS_KAFKA_BROKERS set) an 
 between stages through repartition topics. Reads no broker and no store.`;
 
 export function runTopology(args: string[]): void {
-  const { values } = parseArgs({ args, options: { json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
-  if (values.help === true) return void console.log(HELP);
+  const parsed = new CommandLine('topology', HELP).parse(args, { json: { type: 'boolean' } });
+  if (parsed === undefined) return;
+  const { values } = parsed;
   const config = loadConfig();
   const topology = topologyFor(config, loadFeatureSet(config.featuresFile));
   console.log(values.json === true ? JSON.stringify(topology, null, 2) : topology.describe());

@@ -4,7 +4,11 @@ import { ConfigError, type Config } from '../config/index.ts';
 import { contractHeaders, type EventInput, type Label } from '../contracts/index.ts';
 import { KafkaProducer } from '../transport/kafka/kafka-producer.ts';
 import { ensureTopics, topicNames, type TopicNames } from '../transport/kafka/topics.ts';
-import { CommandError, EXIT_USAGE } from './command-error.ts';
+
+/** A running RTDS that --target names does not answer, or answers with a failure. */
+export class TargetUnreachableError extends Error {
+  override readonly name = 'TargetUnreachableError';
+}
 
 export interface PostOptions {
   /** Answers besides 2xx that still mean the server took the batch, e.g. 400 from /api/v1/events when it dead-lettered every element. */
@@ -27,7 +31,7 @@ export async function postJson(url: string, body: readonly unknown[] | string, o
         await sleep(200 * 2 ** attempt);
         continue;
       }
-      throw new Error(`POST ${url} failed: ${(err as Error).message}`, { cause: err });
+      throw new TargetUnreachableError(`cannot reach ${new URL(url).origin} (--target): ${networkProblem(err)}`, { cause: err });
     }
     if (response.ok || options.accept?.includes(response.status) === true) {
       await response.arrayBuffer(); // read the body so the connection goes back to the pool
@@ -38,8 +42,17 @@ export async function postJson(url: string, body: readonly unknown[] | string, o
       await sleep(200 * 2 ** attempt);
       continue;
     }
-    throw new Error(`POST ${url} answered ${response.status}: ${text.slice(0, 500)}`);
+    throw new TargetUnreachableError(`POST ${url} answered ${response.status}: ${text.slice(0, 300).replace(/\s+/g, ' ')}`);
   }
+}
+
+/** What fetch says went wrong, from its cause (fetch's own message is only "fetch failed"). */
+function networkProblem(err: unknown): string {
+  let cause: unknown = (err as { cause?: unknown }).cause ?? err;
+  if (cause instanceof AggregateError && cause.errors.length > 0) cause = cause.errors[0];
+  const { code, message } = cause as { code?: unknown; message?: unknown };
+  const words = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'no such host' : code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' ? 'connection timed out' : typeof message === 'string' && message !== '' ? message : 'no answer';
+  return typeof code === 'string' ? `${words} (${code})` : words;
 }
 
 /** A Kafka record as it goes on the wire. */
@@ -88,41 +101,6 @@ export class KafkaTraffic {
 
   close(): Promise<void> {
     return this.producer.close();
-  }
-}
-
-export interface NumberRule {
-  min?: number;
-  max?: number;
-  integer?: boolean;
-  /** Strictly above zero (a rate or a duration). */
-  positive?: boolean;
-}
-
-/** Reads a traffic command's options; every usage error names the command and its --help. */
-export class CommandOptions {
-  constructor(private readonly command: 'generate' | 'replay' | 'capture') {}
-
-  usage(message: string): CommandError {
-    return new CommandError(`rtds ${this.command}: ${message} (see rtds ${this.command} --help)`, EXIT_USAGE);
-  }
-
-  number(name: string, raw: string | undefined, rule: NumberRule): number | undefined {
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    const { min = -Infinity, max = Infinity, integer = false, positive = false } = rule;
-    if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n)) || (positive && n <= 0)) {
-      const bounds = [positive ? '> 0' : '', min === -Infinity ? '' : `≥ ${min}`, max === Infinity ? '' : `≤ ${max}`].filter((b) => b !== '');
-      throw this.usage(`--${name} must be ${integer ? 'an integer' : 'a number'}${bounds.length === 0 ? '' : ` ${bounds.join(' and ')}`}, got "${raw}"`);
-    }
-    return n;
-  }
-
-  /** `--target` (or `--from`): "kafka", or a base URL without its trailing slashes. */
-  target(raw: string | undefined, flag = 'target'): string | undefined {
-    const target = raw?.replace(/\/+$/, '');
-    if (target !== undefined && target !== 'kafka' && !/^https?:\/\//.test(target)) throw this.usage(`--${flag} must be an http(s) URL or kafka, got ${target}`);
-    return target;
   }
 }
 

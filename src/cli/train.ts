@@ -1,12 +1,12 @@
 // `rtds train`: train the seed's MLP on labelled history — files, the store, or generated — register it, and activate it when it passes the guards.
-import { parseArgs } from 'node:util';
 import { comparisonLine, DEFAULT_MIN_AUC, MIN_SPLIT_CLASS, MIN_SPLIT_ROWS, TrainingHistoryError } from '../app/activation-guard.ts';
 import { withModelRegistry } from '../app/model-registry.ts';
 import { generatedHistory, trainOnHistory, type LabelledHistory, type TrainingProgress } from '../app/training.ts';
 import { deployedThresholds, eventTimeOptions, loadConfig, type Config } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 import { openDatabase, storedHistory } from '../store/index.ts';
-import { CommandError, EXIT_FAILED, EXIT_NOT_ACTIVATED, EXIT_USAGE } from './command-error.ts';
+import { CommandError, EXIT_FAILED, EXIT_NOT_ACTIVATED } from './command-error.ts';
+import { CommandLine } from './command-line.ts';
 import { readHistoryFiles } from './history-files.ts';
 import { Progress } from './progress.ts';
 
@@ -47,54 +47,45 @@ const PHASES: Record<TrainingProgress['phase'], { name: string; unit: string }> 
   evaluation: { name: 'evaluation', unit: 'held-out rows' },
 };
 
+const line = new CommandLine('train', HELP);
+
 export async function runTrain(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      events: { type: 'string', default: '100000' },
-      'events-file': { type: 'string' },
-      'labels-file': { type: 'string' },
-      'from-store': { type: 'boolean' },
-      since: { type: 'string' },
-      users: { type: 'string' },
-      seed: { type: 'string', default: '7' },
-      epochs: { type: 'string', default: '10' },
-      'class-weight': { type: 'string', default: 'sqrt' },
-      hidden: { type: 'string', default: '64,32,16' },
-      'min-auc': { type: 'string', default: String(DEFAULT_MIN_AUC) },
-      force: { type: 'boolean' },
-      'no-activate': { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const parsed = line.parse(args, {
+    events: { type: 'string', default: '100000' },
+    'events-file': { type: 'string' },
+    'labels-file': { type: 'string' },
+    'from-store': { type: 'boolean' },
+    since: { type: 'string' },
+    users: { type: 'string' },
+    seed: { type: 'string', default: '7' },
+    epochs: { type: 'string', default: '10' },
+    'class-weight': { type: 'string', default: 'sqrt' },
+    hidden: { type: 'string', default: '64,32,16' },
+    'min-auc': { type: 'string', default: String(DEFAULT_MIN_AUC) },
+    force: { type: 'boolean' },
+    'no-activate': { type: 'boolean' },
   });
-  if (values.help === true) {
-    process.stdout.write(HELP);
-    return;
-  }
-  const usage = (message: string): CommandError => new CommandError(`rtds train: ${message} (see rtds train --help)`, EXIT_USAGE);
-  const int = (name: string, raw: string, min: number): number => {
-    const n = Number(raw);
-    if (!Number.isInteger(n) || n < min) throw usage(`--${name} must be an integer ≥ ${min}, got "${raw}"`);
-    return n;
-  };
+  if (parsed === undefined) return;
+  const { values } = parsed;
+  const int = (name: string, raw: string, min: number): number => line.number(name, raw, { integer: true, min })!;
   const classWeight = values['class-weight'];
-  if (classWeight !== 'sqrt' && classWeight !== 'balanced' && classWeight !== 'none') throw usage(`--class-weight must be sqrt, balanced or none, got "${classWeight}"`);
+  if (classWeight !== 'sqrt' && classWeight !== 'balanced' && classWeight !== 'none') throw line.usage(`--class-weight must be sqrt, balanced or none, got "${classWeight}"`);
   const hidden = values.hidden.split(',').map((w) => Number(w.trim()));
-  if (!hidden.every((w) => Number.isInteger(w) && w >= 1 && w <= 4096)) throw usage(`--hidden takes widths from 1 to 4096 separated by commas, got "${values.hidden}"`);
+  if (!hidden.every((w) => Number.isInteger(w) && w >= 1 && w <= 4096)) throw line.usage(`--hidden takes widths from 1 to 4096 separated by commas, got "${values.hidden}"`);
   const minAuc = Number(values['min-auc']);
-  if (values['min-auc'].trim() === '' || !(minAuc >= 0 && minAuc <= 1)) throw usage(`--min-auc must be a number from 0 to 1, got "${values['min-auc']}"`);
-  if (values['no-activate'] === true && values.force === true) throw usage('--force and --no-activate contradict each other');
+  if (values['min-auc'].trim() === '' || !(minAuc >= 0 && minAuc <= 1)) throw line.usage(`--min-auc must be a number from 0 to 1, got "${values['min-auc']}"`);
+  if (values['no-activate'] === true && values.force === true) throw line.usage('--force and --no-activate contradict each other');
   const activate = values['no-activate'] === true ? false : values.force === true ? 'force' : true;
   const config = loadConfig();
   const epochs = int('epochs', values.epochs, 1);
   const eventsFile = values['events-file'];
   const labelsFile = values['labels-file'];
-  if ((eventsFile === undefined) !== (labelsFile === undefined)) throw usage('--events-file and --labels-file go together');
+  if ((eventsFile === undefined) !== (labelsFile === undefined)) throw line.usage('--events-file and --labels-file go together');
   const seed = int('seed', values.seed, 0);
   const fromStore = values['from-store'] === true;
-  if (fromStore && eventsFile !== undefined) throw usage('give --from-store or --events-file, not both');
+  if (fromStore && eventsFile !== undefined) throw line.usage('give --from-store or --events-file, not both');
   const since = values.since === undefined ? undefined : new Date(values.since);
-  if (since !== undefined && (!fromStore || Number.isNaN(since.getTime()))) throw usage(`--since takes an RFC 3339 time and goes with --from-store, got "${values.since}"`);
+  if (since !== undefined && (!fromStore || Number.isNaN(since.getTime()))) throw line.usage(`--since takes an RFC 3339 time and goes with --from-store, got "${values.since}"`);
   const history = fromStore
     ? await readStoredHistory(config, since)
     : eventsFile === undefined

@@ -3,6 +3,7 @@
 import { api, apiKey, ApiError } from './lib/api.js';
 import { live } from './lib/live.js';
 import { notice } from './lib/dom.js';
+import { untilStarted } from './lib/starting.js';
 
 const ROUTES = [
   { path: /^\/$/, page: 'metrics', title: 'Real-time metrics' },
@@ -106,6 +107,8 @@ live.on('summary', (s) => {
   document.getElementById('model-version').textContent = s.model_version ?? 'none (rules only)';
   document.getElementById('rules-version').textContent = s.rules_version;
 });
-live.start();
 keyDialog();
+// A first start serves this page while its model trains: the views wait for the API.
+await untilStarted(document.getElementById('starting'));
+live.start();
 render();

@@ -194,14 +194,9 @@ export function parseRuleSetText(text: string, source: string): RuleSetDefinitio
 }
 
 /** A rule set file (RTDS_RULES_FILE, `rtds rules add`); unreadable is refused like invalid. */
+/** A rule set file, parsed and checked; one that cannot be read fails with Node's own error (its path and code), not as an invalid rule set. */
 export function loadRuleSetFile(file: string): RuleSetDefinition {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new RuleSetError(file, [(err as Error).message]);
-  }
-  return parseRuleSetText(text, file);
+  return parseRuleSetText(readFileSync(file, 'utf8'), file);
 }
 
 /** The rules RTDS starts with: the seed's thresholds plus a few common business rules. */

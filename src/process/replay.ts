@@ -40,9 +40,36 @@ export function replayFeatures(
   tasks = new StageTasks(features, options, partitions),
 ): ReplayedEvent[] {
   const out: ReplayedEvent[] = [];
+  for (const processed of replaySteps(events, tasks, partitions, labels, out)) onProgress?.(processed);
+  return out;
+}
+
+/**
+ * replayFeatures, letting the event loop run between every few thousand events: a process that
+ * serves while it replays (the first start's HTTP port, while its model trains) keeps answering.
+ */
+export async function replayFeaturesYielding(
+  events: Iterable<RtdsEvent>,
+  features: FeatureSet,
+  options: EventTimeOptions,
+  partitions: number,
+  labels?: ReadonlyMap<string, Label>,
+  onProgress?: (processed: number) => void,
+  tasks = new StageTasks(features, options, partitions),
+): Promise<ReplayedEvent[]> {
+  const out: ReplayedEvent[] = [];
+  for (const processed of replaySteps(events, tasks, partitions, labels, out)) {
+    onProgress?.(processed);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return out;
+}
+
+/** The replay into `out`, pausing with the count processed every REPLAY_PROGRESS_EVERY events. */
+function* replaySteps(events: Iterable<RtdsEvent>, tasks: StageTasks, partitions: number, labels: ReadonlyMap<string, Label> | undefined, out: ReplayedEvent[]): Generator<number> {
   let processed = 0;
   for (const event of events) {
-    if (processed > 0 && processed % REPLAY_PROGRESS_EVERY === 0) onProgress?.(processed);
+    if (processed > 0 && processed % REPLAY_PROGRESS_EVERY === 0) yield processed;
     processed++;
     const partition = partitions === 1 ? 0 : partitionFor(event.user_id, partitions);
     const step = tasks.step(event, partition);
@@ -51,5 +78,4 @@ export function replayFeatures(
     const label = labels?.get(event.event_id);
     if (label !== undefined) tasks.label({ event, is_fraud: label.is_fraud, labeled_at: labelKnownAt(label, event) }, partition);
   }
-  return out;
 }

@@ -6,9 +6,11 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { DatabaseUnreachableError, withoutPassword } from './database-errors.ts';
+import { lockEmbeddedDatabase, type EmbeddedLock } from './embedded-lock.ts';
 import type { WorkerRequest, WorkerResponse } from './embedded-worker.ts';
 import { migrate } from './migrations.ts';
-import { copySql, type Statement } from './statement.ts';
+import { classifyStoreError, copySql, type Statement } from './statement.ts';
 
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
@@ -85,7 +87,7 @@ class EmbeddedDatabase implements Database {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 0;
 
-  constructor() {
+  constructor(private readonly lock: EmbeddedLock) {
     // The worker is TypeScript too: it registers tsx's loader before importing its module, which
     // works however this process got the loader (--import, the bin's register(), node:test).
     const tsx = import.meta.resolve('tsx/esm/api');
@@ -127,8 +129,12 @@ class EmbeddedDatabase implements Database {
   }
 
   async close(): Promise<void> {
-    await this.call({ op: 'close' });
-    await this.worker.terminate();
+    try {
+      await this.call({ op: 'close' });
+      await this.worker.terminate();
+    } finally {
+      this.lock.release();
+    }
   }
 }
 
@@ -142,7 +148,11 @@ export interface DatabaseOptions {
   sinkConcurrency?: number;
 }
 
-/** Open the configured database and bring its schema up to date. */
+/**
+ * Open the configured database and bring its schema up to date. The embedded one is locked to this
+ * process (`<dataDir>/pg.lock`): a second opener gets a DatabaseLockedError naming the holder.
+ * PostgreSQL that cannot be reached is a DatabaseUnreachableError.
+ */
 export async function openDatabase(options: DatabaseOptions): Promise<Database> {
   let db: Database;
   if (options.databaseUrl !== undefined) {
@@ -150,7 +160,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   } else {
     const dir = path.resolve(options.dataDir, 'pg');
     mkdirSync(dir, { recursive: true });
-    const embedded = new EmbeddedDatabase();
+    const embedded = new EmbeddedDatabase(lockEmbeddedDatabase(path.resolve(options.dataDir, 'pg.lock')));
     db = embedded;
     try {
       await embedded.open(dir);
@@ -163,7 +173,22 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
     await migrate(db);
   } catch (err) {
     await db.close();
+    if (options.databaseUrl !== undefined && refusedConnection(err)) throw new DatabaseUnreachableError(withoutPassword(options.databaseUrl), connectionProblem(err), { cause: err });
     throw err;
   }
   return db;
+}
+
+/** Not reached, or not let in: no server, a wrong password (SQLSTATE 28…), a database that does not exist (3D000). */
+function refusedConnection(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return classifyStoreError(err) === 'connectivity' || (typeof code === 'string' && (code.startsWith('28') || code === '3D000'));
+}
+
+/** Why a connection failed, in a few words: pg and Node say it in messages and codes (one per address tried). */
+function connectionProblem(err: unknown): string {
+  const first = err instanceof AggregateError && err.errors.length > 0 ? err.errors[0] : err;
+  const { code, message } = first as { code?: unknown; message?: unknown };
+  const text = typeof message === 'string' && message !== '' ? message : 'no answer';
+  return typeof code === 'string' && !text.includes(code) ? `${text} (${code})` : text;
 }
