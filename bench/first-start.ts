@@ -16,6 +16,8 @@ interface FirstStart {
   dashboardS: number;
   readyS: number;
   decisionS: number;
+  /** The slowest answer to /readyz while waiting for it to be 200: how long the starting process kept a request waiting. */
+  slowestAnswerS: number;
 }
 
 async function freePort(): Promise<number> {
@@ -33,10 +35,13 @@ async function answers(url: string, init?: RequestInit): Promise<boolean> {
   return response.ok;
 }
 
-/** Seconds from `began` until `ok` answers true, asked every POLL_MS (a refused connection counts as no). */
-async function secondsUntil(began: number, ok: () => Promise<boolean>): Promise<number> {
+/** Seconds from `began` until `ok` answers true, asked every POLL_MS (a refused connection counts as no); `onAsked` hears how long each ask took. */
+async function secondsUntil(began: number, ok: () => Promise<boolean>, onAsked?: (seconds: number) => void): Promise<number> {
   for (;;) {
-    if (await ok().catch(() => false)) return (performance.now() - began) / 1000;
+    const asked = performance.now();
+    const answered = await ok().catch(() => false);
+    onAsked?.((performance.now() - asked) / 1000);
+    if (answered) return (performance.now() - began) / 1000;
     if (performance.now() - began > GIVE_UP_MS) throw new Error('first start: no answer after 300 s');
     await sleep(POLL_MS);
   }
@@ -53,10 +58,11 @@ async function firstStart(bin: string): Promise<FirstStart> {
   });
   try {
     const dashboardS = await secondsUntil(began, () => answers(`${url}/`));
-    const readyS = await secondsUntil(began, () => answers(`${url}/readyz`));
+    let slowestAnswerS = 0;
+    const readyS = await secondsUntil(began, () => answers(`${url}/readyz`), (s) => (slowestAnswerS = Math.max(slowestAnswerS, s)));
     const event = { event_id: `first-start-${process.pid}`, event_type: 'withdrawal', user_id: 'alice', amount: 2500, currency: 'EUR', channel: 'atm', country: 'DE' };
     const decisionS = await secondsUntil(began, () => answers(`${url}/api/v1/decide`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(event) }));
-    return { dashboardS, readyS, decisionS };
+    return { dashboardS, readyS, decisionS, slowestAnswerS };
   } finally {
     child.kill('SIGTERM');
     if (child.exitCode === null) await once(child, 'exit');
@@ -64,16 +70,24 @@ async function firstStart(bin: string): Promise<FirstStart> {
   }
 }
 
-/** `runs` first starts one after another; each line, then the best of each figure, with the load around them. */
-export async function benchFirstStart(bin: string, runs = 3): Promise<void> {
+/**
+ * `runs` first starts of each of `bins` (label → the rtds bin), interleaved so each compares with
+ * the other under the same load; each line, then the best of each figure, with the load around them.
+ */
+export async function benchFirstStart(bins: Readonly<Record<string, string>>, runs = 3): Promise<void> {
   const before = loadavg();
-  const results: FirstStart[] = [];
+  const results = new Map<string, FirstStart[]>(Object.keys(bins).map((label) => [label, []]));
   for (let i = 0; i < runs; i++) {
-    const r = await firstStart(bin);
-    results.push(r);
-    console.log(`first start ${i + 1}: dashboard ${r.dashboardS.toFixed(2)} s, /readyz 200 ${r.readyS.toFixed(1)} s, first decision ${r.decisionS.toFixed(1)} s after rtds start`);
+    for (const [label, bin] of Object.entries(bins)) {
+      const r = await firstStart(bin);
+      results.get(label)!.push(r);
+      console.log(`first start ${i + 1} (${label}): dashboard ${r.dashboardS.toFixed(2)} s, /readyz 200 ${r.readyS.toFixed(1)} s, first decision ${r.decisionS.toFixed(1)} s after rtds start; slowest /readyz answer while starting ${r.slowestAnswerS.toFixed(2)} s`);
+    }
   }
-  const best = (key: keyof FirstStart): string => Math.min(...results.map((r) => r[key])).toFixed(key === 'dashboardS' ? 2 : 1);
   const load = (l: number[]): string => l.map((x) => x.toFixed(2)).join(' ');
-  console.log(`first start, best of ${runs}: dashboard ${best('dashboardS')} s, ready ${best('readyS')} s, first decision ${best('decisionS')} s  [load before ${load(before)}, after ${load(loadavg())}]`);
+  for (const [label, rs] of results) {
+    const best = (key: keyof FirstStart): string => Math.min(...rs.map((r) => r[key])).toFixed(key === 'readyS' || key === 'decisionS' ? 1 : 2);
+    console.log(`first start (${label}), best of ${runs}: dashboard ${best('dashboardS')} s, ready ${best('readyS')} s, first decision ${best('decisionS')} s`);
+  }
+  console.log(`load before ${load(before)}, after ${load(loadavg())}`);
 }

@@ -502,7 +502,7 @@ export async function runBench(args: string[]): Promise<void> {
   const only = new Set((values.only ?? 'core,rules,e2e,durability,latency,inference').split(','));
   // Timed from the command line in processes of its own, before anything here loads the machine.
   if (only.has('first-start')) {
-    await benchFirstStart(BIN);
+    await benchFirstStart({ 'this checkout': BIN });
     if (only.size === 1) return;
   }
   const n = Number(values.events);

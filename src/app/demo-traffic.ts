@@ -1,9 +1,10 @@
 // The demo's traffic — the built-in generator as `rtds start` runs it — one definition for its live stream and the first-start model's history.
 import type { Config } from '../config/index.ts';
+import type { RtdsEvent } from '../contracts/index.ts';
 import type { FeatureSet } from '../features/index.ts';
-import { TrafficGenerator, type Clock, type TrafficOptions } from '../ingest/generator/index.ts';
+import { TrafficGenerator, type Clock, type GeneratedEvent, type TrafficOptions } from '../ingest/generator/index.ts';
 import { replayFeatures, StageTasks, type EventTimeOptions } from '../process/index.ts';
-import { labelledHistory, type LabelledHistory } from './training.ts';
+import { labelledHistory, validEvents, type LabelledHistory } from './training.ts';
 
 /** How often a demo user acts: a person's day (the generator's default), not a bot's. */
 const EVENTS_PER_USER_PER_DAY = 25;
@@ -12,6 +13,9 @@ const EVENTS_PER_USER_PER_DAY = 25;
  * 4 KB of feature state after a day. Past ~72 events/s they act more often than EVENTS_PER_USER_PER_DAY.
  */
 const MAX_USERS = 250_000;
+
+/** Slices each part of the history is generated in: a turn of the event loop after each. */
+const HISTORY_SLICES = 64;
 
 export type DemoSettings = Pick<Config, 'generatorRate' | 'generatorSeed'>;
 
@@ -83,7 +87,7 @@ export class DemoTraffic {
    * windows with what a share over them needs — a merchant's fraud rate of 30 days ending 7 days
    * ago — at a fraction of a month's events; counts over it are the sample's (docs/features.md).
    */
-  history(events: number, labelled: number, past?: SparsePast): LabelledHistory {
+  async history(events: number, labelled: number, past?: SparsePast): Promise<LabelledHistory> {
     const now = this.clock.now();
     const denseFrom = now - (events / this.rate) * 1000;
     // No events asked of the past means no past, not a past at full density.
@@ -91,7 +95,21 @@ export class DemoTraffic {
     const keep = past !== undefined && spanMs > 0 ? Math.min(1, past.events / ((this.rate * spanMs) / 1000)) : 1;
     const options = demoTrafficOptions(this.settings, denseFrom - spanMs);
     const generator = new TrafficGenerator(keep < 1 ? { ...options, sparsePast: { until: denseFrom, keep } } : options);
-    const generated = generator.takeUntil(now);
+    // In slices of event time, letting the event loop run between them (rtds start serves its
+    // port meanwhile): the sparse past and the whole part apart, as their densities differ by far.
+    const generated: GeneratedEvent[] = [];
+    const valid: RtdsEvent[] = [];
+    for (const [from, to] of [
+      [denseFrom - spanMs, denseFrom],
+      [denseFrom, now],
+    ] as const) {
+      for (let slice = 1; slice <= HISTORY_SLICES; slice++) {
+        const taken = generator.takeUntil(slice === HISTORY_SLICES ? to : from + ((to - from) * slice) / HISTORY_SLICES);
+        for (const g of taken) generated.push(g);
+        for (const e of validEvents(taken)) valid.push(e);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+    }
     const rows = Math.min(labelled, generated.length);
     if (this.continued) {
       this.generator = generator;
@@ -100,7 +118,7 @@ export class DemoTraffic {
     }
     const sparse = keep < 1 ? `, after ${(spanMs / 86_400_000).toFixed(1)} days of it sampled at ${keep.toPrecision(2)}` : '';
     const description = `${generated.length} events of the demo's traffic (${this.rate}/s, seed ${this.settings.generatorSeed}, ${demoUsers(this.rate)} users${sparse}) up to ${new Date(now).toISOString()}, the latest ${rows} labelled`;
-    return labelledHistory(generated, description, rows);
+    return labelledHistory(generated, description, rows, valid);
   }
 
   /**

@@ -28,9 +28,9 @@ export interface FirstStartTraining {
 }
 
 /** A first model trained on the demo's history, as `rtds start` does when none is registered (`size`: FIRST_START_TRAINING but in tests). */
-export function trainFirstModel(demo: DemoTraffic, run: Pick<TrainingSettings, 'registry' | 'features' | 'onProgress'>, config: Config, size = FIRST_START_TRAINING): Promise<TrainingOutcome> {
+export async function trainFirstModel(demo: DemoTraffic, run: Pick<TrainingSettings, 'registry' | 'features' | 'onProgress'>, config: Config, size = FIRST_START_TRAINING): Promise<TrainingOutcome> {
   const { events, labelled, sparsePastEvents, epochs, seed } = size;
-  const history = demo.history(events, labelled, { spanMs: run.features.reachMs, events: sparsePastEvents });
+  const history = await demo.history(events, labelled, { spanMs: run.features.reachMs, events: sparsePastEvents });
   return trainOnHistory(history, { ...run, seed, epochs, state: demo.state(run.features, eventTimeOptions(config), config.partitions), eventTime: eventTimeOptions(config), partitions: config.partitions, thresholds: deployedThresholds(config) });
 }
 
@@ -59,6 +59,8 @@ export async function loadScorers(config: Config, logger: Logger, features: Feat
   const { onTraining, size = FIRST_START_TRAINING } = first;
   if ((await registry.active()) === null && config.trainOnStart) {
     logger.info({ registry: registry.location, ...size, rate: demo.rate }, "no model registered: training a first one on the demo's traffic");
+    // Under way from here: the demo's history is generated first, before the features' progress.
+    onTraining?.({ phase: 'features', done: 0, total: size.events });
     // The guard of `rtds train` holds here too: a model it refuses is not served, and start goes on rules-only.
     try {
       const outcome = await trainFirstModel(

@@ -102,16 +102,22 @@ export function generatedHistory(n: number, seed: number, users?: number): Label
  * on an event never judged fraud changes no feature, and would wait in the state until its
  * `labeled_at`, 14 days on.
  */
-export function labelledHistory(generated: readonly GeneratedEvent[], description: string, rows = generated.length): LabelledHistory {
+export function labelledHistory(generated: readonly GeneratedEvent[], description: string, rows = generated.length, events: RtdsEvent[] = validEvents(generated)): LabelledHistory {
   const labels = new Map<string, Label>();
   const firstRow = generated.length - rows;
-  const events = generated.map((g, i) => {
-    const checked = validateEvent(g.event);
-    if (!checked.ok) throw new Error(`generator produced an invalid event ${g.event.event_id}: ${JSON.stringify(checked.errors)}`);
+  generated.forEach((g, i) => {
     if (i >= firstRow || g.label.is_fraud) labels.set(g.label.event_id, g.label);
-    return checked.event;
   });
   return { events, labels, description, rows: Math.min(rows, generated.length) };
+}
+
+/** The generator's events through the event contract, as the processor reads them (`events` of labelledHistory); one it refuses is a generator bug. */
+export function validEvents(generated: readonly GeneratedEvent[]): RtdsEvent[] {
+  return generated.map((g) => {
+    const checked = validateEvent(g.event);
+    if (!checked.ok) throw new Error(`generator produced an invalid event ${g.event.event_id}: ${JSON.stringify(checked.errors)}`);
+    return checked.event;
+  });
 }
 
 export interface TrainingOutcome {

@@ -18,6 +18,8 @@ export function labelKnownAt(label: Label, event: RtdsEvent): number {
 
 /** How often a replay reports progress: a call per this many events costs nothing next to their features. */
 const REPLAY_PROGRESS_EVERY = 4096;
+/** How often a yielding replay lets the event loop run: a few ms of feature steps on a quiet core. */
+const YIELD_EVERY = 256;
 
 /**
  * Features of a history in arrival order with the same watermarks and state as the processor,
@@ -40,7 +42,7 @@ export function replayFeatures(
   tasks = new StageTasks(features, options, partitions),
 ): ReplayedEvent[] {
   const out: ReplayedEvent[] = [];
-  for (const processed of replaySteps(events, tasks, partitions, labels, out)) onProgress?.(processed);
+  for (const processed of replaySteps(events, tasks, partitions, labels, out, REPLAY_PROGRESS_EVERY)) onProgress?.(processed);
   return out;
 }
 
@@ -49,27 +51,21 @@ export function replayFeatures(
  * serves while it replays (the first start's HTTP port, while its model trains) keeps answering.
  */
 export async function replayFeaturesYielding(
-  events: Iterable<RtdsEvent>,
-  features: FeatureSet,
-  options: EventTimeOptions,
-  partitions: number,
-  labels?: ReadonlyMap<string, Label>,
-  onProgress?: (processed: number) => void,
-  tasks = new StageTasks(features, options, partitions),
+  ...[events, features, options, partitions, labels, onProgress, tasks = new StageTasks(features, options, partitions)]: Parameters<typeof replayFeatures>
 ): Promise<ReplayedEvent[]> {
   const out: ReplayedEvent[] = [];
-  for (const processed of replaySteps(events, tasks, partitions, labels, out)) {
-    onProgress?.(processed);
+  for (const processed of replaySteps(events, tasks, partitions, labels, out, YIELD_EVERY)) {
+    if (processed % REPLAY_PROGRESS_EVERY === 0) onProgress?.(processed);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return out;
 }
 
-/** The replay into `out`, pausing with the count processed every REPLAY_PROGRESS_EVERY events. */
-function* replaySteps(events: Iterable<RtdsEvent>, tasks: StageTasks, partitions: number, labels: ReadonlyMap<string, Label> | undefined, out: ReplayedEvent[]): Generator<number> {
+/** The replay into `out`, pausing with the count processed every `every` events. */
+function* replaySteps(events: Iterable<RtdsEvent>, tasks: StageTasks, partitions: number, labels: ReadonlyMap<string, Label> | undefined, out: ReplayedEvent[], every: number): Generator<number> {
   let processed = 0;
   for (const event of events) {
-    if (processed > 0 && processed % REPLAY_PROGRESS_EVERY === 0) yield processed;
+    if (processed > 0 && processed % every === 0) yield processed;
     processed++;
     const partition = partitions === 1 ? 0 : partitionFor(event.user_id, partitions);
     const step = tasks.step(event, partition);

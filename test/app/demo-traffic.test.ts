@@ -31,10 +31,10 @@ describe("the demo's traffic", () => {
     assert.deepEqual({ ...options, idPrefix: undefined }, { seed: 42, users: 172_800, eventTimeRate: 50, dailyRhythm: false, warmStart: true, start: NOW, idPrefix: undefined });
   });
 
-  it('the history is the stream up to now, its latest events labelled; live traffic continues the same stream', () => {
+  it('the history is the stream up to now, its latest events labelled; live traffic continues the same stream', async () => {
     const clock = new TestClock(NOW);
     const demo = new DemoTraffic(settings, clock, true);
-    const history = demo.history(3000, 1000);
+    const history = await demo.history(3000, 1000);
     const start = NOW - 1500 * 1000;
     const stream = new TrafficGenerator(demoTrafficOptions(settings, start)).take(history.events.length + 500);
     assert.deepEqual(
@@ -64,7 +64,7 @@ describe("the demo's traffic", () => {
   it('the processor takes over the state of the whole stream up to now: live events get the features of one uninterrupted replay', async () => {
     const clock = new TestClock(NOW);
     const demo = new DemoTraffic(settings, clock, true);
-    const history = demo.history(3000, 1000);
+    const history = await demo.history(3000, 1000);
     replayFeatures(history.events, DEFAULT_FEATURE_SET, eventTime, config.partitions, history.labels, undefined, demo.state(DEFAULT_FEATURE_SET, eventTime, config.partitions));
     // The model trains for a minute of the clock: those events are not delivered, yet the state has them.
     await clock.sleep(60_000);
@@ -79,11 +79,11 @@ describe("the demo's traffic", () => {
     for (const r of continued) assert.deepEqual(r.vector, replayed.get(r.event.event_id), r.event.event_id);
   });
 
-  it('a sparse past before the history reaches back a month with a sample of the same stream; the latest events stay whole', () => {
+  it('a sparse past before the history reaches back a month with a sample of the same stream; the latest events stay whole', async () => {
     const clock = new TestClock(NOW);
     const demo = new DemoTraffic(settings, clock, true);
     const monthMs = 30 * 86_400_000;
-    const history = demo.history(3000, 1000, { spanMs: monthMs, events: 2000 });
+    const history = await demo.history(3000, 1000, { spanMs: monthMs, events: 2000 });
     const denseFrom = NOW - 1500 * 1000;
     const past = history.events.filter((e) => e.event_time < denseFrom);
     const dense = history.events.filter((e) => e.event_time >= denseFrom);
@@ -96,10 +96,10 @@ describe("the demo's traffic", () => {
     assert.ok(live[0]!.time >= NOW && live.every((g) => g.event.event_id.startsWith(history.events[0]!.event_id.replace(/\d+$/, ''))), 'live traffic continues the same stream');
   });
 
-  it('a process that does not run the generator keeps nothing of the history, and live traffic then starts now', () => {
+  it('a process that does not run the generator keeps nothing of the history, and live traffic then starts now', async () => {
     const clock = new TestClock(NOW);
     const demo = new DemoTraffic(settings, clock, false);
-    demo.history(3000, 1000);
+    await demo.history(3000, 1000);
     assert.equal(demo.state(DEFAULT_FEATURE_SET, eventTime, config.partitions), undefined);
     assert.equal(demo.takeState(DEFAULT_FEATURE_SET, eventTime, config.partitions), undefined);
     const first = demo.live().next();
