@@ -2,10 +2,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort } from './http.ts';
 
 /** How often each answer is asked for: finer than the figures' rounding, coarse enough not to load the machine. */
 const POLL_MS = 100;
@@ -18,14 +18,6 @@ interface FirstStart {
   decisionS: number;
   /** The slowest answer to /readyz while waiting for it to be 200: how long the starting process kept a request waiting. */
   slowestAnswerS: number;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** Whether `url` answers 2xx; the body is read, so the connection goes back to the pool. */

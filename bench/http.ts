@@ -21,7 +21,8 @@ export interface HttpBenchOptions {
   connections: number;
 }
 
-async function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 now (bound and released). */
+export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
