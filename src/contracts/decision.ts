@@ -82,7 +82,29 @@ export interface PublishedDecision extends Decision {
 }
 
 export function publishDecision(event: { event_type: string; user_id: string; amount?: number; country?: string; channel?: string }, decision: Decision, bodyHash?: string, traceId?: string): PublishedDecision {
-  const published: PublishedDecision = { ...decision, event_type: event.event_type, user_id: event.user_id, amount: event.amount ?? null, country: event.country ?? null, channel: event.channel ?? null };
+  // Field by field, in the decision's order, rather than spread: one object of a fixed shape, about 10× faster (docs/benchmarks.md, issue 18).
+  const d = decision;
+  const published: PublishedDecision = {
+    decision_id: d.decision_id,
+    event_id: d.event_id,
+    decision: d.decision,
+    risk_score: d.risk_score,
+    reason: d.reason,
+    reasons: d.reasons,
+    timestamp: d.timestamp,
+    processing_time_ms: d.processing_time_ms,
+    model_version: d.model_version,
+    rules_version: d.rules_version,
+    late: d.late,
+    history: d.history,
+    degraded: d.degraded,
+    event_time_source: d.event_time_source,
+    event_type: event.event_type,
+    user_id: event.user_id,
+    amount: event.amount ?? null,
+    country: event.country ?? null,
+    channel: event.channel ?? null,
+  };
   if (bodyHash !== undefined) published.body_hash = bodyHash;
   if (traceId !== undefined) published.trace_id = traceId;
   return published;

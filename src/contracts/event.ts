@@ -171,26 +171,49 @@ export function validateEvent(input: unknown, options: ValidationOptions = {}): 
     const problem = metadataProblem(raw.metadata as Record<string, unknown>);
     if (problem !== undefined) errors.push(problem);
   }
-  let event_time = NaN;
   const event_time_source: EventTimeSource = raw.timestamp === undefined ? 'received' : 'event';
-  if (event_time_source === 'received') {
-    if (options.receivedAt === undefined) {
-      errors.push({ field: 'timestamp', reason: READABLE.required! });
-    } else {
-      // Whole milliseconds, as every timestamp is: the store and a restore then read back the very same time.
-      event_time = Math.floor(options.receivedAt);
-      // A Kafka record's time is its producer's to set, so it is bounded like any timestamp.
-      const problem = timeProblem(event_time, options);
-      if (problem !== undefined) errors.push({ field: 'timestamp', reason: `is absent, and the time received ${problem}` });
-    }
-  } else if (!failed.has('timestamp')) {
-    event_time = typeof raw.timestamp === 'number' ? raw.timestamp : Date.parse(raw.timestamp as string);
-    const problem = timeProblem(event_time, options);
-    if (problem !== undefined) errors.push({ field: 'timestamp', reason: problem });
-  }
+  let event_time = NaN;
+  if (event_time_source === 'received') event_time = boundedTime('received', NaN, options, errors);
+  else if (!failed.has('timestamp')) event_time = boundedTime('event', typeof raw.timestamp === 'number' ? raw.timestamp : Date.parse(raw.timestamp as string), options, errors);
   if (errors.length > 0) return event_id === undefined ? { ok: false, errors } : { ok: false, errors, event_id };
   // A copy: the caller's object stays the contract JSON it was, e.g. for the log.
   return { ok: true, event: { ...(raw as unknown as EventInput), event_time, event_time_source } };
+}
+
+/**
+ * An event validated where it was received, judged where its record is read (the embedded log's
+ * processor, for a record its edge validated): the body against the contract does not change, so
+ * only its time is judged again, as validateEvent would judge it with `options` — bounded against
+ * the clock now, and, without a timestamp, taken from `options.receivedAt`. The event itself when
+ * its time stands (never copied then), else a copy with the time received, or the refusal.
+ */
+export function validateTimeAgain(event: RtdsEvent, options: ValidationOptions): Validation {
+  const errors: FieldError[] = [];
+  const event_time = boundedTime(event.event_time_source, event.event_time, options, errors);
+  if (errors.length > 0) return { ok: false, errors, event_id: event.event_id };
+  return { ok: true, event: event_time === event.event_time ? event : { ...event, event_time } };
+}
+
+/**
+ * An event's time, its problem pushed to `errors`: its timestamp's (`parsed`, epoch ms), or
+ * without one the time received.
+ */
+function boundedTime(source: EventTimeSource, parsed: number, options: ValidationOptions, errors: FieldError[]): number {
+  if (source === 'event') {
+    const problem = timeProblem(parsed, options);
+    if (problem !== undefined) errors.push({ field: 'timestamp', reason: problem });
+    return parsed;
+  }
+  if (options.receivedAt === undefined) {
+    errors.push({ field: 'timestamp', reason: READABLE.required! });
+    return NaN;
+  }
+  // Whole milliseconds, as every timestamp is: the store and a restore then read back the very same time.
+  const received = Math.floor(options.receivedAt);
+  // A Kafka record's time is its producer's to set, so it is bounded like any timestamp.
+  const problem = timeProblem(received, options);
+  if (problem !== undefined) errors.push({ field: 'timestamp', reason: `is absent, and the time received ${problem}` });
+  return received;
 }
 
 /** Why an event (or label) time is refused, or undefined. */

@@ -25,8 +25,8 @@ export class TrafficTap {
    */
   recording(log: EventLogProducer): EventLogProducer {
     return {
-      append: (key, value, trace) => {
-        const appended = log.append(key, value, trace);
+      append: (key, value, trace, validated) => {
+        const appended = log.append(key, value, trace, validated);
         if (!this.active) return appended;
         if (appended === undefined) return this.event(value);
         return appended.then(() => this.event(value));

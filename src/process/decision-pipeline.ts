@@ -1,5 +1,5 @@
 // The pipeline core, free of I/O: validate → features (stage by stage) → score → decide for a micro-batch.
-import { conflictError, payloadText, validateEvent, type Decision, type LabelledEvent, type RtdsEvent, type ShadowScore, type ValidationOptions } from '../contracts/index.ts';
+import { conflictError, payloadText, validateEvent, validateTimeAgain, type Decision, type LabelledEvent, type RtdsEvent, type ShadowScore, type ValidationOptions } from '../contracts/index.ts';
 import { Watchlists, type DecisionEngine } from '../decide/index.ts';
 import type { FeatureSet } from '../features/index.ts';
 import type { DeadLetter } from '../store/index.ts';
@@ -239,8 +239,9 @@ export class DecisionPipeline {
 
   /**
    * Validate records of stage `stage`'s input: the first half of a micro-batch, before the runtime
-   * claims its event ids. The events log's records are validated (they come from outside); a
-   * repartition topic's are only decoded (RTDS wrote them, from validated events).
+   * claims its event ids. The events log's records are validated (they come from outside) — those
+   * the embedded log carries validated by their edge only for their time, which is judged as of
+   * their reading; a repartition topic's are only decoded (RTDS wrote them, from validated events).
    */
   admit(records: readonly LogRecord[], stage = 0): AdmittedBatch {
     const results: PipelineResult[] = new Array(records.length);
@@ -270,7 +271,7 @@ export class DecisionPipeline {
         continue;
       }
       validation.receivedAt = record.acceptedAt;
-      const checked = validateEvent(record.value, validation);
+      const checked = record.validated === undefined ? validateEvent(record.value, validation) : validateTimeAgain(record.validated.event, validation);
       if (checked.ok) events[i] = checked.event;
       else results[i] = { kind: 'dead_letter', letter: { source: 'log', event_id: checked.event_id, payload: payloadText(record.value), errors: checked.errors } };
     }

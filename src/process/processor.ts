@@ -175,7 +175,7 @@ export class Processor {
       const event = events[i];
       if (event === undefined) continue;
       const record = records[i]!;
-      const hash = (hashes[i] = bodyHash(record.value as object));
+      const hash = (hashes[i] = record.validated?.bodyHash ?? bodyHash(record.value as object));
       if (asked.has(event.event_id)) continue;
       asked.add(event.event_id);
       requests.push({ event_id: event.event_id, body_hash: hash, position: { partition: record.partition, offset: record.offset } });

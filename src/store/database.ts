@@ -8,9 +8,9 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { DatabaseUnreachableError, withoutPassword } from './database-errors.ts';
 import { lockEmbeddedDatabase, type EmbeddedLock } from './embedded-lock.ts';
-import type { WorkerRequest, WorkerResponse } from './embedded-worker.ts';
+import type { CopyBytes, WorkerRequest, WorkerResponse } from './embedded-worker.ts';
 import { migrate } from './migrations.ts';
-import { classifyStoreError, copySql, type Statement } from './statement.ts';
+import { classifyStoreError, copySql, type SqlStatement, type Statement } from './statement.ts';
 
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
@@ -108,11 +108,11 @@ class EmbeddedDatabase implements Database {
     this.worker.on('exit', (code) => failAll(new DatabaseError(`embedded database worker exited (code ${code})`, undefined, undefined)));
   }
 
-  private call(request: DistributiveOmit<WorkerRequest, 'id'>): Promise<unknown> {
+  private call(request: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ ...request, id });
+      this.worker.postMessage({ ...request, id }, transfer);
     });
   }
 
@@ -124,8 +124,19 @@ class EmbeddedDatabase implements Database {
     return (await this.call({ op: 'query', sql, params })) as T[];
   }
 
+  /**
+   * A COPY's rows cross to the worker as UTF-8 bytes it takes over: encoding them and handing
+   * the buffer over costs this thread about a third of cloning the text (docs/benchmarks.md, issue 18).
+   */
   async batch(statements: Statement[]): Promise<unknown[][]> {
-    return (await this.call({ op: 'batch', statements })) as unknown[][];
+    const transfer: ArrayBuffer[] = [];
+    const sent = statements.map((s): SqlStatement | CopyBytes => {
+      if (!('copyInto' in s)) return s;
+      const bytes = UTF8.encode(s.text);
+      transfer.push(bytes.buffer);
+      return { copyInto: s.copyInto, columns: s.columns, bytes };
+    });
+    return (await this.call({ op: 'batch', statements: sent }, transfer)) as unknown[][];
   }
 
   async close(): Promise<void> {
@@ -139,6 +150,8 @@ class EmbeddedDatabase implements Database {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+const UTF8 = new TextEncoder();
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; absent means embedded PGlite in `dataDir`. */

@@ -52,8 +52,14 @@ function emptyRow(minute: string, split: HistorySplit, value: string): MinuteRow
 export function countNewDecisions(decided: readonly { event: Pick<RtdsEvent, 'event_type' | 'channel'>; decision: Decision }[], writer: string): SqlStatement {
   // A minute's rows by split and value; a batch spans a minute or two, so this stays small.
   const minutes = new Map<number, Map<string, MinuteRow>[]>();
+  // A micro-batch's decisions share their time: parsed once for each run of equal times.
+  let parsed = '';
+  let minuteMs = NaN;
   for (const { event, decision: d } of decided) {
-    const minuteMs = Math.floor(Date.parse(d.timestamp) / MINUTE) * MINUTE;
+    if (d.timestamp !== parsed) {
+      parsed = d.timestamp;
+      minuteMs = Math.floor(Date.parse(parsed) / MINUTE) * MINUTE;
+    }
     let splits = minutes.get(minuteMs);
     if (splits === undefined) minutes.set(minuteMs, (splits = HISTORY_SPLITS.map(() => new Map())));
     for (let s = 0; s < HISTORY_SPLITS.length; s++) {

@@ -40,8 +40,17 @@ export interface StoredDecision extends Decision {
   trace_id?: string;
 }
 
+/** Float32 scratch for encoding vectors, and its bytes: no arrays allocated per row. */
+let scratch = new Float32Array(64);
+let scratchBytes = Buffer.from(scratch.buffer);
+
 function encodeFeatures(v: Float64Array): string {
-  return `\\x${Buffer.from(Float32Array.from(v).buffer).toString('hex')}`;
+  if (scratch.length < v.length) {
+    scratch = new Float32Array(v.length);
+    scratchBytes = Buffer.from(scratch.buffer);
+  }
+  scratch.set(v);
+  return `\\x${scratchBytes.toString('hex', 0, v.length * 4)}`;
 }
 
 /** A stored vector's float32 values (the bytes are copied: a view needs them aligned). */

@@ -1,12 +1,17 @@
 // Runs embedded PostgreSQL (PGlite) in a worker thread, so its work neither blocks decisions nor shares their core.
 import { parentPort } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { copySql, type Statement } from './statement.ts';
+import { copySql, type CopyStatement, type SqlStatement } from './statement.ts';
+
+/** A COPY as sent to the worker: its rows as UTF-8 bytes, handed over (transferred) rather than copied. */
+export interface CopyBytes extends Pick<CopyStatement, 'copyInto' | 'columns'> {
+  bytes: Uint8Array<ArrayBuffer>;
+}
 
 export type WorkerRequest =
   | { id: number; op: 'open'; dir: string }
   | { id: number; op: 'query'; sql: string; params: unknown[] }
-  | { id: number; op: 'batch'; statements: Statement[] }
+  | { id: number; op: 'batch'; statements: (SqlStatement | CopyBytes)[] }
   | { id: number; op: 'close' };
 
 export type WorkerResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { message: string; code?: string; detail?: string } };
@@ -24,7 +29,7 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return open().transaction(async (tx) => {
         const results: unknown[][] = [];
         for (const s of request.statements) {
-          if ('copyInto' in s) results.push((await tx.query(copySql(s, "'/dev/blob'"), [], { blob: new Blob([s.text]) })).rows);
+          if ('copyInto' in s) results.push((await tx.query(copySql(s, "'/dev/blob'"), [], { blob: new Blob([s.bytes]) })).rows);
           else results.push((await tx.query(s.sql, s.params)).rows);
         }
         return results;

@@ -16,7 +16,7 @@ export interface CopyStatement {
 export type Statement = SqlStatement | CopyStatement;
 
 /** The SQL of a COPY; PGlite reads the rows from an attached blob, PostgreSQL from the connection. */
-export const copySql = (s: CopyStatement, from: 'STDIN' | "'/dev/blob'"): string => `COPY ${s.copyInto} (${s.columns.join(', ')}) FROM ${from}`;
+export const copySql = (s: Pick<CopyStatement, 'copyInto' | 'columns'>, from: 'STDIN' | "'/dev/blob'"): string => `COPY ${s.copyInto} (${s.columns.join(', ')}) FROM ${from}`;
 
 /** A unique key was already taken (SQLSTATE 23505): a COPY met a row stored before. */
 export const isUniqueViolation = (err: unknown): boolean => (err as { code?: unknown }).code === '23505';

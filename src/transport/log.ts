@@ -1,5 +1,5 @@
 // The partitioned-log seam: what the processor reads and producers write, embedded or on Kafka.
-import { MAX_JSON_DEPTH, nestedDeeperThan } from '../contracts/index.ts';
+import { MAX_JSON_DEPTH, nestedDeeperThan, type RtdsEvent } from '../contracts/index.ts';
 import type { LocalSpan, TraceHeaders } from '../observe/tracing/index.ts';
 
 /** Where a record sits in the log. */
@@ -30,6 +30,18 @@ export interface LogRecord {
    * log the appending span itself (in memory only: the log's files do not keep it).
    */
   trace?: LocalSpan | TraceHeaders | undefined;
+  /**
+   * On the embedded log, in memory only: the event as the edge that appended the record validated
+   * it, so the processor does not validate the same body again (a record read back from the log's
+   * files has none, nor has a Kafka record: those are validated by the processor).
+   */
+  validated?: EdgeValidated | undefined;
+}
+
+/** An event validated at the edge that appends its body: the validated event (as of the edge's clock) and the body's hash (contracts' bodyHash). */
+export interface EdgeValidated {
+  event: RtdsEvent;
+  bodyHash: string;
 }
 
 /** A record whose bytes are not JSON: it still reaches the pipeline, which dead-letters it with this reason. */
@@ -58,8 +70,13 @@ export function decodeRecordValue(text: string, maxBytes: number): unknown {
 
 /** Producer side of the events log. */
 export interface EventLogProducer {
-  /** Append a record; records with the same key keep their order. `trace`: the span appending it, whose context the record carries. */
-  append(key: string, value: unknown, trace?: LocalSpan): Promise<void> | void;
+  /**
+   * Append a record; records with the same key keep their order. `trace`: the span appending it,
+   * whose context the record carries. `validated`: the value's event as the appending edge
+   * validated it (with the processor's validation options), kept with the record where the log
+   * can (the embedded log, in memory).
+   */
+  append(key: string, value: unknown, trace?: LocalSpan, validated?: EdgeValidated): Promise<void> | void;
 }
 
 /**

@@ -178,6 +178,11 @@ describe('published decision', () => {
     assert.deepEqual(parsePublishedDecision(JSON.stringify(published)), published);
   });
 
+  it('publishes every field of the decision, in its order, then the event fields, the body hash and the trace', () => {
+    const published = publishDecision({ event_type: 'transaction', user_id: 'u1', amount: 12.5, channel: 'web' }, decision, 'hash', 'trace');
+    assert.equal(JSON.stringify(published), JSON.stringify({ ...decision, event_type: 'transaction', user_id: 'u1', amount: 12.5, country: null, channel: 'web', body_hash: 'hash', trace_id: 'trace' }));
+  });
+
   it('reads anything else on the topic as no decision', () => {
     for (const text of ['end-of-read-1', '{}', '[]', 'null', JSON.stringify({ ...decision, event_type: 'login', decision: 'maybe' }), JSON.stringify(decision)]) {
       assert.equal(parsePublishedDecision(text), undefined, text);

@@ -1,6 +1,6 @@
 // The embedded transport: a partitioned log with consumer-side offsets, read like Kafka; durable in a folder, or in memory only.
 import type { LocalSpan } from '../../observe/tracing/index.ts';
-import { epochMs, partitionFor, type BatchHandler, type EventLogProducer, type LogRecord, type RecordSource, type SourceProgress } from '../log.ts';
+import { epochMs, partitionFor, type BatchHandler, type EdgeValidated, type EventLogProducer, type LogRecord, type RecordSource, type SourceProgress } from '../log.ts';
 import { LogFolder, LogFolderError, type LogFolderOptions } from './log-folder.ts';
 
 class Partition {
@@ -83,13 +83,16 @@ export class PartitionedLog implements EventLogProducer {
     return log;
   }
 
-  /** `trace` travels with the record in memory, holding its trace open until the processor takes the record. */
-  append(key: string, value: unknown, trace?: LocalSpan): Promise<void> | void {
+  /**
+   * `trace` travels with the record in memory, holding its trace open until the processor takes
+   * the record; so does `validated` (the files keep neither).
+   */
+  append(key: string, value: unknown, trace?: LocalSpan, validated?: EdgeValidated): Promise<void> | void {
     const p = partitionFor(key, this.partitions);
     trace?.hold();
     if (this.folder === undefined) {
       const part = this.parts[p]!;
-      part.records.push({ partition: p, offset: part.end, key, value, acceptedAt: epochMs(), trace });
+      part.records.push({ partition: p, offset: part.end, key, value, acceptedAt: epochMs(), trace, validated });
       for (const l of this.listeners) l(p);
       return;
     }
@@ -101,7 +104,7 @@ export class PartitionedLog implements EventLogProducer {
       this.writer ??= this.writeGroups();
     }
     // The offset is given when the group is written: a failed write leaves no gap.
-    this.group.records.push({ partition: p, offset: -1, key, value, acceptedAt: epochMs(), trace });
+    this.group.records.push({ partition: p, offset: -1, key, value, acceptedAt: epochMs(), trace, validated });
     return this.group.written;
   }
 
