@@ -101,11 +101,12 @@ export class EventIngest {
       const held = holders.get(event.event_id);
       if (held === undefined) {
         holders.set(event.event_id, hash);
-        // The log carries the contract's JSON, as a Kafka record would; the processor validates again.
+        // The log carries the contract's JSON, as a Kafka record would; the edge's validation goes
+        // with it in memory, where the log keeps it (embedded), so the processor need not repeat it.
         // Appends are awaited together, so a lingering producer sends the batch in one request.
         const span = this.options.tracing?.span('log append', SpanKind.PRODUCER, options.trace, { 'rtds.event_id': event.event_id, 'rtds.event_type': event.event_type });
         if (span !== undefined) spans.push(span);
-        const appended = this.options.log.append(event.user_id, inputs[index], span);
+        const appended = this.options.log.append(event.user_id, inputs[index], span, { event, bodyHash: hash });
         if (appended !== undefined) appends.push(appended);
         accepted.push({ event, body_hash: hash, appended: true });
       } else if (held === null || held === hash) {
