@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { eventTimeOptions } from '../../src/config/index.ts';
 import { FeatureSet, parseFeatureSpecText } from '../../src/features/index.ts';
@@ -28,21 +26,18 @@ features:
 describe('entity stages on Kafka: two processors, one SIGKILLed mid-stream', () => {
   let skip: string | undefined;
   let group: ProcessorGroup;
-  let featuresFile: string;
   const features = new FeatureSet(parseFeatureSpecText(SPECS));
 
   before(async () => {
-    const opened = await openProcessorGroup(PARTITIONS, EVENTS, 23);
+    const opened = await openProcessorGroup(PARTITIONS, EVENTS, 23, SPECS);
     if ('skip' in opened) return void (skip = opened.skip);
     group = opened;
-    featuresFile = path.join(group.bed.dataDir, 'features.yaml');
-    writeFileSync(featuresFile, SPECS);
   });
   after(async () => {
     if (skip === undefined) await group.close();
   });
 
-  const start = (instance: string): Promise<{ child: ChildProcess; log: ProcessorLog }> => group.start(instance, { RTDS_FEATURES_FILE: featuresFile });
+  const start = (instance: string): Promise<{ child: ChildProcess; log: ProcessorLog }> => group.start(instance);
   const until = (done: (decisions: number) => boolean, ms: number): Promise<number> => group.decisionsUntil(done, ms);
 
   it('decides every event once, each merchant, device and IP feature equal to a replay of its stage\'s committed input', async (t) => {
@@ -64,7 +59,7 @@ describe('entity stages on Kafka: two processors, one SIGKILLed mid-stream', () 
     // partition by partition in offset order through one fresh task — what the stage counted, once each.
     const { rows } = await group.client.query<{ event_id: string; features: Uint8Array }>('SELECT event_id, features FROM decisions');
     const stored = new Map(rows.map((r) => [r.event_id, new Float32Array(new Uint8Array(r.features).buffer)]));
-    const eventTime = eventTimeOptions(group.bed.config({ featuresFile }));
+    const eventTime = eventTimeOptions(group.bed.config());
     let compared = 0;
     for (let s = 1; s < features.stages.length; s++) {
       const stage = features.stages[s]!;

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TrafficGenerator } from '../../src/ingest/generator/index.ts';
 import { openProcessorGroup, produceEvents, type ProcessorGroup } from '../support/kafka.ts';
@@ -23,14 +21,11 @@ features:
 describe('a later stage reading its transactional input keeps its state from batch to batch', () => {
   let skip: string | undefined;
   let group: ProcessorGroup;
-  let featuresFile: string;
 
   before(async () => {
-    const opened = await openProcessorGroup(PARTITIONS, 0, 0);
+    const opened = await openProcessorGroup(PARTITIONS, 0, 0, SPECS);
     if ('skip' in opened) return void (skip = opened.skip);
     group = opened;
-    featuresFile = path.join(group.bed.dataDir, 'features.yaml');
-    writeFileSync(featuresFile, SPECS);
   });
   after(async () => {
     if (skip === undefined) await group.close();
@@ -38,7 +33,7 @@ describe('a later stage reading its transactional input keeps its state from bat
 
   it('rebuilds each merchant partition once, when first seen and empty, however many transactions follow', async (t) => {
     if (skip !== undefined) return t.skip(skip);
-    const { log } = await group.start('a', { RTDS_FEATURES_FILE: featuresFile });
+    const { log } = await group.start('a');
     // One generator across the waves, so every wave continues the event time of the one before.
     const generator = new TrafficGenerator({ seed: 41, users: 400 });
     for (let wave = 1; wave <= WAVES; wave++) {

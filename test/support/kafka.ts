@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Producer, stringDeserializers, stringSerializers, type Message } from '@platformatic/kafka';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -293,11 +293,14 @@ export interface ProcessorGroup {
 
 /**
  * A testbed with its schema migrated (two processors starting together would both migrate it) and
- * `events` generated events (seeded) on its events topic, for a group of processors to drain.
+ * `events` generated events (seeded) on its events topic, for a group of processors to drain; with
+ * `features`, every processor runs that feature set (YAML).
  */
-export async function openProcessorGroup(partitions: number, events: number, seed: number): Promise<ProcessorGroup | { skip: string }> {
+export async function openProcessorGroup(partitions: number, events: number, seed: number, features?: string): Promise<ProcessorGroup | { skip: string }> {
   const bed = await openKafkaTestbed(partitions);
   if ('skip' in bed) return bed;
+  const featuresFile = path.join(bed.dataDir, 'features.yaml');
+  if (features !== undefined) writeFileSync(featuresFile, features);
   const client = new pg.Client({ connectionString: bed.db.url });
   await client.connect();
   await (await openDatabase({ databaseUrl: bed.db.url, dataDir: bed.dataDir })).close();
@@ -314,6 +317,7 @@ export async function openProcessorGroup(partitions: number, events: number, see
         RTDS_PARTITIONS: String(partitions),
         RTDS_DATA_DIR: bed.dataDir,
         RTDS_INSTANCE_ID: instance,
+        ...(features === undefined ? {} : { RTDS_FEATURES_FILE: featuresFile }),
         ...env,
       });
       children.push(started.child);
