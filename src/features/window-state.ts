@@ -251,6 +251,9 @@ export class TiledWindows implements WindowKind {
   private readonly header: number;
   /** Numbers before the first slot: the running tally's anchor and tally, or none. */
   private readonly base: number;
+  /** Templates copied into new arrays: a window with no tiles, and a slot of no events (its tile and sub-key set after). */
+  private readonly noTiles: readonly number[];
+  private readonly emptySlot: readonly number[];
   readonly reachMs: number;
   /** Tiles between the one holding t − delay and the window's last: 0, or 1 with a label delay. */
   private readonly skip: number;
@@ -268,6 +271,8 @@ export class TiledWindows implements WindowKind {
     this.header = keyed ? 2 : 1;
     this.base = running ? 1 + layout.size : 0;
     this.stride = this.header + layout.size;
+    this.noTiles = running ? [NaN, ...layout.empty] : [];
+    this.emptySlot = [...(keyed ? [0, 0] : [0]), ...layout.empty];
     this.skip = delay === undefined ? 0 : 1;
     this.holdsOwn = delay === undefined;
     this.reachMs = hop * (hops + 1) + (delay ?? 0);
@@ -301,11 +306,15 @@ export class TiledWindows implements WindowKind {
   add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined, sub: number): void {
     const k = Math.floor(time / this.hop);
     // A new running window's tally is anchored nowhere (NaN) until its first read.
-    let s = h.windows[at] ?? (this.base === 0 ? [] : [NaN, ...this.layout.empty]);
+    // (The shared template is never written: a window without tiles always gets a new array below.)
+    let s = h.windows[at] ?? (this.noTiles as Slots);
     let i = this.find(s, k, sub);
     if (i < 0) {
       i = -1 - i;
-      s = spliced(s, this.base + i * this.stride, 0, this.keyed ? [k, sub, ...this.layout.empty] : [k, ...this.layout.empty]);
+      const o = this.base + i * this.stride;
+      s = spliced(s, o, 0, this.emptySlot);
+      s[o] = k;
+      if (this.keyed) s[o + 1] = sub;
       h.windows[at] = s;
       if (this.layout.distinct) {
         const sets = setsOf(h);
