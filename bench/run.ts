@@ -23,7 +23,7 @@ import { ReadCommittedConsumer } from '../src/transport/kafka/read-committed-con
 import { ensureTopics, topicNames } from '../src/transport/kafka/topics.ts';
 import { partitionFor, type LogRecord } from '../src/transport/log.ts';
 import { benchExplanation, benchInference, benchTraining } from './scoring.ts';
-import { benchDefaultFeatures, benchFeatureCounts, benchStateMemory } from './features.ts';
+import { benchDefaultFeatures, benchFeatureCounts, benchFeatureMatrix, benchStateMemory } from './features.ts';
 import { benchRules } from './rules.ts';
 import { benchExplorer } from './explorer.ts';
 import { benchScaleOut } from './scale-out.ts';
@@ -460,7 +460,9 @@ function benchFeatures(config: Config, generated: unknown[], users: number): voi
   });
   const eventTime = eventTimeOptions(config);
   const own = benchDefaultFeatures(events, eventTime, config.partitions);
-  console.log(`features, default set (${DEFAULT_FEATURE_SET.names.length} features in ${DEFAULT_FEATURE_SET.groupCount} groups): ${own.perEventUs.toFixed(1)} µs per event (${fmt(own.rate)} events/s on one core)  [feature step only: watermark, dedupe, windows, expressions]`);
+  console.log(
+    `features, default set (${DEFAULT_FEATURE_SET.names.length} features in ${DEFAULT_FEATURE_SET.groupCount} groups): interpreted ${own.interpretedUs.toFixed(1)} µs per event, compiled ${own.compiledUs.toFixed(1)} µs (${fmt(1e6 / own.compiledUs)} events/s on one core), ${(own.interpretedUs / own.compiledUs).toFixed(1)}× faster  [feature step only: watermark, dedupe, windows, expressions]`,
+  );
   for (const r of benchFeatureCounts(events, eventTime, config.partitions, [10, 50, 200])) {
     console.log(`features, ${String(r.features).padStart(3)} synthetic features (${r.groups} groups): ${fmt(r.rate)} events/s; with the n-64-32-16-1 MLP scoring them: ${fmt(r.withModel)} events/s`);
   }
@@ -563,7 +565,11 @@ export async function runBench(args: string[]): Promise<void> {
     }
     if (only.has('inference')) await benchScoring();
     if (only.has('training')) await benchTrainingTime(base, scratch);
-    if (only.has('features')) benchFeatures(base, events, Number(values.users));
+    if (only.has('features')) {
+      benchFeatures(base, events, Number(values.users));
+      const matrix = await benchFeatureMatrix(BIN, scratch, events);
+      console.log(`rtds features over ${fmt(events.length)} events: ${matrix.cliS.toFixed(2)} s (start-up included), JSON.parse + one Map update per event: ${matrix.floorS.toFixed(2)} s — ${(matrix.cliS / matrix.floorS).toFixed(1)}× the floor  [best of 2 each]`);
+    }
     if (only.has('scaleout')) await benchScaleOut(base, modelDir, events);
     if (only.has('stages')) await benchStages(base, appConfig, scratch, events, Number(values.rate), Number(values.seconds));
     if (only.has('store')) await benchStoreWrites(base.databaseUrl, scratch, events);

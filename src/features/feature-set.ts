@@ -1,7 +1,8 @@
 // A feature set compiled from specs: the one function that turns an event and keyed state into a feature vector.
 import { createHash } from 'node:crypto';
 import type { LabelledEvent, RtdsEvent } from '../contracts/index.ts';
-import { DerivedFeatures } from './derived-features.ts';
+import { compileStep, type CompiledStep, type StepRuntime } from './compiled-step.ts';
+import { DerivedFeatures, type FeatureEngine } from './derived-features.ts';
 import { isDerived, type AggregateFeatureSpec, type Aggregation, type FeatureSpec, type Transform } from './spec.ts';
 import { DistinctValues } from './distinct.ts';
 import { PendingLabels } from './pending-labels.ts';
@@ -159,6 +160,9 @@ export interface EventTiming {
 /**
  * Compiled feature specs. `compute` is the only path from events to feature values: the
  * processor calls it online, and training replays history through the same processor step.
+ * The `compiled` engine (the default) runs each stage as generated JavaScript with running
+ * window tallies; the `interpreted` one walks the plan per event, and is the reference the
+ * oracle tests hold the compiled one to (docs/features.md, "How a set is compiled").
  */
 export class FeatureSet {
   /** Names of every feature set built in this process, by version: how stored vectors are read back by name. */
@@ -188,8 +192,16 @@ export class FeatureSet {
   private readonly stageKinds: number[][] = [];
   private readonly allKinds: number[];
   private readonly derived: DerivedFeatures;
+  readonly engine: FeatureEngine;
+  /** The compiled engine's steps: one per stage, and one of every kind (`compute`). */
+  private readonly steps: CompiledStep<FeatureState>[] = [];
+  private readonly allStep: CompiledStep<FeatureState> | undefined;
 
-  constructor(readonly specs: readonly FeatureSpec[]) {
+  constructor(
+    readonly specs: readonly FeatureSpec[],
+    options: { engine?: FeatureEngine } = {},
+  ) {
+    this.engine = options.engine ?? 'compiled';
     this.names = specs.map((s) => s.name);
     this.columns = specs.map((s) => ({ name: s.name, transform: s.transform ?? 'none', doc: s.doc ?? '' }));
     this.version = `features-${createHash('sha256').update(JSON.stringify(specs)).digest('hex').slice(0, 12)}`;
@@ -198,13 +210,23 @@ export class FeatureSet {
     specs.forEach((spec, index) => {
       if (!isDerived(spec)) aggregates.push([spec, index]);
     });
-    this.derived = new DerivedFeatures(specs);
+    this.derived = new DerivedFeatures(specs, this.engine);
     this.plan(aggregates);
     this.reachMs = Math.max(0, ...this.kinds.map((k) => k.reach));
     this.usesLabels = this.kinds.some((k) => k.labelled.length > 0);
     this.allKinds = this.kinds.map((_, k) => k);
     this.stages = this.planStages();
     this.completedIn = this.planCompletion();
+    if (this.engine === 'compiled') {
+      const runtime: StepRuntime = {
+        applyLabels: (state, t, earliest, kinds) => this.applyLabels(state as FeatureState, t, earliest, kinds),
+        sweep: (state, earliest, kinds) => this.sweep(state as FeatureState, earliest, kinds),
+        schedule: (state, k, key, entity, at) => this.schedule(state as FeatureState, k, key, entity as EntityWindows, at),
+        subKey,
+      };
+      this.steps = this.stageKinds.map((ks) => compileStep<FeatureState>(this.kinds, ks, runtime));
+      this.allStep = compileStep<FeatureState>(this.kinds, this.allKinds, runtime);
+    }
   }
 
   /**
@@ -299,7 +321,7 @@ export class FeatureSet {
       const numeric = field !== undefined && !aggregations.has('distinct');
       const layout = new TallyLayout(aggregations, numeric);
       const previousOnly = (o: Output): boolean => o.kind === 'last' || o.kind === 'time_since_last';
-      const window = windowKind(spec.window, layout, spec.label_delay, nested);
+      const window = windowKind(spec.window, layout, spec.label_delay, nested, this.engine === 'compiled');
       const group: Group = {
         slot: kind.groups.length,
         filter: filter.map(([f, values]) => ({ field: f as keyof RtdsEvent, values: new Set(values) })),
@@ -321,6 +343,11 @@ export class FeatureSet {
       kind.firstGone = Math.min(...reaches);
       kind.bucketMs = Math.max(MIN_BUCKET_MS, kind.firstGone);
     }
+  }
+
+  /** Whether the derived expressions run as generated JavaScript (the compiled engine, unless an expression is beyond its compiler). */
+  get expressionsCompiled(): boolean {
+    return this.derived.compiled;
   }
 
   /** Groups of features that share one window per entity (same entity, filter, window and field). */
@@ -357,7 +384,7 @@ export class FeatureSet {
    */
   compute(state: FeatureState, event: RtdsEvent, timing: EventTiming): Float64Array {
     const v = new Float64Array(this.names.length);
-    this.derive(event, v, this.advance(state, event, timing, this.allKinds, v));
+    this.derive(event, v, this.allStep === undefined ? this.advance(state, event, timing, this.allKinds, v) : this.allStep(state, event, timing, v));
     return v;
   }
 
@@ -367,7 +394,8 @@ export class FeatureSet {
    * once every stage has run and `derive` filled the expressions.
    */
   computeStage(stage: number, state: FeatureState, event: RtdsEvent, timing: EventTiming, v: Float64Array): boolean {
-    return this.advance(state, event, timing, this.stageKinds[stage]!, v);
+    const step = this.steps[stage];
+    return step === undefined ? this.advance(state, event, timing, this.stageKinds[stage]!, v) : step(state, event, timing, v);
   }
 
   /** Stage `stage`'s aggregates for an event without its key (say, no merchant): their defaults. */

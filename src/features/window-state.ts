@@ -217,14 +217,14 @@ export interface WindowKind {
   readonly holdsOwn: boolean;
 }
 
-/** Drop the first `drop` slots of the window at `at` (all of them: remove it). */
-function dropFront(h: WindowHolder, at: number, drop: number, stride: number): void {
+/** Drop the first `drop` slots (after a `base`-long header) of the window at `at` (all of them: remove it). */
+function dropFront(h: WindowHolder, at: number, drop: number, stride: number, base = 0): void {
   const s = h.windows[at]!;
-  if (drop * stride >= s.length) {
+  if (base + drop * stride >= s.length) {
     h.windows[at] = undefined;
     if (h.sets !== undefined) h.sets[at] = undefined;
   } else {
-    h.windows[at] = s.slice(drop * stride);
+    h.windows[at] = base === 0 ? s.slice(drop * stride) : s.slice(0, base).concat(s.slice(base + drop * stride));
     if (h.sets?.[at] !== undefined) h.sets[at] = h.sets[at].slice(drop);
   }
 }
@@ -237,11 +237,23 @@ function dropFront(h: WindowHolder, at: number, drop: number, stride: number): v
  * A keyed window holds the tiles of many sub-entities of its entity (a user's countries or
  * devices), slot = [tile index, sub-key, …tally], ordered by tile then sub-key: a sub-entity
  * costs a few numbers per tile instead of an entity of its own.
+ *
+ * A running window (the compiled engine's) also keeps, before its slots, the window's merged
+ * tally as of its latest read: [anchor, …tally, …slots], where the anchor is the last tile that
+ * read held. An event joining a tile the tally covers, or a label on one, updates it too, so a
+ * read at the same anchor is a copy (O(1)) instead of a merge of up to `hops` tiles; a read past
+ * it re-merges the tiles once (the tiles leaving are dropped exactly, so sums do not drift over
+ * time); a read before it (a late event) merges the tiles as the interpreter does.
  */
 export class TiledWindows implements WindowKind {
   private readonly stride: number;
   /** Numbers before the tally: the tile index, and the sub-key when keyed. */
   private readonly header: number;
+  /** Numbers before the first slot: the running tally's anchor and tally, or none. */
+  private readonly base: number;
+  /** Templates copied into new arrays: a window with no tiles, and a slot of no events (its tile and sub-key set after). */
+  private readonly noTiles: readonly number[];
+  private readonly emptySlot: readonly number[];
   readonly reachMs: number;
   /** Tiles between the one holding t − delay and the window's last: 0, or 1 with a label delay. */
   private readonly skip: number;
@@ -253,9 +265,14 @@ export class TiledWindows implements WindowKind {
     private readonly hops: number,
     private readonly delay: number | undefined = undefined,
     private readonly keyed = false,
+    running = false,
   ) {
+    if (running && (keyed || layout.distinct)) throw new Error('a running window keeps one tally: not keyed, no distinct values');
     this.header = keyed ? 2 : 1;
+    this.base = running ? 1 + layout.size : 0;
     this.stride = this.header + layout.size;
+    this.noTiles = running ? [NaN, ...layout.empty] : [];
+    this.emptySlot = [...(keyed ? [0, 0] : [0]), ...layout.empty];
     this.skip = delay === undefined ? 0 : 1;
     this.holdsOwn = delay === undefined;
     this.reachMs = hop * (hops + 1) + (delay ?? 0);
@@ -264,15 +281,21 @@ export class TiledWindows implements WindowKind {
   /** Position of the slot of tile `k` and sub-key `sub` in `s`, or −1 − where it would go. */
   private find(s: readonly number[], k: number, sub: number): number {
     const stride = this.stride;
-    let i = s.length / stride;
+    const base = this.base;
+    let i = (s.length - base) / stride;
     while (i > 0) {
-      const o = (i - 1) * stride;
+      const o = base + (i - 1) * stride;
       const tile = s[o]!;
       if (tile < k || (tile === k && (!this.keyed || s[o + 1]! <= sub))) break;
       i--;
     }
-    if (i > 0 && s[(i - 1) * stride] === k && (!this.keyed || s[(i - 1) * stride + 1] === sub)) return i - 1;
+    if (i > 0 && s[base + (i - 1) * stride] === k && (!this.keyed || s[base + (i - 1) * stride + 1] === sub)) return i - 1;
     return -1 - i;
+  }
+
+  /** Whether the running tally (anchored at `s[0]`) covers tile `k`. */
+  private covers(s: readonly number[], k: number): boolean {
+    return this.base > 0 && k <= s[0]! && k > s[0]! - this.hops;
   }
 
   /** The last tile the window read at `t` holds. */
@@ -282,18 +305,24 @@ export class TiledWindows implements WindowKind {
 
   add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined, sub: number): void {
     const k = Math.floor(time / this.hop);
-    let s = h.windows[at] ?? [];
+    // A new running window's tally is anchored nowhere (NaN) until its first read.
+    // (The shared template is never written: a window without tiles always gets a new array below.)
+    let s = h.windows[at] ?? (this.noTiles as Slots);
     let i = this.find(s, k, sub);
     if (i < 0) {
       i = -1 - i;
-      s = spliced(s, i * this.stride, 0, this.keyed ? [k, sub, ...this.layout.empty] : [k, ...this.layout.empty]);
+      const o = this.base + i * this.stride;
+      s = spliced(s, o, 0, this.emptySlot);
+      s[o] = k;
+      if (this.keyed) s[o + 1] = sub;
       h.windows[at] = s;
       if (this.layout.distinct) {
         const sets = setsOf(h);
         sets[at] = spliced(sets[at] ?? [], i, 0, [new DistinctValues()]);
       }
     }
-    this.layout.add(s, i * this.stride + this.header, time, seq, value);
+    this.layout.add(s, this.base + i * this.stride + this.header, time, seq, value);
+    if (this.covers(s, k)) this.layout.add(s, 1, time, seq, value);
     if (distinct !== undefined) h.sets![at]![i]!.add(distinct);
   }
 
@@ -304,9 +333,11 @@ export class TiledWindows implements WindowKind {
   label(h: WindowHolder, at: number, time: number, delta: number, sub: number): boolean {
     const s = h.windows[at];
     if (s === undefined) return false;
-    const i = this.find(s, Math.floor(time / this.hop), sub);
+    const k = Math.floor(time / this.hop);
+    const i = this.find(s, k, sub);
     if (i < 0) return false;
-    s[i * this.stride + this.header + this.layout.fraud]! += delta;
+    s[this.base + i * this.stride + this.header + this.layout.fraud]! += delta;
+    if (this.covers(s, k)) s[1 + this.layout.fraud]! += delta;
     return true;
   }
 
@@ -314,16 +345,34 @@ export class TiledWindows implements WindowKind {
     into.reset();
     const s = h.windows[at];
     if (s === undefined) return;
-    const sets = h.sets?.[at];
     const last = this.lastTile(t);
     const first = Math.max(last, this.lastTile(earliest)) - this.hops + 1;
+    if (this.base > 0 && first === last - this.hops + 1 && !(last < s[0]!)) {
+      // At or past the anchor: (re-anchor and) copy the running tally.
+      if (last !== s[0]) {
+        s[0] = last;
+        const tally = this.layout.empty;
+        for (let k = 0; k < tally.length; k++) s[1 + k] = tally[k]!;
+        this.mergeTiles(s, first, last, sub, s, 1, undefined, undefined);
+      }
+      const tally = into.tally;
+      for (let k = 0; k < tally.length; k++) tally[k] = s[1 + k]!;
+      return;
+    }
+    this.mergeTiles(s, first, last, sub, into.tally, 0, h.sets?.[at], into.sets);
+  }
+
+  /** Merge the tiles `first`…`last` (of sub-entity `sub`) into the tally at `d[o…]`, newest first, and gather their distinct sets. */
+  private mergeTiles(s: readonly number[], first: number, last: number, sub: number, d: number[] | Float64Array, o: number, sets: SlotSets, into: DistinctValues[] | undefined): void {
     const stride = this.stride;
-    for (let i = s.length / stride - 1; i >= 0; i--) {
-      const k = s[i * stride]!;
+    const base = this.base;
+    for (let i = (s.length - base) / stride - 1; i >= 0; i--) {
+      const at = base + i * stride;
+      const k = s[at]!;
       if (k < first) break;
-      if (k > last || (this.keyed && s[i * stride + 1] !== sub)) continue;
-      this.layout.merge(into.tally, 0, s, i * stride + this.header);
-      if (sets !== undefined) into.sets.push(sets[i]!);
+      if (k > last || (this.keyed && s[at + 1] !== sub)) continue;
+      this.layout.merge(d, o, s, at + this.header);
+      if (sets !== undefined) into!.push(sets[i]!);
     }
   }
 
@@ -335,9 +384,13 @@ export class TiledWindows implements WindowKind {
     const s = h.windows[at];
     if (s === undefined) return;
     const first = this.lastTile(earliest) - this.hops + 1;
+    const base = this.base;
     let drop = 0;
-    while (drop * this.stride < s.length && s[drop * this.stride]! < first) drop++;
-    if (drop > 0) dropFront(h, at, drop, this.stride);
+    while (base + drop * this.stride < s.length && s[base + drop * this.stride]! < first) drop++;
+    if (drop === 0) return;
+    // A tile the running tally holds is leaving: the next read merges afresh.
+    if (base > 0 && s[base]! <= s[0]! && s[base + (drop - 1) * this.stride]! > s[0]! - this.hops) s[0] = NaN;
+    dropFront(h, at, drop, this.stride, base);
   }
 }
 
@@ -423,15 +476,16 @@ export class SessionWindows implements WindowKind {
 }
 
 /**
- * The window kind of a spec's window; `labelDelay` ends it that long before the event, and
- * `keyed` holds sub-entities (both for tiled windows only).
+ * The window kind of a spec's window; `labelDelay` ends it that long before the event, `keyed`
+ * holds sub-entities, and `running` keeps the window's tally as it goes (all for tiled windows only).
  */
-export function windowKind(w: WindowSpec, layout: TallyLayout, labelDelay?: number, keyed = false): WindowKind {
+export function windowKind(w: WindowSpec, layout: TallyLayout, labelDelay?: number, keyed = false, running = false): WindowKind {
   switch (w.kind) {
     case 'tumbling':
       return new TiledWindows(layout, w.size, 1, labelDelay, keyed);
     case 'hopping':
-      return new TiledWindows(layout, w.hop, w.size / w.hop, labelDelay, keyed);
+      // A running tally pays where a read would merge several tiles: not keyed, no distinct sets.
+      return new TiledWindows(layout, w.hop, w.size / w.hop, labelDelay, keyed, running && !keyed && !layout.distinct && w.size > w.hop);
     case 'session':
       return new SessionWindows(layout, w.gap);
   }
