@@ -93,7 +93,7 @@ describe('rtds capture from a running RTDS, replayed into a fresh one', () => {
     });
     capture.child.kill('SIGTERM');
     assert.equal(await capture.exited, 0, capture.stderr());
-    assert.match(capture.stderr(), /capture: stopped: 240 events \(\d+\/s\), 30 labels, [\d,]+ bytes in 3 files: /);
+    assert.match(capture.stderr(), /capture: stopped: 240 events \([\d,]+\/s\), 30 labels, [\d,]+ bytes in 3 files: /);
 
     assert.deepEqual(await readdir(out), ['capture-000001.jsonl', 'capture-000002.jsonl', 'capture-000003.jsonl']);
     assert.equal(lines.length, EVENTS + labels.length, 'nothing more: not the refused event, not the re-send');

@@ -75,7 +75,7 @@ describe('rtds capture --from kafka', () => {
       });
       capture.child.kill('SIGINT');
       assert.equal(await capture.exited, 0, capture.stderr());
-      assert.match(capture.stderr(), /capture: stopped: 42 events \(\d+\/s\), 5 labels, [\d,]+ bytes in 3 files/);
+      assert.match(capture.stderr(), /capture: stopped: 42 events \([\d,]+\/s\), 5 labels, [\d,]+ bytes in 3 files/);
       assert.deepEqual(files, ['capture-000001.jsonl', 'capture-000002.jsonl', 'capture-000003.jsonl']);
       // Partitions interleave in any order: compared as sets, and each line stands alone as JSON.
       assert.deepEqual([...lines].sort(), [...expected].sort());
