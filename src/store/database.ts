@@ -57,7 +57,8 @@ class PostgresDatabase implements Database {
       const results: unknown[][] = [];
       for (const s of statements) {
         if ('copyInto' in s) {
-          await pipeline(Readable.from([s.text]), client.query(copyFrom(copySql(s, 'STDIN'))));
+          const binary = 'binary' in s;
+          await pipeline(Readable.from([binary ? s.binary : s.text]), client.query(copyFrom(copySql(s, 'STDIN', binary ? 'binary' : 'text'))));
           results.push([]);
         } else {
           results.push((await client.query(s.sql, s.params)).rows);
@@ -125,16 +126,17 @@ class EmbeddedDatabase implements Database {
   }
 
   /**
-   * A COPY's rows cross to the worker as UTF-8 bytes it takes over: encoding them and handing
-   * the buffer over costs this thread about a third of cloning the text (docs/benchmarks.md, issue 18).
+   * A COPY's rows cross to the worker as bytes it takes over (text as UTF-8): encoding them and
+   * handing the buffer over costs this thread about a third of cloning the text (docs/benchmarks.md, issue 18).
    */
   async batch(statements: Statement[]): Promise<unknown[][]> {
     const transfer: ArrayBuffer[] = [];
     const sent = statements.map((s): SqlStatement | CopyBytes => {
       if (!('copyInto' in s)) return s;
-      const bytes = UTF8.encode(s.text);
+      const binary = 'binary' in s;
+      const bytes = binary ? s.binary : UTF8.encode(s.text);
       transfer.push(bytes.buffer);
-      return { copyInto: s.copyInto, columns: s.columns, bytes };
+      return { copyInto: s.copyInto, columns: s.columns, format: binary ? 'binary' : 'text', bytes };
     });
     return (await this.call({ op: 'batch', statements: sent }, transfer)) as unknown[][];
   }
