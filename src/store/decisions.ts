@@ -248,10 +248,9 @@ function decodeCursor(cursor: string): Cursor {
 }
 
 /**
- * The WHERE clauses of `q`'s filters over `decisions d`, with their parameters. Each one with an
- * index is written as its index expects (migrations 13 and 15): an equality before the page
- * order, or a partial index's own predicate; the others are conditions on the rows read along
- * the page order.
+ * The WHERE clauses of `q`'s filters over `decisions d`, with their parameters. Each is written
+ * as its index expects (migration 12): an equality before the page order, or a partial index's
+ * own predicate.
  */
 function filterClauses(q: DecisionQuery): { where: string[]; params: unknown[] } {
   const where: string[] = [];
@@ -265,8 +264,7 @@ function filterClauses(q: DecisionQuery): { where: string[]; params: unknown[] }
   if (q.max_score !== undefined) add('d.risk_score <= ?', q.max_score);
   if (q.since !== undefined) add('d.timestamp >= ?::timestamptz', q.since);
   if (q.until !== undefined) add('d.timestamp < ?::timestamptz', q.until);
-  // Containment of a reason with the code: checked on each row walked, as no index holds the codes (migration 15).
-  if (q.rule !== undefined) add('d.reasons @> ?::jsonb', JSON.stringify([{ code: q.rule }]));
+  if (q.rule !== undefined) add(`jsonb_path_query_array(d.reasons, '$[*].code') @> ?::jsonb`, JSON.stringify([q.rule]));
   if (q.label === 'unlabelled') where.push('d.label IS NULL');
   else if (q.label !== undefined) add('d.label = ?', q.label);
   if (q.late !== undefined) where.push(q.late ? 'd.late' : 'NOT d.late');

@@ -293,19 +293,11 @@ const MIGRATIONS: Migration[] = [
   },
   {
     version: 15,
-    name: 'cheaper stored decisions: the indexes of low-cardinality filters and of reason codes dropped, and the events’ unused user index',
-    sql: [
-      // Each index cost every decision written (PGlite, CPU per row of the sink's COPY, docs/benchmarks.md):
-      // type and channel 9 µs together, the reason codes' GIN 6.5 µs, of 47 µs for the row and its
-      // indexes. Their filters are served along decisions_time instead: a page walks 1/share rows
-      // (about 1,000 for a value on 5 % of decisions), which costs milliseconds; what they no longer
-      // bound is a value on almost no decision, whose page walks the whole table.
-      `DROP INDEX decisions_event_type_time`,
-      `DROP INDEX decisions_channel_time`,
-      `DROP INDEX decisions_reason_codes`,
-      // Nothing reads events by user: a user's decisions are searched on decisions (migration 13). 3 µs an event row.
-      `DROP INDEX events_user_time`,
-    ],
+    name: 'the events’ user index dropped: no query reads events by user',
+    // A user's decisions are searched on decisions (migration 13); the index cost 3 µs an event row
+    // (PGlite). The explorer's own indexes stay: each one also bounds a page whose filter matches
+    // few or no rows, which without it walks the whole table (docs/benchmarks.md, 2026-12-01).
+    sql: `DROP INDEX events_user_time`,
   },
 ];
 

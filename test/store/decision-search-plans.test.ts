@@ -15,13 +15,12 @@ const ROWS = 200_000;
 const EXPECTED_INDEX: Record<string, string> = {
   none: 'decisions_time',
   'decision = rejected': 'decisions_outcome_time',
-  // Types and channels are few, each on a few percent of decisions or more: read along the page order (migration 15).
-  'event_type = withdrawal': 'decisions_time',
-  'channel = atm': 'decisions_time',
+  'event_type = withdrawal': 'decisions_event_type_time',
+  'channel = atm': 'decisions_channel_time',
   user_id: 'decisions_user_id_time',
   merchant_id: 'decisions_merchant_id_time',
   'since / until': 'decisions_time',
-  'rule = blocked_country': 'decisions_time',
+  'rule = blocked_country': 'decisions_reason_codes',
   'label = fraud': 'decisions_label_time',
   'label = legit': 'decisions_label_time',
   late: 'decisions_late_time',
