@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startApp, type RunningApp } from '../src/app/index.ts';
 import { CommandLine } from '../src/cli/command-line.ts';
 import { DemoTraffic } from '../src/app/demo-traffic.ts';
@@ -53,6 +53,9 @@ const HELP = `Usage: rtds bench [options]
   --http-connections <n>  connections autocannon keeps open (default 64)
   --http-baseline <bin>   another checkout's bin/rtds.js: http runs each load on it too, just before
                     this checkout's, for a before/after comparison in one run
+  --core-baseline <dir>   another checkout (its folder, dependencies installed): core runs its
+                    pipeline core in this process too, runs alternating, best of 3 each, and prints
+                    the ratio — a before/after comparison in one run, whatever the load
   --decisions <n>   decisions over 7 days the history run reads (default 1000000)
                     (store and history run when named: store, the DecisionSink alone writing
                     --events decided events; history, the history API's reads; both on PGlite, and
@@ -110,22 +113,61 @@ function toBatches(events: unknown[], partitions: number, batchSize: number, val
   return batches;
 }
 
+/** What a core run needs from a checkout: this one's modules, or a baseline's loaded from its folder. */
+interface CoreModules {
+  DecisionPipeline: typeof DecisionPipeline;
+  DecisionEngine: typeof DecisionEngine;
+  defaultRuleSet: typeof defaultRuleSet;
+  features: typeof DEFAULT_FEATURE_SET;
+}
+
+const THIS_CORE: CoreModules = { DecisionPipeline, DecisionEngine, defaultRuleSet, features: DEFAULT_FEATURE_SET };
+
+/** One timed run of the core over `batches`, from fresh state: events per second. */
+function coreRun(core: CoreModules, config: Config, scorers: Scorer[], batches: LogRecord[][], events: number, challenger: Scorer | null = null): number {
+  const pipeline = new core.DecisionPipeline({ scorers, engine: new core.DecisionEngine(core.defaultRuleSet(config.threshold)), features: core.features, eventTime: eventTimeOptions(config) });
+  pipeline.useChallenger(challenger);
+  const began = performance.now();
+  let decided = 0;
+  for (const batch of batches) for (const r of pipeline.processBatch(batch)) if (r.kind === 'decided') decided++;
+  const seconds = (performance.now() - began) / 1000;
+  if (decided !== events) throw new Error(`core: ${decided} decisions for ${events} events`);
+  return events / seconds;
+}
+
 function benchCore(config: Config, scorers: Scorer[], events: unknown[], label: string, challenger: Scorer | null = null, validated = false): number {
   const batches = toBatches(events, config.partitions, 512, validated);
-  const run = (): number => {
-    const pipeline = new DecisionPipeline({ scorers, engine: new DecisionEngine(defaultRuleSet(config.threshold)), features: DEFAULT_FEATURE_SET, eventTime: eventTimeOptions(config) });
-    pipeline.useChallenger(challenger);
-    const began = performance.now();
-    let decided = 0;
-    for (const batch of batches) for (const r of pipeline.processBatch(batch)) if (r.kind === 'decided') decided++;
-    const seconds = (performance.now() - began) / 1000;
-    if (decided !== events.length) throw new Error(`core: ${decided} decisions for ${events.length} events`);
-    return events.length / seconds;
-  };
+  const run = (): number => coreRun(THIS_CORE, config, scorers, batches, events.length, challenger);
   run(); // warm-up: JIT and the model's buffers
   const rate = Math.max(run(), run());
   console.log(`core (${label}): ${fmt(rate)} events/s on one core  [validate → features → score → decide, batches of 512, no I/O]`);
   return rate;
+}
+
+/**
+ * The core of this checkout and of another (`dir`, e.g. a worktree of main) in this process, on
+ * the same records and model: runs alternate, so a load that changes during the bench changes
+ * both alike; best of three each, after a warm-up round.
+ */
+async function benchCoreAgainst(dir: string, config: Config, modelDir: string, events: unknown[], scorers: Scorer[]): Promise<void> {
+  const from = (file: string): Promise<Record<string, unknown>> => import(pathToFileURL(path.resolve(dir, file)).href) as Promise<Record<string, unknown>>;
+  const [stages, decide, features, score] = await Promise.all([from('src/process/index.ts'), from('src/decide/index.ts'), from('src/features/index.ts'), from('src/score/index.ts')]);
+  const baseline = { DecisionPipeline: stages.DecisionPipeline, DecisionEngine: decide.DecisionEngine, defaultRuleSet: decide.defaultRuleSet, features: features.DEFAULT_FEATURE_SET } as CoreModules;
+  const serve = score.serveActiveModel as typeof serveActiveModel;
+  const registry = new (score.FolderRegistry as typeof FolderRegistry)(modelDir);
+  const baselineScorers = (await serve(registry)).ladder;
+  const batches = toBatches(events, config.partitions, 512);
+  const runs = { baseline: [] as number[], here: [] as number[] };
+  for (let round = 0; round < 4; round++) {
+    const b = coreRun(baseline, config, baselineScorers, batches, events.length);
+    const h = coreRun(THIS_CORE, config, scorers, batches, events.length);
+    if (round === 0) continue; // warm-up
+    runs.baseline.push(b);
+    runs.here.push(h);
+  }
+  const best = (r: number[]): number => Math.max(...r);
+  const list = (r: number[]): string => r.map(fmt).join(', ');
+  console.log(`core, baseline ${dir}: ${fmt(best(runs.baseline))} events/s (${list(runs.baseline)}); this checkout: ${fmt(best(runs.here))} (${list(runs.here)}): ${(best(runs.here) / best(runs.baseline)).toFixed(2)}×  [runs alternating, best of 3]`);
 }
 
 /**
@@ -501,6 +543,7 @@ export async function runBench(args: string[]): Promise<void> {
     'http-rates': { type: 'string', default: '1000,2500,5000' },
     'http-connections': { type: 'string', default: '64' },
     'http-baseline': { type: 'string' },
+    'core-baseline': { type: 'string' },
     only: { type: 'string' },
   });
   if (parsed === undefined) return;
@@ -538,6 +581,7 @@ export async function runBench(args: string[]): Promise<void> {
       console.log(`  challenger cost: the core with a challenger runs at ${(shadowed / model).toFixed(2)}× the model core`);
       const rules = benchCore(base, [new RulesOnlyScorer()], events, 'rules-only scorer');
       console.log(`  model cost: rules-only core is ${(rules / model).toFixed(2)}× the model core`);
+      if (values['core-baseline'] !== undefined) await benchCoreAgainst(values['core-baseline'], base, modelDir, events, served.ladder);
     }
     if (only.has('rules')) {
       const r = benchRules();

@@ -85,6 +85,14 @@ function partialHistory(unknown: number, of: number): Reason {
   };
 }
 
+/** An event type's thresholds, and the text a reason states them in (formatted once per type, not per decision). */
+interface TypeThresholds {
+  reject: number;
+  flag: number;
+  rejectText: string;
+  flagText: string;
+}
+
 export interface ScoredEvent {
   event: RtdsEvent;
   /** The feature vector the score came from (conditions read it as `features`). */
@@ -98,7 +106,7 @@ export interface ScoredEvent {
   acceptedAt: number;
 }
 
-/** One rule set, compiled: decides scored events. Immutable; a new version is a new engine. */
+/** One rule set, compiled: decides scored events. Immutable (it only memoises text); a new version is a new engine. */
 export class DecisionEngine {
   /** Rules that call for an outcome, highest priority first. */
   private readonly rules: CompiledRule[];
@@ -106,6 +114,10 @@ export class DecisionEngine {
   private readonly scoreRules: CompiledRule[];
   private readonly thresholds: Map<string, number>;
   private readonly defaultThreshold: number;
+  /** Per event type seen: its thresholds and their text. */
+  private readonly byType = new Map<string, TypeThresholds>();
+  /** The rules version decisions record with the lists last decided with: one string per lists version, not per decision. */
+  private listed: { lists: Watchlists; rulesVersion: string } | undefined;
 
   /**
    * Compile a rule set for the features a pipeline computes (`features`, in vector order; default
@@ -147,6 +159,22 @@ export class DecisionEngine {
     return this.thresholds.get(eventType) ?? this.defaultThreshold;
   }
 
+  private thresholdsOf(eventType: string): TypeThresholds {
+    let t = this.byType.get(eventType);
+    if (t === undefined) {
+      const reject = this.thresholdFor(eventType);
+      const flag = reject - this.ruleSet.flag_margin;
+      this.byType.set(eventType, (t = { reject, flag, rejectText: reject.toFixed(2), flagText: flag.toFixed(2) }));
+    }
+    return t;
+  }
+
+  private rulesVersionWith(lists: Watchlists): string {
+    if (lists.version === 0) return this.ruleSet.version;
+    if (this.listed?.lists !== lists) this.listed = { lists, rulesVersion: `${this.ruleSet.version}+lists.${lists.version}` };
+    return this.listed.rulesVersion;
+  }
+
   /** The outcome of an event no scorer could score: the rule set's safe default for its type. */
   safeDefaultFor(eventType: string): Outcome {
     return this.ruleSet.safe_default[eventType] ?? this.ruleSet.safe_default.default;
@@ -158,8 +186,9 @@ export class DecisionEngine {
    */
   decide(s: ScoredEvent, decidedAt: { ms: number; iso: string }, lists: Watchlists = Watchlists.EMPTY): Decision {
     const { event } = s;
-    const t = this.thresholdFor(event.event_type);
-    const flagAt = t - this.ruleSet.flag_margin;
+    const thresholds = this.thresholdsOf(event.event_type);
+    const t = thresholds.reject;
+    const flagAt = thresholds.flag;
     const reasons = s.scoreReasons;
     // Conditions read the model's score; score rules add to it before the thresholds. risk_score stays the model's.
     const input: ConditionInput = { event, features: s.features, score: s.score };
@@ -180,7 +209,7 @@ export class DecisionEngine {
         ? ''
         : safe
           ? `no scorer was available; the safe default for ${event.event_type} applies`
-          : `${scoreText(s.score, score)} ≥ ${(outcome === 'rejected' ? t : flagAt).toFixed(2)} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
+          : `${scoreText(s.score, score)} ≥ ${outcome === 'rejected' ? thresholds.rejectText : thresholds.flagText} for ${event.event_type}${reasons.length > 1 ? ` (${reasons.slice(1).map((r) => r.message).join(', ')})` : ''}`;
     // An allow-listed entity is not decided by its score (rules still apply); a block-listed one is rejected whatever else.
     const listed = lists.check(event);
     if (listed.allowed !== undefined) {
@@ -220,23 +249,24 @@ export class DecisionEngine {
           ? `Approved: ${listed.allowed.message}, so its risk score ${score.toFixed(2)} does not decide, and no rule fired.`
           : safe
           ? `Approved: no scorer was available; the safe default for ${event.event_type} is to approve, and no rule fired.`
-          : `Approved: ${scoreText(s.score, score)} is below ${flagAt.toFixed(2)} and no rule fired.`
+          : `Approved: ${scoreText(s.score, score)} is below ${thresholds.flagText} and no rule fired.`
         : `${outcome === 'rejected' ? 'Rejected' : 'Flagged'}: ${drivers}.`;
     const unknown = s.features === undefined ? 0 : unknownCount(s.features);
-    if (unknown > 0) reasons.push(partialHistory(unknown, s.features!.length));
+    const partial = unknown === 0 ? undefined : partialHistory(unknown, s.features!.length);
+    if (partial !== undefined) reasons.push(partial);
     return {
       decision_id: decisionIdFor(event.event_id),
       event_id: event.event_id,
       decision: outcome,
       risk_score: s.score,
-      reason: unknown === 0 ? reason : `${reason} ${partialHistory(unknown, s.features!.length).message}.`,
+      reason: partial === undefined ? reason : `${reason} ${partial.message}.`,
       reasons,
       timestamp: decidedAt.iso,
       processing_time_ms: Math.max(0, decidedAt.ms - s.acceptedAt),
       model_version: s.modelVersion,
-      rules_version: lists.version === 0 ? this.ruleSet.version : `${this.ruleSet.version}+lists.${lists.version}`,
+      rules_version: this.rulesVersionWith(lists),
       late: s.late,
-      history: unknown === 0 ? 'complete' : 'partial',
+      history: partial === undefined ? 'complete' : 'partial',
       degraded: s.degraded,
       event_time_source: event.event_time_source,
     };

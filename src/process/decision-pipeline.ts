@@ -205,9 +205,11 @@ export class DecisionPipeline {
     const partitions = this.options.partitions ?? 1;
     const tasks = new StageTasks(this.options.features, this.options.eventTime, partitions);
     const partitionOf = (e: RtdsEvent): number => (partitions === 1 ? 0 : partitionFor(e.user_id, partitions));
+    // The vectors are not kept: one scratch for all, as restoreStage does.
+    const scratch = new Float64Array(this.options.features.names.length);
     let n = 0;
     for (const event of history.events) {
-      tasks.step(event, partitionOf(event));
+      tasks.step(event, partitionOf(event), scratch);
       n++;
     }
     for (const verdict of history.verdicts) tasks.label(verdict, partitionOf(verdict.event));
@@ -289,6 +291,9 @@ export class DecisionPipeline {
   decide(admitted: AdmittedBatch, verdicts?: readonly (ClaimVerdict | undefined)[], now: () => number = epochMs, times?: StepTimes): PipelineResult[] {
     const { records, results, stage } = admitted;
     const distributed = this.options.distributed === true;
+    // The batch's vectors are views into one buffer (stages here), not an array allocated per event.
+    const width = this.options.features.names.length;
+    const slab = distributed ? undefined : new Float64Array(records.length * width);
     const ready: CarriedEvent[] = [];
     const slots: number[] = [];
     for (let i = 0; i < records.length; i++) {
@@ -307,7 +312,7 @@ export class DecisionPipeline {
         continue;
       }
       const began = times === undefined ? 0 : epochMs();
-      const carried = distributed ? this.stepHere(stage, record, event, admitted.carried?.[i], verdict) : this.stepAll(record, event, verdict);
+      const carried = slab === undefined ? this.stepHere(stage, record, event, admitted.carried?.[i], verdict) : this.stepAll(record, event, verdict, slab.subarray(i * width, (i + 1) * width));
       if (times !== undefined) {
         times.features[2 * i] = began;
         times.features[2 * i + 1] = epochMs();
@@ -353,12 +358,11 @@ export class DecisionPipeline {
     return results;
   }
 
-  /** Every stage of the event, here: null for a re-send. */
-  private stepAll(record: LogRecord, event: RtdsEvent, verdict: ClaimVerdict | undefined): CarriedEvent | null {
-    const step = this.tasks.step(event, record.partition);
-    if (step === null) return null;
+  /** Every stage of the event, here, its features into `vector`: null for a re-send. */
+  private stepAll(record: LogRecord, event: RtdsEvent, verdict: ClaimVerdict | undefined, vector: Float64Array): CarriedEvent | null {
     const body_hash = verdict?.kind === 'decide' ? verdict.body_hash : undefined;
-    return { event, vector: step.vector, late: step.late, behindMs: step.behindMs, unknown: false, body_hash, position: { partition: record.partition, offset: record.offset }, acceptedAt: record.acceptedAt };
+    const c: CarriedEvent = { event, vector, late: false, behindMs: 0, unknown: false, body_hash, position: { partition: record.partition, offset: record.offset }, acceptedAt: record.acceptedAt };
+    return this.tasks.stepInto(event, record.partition, vector, c) ? c : null;
   }
 
   /** This batch's stage of the event (stages apart): null for a re-send. */

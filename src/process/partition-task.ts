@@ -45,12 +45,17 @@ export function joinStep(into: StageStep, step: StageStep): void {
  * its share of the keyed feature state, and the event ids it has counted recently. The user stage
  * skips re-sent ids; a later stage skips a record its input topic delivered twice (on Kafka, a
  * record of an aborted transaction that the client lets through, then the committed one: see
- * docs/features.md), so an event counts once in every stage's state.
+ * docs/features.md), so an event counts once in every stage's state. A later stage fed straight
+ * by the user stage in the same process (`remembersIds` false) sees each record once, and keeps no ids.
  */
 export class PartitionTask {
   readonly watermark: Watermark;
   private readonly state: FeatureState;
-  private readonly recent: RecentEventIds;
+  private readonly recent: RecentEventIds | undefined;
+  /** Handed to the feature step, which reads it at once: one object per task, not per event. */
+  private readonly timing = { tooLate: false, earliest: 0 };
+  /** What `step` returns: one object per task, overwritten by its next step. */
+  private readonly met: StageStep = { late: false, behindMs: 0, unknown: false };
   /** Offset of the next record this state expects; any other means records were processed elsewhere. */
   nextOffset = 0;
 
@@ -58,11 +63,12 @@ export class PartitionTask {
     private readonly features: FeatureSet,
     private readonly options: EventTimeOptions,
     readonly stage = 0,
+    remembersIds = true,
   ) {
     // A later stage's events come from every user partition, at their uneven paces.
     this.watermark = new Watermark(options.maxOutOfOrdernessMs + (stage === 0 ? 0 : (options.stageSkewMs ?? 0)));
     this.state = features.newState();
-    this.recent = new RecentEventIds(options.dedupeWindowMs);
+    this.recent = remembersIds ? new RecentEventIds(options.dedupeWindowMs) : undefined;
   }
 
   /**
@@ -70,7 +76,7 @@ export class PartitionTask {
    * features of the event into `v`. Null for an event id seen recently (a re-send, or a record delivered twice). `late`: behind the
    * watermark by more than the allowed lateness — the event reads the windows it would have had
    * at its own time (from the state kept for `lateHistoryMs` more; older history reads as
-   * unknown, NaN), but joins none.
+   * unknown, NaN), but joins none. The step returned is this task's own, valid until its next step.
    */
   step(event: RtdsEvent, v: Float64Array): StageStep | null {
     const t = event.event_time;
@@ -79,12 +85,19 @@ export class PartitionTask {
     const late = t < admitted;
     // A late event's id is remembered from the time it arrives (in event time), not from its own
     // time: the window of its own time may be long gone, and a re-send must still be known.
-    if (this.recent.seen(event.event_id, late ? admitted : t)) return null;
+    if (this.recent?.seen(event.event_id, late ? admitted : t) === true) return null;
     this.watermark.observe(t);
     const earliest = this.watermark.current - this.options.allowedLatenessMs;
-    const unknown = this.features.computeStage(this.stage, this.state, event, { tooLate: late, earliest: earliest - (this.options.lateHistoryMs ?? 0) }, v);
-    this.recent.evict(earliest);
-    return { late, behindMs: late ? behindMs : 0, unknown };
+    const timing = this.timing;
+    timing.tooLate = late;
+    timing.earliest = earliest - (this.options.lateHistoryMs ?? 0);
+    const unknown = this.features.computeStage(this.stage, this.state, event, timing, v);
+    this.recent?.evict(earliest);
+    const met = this.met;
+    met.late = late;
+    met.behindMs = late ? behindMs : 0;
+    met.unknown = unknown;
+    return met;
   }
 
   /** A label of an event this partition has processed: label-driven features count it from its `labeled_at` on. */
@@ -94,6 +107,6 @@ export class PartitionTask {
 
   /** Entities in the feature state, their approximate bytes (from a sample when given), and event ids remembered. */
   size(sample?: number): { entities: number; bytes: number; eventIds: number } {
-    return { ...this.state.size(sample), eventIds: this.recent.size };
+    return { ...this.state.size(sample), eventIds: this.recent?.size ?? 0 };
   }
 }

@@ -66,7 +66,7 @@ export class StageTasks {
    * stage processed them, then their verdicts); it then expects `nextOffset`. Returns the events replayed.
    */
   restoreStage(stage: number, partition: number, events: Iterable<RtdsEvent>, verdicts: Iterable<LabelledEvent>, nextOffset: number): number {
-    const task = new PartitionTask(this.features, this.options, stage);
+    const task = this.newTask(stage);
     const scratch = new Float64Array(this.features.names.length);
     let n = 0;
     for (const event of events) {
@@ -96,9 +96,16 @@ export class StageTasks {
    * far read history no longer held).
    */
   nextStage(after: number, event: RtdsEvent, vector: Float64Array, unknown: boolean): { stage: number; key: string; partition: number } | undefined {
-    for (let s = after + 1; s < this.byStage.length; s++) {
-      const key = this.features.stageKey(s, event);
-      if (key !== undefined) return { stage: s, key, partition: this.partitionOfKey(key) };
+    const stage = this.keyedFrom(after + 1, event, vector, unknown);
+    if (stage === undefined) return undefined;
+    const key = this.features.stageKey(stage, event)!;
+    return { stage, key, partition: this.partitionOfKey(key) };
+  }
+
+  /** The first stage from `from` on whose key the event has; those skipped take their defaults, and past the last the vector is derived. */
+  private keyedFrom(from: number, event: RtdsEvent, vector: Float64Array, unknown: boolean): number | undefined {
+    for (let s = from; s < this.byStage.length; s++) {
+      if (this.features.stageKey(s, event) !== undefined) return s;
       this.features.stageDefaults(s, vector);
     }
     this.features.derive(event, vector, unknown);
@@ -108,17 +115,30 @@ export class StageTasks {
   /**
    * The event through every stage: the user stage of its log `partition` first (null there for a
    * re-sent id, which then reaches no other stage), then each entity stage's partition of its
-   * key. Each stage judges lateness by its own partition's watermark.
+   * key. Each stage judges lateness by its own partition's watermark. The features are written
+   * into `vector` when given (as long as the set's names), else into a new one.
    */
-  step(event: RtdsEvent, partition: number): ComputedFeatures | null {
-    const vector = new Float64Array(this.features.names.length);
-    const met = this.task(0, partition).step(event, vector);
-    if (met === null) return null;
-    // Every record reaches a later stage once here: only the user stage can see an id again.
-    for (let next = this.nextStage(0, event, vector, met.unknown); next !== undefined; next = this.nextStage(next.stage, event, vector, met.unknown)) {
-      joinStep(met, this.task(next.stage, next.partition).step(event, vector)!);
+  step(event: RtdsEvent, partition: number, vector = new Float64Array(this.features.names.length)): ComputedFeatures | null {
+    const met = { vector, late: false, behindMs: 0, unknown: false };
+    return this.stepInto(event, partition, vector, met) ? met : null;
+  }
+
+  /**
+   * `step` without an object of its own: the features into `vector`, how late the event was and
+   * whether a feature is unknown into `met` (a carried event, say). False for a re-sent id.
+   */
+  stepInto(event: RtdsEvent, partition: number, vector: Float64Array, met: StageStep): boolean {
+    const first = this.task(0, partition).step(event, vector);
+    if (first === null) return false;
+    met.late = first.late;
+    met.behindMs = first.behindMs;
+    met.unknown = first.unknown;
+    // nextStage's walk, without its object per stage. Every record reaches a later stage once
+    // here: only the user stage can see an id again.
+    for (let s = this.keyedFrom(1, event, vector, met.unknown); s !== undefined; s = this.keyedFrom(s + 1, event, vector, met.unknown)) {
+      joinStep(met, this.task(s, this.partitionOfKey(this.features.stageKey(s, event)!)).step(event, vector)!);
     }
-    return { vector, late: met.late, behindMs: met.behindMs };
+    return true;
   }
 
   /**
@@ -158,7 +178,16 @@ export class StageTasks {
   private task(stage: number, partition: number): PartitionTask {
     const tasks = this.byStage[stage]!;
     let task = tasks.get(partition);
-    if (task === undefined) tasks.set(partition, (task = new PartitionTask(this.features, this.options, stage)));
+    if (task === undefined) tasks.set(partition, (task = this.newTask(stage)));
     return task;
+  }
+
+  /**
+   * A later stage of a process holding every stage is fed by the user stage's `step` here, which
+   * lets each event id through once: it keeps no ids. Held apart (Kafka), every stage keeps them,
+   * to skip a record its input topic delivers twice.
+   */
+  private newTask(stage: number): PartitionTask {
+    return new PartitionTask(this.features, this.options, stage, stage === 0 || this.holds === 'assigned');
   }
 }

@@ -1,5 +1,6 @@
-// Fast inference for a stack of dense layers: plain typed-array loops, no tfjs, no allocation per call.
+// Fast inference for a stack of dense layers: a WebAssembly SIMD matrix product per layer and typed-array loops, no tfjs, no allocation per call.
 import type { LayersModel } from '@tensorflow/tfjs';
+import { denseKernel, type DenseKernel } from './dense-simd.ts';
 
 export const ACTIVATIONS = ['linear', 'relu', 'sigmoid', 'tanh'] as const;
 export type Activation = (typeof ACTIVATIONS)[number];
@@ -19,8 +20,11 @@ export class UnsupportedModelError extends Error {
 
 const LINEAR = 0, RELU = 1, SIGMOID = 2, TANH = 3;
 const ACTIVATION_CODE: Record<Activation, number> = { linear: LINEAR, relu: RELU, sigmoid: SIGMOID, tanh: TANH };
-/** Rows scored together by the blocked kernel: each weight loaded once serves all of them. */
+/** Rows scored together by the blocked kernels: each weight loaded once serves all of them. */
 const BLOCK = 4;
+/** Rows of a batch forwarded together through every layer: their activations stay in cache. */
+const CHUNK = 64;
+const F64 = 8;
 
 interface Layer {
   n: number;
@@ -47,6 +51,10 @@ export class DenseNetwork {
   /** Back-propagation scratch, as wide as the widest layer boundary. */
   private readonly gradA: Float64Array;
   private readonly gradB: Float64Array;
+  /** `predict`'s SIMD kernel, and its memory laid out per layer (see batchLayout). */
+  private readonly kernel: DenseKernel;
+  private readonly memory: Float64Array;
+  private readonly batchLayers: BatchLayer[];
 
   constructor(layers: readonly DenseLayerWeights[]) {
     if (layers.length === 0) throw new UnsupportedModelError('a dense network needs at least one layer');
@@ -70,6 +78,19 @@ export class DenseNetwork {
     const widest = Math.max(this.inputSize, ...layers.map((l) => l.outputSize));
     this.gradA = new Float64Array(widest);
     this.gradB = new Float64Array(widest);
+    const { layout, bytes } = batchLayout(this.layers);
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / 65_536) });
+    this.kernel = denseKernel(memory);
+    this.memory = new Float64Array(memory.buffer);
+    this.batchLayers = layout;
+    for (let l = 0; l < layout.length; l++) {
+      const { n, m, wt, bias } = this.layers[l]!;
+      const { weights, stride } = layout[l]!;
+      const w = weights / F64;
+      const cols = stride / F64;
+      for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) this.memory[w + i * cols + j] = wt[j * n + i]!;
+      this.memory.set(bias, layout[l]!.bias / F64);
+    }
   }
 
   /**
@@ -118,27 +139,36 @@ export class DenseNetwork {
 
   /**
    * Forward `batch` rows of `input` (row-major, inputSize each, from offset 0) into `out`
-   * (outputSize each). Rows go through in blocks of four, the remainder one by one.
+   * (outputSize each): CHUNK rows at a time, each layer one SIMD matrix product over them (in
+   * blocks of four rows; the last block's spare rows compute leftovers, never read), then its
+   * activation. The same sums in the same order as a row alone: a row scores alike in any batch.
    */
   predict(input: Float32Array, out: Float32Array, batch: number): void {
     const d = this.inputSize;
     const k = this.outputSize;
     if (input.length < batch * d) throw new RangeError(`input holds ${input.length} values; ${batch} rows need ${batch * d}`);
     if (out.length < batch * k) throw new RangeError(`out holds ${out.length} values; ${batch} rows need ${batch * k}`);
-    const first = this.buffers[0]!;
-    const last = this.buffers[this.buffers.length - 1]!;
-    let r = 0;
-    for (; r + BLOCK <= batch; r += BLOCK) {
-      const base = r * d;
-      for (let i = 0; i < BLOCK * d; i++) first[i] = input[base + i]!;
-      for (let l = 0; l < this.layers.length; l++) forwardBlock(this.layers[l]!, this.buffers[l]!, this.buffers[l + 1]!);
-      for (let i = 0; i < BLOCK * k; i++) out[r * k + i] = last[i]!;
-    }
-    for (; r < batch; r++) {
-      const base = r * d;
-      for (let i = 0; i < d; i++) first[i] = input[base + i]!;
-      for (let l = 0; l < this.layers.length; l++) forwardRow(this.layers[l]!, this.buffers[l]!, this.buffers[l + 1]!);
-      for (let i = 0; i < k; i++) out[r * k + i] = last[i]!;
+    const memory = this.memory;
+    const layout = this.batchLayers;
+    const first = layout[0]!;
+    const last = layout[layout.length - 1]!;
+    for (let r0 = 0; r0 < batch; r0 += CHUNK) {
+      const rows = Math.min(CHUNK, batch - r0);
+      const blocks = Math.ceil(rows / BLOCK);
+      memory.set(input.subarray(r0 * d, (r0 + rows) * d), first.input / F64);
+      for (let l = 0; l < layout.length; l++) {
+        const { n, m, act } = this.layers[l]!;
+        const b = layout[l]!;
+        this.kernel(b.input, b.inputStride, n, b.weights, b.stride, b.bias, b.output, b.stride, b.stride / (BLOCK * F64), blocks);
+        const cols = b.stride / F64;
+        // Whole rows at once when no padding lies between them (a padded output is never read).
+        if (cols === m) activate(memory, b.output / F64, b.output / F64 + rows * cols, act);
+        else for (let r = 0; r < rows; r++) activate(memory, b.output / F64 + r * cols, b.output / F64 + r * cols + m, act);
+      }
+      for (let r = 0; r < rows; r++) {
+        const from = (last.output + r * last.stride) / F64;
+        for (let i = 0; i < k; i++) out[(r0 + r) * k + i] = memory[from + i]!;
+      }
     }
   }
 
@@ -227,6 +257,39 @@ export class DenseNetwork {
     }
     if (filled > 0) flush();
   }
+}
+
+/** Where a layer's operands lie in the SIMD kernel's memory (byte addresses and strides). */
+interface BatchLayer {
+  /** Weights [n][stride / 8], zero-padded to whole blocks of four outputs. */
+  weights: number;
+  bias: number;
+  /** Bytes per row of the weights and of the output: the outputs rounded up to a block of four. */
+  stride: number;
+  /** The layer's input rows (the previous layer's output, or the batch's input) and their stride. */
+  input: number;
+  inputStride: number;
+  output: number;
+}
+
+/** Every layer's weights, bias and CHUNK rows of output, one after another; the batch's input first. */
+function batchLayout(layers: readonly Layer[]): { layout: BatchLayer[]; bytes: number } {
+  let at = 0;
+  const take = (bytes: number): number => {
+    const start = at;
+    at += bytes;
+    return start;
+  };
+  let input = take(CHUNK * layers[0]!.n * F64);
+  let inputStride = layers[0]!.n * F64;
+  const layout = layers.map((l) => {
+    const stride = Math.ceil(l.m / BLOCK) * BLOCK * F64;
+    const b: BatchLayer = { weights: take(l.n * stride), bias: take(stride), stride, input, inputStride, output: take(CHUNK * stride) };
+    input = b.output;
+    inputStride = stride;
+    return b;
+  });
+  return { layout, bytes: at };
 }
 
 function isActivation(name: unknown): name is Activation {

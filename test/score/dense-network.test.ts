@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type * as TF from '@tensorflow/tfjs';
-import { DenseNetwork, UnsupportedModelError } from '../../src/score/dense-network.ts';
+import { DenseNetwork, UnsupportedModelError, type DenseLayerWeights } from '../../src/score/dense-network.ts';
 import { tensorflow, type Tf } from '../../src/score/tfjs.ts';
 import { maxAbsDiff, randomInputs, randomMlp, tfPredict } from './models.ts';
+import { rng } from './synthetic.ts';
 
 describe('DenseNetwork', () => {
   let tf: Tf;
@@ -101,5 +102,48 @@ describe('DenseNetwork', () => {
       () => new DenseNetwork([{ inputSize: 2, outputSize: 1, kernel: new Float32Array(2), bias: new Float32Array(1), activation: 'relu' }, { inputSize: 3, outputSize: 1, kernel: new Float32Array(3), bias: new Float32Array(1), activation: 'linear' }]),
       UnsupportedModelError,
     );
+  });
+});
+
+describe('DenseNetwork.predict over a batch (the SIMD matrix product)', () => {
+  /** Layers whose widths are not whole blocks of four, every activation among them. */
+  const SHAPE: [number, number, 'relu' | 'tanh' | 'linear' | 'sigmoid'][] = [
+    [13, 7, 'relu'],
+    [7, 5, 'tanh'],
+    [5, 6, 'linear'],
+    [6, 3, 'sigmoid'],
+  ];
+  const random = rng(21);
+  const layers: DenseLayerWeights[] = SHAPE.map(([n, m, activation]) => ({
+    inputSize: n,
+    outputSize: m,
+    kernel: Float32Array.from({ length: n * m }, () => random() * 2 - 1),
+    bias: Float32Array.from({ length: m }, () => random() - 0.5),
+    activation,
+  }));
+
+  /** The forward pass written plainly, in float64 from the float32 weights: bias first, then each input in order. */
+  function plain(row: Float32Array): number[] {
+    let a = Array.from(row);
+    for (const l of layers) {
+      const o: number[] = [];
+      for (let j = 0; j < l.outputSize; j++) {
+        let s = l.bias[j]!;
+        for (let i = 0; i < l.inputSize; i++) s += a[i]! * l.kernel[i * l.outputSize + j]!;
+        o.push(l.activation === 'relu' ? (s > 0 ? s : 0) : l.activation === 'tanh' ? Math.tanh(s) : l.activation === 'sigmoid' ? 1 / (1 + Math.exp(-s)) : s);
+      }
+      a = o;
+    }
+    return Array.from(Float32Array.from(a));
+  }
+
+  it('equals the plain forward pass bit for bit, for every row of batches across blocks of four and chunks of 64', () => {
+    const net = new DenseNetwork(layers);
+    for (const batch of [1, 3, 4, 5, 63, 64, 65, 130]) {
+      const input = randomInputs(batch, 13, batch);
+      const out = new Float32Array(batch * 3);
+      net.predict(input, out, batch);
+      for (let r = 0; r < batch; r++) assert.deepEqual(Array.from(out.subarray(r * 3, r * 3 + 3)), plain(input.subarray(r * 13, r * 13 + 13)), `batch ${batch}, row ${r}`);
+    }
   });
 });
