@@ -516,11 +516,11 @@ export class FeatureSet {
       if (self.distinct !== undefined) {
         const one = new DistinctValues();
         one.add(self.distinct);
-        r.sets.push(one);
+        r.addSet(one);
       }
     }
     for (const o of outputs) {
-      const value = o.kind === 'distinct' ? (r.sets.length === 0 ? 0 : DistinctValues.countOf(r.sets)) : g.window.layout.read(o.kind, r.tally, 0, t);
+      const value = o.kind === 'distinct' ? r.distinctCount() : g.window.layout.read(o.kind, r.tally, 0, t);
       v[o.index] = value ?? o.fallback;
     }
   }
@@ -632,10 +632,13 @@ function nextExpiry(kind: EntityKind, entity: EntityWindows, earliest: number): 
   for (const g of kind.groups) {
     if (entity.windows[g.slot] === undefined) continue;
     const gone = entity.latest + g.window.reachMs;
-    if (gone <= earliest) {
-      entity.windows[g.slot] = undefined;
-      if (entity.sets !== undefined) entity.sets[g.slot] = undefined;
-    } else if (gone < next) next = gone;
+    if (gone <= earliest) g.window.drop(entity, g.slot);
+    else {
+      // An entity is checked a few times in its life, mostly when idle: its windows' spare room
+      // can go (an active one's next new tile copies its block once more).
+      g.window.compact(entity, g.slot);
+      if (gone < next) next = gone;
+    }
   }
   // The distinct sets' array goes with the last of them: most entities are idle most of the time.
   if (entity.sets?.every((set) => set === undefined) === true) entity.sets = undefined;
