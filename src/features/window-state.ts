@@ -265,6 +265,24 @@ const SPARE_BLOCKS = 1024;
 const SPARE_ROOM = 4;
 
 /**
+ * `values` in an array of unboxed doubles (V8's PACKED_DOUBLE_ELEMENTS) of exactly their length,
+ * whatever they are: a count-only block would otherwise start as small integers and change kind
+ * at its first sum or sub-key, and code seeing blocks of several kinds deoptimises, again and
+ * again. Copies (`slice`, `concat`) of such arrays keep the kind.
+ */
+function doubles(values: readonly number[]): number[] {
+  const a = [0.5];
+  a.length = 0;
+  for (const v of values) a.push(v);
+  return a.slice();
+}
+
+/** A distinct sets array of `room` spares (none yet), of the one elements kind every such array has. */
+function noSets(room: number): SlotSets {
+  return new Array<DistinctValues | undefined>(room);
+}
+
+/**
  * Tumbling and hopping windows: one tally per hop-long tile; slot = [tile index, …tally]. With a
  * label delay the window read is the `hops` whole tiles that end at or before t − delay, and a
  * fraud label adds to the tile of the event it judges.
@@ -328,7 +346,7 @@ export class TiledWindows implements WindowKind {
     this.head = running ? 2 + layout.size : 1;
     this.stride = this.header + layout.size;
     this.emptySlot = [...(keyed ? [0, 0] : [0]), ...layout.empty];
-    this.fresh = [0, ...(running ? [NaN, ...layout.empty] : []), ...this.emptySlot, ...this.emptySlot];
+    this.fresh = doubles([0, ...(running ? [NaN, ...layout.empty] : []), ...this.emptySlot, ...this.emptySlot]);
     this.skip = delay === undefined ? 0 : 1;
     this.holdsOwn = delay === undefined;
     this.reachMs = hop * (hops + 1) + (delay ?? 0);
@@ -379,7 +397,7 @@ export class TiledWindows implements WindowKind {
     if (s === undefined) {
       const fresh = this.fresh.slice();
       h.windows[at] = fresh;
-      if (this.layout.distinct) setsOf(h)[at] = [new DistinctValues(), undefined];
+      if (this.layout.distinct) setsOf(h)[at] = noSets(2);
       return fresh;
     }
     s[0] = 0;
@@ -422,9 +440,9 @@ export class TiledWindows implements WindowKind {
     const n = s[0]!;
     const room = (s.length - head) / stride;
     if (n === room) {
-      s = s.concat((this.rooms[room] ??= new Array<number>(room * stride).fill(0)));
+      s = s.concat((this.rooms[room] ??= doubles(new Array<number>(room * stride).fill(0))));
       h.windows[at] = s;
-      if (this.layout.distinct) h.sets![at] = h.sets![at]!.concat(new Array<DistinctValues>(room));
+      if (this.layout.distinct) h.sets![at] = h.sets![at]!.concat(noSets(room)!);
     }
     const o = head + i * stride;
     for (let j = head + n * stride - 1; j >= o; j--) s[j + stride] = s[j]!;
