@@ -75,7 +75,7 @@ function output(o: { index: number; kind: Aggregation; fallback: number }, layou
       case 'fraud_rate':
         return `(${T}[0] === 0 ? ${fb} : Math.min(1, ${T}[${layout.fraud}] / ${T}[0]))`;
       case 'distinct':
-        return `(${g}R.sets.length === 0 ? 0 : countOf(${g}R.sets))`;
+        return `${g}R.distinctCount()`;
     }
   })();
   return `v[${o.index}] = ${value};`;
@@ -150,7 +150,7 @@ function addSelf(layout: TallyLayout, read: WindowRead, t: number, seq: number, 
   if (distinct !== undefined) {
     const one = new DistinctValues();
     one.add(distinct);
-    read.sets.push(one);
+    read.addSet(one);
   }
 }
 
@@ -187,6 +187,6 @@ export function compileStep<State>(kinds: readonly PlannedKind[], ks: readonly n
     'return unknown;',
     '};',
   ].join('\n');
-  const make = new Function('kinds', 'rt', 'subKey', 'newEntity', 'addSelf', 'countOf', source) as (...args: unknown[]) => CompiledStep<State>;
-  return make(kinds, rt, rt.subKey, newEntity, addSelf, (sets: readonly DistinctValues[]) => DistinctValues.countOf(sets));
+  const make = new Function('kinds', 'rt', 'subKey', 'newEntity', 'addSelf', source) as (...args: unknown[]) => CompiledStep<State>;
+  return make(kinds, rt, rt.subKey, newEntity, addSelf);
 }

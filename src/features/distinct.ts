@@ -42,27 +42,57 @@ function estimate(registers: Uint8Array): number {
   return raw <= 2.5 * M && zeros > 0 ? M * Math.log(M / zeros) : raw;
 }
 
-/** Reused by every union of exact values, so a count allocates nothing: a list while short (most unions are), a set past that. */
+/**
+ * Reused by every union of exact values, so a count allocates nothing: a list while short (most
+ * unions are), a set past that. The list is filled by position, never truncated (an array set to
+ * length 0 gives up its room).
+ */
 const SHORT_UNION = 32;
-const shortUnion: string[] = [];
+const shortUnion = new Array<string>(SHORT_UNION);
 const union = new Set<string>();
+/** The list of a set of no values, shared: a set's first value gets it a list of its own. */
+const NO_VALUES: string[] = [];
 
-/** The distinct values of one tile: a short list (most entities have few), a sketch past the limit. */
+/**
+ * The distinct values of one tile: a short list (most entities have few), a sketch past the limit.
+ * The list keeps spare room by doubling (from one value), so a tile adds values without a new
+ * array each; a tile's set is cleared and reused when the tile leaves (see TiledWindows).
+ */
 export class DistinctValues {
-  private exact: string[] | undefined = [];
+  /** The values, in `exact[0…n)`; the rest is spare room. Undefined once a sketch. */
+  private exact: string[] | undefined = NO_VALUES;
+  private n = 0;
   private sketch: Uint8Array | undefined;
 
   add(value: string): void {
-    if (this.exact === undefined) return addToSketch(this.sketch!, value);
-    if (this.exact.includes(value)) return;
-    // A new array of exactly the needed length: a pushed one keeps spare room, multiplied by every tile.
-    this.exact = [...this.exact, value];
-    if (this.exact.length > DISTINCT_EXACT_LIMIT) this.toSketch();
+    const exact = this.exact;
+    if (exact === undefined) return addToSketch(this.sketch!, value);
+    const n = this.n;
+    for (let i = 0; i < n; i++) if (exact[i] === value) return;
+    if (n === DISTINCT_EXACT_LIMIT) {
+      this.toSketch();
+      return addToSketch(this.sketch!, value);
+    }
+    if (n === exact.length) {
+      const grown = new Array<string>(Math.max(1, 2 * n));
+      for (let i = 0; i < n; i++) grown[i] = exact[i]!;
+      this.exact = grown;
+    }
+    this.exact![n] = value;
+    this.n = n + 1;
+  }
+
+  /** Back to no values, keeping the list's room (a sketch goes: most tiles never need one). */
+  clear(): this {
+    if (this.exact === undefined) this.exact = NO_VALUES;
+    this.n = 0;
+    this.sketch = undefined;
+    return this;
   }
 
   merge(other: DistinctValues): void {
     if (other.exact !== undefined) {
-      for (const v of other.exact) this.add(v);
+      for (let i = 0; i < other.n; i++) this.add(other.exact[i]!);
       return;
     }
     const mine = this.sketch ?? this.toSketch();
@@ -70,47 +100,51 @@ export class DistinctValues {
     for (let i = 0; i < M; i++) if (theirs[i]! > mine[i]!) mine[i] = theirs[i]!;
   }
 
-  /** Exact while every tile involved stayed under the limit; an estimate otherwise. */
-  static countOf(parts: readonly DistinctValues[]): number {
-    if (parts.length === 1 && parts[0]!.exact !== undefined) return parts[0]!.exact.length;
-    if (parts.every((p) => p.exact !== undefined)) return DistinctValues.unionSize(parts);
+  /** Of `parts[0…count)`: exact while every tile involved stayed under the limit; an estimate otherwise. */
+  static countOf(parts: readonly DistinctValues[], count = parts.length): number {
+    if (count === 1 && parts[0]!.exact !== undefined) return parts[0]!.n;
+    let exact = true;
+    for (let i = 0; i < count; i++) if (parts[i]!.exact === undefined) exact = false;
+    if (exact) return DistinctValues.unionSize(parts, count);
     const all = new DistinctValues();
     const registers = all.toSketch();
-    for (const p of parts) all.merge(p);
+    for (let i = 0; i < count; i++) all.merge(parts[i]!);
     return Math.round(estimate(registers));
   }
 
   /** From the exact list to a sketch of the same values. */
   private toSketch(): Uint8Array {
     const sketch = new Uint8Array(M);
-    for (const v of this.exact!) addToSketch(sketch, v);
+    for (let i = 0; i < this.n; i++) addToSketch(sketch, this.exact![i]!);
     this.exact = undefined;
+    this.n = 0;
     this.sketch = sketch;
     return sketch;
   }
 
-  private static unionSize(parts: readonly DistinctValues[]): number {
-    shortUnion.length = 0;
-    let i = 0;
-    let j = 0;
-    for (; i < parts.length; i++) {
+  private static unionSize(parts: readonly DistinctValues[], count: number): number {
+    let size = 0;
+    for (let i = 0; i < count; i++) {
       const values = parts[i]!.exact!;
-      for (j = 0; j < values.length; j++) {
-        if (shortUnion.includes(values[j]!)) continue;
-        if (shortUnion.length === SHORT_UNION) return DistinctValues.longUnionSize(parts, i, j);
-        shortUnion.push(values[j]!);
+      const n = parts[i]!.n;
+      next: for (let j = 0; j < n; j++) {
+        const value = values[j]!;
+        for (let u = 0; u < size; u++) if (shortUnion[u] === value) continue next;
+        if (size === SHORT_UNION) return DistinctValues.longUnionSize(parts, count, i, j);
+        shortUnion[size++] = value;
       }
     }
-    return shortUnion.length;
+    return size;
   }
 
   /** The union grew past the short list at value `j` of part `i`: go on with a set. */
-  private static longUnionSize(parts: readonly DistinctValues[], i: number, j: number): number {
+  private static longUnionSize(parts: readonly DistinctValues[], count: number, i: number, j: number): number {
     union.clear();
-    for (const v of shortUnion) union.add(v);
-    for (; i < parts.length; i++, j = 0) {
+    for (let u = 0; u < SHORT_UNION; u++) union.add(shortUnion[u]!);
+    for (; i < count; i++, j = 0) {
       const values = parts[i]!.exact!;
-      for (; j < values.length; j++) union.add(values[j]!);
+      const n = parts[i]!.n;
+      for (; j < n; j++) union.add(values[j]!);
     }
     return union.size;
   }

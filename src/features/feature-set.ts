@@ -11,6 +11,8 @@ import { windowBytes, windowKind, TallyLayout, TiledWindows, WindowRead, type Sl
 /** Narrowest expiry bucket (event time): an entity is checked at most this long after it is due. */
 const MIN_BUCKET_MS = 1000;
 const KEY_SEPARATOR = '\u001f';
+/** How long (event time) an entity has had no event when the expiry sweep compacts its windows. */
+const COMPACT_IDLE_MS = 3_600_000;
 
 interface Output {
   index: number;
@@ -516,11 +518,11 @@ export class FeatureSet {
       if (self.distinct !== undefined) {
         const one = new DistinctValues();
         one.add(self.distinct);
-        r.sets.push(one);
+        r.addSet(one);
       }
     }
     for (const o of outputs) {
-      const value = o.kind === 'distinct' ? (r.sets.length === 0 ? 0 : DistinctValues.countOf(r.sets)) : g.window.layout.read(o.kind, r.tally, 0, t);
+      const value = o.kind === 'distinct' ? r.distinctCount() : g.window.layout.read(o.kind, r.tally, 0, t);
       v[o.index] = value ?? o.fallback;
     }
   }
@@ -629,13 +631,18 @@ function subKey(event: RtdsEvent, fields: readonly (keyof RtdsEvent)[]): number 
  */
 function nextExpiry(kind: EntityKind, entity: EntityWindows, earliest: number): number | undefined {
   let next = Infinity;
+  // An entity idle this long gives back its windows' spare room (see TiledWindows): a few checks
+  // over its life (after its hour's and its day's windows, say). Sooner it may well be active
+  // again, and its next tile would copy the block back; the check would touch every block.
+  const idle = earliest - entity.latest >= COMPACT_IDLE_MS;
   for (const g of kind.groups) {
     if (entity.windows[g.slot] === undefined) continue;
     const gone = entity.latest + g.window.reachMs;
-    if (gone <= earliest) {
-      entity.windows[g.slot] = undefined;
-      if (entity.sets !== undefined) entity.sets[g.slot] = undefined;
-    } else if (gone < next) next = gone;
+    if (gone <= earliest) g.window.drop(entity, g.slot);
+    else {
+      if (idle) g.window.compact(entity, g.slot);
+      if (gone < next) next = gone;
+    }
   }
   // The distinct sets' array goes with the last of them: most entities are idle most of the time.
   if (entity.sets?.every((set) => set === undefined) === true) entity.sets = undefined;

@@ -151,15 +151,22 @@ export class TallyLayout {
 
 /**
  * One entity's state for one window: slots of numbers (a header, then a tally) in time order, in
- * one flat array, and, when distinct values are counted, one set per slot in a second array.
+ * one flat array (a tiled window's with a count in front and room behind), and, when distinct
+ * values are counted, one set per slot in a second array.
  */
 export type Slots = number[];
-export type SlotSets = DistinctValues[] | undefined;
+/** A tiled window's sets past its tiles are spares: a left tile's set, or none yet. */
+export type SlotSets = (DistinctValues | undefined)[] | undefined;
 
-/** What a window read gathers: the merged tally, and the distinct sets of the slots read. Reused across reads. */
+/**
+ * What a window read gathers: the merged tally, and the distinct sets of the slots read. Reused
+ * across reads; the sets are counted rather than truncated (an array set to length 0 gives up its
+ * room, and the next read would allocate it again).
+ */
 export class WindowRead {
   readonly tally: Float64Array;
-  readonly sets: DistinctValues[] = [];
+  private readonly sets: DistinctValues[] = [];
+  private setCount = 0;
 
   constructor(private readonly layout: TallyLayout) {
     this.tally = new Float64Array(layout.size);
@@ -168,14 +175,25 @@ export class WindowRead {
   /** Back to a read of nothing. */
   reset(): void {
     this.layout.clear(this.tally);
-    this.sets.length = 0;
+    this.setCount = 0;
+  }
+
+  /** Gather a slot's distinct set. */
+  addSet(set: DistinctValues): void {
+    this.sets[this.setCount++] = set;
+  }
+
+  /** Distinct values in the sets gathered (0 with none). */
+  distinctCount(): number {
+    return this.setCount === 0 ? 0 : DistinctValues.countOf(this.sets, this.setCount);
   }
 }
 
 /**
  * Where an entity keeps its windows, by group position: slot arrays and, for distinct counts,
- * set arrays. Kinds replace an array rather than grow it in place: an array that grew keeps
- * spare capacity, and across a million entities spare capacity is most of the memory.
+ * set arrays. No kind pushes onto them: an array that grew by push keeps V8's spare capacity
+ * (half as much again, plus 16), and across a million entities spare capacity is most of the
+ * memory. Session windows replace their array; tiled windows double theirs when full.
  */
 export interface WindowHolder {
   windows: (Slots | undefined)[];
@@ -209,24 +227,59 @@ export interface WindowKind {
    * yet, it is not read, so values never depend on when eviction ran.
    */
   read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead, sub: number): void;
-  /** Forget what no event at or after `earliest` can fall in; a window left empty is removed. */
+  /** Forget what no event at or after `earliest` can fall in (a session window left empty is removed; a tiled one keeps its room). */
   evict(h: WindowHolder, at: number, earliest: number): void;
+  /** Forget the whole window: its entity's latest event no longer reaches it. */
+  drop(h: WindowHolder, at: number): void;
+  /** Give back the window's spare room: the expiry sweep found its entity idle. */
+  compact(h: WindowHolder, at: number): void;
   /** Whether the window an event at `t` falls in is whole once what `earliest` allows is forgotten. */
   whole(t: number, earliest: number): boolean;
   /** Whether an event's window holds the event itself (not with a label delay, which ends it before). */
   readonly holdsOwn: boolean;
 }
 
-/** Drop the first `drop` slots (after a `base`-long header) of the window at `at` (all of them: remove it). */
-function dropFront(h: WindowHolder, at: number, drop: number, stride: number, base = 0): void {
+/** Remove the window at `at` and its sets. */
+function remove(h: WindowHolder, at: number): void {
+  h.windows[at] = undefined;
+  if (h.sets !== undefined) h.sets[at] = undefined;
+}
+
+/** Drop the first `drop` slots of the window at `at` (all of them: remove it). */
+function dropFront(h: WindowHolder, at: number, drop: number, stride: number): void {
   const s = h.windows[at]!;
-  if (base + drop * stride >= s.length) {
-    h.windows[at] = undefined;
-    if (h.sets !== undefined) h.sets[at] = undefined;
-  } else {
-    h.windows[at] = base === 0 ? s.slice(drop * stride) : s.slice(0, base).concat(s.slice(base + drop * stride));
+  if (drop * stride >= s.length) remove(h, at);
+  else {
+    h.windows[at] = s.slice(drop * stride);
     if (h.sets?.[at] !== undefined) h.sets[at] = h.sets[at].slice(drop);
   }
+}
+
+/**
+ * Blocks of dropped windows a tiled window kind keeps for its new windows: at most this many, of
+ * at most this much room (in tiles). Most windows the sweep drops are a sparse entity's short ones
+ * (one or two tiles), which its next event makes again: a spare block saves that allocation,
+ * and the spares of a set's window kinds together hold a few megabytes at most.
+ */
+const SPARE_BLOCKS = 1024;
+const SPARE_ROOM = 4;
+
+/**
+ * `values` in an array of unboxed doubles (V8's PACKED_DOUBLE_ELEMENTS) of exactly their length,
+ * whatever they are: a count-only block would otherwise start as small integers and change kind
+ * at its first sum or sub-key, and code seeing blocks of several kinds deoptimises, again and
+ * again. Copies (`slice`, `concat`) of such arrays keep the kind.
+ */
+function doubles(values: readonly number[]): number[] {
+  const a = [0.5];
+  a.length = 0;
+  for (const v of values) a.push(v);
+  return a.slice();
+}
+
+/** A distinct sets array of `room` spares (none yet), of the one elements kind every such array has. */
+function noSets(room: number): SlotSets {
+  return new Array<DistinctValues | undefined>(room);
 }
 
 /**
@@ -238,22 +291,42 @@ function dropFront(h: WindowHolder, at: number, drop: number, stride: number, ba
  * devices), slot = [tile index, sub-key, …tally], ordered by tile then sub-key: a sub-entity
  * costs a few numbers per tile instead of an entity of its own.
  *
+ * A window's tiles live in one block of numbers that keeps spare room: [tiles held, …slots], the
+ * slots in time order and then room for more. A new tile takes the room (shifting later tiles when
+ * it comes between them) and leaving tiles shift the rest to the front, so an event allocates
+ * nothing; a full block is replaced by one of twice the room (so a window of n tiles was copied
+ * about log₂ n times in its life, and holds at most twice the numbers it needs). A window
+ * whose tiles all left keeps its block for its entity's next event. The expiry sweep, when it
+ * finds the entity idle, gives back the room beyond its tiles (`compact`), or drops the window,
+ * whose block, if small, becomes a spare for a new window of the kind. Distinct sets are a second
+ * array, parallel to the slots, whose sets are cleared and reused as tiles leave and come.
+ *
  * A running window (the compiled engine's) also keeps, before its slots, the window's merged
- * tally as of its latest read: [anchor, …tally, …slots], where the anchor is the last tile that
- * read held. An event joining a tile the tally covers, or a label on one, updates it too, so a
- * read at the same anchor is a copy (O(1)) instead of a merge of up to `hops` tiles; a read past
- * it re-merges the tiles once (the tiles leaving are dropped exactly, so sums do not drift over
- * time); a read before it (a late event) merges the tiles as the interpreter does.
+ * tally as of its latest read: [tiles held, anchor, …tally, …slots], where the anchor is the last
+ * tile that read held. An event joining a tile the tally covers, or a label on one, updates it
+ * too, so a read at the same anchor is a copy (O(1)) instead of a merge of up to `hops` tiles; a
+ * read past it re-merges the tiles once (the tiles leaving are dropped exactly, so sums do not
+ * drift over time); a read before it (a late event) merges the tiles as the interpreter does.
  */
 export class TiledWindows implements WindowKind {
   private readonly stride: number;
   /** Numbers before the tally: the tile index, and the sub-key when keyed. */
   private readonly header: number;
-  /** Numbers before the first slot: the running tally's anchor and tally, or none. */
-  private readonly base: number;
-  /** Templates copied into new arrays: a window with no tiles, and a slot of no events (its tile and sub-key set after). */
-  private readonly noTiles: readonly number[];
+  /** Numbers before the first slot: the count of tiles held, then the running tally's anchor and tally, if any. */
+  private readonly head: number;
+  private readonly running: boolean;
+  /**
+   * Copied into a new block: no tiles (a running tally anchored nowhere, NaN, until its first
+   * read), room for two — a window's second tile is common (two events a hop apart) and a block
+   * grown from one to two tiles would be the only copy most short windows ever make.
+   */
+  private readonly fresh: readonly number[];
   private readonly emptySlot: readonly number[];
+  /** Room added when a block of `n` slots' room fills, by n (a power of two): made once, shared. */
+  private readonly rooms: number[][] = [];
+  /** Dropped windows' blocks and sets, for new windows (see SPARE_BLOCKS). */
+  private readonly spareBlocks: Slots[] = [];
+  private readonly spareSets: SlotSets[] = [];
   readonly reachMs: number;
   /** Tiles between the one holding t − delay and the window's last: 0, or 1 with a label delay. */
   private readonly skip: number;
@@ -268,11 +341,12 @@ export class TiledWindows implements WindowKind {
     running = false,
   ) {
     if (running && (keyed || layout.distinct)) throw new Error('a running window keeps one tally: not keyed, no distinct values');
+    this.running = running;
     this.header = keyed ? 2 : 1;
-    this.base = running ? 1 + layout.size : 0;
+    this.head = running ? 2 + layout.size : 1;
     this.stride = this.header + layout.size;
-    this.noTiles = running ? [NaN, ...layout.empty] : [];
     this.emptySlot = [...(keyed ? [0, 0] : [0]), ...layout.empty];
+    this.fresh = doubles([0, ...(running ? [NaN, ...layout.empty] : []), ...this.emptySlot, ...this.emptySlot]);
     this.skip = delay === undefined ? 0 : 1;
     this.holdsOwn = delay === undefined;
     this.reachMs = hop * (hops + 1) + (delay ?? 0);
@@ -281,21 +355,21 @@ export class TiledWindows implements WindowKind {
   /** Position of the slot of tile `k` and sub-key `sub` in `s`, or −1 − where it would go. */
   private find(s: readonly number[], k: number, sub: number): number {
     const stride = this.stride;
-    const base = this.base;
-    let i = (s.length - base) / stride;
+    const head = this.head;
+    let i = s[0]!;
     while (i > 0) {
-      const o = base + (i - 1) * stride;
+      const o = head + (i - 1) * stride;
       const tile = s[o]!;
       if (tile < k || (tile === k && (!this.keyed || s[o + 1]! <= sub))) break;
       i--;
     }
-    if (i > 0 && s[base + (i - 1) * stride] === k && (!this.keyed || s[base + (i - 1) * stride + 1] === sub)) return i - 1;
+    if (i > 0 && s[head + (i - 1) * stride] === k && (!this.keyed || s[head + (i - 1) * stride + 1] === sub)) return i - 1;
     return -1 - i;
   }
 
-  /** Whether the running tally (anchored at `s[0]`) covers tile `k`. */
+  /** Whether the running tally (anchored at `s[1]`) covers tile `k`. */
   private covers(s: readonly number[], k: number): boolean {
-    return this.base > 0 && k <= s[0]! && k > s[0]! - this.hops;
+    return this.running && k <= s[1]! && k > s[1]! - this.hops;
   }
 
   /** The last tile the window read at `t` holds. */
@@ -305,25 +379,86 @@ export class TiledWindows implements WindowKind {
 
   add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined, sub: number): void {
     const k = Math.floor(time / this.hop);
-    // A new running window's tally is anchored nowhere (NaN) until its first read.
-    // (The shared template is never written: a window without tiles always gets a new array below.)
-    let s = h.windows[at] ?? (this.noTiles as Slots);
+    const s = h.windows[at] ?? this.open(h, at);
     let i = this.find(s, k, sub);
+    let d = s;
     if (i < 0) {
       i = -1 - i;
-      const o = this.base + i * this.stride;
-      s = spliced(s, o, 0, this.emptySlot);
-      s[o] = k;
-      if (this.keyed) s[o + 1] = sub;
-      h.windows[at] = s;
-      if (this.layout.distinct) {
-        const sets = setsOf(h);
-        sets[at] = spliced(sets[at] ?? [], i, 0, [new DistinctValues()]);
-      }
+      d = this.insert(h, at, s, i, k, sub);
     }
-    this.layout.add(s, this.base + i * this.stride + this.header, time, seq, value);
-    if (this.covers(s, k)) this.layout.add(s, 1, time, seq, value);
+    this.layout.add(d, this.head + i * this.stride + this.header, time, seq, value);
+    if (this.covers(d, k)) this.layout.add(d, 2, time, seq, value);
     if (distinct !== undefined) h.sets![at]![i]!.add(distinct);
+  }
+
+  /** A new window at `at`: a spare block if one is kept, emptied, else a new block. */
+  private open(h: WindowHolder, at: number): Slots {
+    const s = this.spareBlocks.pop();
+    if (s === undefined) {
+      const fresh = this.fresh.slice();
+      h.windows[at] = fresh;
+      if (this.layout.distinct) setsOf(h)[at] = noSets(2);
+      return fresh;
+    }
+    s[0] = 0;
+    if (this.running) {
+      s[1] = NaN;
+      const empty = this.layout.empty;
+      for (let k = 0; k < empty.length; k++) s[2 + k] = empty[k]!;
+    }
+    h.windows[at] = s;
+    // Its sets are all spares now: each is cleared as a tile takes it.
+    const sets = this.spareSets.pop();
+    if (this.layout.distinct) setsOf(h)[at] = sets;
+    return s;
+  }
+
+  drop(h: WindowHolder, at: number): void {
+    const s = h.windows[at];
+    if (s === undefined) return;
+    if (this.spareBlocks.length < SPARE_BLOCKS && s.length <= this.head + SPARE_ROOM * this.stride) {
+      this.spareBlocks.push(s);
+      this.spareSets.push(h.sets?.[at]);
+    }
+    remove(h, at);
+  }
+
+  /** Down to room for the tiles held (for two when fewer: a block that small is the common case, and kept as such). */
+  compact(h: WindowHolder, at: number): void {
+    const s = h.windows[at];
+    if (s === undefined) return;
+    const room = Math.max(2, s[0]!);
+    if (s.length <= this.head + room * this.stride) return;
+    h.windows[at] = s.slice(0, this.head + room * this.stride);
+    if (h.sets?.[at] !== undefined) h.sets[at] = h.sets[at].slice(0, room);
+  }
+
+  /** Make slot `i` of the window at `at` an empty tile `k` (sub-key `sub`), the slots from `i` on moving up one; the block, grown if it was full. */
+  private insert(h: WindowHolder, at: number, s: Slots, i: number, k: number, sub: number): Slots {
+    const stride = this.stride;
+    const head = this.head;
+    const n = s[0]!;
+    const room = (s.length - head) / stride;
+    if (n === room) {
+      s = s.concat((this.rooms[room] ??= doubles(new Array<number>(room * stride).fill(0))));
+      h.windows[at] = s;
+      if (this.layout.distinct) h.sets![at] = h.sets![at]!.concat(noSets(room)!);
+    }
+    const o = head + i * stride;
+    for (let j = head + n * stride - 1; j >= o; j--) s[j + stride] = s[j]!;
+    const empty = this.emptySlot;
+    for (let j = 0; j < stride; j++) s[o + j] = empty[j]!;
+    s[o] = k;
+    if (this.keyed) s[o + 1] = sub;
+    s[0] = n + 1;
+    if (this.layout.distinct) {
+      // The set past the last tile is a spare (a left tile's, or none yet): it becomes slot i's.
+      const sets = h.sets![at]!;
+      const spare = sets[n];
+      for (let j = n; j > i; j--) sets[j] = sets[j - 1]!;
+      sets[i] = spare === undefined ? new DistinctValues() : spare.clear();
+    }
+    return s;
   }
 
   /**
@@ -336,43 +471,44 @@ export class TiledWindows implements WindowKind {
     const k = Math.floor(time / this.hop);
     const i = this.find(s, k, sub);
     if (i < 0) return false;
-    s[this.base + i * this.stride + this.header + this.layout.fraud]! += delta;
-    if (this.covers(s, k)) s[1 + this.layout.fraud]! += delta;
+    s[this.head + i * this.stride + this.header + this.layout.fraud]! += delta;
+    if (this.covers(s, k)) s[2 + this.layout.fraud]! += delta;
     return true;
   }
 
   read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead, sub: number): void {
-    into.reset();
     const s = h.windows[at];
-    if (s === undefined) return;
+    if (s === undefined) return into.reset();
     const last = this.lastTile(t);
     const first = Math.max(last, this.lastTile(earliest)) - this.hops + 1;
-    if (this.base > 0 && first === last - this.hops + 1 && !(last < s[0]!)) {
+    if (this.running && first === last - this.hops + 1 && !(last < s[1]!)) {
       // At or past the anchor: (re-anchor and) copy the running tally.
-      if (last !== s[0]) {
-        s[0] = last;
+      if (last !== s[1]) {
+        s[1] = last;
         const tally = this.layout.empty;
-        for (let k = 0; k < tally.length; k++) s[1 + k] = tally[k]!;
-        this.mergeTiles(s, first, last, sub, s, 1, undefined, undefined);
+        for (let k = 0; k < tally.length; k++) s[2 + k] = tally[k]!;
+        this.mergeTiles(s, first, last, sub, s, 2, undefined, undefined);
       }
+      // The copy is the whole read (a running window has no distinct sets): nothing to reset first.
       const tally = into.tally;
-      for (let k = 0; k < tally.length; k++) tally[k] = s[1 + k]!;
+      for (let k = 0; k < tally.length; k++) tally[k] = s[2 + k]!;
       return;
     }
-    this.mergeTiles(s, first, last, sub, into.tally, 0, h.sets?.[at], into.sets);
+    into.reset();
+    this.mergeTiles(s, first, last, sub, into.tally, 0, h.sets?.[at], into);
   }
 
   /** Merge the tiles `first`…`last` (of sub-entity `sub`) into the tally at `d[o…]`, newest first, and gather their distinct sets. */
-  private mergeTiles(s: readonly number[], first: number, last: number, sub: number, d: number[] | Float64Array, o: number, sets: SlotSets, into: DistinctValues[] | undefined): void {
+  private mergeTiles(s: readonly number[], first: number, last: number, sub: number, d: number[] | Float64Array, o: number, sets: SlotSets, into: WindowRead | undefined): void {
     const stride = this.stride;
-    const base = this.base;
-    for (let i = (s.length - base) / stride - 1; i >= 0; i--) {
-      const at = base + i * stride;
+    const head = this.head;
+    for (let i = s[0]! - 1; i >= 0; i--) {
+      const at = head + i * stride;
       const k = s[at]!;
       if (k < first) break;
       if (k > last || (this.keyed && s[at + 1] !== sub)) continue;
       this.layout.merge(d, o, s, at + this.header);
-      if (sets !== undefined) into!.push(sets[i]!);
+      if (sets !== undefined) into!.addSet(sets[i]!);
     }
   }
 
@@ -384,19 +520,40 @@ export class TiledWindows implements WindowKind {
     const s = h.windows[at];
     if (s === undefined) return;
     const first = this.lastTile(earliest) - this.hops + 1;
-    const base = this.base;
+    const stride = this.stride;
+    const head = this.head;
+    const n = s[0]!;
     let drop = 0;
-    while (base + drop * this.stride < s.length && s[base + drop * this.stride]! < first) drop++;
+    while (drop < n && s[head + drop * stride]! < first) drop++;
     if (drop === 0) return;
     // A tile the running tally holds is leaving: the next read merges afresh.
-    if (base > 0 && s[base]! <= s[0]! && s[base + (drop - 1) * this.stride]! > s[0]! - this.hops) s[0] = NaN;
-    dropFront(h, at, drop, this.stride, base);
+    if (this.running && s[head]! <= s[1]! && s[head + (drop - 1) * stride]! > s[1]! - this.hops) s[1] = NaN;
+    const gap = drop * stride;
+    for (let j = head + gap; j < head + n * stride; j++) s[j - gap] = s[j]!;
+    s[0] = n - drop;
+    const sets = h.sets?.[at];
+    // The left tiles' sets move behind the others (a rotation by three reversals), as spares for the tiles to come.
+    if (sets !== undefined && drop < n) {
+      reverse(sets, 0, drop);
+      reverse(sets, drop, n);
+      reverse(sets, 0, n);
+    }
+  }
+}
+
+/** Reverse `a[from…to)` in place. */
+function reverse<T>(a: T[], from: number, to: number): void {
+  for (let i = from, j = to - 1; i < j; i++, j--) {
+    const x = a[i]!;
+    a[i] = a[j]!;
+    a[j] = x;
   }
 }
 
 /** Session windows: runs of events less than `gap` apart, merged when an event bridges two; slot = [start, end, …tally]. */
 export class SessionWindows implements WindowKind {
   private readonly stride: number;
+  private readonly emptyRun: readonly number[];
   readonly reachMs: number;
   readonly holdsOwn = true;
 
@@ -406,6 +563,7 @@ export class SessionWindows implements WindowKind {
   ) {
     this.stride = 2 + layout.size;
     this.reachMs = gap;
+    this.emptyRun = [0, 0, ...layout.empty];
   }
 
   /** Runs [from, to) an event at `t` joins: start − gap < t < end + gap. Runs are a gap or more apart. */
@@ -432,7 +590,10 @@ export class SessionWindows implements WindowKind {
       if (distinct !== undefined) sets?.[from]!.add(distinct);
       return;
     }
-    const run = [time, time, ...this.layout.empty];
+    // A copy of a template has exactly its length (a spread literal may keep spare room).
+    const run = this.emptyRun.slice();
+    run[0] = time;
+    run[1] = time;
     const set = sets === undefined ? undefined : new DistinctValues();
     for (let i = from; i < to; i++) {
       run[0] = Math.min(run[0]!, s[i * stride]!);
@@ -442,7 +603,8 @@ export class SessionWindows implements WindowKind {
     }
     this.layout.add(run, 2, time, seq, value);
     if (set !== undefined && distinct !== undefined) set.add(distinct);
-    h.windows[at] = spliced(s, from * stride, (to - from) * stride, run);
+    // A first run is the window itself (most sessions of a sparse entity are its only run).
+    h.windows[at] = s.length === 0 ? run : spliced(s, from * stride, (to - from) * stride, run);
     if (set !== undefined) setsOf(h)[at] = spliced(sets!, from, to - from, [set]);
   }
 
@@ -456,9 +618,16 @@ export class SessionWindows implements WindowKind {
     for (let i = from; i < to; i++) {
       if (s[i * stride + 1]! + this.gap <= earliest) continue;
       this.layout.merge(into.tally, 0, s, i * stride + 2);
-      if (sets !== undefined) into.sets.push(sets[i]!);
+      if (sets !== undefined) into.addSet(sets[i]!);
     }
   }
+
+  drop(h: WindowHolder, at: number): void {
+    remove(h, at);
+  }
+
+  /** A session window's array has no spare room. */
+  compact(): void {}
 
   /** A run that could touch `t` is forgotten only once its end is a gap or more before `earliest`, which only a `t` before `earliest` can touch. */
   whole(t: number, earliest: number): boolean {
@@ -494,6 +663,6 @@ export function windowKind(w: WindowSpec, layout: TallyLayout, labelDelay?: numb
 /** Bytes a window's data holds, roughly: for the state's memory report. */
 export function windowBytes(s: Slots, sets: SlotSets): number {
   let bytes = 32 + 16 + s.length * 8;
-  for (const set of sets ?? []) bytes += set.bytes;
+  for (const set of sets ?? []) bytes += set?.bytes ?? 0;
   return bytes;
 }
