@@ -175,7 +175,15 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   } else {
     const dir = path.resolve(options.dataDir, 'pg');
     mkdirSync(dir, { recursive: true });
-    const embedded = new EmbeddedDatabase(lockEmbeddedDatabase(path.resolve(options.dataDir, 'pg.lock')));
+    const lock = lockEmbeddedDatabase(path.resolve(options.dataDir, 'pg.lock'));
+    let embedded: EmbeddedDatabase;
+    try {
+      embedded = new EmbeddedDatabase(lock);
+    } catch (err) {
+      // No worker, no database: the folder is free again, for this process too.
+      lock.release();
+      throw err;
+    }
     db = embedded;
     try {
       await embedded.open(dir);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -189,6 +189,20 @@ describe('the rtds command line: usage, and one line per problem', () => {
       const run = await rtds(['rules', 'list'], { RTDS_DATA_DIR: dataDir });
       assert.equal(run.code, 0, run.stderr);
       assert.match(run.stdout, /no rule set stored/);
+    });
+
+    it('a lock whose pid now names another process (reused after a crash) is taken over; one naming the live owner is not', async () => {
+      const lockFile = path.join(dataDir, 'pg.lock');
+      // This test's process runs under the recorded pid, but it started at another time than recorded.
+      writeFileSync(lockFile, `${process.pid} 1\n`);
+      const run = await rtds(['rules', 'list'], { RTDS_DATA_DIR: dataDir });
+      assert.equal(run.code, 0, run.stderr);
+      // The start time as the lock records it: the same process is still the owner.
+      const stat = readFileSync('/proc/self/stat', 'utf8');
+      writeFileSync(lockFile, `${process.pid} ${stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]}\n`);
+      const held = await rtds(['rules', 'list'], { RTDS_DATA_DIR: dataDir });
+      assertOneLine(held, new RegExp(`^rtds rules list: the embedded database is in use by process ${process.pid} `), 1);
+      rmSync(lockFile);
     });
   });
 
