@@ -65,19 +65,6 @@ export class BinaryCopyRows {
     this.at = this.buf.writeDoubleBE(x, this.at + 4);
   }
 
-  int4(x: number | null | undefined): void {
-    if (x === null || x === undefined) return this.null();
-    this.reserve(8);
-    this.buf.writeInt32BE(4, this.at);
-    this.at = this.buf.writeInt32BE(x, this.at + 4);
-  }
-
-  /** A bigint column from a safe integer. */
-  int8(x: number | null | undefined): void {
-    if (x === null || x === undefined) return this.null();
-    this.high32(8, x);
-  }
-
   bool(x: boolean): void {
     this.reserve(5);
     this.buf.writeInt32BE(1, this.at);
@@ -113,7 +100,7 @@ export class BinaryCopyRows {
     return new Uint8Array(this.buf.buffer, 0, this.at);
   }
 
-  /** A field of `length` bytes holding the 64-bit integer `x`, written as two 32-bit halves (a number is exact up to 2^53; no BigInt per row). */
+  /** A field of `length` bytes holding the 64-bit integer `x` (a timestamp's microseconds), written as two 32-bit halves (a number is exact up to 2^53; no BigInt per row). */
   private high32(length: number, x: number): void {
     this.reserve(4 + length);
     this.buf.writeInt32BE(length, this.at);
