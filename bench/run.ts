@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
+import { constants as perfConstants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startApp, type RunningApp } from '../src/app/index.ts';
@@ -255,6 +256,7 @@ async function benchLatency(config: Config, rate: number, seconds: number, label
     if (measuring) latencies.push(decision.processing_time_ms);
   });
   const generator = new TrafficGenerator({ seed: 11, users: 20_000, start: Date.now(), eventTimeRate: rate, dailyRhythm: false, warmStart: true });
+  const pauses = new MainThreadPauses();
   const began = performance.now();
   const warmUp = Math.round(rate * WARM_UP_S);
   const total = warmUp + Math.round(rate * seconds);
@@ -265,16 +267,56 @@ async function benchLatency(config: Config, rate: number, seconds: number, label
     // waiting for one to be accepted before sending the next, as independent clients would: an
     // fsynced log accepts each wake-up's events with one write.
     const due = Math.min(total, Math.floor(((performance.now() - began) * rate) / 1000));
+    if (measuring) pauses.start();
     const accepted: Promise<unknown>[] = [];
     for (; offered < due; offered++) accepted.push(app.ingest.submit([generator.next().event], 'bench'));
     await Promise.all(accepted);
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
+  pauses.stop();
   await app.stop();
   unsubscribe();
   console.log(
     `${label} latency at ${fmt(rate)} events/s offered (${fmt(latencies.length)} events over ${seconds} s after ${WARM_UP_S} s of warm-up, arrivals spread evenly): ${latencySummary(latencies)}  [accepted → decision available]`,
   );
+  console.log(`  ${pauses.summary()}`);
+}
+
+/**
+ * What held the main thread over a measured window: garbage-collection pauses (scavenges and
+ * full collections) and how late the event loop ran timers — the part of a latency tail that is
+ * not I/O.
+ */
+class MainThreadPauses {
+  private readonly loop = monitorEventLoopDelay({ resolution: 1 });
+  private readonly gc = { minor: 0, major: 0, totalMs: 0, maxMs: 0 };
+  private readonly observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      if ((entry as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) this.gc.minor++;
+      else this.gc.major++;
+      this.gc.totalMs += entry.duration;
+      this.gc.maxMs = Math.max(this.gc.maxMs, entry.duration);
+    }
+  });
+  private started = false;
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.loop.enable();
+    this.observer.observe({ entryTypes: ['gc'] });
+  }
+
+  stop(): void {
+    this.loop.disable();
+    this.observer.disconnect();
+  }
+
+  summary(): string {
+    const g = this.gc;
+    const delay = (q: number): string => (this.loop.percentile(q) / 1e6).toFixed(1);
+    return `main thread meanwhile: ${g.minor} scavenges and ${g.major} full collections, ${fmt(g.totalMs)} ms paused in all, the longest ${g.maxMs.toFixed(1)} ms; event-loop delay p50 ${delay(50)} ms, p99 ${delay(99)} ms, max ${(this.loop.max / 1e6).toFixed(1)} ms`;
+  }
 }
 
 /**
