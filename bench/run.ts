@@ -420,6 +420,7 @@ async function benchKafkaLatency(config: Config & { tag: string }, rate: number,
   const unsubscribe = app.feed.subscribe(() => void decided++);
   const visible: number[] = [];
   const decidedIn: number[] = [];
+  const bySecond: number[][] = [];
   let received = 0;
   const measureFrom = Date.now() + WARM_UP_S * 1000;
   const reader = new ReadCommittedConsumer({ groupId: `${config.kafkaGroup}-reader`, clientId: 'bench-reader', bootstrapBrokers: config.kafkaBrokers!.split(','), deserializers: stringDeserializers, maxWaitTime: 5, isolationLevel: 1 });
@@ -432,6 +433,7 @@ async function benchKafkaLatency(config: Config & { tag: string }, rate: number,
     const accepted = Date.parse(decision.timestamp) - decision.processing_time_ms;
     if (accepted < measureFrom) return; // warm-up
     visible.push(Date.now() - accepted);
+    (bySecond[Math.floor((accepted - measureFrom) / 1000)] ??= []).push(Date.now() - accepted);
     decidedIn.push(decision.processing_time_ms);
   });
   await generateOnKafka(config, ['--rate', String(rate), '--duration', String(WARM_UP_S + seconds), '--seed', '11', '--users', '20000', '--batch', '50']);
@@ -448,6 +450,9 @@ async function benchKafkaLatency(config: Config & { tag: string }, rate: number,
   console.log(`  ${mode} latency at ${fmt(rate)} events/s offered by another process (${fmt(visible.length)} decisions over ${seconds} s after ${WARM_UP_S} s of warm-up):`);
   console.log(`    accepted by the broker → decision visible to a read_committed consumer: ${latencySummary(visible)}`);
   console.log(`    accepted by the broker → decided in the processor: ${latencySummary(decidedIn)}`);
+  // Whether the tail is a spell (a start-up, a rebalance) or steady.
+  const p99 = (xs: number[] | undefined): string => (xs === undefined ? '–' : fmt(percentile(Float64Array.from(xs).sort(), 0.99)));
+  console.log(`    visible, p99 of each second accepted (ms): ${Array.from(bySecond, p99).join(' · ')}`);
 }
 
 async function benchKafka(base: Config, rate: number, seconds: number, events: unknown[]): Promise<void> {
