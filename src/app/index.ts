@@ -195,7 +195,7 @@ async function assemble(config: Config, options: AppOptions, roles: AppRoles, po
   const sink = newSink();
   // Every event id is claimed in the store before it is decided: one decision per id, whichever
   // partition or processor a re-send reaches. A store that is away is waited out, as the sink does.
-  const claims = new StoreClaims(db, {
+  const claims = new StoreClaims(db.claims, {
     log: transport.eventsLog,
     retry: storeRetry,
     onError: (err, failure, retryInMs) => {
@@ -330,7 +330,7 @@ async function assemble(config: Config, options: AppOptions, roles: AppRoles, po
     log: tap.recording(transport.producer),
     deadLetter,
     validation: { timeBounds: eventTimeBounds(config) },
-    claimedBodies: (eventIds) => claimedBodies(db, eventIds),
+    claimedBodies: (eventIds) => claimedBodies(db.claims, eventIds),
     tracing,
     onAccepted: (source, n) => metrics.eventIn(source, n),
     onResent: (source, sameBody, otherBody) => {

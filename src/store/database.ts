@@ -14,11 +14,21 @@ import { classifyStoreError, copySql, type SqlStatement, type Statement } from '
 
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
+  /**
+   * Where `event_claims` live, and every read of them goes: a claim is asked before each
+   * micro-batch is decided, so it must not wait for the sink's transactions. On PostgreSQL this
+   * database (its pool already gives a claim a connection of its own); embedded, a second PGlite
+   * in a worker of its own, as one PGlite connection runs one request at a time.
+   */
+  readonly claims: ClaimsDatabase;
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
   /** Run statements in order inside one transaction; each statement's rows (none for a COPY), in order. */
   batch(statements: Statement[]): Promise<unknown[][]>;
   close(): Promise<void>;
 }
+
+/** The database holding `event_claims`: queries and transactions, opened and closed with the store. */
+export type ClaimsDatabase = Pick<Database, 'query' | 'batch'>;
 
 export class DatabaseError extends Error {
   constructor(
@@ -33,6 +43,7 @@ export class DatabaseError extends Error {
 
 class PostgresDatabase implements Database {
   readonly kind = 'postgres';
+  readonly claims: ClaimsDatabase = this;
   constructor(private readonly pool: pg.Pool) {
     // An idle pooled connection the server closes (a restart, a terminated backend) is dropped
     // by the pool and the next query opens another; without a listener the event would crash
@@ -81,14 +92,15 @@ class PostgresDatabase implements Database {
   }
 }
 
-/** PGlite behind a worker thread: requests are messages, answered in order. */
-class EmbeddedDatabase implements Database {
-  readonly kind = 'pglite';
+/** One PGlite database behind a worker thread: requests are messages, answered in order. */
+class PGliteWorker implements ClaimsDatabase {
   private readonly worker: Worker;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 0;
+  /** Set once the worker is gone: a request sent after it (the close after a crash while opening) would never be answered. */
+  private exited: DatabaseError | undefined;
 
-  constructor(private readonly lock: EmbeddedLock) {
+  constructor() {
     // The worker is TypeScript too: it registers tsx's loader before importing its module, which
     // works however this process got the loader (--import, the bin's register(), node:test).
     const tsx = import.meta.resolve('tsx/esm/api');
@@ -106,10 +118,14 @@ class EmbeddedDatabase implements Database {
       this.pending.clear();
     };
     this.worker.on('error', failAll);
-    this.worker.on('exit', (code) => failAll(new DatabaseError(`embedded database worker exited (code ${code})`, undefined, undefined)));
+    this.worker.on('exit', (code) => {
+      this.exited = new DatabaseError(`embedded database worker exited (code ${code})`, undefined, undefined);
+      failAll(this.exited);
+    });
   }
 
   private call(request: DistributiveOmit<WorkerRequest, 'id'>, transfer: ArrayBuffer[] = []): Promise<unknown> {
+    if (this.exited !== undefined) return Promise.reject(this.exited);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -144,7 +160,65 @@ class EmbeddedDatabase implements Database {
   async close(): Promise<void> {
     try {
       await this.call({ op: 'close' });
+    } finally {
       await this.worker.terminate();
+    }
+  }
+}
+
+/**
+ * The embedded store: `<dataDir>/pg` and its claims in `<dataDir>/claims`, each a PGlite in a worker
+ * of its own, both under the one lock. Two workers, so that a claim — asked before every
+ * micro-batch is decided — never queues behind the sink's transactions (26 ms each at p50, 66 ms
+ * at p99: docs/benchmarks.md, 2026-12-01).
+ */
+class EmbeddedDatabase implements Database {
+  readonly kind = 'pglite';
+
+  private constructor(
+    private readonly main: PGliteWorker,
+    readonly claims: PGliteWorker,
+    private readonly lock: EmbeddedLock,
+  ) {}
+
+  /** Both databases opened at once (creating a PGlite costs 2–3 s, reopening one 0.5 s); on any failure nothing stays open or locked. */
+  static async open(dataDir: string): Promise<EmbeddedDatabase> {
+    const dirs = ['pg', 'claims'].map((name) => path.resolve(dataDir, name));
+    for (const dir of dirs) mkdirSync(dir, { recursive: true });
+    const lock = lockEmbeddedDatabase(path.resolve(dataDir, 'pg.lock'));
+    const workers: PGliteWorker[] = [];
+    try {
+      while (workers.length < dirs.length) workers.push(new PGliteWorker());
+    } catch (err) {
+      // No worker, no database: the folder is free again, for this process too.
+      await Promise.allSettled(workers.map((w) => w.close()));
+      lock.release();
+      throw err;
+    }
+    const db = new EmbeddedDatabase(workers[0]!, workers[1]!, lock);
+    const opened = await Promise.allSettled(workers.map((w, i) => w.open(dirs[i]!)));
+    const failed = opened.find((o) => o.status === 'rejected');
+    if (failed !== undefined) {
+      await db.close().catch(() => undefined);
+      throw failed.reason;
+    }
+    return db;
+  }
+
+  query<T>(sql: string, params?: unknown[]): Promise<T[]> {
+    return this.main.query<T>(sql, params);
+  }
+
+  batch(statements: Statement[]): Promise<unknown[][]> {
+    return this.main.batch(statements);
+  }
+
+  /** Both closed, whichever fails, and then the lock released; the first failure is thrown. */
+  async close(): Promise<void> {
+    try {
+      const closed = await Promise.allSettled([this.main.close(), this.claims.close()]);
+      const failed = closed.find((c) => c.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
     } finally {
       this.lock.release();
     }
@@ -173,24 +247,7 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   if (options.databaseUrl !== undefined) {
     db = new PostgresDatabase(new pg.Pool({ connectionString: options.databaseUrl, max: (options.sinkConcurrency ?? 1) + 4 }));
   } else {
-    const dir = path.resolve(options.dataDir, 'pg');
-    mkdirSync(dir, { recursive: true });
-    const lock = lockEmbeddedDatabase(path.resolve(options.dataDir, 'pg.lock'));
-    let embedded: EmbeddedDatabase;
-    try {
-      embedded = new EmbeddedDatabase(lock);
-    } catch (err) {
-      // No worker, no database: the folder is free again, for this process too.
-      lock.release();
-      throw err;
-    }
-    db = embedded;
-    try {
-      await embedded.open(dir);
-    } catch (err) {
-      await embedded.close().catch(() => undefined);
-      throw err;
-    }
+    db = await EmbeddedDatabase.open(options.dataDir);
   }
   try {
     await migrate(db);

@@ -178,9 +178,13 @@ function toStored(row: DecisionRow): StoredDecision {
   return out;
 }
 
-export async function findDecision(db: Queryable, eventId: string): Promise<StoredDecision | undefined> {
-  const [row] = await db.query<DecisionRow>('SELECT d.*, c.body_hash FROM decisions d LEFT JOIN event_claims c ON c.event_id = d.event_id WHERE d.decision_id = $1', [decisionIdFor(eventId)]);
-  return row === undefined ? undefined : toStored(row);
+/** The decision of `eventId`, with the hash of the body it was made for: from the claims, which may live in a database of their own (Database.claims). */
+export async function findDecision(db: Pick<Database, 'query' | 'claims'>, eventId: string): Promise<StoredDecision | undefined> {
+  const [[row], [claim]] = await Promise.all([
+    db.query<DecisionRow>('SELECT * FROM decisions WHERE decision_id = $1', [decisionIdFor(eventId)]),
+    db.claims.query<{ body_hash: string | null }>('SELECT body_hash FROM event_claims WHERE event_id = $1', [eventId]),
+  ]);
+  return row === undefined ? undefined : toStored({ ...row, body_hash: claim?.body_hash ?? null });
 }
 
 /** Decisions by their event's verdict: labelled fraud, labelled not fraud, or not labelled yet. */

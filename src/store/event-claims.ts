@@ -6,6 +6,7 @@ import { EMBEDDED_LOG } from './events.ts';
 import { SharedRoundTrips } from './shared-round-trips.ts';
 import { classifyStoreError, type StoreFailure } from './statement.ts';
 
+/** The claims database (Database.claims), or anything that queries it. */
 type Queryable = Pick<Database, 'query'>;
 
 /** A valid record asking for its event id, with the hash of its body (contracts' bodyHash). */
@@ -33,6 +34,9 @@ interface ClaimRow {
 }
 
 const CLAIM_COLUMNS = 'event_id, body_hash, log_topic, log_partition, log_offset::float8 AS log_offset';
+
+/** A JSON array of ids ($1) as a primary key's look-up: see readClaims. */
+const ANY_OF_IDS = 'ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))';
 
 const CLAIM_SQL = `
   INSERT INTO event_claims (event_id, body_hash, log_topic, log_partition, log_offset)
@@ -70,21 +74,35 @@ export async function claimedBodies(db: Queryable, eventIds: readonly string[]):
   return new Map(rows.map((r) => [r.event_id, r.body_hash]));
 }
 
+/** Claims of earlier embedded logs read, and checked against the stored events, this many at a time. */
+const LOST_CLAIMS_CHECKED_AT_ONCE = 5000;
+
 /**
  * Give up the claims of records of an earlier embedded log that were never decided (no event
  * stored): that log is gone — kept in memory, or its folder replaced — so nobody will decide them,
- * and a re-send must be. One embedded process uses a store at a time, so no live log is touched.
+ * and a re-send must be. One embedded process uses a store at a time, so no live log is touched,
+ * and no event of an earlier log is stored between the look-up and the release. Claims and events
+ * may live in two databases (Database.claims): the candidates are read from the claims in pages,
+ * each page checked against the events.
  */
-export async function releaseLostClaims(db: Queryable, log: string): Promise<number> {
-  const [row] = await db.query<{ n: number }>(
-    `WITH gone AS (
-       DELETE FROM event_claims c
-        WHERE c.log_topic LIKE '${EMBEDDED_LOG}@%' AND c.log_topic <> $1 AND NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = c.event_id)
-       RETURNING 1)
-     SELECT count(*)::int AS n FROM gone`,
-    [log],
-  );
-  return row!.n;
+export async function releaseLostClaims(db: Database, log: string): Promise<number> {
+  let released = 0;
+  for (let after = ''; ; ) {
+    const candidates = (
+      await db.claims.query<{ event_id: string }>(
+        `SELECT event_id FROM event_claims WHERE log_topic LIKE '${EMBEDDED_LOG}@%' AND log_topic <> $1 AND event_id > $2 ORDER BY event_id LIMIT $3`,
+        [log, after, LOST_CLAIMS_CHECKED_AT_ONCE],
+      )
+    ).map((r) => r.event_id);
+    if (candidates.length === 0) return released;
+    const stored = new Set((await db.query<{ event_id: string }>(`SELECT event_id FROM events WHERE event_id = ${ANY_OF_IDS}`, [JSON.stringify(candidates)])).map((r) => r.event_id));
+    const lost = candidates.filter((id) => !stored.has(id));
+    if (lost.length > 0) {
+      const [row] = await db.claims.query<{ n: number }>(`WITH gone AS (DELETE FROM event_claims WHERE event_id = ${ANY_OF_IDS} RETURNING 1) SELECT count(*)::int AS n FROM gone`, [JSON.stringify(lost)]);
+      released += row!.n;
+    }
+    after = candidates.at(-1)!;
+  }
 }
 
 /**
@@ -94,7 +112,7 @@ export async function releaseLostClaims(db: Queryable, log: string): Promise<num
  * this way).
  */
 function readClaims(db: Queryable, eventIds: readonly string[]): Promise<ClaimRow[]> {
-  return db.query<ClaimRow>(`SELECT ${CLAIM_COLUMNS} FROM event_claims WHERE event_id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))`, [JSON.stringify(eventIds)]);
+  return db.query<ClaimRow>(`SELECT ${CLAIM_COLUMNS} FROM event_claims WHERE event_id = ${ANY_OF_IDS}`, [JSON.stringify(eventIds)]);
 }
 
 function holderOf(row: ClaimRow, log: string): ClaimHolder {

@@ -1,5 +1,5 @@
 // Store stage: PostgreSQL or PGlite behind one interface, one repository per table, a batched sink.
-export { DatabaseError, openDatabase, type Database, type DatabaseOptions } from './database.ts';
+export { DatabaseError, openDatabase, type ClaimsDatabase, type Database, type DatabaseOptions } from './database.ts';
 export { classifyStoreError, isStoreUnavailable, type Statement, type StoreFailure } from './statement.ts';
 export { migrate } from './migrations.ts';
 export { DecisionSink, STORE_SOURCE, type DecidedEvent, type IsolatedRow, type SinkHealth, type SinkOptions } from './decision-sink.ts';

@@ -1,5 +1,5 @@
 // Schema migrations, applied in order once each; the seed's tables are the first step.
-import type { Database } from './database.ts';
+import type { ClaimsDatabase, Database } from './database.ts';
 import { countDecisionsOf } from './decision-minutes.ts';
 import { LATENCY_BUCKETS } from './latency-histogram.ts';
 
@@ -20,6 +20,17 @@ const DECISION_LABELS_LOCK = 0x72746473;
 /** A label's verdict as a decision row keeps it: the word the explorer filters by. */
 const verdictOf = (isFraud: string): string => `CASE WHEN ${isFraud} THEN 'fraud' ELSE 'legit' END`;
 
+/** The claims table, in the store's own schema (migration 11) and in the embedded claims database's. */
+const EVENT_CLAIMS_TABLE = `
+      CREATE TABLE event_claims (
+        event_id      text PRIMARY KEY,
+        -- sha256 of the body as sent (contracts' bodyHash), null for events decided before claims were kept.
+        body_hash     text,
+        log_topic     text,
+        log_partition integer,
+        log_offset    bigint,
+        claimed_at    timestamptz NOT NULL DEFAULT now()
+      )`;
 
 const MIGRATIONS: Migration[] = [
   {
@@ -188,15 +199,7 @@ const MIGRATIONS: Migration[] = [
     version: 11,
     name: 'event claims: the one record of each event id that may be decided, with the hash of its body, claimed before deciding',
     sql: `
-      CREATE TABLE event_claims (
-        event_id      text PRIMARY KEY,
-        -- sha256 of the body as sent (contracts' bodyHash), null for events decided before claims were kept.
-        body_hash     text,
-        log_topic     text,
-        log_partition integer,
-        log_offset    bigint,
-        claimed_at    timestamptz NOT NULL DEFAULT now()
-      );
+      ${EVENT_CLAIMS_TABLE};
       -- Every event decided so far holds its id: a re-send of it is never decided again.
       INSERT INTO event_claims (event_id, log_topic, log_partition, log_offset, claimed_at)
         SELECT event_id, log_topic, log_partition, log_offset, created_at FROM events`,
@@ -301,11 +304,58 @@ const MIGRATIONS: Migration[] = [
   },
 ];
 
+/**
+ * The embedded claims database's own schema: `event_claims` alone. Its migration 11 stays in the
+ * store's schema, where an embedded store made before claims moved holds them (moveClaims).
+ */
+const CLAIMS_MIGRATIONS: Migration[] = [{ version: 1, name: 'event claims, in a database of their own: a claim never waits for the sink', sql: EVENT_CLAIMS_TABLE }];
+
+/** Claims moved out of the store in one statement each way: a few hundred kB per round trip. */
+const CLAIMS_MOVED_AT_ONCE = 5000;
+
+/**
+ * Bring the store's schema up to date and, where its claims live apart (embedded), the claims
+ * database's too, moving there any claim the store still holds. Returns the store's migrations applied.
+ */
 export async function migrate(db: Database): Promise<number[]> {
+  const applied = await migrateSchema(db, MIGRATIONS);
+  if (db.claims !== db) {
+    await migrateSchema(db.claims, CLAIMS_MIGRATIONS);
+    await moveClaims(db, db.claims);
+  }
+  return applied;
+}
+
+/**
+ * Claims kept in the store (an embedded store made before they moved, or migration 11 run on one
+ * made before claims) are copied to the claims database, then deleted from the store: an id
+ * claimed before is still held after. Safe to stop anywhere: a copy never overwrites a claim, and
+ * the store's rows go only once every one is copied, so the next open finishes the move.
+ */
+async function moveClaims(store: Database, claims: ClaimsDatabase): Promise<void> {
+  for (let after = ''; ; ) {
+    const rows = await store.query<{ event_id: string }>(
+      'SELECT event_id, body_hash, log_topic, log_partition, log_offset::text AS log_offset, claimed_at FROM event_claims WHERE event_id > $1 ORDER BY event_id LIMIT $2',
+      [after, CLAIMS_MOVED_AT_ONCE],
+    );
+    if (rows.length === 0) break;
+    await claims.query(
+      `INSERT INTO event_claims (event_id, body_hash, log_topic, log_partition, log_offset, claimed_at)
+       SELECT event_id, body_hash, log_topic, log_partition, log_offset, claimed_at
+         FROM jsonb_to_recordset($1::jsonb) AS c(event_id text, body_hash text, log_topic text, log_partition integer, log_offset bigint, claimed_at timestamptz)
+       ON CONFLICT (event_id) DO NOTHING`,
+      [JSON.stringify(rows)],
+    );
+    after = rows.at(-1)!.event_id;
+  }
+  await store.query('DELETE FROM event_claims');
+}
+
+async function migrateSchema(db: ClaimsDatabase, migrations: readonly Migration[]): Promise<number[]> {
   await db.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   const done = new Set((await db.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => r.version));
   const applied: number[] = [];
-  for (const m of MIGRATIONS) {
+  for (const m of migrations) {
     if (done.has(m.version)) continue;
     await db.batch([
       ...(typeof m.sql === 'string' ? m.sql.split(';') : m.sql)

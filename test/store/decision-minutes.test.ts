@@ -129,6 +129,7 @@ function crashingOnce(db: Database): { db: Database; crashed: Promise<void>; res
   let failed = false;
   const wrapped: Database = {
     kind: db.kind,
+    claims: db.claims,
     query: (sql, params) => db.query(sql, params),
     close: () => db.close(),
     async batch(statements: Statement[]) {

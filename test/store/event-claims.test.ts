@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { decisionIdFor, validateEvent } from '../../src/contracts/index.ts';
@@ -21,27 +24,27 @@ onBothStores((kind, open, cleanup) => {
 
     it('claims a free id for its record, finds it its own when that record comes again, and names the holder to any other', async (t) => {
       if (store.skip !== undefined) return t.skip(store.skip);
-      const first = await claimEvents(store.db!, LOG, [request('a', 'h1', 0, 10), request('b', 'h2', 1, 5)]);
+      const first = await claimEvents(store.db!.claims, LOG, [request('a', 'h1', 0, 10), request('b', 'h2', 1, 5)]);
       assert.deepEqual(first, [
         { body_hash: 'h1', position: { partition: 0, offset: 10 } },
         { body_hash: 'h2', position: { partition: 1, offset: 5 } },
       ]);
       // Redelivered after a crash or a rebalance: the same position holds it.
-      assert.deepEqual(await claimEvents(store.db!, LOG, [request('a', 'h1', 0, 10)]), [{ body_hash: 'h1', position: { partition: 0, offset: 10 } }]);
+      assert.deepEqual(await claimEvents(store.db!.claims, LOG, [request('a', 'h1', 0, 10)]), [{ body_hash: 'h1', position: { partition: 0, offset: 10 } }]);
       // Another record of the id, same body or not, in this log or another: the holder stays.
-      const others = await claimEvents(store.db!, LOG, [request('a', 'h9', 3, 7), request('c', 'h3', 2, 1)]);
+      const others = await claimEvents(store.db!.claims, LOG, [request('a', 'h9', 3, 7), request('c', 'h3', 2, 1)]);
       assert.deepEqual(others, [
         { body_hash: 'h1', position: { partition: 0, offset: 10 } },
         { body_hash: 'h3', position: { partition: 2, offset: 1 } },
       ]);
-      assert.deepEqual(await claimEvents(store.db!, 'other.events', [request('b', 'h2', 1, 5)]), [{ body_hash: 'h2', position: null }], 'a position in another log is not this record');
-      assert.deepEqual(await claimedBodies(store.db!, ['a', 'b', 'nope', 'c']), new Map([['a', 'h1'], ['b', 'h2'], ['c', 'h3']]));
+      assert.deepEqual(await claimEvents(store.db!.claims, 'other.events', [request('b', 'h2', 1, 5)]), [{ body_hash: 'h2', position: null }], 'a position in another log is not this record');
+      assert.deepEqual(await claimedBodies(store.db!.claims, ['a', 'b', 'nope', 'c']), new Map([['a', 'h1'], ['b', 'h2'], ['c', 'h3']]));
     });
 
     it('shares one statement among the claims asked in one turn, and one among those asked while it runs; a re-send asked at once in another partition learns the first holder', async (t) => {
       if (store.skip !== undefined) return t.skip(store.skip);
       let statements = 0;
-      const counted = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (statements++, store.db!.query<T>(sql, params)) };
+      const counted = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (statements++, store.db!.claims.query<T>(sql, params)) };
       const claims = new StoreClaims(counted, { log: LOG });
       const oneTurn = [claims.claim([request('s1', 'h1', 0, 0)]), claims.claim([request('s2', 'h2', 1, 0), request('s3', 'h3', 1, 1)]), claims.claim([request('s2', 'h9', 2, 0)])];
       await new Promise((resolve) => setImmediate(resolve));
@@ -60,26 +63,28 @@ onBothStores((kind, open, cleanup) => {
 
     it('looks claims up through their primary key, not a scan of a table that holds every event id ever claimed', async (t) => {
       if (store.skip !== undefined) return t.skip(store.skip);
-      for (let from = 0; from < 20_000; from += 2000) await claimEvents(store.db!, LOG, Array.from({ length: 2000 }, (_, i) => request(`many-${from + i}`, 'h', 5, from + i)));
+      for (let from = 0; from < 20_000; from += 2000) await claimEvents(store.db!.claims, LOG, Array.from({ length: 2000 }, (_, i) => request(`many-${from + i}`, 'h', 5, from + i)));
       const sent: [string, unknown[] | undefined][] = [];
-      const recorded = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (sent.push([sql, params]), store.db!.query<T>(sql, params)) };
+      const recorded = { query: <T,>(sql: string, params?: unknown[]): Promise<T[]> => (sent.push([sql, params]), store.db!.claims.query<T>(sql, params)) };
       assert.deepEqual(await claimedBodies(recorded, ['many-7', 'many-19999', 'nope']), new Map([['many-7', 'h'], ['many-19999', 'h']]));
       const [[sql, params]] = sent as [[string, unknown[]]];
-      const plan = (await store.db!.query<Record<string, string>>(`EXPLAIN ${sql}`, params)).map((row) => Object.values(row)[0]).join('\n');
+      const plan = (await store.db!.claims.query<Record<string, string>>(`EXPLAIN ${sql}`, params)).map((row) => Object.values(row)[0]).join('\n');
       assert.match(plan, /event_claims_pkey/, plan);
       assert.doesNotMatch(plan, /Seq Scan on event_claims/, plan);
     });
 
     it('releases, at an embedded start, only the claims of earlier embedded logs whose events were never stored', async (t) => {
       if (store.skip !== undefined) return t.skip(store.skip);
-      await claimEvents(store.db!, 'embedded@old', [request('lost', 'h', 0, 0), request('kept', 'h', 0, 1)]);
-      await claimEvents(store.db!, 'embedded@now', [request('live', 'h', 0, 0)]);
+      // More than one page of candidates (5000), the stored one past the first.
+      const lost = Array.from({ length: 6000 }, (_, i) => request(`lost-${String(i).padStart(4, '0')}`, 'h', 1, i));
+      await claimEvents(store.db!.claims, 'embedded@old', [...lost, request('lost', 'h', 0, 0), request('m-kept', 'h', 0, 1)]);
+      await claimEvents(store.db!.claims, 'embedded@now', [request('live', 'h', 0, 0)]);
       const sink = new DecisionSink(store.db!, { batchSize: 10, flushMs: 1, concurrency: 1, log: 'embedded@old' });
-      sink.write({ ...decided('kept'), position: { partition: 0, offset: 1 } });
+      sink.write({ ...decided('m-kept'), position: { partition: 0, offset: 1 } });
       await sink.close();
-      assert.equal(await releaseLostClaims(store.db!, 'embedded@now'), 1);
-      assert.deepEqual([...(await claimedBodies(store.db!, ['lost', 'kept', 'live', 'a'])).keys()].sort(), ['a', 'kept', 'live']);
-      assert.equal((await findDecision(store.db!, 'kept'))?.body_hash, 'h', 'a stored decision reads with the hash of its body');
+      assert.equal(await releaseLostClaims(store.db!, 'embedded@now'), 6001);
+      assert.deepEqual([...(await claimedBodies(store.db!.claims, ['lost', 'lost-0000', 'lost-5999', 'm-kept', 'live', 'a'])).keys()].sort(), ['a', 'live', 'm-kept']);
+      assert.equal((await findDecision(store.db!, 'm-kept'))?.body_hash, 'h', 'a stored decision reads with the hash of its body');
     });
 
     it('gives every event decided before claims were kept a claim of unknown body when the migration runs', async (t) => {
@@ -89,7 +94,7 @@ onBothStores((kind, open, cleanup) => {
       await sink.close();
       await store.db!.batch([{ sql: 'DROP TABLE event_claims', params: [] }, { sql: 'DELETE FROM schema_migrations WHERE version = 11', params: [] }]);
       assert.deepEqual(await migrate(store.db!), [11]);
-      assert.deepEqual(await claimEvents(store.db!, LOG, [request('before-claims', 'h5', 0, 0)]), [{ body_hash: null, position: { partition: 4, offset: 2 } }]);
+      assert.deepEqual(await claimEvents(store.db!.claims, LOG, [request('before-claims', 'h5', 0, 0)]), [{ body_hash: null, position: { partition: 4, offset: 2 } }]);
     });
   });
 });
@@ -147,5 +152,68 @@ describe('claims racing on PostgreSQL (read committed)', () => {
     down.close();
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(settled, false, 'nothing is decided unclaimed');
+  });
+});
+
+describe('embedded claims in a database of their own', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'rtds-claims-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('settles a claim while a transaction of the store still runs: claims never queue behind the sink', async () => {
+    const db = await openDatabase({ dataDir });
+    try {
+      const settled: string[] = [];
+      // A sink transaction that takes long: the store's one connection is busy until it ends.
+      const writing = db.batch([{ sql: 'SELECT pg_sleep(2)', params: [] }]).then(() => void settled.push('store transaction'));
+      const claiming = claimEvents(db.claims, LOG, [request('while-writing', 'h', 0, 0)]).then(() => void settled.push('claim'));
+      await Promise.all([writing, claiming]);
+      assert.deepEqual(settled, ['claim', 'store transaction']);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('moves the claims an embedded store kept before (in its own database) into the claims database when opened, finishing a move stopped half way', async () => {
+    const old = (i: number): string => `old-${String(i).padStart(5, '0')}`;
+    let db = await openDatabase({ dataDir });
+    try {
+      // As a store made before claims moved holds them: in its own event_claims (more than one page: 5000).
+      await db.query(
+        `INSERT INTO event_claims (event_id, body_hash, log_topic, log_partition, log_offset)
+         SELECT 'old-' || lpad(i::text, 5, '0'), 'h-' || i, $1, i % 4, i FROM generate_series(0, 11999) AS i`,
+        [LOG],
+      );
+      // A move stopped half way: a claim copied already, not yet deleted from the store.
+      await claimEvents(db.claims, LOG, [request(old(7), 'h-7', 7 % 4, 7)]);
+    } finally {
+      await db.close();
+    }
+    db = await openDatabase({ dataDir });
+    try {
+      assert.deepEqual(await db.query('SELECT event_id FROM event_claims'), [], 'the store keeps no claim');
+      const holders = await claimEvents(db.claims, LOG, [request(old(0), 'other', 9, 9), request(old(7), 'h-7', 3, 7), request(old(11999), 'h-11999', 11999 % 4, 11999)]);
+      assert.deepEqual(holders, [
+        { body_hash: 'h-0', position: { partition: 0, offset: 0 } },
+        { body_hash: 'h-7', position: { partition: 3, offset: 7 } },
+        { body_hash: 'h-11999', position: { partition: 3, offset: 11999 } },
+      ]);
+      assert.deepEqual(await db.claims.query("SELECT count(*)::int AS n FROM event_claims WHERE event_id LIKE 'old-%'"), [{ n: 12000 }]);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('frees the folder when the claims database cannot be opened', async () => {
+    const broken = mkdtempSync(path.join(tmpdir(), 'rtds-claims-broken-'));
+    try {
+      mkdirSync(path.join(broken, 'claims'));
+      writeFileSync(path.join(broken, 'claims', 'PG_VERSION'), '99\n');
+      await assert.rejects(openDatabase({ dataDir: broken }), { name: 'DatabaseError' });
+      assert.equal(existsSync(path.join(broken, 'pg.lock')), false, 'the lock is released');
+      rmSync(path.join(broken, 'claims'), { recursive: true });
+      await (await openDatabase({ dataDir: broken })).close();
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
   });
 });

@@ -66,6 +66,7 @@ onBothStores((kind, open, cleanup) => {
       // The first write waits for the test: the flushes below are all made while it is under way.
       const gated: Database = {
         kind: db.kind,
+        claims: db.claims,
         query: <T,>(sql: string, params?: unknown[]) => db.query<T>(sql, params),
         close: () => db.close(),
         batch: async (statements) => {
