@@ -10,7 +10,7 @@ export interface CopyBytes extends CopyTarget {
 }
 
 export type WorkerRequest =
-  | { id: number; op: 'open'; dir: string }
+  | { id: number; op: 'open'; dir: string; settings: Record<string, string> }
   | { id: number; op: 'query'; sql: string; params: unknown[] }
   | { id: number; op: 'batch'; statements: (SqlStatement | CopyBytes)[] }
   | { id: number; op: 'close' };
@@ -22,7 +22,7 @@ let db: PGlite | undefined;
 async function handle(request: WorkerRequest): Promise<unknown> {
   switch (request.op) {
     case 'open':
-      db = await PGlite.create(request.dir);
+      db = await PGlite.create(request.dir, { startParams: [...PGlite.defaultStartParams, ...Object.entries(request.settings).flatMap(([name, value]) => ['-c', `${name}=${value}`])] });
       return null;
     case 'query':
       return (await open().query(request.sql, request.params)).rows;
