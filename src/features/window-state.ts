@@ -566,12 +566,19 @@ function reverse<T>(a: T[], from: number, to: number): void {
   }
 }
 
+/** A session window of no runs yet, and its sets: read, never written (a first run replaces them). */
+const NO_RUNS: Slots = [];
+const NO_SETS: (DistinctValues | undefined)[] = [];
+
 /** Session windows: runs of events less than `gap` apart, merged when an event bridges two; slot = [start, end, …tally]. */
 export class SessionWindows implements WindowKind {
   private readonly stride: number;
   private readonly emptyRun: readonly number[];
   readonly reachMs: number;
   readonly holdsOwn = true;
+  /** The runs [from, to) the latest `touching` found: fields rather than a pair, which would be an array per add and read. */
+  private from = 0;
+  private to = 0;
 
   constructor(
     readonly layout: TallyLayout,
@@ -582,21 +589,23 @@ export class SessionWindows implements WindowKind {
     this.emptyRun = [0, 0, ...layout.empty];
   }
 
-  /** Runs [from, to) an event at `t` joins: start − gap < t < end + gap. Runs are a gap or more apart. */
-  private touching(s: readonly number[], t: number): [number, number] {
+  /** Find the runs [from, to) an event at `t` joins: start − gap < t < end + gap. Runs are a gap or more apart. */
+  private touching(s: readonly number[], t: number): void {
     const stride = this.stride;
     let from = s.length / stride;
     while (from > 0 && s[(from - 1) * stride + 1]! + this.gap > t) from--;
     let to = from;
     while (to * stride < s.length && s[to * stride]! - this.gap < t) to++;
-    return [from, to];
+    this.from = from;
+    this.to = to;
   }
 
   add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void {
     const stride = this.stride;
-    const s = h.windows[at] ?? [];
-    const sets = this.layout.distinct ? (setsOf(h)[at] ?? []) : undefined;
-    const [from, to] = this.touching(s, time);
+    const s = h.windows[at] ?? NO_RUNS;
+    const sets = this.layout.distinct ? (setsOf(h)[at] ?? NO_SETS) : undefined;
+    this.touching(s, time);
+    const { from, to } = this;
     if (to - from === 1) {
       // The common case: the event joins one run, which grows in place.
       const o = from * stride;
@@ -629,7 +638,8 @@ export class SessionWindows implements WindowKind {
     if (s === undefined) return;
     const sets = h.sets?.[at];
     const stride = this.stride;
-    const [from, to] = this.touching(s, t);
+    this.touching(s, t);
+    const { from, to } = this;
     for (let i = from; i < to; i++) {
       if (s[i * stride + 1]! + this.gap <= earliest) continue;
       this.layout.merge(into.tally, 0, s, i * stride + 2);
