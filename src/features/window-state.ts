@@ -265,16 +265,27 @@ const SPARE_BLOCKS = 1024;
 const SPARE_ROOM = 4;
 
 /**
- * `values` in an array of unboxed doubles (V8's PACKED_DOUBLE_ELEMENTS) of exactly their length,
- * whatever they are: a count-only block would otherwise start as small integers and change kind
- * at its first sum or sub-key, and code seeing blocks of several kinds deoptimises, again and
- * again. Copies (`slice`, `concat`) of such arrays keep the kind.
+ * Makers of blocks, by length: each a function returning an array literal of unboxed doubles, so
+ * that every block of a length comes from one allocation site. Unboxed doubles (V8's
+ * PACKED_DOUBLE_ELEMENTS) whatever the values: a count-only block would otherwise start as small
+ * integers and change kind at its first sum or sub-key, and code seeing blocks of several kinds
+ * deoptimises, again and again. One site: V8 follows what becomes of the objects a site allocates,
+ * and once nearly all of them outlive the young generation (a window's block lives as long as its
+ * entity) it allocates the site's next ones in the old generation directly, so the young
+ * generation's collections stop copying the growing state (twice each) and scanning it. `slice`
+ * and `concat` have no such site.
  */
-function doubles(values: readonly number[]): number[] {
-  const a = [0.5];
-  a.length = 0;
-  for (const v of values) a.push(v);
-  return a.slice();
+const blockMakers: (() => number[])[] = [];
+
+/** The first `length` numbers of `source` (zeros past its end), in a new block of unboxed doubles (see blockMakers). */
+function newBlock(source: readonly number[], length: number): number[] {
+  // Generated from a length only: the literal holds a placeholder double, repeated.
+  const make = (blockMakers[length] ??= new Function(`return [${new Array<string>(length).fill('0.5').join(',')}];`) as () => number[]);
+  const block = make();
+  const copied = Math.min(length, source.length);
+  for (let i = 0; i < copied; i++) block[i] = source[i]!;
+  for (let i = copied; i < length; i++) block[i] = 0;
+  return block;
 }
 
 /** A distinct sets array of `room` spares (none yet), of the one elements kind every such array has. */
@@ -322,8 +333,6 @@ export class TiledWindows implements WindowKind {
    */
   private readonly fresh: readonly number[];
   private readonly emptySlot: readonly number[];
-  /** Room added when a block of `n` slots' room fills, by n (a power of two): made once, shared. */
-  private readonly rooms: number[][] = [];
   /** Dropped windows' blocks and sets, for new windows (see SPARE_BLOCKS). */
   private readonly spareBlocks: Slots[] = [];
   private readonly spareSets: SlotSets[] = [];
@@ -346,7 +355,8 @@ export class TiledWindows implements WindowKind {
     this.head = running ? 2 + layout.size : 1;
     this.stride = this.header + layout.size;
     this.emptySlot = [...(keyed ? [0, 0] : [0]), ...layout.empty];
-    this.fresh = doubles([0, ...(running ? [NaN, ...layout.empty] : []), ...this.emptySlot, ...this.emptySlot]);
+    const fresh = [0, ...(running ? [NaN, ...layout.empty] : []), ...this.emptySlot, ...this.emptySlot];
+    this.fresh = newBlock(fresh, fresh.length);
     this.skip = delay === undefined ? 0 : 1;
     this.holdsOwn = delay === undefined;
     this.reachMs = hop * (hops + 1) + (delay ?? 0);
@@ -395,7 +405,7 @@ export class TiledWindows implements WindowKind {
   private open(h: WindowHolder, at: number): Slots {
     const s = this.spareBlocks.pop();
     if (s === undefined) {
-      const fresh = this.fresh.slice();
+      const fresh = newBlock(this.fresh, this.fresh.length);
       h.windows[at] = fresh;
       if (this.layout.distinct) setsOf(h)[at] = noSets(2);
       return fresh;
@@ -429,7 +439,7 @@ export class TiledWindows implements WindowKind {
     if (s === undefined) return;
     const room = Math.max(2, s[0]!);
     if (s.length <= this.head + room * this.stride) return;
-    h.windows[at] = s.slice(0, this.head + room * this.stride);
+    h.windows[at] = newBlock(s, this.head + room * this.stride);
     if (h.sets?.[at] !== undefined) h.sets[at] = h.sets[at].slice(0, room);
   }
 
@@ -440,9 +450,15 @@ export class TiledWindows implements WindowKind {
     const n = s[0]!;
     const room = (s.length - head) / stride;
     if (n === room) {
-      s = s.concat((this.rooms[room] ??= doubles(new Array<number>(room * stride).fill(0))));
+      s = newBlock(s, s.length + room * stride);
       h.windows[at] = s;
-      if (this.layout.distinct) h.sets![at] = h.sets![at]!.concat(noSets(room)!);
+      if (this.layout.distinct) {
+        // Grown from noSets' allocation site rather than by concat, for the reason of blockMakers.
+        const sets = h.sets![at]!;
+        const grown = noSets(sets.length + room)!;
+        for (let j = 0; j < sets.length; j++) grown[j] = sets[j];
+        h.sets![at] = grown;
+      }
     }
     const o = head + i * stride;
     for (let j = head + n * stride - 1; j >= o; j--) s[j + stride] = s[j]!;
@@ -550,12 +566,19 @@ function reverse<T>(a: T[], from: number, to: number): void {
   }
 }
 
+/** A session window of no runs yet, and its sets: read, never written (a first run replaces them). */
+const NO_RUNS: Slots = [];
+const NO_SETS: (DistinctValues | undefined)[] = [];
+
 /** Session windows: runs of events less than `gap` apart, merged when an event bridges two; slot = [start, end, …tally]. */
 export class SessionWindows implements WindowKind {
   private readonly stride: number;
   private readonly emptyRun: readonly number[];
   readonly reachMs: number;
   readonly holdsOwn = true;
+  /** The runs [from, to) the latest `touching` found: fields rather than a pair, which would be an array per add and read. */
+  private from = 0;
+  private to = 0;
 
   constructor(
     readonly layout: TallyLayout,
@@ -566,21 +589,23 @@ export class SessionWindows implements WindowKind {
     this.emptyRun = [0, 0, ...layout.empty];
   }
 
-  /** Runs [from, to) an event at `t` joins: start − gap < t < end + gap. Runs are a gap or more apart. */
-  private touching(s: readonly number[], t: number): [number, number] {
+  /** Find the runs [from, to) an event at `t` joins: start − gap < t < end + gap. Runs are a gap or more apart. */
+  private touching(s: readonly number[], t: number): void {
     const stride = this.stride;
     let from = s.length / stride;
     while (from > 0 && s[(from - 1) * stride + 1]! + this.gap > t) from--;
     let to = from;
     while (to * stride < s.length && s[to * stride]! - this.gap < t) to++;
-    return [from, to];
+    this.from = from;
+    this.to = to;
   }
 
   add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void {
     const stride = this.stride;
-    const s = h.windows[at] ?? [];
-    const sets = this.layout.distinct ? (setsOf(h)[at] ?? []) : undefined;
-    const [from, to] = this.touching(s, time);
+    const s = h.windows[at] ?? NO_RUNS;
+    const sets = this.layout.distinct ? (setsOf(h)[at] ?? NO_SETS) : undefined;
+    this.touching(s, time);
+    const { from, to } = this;
     if (to - from === 1) {
       // The common case: the event joins one run, which grows in place.
       const o = from * stride;
@@ -590,8 +615,7 @@ export class SessionWindows implements WindowKind {
       if (distinct !== undefined) sets?.[from]!.add(distinct);
       return;
     }
-    // A copy of a template has exactly its length (a spread literal may keep spare room).
-    const run = this.emptyRun.slice();
+    const run = newBlock(this.emptyRun, this.emptyRun.length);
     run[0] = time;
     run[1] = time;
     const set = sets === undefined ? undefined : new DistinctValues();
@@ -614,7 +638,8 @@ export class SessionWindows implements WindowKind {
     if (s === undefined) return;
     const sets = h.sets?.[at];
     const stride = this.stride;
-    const [from, to] = this.touching(s, t);
+    this.touching(s, t);
+    const { from, to } = this;
     for (let i = from; i < to; i++) {
       if (s[i * stride + 1]! + this.gap <= earliest) continue;
       this.layout.merge(into.tally, 0, s, i * stride + 2);
