@@ -20,7 +20,8 @@ export interface ReadinessBounds {
 }
 
 export interface ReadinessInputs {
-  db: Pick<Database, 'query'>;
+  /** Probed with its claims' database, where that is another (embedded): a decision waits on both. */
+  db: Database;
   sink: { health(): SinkHealth };
   lag(): number;
   /** Reads the model registry (its active version); a throw means it is unreadable. */
@@ -82,6 +83,11 @@ export class Readiness {
     return { ready: problems.length === 0, reasons: problems.map((p) => p.reason), problems };
   }
 
+  private probeStore(): Promise<unknown> {
+    const { db } = this.inputs;
+    return Promise.all(db.claims === db ? [db.query('SELECT 1')] : [db.query('SELECT 1'), db.claims.query('SELECT 1')]);
+  }
+
   /** One probe at a time; the previous outcome stands until the next answers, and a probe that hangs shows by its age. */
   private probe(): void {
     if (this.running !== undefined) return;
@@ -92,7 +98,7 @@ export class Readiness {
         () => undefined,
         (err: unknown) => void (probe[key] = err instanceof Error ? err.message : String(err)),
       );
-    this.running = Promise.all([settle('store', Promise.resolve().then(() => this.inputs.db.query('SELECT 1'))), settle('registry', Promise.resolve().then(() => this.inputs.readRegistry()))]).then(() => {
+    this.running = Promise.all([settle('store', Promise.resolve().then(() => this.probeStore())), settle('registry', Promise.resolve().then(() => this.inputs.readRegistry()))]).then(() => {
       this.latest = probe;
       this.running = undefined;
     });
