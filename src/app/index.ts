@@ -198,6 +198,7 @@ async function assemble(config: Config, options: AppOptions, roles: AppRoles, po
   const claims = new StoreClaims(db.claims, {
     log: transport.eventsLog,
     retry: storeRetry,
+    onRound: (ms) => metrics.claimRound.observe(ms / 1000),
     onError: (err, failure, retryInMs) => {
       metrics.storeWriteRetries.inc({ failure });
       metrics.failed('store');

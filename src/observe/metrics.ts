@@ -119,6 +119,7 @@ export class PipelineMetrics {
   readonly kafkaTransactions: Histogram;
   readonly kafkaTransactionAborts: Counter;
   readonly sinkFlush: Histogram;
+  readonly claimRound: Histogram;
   readonly storeRowsIsolated: Counter<'table' | 'reason'>;
   readonly storeRowsUnstorable: Counter<'table'>;
   readonly storeWriteRetries: Counter<'failure'>;
@@ -268,6 +269,12 @@ export class PipelineMetrics {
       name: 'rtds_sink_flush_seconds',
       help: 'Duration of one batched store write (events, decisions and dead letters in one transaction)',
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    });
+    this.claimRound = new Histogram({
+      name: 'rtds_claim_seconds',
+      help: 'Duration of one round of event-id claims in the store, queueing there included: each micro-batch is decided only once its ids are claimed',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
     this.httpRequests = new Counter({ name: 'rtds_http_requests_total', help: `HTTP requests answered, by method, route pattern ("${UNMATCHED_ROUTE}" when none matched) and status code`, labelNames: ['method', 'route', 'status'], registers });

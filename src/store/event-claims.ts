@@ -124,6 +124,8 @@ export interface StoreClaimsOptions {
   /** Name of the log (topic) the positions refer to. */
   log: string;
   retry?: RetryPace;
+  /** Called after each round answered, with its duration (retries included) and the ids it claimed or read. */
+  onRound?: (ms: number, ids: number) => void;
   /** Called after each failed claim, which is retried after `retryInMs`. */
   onError?: (err: unknown, failure: StoreFailure, retryInMs: number) => void;
 }
@@ -164,7 +166,9 @@ export class StoreClaims {
     const first = new Map<string, ClaimRequest>();
     for (const r of requests) if (!first.has(r.event_id)) first.set(r.event_id, r);
     const asked = first.size === requests.length ? requests : [...first.values()];
+    const began = performance.now();
     const holders = await this.attempt(asked);
+    if (holders !== undefined) this.options.onRound?.(performance.now() - began, asked.length);
     // Given up: this round never settles, and with it every later claim (the rounds go one at a time).
     if (holders === undefined) return new Promise<never>(() => undefined);
     if (asked === requests) return holders;

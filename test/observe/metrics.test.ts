@@ -145,6 +145,7 @@ describe('Prometheus metrics, dashboard and alert rules of a running embedded RT
     assert.ok(lag.every((s) => Number.isInteger(s.value) && s.value >= 0));
     assert.ok(valueOf(all, 'rtds_sink_flush_seconds_count')! >= 1, 'the store wrote');
     assert.ok(valueOf(all, 'rtds_sink_flush_seconds_bucket', { le: '+Inf' })! >= 1);
+    assert.ok(valueOf(all, 'rtds_claim_seconds_count')! >= 1, 'event ids were claimed');
     assert.ok(Number.isNaN(valueOf(all, 'rtds_label_topic_lag_records')!), 'no labels topic on the embedded log');
     await waitFor('a read of the label feed', 10_000, () => app.labels?.lastRead().at);
     const feedLag = valueOf(samples(await scrape()), 'rtds_label_feed_lag_seconds')!;
