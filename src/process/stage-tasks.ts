@@ -23,6 +23,8 @@ export interface ComputedFeatures {
  */
 export class StageTasks {
   private readonly byStage: Map<number, PartitionTask>[];
+  /** The key `keyedFrom` last found: a field, not a pair returned, since it runs per event and stage. */
+  private foundKey = '';
 
   constructor(
     private readonly features: FeatureSet,
@@ -98,14 +100,21 @@ export class StageTasks {
   nextStage(after: number, event: RtdsEvent, vector: Float64Array, unknown: boolean): { stage: number; key: string; partition: number } | undefined {
     const stage = this.keyedFrom(after + 1, event, vector, unknown);
     if (stage === undefined) return undefined;
-    const key = this.features.stageKey(stage, event)!;
+    const key = this.foundKey;
     return { stage, key, partition: this.partitionOfKey(key) };
   }
 
-  /** The first stage from `from` on whose key the event has; those skipped take their defaults, and past the last the vector is derived. */
+  /**
+   * The first stage from `from` on whose key the event has, the key left in `foundKey`; those
+   * skipped take their defaults, and past the last the vector is derived.
+   */
   private keyedFrom(from: number, event: RtdsEvent, vector: Float64Array, unknown: boolean): number | undefined {
     for (let s = from; s < this.byStage.length; s++) {
-      if (this.features.stageKey(s, event) !== undefined) return s;
+      const key = this.features.stageKey(s, event);
+      if (key !== undefined) {
+        this.foundKey = key;
+        return s;
+      }
       this.features.stageDefaults(s, vector);
     }
     this.features.derive(event, vector, unknown);
@@ -136,7 +145,7 @@ export class StageTasks {
     // nextStage's walk, without its object per stage. Every record reaches a later stage once
     // here: only the user stage can see an id again.
     for (let s = this.keyedFrom(1, event, vector, met.unknown); s !== undefined; s = this.keyedFrom(s + 1, event, vector, met.unknown)) {
-      joinStep(met, this.task(s, this.partitionOfKey(this.features.stageKey(s, event)!)).step(event, vector)!);
+      joinStep(met, this.task(s, this.partitionOfKey(this.foundKey)).step(event, vector)!);
     }
     return true;
   }
