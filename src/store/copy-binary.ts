@@ -7,6 +7,23 @@ const PG_EPOCH_MS = 946_684_800_000;
 const JSONB_VERSION = 1;
 const TWO_32 = 2 ** 32;
 
+/** Float32 scratch for vectors, and its bytes: no array allocated per row. */
+let vector = new Float32Array(64);
+let vectorBytes = Buffer.from(vector.buffer);
+
+/**
+ * `v` as float32 values in the first `4 · v.length` bytes of the buffer returned — the stored form
+ * of feature vectors (little-endian: x86 and ARM hold them so) — valid until the next call.
+ */
+export function float32Bytes(v: Float64Array): Buffer {
+  if (vector.length < v.length) {
+    vector = new Float32Array(v.length);
+    vectorBytes = Buffer.from(vector.buffer);
+  }
+  vector.set(v);
+  return vectorBytes;
+}
+
 /**
  * Rows being written in the binary format. The server then converts no text to numbers,
  * timestamps or bytes, nor scans each line for escapes: the cost of a COPY the store's single
@@ -16,9 +33,6 @@ export class BinaryCopyRows {
   /** An ArrayBuffer of its own (never Node's shared pool), so the rows can be handed to a worker whole. */
   private buf = Buffer.allocUnsafeSlow(64 * 1024);
   private at = 0;
-  /** Float32 scratch for vectors: no array allocated per row. */
-  private vector = new Float32Array(64);
-  private vectorBytes = Buffer.from(this.vector.buffer);
 
   constructor() {
     SIGNATURE.copy(this.buf, 0);
@@ -80,16 +94,10 @@ export class BinaryCopyRows {
   /** A vector as bytea of little-endian float32 values: the stored form of feature vectors. */
   float32s(v: Float64Array | null | undefined): void {
     if (v === null || v === undefined) return this.null();
-    if (this.vector.length < v.length) {
-      this.vector = new Float32Array(v.length);
-      this.vectorBytes = Buffer.from(this.vector.buffer);
-    }
-    this.vector.set(v);
     const bytes = v.length * 4;
     this.reserve(4 + bytes);
     this.buf.writeInt32BE(bytes, this.at);
-    // x86 and ARM are little-endian: the scratch's bytes are the stored ones.
-    this.vectorBytes.copy(this.buf, this.at + 4, 0, bytes);
+    float32Bytes(v).copy(this.buf, this.at + 4, 0, bytes);
     this.at += 4 + bytes;
   }
 

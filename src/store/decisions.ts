@@ -2,7 +2,7 @@
 import { decisionIdFor, type Decision, type Degradation, type Outcome, type RtdsEvent, type ShadowScore } from '../contracts/index.ts';
 import { EVENT_SELECT, eventFromRow, type EventRow } from './events.ts';
 import { FeatureSet } from '../features/index.ts';
-import { BinaryCopyRows } from './copy-binary.ts';
+import { BinaryCopyRows, float32Bytes } from './copy-binary.ts';
 import { countDecisionsOf } from './decision-minutes.ts';
 import type { Database } from './database.ts';
 import { RowEncodingError, type CopyStatement, type Statement } from './statement.ts';
@@ -40,17 +40,9 @@ export interface StoredDecision extends Decision {
   trace_id?: string;
 }
 
-/** Float32 scratch for encoding vectors, and its bytes: no arrays allocated per row. */
-let scratch = new Float32Array(64);
-let scratchBytes = Buffer.from(scratch.buffer);
-
+/** A vector as bytea's hex text. */
 function encodeFeatures(v: Float64Array): string {
-  if (scratch.length < v.length) {
-    scratch = new Float32Array(v.length);
-    scratchBytes = Buffer.from(scratch.buffer);
-  }
-  scratch.set(v);
-  return `\\x${scratchBytes.toString('hex', 0, v.length * 4)}`;
+  return `\\x${float32Bytes(v).toString('hex', 0, v.length * 4)}`;
 }
 
 /** A stored vector's float32 values (the bytes are copied: a view needs them aligned). */
