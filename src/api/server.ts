@@ -11,7 +11,8 @@ import { settlesWithin, type LiveSummary, type Logger, type PipelineMetrics } fr
 import { keepReason, type Tracing } from '../observe/tracing/index.ts';
 import { CursorError, findDecision, findEvent, findLabel, classifyStoreError, isStoreUnavailable, LABEL_FILTERS, listDeadLetters, listDecisions, upsertLabels, type Database, type DeadLetter, type DecisionQuery } from '../store/index.ts';
 import type { DecisionFeed } from './decision-feed.ts';
-import { guardAccess, registerWhoami, type AccessPolicy } from './access.ts';
+import { guardAccess, registerWhoami } from './access.ts';
+import type { AccessPolicy } from './api-keys.ts';
 import { registerCaptureRoute } from './capture.ts';
 import { registerDashboard } from './dashboard.ts';
 import { registerHealthRoutes, type ComponentProblem, type HealthSources } from './health.ts';

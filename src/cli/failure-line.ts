@@ -3,7 +3,7 @@ import { ConfigError } from '../config/index.ts';
 import { RuleSetError } from '../decide/rule-set.ts';
 import { FeatureSpecError } from '../features/spec.ts';
 import { ModuleLevelsError } from '../observe/logger.ts';
-import { ApiKeyFormatError } from '../api/access.ts';
+import { ApiKeyFormatError } from '../api/api-keys.ts';
 import { PortUnavailableError } from '../api/http-port.ts';
 import { TrainingHistoryError } from '../app/activation-guard.ts';
 import { ArtifactError } from '../score/artifact.ts';

@@ -1,6 +1,5 @@
 // Labelled history from JSONL files — events and labels in the contracts — as `rtds features` and `rtds evaluate` read it.
 import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { validateEvent, validateLabel, type FieldError, type Label, type RtdsEvent } from '../contracts/index.ts';
 
 export interface HistoryFiles {
@@ -12,25 +11,50 @@ export interface HistoryFiles {
   invalid: number;
 }
 
-async function* lines(file: string): AsyncGenerator<[number, string]> {
+/** Bytes read at a time: large enough that reading costs little beside parsing. */
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * Calls `onLine` with each non-empty line and its number (from 1), a CR before the LF dropped.
+ * Chunks are split in place: a line costs one slice, where readline's interface cost an event and
+ * an async step per line (a third of the reading time). The stream's decoder keeps a character
+ * split across two chunks whole.
+ */
+export async function eachLine(file: string, onLine: (n: number, line: string) => void): Promise<void> {
   let n = 0;
-  for await (const line of createInterface({ input: createReadStream(file), crlfDelay: Infinity })) {
+  let rest = '';
+  const emit = (text: string, from: number, to: number): void => {
     n++;
-    if (line.trim() !== '') yield [n, line];
+    const end = to > from && text.charCodeAt(to - 1) === 13 ? to - 1 : to;
+    if (end > from) {
+      const line = text.slice(from, end);
+      if (line.trim() !== '') onLine(n, line);
+    }
+  };
+  for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: CHUNK_BYTES }) as AsyncIterable<string>) {
+    const text = rest === '' ? chunk : rest + chunk;
+    let from = 0;
+    // The rest holds no LF: a line longer than a chunk is searched once, not again with every chunk.
+    for (let lf = text.indexOf('\n', rest.length); lf >= 0; lf = text.indexOf('\n', from)) {
+      emit(text, from, lf);
+      from = lf + 1;
+    }
+    rest = text.slice(from);
   }
+  if (rest !== '') emit(rest, 0, rest.length);
 }
 
 /** Each non-empty line parsed and validated; refused lines are reported and counted. */
 async function readValid<V extends { ok: true }>(file: string, validate: (value: unknown) => V | { ok: false; errors: FieldError[] }, onRefused: () => void): Promise<V[]> {
   const out: V[] = [];
-  for await (const [n, line] of lines(file)) {
+  await eachLine(file, (n, line) => {
     let value: unknown;
     try {
       value = JSON.parse(line);
     } catch (err) {
       process.stderr.write(`${file}:${n}: (line) not JSON: ${(err as Error).message}\n`);
       onRefused();
-      continue;
+      return;
     }
     const checked = validate(value);
     if (checked.ok) out.push(checked);
@@ -38,7 +62,7 @@ async function readValid<V extends { ok: true }>(file: string, validate: (value:
       process.stderr.write(`${file}:${n}: ${checked.errors.map((e) => `${e.field} ${e.reason}`).join('; ')}\n`);
       onRefused();
     }
-  }
+  });
   return out;
 }
 

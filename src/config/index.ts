@@ -1,8 +1,8 @@
 // Configuration: every setting in one typed table with a default, an env var, a parser and a description.
 import path from 'node:path';
-import { parseApiKeys, type AccessPolicy } from '../api/access.ts';
+import { parseApiKeys, type AccessPolicy } from '../api/api-keys.ts';
 import type { EventTimeBounds } from '../contracts/index.ts';
-import { LOG_LEVELS, LOG_MODULES, parseModuleLevels } from '../observe/index.ts';
+import { LOG_LEVELS, LOG_MODULES, parseModuleLevels } from '../observe/logger.ts';
 import { OTLP_PROTOCOLS, TRACES_EXPORTERS, type ExportSettings } from '../observe/tracing/export-settings.ts';
 
 export class ConfigError extends Error {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { parseApiKeys, type ApiKey } from '../../src/api/access.ts';
+import { parseApiKeys, type ApiKey } from '../../src/api/api-keys.ts';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { loadConfig } from '../../src/config/index.ts';
 import { defaultRuleSet } from '../../src/decide/index.ts';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { ModelPerformance } from '../../src/api/model-performance.ts';
-import { parseApiKeys } from '../../src/api/access.ts';
+import { parseApiKeys } from '../../src/api/api-keys.ts';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { trainOnGeneratedHistory } from '../../src/app/training.ts';
 import { deployedThresholds, eventTimeOptions, loadConfig } from '../../src/config/index.ts';

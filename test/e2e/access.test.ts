@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { ApiKeyFormatError, parseApiKeys } from '../../src/api/access.ts';
+import { ApiKeyFormatError, parseApiKeys } from '../../src/api/api-keys.ts';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { runCapture } from '../../src/cli/capture.ts';
 import { ConfigError, loadConfig } from '../../src/config/index.ts';

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { parseApiKeys } from '../../src/api/access.ts';
+import { parseApiKeys } from '../../src/api/api-keys.ts';
 import { startApp, type RunningApp } from '../../src/app/index.ts';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { MAX_RULES } from '../../src/decide/index.ts';
