@@ -2,7 +2,7 @@
 import { eventTimeOptions, loadConfig } from '../config/index.ts';
 import { loadFeatureSet } from '../features/index.ts';
 // The replay module alone: the process barrel loads the Kafka client and the processor, a second of start-up this command never uses.
-import { replayFeatures } from '../process/replay.ts';
+import { streamFeatures, type ReplayedEvent } from '../process/replay.ts';
 import { readHistoryFiles } from './history-files.ts';
 import { CommandLine } from './command-line.ts';
 import { LineSink } from './line-sink.ts';
@@ -24,13 +24,14 @@ RTDS_ALLOWED_LATENESS_MS, RTDS_STAGE_SKEW_MS, RTDS_DEDUPE_WINDOW_MS), so a model
 matrix sees the values it will be served. Label-driven features (fraud_count, fraud_rate) count a label from its
 labeled_at on (from its event's time without one): the label delay is honoured, as online.`;
 
-/** Rows joined into one write: a write (and its wait for the stream) per row cost more than the row itself. */
-const ROWS_PER_WRITE = 256;
-
 const csvField = (text: string): string => (/[",\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
 
-/** An unknown value (history beyond the state's horizon: NaN) is an empty field, as pandas and R read a missing one. */
-const csvValue = (x: number): string => (Number.isNaN(x) ? '' : String(x));
+/** The vector's fields, each after a comma; an unknown value (history beyond the state's horizon: NaN) is an empty field, as pandas and R read a missing one. */
+function csvValues(vector: Float64Array): string {
+  let text = '';
+  for (let i = 0; i < vector.length; i++) text += Number.isNaN(vector[i]!) ? ',' : `,${vector[i]!}`;
+  return text;
+}
 
 export async function runFeatures(args: string[]): Promise<void> {
   const line = new CommandLine('features', HELP);
@@ -43,29 +44,33 @@ export async function runFeatures(args: string[]): Promise<void> {
 
   const progress = new Progress('features', true);
   const { events, labels, invalid } = await readHistoryFiles(values.events, values.labels);
-  const replayed = (done: number): void => progress.phase('replayed', done, events.length, 'events');
-  const rows = replayFeatures(events, features, eventTimeOptions(config), config.partitions, labels, replayed);
-  replayed(events.length);
-
   const out = new LineSink(values.out ?? '-');
   await out.write(['event_id', 'event_time', 'late', 'is_fraud', ...features.names].map(csvField).join(',') + '\n');
+  // Rows go out as the replay computes them, a write every few hundred: the matrix is never held whole.
+  let rows = 0;
   let fraud = 0;
   let labelled = 0;
   let chunk = '';
-  for (let i = 0; i < rows.length; i++) {
-    const { event, vector, late } = rows[i]!;
+  const onRow = ({ event, vector, late }: ReplayedEvent): void => {
     const label = labels.get(event.event_id)?.is_fraud;
     if (label !== undefined) labelled++;
     if (label === true) fraud++;
-    chunk += `${csvField(event.event_id)},${new Date(event.event_time).toISOString()},${late ? 1 : 0},${label === undefined ? '' : label ? 1 : 0},${Array.from(vector, csvValue).join(',')}\n`;
-    if ((i + 1) % ROWS_PER_WRITE === 0 || i === rows.length - 1) {
-      await out.write(chunk);
-      chunk = '';
-    }
-  }
+    rows++;
+    chunk += `${csvField(event.event_id)},${new Date(event.event_time).toISOString()},${late ? 1 : 0},${label === undefined ? '' : label ? 1 : 0}${csvValues(vector)}\n`;
+  };
+  const flush = async (): Promise<void> => {
+    await out.write(chunk);
+    chunk = '';
+  };
+  await streamFeatures(events, features, eventTimeOptions(config), config.partitions, labels, onRow, async (done) => {
+    progress.phase('replayed', done, events.length, 'events');
+    await flush();
+  });
+  progress.phase('replayed', events.length, events.length, 'events');
+  await flush();
   await out.close();
   process.stderr.write(
-    `rtds features: ${rows.length} rows × ${features.names.length} features (${features.version}) in ${((performance.now() - progress.began) / 1000).toFixed(1)} s; ` +
-      `${invalid} invalid lines skipped, ${events.length - rows.length} re-sent events skipped, ${labelled} labelled (${fraud} fraud)\n`,
+    `rtds features: ${rows} rows × ${features.names.length} features (${features.version}) in ${((performance.now() - progress.began) / 1000).toFixed(1)} s; ` +
+      `${invalid} invalid lines skipped, ${events.length - rows} re-sent events skipped, ${labelled} labelled (${fraud} fraud)\n`,
   );
 }

@@ -4,7 +4,7 @@ export { PartitionTask, type EventTimeOptions, type StageStep } from './partitio
 export { StageTasks, type ComputedFeatures } from './stage-tasks.ts';
 export { Processor, type EventClaims, type ProcessorOptions, type ProcessorOutput } from './processor.ts';
 export { MicroBatchSize, type MicroBatchOptions } from './micro-batch-size.ts';
-export { labelKnownAt, replayFeatures, replayFeaturesYielding, type ReplayedEvent } from './replay.ts';
+export { labelKnownAt, replayFeatures, replayFeaturesYielding, streamFeatures, type ReplayedEvent } from './replay.ts';
 export { Watermark } from './watermark.ts';
 export { Topology, type TopologyNames, type TopologyStage } from './topology.ts';
 export { decodeCarried, encodeCarried, CarriedEventError, type CarriedEvent } from './carried-event.ts';

@@ -42,7 +42,7 @@ export function replayFeatures(
   tasks = new StageTasks(features, options, partitions),
 ): ReplayedEvent[] {
   const out: ReplayedEvent[] = [];
-  for (const processed of replaySteps(events, tasks, partitions, labels, out, REPLAY_PROGRESS_EVERY)) onProgress?.(processed);
+  for (const processed of replaySteps(events, tasks, partitions, labels, (row) => out.push(row), REPLAY_PROGRESS_EVERY)) onProgress?.(processed);
   return out;
 }
 
@@ -54,15 +54,34 @@ export async function replayFeaturesYielding(
   ...[events, features, options, partitions, labels, onProgress, tasks = new StageTasks(features, options, partitions)]: Parameters<typeof replayFeatures>
 ): Promise<ReplayedEvent[]> {
   const out: ReplayedEvent[] = [];
-  for (const processed of replaySteps(events, tasks, partitions, labels, out, YIELD_EVERY)) {
+  for (const processed of replaySteps(events, tasks, partitions, labels, (row) => out.push(row), YIELD_EVERY)) {
     if (processed % REPLAY_PROGRESS_EVERY === 0) onProgress?.(processed);
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return out;
 }
 
-/** The replay into `out`, pausing with the count processed every `every` events. */
-function* replaySteps(events: Iterable<RtdsEvent>, tasks: StageTasks, partitions: number, labels: ReadonlyMap<string, Label> | undefined, out: ReplayedEvent[], every: number): Generator<number> {
+/**
+ * replayFeatures handing each row to `onRow` as it is computed and holding none: a matrix as
+ * large as its history (44 numbers a row) need not fit in memory beside it. Every few hundred
+ * events it awaits `pause` with the count processed (a write of the rows so far, which waits for
+ * a slow reader).
+ */
+export async function streamFeatures(
+  events: Iterable<RtdsEvent>,
+  features: FeatureSet,
+  options: EventTimeOptions,
+  partitions: number,
+  labels: ReadonlyMap<string, Label> | undefined,
+  onRow: (row: ReplayedEvent) => void,
+  pause: (processed: number) => Promise<void>,
+): Promise<void> {
+  const tasks = new StageTasks(features, options, partitions);
+  for (const processed of replaySteps(events, tasks, partitions, labels, onRow, YIELD_EVERY)) await pause(processed);
+}
+
+/** The replay, each row to `onRow`, pausing with the count processed every `every` events. */
+function* replaySteps(events: Iterable<RtdsEvent>, tasks: StageTasks, partitions: number, labels: ReadonlyMap<string, Label> | undefined, onRow: (row: ReplayedEvent) => void, every: number): Generator<number> {
   let processed = 0;
   for (const event of events) {
     if (processed > 0 && processed % every === 0) yield processed;
@@ -70,7 +89,7 @@ function* replaySteps(events: Iterable<RtdsEvent>, tasks: StageTasks, partitions
     const partition = partitions === 1 ? 0 : partitionFor(event.user_id, partitions);
     const step = tasks.step(event, partition);
     if (step === null) continue;
-    out.push({ event, vector: step.vector, late: step.late });
+    onRow({ event, vector: step.vector, late: step.late });
     const label = labels?.get(event.event_id);
     if (label !== undefined) tasks.label({ event, is_fraud: label.is_fraud, labeled_at: labelKnownAt(label, event) }, partition);
   }
