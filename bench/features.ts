@@ -55,9 +55,10 @@ export function benchDefaultFeatures(events: readonly RtdsEvent[], eventTime: Ev
 /**
  * `rtds features` (its own process, start-up included) over `events` in a JSONL file, against the
  * floor of reading the same file with one JSON.parse and one keyed Map update per event. Seconds,
- * best of two each.
+ * best of two each; with `baseline` (another checkout's bin/rtds.js), its command too, the two
+ * alternating, with each run's peak resident memory.
  */
-export async function benchFeatureMatrix(bin: string, scratch: string, events: readonly unknown[]): Promise<{ cliS: number; floorS: number }> {
+export async function benchFeatureMatrix(bin: string, scratch: string, events: readonly unknown[], baseline?: string): Promise<{ floorS: number; runs: { bin: string; seconds: number; peakRssMb: number }[] }> {
   const file = path.join(scratch, 'matrix-events.jsonl');
   writeFileSync(file, events.map((e) => JSON.stringify(e)).join('\n') + '\n');
   const floor = (): number => {
@@ -70,16 +71,41 @@ export async function benchFeatureMatrix(bin: string, scratch: string, events: r
     }
     return (performance.now() - began) / 1000;
   };
-  const cli = async (): Promise<number> => {
+  // The flags of bin/rtds.js's shebang, which a spawn by path bypasses. Peak memory: the kernel's
+  // high-water mark (VmHWM) of the child, read every 100 ms while it runs (Linux; NaN elsewhere).
+  const cli = async (command: string): Promise<{ seconds: number; peakRssMb: number }> => {
     const began = performance.now();
-    const child = spawn(process.execPath, [bin, 'features', '--events', file, '--out', path.join(scratch, 'matrix.csv')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const child = spawn(process.execPath, ['--max-semi-space-size=64', command, 'features', '--events', file, '--out', path.join(scratch, 'matrix.csv')], { stdio: ['ignore', 'ignore', 'inherit'] });
+    let peakKb = NaN;
+    const watch = setInterval(() => {
+      const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileOr(`/proc/${child.pid}/status`));
+      if (hwm !== null) peakKb = Number(hwm[1]);
+    }, 100);
     const [code] = (await once(child, 'exit')) as [number | null];
-    if (code !== 0) throw new Error(`bench: rtds features exited with ${code}`);
-    return (performance.now() - began) / 1000;
+    clearInterval(watch);
+    if (code !== 0) throw new Error(`bench: rtds features (${command}) exited with ${code}`);
+    return { seconds: (performance.now() - began) / 1000, peakRssMb: peakKb / 1024 };
   };
   const floorS = Math.min(floor(), floor());
-  const cliS = Math.min(await cli(), await cli());
-  return { cliS, floorS };
+  const bins = baseline === undefined ? [bin] : [baseline, bin];
+  const runs = bins.map((b) => ({ bin: b, seconds: Infinity, peakRssMb: 0 }));
+  for (let round = 0; round < 2; round++) {
+    for (const run of runs) {
+      const r = await cli(run.bin);
+      run.seconds = Math.min(run.seconds, r.seconds);
+      run.peakRssMb = Math.max(run.peakRssMb, r.peakRssMb);
+    }
+  }
+  return { floorS, runs };
+}
+
+/** A file's text, or '' when it cannot be read (a process that has just ended). */
+function readFileOr(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 const WINDOWS = [

@@ -54,6 +54,8 @@ const HELP = `Usage: rtds bench [options]
   --http-connections <n>  connections autocannon keeps open (default 64)
   --http-baseline <bin>   another checkout's bin/rtds.js: http runs each load on it too, just before
                     this checkout's, for a before/after comparison in one run
+  --features-baseline <bin>  another checkout's bin/rtds.js: features times its rtds features too,
+                    the runs alternating, and prints the ratios of time and peak memory
   --core-baseline <dir>   another checkout (its folder, dependencies installed): core runs its
                     pipeline core in this process too, runs alternating, best of 3 each, and prints
                     the ratio — a before/after comparison in one run, whatever the load
@@ -591,6 +593,7 @@ export async function runBench(args: string[]): Promise<void> {
     'http-connections': { type: 'string', default: '64' },
     'http-baseline': { type: 'string' },
     'core-baseline': { type: 'string' },
+    'features-baseline': { type: 'string' },
     only: { type: 'string' },
   });
   if (parsed === undefined) return;
@@ -658,8 +661,12 @@ export async function runBench(args: string[]): Promise<void> {
     if (only.has('training')) await benchTrainingTime(base, scratch);
     if (only.has('features')) {
       benchFeatures(base, events, Number(values.users));
-      const matrix = await benchFeatureMatrix(BIN, scratch, events);
-      console.log(`rtds features over ${fmt(events.length)} events: ${matrix.cliS.toFixed(2)} s (start-up included), JSON.parse + one Map update per event: ${matrix.floorS.toFixed(2)} s — ${(matrix.cliS / matrix.floorS).toFixed(1)}× the floor  [best of 2 each]`);
+      const matrix = await benchFeatureMatrix(BIN, scratch, events, values['features-baseline']);
+      for (const run of matrix.runs) {
+        const which = run.bin === BIN ? '' : ` (${run.bin})`;
+        console.log(`rtds features${which} over ${fmt(events.length)} events: ${run.seconds.toFixed(2)} s (start-up included), peak RSS ${fmt(run.peakRssMb)} MB; JSON.parse + one Map update per event: ${matrix.floorS.toFixed(2)} s — ${(run.seconds / matrix.floorS).toFixed(1)}× the floor  [best of 2 each]`);
+      }
+      if (matrix.runs.length === 2) console.log(`  rtds features, this checkout against the baseline: ${(matrix.runs[1]!.seconds / matrix.runs[0]!.seconds).toFixed(2)}× the time, ${(matrix.runs[1]!.peakRssMb / matrix.runs[0]!.peakRssMb).toFixed(2)}× the peak memory  [runs alternating]`);
     }
     if (only.has('scaleout')) await benchScaleOut(base, modelDir, events);
     if (only.has('stages')) await benchStages(base, appConfig, scratch, events, Number(values.rate), Number(values.seconds));
