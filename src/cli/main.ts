@@ -29,25 +29,40 @@ Every command and sub-command takes --help. A problem is one line on stderr and 
 (2: a usage error); RTDS_LOG_LEVEL=debug adds the stack trace. Configuration comes from RTDS_*
 environment variables; see README.md.`;
 
-/** Run until SIGINT/SIGTERM, then drain and exit; a second signal exits at once. */
-function runUntilSignalled(app: RunningApp): void {
-  let signals = 0;
-  const shutdown = (signal: string): void => {
-    if (++signals > 1) {
-      app.logger.warn({ signal }, 'second signal: exiting without draining');
-      process.exit(130);
-    }
-    app.logger.info({ signal }, 'draining: finishing events in the log and flushing the store (Ctrl-C again to force)');
-    app.stop().then(
+/**
+ * Run until SIGINT/SIGTERM, then drain and exit; a second signal exits at once. Listening from
+ * before the app starts: a signal while it starts — or just as it reports running, before its
+ * start has returned here — stops it once started, drained, instead of leaving the signal's
+ * default (an exit without draining, by the signal) to whoever stops it that early.
+ */
+async function runUntilSignalled(starting: () => Promise<RunningApp>): Promise<void> {
+  // Set once started; read by a signal that may come before.
+  let app: RunningApp | undefined = undefined;
+  let requested: NodeJS.Signals | undefined;
+  const drain = (running: RunningApp, signal: NodeJS.Signals): void => {
+    running.logger.info({ signal }, 'draining: finishing events in the log and flushing the store (Ctrl-C again to force)');
+    running.stop().then(
       () => process.exit(0),
       (err: unknown) => {
-        app.logger.error({ err }, 'shutdown failed');
+        running.logger.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (requested !== undefined) {
+      if (app !== undefined) app.logger.warn({ signal }, 'second signal: exiting without draining');
+      else process.stderr.write(`rtds: ${signal} again: exiting before RTDS has started\n`);
+      process.exit(130);
+    }
+    requested = signal;
+    if (app !== undefined) drain(app, signal);
+    else process.stderr.write(`rtds: ${signal}: stopping once RTDS has started (Ctrl-C again to exit at once)\n`);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  app = await starting();
+  if (requested !== undefined) drain(app, requested);
 }
 
 const START_USAGE = `usage: rtds start [options]
@@ -91,8 +106,7 @@ async function processor(args: string[]): Promise<void> {
   if (config.kafkaBrokers === undefined) throw new ConfigError('RTDS_KAFKA_BROKERS', '', 'rtds processor joins a Kafka consumer group; set the brokers (the embedded log lives inside `rtds start`)');
   // Several processes must not open one embedded database folder.
   if (config.databaseUrl === undefined) throw new ConfigError('RTDS_DATABASE_URL', '', 'rtds processor writes to a shared PostgreSQL; set its URL');
-  const { startApp } = await import('../app/index.ts');
-  runUntilSignalled(await startApp(config, { roles: { api: false, processor: true } }));
+  await runUntilSignalled(async () => (await import('../app/index.ts')).startApp(config, { roles: { api: false, processor: true } }));
 }
 
 async function start(args: string[]): Promise<void> {
@@ -109,16 +123,18 @@ async function start(args: string[]): Promise<void> {
   const config = loadConfig(overrides, env);
   const processor = values['no-processor'] !== true;
   if (!processor && config.kafkaBrokers === undefined) throw new ConfigError('RTDS_KAFKA_BROKERS', '', '--no-processor leaves deciding to `rtds processor` instances on Kafka; the embedded log has no other processor');
-  // The port first, before the system's modules load: a busy port fails at once, and the
-  // dashboard answers (saying what is starting) within a second of the command.
-  const { HttpPort } = await import('../api/http-port.ts');
-  const httpPort = await HttpPort.bind(config.host, config.port);
-  const { startApp } = await import('../app/index.ts');
-  const { trainingPercent } = await import('../app/model.ts');
-  // On a terminal a bar; in a log the app's own lines, one per epoch, say how training goes.
-  const progress = new Progress('start', process.stderr.isTTY === true);
-  const onTraining = (p: TrainingProgress): void => progress.phase('training the first model', trainingPercent(p), 100, '%');
-  runUntilSignalled(await startApp(config, { roles: { api: true, processor }, httpPort, onTraining }));
+  await runUntilSignalled(async () => {
+    // The port first, before the system's modules load: a busy port fails at once, and the
+    // dashboard answers (saying what is starting) within a second of the command.
+    const { HttpPort } = await import('../api/http-port.ts');
+    const httpPort = await HttpPort.bind(config.host, config.port);
+    const { startApp } = await import('../app/index.ts');
+    const { trainingPercent } = await import('../app/model.ts');
+    // On a terminal a bar; in a log the app's own lines, one per epoch, say how training goes.
+    const progress = new Progress('start', process.stderr.isTTY === true);
+    const onTraining = (p: TrainingProgress): void => progress.phase('training the first model', trainingPercent(p), 100, '%');
+    return startApp(config, { roles: { api: true, processor }, httpPort, onTraining });
+  });
 }
 
 async function main(argv: string[]): Promise<void> {
