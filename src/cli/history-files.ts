@@ -25,11 +25,8 @@ export async function eachLine(file: string, onLine: (n: number, line: string) =
   let rest = '';
   const emit = (text: string, from: number, to: number): void => {
     n++;
-    const end = to > from && text.charCodeAt(to - 1) === 13 ? to - 1 : to;
-    if (end > from) {
-      const line = text.slice(from, end);
-      if (line.trim() !== '') onLine(n, line);
-    }
+    const line = text.slice(from, to > from && text.charCodeAt(to - 1) === 13 ? to - 1 : to);
+    if (line.trim() !== '') onLine(n, line);
   };
   for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: CHUNK_BYTES }) as AsyncIterable<string>) {
     const text = rest === '' ? chunk : rest + chunk;

@@ -54,10 +54,11 @@ export async function replayFeaturesYielding(
   ...[events, features, options, partitions, labels, onProgress, tasks = new StageTasks(features, options, partitions)]: Parameters<typeof replayFeatures>
 ): Promise<ReplayedEvent[]> {
   const out: ReplayedEvent[] = [];
-  for (const processed of replaySteps(events, tasks, partitions, labels, (row) => out.push(row), YIELD_EVERY)) {
+  const pause = async (processed: number): Promise<void> => {
     if (processed % REPLAY_PROGRESS_EVERY === 0) onProgress?.(processed);
     await new Promise<void>((resolve) => setImmediate(resolve));
-  }
+  };
+  await streamFeatures(events, features, options, partitions, labels, (row) => out.push(row), pause, tasks);
   return out;
 }
 
@@ -65,7 +66,7 @@ export async function replayFeaturesYielding(
  * replayFeatures handing each row to `onRow` as it is computed and holding none: a matrix as
  * large as its history (44 numbers a row) need not fit in memory beside it. Every few hundred
  * events it awaits `pause` with the count processed (a write of the rows so far, which waits for
- * a slow reader).
+ * a slow reader). The stages' state starts from and is left in `tasks`, as replayFeatures'.
  */
 export async function streamFeatures(
   events: Iterable<RtdsEvent>,
@@ -75,8 +76,8 @@ export async function streamFeatures(
   labels: ReadonlyMap<string, Label> | undefined,
   onRow: (row: ReplayedEvent) => void,
   pause: (processed: number) => Promise<void>,
+  tasks = new StageTasks(features, options, partitions),
 ): Promise<void> {
-  const tasks = new StageTasks(features, options, partitions);
   for (const processed of replaySteps(events, tasks, partitions, labels, onRow, YIELD_EVERY)) await pause(processed);
 }
 
