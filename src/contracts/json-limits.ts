@@ -25,19 +25,19 @@ export function unstorable(s: string): string | undefined {
 type WellFormed = string & { isWellFormed(): boolean };
 
 /**
- * Whether `value` nests arrays and objects deeper than `max`. Iterative: `JSON.parse` builds any
- * depth, but recursive code over the result (JSON.stringify, schema checks) overflows the stack.
+ * Whether `value` nests arrays and objects deeper than `max`. `JSON.parse` builds any depth, and
+ * recursive code over the result (JSON.stringify, schema checks) would overflow the stack; this
+ * walk recurses too, but never more than `max` + 1 calls deep, and allocates nothing (it runs on
+ * every record a processor reads).
  */
 export function nestedDeeperThan(value: unknown, max: number): boolean {
   if (typeof value !== 'object' || value === null) return false;
-  const stack: [unknown, number][] = [[value, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
-    if (depth > max) return true;
-    for (const child of Array.isArray(node) ? node : Object.values(node as object)) {
-      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
-    }
+  if (max === 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (nestedDeeperThan(value[i], max - 1)) return true;
+    return false;
   }
+  for (const key in value) if (nestedDeeperThan((value as Record<string, unknown>)[key], max - 1)) return true;
   return false;
 }
 

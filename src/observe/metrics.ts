@@ -338,6 +338,11 @@ export class PipelineMetrics {
     this.totals.deadLetters++;
   }
 
+  /** Decisions counted since this process started. */
+  get decisionsCounted(): number {
+    return this.totals.decisions;
+  }
+
   decided(d: Decision, eventType: string): void {
     this.decisions.inc({ decision: d.decision, event_type: eventType });
     this.latency.observe(d.processing_time_ms / 1000);
