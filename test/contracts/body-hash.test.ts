@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { bodyHash, conflictError } from '../../src/contracts/index.ts';
 
 const body = {
@@ -37,5 +39,47 @@ describe('body hash', () => {
     const e = conflictError('aaaa', 'bbbb');
     assert.equal(e.field, 'event_id');
     assert.match(e.reason, /already decided with another body \(sha256 aaaa\); this one is sha256 bbbb/);
+  });
+});
+
+/** The canonical JSON as the first version wrote it, key by key: claims stored since hold hashes of it, so it must never change. */
+function firstCanonical(value: unknown): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value) ?? 'null';
+  if (Array.isArray(value)) return `[${value.map(firstCanonical).join(',')}]`;
+  const object = value as Record<string, unknown>;
+  const parts = Object.keys(object)
+    .sort()
+    .filter((key) => object[key] !== undefined)
+    .map((key) => `${JSON.stringify(key)}:${firstCanonical(object[key])}`);
+  return `{${parts.join(',')}}`;
+}
+
+const firstHash = (body: Record<string, unknown>): string => {
+  const time = typeof body.timestamp === 'string' ? Date.parse(body.timestamp) : NaN;
+  return createHash('sha256')
+    .update(firstCanonical(Number.isFinite(time) ? { ...body, timestamp: time } : body))
+    .digest('hex')
+    .slice(0, 32);
+};
+
+describe('body hash across versions', () => {
+  it('is the hash the first version computed, for any body (keys at any depth, a key __proto__ among them, thousands of keys)', () => {
+    const key = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'toString', 'timestamp', '10', '9', 'é', 'Z'));
+    const json = fc.letrec((tie) => ({
+      value: fc.oneof({ depthSize: 'small' }, fc.jsonValue({ maxDepth: 0 }), fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(key, tie('value'), { maxKeys: 6 })),
+    })).value;
+    const body = fc.record({ event_id: fc.string(), timestamp: fc.oneof(fc.constant('2026-11-26T10:00:00.250+01:00'), fc.nat(), fc.string()), metadata: fc.dictionary(key, json, { maxKeys: 8 }) }, { requiredKeys: ['event_id'] });
+    fc.assert(
+      fc.property(body, (b) => {
+        // As a body arrives: parsed, so a key __proto__ is an own key as JSON.parse makes it.
+        const parsed = JSON.parse(JSON.stringify(b)) as Record<string, unknown>;
+        assert.equal(bodyHash(parsed), firstHash(parsed));
+      }),
+      { numRuns: 1000 },
+    );
+    const proto = JSON.parse('{"event_id":"e","metadata":{"__proto__":{"a":1},"b":{"c":2}},"x":{"y":1}}') as Record<string, unknown>;
+    assert.equal(bodyHash(proto), firstHash(proto));
+    const wide = { event_id: 'e', metadata: Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`k${(i * 7919) % 3000}`, i])) };
+    assert.equal(bodyHash(wide), firstHash(wide));
   });
 });
