@@ -79,6 +79,19 @@ export class BinaryCopyRows {
     this.at = this.buf.writeDoubleBE(x, this.at + 4);
   }
 
+  int4(x: number | null | undefined): void {
+    if (x === null || x === undefined) return this.null();
+    this.reserve(8);
+    this.buf.writeInt32BE(4, this.at);
+    this.at = this.buf.writeInt32BE(x, this.at + 4);
+  }
+
+  /** bigint from a safe integer. */
+  int8(x: number | null | undefined): void {
+    if (x === null || x === undefined) return this.null();
+    this.high32(8, x);
+  }
+
   bool(x: boolean): void {
     this.reserve(5);
     this.buf.writeInt32BE(1, this.at);

@@ -68,8 +68,7 @@ class PostgresDatabase implements Database {
       const results: unknown[][] = [];
       for (const s of statements) {
         if ('copyInto' in s) {
-          const binary = 'binary' in s;
-          await pipeline(Readable.from([binary ? s.binary : s.text]), client.query(copyFrom(copySql(s, 'STDIN', binary ? 'binary' : 'text'))));
+          await pipeline(Readable.from([s.binary]), client.query(copyFrom(copySql(s, 'STDIN'))));
           results.push([]);
         } else {
           results.push((await client.query(s.sql, s.params)).rows);
@@ -143,17 +142,15 @@ class PGliteWorker implements ClaimsDatabase {
   }
 
   /**
-   * A COPY's rows cross to the worker as bytes it takes over (text as UTF-8): encoding them and
-   * handing the buffer over costs this thread about a third of cloning the text (docs/benchmarks.md, issue 18).
+   * A COPY's rows cross to the worker as bytes it takes over: handing the buffer over costs this
+   * thread about a third of cloning the rows (docs/benchmarks.md, issue 18).
    */
   async batch(statements: Statement[]): Promise<unknown[][]> {
     const transfer: ArrayBuffer[] = [];
     const sent = statements.map((s): SqlStatement | CopyBytes => {
       if (!('copyInto' in s)) return s;
-      const binary = 'binary' in s;
-      const bytes = binary ? s.binary : UTF8.encode(s.text);
-      transfer.push(bytes.buffer);
-      return { copyInto: s.copyInto, columns: s.columns, format: binary ? 'binary' : 'text', bytes };
+      transfer.push(s.binary.buffer);
+      return { copyInto: s.copyInto, columns: s.columns, bytes: s.binary };
     });
     return (await this.call({ op: 'batch', statements: sent }, transfer)) as unknown[][];
   }
@@ -234,8 +231,6 @@ class EmbeddedDatabase implements Database {
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
-
-const UTF8 = new TextEncoder();
 
 export interface DatabaseOptions {
   /** PostgreSQL URL; absent means embedded PGlite in `dataDir`. */

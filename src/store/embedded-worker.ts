@@ -3,9 +3,8 @@ import { parentPort } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { copySql, type CopyTarget, type SqlStatement } from './statement.ts';
 
-/** A COPY as sent to the worker: its rows as bytes (text as UTF-8), handed over (transferred) rather than copied. */
+/** A COPY as sent to the worker: its rows' bytes, handed over (transferred) rather than copied. */
 export interface CopyBytes extends CopyTarget {
-  format: 'text' | 'binary';
   bytes: Uint8Array<ArrayBuffer>;
 }
 
@@ -30,7 +29,7 @@ async function handle(request: WorkerRequest): Promise<unknown> {
       return open().transaction(async (tx) => {
         const results: unknown[][] = [];
         for (const s of request.statements) {
-          if ('copyInto' in s) results.push((await tx.query(copySql(s, "'/dev/blob'", s.format), [], { blob: new Blob([s.bytes]) })).rows);
+          if ('copyInto' in s) results.push((await tx.query(copySql(s, "'/dev/blob'"), [], { blob: new Blob([s.bytes]) })).rows);
           else results.push((await tx.query(s.sql, s.params)).rows);
         }
         return results;

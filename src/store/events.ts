@@ -1,7 +1,7 @@
 // Repository of the `events` table.
 import type { EventInput, Label, LabelledEvent, RtdsEvent } from '../contracts/index.ts';
 import type { LogPosition } from '../transport/log.ts';
-import { copyLine } from './copy-text.ts';
+import { BinaryCopyRows } from './copy-binary.ts';
 import type { Database } from './database.ts';
 import { RowEncodingError, type CopyStatement, type Statement } from './statement.ts';
 
@@ -35,23 +35,42 @@ export function insertEvents(rows: readonly LoggedEvent[], log?: string): Statem
   };
 }
 
-/** The same rows as `insertEvents` by COPY: several times faster, but it fails whole if one event id is already stored. */
+/**
+ * The same rows as `insertEvents` by COPY, in the binary format: several times faster, but it
+ * fails whole if one event id is already stored.
+ */
 export function copyEvents(rows: readonly LoggedEvent[], log?: string): CopyStatement {
-  let text = '';
+  const out = new BinaryCopyRows();
   for (const { event: e, position } of rows) {
-    text += copyLine([
-      e.event_id, e.event_type, isoTime(e), e.user_id, e.session_id, e.ip_address, e.country, e.channel, e.amount,
-      e.currency, e.merchant_id, e.device_id, metadataJson(e), position === undefined ? null : log, position?.partition, position?.offset,
-    ]);
+    out.row(EVENT_COLUMNS.length);
+    out.text(e.event_id);
+    out.text(e.event_type);
+    out.timestamptz(eventTime(e));
+    out.text(e.user_id);
+    out.text(e.session_id);
+    out.text(e.ip_address);
+    out.text(e.country);
+    out.text(e.channel);
+    out.float8(e.amount);
+    out.text(e.currency);
+    out.text(e.merchant_id);
+    out.text(e.device_id);
+    out.jsonb(metadataJson(e));
+    out.text(position === undefined ? null : log);
+    out.int4(position?.partition);
+    out.int8(position?.offset);
   }
-  return { copyInto: 'events', columns: EVENT_COLUMNS, text };
+  return { copyInto: 'events', columns: EVENT_COLUMNS, binary: out.finish() };
 }
 
-/** The event time as COPY text; one a Date cannot print (beyond ±8.64e15 ms) fails its row, not the process. */
-function isoTime(e: RtdsEvent): string {
-  const time = new Date(e.event_time);
-  if (Number.isNaN(time.getTime())) throw new RowEncodingError(e.event_id, 'timestamp', `event time ${e.event_time} is outside the range of a date`);
-  return time.toISOString();
+/**
+ * The event time as stored: whole milliseconds, as a Date holds it (so as insertEvents stores it);
+ * one a Date cannot hold (beyond ±8.64e15 ms) fails its row, not the process.
+ */
+function eventTime(e: RtdsEvent): number {
+  const ms = new Date(e.event_time).getTime();
+  if (Number.isNaN(ms)) throw new RowEncodingError(e.event_id, 'timestamp', `event time ${e.event_time} is outside the range of a date`);
+  return ms;
 }
 
 /** The metadata as JSON text; one that cannot be written (nested past the stack) fails its row. */

@@ -12,17 +12,15 @@ export interface CopyTarget {
 }
 
 /**
- * Rows loaded by COPY: the fastest way in, and all-or-nothing. In the text format, one line per
- * row (see copy-text.ts); or in the binary format (copy-binary.ts), which the server reads without
- * parsing numbers, timestamps and bytes.
+ * Rows loaded by COPY: the fastest way in, and all-or-nothing; in the binary format
+ * (copy-binary.ts), which the server reads without parsing numbers, timestamps and bytes.
  */
-export type CopyStatement = CopyTarget & ({ text: string } | { binary: Uint8Array<ArrayBuffer> });
+export type CopyStatement = CopyTarget & { binary: Uint8Array<ArrayBuffer> };
 
 export type Statement = SqlStatement | CopyStatement;
 
 /** The SQL of a COPY; PGlite reads the rows from an attached blob, PostgreSQL from the connection. */
-export const copySql = (s: CopyTarget, from: 'STDIN' | "'/dev/blob'", format: 'text' | 'binary'): string =>
-  `COPY ${s.copyInto} (${s.columns.join(', ')}) FROM ${from}${format === 'binary' ? ' WITH (FORMAT binary)' : ''}`;
+export const copySql = (s: CopyTarget, from: 'STDIN' | "'/dev/blob'"): string => `COPY ${s.copyInto} (${s.columns.join(', ')}) FROM ${from} WITH (FORMAT binary)`;
 
 /** A unique key was already taken (SQLSTATE 23505): a COPY met a row stored before. */
 export const isUniqueViolation = (err: unknown): boolean => (err as { code?: unknown }).code === '23505';
