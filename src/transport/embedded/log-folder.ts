@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { LogRecord } from '../log.ts';
-import { decodeFrames, encodeFrame } from './record-frame.ts';
+import { decodeFrames, FrameWriter } from './record-frame.ts';
 
 /** Why a log folder cannot be opened: the folder, and what is wrong with it. */
 export class LogFolderError extends Error {
@@ -64,6 +64,8 @@ export class LogFolder {
   private activeBytes = 0;
   /** Why writing stopped: a failed write that could not be cut off. */
   private broken: unknown;
+  /** Reused by every write: writes come one at a time. */
+  private readonly frames = new FrameWriter();
 
   private constructor(private readonly options: LogFolderOptions) {
     this.segmentBytes = options.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
@@ -79,12 +81,12 @@ export class LogFolder {
   /** Append records as one write (then fdatasync, with `fsync`); the caller writes one group at a time. */
   async write(records: readonly LogRecord[]): Promise<void> {
     if (this.activeBytes >= this.segmentBytes) await this.roll();
-    const frames = records.map(encodeFrame);
-    const bytes = frames.reduce((n, f) => n + f.length, 0);
+    const frames = this.frames.write(records);
+    const bytes = frames.length;
     const segment = this.segments[this.segments.length - 1]!;
     if (this.broken !== undefined) throw new LogFolderError(this.options.dir, `an earlier write to ${segment.file} failed and could not be undone (${String(this.broken)}); restart to recover the folder`);
     try {
-      const { bytesWritten } = await this.active.writev(frames);
+      const { bytesWritten } = await this.active.write(frames, 0, bytes);
       if (bytesWritten !== bytes) throw new LogFolderError(this.options.dir, `wrote ${bytesWritten} of ${bytes} bytes to ${segment.file}`);
       if (this.options.fsync) await this.active.datasync();
     } catch (err) {

@@ -11,22 +11,41 @@ const PAYLOAD_FIXED = 4 + 8 + 8 + 4;
 /** Larger than any record the HTTP edge accepts: a length beyond it is garbage, not a record. */
 export const MAX_FRAME_PAYLOAD = 64 * 1024 * 1024;
 
-/** A record's frame, ready to append. */
-export function encodeFrame(record: LogRecord): Buffer {
-  const key = Buffer.from(record.key, 'utf8');
-  const value = Buffer.from(JSON.stringify(record.value) ?? 'null', 'utf8');
-  const length = PAYLOAD_FIXED + key.length + value.length;
-  const frame = Buffer.allocUnsafe(FRAME_HEADER + length);
-  frame.writeUInt32LE(length, 0);
-  let at = FRAME_HEADER;
-  at = frame.writeUInt32LE(record.partition, at);
-  at = frame.writeDoubleLE(record.offset, at);
-  at = frame.writeDoubleLE(record.acceptedAt, at);
-  at = frame.writeUInt32LE(key.length, at);
-  at += key.copy(frame, at);
-  value.copy(frame, at);
-  frame.writeUInt32LE(crc32(frame.subarray(FRAME_HEADER)), 4);
-  return frame;
+/**
+ * Records' frames, written one after another into one buffer that is kept and grown as needed:
+ * a group of records costs one allocation (their values' JSON), not a key, a value and a frame
+ * per record. A write's bytes are valid until the next write.
+ */
+export class FrameWriter {
+  private buf = Buffer.allocUnsafeSlow(64 * 1024);
+
+  /** The frames of `records`, in order: a view of this writer's buffer, valid until the next call. */
+  write(records: readonly LogRecord[]): Buffer {
+    let at = 0;
+    for (const record of records) {
+      const value = JSON.stringify(record.value) ?? 'null';
+      // UTF-8 takes at most 3 bytes per UTF-16 unit.
+      this.reserve(at + FRAME_HEADER + PAYLOAD_FIXED + 3 * (record.key.length + value.length));
+      const buf = this.buf;
+      const start = at;
+      at = buf.writeUInt32LE(record.partition, start + FRAME_HEADER);
+      at = buf.writeDoubleLE(record.offset, at);
+      at = buf.writeDoubleLE(record.acceptedAt, at);
+      const keyBytes = buf.write(record.key, at + 4, 'utf8');
+      at = buf.writeUInt32LE(keyBytes, at) + keyBytes;
+      at += buf.write(value, at, 'utf8');
+      buf.writeUInt32LE(at - start - FRAME_HEADER, start);
+      buf.writeUInt32LE(crc32(buf.subarray(start + FRAME_HEADER, at)), start + 4);
+    }
+    return this.buf.subarray(0, at);
+  }
+
+  private reserve(bytes: number): void {
+    if (bytes <= this.buf.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, bytes));
+    this.buf.copy(grown);
+    this.buf = grown;
+  }
 }
 
 /** What reading a segment's bytes found: whole records, and where the first unreadable frame starts (if any). */
