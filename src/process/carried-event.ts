@@ -45,8 +45,9 @@ function featuresText(vector: Float64Array): string {
 
 /**
  * The record's JSON, written out directly: no object per record. The features go as their bytes
- * (layout 2), not as JSON numbers: formatting and parsing some 30 doubles per hop cost more than
- * the rest of the record (docs/benchmarks.md), and bytes carry every value exactly.
+ * (layout 2), not as JSON numbers: formatting and parsing a feature set's doubles (44 in the
+ * default one) cost more than the rest of the record (docs/benchmarks.md), and bytes carry every
+ * value exactly.
  */
 export function encodeCarried(c: CarriedEvent): string {
   const json = JSON.stringify;
