@@ -1,6 +1,5 @@
 // A feature set's step compiled: straight-line JavaScript per stage, generated once from the set's plan of entity kinds and groups.
 import type { RtdsEvent } from '../contracts/index.ts';
-import { DistinctValues } from './distinct.ts';
 import type { Aggregation } from './spec.ts';
 import type { TallyLayout, WindowRead, WindowHolder } from './window-state.ts';
 
@@ -147,11 +146,7 @@ function newEntity(t: number, groups: number): WindowHolder & { latest: number; 
 /** Count a too-late event in its own read, as if it had joined the window. */
 function addSelf(layout: TallyLayout, read: WindowRead, t: number, seq: number, value: number | undefined, distinct: string | undefined): void {
   layout.add(read.tally, 0, t, seq, value);
-  if (distinct !== undefined) {
-    const one = new DistinctValues();
-    one.add(distinct);
-    read.addSet(one);
-  }
+  read.addSet(distinct);
 }
 
 /**

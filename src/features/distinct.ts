@@ -54,7 +54,28 @@ const union = new Set<string>();
 const NO_VALUES: string[] = [];
 
 /**
- * The distinct values of one tile: a short list (most entities have few), a sketch past the limit.
+ * A tile's distinct values: a single value as itself — most tiles of most entities hold one (a
+ * user's device in an hour, a device's user), and a string costs no object of its own to reach
+ * — and two or more as a set.
+ */
+export type TileValues = string | DistinctValues;
+
+/** `held` with `value` added: the value itself when it is the first, a set from the second on. */
+export function withValue(held: TileValues | undefined, value: string): TileValues {
+  if (held === undefined) return value;
+  if (typeof held === 'string') {
+    if (held === value) return held;
+    const set = new DistinctValues();
+    set.add(held);
+    set.add(value);
+    return set;
+  }
+  held.add(value);
+  return held;
+}
+
+/**
+ * The distinct values of one tile, past the first: a short list (most entities have few), a sketch past the limit.
  * The list keeps spare room by doubling (from one value), so a tile adds values without a new
  * array each; a tile's set is cleared and reused when the tile leaves (see TiledWindows).
  */
@@ -90,7 +111,8 @@ export class DistinctValues {
     return this;
   }
 
-  merge(other: DistinctValues): void {
+  merge(other: TileValues): void {
+    if (typeof other === 'string') return this.add(other);
     if (other.exact !== undefined) {
       for (let i = 0; i < other.n; i++) this.add(other.exact[i]!);
       return;
@@ -101,10 +123,17 @@ export class DistinctValues {
   }
 
   /** Of `parts[0…count)`: exact while every tile involved stayed under the limit; an estimate otherwise. */
-  static countOf(parts: readonly DistinctValues[], count = parts.length): number {
-    if (count === 1 && parts[0]!.exact !== undefined) return parts[0]!.n;
+  static countOf(parts: readonly TileValues[], count = parts.length): number {
+    if (count === 1) {
+      const only = parts[0]!;
+      if (typeof only === 'string') return 1;
+      if (only.exact !== undefined) return only.n;
+    }
     let exact = true;
-    for (let i = 0; i < count; i++) if (parts[i]!.exact === undefined) exact = false;
+    for (let i = 0; i < count; i++) {
+      const part = parts[i]!;
+      if (typeof part !== 'string' && part.exact === undefined) exact = false;
+    }
     if (exact) return DistinctValues.unionSize(parts, count);
     const all = new DistinctValues();
     const registers = all.toSketch();
@@ -122,13 +151,14 @@ export class DistinctValues {
     return sketch;
   }
 
-  private static unionSize(parts: readonly DistinctValues[], count: number): number {
+  private static unionSize(parts: readonly TileValues[], count: number): number {
     let size = 0;
     for (let i = 0; i < count; i++) {
-      const values = parts[i]!.exact!;
-      const n = parts[i]!.n;
+      const part = parts[i]!;
+      const single = typeof part === 'string';
+      const n = single ? 1 : part.n;
       next: for (let j = 0; j < n; j++) {
-        const value = values[j]!;
+        const value = single ? part : part.exact![j]!;
         for (let u = 0; u < size; u++) if (shortUnion[u] === value) continue next;
         if (size === SHORT_UNION) return DistinctValues.longUnionSize(parts, count, i, j);
         shortUnion[size++] = value;
@@ -138,13 +168,16 @@ export class DistinctValues {
   }
 
   /** The union grew past the short list at value `j` of part `i`: go on with a set. */
-  private static longUnionSize(parts: readonly DistinctValues[], count: number, i: number, j: number): number {
+  private static longUnionSize(parts: readonly TileValues[], count: number, i: number, j: number): number {
     union.clear();
     for (let u = 0; u < SHORT_UNION; u++) union.add(shortUnion[u]!);
     for (; i < count; i++, j = 0) {
-      const values = parts[i]!.exact!;
-      const n = parts[i]!.n;
-      for (; j < n; j++) union.add(values[j]!);
+      const part = parts[i]!;
+      if (typeof part === 'string') {
+        if (j === 0) union.add(part);
+        continue;
+      }
+      for (; j < part.n; j++) union.add(part.exact![j]!);
     }
     return union.size;
   }

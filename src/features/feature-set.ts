@@ -4,7 +4,6 @@ import type { LabelledEvent, RtdsEvent } from '../contracts/index.ts';
 import { compileStep, type CompiledStep, type StepRuntime } from './compiled-step.ts';
 import { DerivedFeatures, type FeatureEngine } from './derived-features.ts';
 import { isDerived, type AggregateFeatureSpec, type Aggregation, type FeatureSpec, type Transform } from './spec.ts';
-import { DistinctValues } from './distinct.ts';
 import { PendingLabels } from './pending-labels.ts';
 import { windowBytes, windowKind, TallyLayout, TiledWindows, WindowRead, type Slots, type WindowHolder, type WindowKind } from './window-state.ts';
 
@@ -515,11 +514,7 @@ export class FeatureSet {
     else g.window.read(entity, g.slot, t, earliest, r, sub);
     if (self !== undefined) {
       g.window.layout.add(r.tally, 0, t, self.seq, self.value);
-      if (self.distinct !== undefined) {
-        const one = new DistinctValues();
-        one.add(self.distinct);
-        r.addSet(one);
-      }
+      r.addSet(self.distinct);
     }
     for (const o of outputs) {
       const value = o.kind === 'distinct' ? r.distinctCount() : g.window.layout.read(o.kind, r.tally, 0, t);

@@ -1,5 +1,5 @@
 // An entity's events in one window kind, kept as compact mergeable tallies: hop-long tiles, or session runs.
-import { DistinctValues } from './distinct.ts';
+import { DistinctValues, withValue, type TileValues } from './distinct.ts';
 import type { Aggregation, WindowSpec } from './spec.ts';
 
 /** Whether (time, seq) comes after the (time, seq) pair stored at `d[at]`, `d[at + 1]`: event time first, then arrival. */
@@ -155,8 +155,11 @@ export class TallyLayout {
  * values are counted, one set per slot in a second array.
  */
 export type Slots = number[];
-/** A tiled window's sets past its tiles are spares: a left tile's set, or none yet. */
-export type SlotSets = (DistinctValues | undefined)[] | undefined;
+/**
+ * The distinct values of each slot (none yet: undefined). A tiled window's entries past its tiles
+ * are spares: a left tile's set, or none.
+ */
+export type SlotSets = (TileValues | undefined)[] | undefined;
 
 /**
  * What a window read gathers: the merged tally, and the distinct sets of the slots read. Reused
@@ -165,7 +168,7 @@ export type SlotSets = (DistinctValues | undefined)[] | undefined;
  */
 export class WindowRead {
   readonly tally: Float64Array;
-  private readonly sets: DistinctValues[] = [];
+  private readonly sets: TileValues[] = [];
   private setCount = 0;
 
   constructor(private readonly layout: TallyLayout) {
@@ -178,9 +181,9 @@ export class WindowRead {
     this.setCount = 0;
   }
 
-  /** Gather a slot's distinct set. */
-  addSet(set: DistinctValues): void {
-    this.sets[this.setCount++] = set;
+  /** Gather a slot's distinct values (none: undefined). */
+  addSet(set: TileValues | undefined): void {
+    if (set !== undefined) this.sets[this.setCount++] = set;
   }
 
   /** Distinct values in the sets gathered (0 with none). */
@@ -290,7 +293,7 @@ function newBlock(source: readonly number[], length: number): number[] {
 
 /** A distinct sets array of `room` spares (none yet), of the one elements kind every such array has. */
 function noSets(room: number): SlotSets {
-  return new Array<DistinctValues | undefined>(room);
+  return new Array<TileValues | undefined>(room);
 }
 
 /**
@@ -309,8 +312,9 @@ function noSets(room: number): SlotSets {
  * about log₂ n times in its life, and holds at most twice the numbers it needs). A window
  * whose tiles all left keeps its block for its entity's next event. The expiry sweep, when it
  * finds the entity idle, gives back the room beyond its tiles (`compact`), or drops the window,
- * whose block, if small, becomes a spare for a new window of the kind. Distinct sets are a second
- * array, parallel to the slots, whose sets are cleared and reused as tiles leave and come.
+ * whose block, if small, becomes a spare for a new window of the kind. Distinct values are a second
+ * array, parallel to the slots: a tile's one value as itself, more as a set, which is cleared and
+ * reused as tiles leave and come.
  *
  * A running window (the compiled engine's) also keeps, before its slots, the window's merged
  * tally as of its latest read: [tiles held, anchor, …tally, …slots], where the anchor is the last
@@ -398,7 +402,10 @@ export class TiledWindows implements WindowKind {
     }
     this.layout.add(d, this.head + i * this.stride + this.header, time, seq, value);
     if (this.covers(d, k)) this.layout.add(d, 2, time, seq, value);
-    if (distinct !== undefined) h.sets![at]![i]!.add(distinct);
+    if (distinct !== undefined) {
+      const sets = h.sets![at]!;
+      sets[i] = withValue(sets[i], distinct);
+    }
   }
 
   /** A new window at `at`: a spare block if one is kept, emptied, else a new block. */
@@ -472,7 +479,7 @@ export class TiledWindows implements WindowKind {
       const sets = h.sets![at]!;
       const spare = sets[n];
       for (let j = n; j > i; j--) sets[j] = sets[j - 1]!;
-      sets[i] = spare === undefined ? new DistinctValues() : spare.clear();
+      sets[i] = spare instanceof DistinctValues ? spare.clear() : undefined;
     }
     return s;
   }
@@ -524,7 +531,7 @@ export class TiledWindows implements WindowKind {
       if (k < first) break;
       if (k > last || (this.keyed && s[at + 1] !== sub)) continue;
       this.layout.merge(d, o, s, at + this.header);
-      if (sets !== undefined) into!.addSet(sets[i]!);
+      if (sets !== undefined) into!.addSet(sets[i]);
     }
   }
 
@@ -568,7 +575,7 @@ function reverse<T>(a: T[], from: number, to: number): void {
 
 /** A session window of no runs yet, and its sets: read, never written (a first run replaces them). */
 const NO_RUNS: Slots = [];
-const NO_SETS: (DistinctValues | undefined)[] = [];
+const NO_SETS: (TileValues | undefined)[] = [];
 
 /** Session windows: runs of events less than `gap` apart, merged when an event bridges two; slot = [start, end, …tally]. */
 export class SessionWindows implements WindowKind {
@@ -612,7 +619,7 @@ export class SessionWindows implements WindowKind {
       if (time < s[o]!) s[o] = time;
       if (time > s[o + 1]!) s[o + 1] = time;
       this.layout.add(s, o + 2, time, seq, value);
-      if (distinct !== undefined) sets?.[from]!.add(distinct);
+      if (distinct !== undefined && sets !== undefined) sets[from] = withValue(sets[from], distinct);
       return;
     }
     const run = newBlock(this.emptyRun, this.emptyRun.length);
@@ -623,7 +630,8 @@ export class SessionWindows implements WindowKind {
       run[0] = Math.min(run[0]!, s[i * stride]!);
       run[1] = Math.max(run[1]!, s[i * stride + 1]!);
       this.layout.merge(run, 2, s, i * stride + 2);
-      if (set !== undefined) set.merge(sets![i]!);
+      const values = sets?.[i];
+      if (set !== undefined && values !== undefined) set.merge(values);
     }
     this.layout.add(run, 2, time, seq, value);
     if (set !== undefined && distinct !== undefined) set.add(distinct);
@@ -643,7 +651,7 @@ export class SessionWindows implements WindowKind {
     for (let i = from; i < to; i++) {
       if (s[i * stride + 1]! + this.gap <= earliest) continue;
       this.layout.merge(into.tally, 0, s, i * stride + 2);
-      if (sets !== undefined) into.addSet(sets[i]!);
+      if (sets !== undefined) into.addSet(sets[i]);
     }
   }
 
@@ -688,6 +696,7 @@ export function windowKind(w: WindowSpec, layout: TallyLayout, labelDelay?: numb
 /** Bytes a window's data holds, roughly: for the state's memory report. */
 export function windowBytes(s: Slots, sets: SlotSets): number {
   let bytes = 32 + 16 + s.length * 8;
-  for (const set of sets ?? []) bytes += set?.bytes ?? 0;
+  // A tile's single value costs nothing beyond its text, which (as a set's values) is not counted.
+  for (const set of sets ?? []) if (typeof set === 'object') bytes += set.bytes;
   return bytes;
 }

@@ -148,6 +148,44 @@ describe('spare blocks', () => {
 });
 
 describe('distinct values of a tile', () => {
+  it('keep a single value as itself and a set from the second value on, counting alike across both', () => {
+    const layout = new TallyLayout(new Set(['distinct']), false);
+    const w = new TiledWindows(layout, MINUTE, 3);
+    const h = holder();
+    w.add(h, 0, 0, 0, undefined, 'a', 0);
+    w.add(h, 0, 1, 1, undefined, 'a', 0);
+    w.add(h, 0, MINUTE, 2, undefined, 'a', 0);
+    w.add(h, 0, MINUTE + 1, 3, undefined, 'b', 0);
+    w.add(h, 0, 2 * MINUTE, 4, undefined, undefined, 0);
+    const sets = h.sets![0]!;
+    assert.equal(sets[0], 'a', 'one value, seen twice: the value itself');
+    assert.ok(sets[1] instanceof DistinctValues, 'a second value makes a set');
+    assert.equal(sets[2], undefined, 'an event without the value adds none');
+    const read = new WindowRead(layout);
+    w.read(h, 0, 2 * MINUTE, 0, read, 0);
+    assert.equal(read.distinctCount(), 2, 'a and b, across a value and a set');
+    read.addSet('c');
+    assert.equal(read.distinctCount(), 3, "a read's own value counted as if it had joined");
+  });
+
+  it('count a union of single values and sets as the same values in sets, exact and estimated', () => {
+    const asSet = (values: readonly string[]): DistinctValues => {
+      const set = new DistinctValues();
+      for (const v of values) set.add(v);
+      return set;
+    };
+    const tiles = [['x'], ['y', 'z'], ['x'], Array.from({ length: 20 }, (_, i) => `v${i}`)];
+    const mixed = tiles.map((t) => (t.length === 1 ? t[0]! : asSet(t)));
+    assert.equal(DistinctValues.countOf(mixed), 23);
+    assert.equal(DistinctValues.countOf(['x']), 1);
+    // Past the short union's 32 values, and with a tile turned to a sketch.
+    const many = Array.from({ length: 40 }, (_, i) => `s${i}`);
+    assert.equal(DistinctValues.countOf([...many, asSet(['s1', 't'])]), 41);
+    const sketch = asSet(Array.from({ length: 100 }, (_, i) => `h${i}`));
+    assert.equal(DistinctValues.countOf(['x', 'y', sketch]), DistinctValues.countOf([asSet(['x']), asSet(['y']), sketch]));
+  });
+
+
   it('stay exact up to the limit and estimate past it, alike whether the set is new or reused', () => {
     const values = Array.from({ length: 200 }, (_, i) => `v${i}`);
     const fresh = new DistinctValues();
