@@ -140,8 +140,20 @@ export const epochMs = (): number => performance.timeOrigin + performance.now();
  * client's own murmur2 computes in BigInt and costs microseconds per key.
  */
 export function partitionFor(key: string, partitions: number): number {
-  // Encoded into a reused buffer: no allocation per key (a key of up to 341 characters always fits).
-  const bytes = key.length * 3 <= KEY_SCRATCH.length ? KEY_SCRATCH : new Uint8Array(key.length * 3);
+  // An ASCII key's UTF-8 bytes are its character codes, copied into a reused buffer: the encoder
+  // is a call into the runtime and an object per key, more than the whole hash costs.
+  const n = key.length;
+  let i = 0;
+  if (n <= KEY_SCRATCH.length) {
+    for (; i < n; i++) {
+      const c = key.charCodeAt(i);
+      if (c >= 0x80) break;
+      KEY_SCRATCH[i] = c;
+    }
+  }
+  if (i === n) return (murmur2(KEY_SCRATCH, n) & 0x7fffffff) % partitions;
+  // Encoded into the same buffer: no allocation per key (a key of up to 341 characters always fits).
+  const bytes = n * 3 <= KEY_SCRATCH.length ? KEY_SCRATCH : new Uint8Array(n * 3);
   const { written } = UTF8.encodeInto(key, bytes);
   return (murmur2(bytes, written) & 0x7fffffff) % partitions;
 }
