@@ -11,6 +11,15 @@ import { DistinctValues } from '../../src/features/distinct.ts';
 const MINUTE = 60_000;
 const holder = (): WindowHolder => ({ windows: [undefined], sets: undefined });
 
+/** A window counting distinct values over `hops` one-minute tiles, holding `events` ([time, value]; undefined: an event without the field). */
+function distinctWindow(hops: number, events: readonly (readonly [number, string | undefined])[]): { layout: TallyLayout; w: TiledWindows; h: WindowHolder } {
+  const layout = new TallyLayout(new Set(['distinct']), false);
+  const w = new TiledWindows(layout, MINUTE, hops);
+  const h = holder();
+  events.forEach(([time, value], seq) => w.add(h, 0, time, seq, undefined, value, 0));
+  return { layout, w, h };
+}
+
 describe('tiled window blocks', () => {
   it('add tiles into the block\'s room without a new array, and double the room when it is full', () => {
     const layout = new TallyLayout(new Set(['count', 'sum']), true);
@@ -90,12 +99,7 @@ describe('tiled window blocks', () => {
   });
 
   it('reuses a left tile\'s distinct set for a new tile, holding only the new tile\'s values', () => {
-    const layout = new TallyLayout(new Set(['distinct']), false);
-    const w = new TiledWindows(layout, MINUTE, 2);
-    const h = holder();
-    w.add(h, 0, 0, 0, undefined, 'a', 0);
-    w.add(h, 0, 1, 1, undefined, 'b', 0);
-    w.add(h, 0, MINUTE, 2, undefined, 'c', 0);
+    const { layout, w, h } = distinctWindow(2, [[0, 'a'], [1, 'b'], [MINUTE, 'c']]);
     const sets = h.sets![0]!;
     const first = sets[0]!;
     w.evict(h, 0, 2 * MINUTE);
@@ -149,14 +153,7 @@ describe('spare blocks', () => {
 
 describe('distinct values of a tile', () => {
   it('keep a single value as itself and a set from the second value on, counting alike across both', () => {
-    const layout = new TallyLayout(new Set(['distinct']), false);
-    const w = new TiledWindows(layout, MINUTE, 3);
-    const h = holder();
-    w.add(h, 0, 0, 0, undefined, 'a', 0);
-    w.add(h, 0, 1, 1, undefined, 'a', 0);
-    w.add(h, 0, MINUTE, 2, undefined, 'a', 0);
-    w.add(h, 0, MINUTE + 1, 3, undefined, 'b', 0);
-    w.add(h, 0, 2 * MINUTE, 4, undefined, undefined, 0);
+    const { layout, w, h } = distinctWindow(3, [[0, 'a'], [1, 'a'], [MINUTE, 'a'], [MINUTE + 1, 'b'], [2 * MINUTE, undefined]]);
     const sets = h.sets![0]!;
     assert.equal(sets[0], 'a', 'one value, seen twice: the value itself');
     assert.ok(sets[1] instanceof DistinctValues, 'a second value makes a set');
