@@ -20,7 +20,7 @@ export interface PlannedGroup {
 export interface PlannedKind {
   fields: readonly (keyof RtdsEvent)[];
   groups: readonly PlannedGroup[];
-  firstGone: number;
+  firstCheck: number;
   bucketMs: number;
 }
 
@@ -126,8 +126,8 @@ function kindCode(kind: PlannedKind, k: number): string[] {
     'if (entity !== undefined) {',
     'if (joined) {',
     'if (t > entity.latest) entity.latest = t;',
-    // Active again: due when its shortest window next becomes unreachable, if that is sooner.
-    `if (entity.due > Math.ceil((t + ${literal(kind.firstGone)}) / ${literal(kind.bucketMs)})) rt.schedule(state, ${k}, key, entity, t + ${literal(kind.firstGone)});`,
+    // Active again: due at its first check after this event (its shortest window unreachable), if that is sooner.
+    `if (entity.due > Math.ceil((t + ${literal(kind.firstCheck)}) / ${literal(kind.bucketMs)})) rt.schedule(state, ${k}, key, entity, t + ${literal(kind.firstCheck)});`,
     '}',
     // Touched: its windows forget what no admitted event can reach any more.
     ...kind.groups.map((g, gi) => `k${k}g${gi}W.evict(entity, ${g.slot}, earliest);`),

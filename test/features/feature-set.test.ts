@@ -318,6 +318,37 @@ describe('feature state', () => {
     assert.equal(feed(ev(5000, 2 * 3600 + 200, { user_id: 'u1' }))[0], 1, 'a returning user starts afresh');
   });
 
+  it('drops the windows that expire within two hours of each other in one visit of the sweep', () => {
+    const set = new FeatureSet(parseFeatureSpecs([
+      { name: 'minute', entity: 'user_id', window: { kind: 'hopping', size: '1m', hop: '10s' }, aggregate: 'count' },
+      { name: 'hour', entity: 'user_id', window: { kind: 'hopping', size: '1h', hop: '5m' }, aggregate: 'count' },
+      { name: 'day', entity: 'user_id', window: { kind: 'hopping', size: '24h', hop: '1h' }, aggregate: 'count' },
+    ]));
+    // The same clock user's events through two states, one of them also holding a user seen once
+    // at 0: the difference of their sizes is that user's state, as the sweep leaves it.
+    const run = (withSparse: boolean): { bytes: number[]; entities: number } => {
+      const state = set.newState();
+      const watermark = new Watermark(0);
+      const feed = (e: RtdsEvent): void => {
+        watermark.observe(e.event_time);
+        set.compute(state, e, { tooLate: false, earliest: watermark.current });
+      };
+      if (withSparse) feed(ev(0, 0, { user_id: 'sparse' }));
+      const bytes = [state.size().bytes];
+      for (let minute = 1; minute <= 180; minute++) {
+        feed(ev(minute, minute * 60, { user_id: 'clock' }));
+        if (minute === 30 || minute === 180) bytes.push(state.size().bytes);
+      }
+      return { bytes, entities: state.size().entities };
+    };
+    const clockOnly = run(false);
+    const both = run(true);
+    const [atStart, atHalfHour, atThreeHours] = both.bytes.map((b, i) => b - clockOnly.bytes[i]!);
+    assert.equal(atHalfHour, atStart, 'not visited for its minute window alone (gone at 70 s): it waits for the hour window');
+    assert.ok(atThreeHours! < atStart!, `the minute and hour windows gone by 3 h (${atThreeHours} of ${atStart} bytes)`);
+    assert.equal(both.entities, 2, 'the day window keeps the user');
+  });
+
   it('reads a too-late event\'s windows as if it had joined them at its time, without adding it', () => {
     const set = new FeatureSet(parseFeatureSpecs([{ name: 'c', entity: 'user_id', window: { kind: 'tumbling', size: '1h' }, aggregate: 'count' }]));
     // 10 min of out-of-orderness allowed in total; the 30-min-old event is beyond it but in the same hour.
