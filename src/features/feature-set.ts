@@ -15,9 +15,10 @@ const COMPACT_IDLE_MS = 3_600_000;
 /**
  * How much later than its next window's expiry the sweep may check an entity, to drop every window
  * expiring meanwhile in the same visit. A check reads an idle entity's state afresh from memory,
- * which costs more than what it drops: a user of the default set would be visited five times as
- * its windows run out (a minute, a session, an hour, a day, a month), and is three times so. A
- * window goes at most this late — a short window's block, while its entity holds longer ones.
+ * which costs more than what it drops: with the slack, a user of the default set is visited three
+ * times as its windows run out (after the hour's, the day's and the month's), not five (the
+ * minute's and the session's too). A window goes at most this much later than its expiry's bucket
+ * — a short window's block, while its entity holds longer windows anyway.
  */
 const CHECK_SLACK_MS = 2 * 3_600_000;
 
@@ -354,7 +355,8 @@ export class FeatureSet {
       kind.reach = Math.max(...reaches);
       const first = Math.min(...reaches);
       kind.firstCheck = Math.max(...reaches.filter((r) => r <= first + CHECK_SLACK_MS));
-      kind.bucketMs = Math.max(MIN_BUCKET_MS, kind.firstCheck);
+      // As wide as the shortest window's reach: a check comes at most that much after it is due.
+      kind.bucketMs = Math.max(MIN_BUCKET_MS, first);
     }
   }
 
@@ -634,8 +636,9 @@ function subKey(event: RtdsEvent, fields: readonly (keyof RtdsEvent)[]): number 
 }
 
 /**
- * Remove the windows that the entity's latest event no longer reaches, and return when the next
- * of those left becomes unreachable — undefined when none is left, and the entity can go.
+ * Remove the windows that the entity's latest event no longer reaches, and return when to check it
+ * next: when the next of those left becomes unreachable, or the last of them to within
+ * CHECK_SLACK_MS after it — undefined when none is left, and the entity can go.
  */
 function nextExpiry(kind: EntityKind, entity: EntityWindows, earliest: number): number | undefined {
   let next = Infinity;
