@@ -354,7 +354,7 @@ export class FeatureSet {
       const reaches = kind.groups.map((g) => g.window.reachMs);
       kind.reach = Math.max(...reaches);
       const first = Math.min(...reaches);
-      kind.firstCheck = Math.max(...reaches.filter((r) => r <= first + CHECK_SLACK_MS));
+      kind.firstCheck = reaches.reduce((check, reach) => gathered(check, reach, first), first);
       // As wide as the shortest window's reach: a check comes at most that much after it is due.
       kind.bucketMs = Math.max(MIN_BUCKET_MS, first);
     }
@@ -550,8 +550,8 @@ export class FeatureSet {
   /**
    * Check the entities whose buckets `earliest` has passed. One idle past all its windows goes;
    * one idle past some of them has those emptied and is due again when the next goes (with those
-   * going within CHECK_SLACK_MS after it); one
-   * active since is due again after its new latest event. Each entity is checked a few times
+   * going within CHECK_SLACK_MS after it); one active since is due again after its new latest
+   * event. Each entity is checked a few times
    * over its life, when something of it can go — so idle state leaves on time however many
    * entities there are.
    */
@@ -660,12 +660,13 @@ function nextExpiry(kind: EntityKind, entity: EntityWindows, earliest: number): 
   if (next === Infinity) return undefined;
   // The windows going within the slack after the next go in the same visit.
   let check = next;
-  for (const g of kind.groups) {
-    if (entity.windows[g.slot] === undefined) continue;
-    const gone = entity.latest + g.window.reachMs;
-    if (gone > check && gone <= next + CHECK_SLACK_MS) check = gone;
-  }
+  for (const g of kind.groups) if (entity.windows[g.slot] !== undefined) check = gathered(check, entity.latest + g.window.reachMs, next);
   return check;
+}
+
+/** A check at `check` moved to `gone` when that window goes later but within CHECK_SLACK_MS after the next (`next`): one visit for both. */
+function gathered(check: number, gone: number, next: number): number {
+  return gone > check && gone <= next + CHECK_SLACK_MS ? gone : check;
 }
 
 function evictWindows(kind: EntityKind, entity: EntityWindows, earliest: number): void {

@@ -182,7 +182,6 @@ describe('distinct values of a tile', () => {
     assert.equal(DistinctValues.countOf(['x', 'y', sketch]), DistinctValues.countOf([asSet(['x']), asSet(['y']), sketch]));
   });
 
-
   it('stay exact up to the limit and estimate past it, alike whether the set is new or reused', () => {
     const values = Array.from({ length: 200 }, (_, i) => `v${i}`);
     const fresh = new DistinctValues();
