@@ -121,16 +121,14 @@ function kindCode(kind: PlannedKind, k: number): string[] {
   lines.push(`if (${missing}) { ${fallbacks.join(' ')} } else {`);
   lines.push(`const key = ${kind.fields.map((_, i) => `String(x${i})`).join(` + ${JSON.stringify(KEY_SEPARATOR)} + `)};`);
   lines.push(`const map = state.entities[${k}];`, 'let entity = map.get(key);', 'let joined = false;');
+  // Touched: its windows first forget what no admitted event can reach any more (see evictWindows).
+  lines.push('if (entity !== undefined) {', ...kind.groups.map((g, gi) => `k${k}g${gi}W.evict(entity, ${g.slot}, earliest);`), '}');
   kind.groups.forEach((g, gi) => lines.push(...groupCode(kind, k, g, gi)));
   lines.push(
-    'if (entity !== undefined) {',
     'if (joined) {',
     'if (t > entity.latest) entity.latest = t;',
     // Active again: due at its first check after this event (its shortest window unreachable), if that is sooner.
     `if (entity.due > Math.ceil((t + ${literal(kind.firstCheck)}) / ${literal(kind.bucketMs)})) rt.schedule(state, ${k}, key, entity, t + ${literal(kind.firstCheck)});`,
-    '}',
-    // Touched: its windows forget what no admitted event can reach any more.
-    ...kind.groups.map((g, gi) => `k${k}g${gi}W.evict(entity, ${g.slot}, earliest);`),
     '}',
     '}',
     '}',

@@ -443,6 +443,7 @@ export class FeatureSet {
       }
       const map = state.entities[k]!;
       let entity = map.get(key);
+      if (entity !== undefined) evictWindows(kind, entity, earliest);
       let joined = false;
       for (const g of kind.groups) {
         const sub = g.sub === undefined ? 0 : subKey(event, g.sub);
@@ -470,14 +471,11 @@ export class FeatureSet {
         }
         if (g.after.length > 0) this.read(g, entity, t, earliest, g.after, v, sub, tooLate && counts && g.window.holdsOwn ? { seq, value, distinct } : undefined);
       }
-      if (entity === undefined) continue;
-      if (joined) {
+      if (joined && entity !== undefined) {
         if (t > entity.latest) entity.latest = t;
         // Active again: due at its first check after this event (its shortest window unreachable), if that is sooner.
         if (entity.due > Math.ceil((t + kind.firstCheck) / kind.bucketMs)) this.schedule(state, k, key, entity, t + kind.firstCheck);
       }
-      // Touched: its windows forget what no admitted event can reach any more.
-      evictWindows(kind, entity, earliest);
     }
     this.sweep(state, earliest, kinds);
     return unknown;
@@ -669,6 +667,11 @@ function gathered(check: number, gone: number, next: number): number {
   return gone > check && gone <= next + CHECK_SLACK_MS ? gone : check;
 }
 
+/**
+ * Touched by an event: its entity's windows forget what no admitted event can reach any more. Before
+ * the event joins them (reads never see what `earliest` rules out, so the order changes no value):
+ * the tiles leaving make room for the event's, where after it a full block would grow first.
+ */
 function evictWindows(kind: EntityKind, entity: EntityWindows, earliest: number): void {
   for (const g of kind.groups) g.window.evict(entity, g.slot, earliest);
 }

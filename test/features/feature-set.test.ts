@@ -318,6 +318,23 @@ describe('feature state', () => {
     assert.equal(feed(ev(5000, 2 * 3600 + 200, { user_id: 'u1' }))[0], 1, 'a returning user starts afresh');
   });
 
+  it('frees a window\'s leaving tiles before the event joins it, so a steadily used window never grows', () => {
+    const set = new FeatureSet(parseFeatureSpecs([{ name: 'c', entity: 'user_id', window: { kind: 'hopping', size: '2h', hop: '1h' }, aggregate: 'count' }]));
+    const state = set.newState();
+    const watermark = new Watermark(0);
+    const bytes: number[] = [];
+    // One event an hour: the window holds two tiles, the event's and the one before.
+    for (let hour = 0; hour < 10; hour++) {
+      const e = ev(hour, hour * 3600);
+      watermark.observe(e.event_time);
+      const v = set.compute(state, e, { tooLate: false, earliest: watermark.current });
+      assert.equal(v[0], hour === 0 ? 1 : 2);
+      bytes.push(state.size().bytes);
+    }
+    // Joining first would hold three tiles for a moment, and double the block's room of two.
+    assert.deepEqual(new Set(bytes.slice(1)), new Set([bytes[1]]), `bytes by hour: ${bytes.join(', ')}`);
+  });
+
   it('drops the windows that expire within two hours of each other in one visit of the sweep', () => {
     const set = new FeatureSet(parseFeatureSpecs([
       { name: 'minute', entity: 'user_id', window: { kind: 'hopping', size: '1m', hop: '10s' }, aggregate: 'count' },
