@@ -3,15 +3,23 @@ import type { RtdsEvent } from '../contracts/index.ts';
 import type { Aggregation } from './spec.ts';
 import type { TallyLayout, WindowRead, WindowHolder } from './window-state.ts';
 
+/** A feature read from a group's window: its position in the vector, its aggregation, its default, its distinct field's position. */
+interface PlannedOutput {
+  index: number;
+  kind: Aggregation;
+  fallback: number;
+  field: number;
+}
+
 /** What the generator reads of a planned group (see FeatureSet's plan). */
 export interface PlannedGroup {
   slot: number;
   filter: readonly { field: keyof RtdsEvent; values: ReadonlySet<string> }[];
   window: { readonly layout: TallyLayout; readonly holdsOwn: boolean };
   field: keyof RtdsEvent | undefined;
-  numeric: boolean;
-  before: readonly { index: number; kind: Aggregation; fallback: number }[];
-  after: readonly { index: number; kind: Aggregation; fallback: number }[];
+  distinct: readonly (keyof RtdsEvent)[];
+  before: readonly PlannedOutput[];
+  after: readonly PlannedOutput[];
   read: WindowRead;
   sub: readonly (keyof RtdsEvent)[] | undefined;
 }
@@ -47,7 +55,7 @@ function literal(x: number): string {
 const field = (f: string): string => `event[${JSON.stringify(f)}]`;
 
 /** One output read from the group's tally `T` (its layout's offsets as constants), as TallyLayout.read and `?? fallback`. */
-function output(o: { index: number; kind: Aggregation; fallback: number }, layout: TallyLayout, g: string): string {
+function output(o: PlannedOutput, layout: TallyLayout, g: string): string {
   const fb = literal(o.fallback);
   const T = `${g}T`;
   const n = layout.n < 0 ? '0' : `${T}[${layout.n}]`;
@@ -74,7 +82,7 @@ function output(o: { index: number; kind: Aggregation; fallback: number }, layou
       case 'fraud_rate':
         return `(${T}[0] === 0 ? ${fb} : Math.min(1, ${T}[${layout.fraud}] / ${T}[0]))`;
       case 'distinct':
-        return `${g}R.distinctCount()`;
+        return `${g}R.distinctCount(${o.field})`;
     }
   })();
   return `v[${o.index}] = ${value};`;
@@ -93,20 +101,24 @@ function groupCode(kind: PlannedKind, k: number, g: PlannedGroup, gi: number): s
   lines.push(`if (${g.sub === undefined ? '' : 'sub === undefined) { ' + fallback + ' } else if ('}tooLate && !${name}W.whole(t, earliest)) { ${unknownHistory} unknown = true; } else {`);
   if (g.before.length > 0) lines.push(read, ...g.before.map((o) => output(o, g.window.layout, name)));
   lines.push(`const counts = ${filter.length === 0 ? 'true' : filter.join(' && ')};`);
-  if (g.field === undefined) lines.push('const value = undefined;', 'const distinct = undefined;');
-  else if (g.numeric) lines.push(`const raw = ${field(g.field)};`, "const value = typeof raw === 'number' ? raw : undefined;", 'const distinct = undefined;');
-  else lines.push(`const raw = ${field(g.field)};`, 'const value = undefined;', 'const distinct = raw !== undefined ? String(raw) : undefined;');
+  if (g.field === undefined) lines.push('const value = undefined;');
+  else lines.push(`const raw = ${field(g.field)};`, "const value = typeof raw === 'number' ? raw : undefined;");
+  // Each distinct field's value as text (undefined: none), d0, d1, …
+  g.distinct.forEach((f, i) => lines.push(`const r${i} = ${field(f)};`, `const d${i} = r${i} !== undefined ? String(r${i}) : undefined;`));
   lines.push(
     'if (!tooLate && counts) {',
     `if (entity === undefined) { entity = newEntity(t, ${kind.groups.length}); map.set(key, entity); }`,
-    `${name}W.add(entity, ${g.slot}, t, seq, value, distinct, sub);`,
+    `${g.distinct.length === 0 ? '' : 'const slot = '}${name}W.add(entity, ${g.slot}, t, seq, value, sub);`,
+    ...g.distinct.map((_, i) => `if (d${i} !== undefined) ${name}W.addDistinct(entity, ${g.slot}, slot, ${i}, d${i});`),
     'joined = true;',
     '}',
   );
   if (g.after.length > 0) {
     lines.push(read);
     // A too-late event reads its window as if it had joined it.
-    if (g.window.holdsOwn) lines.push(`if (tooLate && counts) addSelf(${name}W.layout, ${name}R, t, seq, value, distinct);`);
+    if (g.window.holdsOwn) {
+      lines.push(`if (tooLate && counts) {`, `${name}W.layout.add(${name}R.tally, 0, t, seq, value);`, ...g.distinct.map((_, i) => `${name}R.addSet(${i}, d${i});`), '}');
+    }
     lines.push(...g.after.map((o) => output(o, g.window.layout, name)));
   }
   lines.push('}', '}');
@@ -139,12 +151,6 @@ function kindCode(kind: PlannedKind, k: number): string[] {
 /** A new entity of a kind with `groups` windows, as the interpreter makes it. */
 function newEntity(t: number, groups: number): WindowHolder & { latest: number; due: number } {
   return { latest: t, due: Infinity, windows: new Array<number[] | undefined>(groups).fill(undefined), sets: undefined };
-}
-
-/** Count a too-late event in its own read, as if it had joined the window. */
-function addSelf(layout: TallyLayout, read: WindowRead, t: number, seq: number, value: number | undefined, distinct: string | undefined): void {
-  layout.add(read.tally, 0, t, seq, value);
-  read.addSet(distinct);
 }
 
 /**
@@ -180,6 +186,6 @@ export function compileStep<State>(kinds: readonly PlannedKind[], ks: readonly n
     'return unknown;',
     '};',
   ].join('\n');
-  const make = new Function('kinds', 'rt', 'subKey', 'newEntity', 'addSelf', source) as (...args: unknown[]) => CompiledStep<State>;
-  return make(kinds, rt, rt.subKey, newEntity, addSelf);
+  const make = new Function('kinds', 'rt', 'subKey', 'newEntity', source) as (...args: unknown[]) => CompiledStep<State>;
+  return make(kinds, rt, rt.subKey, newEntity);
 }

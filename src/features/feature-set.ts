@@ -26,17 +26,20 @@ interface Output {
   index: number;
   kind: Aggregation;
   fallback: number;
+  /** A distinct count's field, by position in its group's `distinct` (0 for other aggregations). */
+  field: number;
 }
 
-/** Features of one (entity, filter, window, field): they share one window per entity. */
+/** Features of one (entity, filter, window, numeric field), with the distinct counts over the same window: they share one window per entity. */
 interface Group {
   /** Position of its window among those of its entity kind. */
   slot: number;
   filter: readonly { field: keyof RtdsEvent; values: ReadonlySet<string> }[];
   window: WindowKind;
-  /** Numeric field aggregated, or text field counted distinct. */
+  /** Numeric field aggregated, if any. */
   field: keyof RtdsEvent | undefined;
-  numeric: boolean;
+  /** Fields whose distinct values are counted. */
+  distinct: readonly (keyof RtdsEvent)[];
   /** Read before the event joins its window (last, time_since_last: "the previous one"), and after. */
   before: Output[];
   after: Output[];
@@ -294,32 +297,37 @@ export class FeatureSet {
   }
 
   /**
-   * Features over the same entity, filter, window and field share a group; counts and times
-   * need no field and join any group over the same entity, filter and window. Each group's
+   * Features over the same entity, filter, window and numeric field share a group; counts, times
+   * and distinct counts need no numeric field and join any group over the same entity, filter and
+   * window, whose slots then keep each distinct field's values beside the numbers. Each group's
    * tallies keep just what its features read.
    */
   private plan(aggregates: readonly [AggregateFeatureSpec, number][]): void {
-    const members = new Map<string, { spec: AggregateFeatureSpec; filter: [string, string[]][]; field: string | undefined; outputs: Output[]; aggregations: Set<Aggregation> }>();
+    const members = new Map<string, { spec: AggregateFeatureSpec; filter: [string, string[]][]; field: string | undefined; distinct: string[]; outputs: Output[]; aggregations: Set<Aggregation> }>();
     const byBase = new Map<string, string>();
-    // Features over a field first, so that counts and times join their group whatever the order of the specs.
-    const fieldsFirst = [...aggregates].sort(([a], [b]) => Number(a.field === undefined) - Number(b.field === undefined));
-    for (const [spec, index] of fieldsFirst) {
+    // Numeric aggregates first, so that the rest join their group whatever the order of the specs.
+    const numeric = (spec: AggregateFeatureSpec): boolean => spec.field !== undefined && spec.aggregate !== 'distinct';
+    const numericFirst = [...aggregates].sort(([a], [b]) => Number(numeric(b)) - Number(numeric(a)));
+    for (const [spec, index] of numericFirst) {
       const filter = Object.entries(spec.filter ?? {}).sort(([a], [b]) => a.localeCompare(b));
       const base = JSON.stringify([spec.entity, filter, spec.window, spec.label_delay]);
-      // A distinct count and a numeric aggregate of the same field keep different tallies.
-      const key = spec.field === undefined ? (byBase.get(base) ?? `${base}|`) : `${base}|${spec.aggregate === 'distinct' ? 'distinct ' : ''}${spec.field}`;
+      const key = numeric(spec) ? `${base}|${spec.field}` : (byBase.get(base) ?? `${base}|`);
       let group = members.get(key);
       if (group === undefined) {
-        group = { spec, filter, field: undefined, outputs: [], aggregations: new Set() };
+        group = { spec, filter, field: numeric(spec) ? spec.field : undefined, distinct: [], outputs: [], aggregations: new Set() };
         members.set(key, group);
         if (!byBase.has(base)) byBase.set(base, key);
       }
-      group.field ??= spec.field;
-      group.outputs.push({ index, kind: spec.aggregate, fallback: spec.default });
+      let field = 0;
+      if (spec.aggregate === 'distinct') {
+        field = group.distinct.indexOf(spec.field!);
+        if (field < 0) field = group.distinct.push(spec.field!) - 1;
+      }
+      group.outputs.push({ index, kind: spec.aggregate, fallback: spec.default, field });
       group.aggregations.add(spec.aggregate);
     }
     const kinds = new Map<string, EntityKind>();
-    for (const { spec, filter, field, outputs, aggregations } of members.values()) {
+    for (const { spec, filter, field, distinct, outputs, aggregations } of members.values()) {
       // A combination over a tiled window lives inside its first field's entity: a user's countries
       // cost a few numbers per tile in the user's state rather than an entity each.
       const nested = spec.entity.length > 1 && spec.window.kind !== 'session';
@@ -331,8 +339,7 @@ export class FeatureSet {
         kinds.set(entityKey, kind);
         this.kinds.push(kind);
       }
-      const numeric = field !== undefined && !aggregations.has('distinct');
-      const layout = new TallyLayout(aggregations, numeric);
+      const layout = new TallyLayout(aggregations, field !== undefined, distinct.length);
       const previousOnly = (o: Output): boolean => o.kind === 'last' || o.kind === 'time_since_last';
       const window = windowKind(spec.window, layout, spec.label_delay, nested, this.engine === 'compiled');
       const group: Group = {
@@ -340,7 +347,7 @@ export class FeatureSet {
         filter: filter.map(([f, values]) => ({ field: f as keyof RtdsEvent, values: new Set(values) })),
         window,
         field: field as keyof RtdsEvent | undefined,
-        numeric,
+        distinct: distinct as (keyof RtdsEvent)[],
         before: outputs.filter(previousOnly),
         after: outputs.filter((o) => !previousOnly(o)),
         read: new WindowRead(layout),
@@ -459,17 +466,20 @@ export class FeatureSet {
         if (g.before.length > 0) this.read(g, entity, t, earliest, g.before, v, sub);
         const counts = passes(event, g);
         const raw = g.field === undefined ? undefined : event[g.field];
-        const value = g.numeric && typeof raw === 'number' ? raw : undefined;
-        const distinct = !g.numeric && raw !== undefined ? String(raw) : undefined;
+        const value = typeof raw === 'number' ? raw : undefined;
         if (!tooLate && counts) {
           if (entity === undefined) {
             entity = { latest: t, due: Infinity, windows: new Array<Slots | undefined>(kind.groups.length).fill(undefined), sets: undefined };
             map.set(key, entity);
           }
-          g.window.add(entity, g.slot, t, seq, value, distinct, sub);
+          const slot = g.window.add(entity, g.slot, t, seq, value, sub);
+          for (let f = 0; f < g.distinct.length; f++) {
+            const text = distinctValue(event, g.distinct[f]!);
+            if (text !== undefined) g.window.addDistinct(entity, g.slot, slot, f, text);
+          }
           joined = true;
         }
-        if (g.after.length > 0) this.read(g, entity, t, earliest, g.after, v, sub, tooLate && counts && g.window.holdsOwn ? { seq, value, distinct } : undefined);
+        if (g.after.length > 0) this.read(g, entity, t, earliest, g.after, v, sub, tooLate && counts && g.window.holdsOwn ? { seq, value, event } : undefined);
       }
       if (joined && entity !== undefined) {
         if (t > entity.latest) entity.latest = t;
@@ -520,16 +530,16 @@ export class FeatureSet {
   }
 
   /** Read `outputs` of the window at `t` into `v`; `self`: a too-late event counted in the read, as if it had joined. */
-  private read(g: Group, entity: EntityWindows | undefined, t: number, earliest: number, outputs: readonly Output[], v: Float64Array, sub: number, self?: { seq: number; value: number | undefined; distinct: string | undefined }): void {
+  private read(g: Group, entity: EntityWindows | undefined, t: number, earliest: number, outputs: readonly Output[], v: Float64Array, sub: number, self?: { seq: number; value: number | undefined; event: RtdsEvent }): void {
     const r = g.read;
     if (entity === undefined) r.reset();
     else g.window.read(entity, g.slot, t, earliest, r, sub);
     if (self !== undefined) {
       g.window.layout.add(r.tally, 0, t, self.seq, self.value);
-      r.addSet(self.distinct);
+      g.distinct.forEach((field, f) => r.addSet(f, distinctValue(self.event, field)));
     }
     for (const o of outputs) {
-      const value = o.kind === 'distinct' ? r.distinctCount() : g.window.layout.read(o.kind, r.tally, 0, t);
+      const value = o.kind === 'distinct' ? r.distinctCount(o.field) : g.window.layout.read(o.kind, r.tally, 0, t);
       v[o.index] = value ?? o.fallback;
     }
   }
@@ -581,6 +591,12 @@ export class FeatureSet {
       }
     }
   }
+}
+
+/** An event's value of a field counted distinct, as text (undefined: none). */
+function distinctValue(event: RtdsEvent, field: keyof RtdsEvent): string | undefined {
+  const value = event[field];
+  return value === undefined ? undefined : String(value);
 }
 
 function entityKey(event: RtdsEvent, fields: readonly (keyof RtdsEvent)[]): string | undefined {

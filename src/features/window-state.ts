@@ -31,12 +31,17 @@ export class TallyLayout {
   readonly last: number;
   /** Events of the tally labelled fraud (labels arrive later and are added to the tile of their event). */
   readonly fraud: number;
-  readonly distinct: boolean;
+  /**
+   * Fields whose distinct values each slot keeps beside its numbers (0: none). A window counts the
+   * distinct values of several fields in one block (a user's devices and countries over the same
+   * day): an event reaches one block instead of one per field.
+   */
+  readonly distinct: number;
   /** A tally of no events. */
   readonly empty: readonly number[];
   private readonly emptyArray: Float64Array;
 
-  constructor(aggregations: ReadonlySet<Aggregation>, numeric: boolean) {
+  constructor(aggregations: ReadonlySet<Aggregation>, numeric: boolean, distinctFields = 0) {
     let size = 1;
     const take = (wanted: boolean, width: number): number => {
       if (!wanted) return -1;
@@ -52,7 +57,7 @@ export class TallyLayout {
     this.max = take(has('max'), 1);
     this.last = take(has('last'), 3);
     this.fraud = take(has('fraud_count') || has('fraud_rate'), 1);
-    this.distinct = has('distinct');
+    this.distinct = distinctFields;
     this.size = size;
     const empty = new Array<number>(size).fill(0);
     if (this.latest >= 0) [empty[this.latest], empty[this.latest + 1]] = [-Infinity, -1];
@@ -162,39 +167,48 @@ export type Slots = number[];
 export type SlotSets = (TileValues | undefined)[] | undefined;
 
 /**
- * What a window read gathers: the merged tally, and the distinct sets of the slots read. Reused
- * across reads; the sets are counted rather than truncated (an array set to length 0 gives up its
- * room, and the next read would allocate it again).
+ * What a window read gathers: the merged tally, and per distinct field the sets of the slots read.
+ * Reused across reads; the sets are counted rather than truncated (an array set to length 0 gives
+ * up its room, and the next read would allocate it again).
  */
 export class WindowRead {
   readonly tally: Float64Array;
-  private readonly sets: TileValues[] = [];
-  private setCount = 0;
+  private readonly sets: TileValues[][];
+  private readonly setCounts: number[];
 
   constructor(private readonly layout: TallyLayout) {
     this.tally = new Float64Array(layout.size);
+    this.sets = Array.from({ length: layout.distinct }, () => []);
+    this.setCounts = new Array<number>(layout.distinct).fill(0);
   }
 
   /** Back to a read of nothing. */
   reset(): void {
     this.layout.clear(this.tally);
-    this.setCount = 0;
+    this.resetSets();
   }
 
-  /** Gather a slot's distinct values (none: undefined). */
-  addSet(set: TileValues | undefined): void {
-    if (set !== undefined) this.sets[this.setCount++] = set;
+  /** Back to no distinct sets gathered (the tally as it is). */
+  resetSets(): void {
+    for (let f = 0; f < this.setCounts.length; f++) this.setCounts[f] = 0;
   }
 
-  /** Distinct values in the sets gathered (0 with none). */
-  distinctCount(): number {
-    return this.setCount === 0 ? 0 : DistinctValues.countOf(this.sets, this.setCount);
+  /** Gather a slot's distinct values of field `f` (none: undefined). */
+  addSet(f: number, set: TileValues | undefined): void {
+    if (set !== undefined) this.sets[f]![this.setCounts[f]!++] = set;
+  }
+
+  /** Distinct values of field `f` in the sets gathered (0 with none). */
+  distinctCount(f: number): number {
+    const count = this.setCounts[f]!;
+    return count === 0 ? 0 : DistinctValues.countOf(this.sets[f]!, count);
   }
 }
 
 /**
  * Where an entity keeps its windows, by group position: slot arrays and, for distinct counts,
- * set arrays. No kind pushes onto them: an array that grew by push keeps V8's spare capacity
+ * set arrays (a slot's sets, one per distinct field, together: slot i of a window counting d
+ * fields has field f's at i × d + f). No kind pushes onto them: an array that grew by push keeps V8's spare capacity
  * (half as much again, plus 16), and across a million entities spare capacity is most of the
  * memory. Session windows replace their array; tiled windows double theirs when full.
  */
@@ -222,8 +236,13 @@ export interface WindowKind {
    * the hop of the tile that event filled (a session run ends at its latest event).
    */
   readonly reachMs: number;
-  /** `sub`: the sub-entity's key in a keyed window (0 otherwise). */
-  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined, sub: number): void;
+  /**
+   * Add an event to the window (`sub`: the sub-entity's key in a keyed window, 0 otherwise); the
+   * position of the slot it joined, for `addDistinct`.
+   */
+  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, sub: number): number;
+  /** Add the event's value of distinct field `f` to slot `slot` (as `add` returned it, before any other change). */
+  addDistinct(h: WindowHolder, at: number, slot: number, f: number, value: string): void;
   /**
    * Merge into `into` the window the event at `t` falls in (that event included only if added),
    * leaving out what no event at or after `earliest` could see: whether or not it is evicted
@@ -248,14 +267,19 @@ function remove(h: WindowHolder, at: number): void {
   if (h.sets !== undefined) h.sets[at] = undefined;
 }
 
-/** Drop the first `drop` slots of the window at `at` (all of them: remove it). */
-function dropFront(h: WindowHolder, at: number, drop: number, stride: number): void {
+/** Drop the first `drop` slots of the window at `at` (all of them: remove it); `fields`: its distinct fields. */
+function dropFront(h: WindowHolder, at: number, drop: number, stride: number, fields: number): void {
   const s = h.windows[at]!;
   if (drop * stride >= s.length) remove(h, at);
   else {
     h.windows[at] = s.slice(drop * stride);
-    if (h.sets?.[at] !== undefined) h.sets[at] = h.sets[at].slice(drop);
+    if (h.sets?.[at] !== undefined) h.sets[at] = h.sets[at].slice(drop * fields);
   }
+}
+
+/** A distinct value added to `sets[i]`. */
+function addValue(sets: (TileValues | undefined)[], i: number, value: string): void {
+  sets[i] = withValue(sets[i], value);
 }
 
 /**
@@ -353,7 +377,7 @@ export class TiledWindows implements WindowKind {
     private readonly keyed = false,
     running = false,
   ) {
-    if (running && (keyed || layout.distinct)) throw new Error('a running window keeps one tally: not keyed, no distinct values');
+    if (running && keyed) throw new Error('a running window keeps one tally: not keyed');
     this.running = running;
     this.header = keyed ? 2 : 1;
     this.head = running ? 2 + layout.size : 1;
@@ -391,7 +415,7 @@ export class TiledWindows implements WindowKind {
     return Math.floor((t - (this.delay ?? 0)) / this.hop) - this.skip;
   }
 
-  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined, sub: number): void {
+  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, sub: number): number {
     const k = Math.floor(time / this.hop);
     const s = h.windows[at] ?? this.open(h, at);
     let i = this.find(s, k, sub);
@@ -402,10 +426,11 @@ export class TiledWindows implements WindowKind {
     }
     this.layout.add(d, this.head + i * this.stride + this.header, time, seq, value);
     if (this.covers(d, k)) this.layout.add(d, 2, time, seq, value);
-    if (distinct !== undefined) {
-      const sets = h.sets![at]!;
-      sets[i] = withValue(sets[i], distinct);
-    }
+    return i;
+  }
+
+  addDistinct(h: WindowHolder, at: number, slot: number, f: number, value: string): void {
+    addValue(h.sets![at]!, slot * this.layout.distinct + f, value);
   }
 
   /** A new window at `at`: a spare block if one is kept, emptied, else a new block. */
@@ -414,7 +439,7 @@ export class TiledWindows implements WindowKind {
     if (s === undefined) {
       const fresh = newBlock(this.fresh, this.fresh.length);
       h.windows[at] = fresh;
-      if (this.layout.distinct) setsOf(h)[at] = noSets(2);
+      if (this.layout.distinct > 0) setsOf(h)[at] = noSets(2 * this.layout.distinct);
       return fresh;
     }
     s[0] = 0;
@@ -426,7 +451,7 @@ export class TiledWindows implements WindowKind {
     h.windows[at] = s;
     // Its sets are all spares now: each is cleared as a tile takes it.
     const sets = this.spareSets.pop();
-    if (this.layout.distinct) setsOf(h)[at] = sets;
+    if (this.layout.distinct > 0) setsOf(h)[at] = sets;
     return s;
   }
 
@@ -447,7 +472,7 @@ export class TiledWindows implements WindowKind {
     const room = Math.max(2, s[0]!);
     if (s.length <= this.head + room * this.stride) return;
     h.windows[at] = newBlock(s, this.head + room * this.stride);
-    if (h.sets?.[at] !== undefined) h.sets[at] = h.sets[at].slice(0, room);
+    if (h.sets?.[at] !== undefined) h.sets[at] = h.sets[at].slice(0, room * this.layout.distinct);
   }
 
   /** Make slot `i` of the window at `at` an empty tile `k` (sub-key `sub`), the slots from `i` on moving up one; the block, grown if it was full. */
@@ -459,10 +484,10 @@ export class TiledWindows implements WindowKind {
     if (n === room) {
       s = newBlock(s, s.length + room * stride);
       h.windows[at] = s;
-      if (this.layout.distinct) {
+      if (this.layout.distinct > 0) {
         // Grown from noSets' allocation site rather than by concat, for the reason of blockMakers.
         const sets = h.sets![at]!;
-        const grown = noSets(sets.length + room)!;
+        const grown = noSets(sets.length + room * this.layout.distinct)!;
         for (let j = 0; j < sets.length; j++) grown[j] = sets[j];
         h.sets![at] = grown;
       }
@@ -474,12 +499,15 @@ export class TiledWindows implements WindowKind {
     s[o] = k;
     if (this.keyed) s[o + 1] = sub;
     s[0] = n + 1;
-    if (this.layout.distinct) {
-      // The set past the last tile is a spare (a left tile's, or none yet): it becomes slot i's.
+    const fields = this.layout.distinct;
+    if (fields > 0) {
+      // The sets past the last tile are spares (a left tile's, or none yet): they become slot i's.
       const sets = h.sets![at]!;
-      const spare = sets[n];
-      for (let j = n; j > i; j--) sets[j] = sets[j - 1]!;
-      sets[i] = spare instanceof DistinctValues ? spare.clear() : undefined;
+      for (let f = 0; f < fields; f++) {
+        const spare = sets[n * fields + f];
+        for (let j = n * fields + f; j > i * fields + f; j -= fields) sets[j] = sets[j - fields]!;
+        sets[i * fields + f] = spare instanceof DistinctValues ? spare.clear() : undefined;
+      }
     }
     return s;
   }
@@ -512,13 +540,29 @@ export class TiledWindows implements WindowKind {
         for (let k = 0; k < tally.length; k++) s[2 + k] = tally[k]!;
         this.mergeTiles(s, first, last, sub, s, 2, undefined, undefined);
       }
-      // The copy is the whole read (a running window has no distinct sets): nothing to reset first.
+      // The copy is the whole tally: nothing to reset first. Distinct sets are gathered from the tiles.
       const tally = into.tally;
       for (let k = 0; k < tally.length; k++) tally[k] = s[2 + k]!;
+      if (this.layout.distinct > 0) {
+        into.resetSets();
+        this.gatherSets(s, first, last, h.sets?.[at], into);
+      }
       return;
     }
     into.reset();
     this.mergeTiles(s, first, last, sub, into.tally, 0, h.sets?.[at], into);
+  }
+
+  /** Gather the distinct sets of the tiles `first`…`last` (a running window's: not keyed). */
+  private gatherSets(s: readonly number[], first: number, last: number, sets: SlotSets, into: WindowRead): void {
+    if (sets === undefined) return;
+    const fields = this.layout.distinct;
+    for (let i = s[0]! - 1; i >= 0; i--) {
+      const k = s[this.head + i * this.stride]!;
+      if (k < first) break;
+      if (k > last) continue;
+      for (let f = 0; f < fields; f++) into.addSet(f, sets[i * fields + f]);
+    }
   }
 
   /** Merge the tiles `first`…`last` (of sub-entity `sub`) into the tally at `d[o…]`, newest first, and gather their distinct sets. */
@@ -531,7 +575,7 @@ export class TiledWindows implements WindowKind {
       if (k < first) break;
       if (k > last || (this.keyed && s[at + 1] !== sub)) continue;
       this.layout.merge(d, o, s, at + this.header);
-      if (sets !== undefined) into!.addSet(sets[i]);
+      if (sets !== undefined) for (let f = 0; f < this.layout.distinct; f++) into!.addSet(f, sets[i * this.layout.distinct + f]);
     }
   }
 
@@ -557,9 +601,10 @@ export class TiledWindows implements WindowKind {
     const sets = h.sets?.[at];
     // The left tiles' sets move behind the others (a rotation by three reversals), as spares for the tiles to come.
     if (sets !== undefined && drop < n) {
-      reverse(sets, 0, drop);
-      reverse(sets, drop, n);
-      reverse(sets, 0, n);
+      const fields = this.layout.distinct;
+      reverse(sets, 0, drop * fields);
+      reverse(sets, drop * fields, n * fields);
+      reverse(sets, 0, n * fields);
     }
   }
 }
@@ -607,10 +652,9 @@ export class SessionWindows implements WindowKind {
     this.to = to;
   }
 
-  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined, distinct: string | undefined): void {
+  add(h: WindowHolder, at: number, time: number, seq: number, value: number | undefined): number {
     const stride = this.stride;
     const s = h.windows[at] ?? NO_RUNS;
-    const sets = this.layout.distinct ? (setsOf(h)[at] ?? NO_SETS) : undefined;
     this.touching(s, time);
     const { from, to } = this;
     if (to - from === 1) {
@@ -619,25 +663,39 @@ export class SessionWindows implements WindowKind {
       if (time < s[o]!) s[o] = time;
       if (time > s[o + 1]!) s[o + 1] = time;
       this.layout.add(s, o + 2, time, seq, value);
-      if (distinct !== undefined && sets !== undefined) sets[from] = withValue(sets[from], distinct);
-      return;
+      return from;
     }
     const run = newBlock(this.emptyRun, this.emptyRun.length);
     run[0] = time;
     run[1] = time;
-    const set = sets === undefined ? undefined : new DistinctValues();
     for (let i = from; i < to; i++) {
       run[0] = Math.min(run[0]!, s[i * stride]!);
       run[1] = Math.max(run[1]!, s[i * stride + 1]!);
       this.layout.merge(run, 2, s, i * stride + 2);
-      const values = sets?.[i];
-      if (set !== undefined && values !== undefined) set.merge(values);
     }
     this.layout.add(run, 2, time, seq, value);
-    if (set !== undefined && distinct !== undefined) set.add(distinct);
     // A first run is the window itself (most sessions of a sparse entity are its only run).
     h.windows[at] = s.length === 0 ? run : spliced(s, from * stride, (to - from) * stride, run);
-    if (set !== undefined) setsOf(h)[at] = spliced(sets!, from, to - from, [set]);
+    const fields = this.layout.distinct;
+    if (fields > 0) {
+      // The new run's sets: those of the runs it joins, merged field by field.
+      const sets = setsOf(h)[at] ?? NO_SETS;
+      const merged: TileValues[] = [];
+      for (let f = 0; f < fields; f++) {
+        const set = new DistinctValues();
+        for (let i = from; i < to; i++) {
+          const values = sets[i * fields + f];
+          if (values !== undefined) set.merge(values);
+        }
+        merged.push(set);
+      }
+      setsOf(h)[at] = spliced(sets, from * fields, (to - from) * fields, merged);
+    }
+    return from;
+  }
+
+  addDistinct(h: WindowHolder, at: number, slot: number, f: number, value: string): void {
+    addValue(h.sets![at]!, slot * this.layout.distinct + f, value);
   }
 
   read(h: WindowHolder, at: number, t: number, earliest: number, into: WindowRead): void {
@@ -651,7 +709,7 @@ export class SessionWindows implements WindowKind {
     for (let i = from; i < to; i++) {
       if (s[i * stride + 1]! + this.gap <= earliest) continue;
       this.layout.merge(into.tally, 0, s, i * stride + 2);
-      if (sets !== undefined) into.addSet(sets[i]);
+      if (sets !== undefined) for (let f = 0; f < this.layout.distinct; f++) into.addSet(f, sets[i * this.layout.distinct + f]);
     }
   }
 
@@ -673,7 +731,7 @@ export class SessionWindows implements WindowKind {
     const stride = this.stride;
     let drop = 0;
     while (drop * stride < s.length && s[drop * stride + 1]! + this.gap <= earliest) drop++;
-    if (drop > 0) dropFront(h, at, drop, stride);
+    if (drop > 0) dropFront(h, at, drop, stride, this.layout.distinct);
   }
 }
 
@@ -686,8 +744,8 @@ export function windowKind(w: WindowSpec, layout: TallyLayout, labelDelay?: numb
     case 'tumbling':
       return new TiledWindows(layout, w.size, 1, labelDelay, keyed);
     case 'hopping':
-      // A running tally pays where a read would merge several tiles: not keyed, no distinct sets.
-      return new TiledWindows(layout, w.hop, w.size / w.hop, labelDelay, keyed, running && !keyed && !layout.distinct && w.size > w.hop);
+      // A running tally pays where a read would merge several tiles: not keyed (distinct sets are gathered from the tiles).
+      return new TiledWindows(layout, w.hop, w.size / w.hop, labelDelay, keyed, running && !keyed && w.size > w.hop);
     case 'session':
       return new SessionWindows(layout, w.gap);
   }

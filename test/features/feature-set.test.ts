@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { RtdsEvent } from '../../src/contracts/index.ts';
 import { FeatureSet, FeatureSpecError, LABEL_AGGREGATIONS, parseFeatureSpecs, parseFeatureSpecText, type AggregateFeatureSpec, type FeatureSpec } from '../../src/features/index.ts';
 import { Watermark } from '../../src/process/index.ts';
-import { arbEvent, arbLabelSpec, arbSpec, closeTo, stream, T0, toEvents, type Verdict } from '../support/feature-streams.ts';
+import { arbEvent, arbLabelSpec, arbSpec, closeTo, specOver, stream, T0, toEvents, type Verdict } from '../support/feature-streams.ts';
 
 // ---- The oracle: every value computed from scratch over the events that arrived before. ----
 
@@ -168,6 +168,13 @@ function equalsOracle(specs: fc.Arbitrary<Record<string, unknown>>, numRuns: num
 describe('declarative features against a brute-force oracle', () => {
   it('equal the oracle on random out-of-order streams and random specs', () => equalsOracle(arbSpec, 400));
   it('count fraud verdicts as the oracle does, whenever and in whatever order they become known', () => equalsOracle(arbLabelSpec, 200, 30));
+  it('count several fields distinct in the window of the other aggregates over it, as the oracle does', () => {
+    // One entity, no filter, one of three windows: specs meet in a group, its slots holding each
+    // distinct field's values beside the numbers.
+    const window = fc.constantFrom({ kind: 'hopping', size: '1h', hop: '10m' }, { kind: 'tumbling', size: '10m' }, { kind: 'session', gap: '5m' });
+    const shared = fc.tuple(specOver(['count', 'sum', 'max', 'last', 'distinct', 'distinct', 'distinct']), window).map(([s, w]) => ({ ...s, entity: ['user_id'], filter: undefined, window: w, label_delay: undefined }));
+    equalsOracle(shared, 300);
+  });
 });
 
 const ev = (i: number, offsetS: number, extra: Partial<RtdsEvent> = {}): RtdsEvent => ({
@@ -294,6 +301,26 @@ describe('feature state', () => {
     const many = stream(set, Array.from({ length: 5000 }, (_, i) => ev(i, i * 0.5, { device_id: `d${i}` })), 0, 0);
     const estimate = many[4999]![0]!;
     assert.ok(Math.abs(estimate - 5000) / 5000 < 0.2, `estimate ${estimate} of 5000`);
+  });
+
+  it('keeps the distinct values of several fields in the window of the numbers over it: one window per entity', () => {
+    const day = { kind: 'hopping', size: '24h', hop: '1h' };
+    const set = new FeatureSet(parseFeatureSpecs([
+      { name: 'events', entity: 'user_id', window: day, aggregate: 'count' },
+      { name: 'spent', entity: 'user_id', window: day, aggregate: 'sum', field: 'amount' },
+      { name: 'devices', entity: 'user_id', window: day, aggregate: 'distinct', field: 'device_id' },
+      { name: 'countries', entity: 'user_id', window: day, aggregate: 'distinct', field: 'country' },
+      { name: 'web_devices', entity: 'user_id', filter: { channel: 'web' }, window: day, aggregate: 'distinct', field: 'device_id' },
+    ]));
+    assert.equal(set.groupCount, 2, 'the filtered count keeps a window of its own');
+    const seen = stream(set, [
+      ev(0, 0, { device_id: 'd1', country: 'DE', amount: 10, channel: 'web' }),
+      ev(1, 1800, { device_id: 'd2', country: 'DE', amount: 5, channel: 'pos' }),
+      ev(2, 5400, { device_id: 'd1', country: 'FR', amount: 2, channel: 'web' }),
+      ev(3, 9000, { country: 'FR', amount: 1, channel: 'web' }),
+    ], 0, 0);
+    assert.deepEqual([...seen[3]!], [4, 18, 2, 2, 1]);
+    assert.deepEqual([...seen[1]!], [2, 15, 2, 1, 1]);
   });
 
   it('evicts an idle entity once no admitted event can reach its windows (TTL)', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TallyLayout, TiledWindows, WindowRead, type WindowHolder } from '../../src/features/window-state.ts';
+import { TallyLayout, TiledWindows, WindowRead, type WindowHolder, type WindowKind } from '../../src/features/window-state.ts';
 import { DistinctValues } from '../../src/features/distinct.ts';
 
 // A tiled window's tiles live in one block with spare room: these pin that an event allocates
@@ -11,12 +11,18 @@ import { DistinctValues } from '../../src/features/distinct.ts';
 const MINUTE = 60_000;
 const holder = (): WindowHolder => ({ windows: [undefined], sets: undefined });
 
+/** An event joins window 0 of `h`, with its value of the window's first distinct field, if any. */
+function join(w: WindowKind, h: WindowHolder, time: number, seq: number, value: number | undefined, distinct: string | undefined, sub: number): void {
+  const slot = w.add(h, 0, time, seq, value, sub);
+  if (distinct !== undefined) w.addDistinct(h, 0, slot, 0, distinct);
+}
+
 /** A window counting distinct values over `hops` one-minute tiles, holding `events` ([time, value]; undefined: an event without the field). */
 function distinctWindow(hops: number, events: readonly (readonly [number, string | undefined])[]): { layout: TallyLayout; w: TiledWindows; h: WindowHolder } {
-  const layout = new TallyLayout(new Set(['distinct']), false);
+  const layout = new TallyLayout(new Set(['distinct']), false, 1);
   const w = new TiledWindows(layout, MINUTE, hops);
   const h = holder();
-  events.forEach(([time, value], seq) => w.add(h, 0, time, seq, undefined, value, 0));
+  events.forEach(([time, value], seq) => join(w, h, time, seq, undefined, value, 0));
   return { layout, w, h };
 }
 
@@ -27,9 +33,9 @@ describe('tiled window blocks', () => {
     const h = holder();
     const blocks: number[][] = [];
     for (let i = 0; i < 9; i++) {
-      w.add(h, 0, i * MINUTE, i, 10, undefined, 0);
+      join(w, h, i * MINUTE, i, 10, undefined, 0);
       // A second event in the same tile never needs room.
-      w.add(h, 0, i * MINUTE + 1, i, 10, undefined, 0);
+      join(w, h, i * MINUTE + 1, i, 10, undefined, 0);
       blocks.push(h.windows[0]!);
     }
     const rooms = blocks.map((b) => (b.length - 1) / (1 + layout.size));
@@ -45,12 +51,12 @@ describe('tiled window blocks', () => {
     const layout = new TallyLayout(new Set(['count']), false);
     const w = new TiledWindows(layout, MINUTE, 3);
     const h = holder();
-    for (let i = 0; i < 4; i++) w.add(h, 0, i * MINUTE, i, undefined, undefined, 0);
+    for (let i = 0; i < 4; i++) join(w, h, i * MINUTE, i, undefined, undefined, 0);
     const block = h.windows[0]!;
     // A day of one event a minute through a 3-minute window: the block never grows nor changes.
     for (let i = 4; i < 1440; i++) {
       w.evict(h, 0, i * MINUTE);
-      w.add(h, 0, i * MINUTE, i, undefined, undefined, 0);
+      join(w, h, i * MINUTE, i, undefined, undefined, 0);
       assert.equal(h.windows[0], block);
     }
     const read = new WindowRead(layout);
@@ -64,24 +70,24 @@ describe('tiled window blocks', () => {
   });
 
   it('give back the room beyond their tiles when compacted, keeping the tiles and their sets', () => {
-    const layout = new TallyLayout(new Set(['count', 'distinct']), false);
+    const layout = new TallyLayout(new Set(['count', 'distinct']), false, 1);
     const w = new TiledWindows(layout, MINUTE, 3);
     const h = holder();
-    for (let i = 0; i < 9; i++) w.add(h, 0, i * MINUTE, i, undefined, `v${i}`, 0);
+    for (let i = 0; i < 9; i++) join(w, h, i * MINUTE, i, undefined, `v${i}`, 0);
     w.evict(h, 0, 8 * MINUTE);
     w.compact(h, 0);
     assert.equal(h.windows[0]!.length, 1 + 3 * 2, 'room for the three tiles held');
     assert.equal(h.sets![0]!.length, 3);
     const read = new WindowRead(layout);
     w.read(h, 0, 8 * MINUTE, 8 * MINUTE, read, 0);
-    assert.deepEqual([read.tally[0], read.distinctCount()], [3, 3]);
+    assert.deepEqual([read.tally[0], read.distinctCount(0)], [3, 3]);
     // A window of one tile keeps room for two.
     w.evict(h, 0, 10 * MINUTE);
     w.compact(h, 0);
     assert.equal(h.windows[0]!.length, 1 + 2 * 2);
-    w.add(h, 0, 10 * MINUTE, 9, undefined, 'w', 0);
+    join(w, h, 10 * MINUTE, 9, undefined, 'w', 0);
     w.read(h, 0, 10 * MINUTE, 10 * MINUTE, read, 0);
-    assert.deepEqual([read.tally[0], read.distinctCount()], [2, 2]);
+    assert.deepEqual([read.tally[0], read.distinctCount(0)], [2, 2]);
   });
 
   it('inserts a late tile between others, and a sub-entity between others of its tile', () => {
@@ -89,7 +95,7 @@ describe('tiled window blocks', () => {
     const w = new TiledWindows(layout, MINUTE, 10, undefined, true);
     const h = holder();
     // Tiles 0 and 2 of sub-entities 5 and 9, then tile 1 and sub-entity 7 arriving out of order.
-    for (const [minute, sub] of [[0, 5], [2, 9], [2, 5], [1, 9], [2, 7], [0, 5]] as const) w.add(h, 0, minute * MINUTE, 0, undefined, undefined, sub);
+    for (const [minute, sub] of [[0, 5], [2, 9], [2, 5], [1, 9], [2, 7], [0, 5]] as const) join(w, h, minute * MINUTE, 0, undefined, undefined, sub);
     const s = h.windows[0]!;
     const slots = Array.from({ length: s[0]! }, (_, i) => [s[1 + i * 3], s[2 + i * 3], s[3 + i * 3]]);
     assert.deepEqual(slots, [[0, 5, 2], [1, 9, 1], [2, 5, 1], [2, 7, 1], [2, 9, 1]]);
@@ -103,35 +109,67 @@ describe('tiled window blocks', () => {
     const sets = h.sets![0]!;
     const first = sets[0]!;
     w.evict(h, 0, 2 * MINUTE);
-    w.add(h, 0, 2 * MINUTE, 3, undefined, 'd', 0);
+    join(w, h, 2 * MINUTE, 3, undefined, 'd', 0);
     assert.equal(h.sets![0], sets, 'the same array of sets');
     assert.equal(sets[1], first, "the left tile's set serves the new tile");
     const read = new WindowRead(layout);
     w.read(h, 0, 2 * MINUTE, 2 * MINUTE, read, 0);
-    assert.equal(read.distinctCount(), 2, 'c and d; a and b left with their tile');
+    assert.equal(read.distinctCount(0), 2, 'c and d; a and b left with their tile');
     w.read(h, 0, 2 * MINUTE + 1, 3 * MINUTE, read, 0);
-    assert.equal(read.distinctCount(), 1);
+    assert.equal(read.distinctCount(0), 1);
+  });
+});
+
+describe('a window counting several fields distinct', () => {
+  it('keeps each slot\'s values field by field as tiles come between others, leave and are compacted', () => {
+    const layout = new TallyLayout(new Set(['count', 'distinct']), false, 2);
+    const w = new TiledWindows(layout, MINUTE, 4);
+    const h = holder();
+    const add = (minute: number, device: string, country: string): void => {
+      const slot = w.add(h, 0, minute * MINUTE, minute, undefined, 0);
+      w.addDistinct(h, 0, slot, 0, device);
+      w.addDistinct(h, 0, slot, 1, country);
+    };
+    // Tiles 0, 3 and 1, the last arriving late between the others, then one more value in tile 3.
+    add(0, 'd0', 'DE');
+    add(3, 'd3', 'FR');
+    add(1, 'd3', 'FR');
+    add(3, 'd1', 'US');
+    const read = new WindowRead(layout);
+    const counts = (minute: number, earliest: number): number[] => {
+      w.read(h, 0, minute * MINUTE, earliest * MINUTE, read, 0);
+      return [read.tally[0]!, read.distinctCount(0), read.distinctCount(1)];
+    };
+    assert.deepEqual(counts(3, 0), [4, 3, 3], 'devices d0 d1 d3; countries DE FR US');
+    assert.deepEqual(counts(1, 0), [2, 2, 2], 'tiles 0 and 1: d0 d3; DE FR');
+    // Tiles 0 and 1 leave; tile 4 takes a spare slot, holding only its own values.
+    w.evict(h, 0, 6 * MINUTE);
+    add(6, 'd6', 'FR');
+    assert.deepEqual(counts(6, 6), [3, 3, 2], 'tiles 3 and 6: d1 d3 d6; FR US');
+    w.compact(h, 0);
+    assert.equal(h.sets![0]!.length, 2 * 2, 'two fields for each of the two tiles held');
+    assert.deepEqual(counts(6, 6), [3, 3, 2]);
   });
 });
 
 describe('spare blocks', () => {
   it('give a dropped window\'s block and sets, emptied, to the next new window of the kind', () => {
-    const layout = new TallyLayout(new Set(['count', 'distinct']), false);
+    const layout = new TallyLayout(new Set(['count', 'distinct']), false, 1);
     const w = new TiledWindows(layout, MINUTE, 2);
     const a = holder();
     const b = holder();
-    w.add(a, 0, 0, 0, undefined, 'x', 0);
-    w.add(a, 0, MINUTE, 1, undefined, 'y', 0);
+    join(w, a, 0, 0, undefined, 'x', 0);
+    join(w, a, MINUTE, 1, undefined, 'y', 0);
     const block = a.windows[0]!;
     const sets = a.sets![0]!;
     w.drop(a, 0);
     assert.equal(a.windows[0], undefined);
-    w.add(b, 0, 10 * MINUTE, 2, undefined, 'z', 0);
+    join(w, b, 10 * MINUTE, 2, undefined, 'z', 0);
     assert.equal(b.windows[0], block);
     assert.equal(b.sets![0], sets);
     const read = new WindowRead(layout);
     w.read(b, 0, 10 * MINUTE, 10 * MINUTE, read, 0);
-    assert.deepEqual([read.tally[0], read.distinctCount()], [1, 1], 'nothing of the dropped window is left');
+    assert.deepEqual([read.tally[0], read.distinctCount(0)], [1, 1], 'nothing of the dropped window is left');
   });
 
   it('empty a running tally taken from a spare block', () => {
@@ -140,12 +178,12 @@ describe('spare blocks', () => {
     const a = holder();
     const b = holder();
     const read = new WindowRead(layout);
-    for (let i = 0; i < 3; i++) w.add(a, 0, i * MINUTE, i, 50 + i, undefined, 0);
+    for (let i = 0; i < 3; i++) join(w, a, i * MINUTE, i, 50 + i, undefined, 0);
     w.read(a, 0, 2 * MINUTE, 0, read, 0);
     assert.deepEqual([read.tally[0], read.tally[layout.max]], [3, 52]);
     w.drop(a, 0);
     // The new window's tile is one the old tally's anchor covered: it must not count from it.
-    w.add(b, 0, 2 * MINUTE, 3, 7, undefined, 0);
+    join(w, b, 2 * MINUTE, 3, 7, undefined, 0);
     w.read(b, 0, 2 * MINUTE, 0, read, 0);
     assert.deepEqual([read.tally[0], read.tally[layout.max]], [1, 7]);
   });
@@ -160,9 +198,9 @@ describe('distinct values of a tile', () => {
     assert.equal(sets[2], undefined, 'an event without the value adds none');
     const read = new WindowRead(layout);
     w.read(h, 0, 2 * MINUTE, 0, read, 0);
-    assert.equal(read.distinctCount(), 2, 'a and b, across a value and a set');
-    read.addSet('c');
-    assert.equal(read.distinctCount(), 3, "a read's own value counted as if it had joined");
+    assert.equal(read.distinctCount(0), 2, 'a and b, across a value and a set');
+    read.addSet(0, 'c');
+    assert.equal(read.distinctCount(0), 3, "a read's own value counted as if it had joined");
   });
 
   it('count a union of single values and sets as the same values in sets, exact and estimated', () => {
