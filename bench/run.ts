@@ -24,7 +24,7 @@ import { ReadCommittedConsumer } from '../src/transport/kafka/read-committed-con
 import { ensureTopics, topicNames } from '../src/transport/kafka/topics.ts';
 import { partitionFor, type LogRecord } from '../src/transport/log.ts';
 import { benchExplanation, benchInference, benchTraining } from './scoring.ts';
-import { benchDefaultFeatures, benchFeatureCounts, benchFeatureMatrix, benchStateMemory } from './features.ts';
+import { benchDefaultFeatures, benchFeatureCounts, benchFeatureMatrix, benchSharedEntities, benchStateMemory } from './features.ts';
 import { benchRules } from './rules.ts';
 import { benchExplorer } from './explorer.ts';
 import { benchScaleOut } from './scale-out.ts';
@@ -555,6 +555,12 @@ function benchFeatures(config: Config, generated: unknown[], users: number): voi
   console.log(
     `features, default set (${DEFAULT_FEATURE_SET.names.length} features in ${DEFAULT_FEATURE_SET.groupCount} groups): interpreted ${own.interpretedUs.toFixed(1)} µs per event, compiled ${own.compiledUs.toFixed(1)} µs (${fmt(1e6 / own.compiledUs)} events/s on one core), ${(own.interpretedUs / own.compiledUs).toFixed(1)}× faster  [feature step only: watermark, dedupe, windows, expressions]`,
   );
+  for (const usersPerHour of [20, 200, 2000]) {
+    const shared = benchSharedEntities(eventTime, usersPerHour);
+    console.log(
+      `features, default set, one IP address and 50 devices shared by ${fmt(usersPerHour)} users an hour: ${shared.us.toFixed(1)} µs per event (${(shared.us / own.compiledUs).toFixed(1)}× the generated traffic's; the address's distinct users in 24 h: ${fmt(shared.ipUsers)})`,
+    );
+  }
   for (const r of benchFeatureCounts(events, eventTime, config.partitions, [10, 50, 200])) {
     console.log(`features, ${String(r.features).padStart(3)} synthetic features (${r.groups} groups): ${fmt(r.rate)} events/s; with the n-64-32-16-1 MLP scoring them: ${fmt(r.withModel)} events/s`);
   }
