@@ -150,7 +150,7 @@ function kindCode(kind: PlannedKind, k: number): string[] {
 
 /** A new entity of a kind with `groups` windows, as the interpreter makes it. */
 function newEntity(t: number, groups: number): WindowHolder & { latest: number; due: number } {
-  return { latest: t, due: Infinity, windows: new Array<number[] | undefined>(groups).fill(undefined), sets: undefined };
+  return { latest: t, due: Infinity, windows: new Array<number[] | undefined>(groups).fill(undefined), sets: undefined, unions: undefined };
 }
 
 /**

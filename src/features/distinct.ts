@@ -79,14 +79,87 @@ export function withValue(held: TileValues | undefined, value: string): TileValu
 }
 
 /**
+ * The union of one field's values over a window's tiles, kept by a window that holds many (a
+ * device or an address shared by hundreds of users): a value joining a tile in the window updates
+ * it, so a read at the same window counts nothing again instead of the union of every tile's
+ * values (a value each, from memory). Exact while every tile in the window is, then a sketch: the
+ * count `countOf` gives for the same tiles.
+ */
+export class DistinctUnion {
+  private constructor(
+    /** The values, while every tile is exact. */
+    private readonly values: Set<string> | undefined,
+    /** The merged registers, once a tile is a sketch. */
+    private readonly registers: Uint8Array | undefined,
+    public count: number,
+  ) {}
+
+  /** The union of `parts[0…count)`. */
+  static of(parts: readonly TileValues[], count: number): DistinctUnion {
+    let exact = true;
+    for (let i = 0; i < count; i++) {
+      const part = parts[i]!;
+      if (typeof part !== 'string' && part.exact === undefined) exact = false;
+    }
+    if (exact) {
+      const values = new Set<string>();
+      for (let i = 0; i < count; i++) {
+        const part = parts[i]!;
+        if (typeof part === 'string') values.add(part);
+        else for (let j = 0; j < part.n; j++) values.add(part.exact![j]!);
+      }
+      return new DistinctUnion(values, undefined, values.size);
+    }
+    const all = new DistinctValues();
+    const registers = all.toSketch();
+    for (let i = 0; i < count; i++) all.merge(parts[i]!);
+    return new DistinctUnion(undefined, registers, Math.round(estimate(registers)));
+  }
+
+  /**
+   * `value` joined a tile in the window, which holds `tile` now. False when the union cannot follow:
+   * an exact one whose tile has just become a sketch (its count is an estimate from now on).
+   */
+  add(value: string, tile: TileValues): boolean {
+    if (this.values !== undefined) {
+      if (typeof tile !== 'string' && tile.exact === undefined) return false;
+      if (!this.values.has(value)) {
+        this.values.add(value);
+        this.count++;
+      }
+      return true;
+    }
+    addToSketch(this.registers!, value);
+    this.count = Math.round(estimate(this.registers!));
+    return true;
+  }
+
+  /** The count with `value` too (a too-late event's own, read as if it had joined). */
+  countWith(value: string): number {
+    if (this.values !== undefined) return this.values.has(value) ? this.count : this.count + 1;
+    SCRATCH.set(this.registers!);
+    addToSketch(SCRATCH, value);
+    return Math.round(estimate(SCRATCH));
+  }
+
+  /** Bytes held, roughly: for the state's memory report. */
+  get bytes(): number {
+    return this.values !== undefined ? 64 + this.values.size * 24 : 64 + M;
+  }
+}
+
+/** Registers to estimate a union with one more value in, without changing the union's. */
+const SCRATCH = new Uint8Array(M);
+
+/**
  * The distinct values of one tile, past the first: a short list (most entities have few), a sketch past the limit.
  * The list keeps spare room by doubling (from one value), so a tile adds values without a new
  * array each; a tile's set is cleared and reused when the tile leaves (see TiledWindows).
  */
 export class DistinctValues {
-  /** The values, in `exact[0…n)`; the rest is spare room. Undefined once a sketch. */
-  private exact: string[] | undefined = NO_VALUES;
-  private n = 0;
+  /** The values, in `exact[0…n)`; the rest is spare room. Undefined once a sketch. (Read by DistinctUnion.) */
+  exact: string[] | undefined = NO_VALUES;
+  n = 0;
   private sketch: Uint8Array | undefined;
 
   add(value: string): void {
@@ -146,7 +219,7 @@ export class DistinctValues {
   }
 
   /** From the exact list to a sketch of the same values. */
-  private toSketch(): Uint8Array {
+  toSketch(): Uint8Array {
     const sketch = new Uint8Array(M);
     for (let i = 0; i < this.n; i++) addToSketch(sketch, this.exact![i]!);
     this.exact = undefined;

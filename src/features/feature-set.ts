@@ -140,7 +140,7 @@ export class FeatureState {
         seen++;
         sampled += 64 + key.length * 2 + 40 + entity.windows.length * 8;
         entity.windows.forEach((w, i) => {
-          if (w !== undefined) sampled += windowBytes(w, entity.sets?.[i]);
+          if (w !== undefined) sampled += windowBytes(w, entity.sets?.[i], entity.unions?.[i]);
         });
       }
       bytes += seen === 0 ? 0 : (sampled / seen) * map.size;
@@ -469,7 +469,7 @@ export class FeatureSet {
         const value = typeof raw === 'number' ? raw : undefined;
         if (!tooLate && counts) {
           if (entity === undefined) {
-            entity = { latest: t, due: Infinity, windows: new Array<Slots | undefined>(kind.groups.length).fill(undefined), sets: undefined };
+            entity = { latest: t, due: Infinity, windows: new Array<Slots | undefined>(kind.groups.length).fill(undefined), sets: undefined, unions: undefined };
             map.set(key, entity);
           }
           const slot = g.window.add(entity, g.slot, t, seq, value, sub);
@@ -669,8 +669,9 @@ function nextExpiry(kind: EntityKind, entity: EntityWindows, earliest: number): 
       if (gone < next) next = gone;
     }
   }
-  // The distinct sets' array goes with the last of them: most entities are idle most of the time.
+  // The distinct sets' and unions' arrays go with the last of them: most entities are idle most of the time.
   if (entity.sets?.every((set) => set === undefined) === true) entity.sets = undefined;
+  if (entity.unions?.every((kept) => kept === undefined) === true) entity.unions = undefined;
   if (next === Infinity) return undefined;
   // The windows going within the slack after the next go in the same visit.
   let check = next;

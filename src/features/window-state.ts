@@ -1,5 +1,5 @@
 // An entity's events in one window kind, kept as compact mergeable tallies: hop-long tiles, or session runs.
-import { DistinctValues, withValue, type TileValues } from './distinct.ts';
+import { DistinctUnion, DistinctValues, withValue, type TileValues } from './distinct.ts';
 import type { Aggregation, WindowSpec } from './spec.ts';
 
 /** Whether (time, seq) comes after the (time, seq) pair stored at `d[at]`, `d[at + 1]`: event time first, then arrival. */
@@ -175,11 +175,17 @@ export class WindowRead {
   readonly tally: Float64Array;
   private readonly sets: TileValues[][];
   private readonly setCounts: number[];
+  /** Per field, the union the window keeps, when the read took it instead of sets (see DistinctUnion). */
+  private readonly unions: (DistinctUnion | undefined)[];
+  /** Per field, a too-late event's own value added to a union read. */
+  private readonly own: (string | undefined)[];
 
   constructor(private readonly layout: TallyLayout) {
     this.tally = new Float64Array(layout.size);
     this.sets = Array.from({ length: layout.distinct }, () => []);
     this.setCounts = new Array<number>(layout.distinct).fill(0);
+    this.unions = new Array<DistinctUnion | undefined>(layout.distinct).fill(undefined);
+    this.own = new Array<string | undefined>(layout.distinct).fill(undefined);
   }
 
   /** Back to a read of nothing. */
@@ -190,16 +196,34 @@ export class WindowRead {
 
   /** Back to no distinct sets gathered (the tally as it is). */
   resetSets(): void {
-    for (let f = 0; f < this.setCounts.length; f++) this.setCounts[f] = 0;
+    for (let f = 0; f < this.setCounts.length; f++) {
+      this.setCounts[f] = 0;
+      this.unions[f] = undefined;
+      this.own[f] = undefined;
+    }
   }
 
-  /** Gather a slot's distinct values of field `f` (none: undefined). */
+  /** Gather a slot's distinct values of field `f` (none: undefined); after `useUnion`, a too-late event's own value. */
   addSet(f: number, set: TileValues | undefined): void {
-    if (set !== undefined) this.sets[f]![this.setCounts[f]!++] = set;
+    if (set === undefined) return;
+    if (this.unions[f] !== undefined) this.own[f] = set as string;
+    else this.sets[f]![this.setCounts[f]!++] = set;
+  }
+
+  /** Read field `f`'s values as `union` (the window's, for these very tiles) rather than the sets gathered. */
+  useUnion(f: number, union: DistinctUnion): void {
+    this.unions[f] = union;
+  }
+
+  /** The union of field `f`'s sets gathered, to be kept by the window. */
+  unionOf(f: number): DistinctUnion {
+    return DistinctUnion.of(this.sets[f]!, this.setCounts[f]!);
   }
 
   /** Distinct values of field `f` in the sets gathered (0 with none). */
   distinctCount(f: number): number {
+    const union = this.unions[f];
+    if (union !== undefined) return this.own[f] === undefined ? union.count : union.countWith(this.own[f]);
     const count = this.setCounts[f]!;
     return count === 0 ? 0 : DistinctValues.countOf(this.sets[f]!, count);
   }
@@ -215,7 +239,22 @@ export class WindowRead {
 export interface WindowHolder {
   windows: (Slots | undefined)[];
   sets: SlotSets[] | undefined;
+  /** The unions of the windows that hold many distinct values (see KeptUnions), by group position; created with the first. */
+  unions: (KeptUnions | undefined)[] | undefined;
 }
+
+/**
+ * A running window's unions of its distinct fields, for the window that ends at tile `last` (a read
+ * of another window — the next tile, a late event's — gathers the sets again): kept per field
+ * once a read counts at least MANY_VALUES, updated as values join the window's tiles.
+ */
+export interface KeptUnions {
+  last: number;
+  byField: (DistinctUnion | undefined)[];
+}
+
+/** Distinct values in a window from which it keeps their union: below, gathering the tiles' few values costs less than a union to keep. */
+const MANY_VALUES = 32;
 
 /** The holder's distinct sets, created with its first distinct count: most entities never need them. */
 function setsOf(h: WindowHolder): SlotSets[] {
@@ -261,10 +300,11 @@ export interface WindowKind {
   readonly holdsOwn: boolean;
 }
 
-/** Remove the window at `at` and its sets. */
+/** Remove the window at `at`, its sets and unions. */
 function remove(h: WindowHolder, at: number): void {
   h.windows[at] = undefined;
   if (h.sets !== undefined) h.sets[at] = undefined;
+  if (h.unions !== undefined) h.unions[at] = undefined;
 }
 
 /** Drop the first `drop` slots of the window at `at` (all of them: remove it); `fields`: its distinct fields. */
@@ -430,7 +470,15 @@ export class TiledWindows implements WindowKind {
   }
 
   addDistinct(h: WindowHolder, at: number, slot: number, f: number, value: string): void {
-    addValue(h.sets![at]!, slot * this.layout.distinct + f, value);
+    const sets = h.sets![at]!;
+    const i = slot * this.layout.distinct + f;
+    addValue(sets, i, value);
+    const kept = h.unions?.[at];
+    const union = kept?.byField[f];
+    if (union === undefined) return;
+    // Its tile is in the window the union is of: the value joins the union (or the union goes, if it cannot follow).
+    const k = h.windows[at]![this.head + slot * this.stride]!;
+    if (k <= kept!.last && k > kept!.last - this.hops && !union.add(value, sets[i]!)) kept!.byField[f] = undefined;
   }
 
   /** A new window at `at`: a spare block if one is kept, emptied, else a new block. */
@@ -543,14 +591,34 @@ export class TiledWindows implements WindowKind {
       // The copy is the whole tally: nothing to reset first. Distinct sets are gathered from the tiles.
       const tally = into.tally;
       for (let k = 0; k < tally.length; k++) tally[k] = s[2 + k]!;
-      if (this.layout.distinct > 0) {
-        into.resetSets();
-        this.gatherSets(s, first, last, h.sets?.[at], into);
-      }
+      if (this.layout.distinct > 0) this.readDistinct(h, at, s, first, last, into);
       return;
     }
     into.reset();
     this.mergeTiles(s, first, last, sub, into.tally, 0, h.sets?.[at], into);
+  }
+
+  /**
+   * A running window's distinct counts for the tiles `first`…`last`: from the unions it keeps for
+   * that window, else from the tiles' sets — keeping the union of a field with many values.
+   */
+  private readDistinct(h: WindowHolder, at: number, s: readonly number[], first: number, last: number, into: WindowRead): void {
+    const fields = this.layout.distinct;
+    let kept = h.unions?.[at];
+    if (kept !== undefined && kept.last !== last) kept = undefined;
+    into.resetSets();
+    let gather = kept === undefined;
+    for (let f = 0; f < fields && !gather; f++) gather = kept!.byField[f] === undefined;
+    if (gather) this.gatherSets(s, first, last, h.sets?.[at], into);
+    for (let f = 0; f < fields; f++) {
+      let union = kept?.byField[f];
+      if (union === undefined && into.distinctCount(f) >= MANY_VALUES) {
+        kept ??= keepUnions(h, at, last, fields);
+        union = kept.byField[f] = into.unionOf(f);
+      }
+      if (union !== undefined) into.useUnion(f, union);
+    }
+    if (kept === undefined && h.unions?.[at] !== undefined) h.unions[at] = undefined;
   }
 
   /** Gather the distinct sets of the tiles `first`…`last` (a running window's: not keyed). */
@@ -607,6 +675,13 @@ export class TiledWindows implements WindowKind {
       reverse(sets, 0, n * fields);
     }
   }
+}
+
+/** New unions (none yet) of the window at `at` ending at tile `last`. */
+function keepUnions(h: WindowHolder, at: number, last: number, fields: number): KeptUnions {
+  const kept = { last, byField: new Array<DistinctUnion | undefined>(fields).fill(undefined) };
+  (h.unions ??= new Array<KeptUnions | undefined>(h.windows.length).fill(undefined))[at] = kept;
+  return kept;
 }
 
 /** Reverse `a[from…to)` in place. */
@@ -752,9 +827,10 @@ export function windowKind(w: WindowSpec, layout: TallyLayout, labelDelay?: numb
 }
 
 /** Bytes a window's data holds, roughly: for the state's memory report. */
-export function windowBytes(s: Slots, sets: SlotSets): number {
+export function windowBytes(s: Slots, sets: SlotSets, unions: KeptUnions | undefined): number {
   let bytes = 32 + 16 + s.length * 8;
   // A tile's single value costs nothing beyond its text, which (as a set's values) is not counted.
   for (const set of sets ?? []) if (typeof set === 'object') bytes += set.bytes;
+  for (const union of unions?.byField ?? []) bytes += union?.bytes ?? 0;
   return bytes;
 }

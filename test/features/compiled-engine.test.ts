@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import type { RtdsEvent } from '../../src/contracts/index.ts';
 import { DEFAULT_FEATURE_SET, FeatureSet, FeatureSpecError, parseFeatureSpecs, type FeatureSpec } from '../../src/features/index.ts';
 import { Watermark } from '../../src/process/index.ts';
+import { seededRandom } from '../../src/score/mlp.ts';
 import { arbEvent, arbSpec, closeTo, stream, toEvents, type Verdict } from '../support/feature-streams.ts';
 
 // The compiled engine against the interpreter it replaced, kept as the reference: same vectors on
@@ -274,6 +275,45 @@ describe('the compiled feature engine against the interpreter', () => {
     const want = stream(new FeatureSet(specs, { engine: 'interpreted' }), events, 60_000, 120_000, verdicts);
     assertSame(specs, got, want, events);
     assert.ok(want[1799]![0]! > 500 && want[1799]![5]! > 0, 'the windows are full and labelled');
+  });
+
+  it('counts a shared address\'s and device\'s many distinct users from the unions it keeps as the interpreter does from the tiles', () => {
+    // One address, three devices: 30, 150 and 600 users an hour (exact tiles; tiles past 64 values,
+    // then sketches), with events out of order, late within the allowed lateness (with 15 minutes of
+    // it, into tiles before a short window's), too late, and a user's own value read as if it had
+    // joined. The running windows keep their unions; the interpreter unions every tile at every read.
+    const specs = parseFeatureSpecs([
+      { name: 'ip_users', entity: 'ip_address', window: { kind: 'hopping', size: '2h', hop: '10m' }, aggregate: 'distinct', field: 'user_id' },
+      { name: 'ip_events', entity: 'ip_address', window: { kind: 'hopping', size: '2h', hop: '10m' }, aggregate: 'count' },
+      { name: 'ip_countries', entity: 'ip_address', window: { kind: 'hopping', size: '2h', hop: '10m' }, aggregate: 'distinct', field: 'country' },
+      { name: 'device_users', entity: 'device_id', window: { kind: 'hopping', size: '1h', hop: '5m' }, aggregate: 'distinct', field: 'user_id' },
+      { name: 'ip_users_2m', entity: 'ip_address', window: { kind: 'hopping', size: '2m', hop: '1m' }, aggregate: 'distinct', field: 'user_id' },
+    ]);
+    for (const [usersPerHour, latenessMs] of [[30, 60_000], [150, 60_000], [600, 60_000], [3000, 900_000]] as const) {
+      const random = seededRandom(usersPerHour);
+      const gapMs = 3_600_000 / usersPerHour;
+      const events: RtdsEvent[] = Array.from({ length: 3000 }, (_, i) => {
+        // Every 9th event behind within the lateness, every 97th 2 minutes beyond it (too late: read
+        // as if it had joined, mostly in the tile the union is of).
+        const behind = i % 97 === 0 ? latenessMs + 120_000 : i % 9 === 0 ? Math.floor(random() * (latenessMs - 10_000)) : 0;
+        const time = 1_764_000_000_000 + Math.floor(i * gapMs) - behind;
+        const user = `u${Math.floor(random() * usersPerHour * 3)}`;
+        return { event_id: `s${i}`, event_type: 'login', event_time: time, timestamp: time, event_time_source: 'event', user_id: user, ip_address: '10.0.0.1', device_id: `kiosk-${i % 3}`, country: random() < 0.9 ? 'DE' : 'FR' };
+      });
+      const compiled = new FeatureSet(specs);
+      const state = compiled.newState();
+      const watermark = new Watermark(60_000);
+      const got = events.map((event) => {
+        const tooLate = event.event_time < watermark.current - latenessMs;
+        watermark.observe(event.event_time);
+        return compiled.compute(state, event, { tooLate, earliest: watermark.current - latenessMs });
+      });
+      const want = stream(new FeatureSet(specs, { engine: 'interpreted' }), events, 60_000, latenessMs);
+      assertSame(specs, got, want, events);
+      const kept = state.entities.some((map) => [...map.values()].some((e) => (e as { unions?: unknown[] }).unions?.some((u) => u !== undefined) === true));
+      assert.ok(kept, `${usersPerHour} users an hour: a window kept its union`);
+      assert.ok(want[2999]![0]! > 32, `${usersPerHour} users an hour: ${want[2999]![0]} distinct users`);
+    }
   });
 
   it('drops a running tally whose tiles a horizon forgot, even one that later moves back', () => {

@@ -9,7 +9,7 @@ import { DistinctValues } from '../../src/features/distinct.ts';
 // oracles in feature-set.test.ts and compiled-engine.test.ts.
 
 const MINUTE = 60_000;
-const holder = (): WindowHolder => ({ windows: [undefined], sets: undefined });
+const holder = (): WindowHolder => ({ windows: [undefined], sets: undefined, unions: undefined });
 
 /** An event joins window 0 of `h`, with its value of the window's first distinct field, if any. */
 function join(w: WindowKind, h: WindowHolder, time: number, seq: number, value: number | undefined, distinct: string | undefined, sub: number): void {
