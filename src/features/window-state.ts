@@ -179,6 +179,8 @@ export class WindowRead {
   private readonly unions: (DistinctUnion | undefined)[];
   /** Per field, a too-late event's own value added to a union read. */
   private readonly own: (string | undefined)[];
+  /** Per field, the count of the sets gathered once computed (−1: not yet): the window and the feature both ask. */
+  private readonly counted: number[];
 
   constructor(private readonly layout: TallyLayout) {
     this.tally = new Float64Array(layout.size);
@@ -186,6 +188,7 @@ export class WindowRead {
     this.setCounts = new Array<number>(layout.distinct).fill(0);
     this.unions = new Array<DistinctUnion | undefined>(layout.distinct).fill(undefined);
     this.own = new Array<string | undefined>(layout.distinct).fill(undefined);
+    this.counted = new Array<number>(layout.distinct).fill(-1);
   }
 
   /** Back to a read of nothing. */
@@ -200,6 +203,7 @@ export class WindowRead {
       this.setCounts[f] = 0;
       this.unions[f] = undefined;
       this.own[f] = undefined;
+      this.counted[f] = -1;
     }
   }
 
@@ -207,7 +211,10 @@ export class WindowRead {
   addSet(f: number, set: TileValues | undefined): void {
     if (set === undefined) return;
     if (this.unions[f] !== undefined) this.own[f] = set as string;
-    else this.sets[f]![this.setCounts[f]!++] = set;
+    else {
+      this.sets[f]![this.setCounts[f]!++] = set;
+      this.counted[f] = -1;
+    }
   }
 
   /** Read field `f`'s values as `union` (the window's, for these very tiles) rather than the sets gathered. */
@@ -224,8 +231,11 @@ export class WindowRead {
   distinctCount(f: number): number {
     const union = this.unions[f];
     if (union !== undefined) return this.own[f] === undefined ? union.count : union.countWith(this.own[f]);
-    const count = this.setCounts[f]!;
-    return count === 0 ? 0 : DistinctValues.countOf(this.sets[f]!, count);
+    if (this.counted[f]! < 0) {
+      const count = this.setCounts[f]!;
+      this.counted[f] = count === 0 ? 0 : DistinctValues.countOf(this.sets[f]!, count);
+    }
+    return this.counted[f]!;
   }
 }
 
