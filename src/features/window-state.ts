@@ -673,6 +673,9 @@ export class TiledWindows implements WindowKind {
     if (drop === 0) return;
     // A tile the running tally holds is leaving: the next read merges afresh.
     if (this.running && s[head]! <= s[1]! && s[head + (drop - 1) * stride]! > s[1]! - this.hops) s[1] = NaN;
+    // So is a tile of the window the unions are of (a horizon moved back and forth): they go.
+    const kept = h.unions?.[at];
+    if (kept !== undefined && s[head + (drop - 1) * stride]! > kept.last - this.hops) h.unions![at] = undefined;
     const gap = drop * stride;
     for (let j = head + gap; j < head + n * stride; j++) s[j - gap] = s[j]!;
     s[0] = n - drop;

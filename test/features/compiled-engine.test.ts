@@ -316,6 +316,22 @@ describe('the compiled feature engine against the interpreter', () => {
     }
   });
 
+  it('drops a kept union whose tiles a horizon forgot, even one that later moves back', () => {
+    const specs = parseFeatureSpecs([{ name: 'users', entity: 'ip_address', window: { kind: 'hopping', size: '1h', hop: '10m' }, aggregate: 'distinct', field: 'user_id' }]);
+    const at = (i: number, minute: number): RtdsEvent => ({ event_id: `h${i}`, event_type: 'login', event_time: 1_764_000_000_000 + minute * 60_000, timestamp: 0, event_time_source: 'event', user_id: `u${i}`, ip_address: 'ip' });
+    // 40 users in the tile of minute 1, one at 31 (the union is kept from its read on), one at 32
+    // whose horizon (minute 70) forgets the tile of minute 1, one at 35 with the horizon back at 0.
+    const run = (set: FeatureSet): number[] => {
+      const state = set.newState();
+      const feed = (i: number, minute: number, horizon: number): number => set.compute(state, at(i, minute), { tooLate: false, earliest: at(i, horizon).event_time })[0]!;
+      for (let i = 0; i < 40; i++) feed(i, 1, 0);
+      return [feed(40, 31, 0), feed(41, 32, 70), feed(42, 35, 0)];
+    };
+    const want = run(new FeatureSet(specs, { engine: 'interpreted' }));
+    assert.deepEqual(run(new FeatureSet(specs)), want);
+    assert.deepEqual(want, [41, 2, 3], 'the tile of minute 1 left with the horizon at minute 70');
+  });
+
   it('drops a running tally whose tiles a horizon forgot, even one that later moves back', () => {
     const specs = parseFeatureSpecs([{ name: 'n', entity: 'user_id', window: { kind: 'hopping', size: '1h', hop: '10m' }, aggregate: 'count' }]);
     const at = (i: number, minute: number): RtdsEvent => ({ event_id: `h${i}`, event_type: 'login', event_time: 1_764_000_000_000 + minute * 60_000, timestamp: 0, event_time_source: 'event', user_id: 'u' });
