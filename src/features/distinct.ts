@@ -30,7 +30,7 @@ function addToSketch(registers: Uint8Array, value: string): void {
   if (rank > registers[index]!) registers[index] = rank;
 }
 
-/** 2^−rank for every rank a register can hold (0…33): a lookup instead of a power per register. */
+/** 2^−rank for every rank a register can hold (0…25 with 2^8 registers): a lookup instead of a power per register. */
 const INVERSE_POWERS = Float64Array.from({ length: 32 - P + 2 }, (_, rank) => 2 ** -rank);
 
 function estimate(registers: Uint8Array): number {
