@@ -96,12 +96,7 @@ export class DistinctUnion {
 
   /** The union of `parts[0…count)`. */
   static of(parts: readonly TileValues[], count: number): DistinctUnion {
-    let exact = true;
-    for (let i = 0; i < count; i++) {
-      const part = parts[i]!;
-      if (typeof part !== 'string' && part.exact === undefined) exact = false;
-    }
-    if (exact) {
+    if (allExact(parts, count)) {
       const values = new Set<string>();
       for (let i = 0; i < count; i++) {
         const part = parts[i]!;
@@ -110,9 +105,7 @@ export class DistinctUnion {
       }
       return new DistinctUnion(values, undefined, values.size);
     }
-    const all = new DistinctValues();
-    const registers = all.toSketch();
-    for (let i = 0; i < count; i++) all.merge(parts[i]!);
+    const registers = mergedRegisters(parts, count);
     return new DistinctUnion(undefined, registers, Math.round(estimate(registers)));
   }
 
@@ -146,6 +139,23 @@ export class DistinctUnion {
   get bytes(): number {
     return this.values !== undefined ? 64 + this.values.size * 24 : 64 + M;
   }
+}
+
+/** Whether every one of `parts[0…count)` holds its values exactly (none is a sketch): their union is then exact. */
+function allExact(parts: readonly TileValues[], count: number): boolean {
+  for (let i = 0; i < count; i++) {
+    const part = parts[i]!;
+    if (typeof part !== 'string' && part.exact === undefined) return false;
+  }
+  return true;
+}
+
+/** The registers of a sketch of `parts[0…count)` together (a new array). */
+function mergedRegisters(parts: readonly TileValues[], count: number): Uint8Array {
+  const all = new DistinctValues();
+  const registers = all.toSketch();
+  for (let i = 0; i < count; i++) all.merge(parts[i]!);
+  return registers;
 }
 
 /** Registers to estimate a union with one more value in, without changing the union's. */
@@ -206,16 +216,8 @@ export class DistinctValues {
       if (typeof only === 'string') return 1;
       if (only.exact !== undefined) return only.n;
     }
-    let exact = true;
-    for (let i = 0; i < count; i++) {
-      const part = parts[i]!;
-      if (typeof part !== 'string' && part.exact === undefined) exact = false;
-    }
-    if (exact) return DistinctValues.unionSize(parts, count);
-    const all = new DistinctValues();
-    const registers = all.toSketch();
-    for (let i = 0; i < count; i++) all.merge(parts[i]!);
-    return Math.round(estimate(registers));
+    if (allExact(parts, count)) return DistinctValues.unionSize(parts, count);
+    return Math.round(estimate(mergedRegisters(parts, count)));
   }
 
   /** From the exact list to a sketch of the same values. */
